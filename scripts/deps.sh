@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages citydesk needs to build, test and benchmark, when missing.
+# As root it runs apt-get; otherwise it prints the command to run. Safe to run every time.
+set -eu
+
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libsodium-dev
+libgeos-dev libopencc-dev libutf8proc-dev libmosquitto-dev mosquitto mosquitto-clients
+libxlsxwriter-dev python3 curl nginx-light wrk"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: not root; run: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# nginx is only a benchmark peer: keep its service from starting on package install.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+apt-get install -y -qq --no-install-recommends $missing
+rm -f /usr/sbin/policy-rc.d
