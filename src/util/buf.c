@@ -1,6 +1,7 @@
 /* Bounded growable buffer; see buf.h. */
 #include "util/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
