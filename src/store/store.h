@@ -1,0 +1,245 @@
+/* The store: the only way into citydesk's persistent state (map, units, accounts, sessions,
+ * responsibility list, audit trail). No SQL crosses this interface, so a second back end
+ * (PostgreSQL) can be one more file. Every function is safe to call from several threads.
+ *
+ * Conventions: functions return enum cd_err and pass results through out-parameters. Times
+ * are int64 unix seconds. Strings handed back live in fixed-size arrays inside result
+ * structs unless a comment says otherwise. Every write takes the acting user and appends its
+ * audit entry in the same transaction as the change; a write that fails changes nothing.
+ * Callbacks given to *_list functions run while the store is locked: they must not call
+ * back into the store, and the pointers they receive are only valid during the call. */
+#ifndef CD_STORE_H
+#define CD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct store;
+
+#define STORE_CODE_MAX 32      /* area, grid, unit, street codes, with NUL */
+#define STORE_NAME_MAX 256     /* names (UTF-8, about 80 Chinese characters), with NUL */
+#define STORE_TEXT_MAX 1024    /* longer free text (a unit's handled matters), with NUL */
+#define STORE_USERNAME_MAX 64  /* with NUL */
+#define STORE_ROLE_MAX 24      /* "district_dispatcher" and its NUL fit */
+#define STORE_PWHASH_MAX 128   /* an argon2id encoded string with its NUL (AUTH_HASH_MAX) */
+#define STORE_TOKEN_HASH_LEN 32
+#define STORE_CATEGORY_MAX 128 /* a category code or name, with NUL */
+#define STORE_KEY_MAX 64       /* a meta key, with NUL */
+#define STORE_HASH_HEX 65      /* 64 hex digits and NUL */
+
+/* Who is writing: recorded in every audit entry. */
+struct store_actor {
+	const char *name;   /* username, or "system" for the server and local commands */
+	const char *client; /* client address ("203.0.113.5"), or NULL/"" for local commands */
+};
+
+/* ---- opening ---------------------------------------------------------------------- */
+
+/* Opens (creating if missing) the database at `path` in WAL mode with synchronous=FULL and
+ * foreign keys on, and runs any pending migrations, each in its own transaction.
+ * CD_ERR_CONFLICT when the file's schema is newer than this binary knows (logged);
+ * CD_ERR_CORRUPT when it is not a database; CD_ERR_STORE/CD_ERR_IO otherwise.
+ * On success *out is a store to be closed with store_close. */
+enum cd_err store_open(const char *path, struct store **out) CD_MUST_CHECK;
+/* Finalises statements and closes the database. NULL is fine. */
+void store_close(struct store *st);
+/* The schema version of the open database (PRAGMA user_version). */
+int store_schema_version(struct store *st);
+/* The schema version this binary migrates to (the number of embedded migrations). */
+int store_schema_latest(void);
+/* Bytes used by the database file plus its WAL, for /metrics. */
+enum cd_err store_size_bytes(struct store *st, int64_t *out) CD_MUST_CHECK;
+/* Copies the WAL into the database and truncates it (on SIGTERM, before exit). */
+enum cd_err store_checkpoint(struct store *st) CD_MUST_CHECK;
+
+/* ---- map: areas and the unit grid ---------------------------------------------------- */
+
+/* One administrative area. As input, `geometry` is borrowed from the caller; handed to a
+ * callback, it is valid only during the call. */
+struct store_area {
+	char code[STORE_CODE_MAX];        /* official code: 6 (district), 9 (street), 12 (community) digits */
+	char level[16];                   /* "district", "street" or "community" */
+	char name[STORE_NAME_MAX];        /* official name */
+	char parent_code[STORE_CODE_MAX]; /* enclosing area's code, "" for the district */
+	int approximate;                  /* 1 when the outline is a reconstruction, not official */
+	const char *geometry;             /* GeoJSON geometry (WGS-84), or NULL */
+};
+
+/* One 单元网格 cell. `geometry` as in store_area. */
+struct store_grid_cell {
+	char code[STORE_CODE_MAX];           /* 15 digits: community code + 3-digit sequence */
+	char community_code[STORE_CODE_MAX]; /* must be an existing community area */
+	double min_lat, min_lng;             /* bounding box, WGS-84 */
+	double max_lat, max_lng;
+	const char *geometry; /* GeoJSON Polygon, or NULL */
+};
+
+typedef int (*store_area_fn)(void *ctx, const struct store_area *area);
+typedef int (*store_grid_fn)(void *ctx, const struct store_grid_cell *cell);
+
+/* Replaces every area of `level` with areas[0..n) in one transaction (all or nothing).
+ * For level "community" it also replaces the whole grid with cells[0..ncells), because
+ * cells belong to communities; for other levels cells must be NULL and ncells 0.
+ * Audited as "areas.replace" with counts. CD_ERR_INVALID for a bad level, a duplicate code,
+ * an area whose level differs from `level`, or a cell of an unknown community. */
+enum cd_err store_areas_replace(struct store *st, const struct store_actor *actor,
+				const char *level, const struct store_area *areas, size_t n,
+				const struct store_grid_cell *cells, size_t ncells) CD_MUST_CHECK;
+/* Calls fn for each area of `level` (NULL = all levels) in code order; fn returning non-zero
+ * stops the walk (and the function returns CD_OK). */
+enum cd_err store_areas_list(struct store *st, const char *level, store_area_fn fn,
+			     void *ctx) CD_MUST_CHECK;
+/* The area with `code`. When geometry_out is not NULL it receives a copy of the geometry
+ * (NULL if none) that the caller frees with xfree; out->geometry is set to NULL.
+ * CD_ERR_NOTFOUND when there is no such area. */
+enum cd_err store_area_get(struct store *st, const char *code, struct store_area *out,
+			   char **geometry_out) CD_MUST_CHECK;
+/* Replaces the whole grid (for re-gridding without re-importing communities). */
+enum cd_err store_grid_replace(struct store *st, const struct store_actor *actor,
+			       const struct store_grid_cell *cells, size_t n) CD_MUST_CHECK;
+/* Calls fn for each grid cell in code order, for building the in-memory index. */
+enum cd_err store_grid_list(struct store *st, store_grid_fn fn, void *ctx) CD_MUST_CHECK;
+
+/* ---- units ------------------------------------------------------------------------- */
+
+struct store_unit {
+	char code[STORE_CODE_MAX];        /* e.g. "D-CGZF" */
+	char name[STORE_NAME_MAX];        /* e.g. "罗湖区城市管理和综合执法局" */
+	char kind[32];                    /* e.g. "district_department", "street_office" */
+	char street_code[STORE_CODE_MAX]; /* the street it serves, "" for district-wide */
+	char handles[STORE_TEXT_MAX];     /* space-separated matters it handles */
+};
+
+/* Inserts or updates the unit with u->code ("unit.put", before/after rows). */
+enum cd_err store_unit_put(struct store *st, const struct store_actor *actor,
+			   const struct store_unit *u) CD_MUST_CHECK;
+/* CD_ERR_NOTFOUND when there is no such unit. */
+enum cd_err store_unit_get(struct store *st, const char *code, struct store_unit *out) CD_MUST_CHECK;
+/* All units in code order, in a new array (*out, *n) the caller frees with xfree. */
+enum cd_err store_units_list(struct store *st, struct store_unit **out, size_t *n) CD_MUST_CHECK;
+
+/* ---- users ------------------------------------------------------------------------- */
+
+struct store_user {
+	int64_t id;                              /* assigned by store_user_add */
+	char username[STORE_USERNAME_MAX];       /* unique */
+	char password_hash[STORE_PWHASH_MAX];    /* argon2id string; "" in store_users_list */
+	char role[STORE_ROLE_MAX];               /* one of the eight role names */
+	char street_code[STORE_CODE_MAX];        /* scope of a street dispatcher, else "" */
+	char unit_code[STORE_CODE_MAX];          /* a unit's staff, else "" */
+	char display_name[STORE_NAME_MAX];       /* free text, may be "" */
+	int64_t created_at;                      /* set by store_user_add when 0 */
+	int disabled;                            /* 1 = may not log in */
+};
+
+/* Adds u (id ignored; created_at = now when 0) and returns the new id in *id_out (may be
+ * NULL). CD_ERR_EXISTS for a taken username; CD_ERR_INVALID for an unknown role, an unknown
+ * unit, or a role missing its scope (street dispatcher without street, unit staff without
+ * unit). The audit entry never contains the password hash. */
+enum cd_err store_user_add(struct store *st, const struct store_actor *actor,
+			   const struct store_user *u, int64_t *id_out) CD_MUST_CHECK;
+/* CD_ERR_NOTFOUND when there is no such user (disabled users are found). */
+enum cd_err store_user_get_by_name(struct store *st, const char *username,
+				   struct store_user *out) CD_MUST_CHECK;
+enum cd_err store_user_get_by_id(struct store *st, int64_t id, struct store_user *out) CD_MUST_CHECK;
+/* One page of users by id (oldest first), offset/limit as given (limit capped at 500), into
+ * a new array the caller frees with xfree; *total is the number of all users. Password
+ * hashes are left empty. */
+enum cd_err store_users_list(struct store *st, int64_t offset, int64_t limit,
+			     struct store_user **out, size_t *n, int64_t *total) CD_MUST_CHECK;
+/* Replaces the password hash and revokes the user's sessions. CD_ERR_NOTFOUND if no user. */
+enum cd_err store_user_set_password(struct store *st, const struct store_actor *actor,
+				    int64_t user_id, const char *password_hash) CD_MUST_CHECK;
+/* Disables (1) or enables (0) a user; disabling revokes the user's sessions. */
+enum cd_err store_user_set_disabled(struct store *st, const struct store_actor *actor,
+				    int64_t user_id, int disabled) CD_MUST_CHECK;
+
+/* ---- sessions (only the SHA-256 of a bearer token is ever stored) ------------------ */
+
+/* Records a session ("session.add"). CD_ERR_INVALID for an unknown user; CD_ERR_EXISTS if
+ * the hash is already there (a token collision: make a new token). */
+enum cd_err store_session_add(struct store *st, const struct store_actor *actor,
+			      const uint8_t token_hash[STORE_TOKEN_HASH_LEN], int64_t user_id,
+			      int64_t created_at, int64_t expires_at) CD_MUST_CHECK;
+/* The user of a session that exists, is not revoked, has expires_at > now and whose user is
+ * not disabled; *expires_at_out (may be NULL) gets its expiry. CD_ERR_NOTFOUND otherwise.
+ * Not audited (a read). */
+enum cd_err store_session_lookup(struct store *st, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
+				 int64_t now, struct store_user *out,
+				 int64_t *expires_at_out) CD_MUST_CHECK;
+/* Revokes a session (logout, "session.revoke"). CD_ERR_NOTFOUND when there is no live
+ * session with that hash. */
+enum cd_err store_session_revoke(struct store *st, const struct store_actor *actor,
+				 const uint8_t token_hash[STORE_TOKEN_HASH_LEN], int64_t now) CD_MUST_CHECK;
+/* Deletes sessions that expired or were revoked before `before`; *removed may be NULL. */
+enum cd_err store_session_purge(struct store *st, const struct store_actor *actor,
+				int64_t before, int64_t *removed) CD_MUST_CHECK;
+
+/* ---- responsibility list (权责清单) --------------------------------------------------- */
+
+struct store_resp {
+	char category_code[STORE_CATEGORY_MAX]; /* a category code or name */
+	char area_code[STORE_CODE_MAX];         /* "*" = whole district, else a street/community code */
+	char unit_code[STORE_CODE_MAX];         /* must be a known unit */
+	int priority;                           /* kept for ordering co-handlers; higher first */
+};
+
+/* Replaces the whole list with rows[0..n) (CSV import). CD_ERR_INVALID for an unknown unit;
+ * CD_ERR_EXISTS for a repeated (category, area). */
+enum cd_err store_resp_replace(struct store *st, const struct store_actor *actor,
+			       const struct store_resp *rows, size_t n) CD_MUST_CHECK;
+/* The whole list ordered by category then area, in a new array freed with xfree. */
+enum cd_err store_resp_list(struct store *st, struct store_resp **out, size_t *n) CD_MUST_CHECK;
+/* The unit for `category` at the most specific matching area: the community, then the
+ * street, then "*". community or street may be NULL/"". CD_ERR_NOTFOUND when none. */
+enum cd_err store_resp_lookup(struct store *st, const char *category, const char *community,
+			      const char *street, char unit_out[STORE_CODE_MAX]) CD_MUST_CHECK;
+
+/* ---- meta (small key/value settings, e.g. "district_loaded") ------------------------ */
+
+/* Copies the value into out[0..cap). CD_ERR_NOTFOUND if unset; CD_ERR_TOOBIG if it does
+ * not fit (out then holds nothing useful). */
+enum cd_err store_meta_get(struct store *st, const char *key, char *out, size_t cap) CD_MUST_CHECK;
+/* Sets (inserts or replaces) a value ("meta.set"). */
+enum cd_err store_meta_set(struct store *st, const struct store_actor *actor, const char *key,
+			   const char *value) CD_MUST_CHECK;
+
+/* ---- audit (留痕) -------------------------------------------------------------------- */
+
+struct store_audit_entry {
+	int64_t id;                     /* 1, 2, 3 ... without gaps */
+	char at[32];                    /* "2026-11-27T15:04:05+08:00" */
+	char actor[STORE_USERNAME_MAX]; /* username or "system" */
+	char client[64];                /* client address or "" */
+	char action[64];                /* "user.add" ... */
+	char target[STORE_NAME_MAX];    /* "users/3" ... */
+	char *before;                   /* JSON or NULL; owned by the entry */
+	char *after;                    /* JSON or NULL; owned by the entry */
+	char prev_hash[STORE_HASH_HEX];
+	char hash[STORE_HASH_HEX];
+};
+
+/* Appends an entry that records an event without a row change of its own (e.g. an export,
+ * a refused login). before/after are JSON texts or NULL; the caller guarantees they are
+ * valid JSON. */
+enum cd_err store_audit_append(struct store *st, const struct store_actor *actor,
+			       const char *action, const char *target, const char *before_json,
+			       const char *after_json) CD_MUST_CHECK;
+/* Walks the whole chain. CD_OK when it is whole (*first_bad_id = 0). CD_ERR_CORRUPT when an
+ * entry's hash or prev_hash is wrong, an id is missing, or the head record disagrees with
+ * the last entry: *first_bad_id names the first bad (or missing) entry and reason gets a
+ * sentence. Other errors mean the walk itself failed. reason may be NULL. */
+enum cd_err store_audit_verify(struct store *st, int64_t *first_bad_id, char *reason,
+			       size_t reason_cap) CD_MUST_CHECK;
+/* The number of entries. */
+enum cd_err store_audit_count(struct store *st, int64_t *out) CD_MUST_CHECK;
+/* One page of entries, newest first (limit capped at 500), into a new array freed with
+ * store_audit_list_free. */
+enum cd_err store_audit_list(struct store *st, int64_t offset, int64_t limit,
+			     struct store_audit_entry **out, size_t *n) CD_MUST_CHECK;
+/* Frees what store_audit_list returned. NULL is fine. */
+void store_audit_list_free(struct store_audit_entry *entries, size_t n);
+
+#endif
