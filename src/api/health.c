@@ -1,0 +1,24 @@
+/* GET /healthz and the app's own Prometheus gauges. */
+#include "api/api.h"
+
+void api_health(struct http_request *req, struct http_response *res, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	static const char ok[] = "{\"status\":\"ok\"}";
+	http_respond_static(res, 200, HTTP_JSON_TYPE, ok, sizeof ok - 1);
+}
+
+enum cd_err api_metrics(struct buf *out, void *ctx)
+{
+	struct app *app = ctx;
+	int64_t bytes = 0;
+	enum cd_err rc = store_size_bytes(app->st, &bytes);
+	if (rc)
+		return rc;
+	return buf_printf(out,
+			  "# HELP citydesk_store_bytes Size of the store: database file and its write-ahead log.\n"
+			  "# TYPE citydesk_store_bytes gauge\n"
+			  "citydesk_store_bytes %lld\n",
+			  (long long)bytes);
+}

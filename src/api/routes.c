@@ -1,0 +1,23 @@
+/* The route table of the HTTP API: every route the server answers, in one place. The
+ * OpenAPI document and its test walk this table. */
+#include "api/api.h"
+
+const struct http_route api_routes[] = {
+	{"GET", "/healthz", api_health, "health"},
+	{"GET", "/metrics", http_handle_metrics, "metrics"},
+	{"POST", "/api/v1/sessions", api_sessions_create, "sessions_create"},
+	{"GET", "/api/v1/sessions/current", api_sessions_current, "sessions_current"},
+	{"DELETE", "/api/v1/sessions/current", api_sessions_delete, "sessions_delete"},
+	{"GET", "/api/v1/users", api_users_list, "users_list"},
+	{"POST", "/api/v1/users", api_users_create, "users_create"},
+	{"GET", "/api/v1/units", api_units_list, "units_list"},
+	{"GET", "/api/v1/responsibilities", api_responsibilities_list, "responsibilities_list"},
+	{"GET", "/api/v1/audit", api_audit_list, "audit_list"},
+	{"GET", "/api/v1/map/locate", api_map_locate, "map_locate"},
+	{"GET", "/api/v1/map/district", api_map_district, "map_district"},
+	{"GET", "/api/v1/map/streets", api_map_streets, "map_streets"},
+	{"GET", "/api/v1/map/communities", api_map_communities, "map_communities"},
+	{"GET", "/api/v1/map/grids", api_map_grids, "map_grids"},
+};
+
+const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

@@ -1,0 +1,25 @@
+/* The running server's shared state, handed to every HTTP handler as app_ctx. */
+#ifndef CD_APP_H
+#define CD_APP_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "app/config.h"
+#include "core/auth.h"
+#include "store/store.h"
+
+struct mapview;
+
+struct app {
+	struct config cfg;            /* resolved settings */
+	struct store *st;             /* the store; thread-safe */
+	struct auth_limiter *limiter; /* failed logins by username and by address */
+	int64_t session_seconds;      /* bearer token lifetime */
+	int64_t started_at;           /* unix seconds, for uptime */
+	pthread_rwlock_t map_lock;    /* guards `map`: handlers read, a reload swaps it */
+	struct mapview *map;          /* the map as loaded from the store (never NULL while serving) */
+	char map_version[32];         /* store meta "map_version" the map was built from */
+};
+
+#endif

@@ -1,0 +1,22 @@
+/* The subcommands of the citydesk binary. Each takes the arguments after its own name and
+ * returns the process exit status (0 success, 1 failure, 2 usage error). */
+#ifndef CD_CLI_H
+#define CD_CLI_H
+
+#include "app/config.h"
+#include "store/store.h"
+
+int cli_serve(int argc, char **argv);
+int cli_import(int argc, char **argv);
+int cli_user(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+
+/* True when argv holds -h or --help. */
+int cli_wants_help(int argc, char **argv);
+/* Opens the store in the configured data directory (creating both if needed). Prints the
+ * reason on failure. */
+enum cd_err cli_open_store(const struct config *cfg, struct store **out) CD_MUST_CHECK;
+/* The actor recorded in the audit trail for local commands: "cli:<login name>". */
+struct store_actor cli_actor(void);
+
+#endif

@@ -1,0 +1,159 @@
+/* `citydesk serve`: opens the store (loading the default district into an empty one),
+ * builds the map, serves HTTP until SIGTERM or SIGINT, then drains requests in flight,
+ * checkpoints the store and exits 0. Imports made by other processes are picked up by
+ * polling the store's map version once a second. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "app/district.h"
+#include "app/mapview.h"
+#include "cli/cli.h"
+#include "util/log.h"
+
+static const char usage[] =
+	"usage: citydesk serve [--listen HOST:PORT] [--data DIR] [--district DIR] [--threads N]\n"
+	"Serves the HTTP API. An empty data directory gets a new store with the default district\n"
+	"(data/luohu) and no accounts: add one with `citydesk user add`.\n";
+
+/* Loads the default district when the store has none yet. */
+static enum cd_err ensure_district(struct app *app)
+{
+	char loaded[32];
+	enum cd_err rc = store_meta_get(app->st, "district_loaded", loaded, sizeof loaded);
+	if (rc != CD_ERR_NOTFOUND)
+		return rc;
+	struct store_actor actor = {"system", ""};
+	char reason[512] = "";
+	rc = district_load_default(app->st, &actor, config_get(&app->cfg, CFG_DISTRICT), reason, sizeof reason);
+	if (rc) {
+		fprintf(stderr, "citydesk serve: cannot load the district from %s: %s\n",
+			config_get(&app->cfg, CFG_DISTRICT), reason);
+		return rc;
+	}
+	log_info("default district loaded", "\"from\":\"%s\"", config_get(&app->cfg, CFG_DISTRICT));
+	return CD_OK;
+}
+
+/* Rebuilds the map when another process (citydesk import) changed it. */
+static void reload_map_if_changed(struct app *app)
+{
+	char version[32] = "";
+	if (store_meta_get(app->st, "map_version", version, sizeof version) || strcmp(version, app->map_version) == 0)
+		return;
+	struct mapview *fresh = NULL;
+	enum cd_err rc = mapview_load(app->st, &fresh);
+	if (rc) {
+		log_error("map reload failed", "\"error\":\"%s\"", cd_err_name(rc));
+		snprintf(app->map_version, sizeof app->map_version, "%s", version); /* do not retry every second */
+		return;
+	}
+	pthread_rwlock_wrlock(&app->map_lock);
+	struct mapview *old = app->map;
+	app->map = fresh;
+	snprintf(app->map_version, sizeof app->map_version, "%s", version);
+	pthread_rwlock_unlock(&app->map_lock);
+	mapview_free(old);
+	log_info("map reloaded", "\"map_version\":\"%s\"", version);
+}
+
+/* Waits for SIGTERM or SIGINT, polling for map changes once a second. */
+static int wait_for_signal(struct app *app, const sigset_t *signals)
+{
+	for (;;) {
+		struct timespec tick = {1, 0};
+		int sig = sigtimedwait(signals, NULL, &tick);
+		if (sig > 0)
+			return sig;
+		if (errno == EAGAIN || errno == EINTR)
+			reload_map_if_changed(app);
+	}
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct app app;
+	memset(&app, 0, sizeof app);
+	config_init(&app.cfg);
+	if (cli_wants_help(argc, argv)) {
+		printf("%s\n", usage);
+		config_print_help();
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		int taken = config_take_flag(&app.cfg, argc, argv, &i);
+		if (taken < 0)
+			return 2;
+		if (!taken) {
+			fprintf(stderr, "citydesk serve: unknown option %s\n%s", argv[i], usage);
+			return 2;
+		}
+	}
+	long hours, threads;
+	if (config_get_long(&app.cfg, CFG_SESSION_HOURS, 1, 24 * 30, &hours) ||
+	    config_get_long(&app.cfg, CFG_THREADS, 0, 256, &threads))
+		return 2;
+	app.session_seconds = hours * 3600;
+	app.started_at = (int64_t)time(NULL);
+
+	/* Block the stop signals before any thread starts, so only sigtimedwait sees them. */
+	sigset_t signals;
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int status = 1;
+	struct http_server *srv = NULL;
+	if (auth_init()) {
+		fprintf(stderr, "citydesk serve: libsodium failed to initialise\n");
+		return 1;
+	}
+	pthread_rwlock_init(&app.map_lock, NULL);
+	app.limiter = auth_limiter_new(4096);
+	if (cli_open_store(&app.cfg, &app.st) || ensure_district(&app))
+		goto out;
+	if (store_meta_get(app.st, "map_version", app.map_version, sizeof app.map_version))
+		app.map_version[0] = '\0';
+	enum cd_err rc = mapview_load(app.st, &app.map);
+	if (rc) {
+		fprintf(stderr, "citydesk serve: cannot build the map from the store: %s\n", cd_err_name(rc));
+		goto out;
+	}
+	struct http_config hc = {
+		.listen = config_get(&app.cfg, CFG_LISTEN),
+		.routes = api_routes,
+		.n_routes = api_routes_count,
+		.app_ctx = &app,
+		.threads = (unsigned)threads,
+		.access_log = -1,
+		.metrics_hook = api_metrics,
+	};
+	rc = http_server_start(&hc, &srv);
+	if (rc) {
+		fprintf(stderr, "citydesk serve: cannot listen on %s: %s\n", hc.listen, cd_err_name(rc));
+		goto out;
+	}
+	log_info("serving", "\"url\":\"http://%s\",\"port\":%u,\"data\":\"%s\"", hc.listen, http_server_port(srv),
+		 config_get(&app.cfg, CFG_DATA));
+	int sig = wait_for_signal(&app, &signals);
+	log_info("stopping", "\"signal\":%d,\"in_flight\":%u", sig, http_server_in_flight(srv));
+	http_server_stop(srv);
+	srv = NULL;
+	if (store_checkpoint(app.st))
+		log_warn("checkpoint failed", NULL);
+	status = 0;
+out:
+	http_server_stop(srv);
+	mapview_free(app.map);
+	store_close(app.st);
+	auth_limiter_free(app.limiter);
+	pthread_rwlock_destroy(&app.map_lock);
+	if (status == 0)
+		log_info("stopped", NULL);
+	return status;
+}
