@@ -175,6 +175,8 @@ static void begin_request(struct http_conn *c, const char *url, const char *meth
 	c->rt = NULL;
 	c->n_params = 0;
 	c->responded = 0;
+	c->reject = 0;
+	c->discarded = 0;
 	c->status = 0;
 	c->bytes = 0;
 }
@@ -250,19 +252,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd, const c
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		enum cd_err rc = buf_append(&c->body, upload_data, *upload_data_size);
+		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (rc == CD_ERR_TOOBIG) {
-			/* a chunked body grew past the cap: answer now, MHD discards the rest */
-			buf_release(&c->body);
-			http_error(&c->res, 413, "body_too_large", "the request body is larger than 1 MiB", NULL);
-			return queue(c);
+		if (c->reject) {
+			/* MHD 0.9.75 cannot queue a response in the middle of a body, so the rest of an
+			 * oversized chunked body is read and dropped, up to a bound; past it we hang up */
+			c->discarded += n;
+			return c->discarded > HTTP_DISCARD_MAX ? MHD_NO : MHD_YES;
 		}
+		enum cd_err rc = buf_append(&c->body, upload_data, n);
 		if (rc) {
-			http_error(&c->res, 503, "overloaded", "out of memory reading the request body", NULL);
-			return queue(c);
+			c->reject = rc == CD_ERR_TOOBIG ? 413 : 503;
+			c->discarded = n;
+			buf_release(&c->body); /* never hold more than the cap */
 		}
 		return MHD_YES;
+	}
+	if (c->reject == 413) {
+		http_error(&c->res, 413, "body_too_large", "the request body is larger than 1 MiB", NULL);
+		return queue(c);
+	}
+	if (c->reject) {
+		http_error(&c->res, 503, "overloaded", "out of memory reading the request body", NULL);
+		return queue(c);
 	}
 	return dispatch(c, c->match, c->allow);
 }

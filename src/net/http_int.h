@@ -16,6 +16,7 @@
 #define HTTP_ARENA_INLINE 2048             /* per-connection arena bytes kept between requests */
 #define HTTP_ARENA_MAX (16u * 1024u * 1024u) /* cap on one request's arena */
 #define HTTP_BODY_KEEP (64u * 1024u)       /* buffers bigger than this are freed after a request */
+#define HTTP_DISCARD_MAX (8u * 1024u * 1024u) /* oversized chunked bytes read (and dropped) before we hang up */
 
 /* One segment of a compiled pattern. */
 struct http_seg {
@@ -70,6 +71,8 @@ struct http_conn {
 	char allow[96];                 /* Allow header for a 405 */
 	struct buf body;                /* request body, capped at HTTP_BODY_MAX */
 	int responded;                  /* a response has been queued for the current request */
+	int reject;                     /* 413/503 decided while reading the body, sent at its end */
+	size_t discarded;               /* body bytes dropped after the cap was reached */
 	int status;                     /* status queued, 0 if none */
 	size_t bytes;                   /* response body bytes queued */
 	struct timespec start;          /* when the request's headers were complete */

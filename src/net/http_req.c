@@ -40,7 +40,7 @@ struct http_server *http_request_server(const struct http_request *req)
 void *http_alloc(struct http_request *req, size_t n)
 {
 	struct http_conn *c = http_conn_of(req);
-	const size_t align = sizeof(max_align_t);
+	const size_t align = _Alignof(max_align_t);
 	if (n == 0)
 		n = 1;
 	if (n > HTTP_ARENA_MAX || c->arena_total > HTTP_ARENA_MAX - n)

@@ -120,10 +120,21 @@ enum cd_err json_parse_request(const char *data, size_t len, json_t **out, struc
 	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
 		i++;
 	if (i == len) {
-		json_problem_set(p, 400, "invalid_json", NULL, "the request body is empty; a JSON object is expected");
-		p->line = 1;
-		p->column = 0;
-		p->position = 0;
+		int line = 1, column = 0;
+		for (size_t k = 0; k < len; k++) {
+			if (data[k] == '\n') {
+				line++;
+				column = 0;
+			} else {
+				column++;
+			}
+		}
+		json_problem_set(p, 400, "invalid_json", NULL,
+				 "invalid JSON at line %d column %d (byte %zu): the request body is empty, a JSON object is expected",
+				 line, column, len);
+		p->line = line;
+		p->column = column;
+		p->position = (long)len;
 		return CD_ERR_INVALID;
 	}
 	if (too_deep(data, len, p))
