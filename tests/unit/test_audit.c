@@ -3,12 +3,14 @@
  * from the end behind the store's back (with the raw SQLite API, triggers dropped), and a
  * concurrent smoke test whose chain must still verify. */
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -441,6 +443,71 @@ static void test_two_connections_keep_chain(void)
 	tmpdb_remove(&t);
 }
 
+/* ---- kill -9 -------------------------------------------------------------------------- */
+
+/* A child adds users as fast as it can and reports each acknowledged id down a pipe; the
+ * parent kills it with SIGKILL mid-stream. Every acknowledged user must be there after
+ * reopening, and the chain must verify (the interrupted transaction is simply absent). */
+static void test_kill_9_loses_no_acknowledged_write(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	int fds[2];
+	CHECK_INT_EQ(pipe(fds), 0);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		struct store *st = NULL;
+		if (store_open(t.path, &st) != CD_OK)
+			_exit(3);
+		for (int i = 0;; i++) {
+			struct store_user u;
+			memset(&u, 0, sizeof u);
+			snprintf(u.username, sizeof u.username, "k%d", i);
+			snprintf(u.password_hash, sizeof u.password_hash, "$argon2id$fake");
+			snprintf(u.role, sizeof u.role, "citizen");
+			if (store_user_add(st, &admin, &u, NULL) != CD_OK)
+				_exit(4);
+			if (write(fds[1], &i, sizeof i) != (ssize_t)sizeof i)
+				_exit(5);
+		}
+	}
+	close(fds[1]);
+	int acked = -1, v;
+	while (read(fds[0], &v, sizeof v) == (ssize_t)sizeof v) {
+		acked = v;
+		if (acked == 40)
+			kill(pid, SIGKILL);
+	}
+	close(fds[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK(acked >= 40);
+
+	struct store *st = open_ok(&t);
+	struct store_user u;
+	for (int i = 0; i <= acked; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "k%d", i);
+		CHECK_INT_EQ(store_user_get_by_name(st, name, &u), CD_OK);
+	}
+	int64_t total = 0, count = 0;
+	struct store_user *page = NULL;
+	size_t n = 0;
+	CHECK_INT_EQ(store_users_list(st, 0, 1, &page, &n, &total), CD_OK);
+	xfree(page);
+	CHECK(total == acked + 1 || total == acked + 2); /* at most one committed, not yet acked */
+	CHECK_INT_EQ(store_audit_count(st, &count), CD_OK);
+	CHECK_INT_EQ(count, 1 + total);
+	int64_t bad = -1;
+	CHECK_INT_EQ(store_audit_verify(st, &bad, NULL, 0), CD_OK);
+	CHECK_INT_EQ(bad, 0);
+	store_close(st);
+	tmpdb_remove(&t);
+}
+
 static const struct test_case tests[] = {
 	{"hash encoding matches the documented one; list and append", test_encoding_matches_document},
 	{"triggers refuse update, delete and out-of-chain insert", test_triggers_refuse_edits},
@@ -454,6 +521,7 @@ static const struct test_case tests[] = {
 	{"later writes do not hide earlier tampering", test_writes_after_tampering_keep_failing_verify},
 	{"concurrent writers keep the chain whole", test_concurrent_writers_keep_chain},
 	{"two connections on one file keep the chain whole", test_two_connections_keep_chain},
+	{"kill -9 mid-write loses no acknowledged write", test_kill_9_loses_no_acknowledged_write},
 };
 
 TEST_MAIN(tests)
