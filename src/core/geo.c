@@ -578,6 +578,8 @@ enum cd_err geo_multipolygon_clip_bbox(const struct geo_multipolygon *mp, const 
 		{0, 1, box->max_lat},
 	};
 	struct geo_multipolygon cur;
+	out->polys = NULL;
+	out->n_polys = 0;
 	enum cd_err rc = geo_multipolygon_copy(mp, &cur);
 	if (rc)
 		return rc;
