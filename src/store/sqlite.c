@@ -465,8 +465,9 @@ enum cd_err store_checkpoint(struct store *st)
 
 enum cd_err store_meta_get(struct store *st, const char *key, char *out, size_t cap)
 {
-	if (cap)
-		out[0] = '\0';
+	if (!cap)
+		return CD_ERR_TOOBIG;
+	out[0] = '\0';
 	store__lock(st);
 	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s = store__stmt(st, STORE__META_GET);

@@ -746,6 +746,7 @@ static void test_meta_and_maintenance(void)
 	CHECK_INT_EQ(store_meta_set(st, &admin, "district_loaded", "luohu-2026-11"), CD_OK);
 	CHECK_INT_EQ(store_meta_get(st, "district_loaded", v, sizeof v), CD_OK);
 	CHECK_STR_EQ(v, "luohu-2026-11");
+	CHECK_INT_EQ(store_meta_get(st, "district_loaded", v, 0), CD_ERR_TOOBIG);
 	char tiny[4];
 	CHECK_INT_EQ(store_meta_get(st, "district_loaded", tiny, sizeof tiny), CD_ERR_TOOBIG);
 	CHECK_INT_EQ(store_meta_set(st, &admin, "", "x"), CD_ERR_INVALID);
@@ -779,6 +780,57 @@ static void test_meta_and_maintenance(void)
 	tmpdb_remove(&t);
 }
 
+/* ---- allocation failure ------------------------------------------------------------ */
+
+static void test_allocation_failures(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(&t);
+	put_unit(st, "D-SW", "水务局");
+	put_unit(st, "D-JT", "交通局");
+	const char *poly = "{\"type\":\"Polygon\",\"coordinates\":[]}";
+	struct store_area d = make_area("440303", "district", "罗湖区", "", poly);
+	CHECK_INT_EQ(store_areas_replace(st, &admin, "district", &d, 1, NULL, 0), CD_OK);
+
+	/* Input-sized copies fail cleanly (no leak: ASan's leak checker runs at exit). */
+	alloc_fail_after(0);
+	struct store_unit *units = NULL;
+	size_t n = 7;
+	CHECK_INT_EQ(store_units_list(st, &units, &n), CD_ERR_NOMEM);
+	CHECK(units == NULL);
+	CHECK_INT_EQ(n, 0);
+	struct store_audit_entry *e = NULL;
+	CHECK_INT_EQ(store_audit_list(st, 0, 10, &e, &n), CD_ERR_NOMEM);
+	CHECK(e == NULL);
+	struct store_area a;
+	char *geom = NULL;
+	CHECK_INT_EQ(store_area_get(st, "440303", &a, &geom), CD_ERR_NOMEM);
+	CHECK(geom == NULL);
+	/* A write whose snapshot cannot be copied rolls back, audit included. */
+	alloc_fail_after(-1);
+	int64_t before = 0, after = 0;
+	CHECK_INT_EQ(store_audit_count(st, &before), CD_OK);
+	alloc_fail_after(0);
+	struct store_unit u;
+	memset(&u, 0, sizeof u);
+	snprintf(u.code, sizeof u.code, "D-SW");
+	snprintf(u.name, sizeof u.name, "renamed");
+	CHECK_INT_EQ(store_unit_put(st, &admin, &u), CD_ERR_NOMEM);
+	alloc_fail_after(-1);
+	CHECK_INT_EQ(store_audit_count(st, &after), CD_OK);
+	CHECK_INT_EQ(after, before);
+	CHECK_INT_EQ(store_unit_get(st, "D-SW", &u), CD_OK);
+	CHECK_STR_EQ(u.name, "水务局");
+
+	CHECK_INT_EQ(store_units_list(st, &units, &n), CD_OK);
+	CHECK_INT_EQ(n, 2);
+	xfree(units);
+	verify_ok(st);
+	store_close(st);
+	tmpdb_remove(&t);
+}
+
 static const struct test_case tests[] = {
 	{"open creates a WAL database and migrates", test_open_creates_wal_and_migrates},
 	{"migrate from every earlier version", test_migrate_from_every_version},
@@ -791,6 +843,7 @@ static const struct test_case tests[] = {
 	{"areas and grid: replace, list, get, atomic failures", test_areas_and_grid},
 	{"responsibilities: replace, lookup specificity, rollback", test_responsibilities},
 	{"meta, checkpoint, size", test_meta_and_maintenance},
+	{"allocation failures: NOMEM, nothing leaked, nothing half-written", test_allocation_failures},
 };
 
 TEST_MAIN(tests)
