@@ -182,16 +182,15 @@ static enum cd_err verify_locked(struct store *st, int64_t *first_bad, char *rea
 		if (!f.present[F_PREV] || f.len[F_PREV] != 64 ||
 		    memcmp(f.text[F_PREV], prev, 64) != 0) {
 			rc = bad(first_bad, f.id, reason, cap,
-				 "entry %lld: prev_hash is not the hash of entry %lld "
+				 "prev_hash is not the hash of entry %lld "
 				 "(this entry or the one before was altered)",
-				 (long long)f.id, (long long)f.id - 1);
+				 (long long)f.id - 1);
 			break;
 		}
 		audit_hash(&f, hash);
 		if (!stored || sqlite3_column_bytes(s, 9) != 64 || memcmp(stored, hash, 64) != 0) {
 			rc = bad(first_bad, f.id, reason, cap,
-				 "entry %lld: contents do not match its hash (altered after writing)",
-				 (long long)f.id);
+				 "contents do not match the stored hash (altered after writing)");
 			break;
 		}
 		memcpy(prev, hash, sizeof prev);
@@ -222,7 +221,7 @@ static enum cd_err verify_locked(struct store *st, int64_t *first_bad, char *rea
 		else if (!head_hash || sqlite3_column_bytes(s, 1) != 64 ||
 			 memcmp(head_hash, prev, 64) != 0)
 			rc = bad(first_bad, last, reason, cap,
-				 "entry %lld: hash differs from the head record", (long long)last);
+				 "its hash differs from the head record");
 	} else if (src == SQLITE_DONE) {
 		rc = bad(first_bad, last + 1, reason, cap,
 			 "the audit head record is missing (after entry %lld)", (long long)last);
