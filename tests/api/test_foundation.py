@@ -262,3 +262,22 @@ def test_help_for_every_command():
         assert p.returncode == 0 and "usage" in p.stdout.lower(), (args, p.stdout, p.stderr)
     p = subprocess.run([BIN, "bogus"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2
+
+
+def test_import_responsibilities_csv():
+    with Server() as s:
+        s.add_user("root3", "admin")
+        tok = s.login("root3")
+        before = s.request("GET", "/api/v1/responsibilities", token=tok).json()["total"]
+        bad = os.path.join(s.data, "bad.csv")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("category_code,area_code,unit_code\nUM06,*,D-CGZF\nUM08,*,NO-SUCH-UNIT\n")
+        r = s.cli("import", "responsibilities", bad, check=False)
+        assert r.returncode != 0 and "line 3" in r.stderr and "NO-SUCH-UNIT" in r.stderr, r.stderr
+        assert s.request("GET", "/api/v1/responsibilities", token=tok).json()["total"] == before
+        good = os.path.join(s.data, "good.csv")
+        with open(good, "w", encoding="utf-8") as f:
+            f.write("category_code,area_code,unit_code,priority\nUM06,*,D-CGZF,1\nUM06,440303003,S-003,2\n")
+        s.cli("import", "responsibilities", good)
+        rows = s.request("GET", "/api/v1/responsibilities", token=tok).json()["items"]
+        assert len(rows) == 2 and {r["area_code"] for r in rows} == {"*", "440303003"}, rows
