@@ -20,7 +20,7 @@ step() {
 	status=$?
 	cat "$log"
 	counts=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" |
-		sed -E 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' |
+		sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2 \3/' |
 		awk '{p+=$1; f+=$2} END {print p+0, f+0}')
 	p=${counts% *}
 	f=${counts#* }
