@@ -73,7 +73,13 @@ struct locate_index {
 	uint32_t *sq_cell_off;     /* per community-layer square + 1, into sq_cells */
 	uint32_t *sq_cells;        /* cell indices per square, row-major */
 	uint32_t *by_code;         /* cell indices sorted by code */
+	int32_t *fast;             /* per community-layer square: the cell when the square is wholly
+				    * in the district and in one community, FAST_OUTSIDE when wholly
+				    * outside the district, FAST_SLOW otherwise */
 };
+
+#define FAST_OUTSIDE (-1)
+#define FAST_SLOW (-2)
 
 struct locate_lattice locate_lattice_default(double center_lat)
 {
@@ -616,6 +622,7 @@ void locate_free(struct locate_index *idx)
 	xfree(idx->sq_cell_off);
 	xfree(idx->sq_cells);
 	xfree(idx->by_code);
+	xfree(idx->fast);
 	xfree(idx);
 }
 
@@ -718,6 +725,29 @@ static enum cd_err grid_number(struct locate_index *idx, const struct locate_are
 	xfree(fill);
 	if (idx->n_cells)
 		qsort_r(idx->by_code, idx->n_cells, sizeof(*idx->by_code), code_cmp, idx->cells);
+
+	/* Most lookups end here: one load answers district, community and cell together. The
+	 * district layer shares the lattice, so its square for the same absolute (col, row) is
+	 * found by offset. */
+	idx->fast = try_malloc(nsq * sizeof(*idx->fast));
+	if (!idx->fast)
+		return CD_ERR_NOMEM;
+	const struct locate_layer *D = idx->district;
+	for (size_t s = 0; s < nsq; s++) {
+		long col = (long)(s % (size_t)L->ncols) + L->c0, row = (long)(s / (size_t)L->ncols) + L->r0;
+		long dc = col - D->c0, dr = row - D->r0;
+		int32_t dv = (dc >= 0 && dc < D->ncols && dr >= 0 && dr < D->nrows)
+				     ? D->sq[dr * D->ncols + dc]
+				     : -1;
+		idx->fast[s] = FAST_SLOW;
+		if (dv == -1) {
+			idx->fast[s] = FAST_OUTSIDE;
+		} else if (dv == 0 && L->sq[s] >= 0) {
+			for (uint32_t i = idx->sq_cell_off[s]; i < idx->sq_cell_off[s + 1]; i++)
+				if (idx->cells[idx->sq_cells[i]].community == (size_t)L->sq[s])
+					idx->fast[s] = (int32_t)idx->sq_cells[i];
+		}
+	}
 	return CD_OK;
 }
 
@@ -817,11 +847,24 @@ done:
 
 enum cd_err locate_find(const struct locate_index *idx, struct geo_point p, struct locate_hit *out)
 {
+	const struct locate_layer *L = idx->communities;
+	long s = square_of(L, p);
+	if (s >= 0) {
+		int32_t f = idx->fast[s];
+		if (f >= 0) {
+			const struct locate_cell *c = &idx->cells[f];
+			*out = (struct locate_hit){idx->comm_street[c->community], (long)c->community, f,
+						   c->code};
+			return CD_OK;
+		}
+		if (f == FAST_OUTSIDE) {
+			*out = (struct locate_hit){-1, -1, -1, NULL};
+			return CD_ERR_NOTFOUND;
+		}
+	}
 	*out = (struct locate_hit){-1, -1, -1, NULL};
 	if (locate_layer_find(idx->district, p) < 0)
 		return CD_ERR_NOTFOUND;
-	const struct locate_layer *L = idx->communities;
-	long s = square_of(L, p);
 	long k = -1;
 	if (s >= 0) {
 		int32_t v = L->sq[s];
