@@ -8,7 +8,7 @@ echo '#include <stddef.h>'
 i=0
 for f in "$@"; do
 	echo "/* $(basename "$f") */"
-	echo "static const char migration_$i[] = {"
+	echo "static const unsigned char migration_$i[] = {"
 	od -An -v -tu1 "$f" | sed -e 's/^ *//' -e 's/  */, /g' -e 's/$/,/'
 	echo '0};'
 	i=$((i + 1))
@@ -16,7 +16,7 @@ done
 echo 'const char *const store_migrations[] = {'
 i=0
 for f in "$@"; do
-	echo "	migration_$i,"
+	echo "	(const char *)migration_$i,"
 	i=$((i + 1))
 done
 echo '	NULL,'
