@@ -443,6 +443,9 @@ static void test_query_decoding(void)
 	CHECK_STR_EQ(r.body, "a=(absent);b=(absent);");
 	CHECK_INT_EQ(get(port, "/query?a=1&a=2", &r), 0);
 	CHECK_STR_EQ(r.body, "a=1;b=(absent);");
+	/* form encoding: + is a space, %2B a plus */
+	CHECK_INT_EQ(get(port, "/query?a=x+y%2Bz&b=%E7%BD%97", &r), 0);
+	CHECK_STR_EQ(r.body, "a=x y+z;b=\xe7\xbd\x97;");
 }
 
 static void test_json_ok_and_field_errors(void)
