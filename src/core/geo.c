@@ -173,10 +173,12 @@ bool geo_polygon_contains(const struct geo_polygon *poly, struct geo_point p)
 
 bool geo_multipolygon_contains(const struct geo_multipolygon *mp, struct geo_point p)
 {
+	/* Even-odd over every ring: for valid input (disjoint polygons) the same as "in any
+	 * polygon", and for invalid input the same answer the locate index gives. */
+	bool in = false;
 	for (size_t i = 0; i < mp->n_polys; i++)
-		if (geo_polygon_contains(&mp->polys[i], p))
-			return true;
-	return false;
+		in ^= geo_polygon_contains(&mp->polys[i], p);
+	return in;
 }
 
 size_t geo_multipolygon_npoints(const struct geo_multipolygon *mp)
@@ -194,6 +196,7 @@ size_t geo_multipolygon_npoints(const struct geo_multipolygon *mp)
 struct vedge {
 	struct geo_point a, b; /* endpoints in ring order */
 	double min_x, max_x;   /* x extent, the sweep key */
+	size_t poly;           /* polygon index within the multipolygon */
 	size_t ring;           /* ring index within the polygon */
 	size_t k;              /* index among the ring's non-degenerate edges */
 	size_t m;              /* number of non-degenerate edges in the ring */
@@ -302,31 +305,50 @@ static bool ring_check(const struct geo_multipolygon *mp, size_t p, size_t r, ch
 	return true;
 }
 
-/* Sweeps all edges of polygon p for crossings and touches. */
-static enum cd_err polygon_check_crossings(const struct geo_multipolygon *mp, size_t p,
-					   char *reason, size_t reason_len)
+/* Segments a-b and c-d cross properly or overlap along a stretch; a single shared point is
+ * allowed (two polygons of a MultiPolygon may touch at points). */
+static bool segments_cross(struct geo_point a, struct geo_point b, struct geo_point c,
+			   struct geo_point d)
 {
-	const struct geo_polygon *poly = &mp->polys[p];
-	size_t total = 0;
-	for (size_t r = 0; r < poly->n_rings; r++)
-		total += poly->rings[r].n;
+	double d1 = orient(c, d, a), d2 = orient(c, d, b);
+	double d3 = orient(a, b, c), d4 = orient(a, b, d);
+	if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0)))
+		return true;
+	if (d1 != 0 || d2 != 0 || d3 != 0 || d4 != 0)
+		return false;
+	/* Collinear: project on the longer axis and compare the overlap with zero. */
+	bool use_x = fabs(b.lng - a.lng) >= fabs(b.lat - a.lat);
+	double a0 = use_x ? a.lng : a.lat, a1 = use_x ? b.lng : b.lat;
+	double c0 = use_x ? c.lng : c.lat, c1 = use_x ? d.lng : d.lat;
+	return fmin(fmax(a0, a1), fmax(c0, c1)) > fmax(fmin(a0, a1), fmin(c0, c1));
+}
+
+/* Sweeps all edges of the multipolygon: rings of one polygon must not meet at all (apart from
+ * consecutive edges at their shared vertex), rings of different polygons must not cross. */
+static enum cd_err check_crossings(const struct geo_multipolygon *mp, char *reason,
+				   size_t reason_len)
+{
+	size_t total = geo_multipolygon_npoints(mp);
 	struct vedge *e = try_malloc((total ? total : 1) * sizeof(*e));
 	if (!e)
 		return CD_ERR_NOMEM;
 	size_t ne = 0;
-	for (size_t r = 0; r < poly->n_rings; r++) {
-		const struct geo_ring *ring = &poly->rings[r];
-		size_t first = ne;
-		for (size_t i = 0; i + 1 < ring->n; i++) {
-			struct geo_point a = ring->pts[i], b = ring->pts[i + 1];
-			if (a.lng == b.lng && a.lat == b.lat)
-				continue; /* a repeated position is harmless */
-			e[ne] = (struct vedge){a, b, fmin(a.lng, b.lng), fmax(a.lng, b.lng), r,
-					       ne - first, 0, i};
-			ne++;
+	for (size_t p = 0; p < mp->n_polys; p++) {
+		const struct geo_polygon *poly = &mp->polys[p];
+		for (size_t r = 0; r < poly->n_rings; r++) {
+			const struct geo_ring *ring = &poly->rings[r];
+			size_t first = ne;
+			for (size_t i = 0; i + 1 < ring->n; i++) {
+				struct geo_point a = ring->pts[i], b = ring->pts[i + 1];
+				if (a.lng == b.lng && a.lat == b.lat)
+					continue; /* a repeated position is harmless */
+				e[ne] = (struct vedge){a, b, fmin(a.lng, b.lng), fmax(a.lng, b.lng), p, r,
+						       ne - first, 0, i};
+				ne++;
+			}
+			for (size_t i = first; i < ne; i++)
+				e[i].m = ne - first;
 		}
-		for (size_t i = first; i < ne; i++)
-			e[i].m = ne - first;
 	}
 	qsort(e, ne, sizeof(*e), vedge_cmp);
 	enum cd_err rc = CD_OK;
@@ -336,11 +358,13 @@ static enum cd_err polygon_check_crossings(const struct geo_multipolygon *mp, si
 			if (fmax(e[j].a.lat, e[j].b.lat) < lo_y || fmin(e[j].a.lat, e[j].b.lat) > hi_y)
 				continue;
 			const struct vedge *x = &e[i], *y = &e[j];
+			bool same_ring = x->poly == y->poly && x->ring == y->ring;
 			bool bad;
-			if (x->ring == y->ring && (x->k + 1 == y->k || (y->k == 0 && x->k + 1 == x->m))) {
+			if (x->poly != y->poly) {
+				bad = segments_cross(x->a, x->b, y->a, y->b);
+			} else if (same_ring && (x->k + 1 == y->k || (y->k == 0 && x->k + 1 == x->m))) {
 				bad = adjacent_overlap(x->a, x->b, y->b); /* x then y */
-			} else if (x->ring == y->ring &&
-				   (y->k + 1 == x->k || (x->k == 0 && y->k + 1 == y->m))) {
+			} else if (same_ring && (y->k + 1 == x->k || (x->k == 0 && y->k + 1 == y->m))) {
 				bad = adjacent_overlap(y->a, y->b, x->b); /* y then x */
 			} else {
 				bad = segments_meet(x->a, x->b, y->a, y->b);
@@ -348,8 +372,14 @@ static enum cd_err polygon_check_crossings(const struct geo_multipolygon *mp, si
 			if (!bad)
 				continue;
 			char name[64];
-			if (x->ring == y->ring) {
-				ring_name(name, sizeof(name), mp, p, x->ring);
+			if (x->poly != y->poly) {
+				size_t p1 = x->poly < y->poly ? x->poly : y->poly;
+				size_t p2 = x->poly < y->poly ? y->poly : x->poly;
+				snprintf(reason, reason_len,
+					 "polygon %zu and polygon %zu intersect (near %.7f, %.7f)", p1, p2,
+					 x->a.lng, x->a.lat);
+			} else if (same_ring) {
+				ring_name(name, sizeof(name), mp, x->poly, x->ring);
 				size_t lo = x->pos < y->pos ? x->pos : y->pos;
 				size_t hi = x->pos < y->pos ? y->pos : x->pos;
 				snprintf(reason, reason_len,
@@ -358,7 +388,7 @@ static enum cd_err polygon_check_crossings(const struct geo_multipolygon *mp, si
 			} else {
 				size_t r1 = x->ring < y->ring ? x->ring : y->ring;
 				size_t r2 = x->ring < y->ring ? y->ring : x->ring;
-				ring_name(name, sizeof(name), mp, p, r1);
+				ring_name(name, sizeof(name), mp, x->poly, r1);
 				snprintf(reason, reason_len,
 					 "%s and ring %zu intersect (self-intersection near %.7f, %.7f)",
 					 name, r2, x->a.lng, x->a.lat);
@@ -369,6 +399,33 @@ static enum cd_err polygon_check_crossings(const struct geo_multipolygon *mp, si
 	}
 	xfree(e);
 	return rc;
+}
+
+/* One polygon of a MultiPolygon lying inside another (without crossing) is also an overlap.
+ * Tested on two points of the inner outer ring, so polygons that merely touch pass. */
+static bool polygons_nest(const struct geo_multipolygon *mp, char *reason, size_t reason_len)
+{
+	if (mp->n_polys < 2)
+		return false;
+	for (size_t i = 0; i < mp->n_polys; i++) {
+		struct geo_bbox bi = geo_ring_bbox(&mp->polys[i].rings[0]);
+		for (size_t j = 0; j < mp->n_polys; j++) {
+			if (i == j)
+				continue;
+			const struct geo_ring *rj = &mp->polys[j].rings[0];
+			struct geo_bbox bj = geo_ring_bbox(rj);
+			if (!geo_bbox_intersects(&bi, &bj))
+				continue;
+			struct geo_point v = rj->pts[0], w = rj->pts[1];
+			struct geo_point mid = {(v.lng + w.lng) / 2, (v.lat + w.lat) / 2};
+			if (geo_polygon_contains(&mp->polys[i], v) &&
+			    geo_polygon_contains(&mp->polys[i], mid)) {
+				snprintf(reason, reason_len, "polygon %zu lies inside polygon %zu", j, i);
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 enum cd_err geo_multipolygon_validate(const struct geo_multipolygon *mp, char *reason,
@@ -392,13 +449,13 @@ enum cd_err geo_multipolygon_validate(const struct geo_multipolygon *mp, char *r
 			if (!ring_check(mp, p, r, reason, reason_len))
 				return CD_ERR_INVALID;
 	}
-	for (size_t p = 0; p < mp->n_polys; p++) {
-		enum cd_err rc = polygon_check_crossings(mp, p, reason, reason_len);
-		if (rc == CD_ERR_NOMEM)
-			snprintf(reason, reason_len, "out of memory while checking polygon %zu", p);
-		if (rc)
-			return rc;
-	}
+	enum cd_err rc = check_crossings(mp, reason, reason_len);
+	if (rc == CD_ERR_NOMEM)
+		snprintf(reason, reason_len, "out of memory while checking the geometry");
+	if (rc)
+		return rc;
+	if (polygons_nest(mp, reason, reason_len))
+		return CD_ERR_INVALID;
 	return CD_OK;
 }
 

@@ -74,15 +74,17 @@ bool geo_bbox_intersects(const struct geo_bbox *a, const struct geo_bbox *b);
  * point on a horizontal edge exactly when the shape lies north of it, so a point on an edge shared
  * by two shapes of a partition belongs to exactly one of them (the east/north one), just as a
  * lattice square owns its west and south sides. Holes: even-odd over all rings of a polygon,
- * which for a valid polygon means "in the outer ring and in no hole". A multipolygon contains the
- * point when any of its polygons does. */
+ * which for a valid polygon means "in the outer ring and in no hole". A multipolygon is even-odd
+ * over all rings of all its polygons too: for valid input (disjoint polygons) that is "in any
+ * polygon", and for overlapping input it is the answer the locate index gives. */
 bool geo_ring_contains(const struct geo_ring *r, struct geo_point p);
 bool geo_polygon_contains(const struct geo_polygon *poly, struct geo_point p);
 bool geo_multipolygon_contains(const struct geo_multipolygon *mp, struct geo_point p);
 
 /* Checks a multipolygon: every polygon has at least one ring, every ring has >= 4 positions, is
- * closed, has finite coordinates inside China (GEO_CHINA_*), does not cross or touch itself, and
- * the rings of one polygon do not cross or touch each other (repeated consecutive positions are
+ * closed, has finite coordinates inside China (GEO_CHINA_*), does not cross or touch itself, the
+ * rings of one polygon do not cross or touch each other, and different polygons neither cross
+ * (touching at points is allowed) nor lie one inside another (repeated consecutive positions are
  * tolerated). Returns CD_OK, or CD_ERR_INVALID with an English reason written into reason
  * (e.g. "ring 0 is not closed"; "polygon 2 ring 0 ..." when there is more than one polygon).
  * The self-intersection test sorts edges by x and sweeps: O(n log n + k) for n edges and k pairs

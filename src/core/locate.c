@@ -283,18 +283,26 @@ static void visit_region(const struct locate_layer *L, const struct geo_multipol
 	}
 }
 
-/* The lowest region containing p, or -1 (brute force; used for plain squares at build). */
+/* The lowest region containing p, or -1 (brute force; used for plain squares at build).
+ * *several tells whether a second region contains p too. */
 static int32_t brute_find(const struct geo_multipolygon *const *regions, size_t n,
-			  const struct geo_bbox *boxes, struct geo_point p)
+			  const struct geo_bbox *boxes, struct geo_point p, bool *several)
 {
+	int32_t first = -1;
+	*several = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct geo_bbox *b = &boxes[i];
 		if (p.lng < b->min_lng || p.lng > b->max_lng || p.lat < b->min_lat || p.lat > b->max_lat)
 			continue;
-		if (geo_multipolygon_contains(regions[i], p))
-			return (int32_t)i;
+		if (!geo_multipolygon_contains(regions[i], p))
+			continue;
+		if (first >= 0) {
+			*several = true;
+			break;
+		}
+		first = (int32_t)i;
 	}
-	return -1;
+	return first;
 }
 
 static struct geo_point square_center(const struct locate_layer *L, long s)
@@ -524,12 +532,19 @@ static enum cd_err layer_build(const struct geo_multipolygon *const *regions, si
 	L->mixed = try_malloc(nsq * sizeof(*L->mixed));
 	if (!L->edges || !L->mixed)
 		goto done;
+	/* A plain square inside several (overlapping) regions cannot end a ray run, whose end
+	 * must stand for one answer set of at most one region: it becomes a mixed square with no
+	 * edges, which runs pass through. */
+	bool several = false;
 	for (size_t s = 0; s < nsq; s++) {
 		if (count[s] == 0) {
 			bool prev_plain = s % (size_t)L->ncols != 0 && count[s - 1] == 0;
-			L->sq[s] = prev_plain ? L->sq[s - 1]
-					      : brute_find(regions, n, boxes, square_center(L, (long)s));
-			continue;
+			if (!prev_plain)
+				L->sq[s] = brute_find(regions, n, boxes, square_center(L, (long)s), &several);
+			else
+				L->sq[s] = L->sq[s - 1];
+			if (!several)
+				continue;
 		}
 		struct lmixed *m = &L->mixed[L->n_mixed];
 		m->edge_off = (uint32_t)L->n_edges;

@@ -353,7 +353,34 @@ static void test_clip_nomem_leaves_empty(void)
 	geo_multipolygon_release(&mp);
 }
 
+static void test_multipolygon_overlaps(void)
+{
+	char why[200];
+	/* Crossing polygons, nested polygons, and polygons touching at a corner (allowed). */
+	const double cross[] = {114.105, 22.505, 114.115, 22.505, 114.115, 22.515, 114.105, 22.505};
+	const double inner[] = {114.102, 22.502, 114.104, 22.502, 114.104, 22.504, 114.102, 22.502};
+	const double corner[] = {114.11, 22.51, 114.12, 22.51, 114.12, 22.52, 114.11, 22.51};
+	const double *others[3] = {cross, inner, corner};
+	const char *want[3] = {"polygon 0 and polygon 1 intersect", "polygon 1 lies inside polygon 0", NULL};
+	for (int i = 0; i < 3; i++) {
+		struct geo_multipolygon a = make_poly(SQ, 5), b = make_poly(others[i], 4);
+		merge(&a, &b);
+		enum cd_err rc = geo_multipolygon_validate(&a, why, sizeof(why));
+		if (want[i]) {
+			CHECK_INT_EQ(rc, CD_ERR_INVALID);
+			CHECK(strncmp(why, want[i], strlen(want[i])) == 0 || (fprintf(stderr, "  %s\n", why), 0));
+		} else {
+			CHECK_INT_EQ(rc, CD_OK);
+		}
+		/* Containment is even-odd over all rings: the nested part counts as outside. */
+		if (i == 1)
+			CHECK(!in(&a, 114.1035, 22.5025));
+		geo_multipolygon_release(&a);
+	}
+}
+
 static const struct test_case tests[] = {
+	{"multipolygon: overlaps rejected, corner touch allowed", test_multipolygon_overlaps},
 	{"square inside/outside", test_square_inside_outside},
 	{"edges: west/south in, east/north out", test_edges_west_south_in_east_north_out},
 	{"shared edge belongs to exactly one", test_shared_edge_belongs_to_exactly_one},
