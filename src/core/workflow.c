@@ -502,6 +502,15 @@ uint32_t workflow_allowed(const struct workflow_case *c, enum auth_role role)
 	return set;
 }
 
+size_t workflow_action_set_names(uint32_t set, const char *names[WF_ACTION_COUNT])
+{
+	size_t n = 0;
+	for (int a = 0; a < WF_ACTION_COUNT; a++)
+		if (set & WF_ACTION_BIT(a))
+			names[n++] = actions[a].name;
+	return n;
+}
+
 /* ---- scope ------------------------------------------------------------------------------ */
 
 static bool same_code(const char *a, const char *b)

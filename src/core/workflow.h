@@ -202,6 +202,10 @@ bool workflow_can(enum workflow_state s, enum workflow_action a, enum auth_role 
  * console shows as buttons. An action counts when either of its outcomes is allowed. */
 uint32_t workflow_allowed(const struct workflow_case *c, enum auth_role role);
 
+/* Writes the wire names of the actions in `set` into `names`, in enum order (the order the
+ * 409 body and the console list them), and returns how many. The strings are static. */
+size_t workflow_action_set_names(uint32_t set, const char *names[WF_ACTION_COUNT]);
+
 /* Whether a caller with `role` may see and act on a case (another street's case is 404 to a
  * street dispatcher): admin, district dispatcher, auditor and system see every case; a street
  * dispatcher and a grid worker only their street's (a case with no street is outside it);

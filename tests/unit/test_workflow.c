@@ -532,6 +532,17 @@ static void test_other_paths(void)
 	CHECK_INT_EQ(workflow_allowed(&c, ROLE_UNIT_STAFF),
 		     WF_ACTION_BIT(WF_ACTION_ACCEPT) | WF_ACTION_BIT(WF_ACTION_RETURN) |
 			 WF_ACTION_BIT(WF_ACTION_HANDLE) | WF_ACTION_BIT(WF_ACTION_EXTEND_REQUEST));
+	const char *names[WF_ACTION_COUNT];
+	size_t n = workflow_action_set_names(workflow_allowed(&c, ROLE_UNIT_STAFF), names);
+	CHECK_INT_EQ(n, 4);
+	if (n == 4) {
+		CHECK_STR_EQ(names[0], "accept");
+		CHECK_STR_EQ(names[1], "return");
+		CHECK_STR_EQ(names[2], "handle");
+		CHECK_STR_EQ(names[3], "extend_request");
+	}
+	CHECK_INT_EQ(workflow_action_set_names(0, names), 0);
+	CHECK_INT_EQ(workflow_action_set_names(UINT32_MAX, names), WF_ACTION_COUNT);
 	/* Grid workers on a handled case: verify only. */
 	c = case_in(WF_STATE_HANDLED);
 	CHECK_INT_EQ(workflow_allowed(&c, ROLE_GRID_WORKER), WF_ACTION_BIT(WF_ACTION_VERIFY));
@@ -710,6 +721,11 @@ static void test_graph(void)
 		/* Every state but rated has a state-changing way forward; rated can be reopened. */
 		CHECK(any != 0);
 	}
+	/* The store's scheduler indexes (STORE__CASE_OPEN, migration 0003) list these names. */
+	for (int s = WF_STATE_NONE + 1; s < WF_STATE_COUNT; s++)
+		CHECK_INT_EQ(workflow_state_clock_runs((enum workflow_state)s),
+			     has_word("reported registered dispatched accepted handled verified",
+				      workflow_state_name((enum workflow_state)s)));
 	CHECK(workflow_state_is_final(WF_STATE_RATED));
 	CHECK(!workflow_state_is_final(WF_STATE_SUSPENDED));
 	CHECK(!workflow_state_is_final(WF_STATE_NONE));
