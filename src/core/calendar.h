@@ -56,7 +56,7 @@ struct cal_local {
 struct cal;
 
 /* A calendar with no holiday data (every year unknown, plain weekends) and the default hours
- * 08:30-12:00 and 14:00-18:00. Aborts on exhaustion (internal size, about 200 KB). Free with
+ * 08:30-12:00 and 14:00-18:00. Aborts on exhaustion (internal size, about 185 KB). Free with
  * cal_free. */
 struct cal *cal_new(void);
 
