@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -790,6 +791,66 @@ enum cd_err cal_fraction_elapsed(const struct cal *c, int64_t start, int64_t dea
 		*out = now >= deadline ? 1.0 : 0.0;
 	else
 		*out = used <= 0 ? 0.0 : (double)used / (double)total;
+	return CD_OK;
+}
+
+enum cd_err cal_fraction_moment(const struct cal *c, int64_t start, int64_t deadline,
+				enum cal_kind kind, double frac, int64_t *out)
+{
+	int64_t base, total;
+	if (!(frac > 0) || !isfinite(frac) || frac > 1e6)
+		return CD_ERR_RANGE;
+	if (kind == CAL_HOURS) {
+		base = start;
+		total = deadline - start;
+	} else if (kind == CAL_WORKING_DAYS || kind == CAL_WORKING_HOURS) {
+		enum cd_err rc = position(c, start, &base);
+		if (!rc)
+			rc = cal_working_seconds_between(c, start, deadline, &total);
+		if (rc)
+			return rc;
+	} else {
+		return CD_ERR_INVALID;
+	}
+	if (total <= 0) {
+		*out = deadline;
+		return CD_OK;
+	}
+	double want = ceil(frac * (double)total - 1e-6); /* tolerate 0.8 * x being x.0000001 */
+	if (want > 1e15)
+		return CD_ERR_RANGE;
+	int64_t step = (int64_t)want;
+	if (step < 1)
+		step = 1;
+	if (kind == CAL_HOURS) {
+		*out = start + step;
+		return CD_OK;
+	}
+	return moment_at(c, base + step, out);
+}
+
+enum cd_err cal_limit_from(const char *key, double value, struct cal_limit *out)
+{
+	if (!key)
+		return CD_ERR_INVALID;
+	if (!isfinite(value) || value < 0)
+		return CD_ERR_RANGE;
+	if (strcmp(key, "working_days") == 0) {
+		if (value > 3650 || value != floor(value))
+			return CD_ERR_RANGE;
+		*out = (struct cal_limit){CAL_WORKING_DAYS, (int32_t)value};
+		return CD_OK;
+	}
+	enum cal_kind kind;
+	if (strcmp(key, "working_hours") == 0)
+		kind = CAL_WORKING_HOURS;
+	else if (strcmp(key, "hours") == 0)
+		kind = CAL_HOURS;
+	else
+		return CD_ERR_INVALID;
+	if (value > 43800)
+		return CD_ERR_RANGE;
+	*out = (struct cal_limit){kind, (int32_t)lround(value * 60)};
 	return CD_OK;
 }
 

@@ -151,6 +151,19 @@ enum cd_err cal_working_seconds_between(const struct cal *c, int64_t a, int64_t 
 enum cd_err cal_fraction_elapsed(const struct cal *c, int64_t start, int64_t deadline,
 				 int64_t now, enum cal_kind kind, double *out) CD_MUST_CHECK;
 
+/* The earliest moment at which cal_fraction_elapsed reaches frac (0 < frac, e.g. 0.8 for the
+ * yellow line): store it at intake and the scheduler needs only "yellow_at <= now", no calendar
+ * work per open case. Rounded up to a whole second; a limit of no length gives the deadline.
+ * CD_ERR_RANGE for frac <= 0 or not finite, or a moment outside the table. */
+enum cd_err cal_fraction_moment(const struct cal *c, int64_t start, int64_t deadline,
+				enum cal_kind kind, double frac, int64_t *out) CD_MUST_CHECK;
+
+/* A limit from the intake API's time_limit object: key "working_days" (a whole number, at most
+ * 3,650), "working_hours" or "hours" (fractions allowed, rounded to the nearest minute; at most
+ * 43,800 h). CD_ERR_INVALID for another key, CD_ERR_RANGE for a negative, too large, not finite
+ * or fractional-day value. */
+enum cd_err cal_limit_from(const char *key, double value, struct cal_limit *out) CD_MUST_CHECK;
+
 /* Unix seconds of a local (UTC+8) civil time. CD_ERR_RANGE for an invalid date or time. */
 enum cd_err cal_from_local(int year, int month, int day, int hour, int minute, int second,
 			   int64_t *out) CD_MUST_CHECK;

@@ -59,6 +59,16 @@ static void check_time(int64_t got, const char *want, int line)
 	}
 }
 
+static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
 /* ---- the issue's examples ---- */
 
 static void test_issue_examples(void)
@@ -262,6 +272,99 @@ static void test_fraction_elapsed(void)
 	CHECK_NEAR(f, 1.0, 0);
 	CHECK_INT_EQ(cal_fraction_elapsed(c, s4, d4, d4, (enum cal_kind)42, &f), CD_ERR_INVALID);
 	cal_free(c);
+}
+
+struct moment_case {
+	const char *start;
+	struct cal_limit lim;
+	double frac;
+	const char *want;
+};
+
+static const struct moment_case moment_cases[] = {
+	{"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 0.8, "2026-10-12 10:00"},
+	{"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 1.0, "2026-10-13 10:00"},
+	{"2026-10-09 17:00", {CAL_WORKING_HOURS, 120}, 0.8, "2026-10-10 09:06"},
+	{"2026-10-09 17:00", {CAL_WORKING_HOURS, 120}, 0.5, "2026-10-09 18:00"}, /* a period end */
+	{"2026-11-26 10:00", {CAL_WORKING_DAYS, 1}, 0.5, "2026-11-26 15:45"},
+	{"2026-11-26 10:00", {CAL_WORKING_HOURS, 240}, 0.5, "2026-11-26 12:00"},
+	{"2026-10-01 00:00", {CAL_HOURS, 600}, 0.8, "2026-10-01 08:00"},
+	{"2026-10-09 19:00", {CAL_WORKING_DAYS, 0}, 0.8, "2026-10-10 08:30"}, /* no length */
+	{"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 1.2, "2026-10-14 10:00"},
+};
+
+static void test_fraction_moment(void)
+{
+	struct cal *c = load();
+	for (size_t i = 0; i < sizeof moment_cases / sizeof moment_cases[0]; i++) {
+		const struct moment_case *k = &moment_cases[i];
+		int64_t start = at(k->start), dl = 0, m = 0;
+		CHECK_INT_EQ(cal_deadline(c, start, k->lim, &dl), CD_OK);
+		CHECK_INT_EQ(cal_fraction_moment(c, start, dl, k->lim.kind, k->frac, &m), CD_OK);
+		check_time(m, k->want, __LINE__ + (int)i * 1000);
+	}
+	/* Property: the fraction reaches frac exactly at the moment and not one second before. */
+	int64_t lo = at("2025-01-01 00:00");
+	int bad = 0;
+	for (int i = 0; i < 2000; i++) {
+		int64_t start = lo + (int64_t)(rng() % (600LL * 86400)), dl = 0, m = 0;
+		struct cal_limit lim = {(enum cal_kind)(rng() % 3), (int32_t)(1 + rng() % 40)};
+		if (lim.kind != CAL_WORKING_DAYS)
+			lim.amount *= 37;
+		double frac = (double)(1 + rng() % 150) / 100.0, f0 = 0, f1 = 0;
+		CHECK_INT_EQ(cal_deadline(c, start, lim, &dl), CD_OK);
+		CHECK_INT_EQ(cal_fraction_moment(c, start, dl, lim.kind, frac, &m), CD_OK);
+		CHECK_INT_EQ(cal_fraction_elapsed(c, start, dl, m, lim.kind, &f1), CD_OK);
+		CHECK_INT_EQ(cal_fraction_elapsed(c, start, dl, m - 1, lim.kind, &f0), CD_OK);
+		if (!(f1 >= frac && f0 < frac) && bad++ < 3)
+			fprintf(stderr, "  kind %d amount %d frac %.2f: f(m-1) %.9f f(m) %.9f\n",
+				lim.kind, lim.amount, frac, f0, f1);
+	}
+	CHECK_INT_EQ(bad, 0);
+	int64_t m = 0;
+	CHECK_INT_EQ(cal_fraction_moment(c, lo, lo + 3600, CAL_HOURS, 0, &m), CD_ERR_RANGE);
+	CHECK_INT_EQ(cal_fraction_moment(c, lo, lo + 3600, CAL_HOURS, NAN, &m), CD_ERR_RANGE);
+	CHECK_INT_EQ(cal_fraction_moment(c, lo, lo + 3600, (enum cal_kind)7, 0.5, &m),
+		     CD_ERR_INVALID);
+	cal_free(c);
+}
+
+struct limit_case {
+	const char *key;
+	double value;
+	enum cd_err rc;
+	enum cal_kind kind;
+	int32_t amount;
+};
+
+static const struct limit_case limit_cases[] = {
+	{"working_days", 5, CD_OK, CAL_WORKING_DAYS, 5},
+	{"working_days", 0, CD_OK, CAL_WORKING_DAYS, 0},
+	{"working_days", 1.5, CD_ERR_RANGE, CAL_WORKING_DAYS, 0},
+	{"working_days", 3651, CD_ERR_RANGE, CAL_WORKING_DAYS, 0},
+	{"working_hours", 0.5, CD_OK, CAL_WORKING_HOURS, 30},
+	{"working_hours", 2, CD_OK, CAL_WORKING_HOURS, 120},
+	{"working_hours", 1.0 / 3.0, CD_OK, CAL_WORKING_HOURS, 20},
+	{"hours", 24, CD_OK, CAL_HOURS, 1440},
+	{"hours", -1, CD_ERR_RANGE, CAL_HOURS, 0},
+	{"hours", INFINITY, CD_ERR_RANGE, CAL_HOURS, 0},
+	{"hours", 43801, CD_ERR_RANGE, CAL_HOURS, 0},
+	{"days", 5, CD_ERR_INVALID, CAL_HOURS, 0},
+};
+
+static void test_limit_from(void)
+{
+	for (size_t i = 0; i < sizeof limit_cases / sizeof limit_cases[0]; i++) {
+		const struct limit_case *k = &limit_cases[i];
+		struct cal_limit l = {CAL_HOURS, -7};
+		CHECK_INT_EQ(cal_limit_from(k->key, k->value, &l), k->rc);
+		if (k->rc == CD_OK) {
+			CHECK_INT_EQ(l.kind, k->kind);
+			CHECK_INT_EQ(l.amount, k->amount);
+		}
+	}
+	struct cal_limit l;
+	CHECK_INT_EQ(cal_limit_from(NULL, 1, &l), CD_ERR_INVALID);
 }
 
 static void test_extend(void)
@@ -748,16 +851,6 @@ static bool ref_minute_works(int64_t minute)
 	return (mod >= 510 && mod < 720) || (mod >= 840 && mod < 1080);
 }
 
-static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 static void test_against_minute_reference(void)
 {
 	struct cal *c = load();
@@ -829,6 +922,8 @@ static const struct test_case tests[] = {
 	{"deadline_table", test_deadline_table},
 	{"working_seconds_between", test_working_seconds_between},
 	{"fraction_elapsed", test_fraction_elapsed},
+	{"fraction_moment", test_fraction_moment},
+	{"limit_from", test_limit_from},
 	{"extend", test_extend},
 	{"range_and_bad_limits", test_range_and_bad_limits},
 	{"bad_year_refused", test_bad_year_refused},
