@@ -13,6 +13,42 @@
 	"id, username, password_hash, role, street_code, unit_code, display_name, created_at, disabled"
 #define STORE__AUDIT_COLS "id, at, actor, client, action, target, before, after, prev_hash, hash"
 #define STORE__ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+/* Case columns in the order of the field table in sqlite_cases.c; parameter ?k binds column k. */
+#define STORE__CASE_COLS \
+	"id, ref, version, channel, external_id, title, description, category_code, " \
+	"category_source, category_confidence, lat, lng, address, street_code, " \
+	"community_code, grid_code, unit_code, status, level, supervised, " \
+	"extension_pending, suspended_from, urgency, limit_kind, limit_value, " \
+	"reported_at, registered_at, dispatched_at, first_response_at, handled_at, " \
+	"closed_at, deadline, warn_at, warned, overdue, rework_count, satisfaction, " \
+	"duplicate_of, merged_into, support_count, reporter_name, reporter_phone, " \
+	"reporter_user_id, attachments, created_at, updated_at"
+#define STORE__CASE_INSERT_COLS \
+	"ref, version, channel, external_id, title, description, category_code, " \
+	"category_source, category_confidence, lat, lng, address, street_code, " \
+	"community_code, grid_code, unit_code, status, level, supervised, " \
+	"extension_pending, suspended_from, urgency, limit_kind, limit_value, " \
+	"reported_at, registered_at, dispatched_at, first_response_at, handled_at, " \
+	"closed_at, deadline, warn_at, warned, overdue, rework_count, satisfaction, " \
+	"duplicate_of, merged_into, support_count, reporter_name, reporter_phone, " \
+	"reporter_user_id, attachments, created_at, updated_at"
+#define STORE__CASE_INSERT_VALUES \
+	"?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, " \
+	"?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, " \
+	"?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45"
+#define STORE__CASE_SETS \
+	"ref = ?1, version = ?2, channel = ?3, external_id = ?4, title = ?5, " \
+	"description = ?6, category_code = ?7, category_source = ?8, " \
+	"category_confidence = ?9, lat = ?10, lng = ?11, address = ?12, " \
+	"street_code = ?13, community_code = ?14, grid_code = ?15, unit_code = ?16, " \
+	"status = ?17, level = ?18, supervised = ?19, extension_pending = ?20, " \
+	"suspended_from = ?21, urgency = ?22, limit_kind = ?23, limit_value = ?24, " \
+	"reported_at = ?25, registered_at = ?26, dispatched_at = ?27, " \
+	"first_response_at = ?28, handled_at = ?29, closed_at = ?30, deadline = ?31, " \
+	"warn_at = ?32, warned = ?33, overdue = ?34, rework_count = ?35, " \
+	"satisfaction = ?36, duplicate_of = ?37, merged_into = ?38, support_count = ?39, " \
+	"reporter_name = ?40, reporter_phone = ?41, reporter_user_id = ?42, " \
+	"attachments = ?43, created_at = ?44, updated_at = ?45"
 
 /* Every statement the store runs more than once, prepared on first use and kept for the life
  * of the connection (SQLITE_PREPARE_PERSISTENT). X(name, sql). */
@@ -86,7 +122,64 @@
 		     "ORDER BY category_code, area_code")                                            \
 	X(RESP_LOOKUP, "SELECT unit_code FROM responsibilities WHERE category_code = ?1 "            \
 		       "AND area_code IN (?2, ?3, '*') "                                             \
-		       "ORDER BY CASE area_code WHEN ?2 THEN 0 WHEN ?3 THEN 1 ELSE 2 END LIMIT 1")
+		       "ORDER BY CASE area_code WHEN ?2 THEN 0 WHEN ?3 THEN 1 ELSE 2 END LIMIT 1") \
+	STORE__CASE_STMTS(X)
+
+/* Cases, events, files and score aggregates (sqlite_cases.c). */
+#define STORE__CASE_OPEN "('reported', 'registered', 'dispatched', 'accepted', 'handled', 'verified')"
+#define STORE__CASE_STMTS(X)                                                                         \
+	X(SAVEPOINT, "SAVEPOINT one_case")                                                           \
+	X(SAVEPOINT_RELEASE, "RELEASE one_case")                                                     \
+	X(SAVEPOINT_ROLLBACK, "ROLLBACK TO one_case")                                                \
+	X(CASE_INSERT, "INSERT INTO cases (" STORE__CASE_INSERT_COLS ") "                            \
+		       "VALUES (" STORE__CASE_INSERT_VALUES ")")                                     \
+	X(CASE_UPDATE, "UPDATE cases SET " STORE__CASE_SETS " WHERE id = ?46 AND version = ?47")     \
+	X(CASE_BY_ID, "SELECT " STORE__CASE_COLS " FROM cases WHERE id = ?1")                        \
+	X(CASE_BY_REF, "SELECT " STORE__CASE_COLS " FROM cases WHERE ref = ?1")                      \
+	X(CASE_BY_EXT, "SELECT " STORE__CASE_COLS " FROM cases "                                     \
+		       "WHERE channel = ?1 AND external_id = ?2 AND external_id IS NOT NULL")         \
+	X(CASE_SEQ_GET, "SELECT last FROM case_seq WHERE day = ?1")                                  \
+	X(CASE_SEQ_MAX, "SELECT max(ref) FROM cases WHERE ref > ?1 AND ref < ?2")                    \
+	X(CASE_SEQ_SET, "INSERT INTO case_seq (day, last) VALUES (?1, ?2) "                           \
+			"ON CONFLICT (day) DO UPDATE SET last = excluded.last")                      \
+	X(CASE_EVENT_INSERT, "INSERT INTO case_events (case_id, at, actor, role, action, "          \
+			     "from_status, to_status, comment, data) "                               \
+			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                          \
+	X(CASE_EVENT_LIST, "SELECT id, case_id, at, actor, role, action, from_status, to_status, "  \
+			   "comment, data FROM case_events WHERE case_id = ?1 ORDER BY id")          \
+	X(CASE_STATS_ADD, "INSERT INTO case_stats (dim, day, key, received, closed, "                \
+			  "closed_on_time, responded, responded_on_time, rework, rated, satisfied, " \
+			  "basically_satisfied, dissatisfied, handling_seconds_sum) "                \
+			  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "    \
+			  "ON CONFLICT (dim, day, key) DO UPDATE SET "                               \
+			  "received = received + excluded.received, "                                \
+			  "closed = closed + excluded.closed, "                                      \
+			  "closed_on_time = closed_on_time + excluded.closed_on_time, "              \
+			  "responded = responded + excluded.responded, "                             \
+			  "responded_on_time = responded_on_time + excluded.responded_on_time, "     \
+			  "rework = rework + excluded.rework, rated = rated + excluded.rated, "      \
+			  "satisfied = satisfied + excluded.satisfied, "                             \
+			  "basically_satisfied = basically_satisfied + excluded.basically_satisfied, " \
+			  "dissatisfied = dissatisfied + excluded.dissatisfied, "                    \
+			  "handling_seconds_sum = handling_seconds_sum + excluded.handling_seconds_sum") \
+	X(CASE_SCORES, "SELECT key, sum(received), sum(closed), sum(closed_on_time), "              \
+		       "sum(responded), sum(responded_on_time), sum(rework), sum(rated), "           \
+		       "sum(satisfied), sum(basically_satisfied), sum(dissatisfied), "               \
+		       "sum(handling_seconds_sum) FROM case_stats "                                  \
+		       "WHERE dim = ?1 AND day >= ?2 AND day <= ?3 GROUP BY key ORDER BY key")       \
+	X(CASE_DUE_OVERDUE, "SELECT id, ref, warned FROM cases WHERE overdue = 0 AND status IN "     \
+			    STORE__CASE_OPEN " AND deadline <= ?1 ORDER BY deadline LIMIT ?2")       \
+	X(CASE_DUE_WARN, "SELECT id, ref FROM cases WHERE warned = 0 AND status IN "                 \
+			 STORE__CASE_OPEN " AND warn_at <= ?1 "                                      \
+			 "AND (deadline IS NULL OR deadline > ?1) ORDER BY warn_at LIMIT ?2")        \
+	X(CASE_IN_GRID, "SELECT id FROM cases WHERE grid_code = ?1 AND reported_at >= ?2 "           \
+			"AND status NOT IN ('rejected', 'merged') "                                  \
+			"ORDER BY reported_at DESC, id DESC LIMIT ?3")                               \
+	X(FILE_INSERT, "INSERT INTO files (id, mime, bytes, sha256, created_by, created_at) "        \
+		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                            \
+	X(FILE_GET, "SELECT id, mime, bytes, sha256, created_by, created_at FROM files WHERE id = ?1") \
+	X(FILE_SNAP, "SELECT json_object('id', id, 'mime', mime, 'bytes', bytes, 'sha256', sha256, " \
+		     "'created_by', created_by, 'created_at', created_at) FROM files WHERE id = ?1")
 
 enum store__stmt {
 #define STORE__ENUM(name, sql) STORE__##name,
@@ -101,6 +194,8 @@ struct store {
 	sqlite3_stmt *stmts[STORE__NSTMT];   /* cached statements, NULL until first use */
 	char *path;                          /* database file, for store_size_bytes */
 	int version;                         /* user_version after migrations */
+	int64_t cases_analyzed;              /* cases inserted when planner statistics were last taken */
+	int64_t cases_inserted;              /* cases inserted through this store since it opened */
 };
 
 void store__lock(struct store *st);

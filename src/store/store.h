@@ -242,4 +242,220 @@ enum cd_err store_audit_list(struct store *st, int64_t offset, int64_t limit,
 /* Frees what store_audit_list returned. NULL is fine. */
 void store_audit_list_free(struct store_audit_entry *entries, size_t n);
 
+/* ---- cases (issue 3) ------------------------------------------------------------------ */
+
+#define STORE_CASE_REF_MAX 24        /* "LH20261127000123" and its NUL */
+#define STORE_CASE_TITLE_MAX 768     /* 256 characters of Chinese, with NUL */
+#define STORE_CASE_DESC_MAX 12001    /* 4,000 characters of up to 3 bytes, with NUL */
+#define STORE_CASE_WORD_MAX 24       /* status, channel, level, source, ... with NUL */
+#define STORE_CASE_EXTID_MAX 128     /* a channel's own id, with NUL */
+#define STORE_CASE_PHONE_MAX 32
+#define STORE_CASE_EVENT_TEXT_MAX 4096 /* an event's comment or data JSON, with NUL */
+#define STORE_FILE_ID_MAX 33         /* 32 lowercase hex digits and NUL */
+#define STORE_CASES_PAGE_MAX 200     /* largest page store_cases_list returns */
+#define STORE_CASES_COUNT_CAP 10000  /* list totals above this are reported as the cap */
+#define STORE_CASE_BATCH_MAX 1000    /* largest batch store_case_insert_batch accepts */
+
+/* One case, every stored column. Strings are "" when absent (stored as NULL where the column
+ * allows it); times are unix seconds, 0 when the moment has not happened; ids are 0 for none. */
+struct store_case {
+	int64_t id;                                  /* assigned by store_case_insert_batch */
+	char ref[STORE_CASE_REF_MAX];                /* assigned: "LH" + YYYYMMDD + 6-digit sequence */
+	int64_t version;                             /* 1 on insert, +1 on every store_case_apply */
+	char channel[STORE_CASE_WORD_MAX];           /* hotline app grid camera iot enterprise open311 system */
+	char external_id[STORE_CASE_EXTID_MAX];      /* unique per channel when not "" */
+	char title[STORE_CASE_TITLE_MAX];
+	char description[STORE_CASE_DESC_MAX];       /* required */
+	char category_code[STORE_CATEGORY_MAX];      /* "" while unclassified */
+	char category_source[STORE_CASE_WORD_MAX];   /* given auto keyword dispatcher, or "" */
+	double category_confidence;                  /* 0..1 */
+	int has_point;                               /* 1 when lat/lng hold a point */
+	double lat, lng;                             /* WGS-84 degrees, read only when has_point */
+	char address[STORE_TEXT_MAX];
+	char street_code[STORE_CODE_MAX];            /* "" while unplaced */
+	char community_code[STORE_CODE_MAX];
+	char grid_code[STORE_CODE_MAX];
+	char unit_code[STORE_CODE_MAX];              /* current responsible unit, "" when none */
+	char status[STORE_CASE_WORD_MAX];            /* workflow_state_name() */
+	char level[STORE_CASE_WORD_MAX];             /* community street district ("" = community) */
+	int supervised;                              /* 督办 ordered */
+	int extension_pending;                       /* an extension request awaits approval */
+	char suspended_from[STORE_CASE_WORD_MAX];    /* suspended/merged: state to return to */
+	char urgency[STORE_CASE_WORD_MAX];           /* normal urgent emergency ("" = normal) */
+	char limit_kind[STORE_CASE_WORD_MAX];        /* working_days working_hours hours, or "" */
+	double limit_value;                          /* N of limit_kind */
+	int64_t reported_at;                         /* required; deadlines count from it */
+	int64_t registered_at, dispatched_at, first_response_at, handled_at, closed_at;
+	int64_t deadline;                            /* 0 = no deadline yet */
+	int64_t warn_at;                             /* the 80 % point (yellow) */
+	int warned, overdue;                         /* marked by the scheduler */
+	int rework_count;
+	char satisfaction[STORE_CASE_WORD_MAX];      /* satisfied basically_satisfied dissatisfied, "" */
+	int64_t duplicate_of;                        /* suggested master case id */
+	int64_t merged_into;                         /* master case id once merged */
+	int support_count;                           /* 1 + cases merged into this one (0 = 1) */
+	char reporter_name[STORE_NAME_MAX];          /* personal data, stored plain */
+	char reporter_phone[STORE_CASE_PHONE_MAX];   /* personal data, stored plain */
+	int64_t reporter_user_id;                    /* citizen account, 0 if none */
+	char attachments[STORE_TEXT_MAX];            /* JSON array of file ids ("" = []) */
+	int64_t created_at, updated_at;              /* set by the store */
+};
+
+/* One entry of a case's history. */
+struct store_case_event {
+	int64_t id;                                  /* assigned by the store */
+	int64_t case_id;                             /* assigned by the store on insert/apply */
+	int64_t at;                                  /* 0 = now */
+	char actor[STORE_USERNAME_MAX];              /* username or "system" */
+	char role[STORE_ROLE_MAX];
+	char action[32];                             /* "report", "register", ..., "warn", "overdue" */
+	char from_status[STORE_CASE_WORD_MAX];       /* "" for the first event */
+	char to_status[STORE_CASE_WORD_MAX];
+	char comment[STORE_CASE_EVENT_TEXT_MAX];
+	char data[STORE_CASE_EVENT_TEXT_MAX];        /* JSON object, or "" */
+};
+
+/* Counter changes for the score aggregates, counted on the Asia/Shanghai day of `at` for the
+ * unit, the street and the category given ("" counts under the empty key). Negative values
+ * undo earlier counts. */
+struct store_stats_delta {
+	int64_t at;                                  /* when the counted event happened */
+	char unit_code[STORE_CODE_MAX];
+	char street_code[STORE_CODE_MAX];
+	char category_code[STORE_CATEGORY_MAX];
+	int received, closed, closed_on_time, responded, responded_on_time, rework;
+	int rated, satisfied, basically_satisfied, dissatisfied;
+	int64_t handling_seconds_sum;                /* closed_at - reported_at of closed cases */
+};
+
+/* Inserts n new cases (n <= STORE_CASE_BATCH_MAX) in ONE transaction: the group-commit
+ * primitive. For each case: its row (id, ref, version, created_at and updated_at are filled
+ * into cases[i]), its first event (first_events[i] when first_events is not NULL, else a
+ * "report" event by actor; case_id and id are filled in), and a "received" count in the
+ * aggregates on the day of reported_at. One audit entry "cases.intake" lists every stored
+ * case (id, ref, channel, external id, status, unit, event actor).
+ * results[i] is CD_OK, CD_ERR_EXISTS when (channel, external_id) is already stored (cases[i]
+ * is then overwritten with the stored case; nothing is written for it), or CD_ERR_INVALID for
+ * a case the schema refuses (unknown channel or status, empty description, ...; nothing is
+ * written for it). Those do not stop the others. The function returns CD_OK when the
+ * transaction committed; any other return means nothing at all was stored and every
+ * results[i] holds that error. An empty status means "reported". */
+enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *actor,
+				    struct store_case *cases, struct store_case_event *first_events,
+				    size_t n, enum cd_err *results) CD_MUST_CHECK;
+
+/* The case with that ref / id / (channel, external_id). CD_ERR_NOTFOUND when none. */
+enum cd_err store_case_get_by_ref(struct store *st, const char *ref, struct store_case *out) CD_MUST_CHECK;
+enum cd_err store_case_get_by_id(struct store *st, int64_t id, struct store_case *out) CD_MUST_CHECK;
+enum cd_err store_case_find_external(struct store *st, const char *channel, const char *external_id,
+				     struct store_case *out) CD_MUST_CHECK;
+
+/* Writes a changed case in one transaction: the row from `after` (every column except id,
+ * ref, created_at; version becomes expected_version + 1, updated_at now), the event `ev`
+ * (may be NULL), the aggregate deltas[0..ndeltas) and one audit entry "case.<ev->action>"
+ * (or "case.update") with before/after JSON of the fields that changed.
+ * CD_ERR_CONFLICT when the stored version is not expected_version (someone changed it
+ * meanwhile; nothing is written), CD_ERR_NOTFOUND when there is no such case,
+ * CD_ERR_INVALID when the schema refuses the new values. On success after->version and
+ * after->updated_at hold the stored values. */
+enum cd_err store_case_apply(struct store *st, const struct store_actor *actor, int64_t case_id,
+			     int64_t expected_version, struct store_case *after,
+			     const struct store_case_event *ev, const struct store_stats_delta *deltas,
+			     size_t ndeltas) CD_MUST_CHECK;
+
+typedef int (*store_case_event_fn)(void *ctx, const struct store_case_event *ev);
+/* Calls fn for each event of the case, oldest first; fn returning non-zero stops the walk.
+ * CD_OK also when the case has no events (or does not exist). */
+enum cd_err store_case_events(struct store *st, int64_t case_id, store_case_event_fn fn,
+			      void *ctx) CD_MUST_CHECK;
+
+/* A list filter: NULL or "" (0 for numbers) means "any". scope_* restrict it further, for the
+ * caller's role (a street dispatcher's street, a unit's code); when both are given a case
+ * must match both. */
+struct store_case_filter {
+	const char *status;
+	const char *street_code;
+	const char *community_code;
+	const char *unit_code;
+	const char *category_prefix; /* "H01" matches H01, H0101, H010101 ... */
+	const char *channel;
+	int overdue;                 /* 0 any, 1 only overdue, -1 only not overdue */
+	int64_t from, to;            /* reported_at in [from, to); 0 = open end */
+	const char *q;               /* substring of title or description (scans; see store.md) */
+	const char *scope_street;
+	const char *scope_unit;
+};
+
+/* One page of cases, newest first (reported_at, then id, descending). */
+struct store_case_page {
+	struct store_case *cases; /* n entries, owned: free with store_case_page_release */
+	size_t n;
+	int64_t total;            /* matching cases, or STORE_CASES_COUNT_CAP when capped */
+	int total_capped;         /* 1 when there are more than STORE_CASES_COUNT_CAP */
+};
+
+/* Fills page with the cases matching f from `offset`, at most `limit` (capped at
+ * STORE_CASES_PAGE_MAX). CD_ERR_RANGE for a negative offset or limit. Deep offsets walk
+ * the skipped rows: prefer narrowing the filter (from/to) to paging far. */
+enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f, int64_t offset,
+			     int64_t limit, struct store_case_page *page) CD_MUST_CHECK;
+/* Frees the cases of a page and zeroes it. NULL is fine. */
+void store_case_page_release(struct store_case_page *page);
+
+/* What the scheduler must mark: the case passed its warn_at without being marked warned
+ * (due_warn) and/or passed its deadline without being marked overdue (due_overdue). */
+typedef int (*store_case_due_fn)(void *ctx, int64_t case_id, const char *ref, int due_warn,
+				 int due_overdue);
+/* Calls fn for each case whose clock runs (reported registered dispatched accepted handled
+ * verified) and whose warn_at or deadline is <= now but is not yet marked, earliest deadline
+ * first (warn-only cases after), at most `max` calls (0 = 10,000). The caller marks them
+ * with store_case_apply after the walk (not from fn: the store is locked during it). */
+enum cd_err store_cases_due(struct store *st, int64_t now, size_t max, store_case_due_fn fn,
+			    void *ctx) CD_MUST_CHECK;
+
+/* Refreshes the planner statistics of the cases table (ANALYZE, sampled: milliseconds even on
+ * millions of cases). The store also does this by itself as cases arrive; call it after a
+ * bulk import done elsewhere or at start-up on a database written by another process. */
+enum cd_err store_cases_optimize(struct store *st) CD_MUST_CHECK;
+
+/* Recent cases in a grid cell for the duplicate finder: ids of cases with grid_code = grid and
+ * reported_at >= since, newest first, whose status is not rejected/merged, into ids[0..cap);
+ * *n is how many. */
+enum cd_err store_cases_in_grid(struct store *st, const char *grid, int64_t since, int64_t *ids,
+				size_t cap, size_t *n) CD_MUST_CHECK;
+
+/* Summed counters of one key over a day range, handed to store_scores' callback. */
+struct store_score_row {
+	const char *key; /* unit, street or category code; "" for cases without one */
+	int64_t received, closed, closed_on_time, responded, responded_on_time, rework;
+	int64_t rated, satisfied, basically_satisfied, dissatisfied;
+	int64_t handling_seconds_sum;
+};
+typedef int (*store_score_fn)(void *ctx, const struct store_score_row *row);
+/* Calls fn once per key of dimension `by` ("unit", "street" or "category") with the counters
+ * summed over days from_day..to_day inclusive ("YYYY-MM-DD", Asia/Shanghai), in key order.
+ * CD_ERR_INVALID for another `by` or a malformed day. */
+enum cd_err store_scores(struct store *st, const char *by, const char *from_day, const char *to_day,
+			 store_score_fn fn, void *ctx) CD_MUST_CHECK;
+
+/* The Asia/Shanghai calendar day of a unix time as "YYYY-MM-DD" (what store_scores keys on). */
+void store_day_of(int64_t t, char out[11]);
+
+/* Metadata of an uploaded file (the bytes are on disk under DATA/files/<id>). */
+struct store_file {
+	char id[STORE_FILE_ID_MAX];     /* 32 lowercase hex digits (random 128 bits) */
+	char mime[64];                  /* e.g. "image/jpeg" */
+	int64_t bytes;
+	char sha256[STORE_HASH_HEX];    /* hex digest of the bytes */
+	char created_by[STORE_USERNAME_MAX];
+	int64_t created_at;             /* 0 = now */
+};
+
+/* Records a file ("file.add"). CD_ERR_EXISTS for a taken id; CD_ERR_INVALID for a malformed id
+ * or digest. */
+enum cd_err store_file_add(struct store *st, const struct store_actor *actor,
+			   const struct store_file *f) CD_MUST_CHECK;
+/* CD_ERR_NOTFOUND when there is no such file. */
+enum cd_err store_file_get(struct store *st, const char *id, struct store_file *out) CD_MUST_CHECK;
+
 #endif

@@ -155,7 +155,8 @@ static void test_open_creates_wal_and_migrates(void)
 	struct store *st = open_ok(&t);
 	CHECK(store_schema_latest() >= 2);
 	CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
-	CHECK_INT_EQ(audit_count(st), 1); /* the migration that created the audit table */
+	/* One "store.migrate" per migration from the one that created the audit table on. */
+	CHECK_INT_EQ(audit_count(st), store_schema_latest() - 1);
 	char action[64];
 	last_action(st, action, sizeof action);
 	CHECK_STR_EQ(action, "store.migrate");
@@ -172,7 +173,7 @@ static void test_open_creates_wal_and_migrates(void)
 	/* Opening again migrates nothing and appends nothing. */
 	st = open_ok(&t);
 	CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
-	CHECK_INT_EQ(audit_count(st), 1);
+	CHECK_INT_EQ(audit_count(st), store_schema_latest() - 1);
 	store_close(st);
 	store_close(NULL);
 	tmpdb_remove(&t);

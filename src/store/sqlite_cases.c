@@ -1,0 +1,1402 @@
+/* Cases in the SQLite store: the group-commit batch insert, optimistic updates with their
+ * event, score deltas and audit entry, lists with filters and capped totals, the scheduler's
+ * due list, running score aggregates, and uploaded file metadata. docs/internals/store.md
+ * ("Cases") explains the schema, the indexes each query relies on and the limits. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/sqlite_int.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+/* ---- the field table: one entry per column of STORE__CASE_COLS, in that order ------------- */
+
+enum ftype {
+	F_TEXT,  /* char array, stored as is ("" stays "") */
+	F_OTEXT, /* char array, "" <-> NULL */
+	F_I64,   /* int64_t, always stored */
+	F_OI64,  /* int64_t, 0 <-> NULL */
+	F_INT,   /* int */
+	F_REAL,  /* double */
+	F_POINT, /* double, NULL unless has_point */
+};
+
+struct field {
+	const char *name; /* column name, also the key in audit JSON */
+	enum ftype type;
+	size_t off;       /* offsetof in struct store_case */
+	size_t size;      /* sizeof the member (char arrays: capacity with NUL) */
+};
+
+#define FLD(name, type) {#name, type, offsetof(struct store_case, name), sizeof(((struct store_case *)0)->name)}
+
+static const struct field fields[] = {
+	FLD(id, F_I64),
+	FLD(ref, F_TEXT),
+	FLD(version, F_I64),
+	FLD(channel, F_TEXT),
+	FLD(external_id, F_OTEXT),
+	FLD(title, F_TEXT),
+	FLD(description, F_TEXT),
+	FLD(category_code, F_OTEXT),
+	FLD(category_source, F_OTEXT),
+	FLD(category_confidence, F_REAL),
+	FLD(lat, F_POINT),
+	FLD(lng, F_POINT),
+	FLD(address, F_TEXT),
+	FLD(street_code, F_OTEXT),
+	FLD(community_code, F_OTEXT),
+	FLD(grid_code, F_OTEXT),
+	FLD(unit_code, F_OTEXT),
+	FLD(status, F_TEXT),
+	FLD(level, F_TEXT),
+	FLD(supervised, F_INT),
+	FLD(extension_pending, F_INT),
+	FLD(suspended_from, F_OTEXT),
+	FLD(urgency, F_TEXT),
+	FLD(limit_kind, F_OTEXT),
+	FLD(limit_value, F_REAL),
+	FLD(reported_at, F_I64),
+	FLD(registered_at, F_OI64),
+	FLD(dispatched_at, F_OI64),
+	FLD(first_response_at, F_OI64),
+	FLD(handled_at, F_OI64),
+	FLD(closed_at, F_OI64),
+	FLD(deadline, F_OI64),
+	FLD(warn_at, F_OI64),
+	FLD(warned, F_INT),
+	FLD(overdue, F_INT),
+	FLD(rework_count, F_INT),
+	FLD(satisfaction, F_OTEXT),
+	FLD(duplicate_of, F_OI64),
+	FLD(merged_into, F_OI64),
+	FLD(support_count, F_INT),
+	FLD(reporter_name, F_OTEXT),
+	FLD(reporter_phone, F_OTEXT),
+	FLD(reporter_user_id, F_OI64),
+	FLD(attachments, F_TEXT),
+	FLD(created_at, F_I64),
+	FLD(updated_at, F_I64),
+};
+
+#define NFIELDS (sizeof fields / sizeof fields[0])
+enum { COL_ID = 0, COL_UPDATE_ID = 46, COL_UPDATE_VERSION = 47 };
+
+/* Columns the audit diff leaves out: they change on every write or never. */
+static int field_is_bookkeeping(size_t k)
+{
+	return k == 0 || k == 1 || k == 44 || k == 45;
+}
+
+static const char *cftext(const struct store_case *c, size_t k)
+{
+	return (const char *)c + fields[k].off;
+}
+
+static int64_t fi64(const struct store_case *c, size_t k)
+{
+	int64_t v;
+	memcpy(&v, (const char *)c + fields[k].off, sizeof v);
+	return v;
+}
+
+static int fint(const struct store_case *c, size_t k)
+{
+	int v;
+	memcpy(&v, (const char *)c + fields[k].off, sizeof v);
+	return v;
+}
+
+static double freal(const struct store_case *c, size_t k)
+{
+	double v;
+	memcpy(&v, (const char *)c + fields[k].off, sizeof v);
+	return v;
+}
+
+/* Binds columns 1..NFIELDS-1 of c to parameters ?1..?45 (texts are borrowed). */
+static void bind_case(sqlite3_stmt *s, const struct store_case *c)
+{
+	for (size_t k = 1; k < NFIELDS; k++) {
+		int idx = (int)k;
+		switch (fields[k].type) {
+		case F_TEXT:
+			store__bind_text(s, idx, cftext(c, k));
+			break;
+		case F_OTEXT:
+			store__bind_opt(s, idx, cftext(c, k));
+			break;
+		case F_I64:
+			sqlite3_bind_int64(s, idx, fi64(c, k));
+			break;
+		case F_OI64:
+			if (fi64(c, k))
+				sqlite3_bind_int64(s, idx, fi64(c, k));
+			else
+				sqlite3_bind_null(s, idx);
+			break;
+		case F_INT:
+			sqlite3_bind_int(s, idx, fint(c, k));
+			break;
+		case F_REAL:
+			sqlite3_bind_double(s, idx, freal(c, k));
+			break;
+		case F_POINT:
+			if (c->has_point)
+				sqlite3_bind_double(s, idx, freal(c, k));
+			else
+				sqlite3_bind_null(s, idx);
+			break;
+		}
+	}
+}
+
+/* Fills c from a row of STORE__CASE_COLS. */
+static enum cd_err case_from_row(sqlite3_stmt *s, struct store_case *c)
+{
+	enum cd_err rc = CD_OK;
+	memset(c, 0, sizeof *c);
+	for (size_t k = 0; k < NFIELDS && !rc; k++) {
+		int col = (int)k;
+		char *p = (char *)c + fields[k].off;
+		switch (fields[k].type) {
+		case F_TEXT:
+		case F_OTEXT:
+			rc = store__col_copy(s, col, p, fields[k].size);
+			break;
+		case F_I64:
+		case F_OI64: {
+			int64_t v = sqlite3_column_int64(s, col);
+			memcpy(p, &v, sizeof v);
+			break;
+		}
+		case F_INT: {
+			int v = sqlite3_column_int(s, col);
+			memcpy(p, &v, sizeof v);
+			break;
+		}
+		case F_REAL:
+		case F_POINT: {
+			double v = sqlite3_column_double(s, col);
+			memcpy(p, &v, sizeof v);
+			if (fields[k].type == F_POINT && sqlite3_column_type(s, col) != SQLITE_NULL)
+				c->has_point = 1;
+			break;
+		}
+		}
+	}
+	return rc;
+}
+
+/* Every char array of c holds a NUL, and the point is finite when present. */
+static int case_well_formed(const struct store_case *c)
+{
+	for (size_t k = 0; k < NFIELDS; k++) {
+		if ((fields[k].type == F_TEXT || fields[k].type == F_OTEXT) &&
+		    !memchr(cftext(c, k), 0, fields[k].size))
+			return 0;
+	}
+	if (c->has_point && (!isfinite(c->lat) || !isfinite(c->lng)))
+		return 0;
+	return isfinite(c->category_confidence) && isfinite(c->limit_value);
+}
+
+/* Fills the defaults the header promises for empty fields. */
+static void case_defaults(struct store_case *c)
+{
+	if (!c->status[0])
+		snprintf(c->status, sizeof c->status, "reported");
+	if (!c->level[0])
+		snprintf(c->level, sizeof c->level, "community");
+	if (!c->urgency[0])
+		snprintf(c->urgency, sizeof c->urgency, "normal");
+	if (!c->attachments[0])
+		snprintf(c->attachments, sizeof c->attachments, "[]");
+	if (c->support_count <= 0)
+		c->support_count = 1;
+}
+
+/* ---- days and refs ------------------------------------------------------------------- */
+
+/* Asia/Shanghai has had no DST since 1991: local time is UTC+8. */
+static void shanghai_tm(int64_t t, struct tm *tm)
+{
+	time_t lt = (time_t)(t + 8 * 3600);
+	gmtime_r(&lt, tm);
+}
+
+/* Writes v as exactly `width` decimal digits (the low ones) at p. */
+static void put_digits(char *p, int64_t v, int width)
+{
+	if (v < 0)
+		v = 0;
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* YYYY, MM, DD of t in Asia/Shanghai at out (with `sep` between them when not 0). */
+static size_t put_ymd(char *out, int64_t t, char sep)
+{
+	struct tm tm;
+	shanghai_tm(t, &tm);
+	size_t n = 0;
+	put_digits(out + n, tm.tm_year + 1900, 4);
+	n += 4;
+	if (sep)
+		out[n++] = sep;
+	put_digits(out + n, tm.tm_mon + 1, 2);
+	n += 2;
+	if (sep)
+		out[n++] = sep;
+	put_digits(out + n, tm.tm_mday, 2);
+	n += 2;
+	out[n] = '\0';
+	return n;
+}
+
+void store_day_of(int64_t t, char out[11])
+{
+	put_ymd(out, t, '-');
+}
+
+static void ymd_of(int64_t t, char out[9])
+{
+	put_ymd(out, t, 0);
+}
+
+/* "YYYY-MM-DD" with digits where digits belong. */
+static int day_well_formed(const char *d)
+{
+	if (!d || strlen(d) != 10 || d[4] != '-' || d[7] != '-')
+		return 0;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (d[i] < '0' || d[i] > '9'))
+			return 0;
+	return 1;
+}
+
+#define SEQ_DAYS_MAX 16 /* distinct report days one batch may touch before flushing */
+#define SEQ_LIMIT 999999
+
+/* The daily counters a batch has touched: read once, written once before the commit. */
+struct seq_cache {
+	char day[SEQ_DAYS_MAX][9];
+	int64_t last[SEQ_DAYS_MAX];
+	int dirty[SEQ_DAYS_MAX];
+	int n;
+};
+
+static enum cd_err seq_flush(struct store *st, struct seq_cache *sc)
+{
+	for (int i = 0; i < sc->n; i++) {
+		if (!sc->dirty[i])
+			continue;
+		sqlite3_stmt *s = store__stmt(st, STORE__CASE_SEQ_SET);
+		if (!s)
+			return CD_ERR_STORE;
+		store__bind_text(s, 1, sc->day[i]);
+		sqlite3_bind_int64(s, 2, sc->last[i]);
+		enum cd_err rc = store__exec(st, s, "case seq set");
+		if (rc)
+			return rc;
+		sc->dirty[i] = 0;
+	}
+	return CD_OK;
+}
+
+/* The slot of `day` in the cache, loading the stored counter on first use. The counter is
+ * also checked against the highest stored ref of that day, so a counter row lost or edited
+ * behind the store's back cannot hand out a ref twice. */
+static enum cd_err seq_slot(struct store *st, struct seq_cache *sc, const char *day, int *slot)
+{
+	for (int i = 0; i < sc->n; i++) {
+		if (memcmp(sc->day[i], day, 9) == 0) {
+			*slot = i;
+			return CD_OK;
+		}
+	}
+	enum cd_err rc;
+	if (sc->n == SEQ_DAYS_MAX) {
+		rc = seq_flush(st, sc);
+		if (rc)
+			return rc;
+		sc->n = 0;
+	}
+	int64_t last = 0;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_SEQ_GET);
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, day);
+	int src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		last = sqlite3_column_int64(s, 0);
+	rc = store__err(st, src, "case seq get");
+	store__done(s);
+	if (rc)
+		return rc;
+	char lo[16], hi[16];
+	snprintf(lo, sizeof lo, "LH%s", day);
+	snprintf(hi, sizeof hi, "LH%s~", day);
+	s = store__stmt(st, STORE__CASE_SEQ_MAX);
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, lo);
+	store__bind_text(s, 2, hi);
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_TEXT &&
+	    sqlite3_column_bytes(s, 0) == 16) {
+		const char *ref = (const char *)sqlite3_column_text(s, 0);
+		int64_t seen = 0;
+		for (int i = 10; i < 16; i++)
+			seen = seen * 10 + (ref[i] >= '0' && ref[i] <= '9' ? ref[i] - '0' : 9);
+		if (seen > last)
+			last = seen;
+	}
+	rc = store__err(st, src, "case seq max");
+	store__done(s);
+	if (rc)
+		return rc;
+	int i = sc->n++;
+	memcpy(sc->day[i], day, 9);
+	sc->last[i] = last;
+	sc->dirty[i] = 0;
+	*slot = i;
+	return CD_OK;
+}
+
+/* ---- shared pieces of writes --------------------------------------------------------- */
+
+static enum cd_err stats_one(struct store *st, const char *dim, const char *day, const char *key,
+			     const struct store_stats_delta *d)
+{
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_STATS_ADD);
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, dim);
+	store__bind_text(s, 2, day);
+	store__bind_text(s, 3, key);
+	const int v[] = {d->received, d->closed, d->closed_on_time, d->responded,
+			 d->responded_on_time, d->rework, d->rated, d->satisfied,
+			 d->basically_satisfied, d->dissatisfied};
+	for (int i = 0; i < 10; i++)
+		sqlite3_bind_int(s, 4 + i, v[i]);
+	sqlite3_bind_int64(s, 14, d->handling_seconds_sum);
+	return store__exec(st, s, "case stats");
+}
+
+/* Adds one delta under its unit, street and category on the day of d->at. */
+static enum cd_err stats_add(struct store *st, const struct store_stats_delta *d)
+{
+	if (!STORE__TERMINATED(d->unit_code) || !STORE__TERMINATED(d->street_code) ||
+	    !STORE__TERMINATED(d->category_code))
+		return CD_ERR_INVALID;
+	char day[11];
+	store_day_of(d->at ? d->at : (int64_t)time(NULL), day);
+	enum cd_err rc = stats_one(st, "unit", day, d->unit_code, d);
+	if (!rc)
+		rc = stats_one(st, "street", day, d->street_code, d);
+	if (!rc)
+		rc = stats_one(st, "category", day, d->category_code, d);
+	return rc;
+}
+
+static enum cd_err event_insert(struct store *st, int64_t case_id, struct store_case_event *ev,
+				const struct store_actor *actor, int64_t now)
+{
+	if (!STORE__TERMINATED(ev->actor) || !STORE__TERMINATED(ev->role) ||
+	    !STORE__TERMINATED(ev->action) || !STORE__TERMINATED(ev->from_status) ||
+	    !STORE__TERMINATED(ev->to_status) || !STORE__TERMINATED(ev->comment) ||
+	    !STORE__TERMINATED(ev->data) || !ev->action[0])
+		return CD_ERR_INVALID;
+	if (!ev->actor[0])
+		snprintf(ev->actor, sizeof ev->actor, "%s",
+			 actor && actor->name && *actor->name ? actor->name : "system");
+	if (!ev->at)
+		ev->at = now;
+	ev->case_id = case_id;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_EVENT_INSERT);
+	if (!s)
+		return CD_ERR_STORE;
+	sqlite3_bind_int64(s, 1, case_id);
+	sqlite3_bind_int64(s, 2, ev->at);
+	store__bind_text(s, 3, ev->actor);
+	store__bind_text(s, 4, ev->role);
+	store__bind_text(s, 5, ev->action);
+	store__bind_opt(s, 6, ev->from_status);
+	store__bind_opt(s, 7, ev->to_status);
+	store__bind_text(s, 8, ev->comment);
+	store__bind_opt(s, 9, ev->data);
+	enum cd_err rc = store__exec(st, s, "case event insert");
+	if (!rc)
+		ev->id = sqlite3_last_insert_rowid(st->db);
+	return rc;
+}
+
+/* Appends "key":<value of field k> to b, as JSON. */
+static enum cd_err json_field(struct buf *b, const struct store_case *c, size_t k, int first)
+{
+	enum cd_err rc = buf_printf(b, "%s\"%s\":", first ? "" : ",", fields[k].name);
+	if (rc)
+		return rc;
+	switch (fields[k].type) {
+	case F_OTEXT:
+		if (!cftext(c, k)[0])
+			return buf_puts(b, "null");
+		/* fall through */
+	case F_TEXT:
+		rc = buf_putc(b, '"');
+		if (!rc)
+			rc = buf_json_escape(b, cftext(c, k));
+		if (!rc)
+			rc = buf_putc(b, '"');
+		return rc;
+	case F_I64:
+		return buf_printf(b, "%lld", (long long)fi64(c, k));
+	case F_OI64:
+		if (!fi64(c, k))
+			return buf_puts(b, "null");
+		return buf_printf(b, "%lld", (long long)fi64(c, k));
+	case F_INT:
+		return buf_printf(b, "%d", fint(c, k));
+	case F_POINT:
+		if (!c->has_point)
+			return buf_puts(b, "null");
+		/* fall through */
+	case F_REAL:
+		return buf_printf(b, "%.17g", freal(c, k));
+	}
+	return CD_ERR_INVALID;
+}
+
+static int field_differs(const struct store_case *a, const struct store_case *b, size_t k)
+{
+	switch (fields[k].type) {
+	case F_TEXT:
+	case F_OTEXT:
+		return strcmp(cftext(a, k), cftext(b, k)) != 0;
+	case F_I64:
+	case F_OI64:
+		return fi64(a, k) != fi64(b, k);
+	case F_INT:
+		return fint(a, k) != fint(b, k);
+	case F_POINT:
+		if (a->has_point != b->has_point)
+			return 1;
+		if (!a->has_point)
+			return 0;
+		/* fall through */
+	case F_REAL:
+		return memcmp((const char *)a + fields[k].off, (const char *)b + fields[k].off,
+			      sizeof(double)) != 0;
+	}
+	return 1;
+}
+
+/* ---- batch insert (group commit) ----------------------------------------------------- */
+
+/* Is the error about this one case (the batch goes on) rather than the store? */
+static int per_case_error(enum cd_err rc)
+{
+	return rc == CD_ERR_INVALID || rc == CD_ERR_RANGE || rc == CD_ERR_EXISTS;
+}
+
+static enum cd_err savepoint(struct store *st, enum store__stmt id)
+{
+	sqlite3_stmt *s = store__stmt(st, id);
+	return s ? store__exec(st, s, "savepoint") : CD_ERR_STORE;
+}
+
+/* Fetches the case a bound by-something statement finds; NOTFOUND when none. Store locked. */
+static enum cd_err case_fetch(struct store *st, sqlite3_stmt *s, struct store_case *out)
+{
+	int src = sqlite3_step(s);
+	enum cd_err rc;
+	if (src == SQLITE_ROW)
+		rc = case_from_row(s, out);
+	else
+		rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "case get");
+	store__done(s);
+	return rc;
+}
+
+static enum cd_err find_external_locked(struct store *st, const char *channel, const char *ext,
+					struct store_case *out)
+{
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_EXT);
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, channel);
+	store__bind_text(s, 2, ext);
+	return case_fetch(st, s, out);
+}
+
+/* Inserts one case inside its savepoint: row, first event, received counts. */
+static enum cd_err insert_one(struct store *st, const struct store_actor *actor,
+			      struct store_case *c, struct store_case_event *ev,
+			      struct seq_cache *sc, int64_t now)
+{
+	char day[9];
+	int slot = 0;
+	ymd_of(c->reported_at, day);
+	enum cd_err rc = seq_slot(st, sc, day, &slot);
+	if (rc)
+		return rc;
+	if (sc->last[slot] >= SEQ_LIMIT)
+		return CD_ERR_RANGE;
+	int64_t seq = sc->last[slot] + 1;
+	/* "LH" + YYYYMMDD + 6 digits = 16 characters. */
+	c->ref[0] = 'L';
+	c->ref[1] = 'H';
+	memcpy(c->ref + 2, day, 8);
+	put_digits(c->ref + 10, seq, 6);
+	c->ref[16] = '\0';
+	c->version = 1;
+	c->created_at = now;
+	c->updated_at = now;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_INSERT);
+	if (!s)
+		return CD_ERR_STORE;
+	bind_case(s, c);
+	rc = store__exec(st, s, "case insert");
+	if (rc == CD_ERR_EXISTS) {
+		/* (channel, external_id) was looked up first, and refs come from the counter
+		 * checked against max(ref): a UNIQUE failure here means a damaged database. */
+		log_msg(LOG_ERROR, "store: case ref collision", "\"ref\":\"%s\"", c->ref);
+		return CD_ERR_CORRUPT;
+	}
+	if (rc)
+		return rc;
+	c->id = sqlite3_last_insert_rowid(st->db);
+	rc = event_insert(st, c->id, ev, actor, now);
+	if (rc)
+		return rc;
+	struct store_stats_delta d;
+	memset(&d, 0, sizeof d);
+	d.at = c->reported_at;
+	memcpy(d.unit_code, c->unit_code, sizeof d.unit_code);
+	memcpy(d.street_code, c->street_code, sizeof d.street_code);
+	memcpy(d.category_code, c->category_code, sizeof d.category_code);
+	d.received = 1;
+	rc = stats_add(st, &d);
+	if (rc)
+		return rc;
+	sc->last[slot] = seq;
+	sc->dirty[slot] = 1;
+	return CD_OK;
+}
+
+/* Appends one case's line of the batch audit entry. */
+static enum cd_err audit_case_line(struct buf *b, const struct store_case *c,
+				   const struct store_case_event *ev, int first)
+{
+	enum cd_err rc = buf_printf(b, "%s{\"id\":%lld,\"ref\":\"%s\",\"channel\":\"", first ? "" : ",",
+				    (long long)c->id, c->ref);
+	if (!rc)
+		rc = buf_json_escape(b, c->channel);
+	if (!rc && c->external_id[0]) {
+		rc = buf_puts(b, "\",\"external_id\":\"");
+		if (!rc)
+			rc = buf_json_escape(b, c->external_id);
+	}
+	if (!rc)
+		rc = buf_puts(b, "\",\"status\":\"");
+	if (!rc)
+		rc = buf_json_escape(b, c->status);
+	if (!rc)
+		rc = buf_puts(b, "\",\"unit\":\"");
+	if (!rc)
+		rc = buf_json_escape(b, c->unit_code);
+	if (!rc)
+		rc = buf_puts(b, "\",\"category\":\"");
+	if (!rc)
+		rc = buf_json_escape(b, c->category_code);
+	if (!rc)
+		rc = buf_puts(b, "\",\"by\":\"");
+	if (!rc)
+		rc = buf_json_escape(b, ev->actor);
+	if (!rc)
+		rc = buf_puts(b, "\"}");
+	return rc;
+}
+
+/* How often planner statistics are refreshed as cases arrive (see maybe_analyze). */
+#define ANALYZE_FIRST 1000
+#define ANALYZE_EVERY 100000
+
+static enum cd_err analyze_locked(struct store *st)
+{
+	char *errmsg = NULL;
+	/* analysis_limit samples each index instead of reading it whole: a few milliseconds on
+	 * a million cases, and the estimates it gives are all the planner needs to tell a
+	 * selective index (one category) from a broad one (one street). */
+	int src = sqlite3_exec(st->db, "PRAGMA analysis_limit = 2000; ANALYZE cases", NULL, NULL,
+			       &errmsg);
+	enum cd_err rc = CD_OK;
+	if (src != SQLITE_OK) {
+		log_msg(LOG_WARN, "store: analyze failed", NULL);
+		rc = store__err(st, src, "analyze");
+	}
+	sqlite3_free(errmsg);
+	return rc;
+}
+
+/* Planner statistics after the first ANALYZE_FIRST cases, then every ANALYZE_EVERY: without
+ * them SQLite cannot know that a category is rarer than a street and may walk the wrong
+ * index for a combined filter. Failure only costs speed, so it is logged and ignored. */
+static void maybe_analyze(struct store *st)
+{
+	int64_t n = st->cases_inserted;
+	if ((st->cases_analyzed < ANALYZE_FIRST && n >= ANALYZE_FIRST) ||
+	    n - st->cases_analyzed >= ANALYZE_EVERY) {
+		st->cases_analyzed = n;
+		(void)analyze_locked(st);
+	}
+}
+
+enum cd_err store_cases_optimize(struct store *st)
+{
+	store__lock(st);
+	enum cd_err rc = analyze_locked(st);
+	store__unlock(st);
+	return rc;
+}
+
+static enum cd_err insert_batch_tx(struct store *st, const struct store_actor *actor,
+				   struct store_case *cases, struct store_case_event *evs, size_t n,
+				   enum cd_err *results, size_t *stored)
+{
+	struct seq_cache sc;
+	struct store_case_event dflt;
+	struct buf audit;
+	int64_t now = (int64_t)time(NULL);
+	enum cd_err rc = CD_OK;
+	size_t nstored = 0;
+	memset(&sc, 0, sizeof sc);
+	buf_init(&audit, 64 + n * (STORE_CASE_EXTID_MAX * 2 + 512));
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct store_case *c = &cases[i];
+		struct store_case_event *ev = evs ? &evs[i] : &dflt;
+		if (!case_well_formed(c) || !c->description[0] || c->reported_at <= 0 ||
+		    !c->channel[0]) {
+			results[i] = CD_ERR_INVALID;
+			continue;
+		}
+		if (c->external_id[0]) {
+			rc = find_external_locked(st, c->channel, c->external_id, c);
+			if (rc == CD_OK) {
+				results[i] = CD_ERR_EXISTS;
+				continue;
+			}
+			if (rc != CD_ERR_NOTFOUND)
+				break;
+			rc = CD_OK;
+		}
+		case_defaults(c);
+		if (!evs)
+			memset(&dflt, 0, sizeof dflt);
+		if (!ev->action[0])
+			snprintf(ev->action, sizeof ev->action, "report");
+		if (!ev->to_status[0])
+			memcpy(ev->to_status, c->status, sizeof ev->to_status);
+		rc = savepoint(st, STORE__SAVEPOINT);
+		if (rc)
+			break;
+		enum cd_err one = insert_one(st, actor, c, ev, &sc, now);
+		if (one) {
+			rc = savepoint(st, STORE__SAVEPOINT_ROLLBACK);
+			if (!rc)
+				rc = savepoint(st, STORE__SAVEPOINT_RELEASE);
+			if (!rc && !per_case_error(one))
+				rc = one;
+			results[i] = one;
+			c->id = 0;
+			c->ref[0] = '\0';
+			continue;
+		}
+		rc = savepoint(st, STORE__SAVEPOINT_RELEASE);
+		if (rc)
+			break;
+		results[i] = CD_OK;
+		if (nstored == 0)
+			rc = buf_printf(&audit, "{\"cases\":[");
+		if (!rc)
+			rc = audit_case_line(&audit, c, ev, nstored == 0);
+		nstored++;
+	}
+	if (!rc)
+		rc = seq_flush(st, &sc);
+	if (!rc && nstored) {
+		rc = buf_printf(&audit, "],\"count\":%zu}", nstored);
+		if (!rc)
+			rc = store__audit_add(st, actor, "cases.intake", "cases", NULL, audit.data);
+	}
+	buf_release(&audit);
+	*stored = nstored;
+	return rc;
+}
+
+enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *actor,
+				    struct store_case *cases, struct store_case_event *first_events,
+				    size_t n, enum cd_err *results)
+{
+	if (n == 0)
+		return CD_OK;
+	if (n > STORE_CASE_BATCH_MAX || !cases || !results)
+		return CD_ERR_INVALID;
+	size_t stored = 0;
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, insert_batch_tx(st, actor, cases, first_events, n, results, &stored));
+	if (!rc) {
+		st->cases_inserted += (int64_t)stored;
+		maybe_analyze(st);
+	}
+	store__unlock(st);
+	if (rc) {
+		for (size_t i = 0; i < n; i++) {
+			results[i] = rc;
+			cases[i].id = 0;
+			cases[i].ref[0] = '\0';
+		}
+	}
+	return rc;
+}
+
+/* ---- reads --------------------------------------------------------------------------- */
+
+enum cd_err store_case_get_by_id(struct store *st, int64_t id, struct store_case *out)
+{
+	memset(out, 0, sizeof *out);
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_ID);
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		rc = case_fetch(st, s, out);
+	}
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_case_get_by_ref(struct store *st, const char *ref, struct store_case *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!ref || !*ref)
+		return CD_ERR_NOTFOUND;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_REF);
+	if (s) {
+		store__bind_text(s, 1, ref);
+		rc = case_fetch(st, s, out);
+	}
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_case_find_external(struct store *st, const char *channel, const char *external_id,
+				     struct store_case *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!channel || !*channel || !external_id || !*external_id)
+		return CD_ERR_NOTFOUND;
+	store__lock(st);
+	enum cd_err rc = find_external_locked(st, channel, external_id, out);
+	store__unlock(st);
+	return rc;
+}
+
+static enum cd_err event_from_row(sqlite3_stmt *s, struct store_case_event *e)
+{
+	memset(e, 0, sizeof *e);
+	e->id = sqlite3_column_int64(s, 0);
+	e->case_id = sqlite3_column_int64(s, 1);
+	e->at = sqlite3_column_int64(s, 2);
+	enum cd_err rc = store__col_copy(s, 3, e->actor, sizeof e->actor);
+	if (!rc)
+		rc = store__col_copy(s, 4, e->role, sizeof e->role);
+	if (!rc)
+		rc = store__col_copy(s, 5, e->action, sizeof e->action);
+	if (!rc)
+		rc = store__col_copy(s, 6, e->from_status, sizeof e->from_status);
+	if (!rc)
+		rc = store__col_copy(s, 7, e->to_status, sizeof e->to_status);
+	if (!rc)
+		rc = store__col_copy(s, 8, e->comment, sizeof e->comment);
+	if (!rc)
+		rc = store__col_copy(s, 9, e->data, sizeof e->data);
+	return rc;
+}
+
+enum cd_err store_case_events(struct store *st, int64_t case_id, store_case_event_fn fn, void *ctx)
+{
+	struct store_case_event *e = xmalloc(sizeof *e);
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_EVENT_LIST);
+	if (s) {
+		sqlite3_bind_int64(s, 1, case_id);
+		int src;
+		rc = CD_OK;
+		while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+			rc = event_from_row(s, e);
+			if (rc || fn(ctx, e))
+				break;
+		}
+		if (!rc && src != SQLITE_ROW && src != SQLITE_DONE)
+			rc = store__err(st, src, "case events");
+		store__done(s);
+	}
+	store__unlock(st);
+	xfree(e);
+	return rc;
+}
+
+/* ---- apply (one workflow step) ------------------------------------------------------- */
+
+/* The audit entry's before/after objects: the fields that changed, plus the version. */
+static enum cd_err diff_json(const struct store_case *old, const struct store_case *now,
+			     char **before, char **after)
+{
+	struct buf b, a;
+	buf_init(&b, 1 << 20);
+	buf_init(&a, 1 << 20);
+	enum cd_err rc = buf_printf(&b, "{\"id\":%lld,\"ref\":\"%s\",\"version\":%lld",
+				    (long long)old->id, old->ref, (long long)old->version);
+	if (!rc)
+		rc = buf_printf(&a, "{\"id\":%lld,\"ref\":\"%s\",\"version\":%lld",
+				(long long)now->id, now->ref, (long long)now->version);
+	for (size_t k = 0; k < NFIELDS && !rc; k++) {
+		if (field_is_bookkeeping(k) || k == 2 || !field_differs(old, now, k))
+			continue;
+		rc = json_field(&b, old, k, 0);
+		if (!rc)
+			rc = json_field(&a, now, k, 0);
+	}
+	if (!rc)
+		rc = buf_putc(&b, '}');
+	if (!rc)
+		rc = buf_putc(&a, '}');
+	if (rc) {
+		buf_release(&b);
+		buf_release(&a);
+		return rc;
+	}
+	*before = buf_detach(&b, NULL);
+	*after = buf_detach(&a, NULL);
+	return CD_OK;
+}
+
+static enum cd_err apply_tx(struct store *st, const struct store_actor *actor, int64_t case_id,
+			    int64_t expected, struct store_case *after,
+			    const struct store_case_event *ev_in, const struct store_stats_delta *deltas,
+			    size_t ndeltas)
+{
+	struct store_case *old = xmalloc(sizeof *old);
+	struct store_case_event *ev = NULL;
+	char *before_json = NULL, *after_json = NULL;
+	int64_t now = (int64_t)time(NULL);
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_ID);
+	enum cd_err rc = CD_ERR_STORE;
+	if (!s)
+		goto out;
+	sqlite3_bind_int64(s, 1, case_id);
+	rc = case_fetch(st, s, old);
+	if (rc)
+		goto out;
+	if (old->version != expected) {
+		rc = CD_ERR_CONFLICT;
+		goto out;
+	}
+	after->id = old->id;
+	memcpy(after->ref, old->ref, sizeof after->ref);
+	after->created_at = old->created_at;
+	after->version = expected + 1;
+	after->updated_at = now;
+	case_defaults(after);
+	s = store__stmt(st, STORE__CASE_UPDATE);
+	if (!s) {
+		rc = CD_ERR_STORE;
+		goto out;
+	}
+	bind_case(s, after);
+	sqlite3_bind_int64(s, COL_UPDATE_ID, case_id);
+	sqlite3_bind_int64(s, COL_UPDATE_VERSION, expected);
+	rc = store__exec(st, s, "case update");
+	if (!rc && sqlite3_changes(st->db) != 1)
+		rc = CD_ERR_CONFLICT;
+	if (!rc && ev_in) {
+		ev = xmalloc(sizeof *ev);
+		memcpy(ev, ev_in, sizeof *ev);
+		rc = event_insert(st, case_id, ev, actor, now);
+	}
+	for (size_t i = 0; i < ndeltas && !rc; i++)
+		rc = stats_add(st, &deltas[i]);
+	if (!rc)
+		rc = diff_json(old, after, &before_json, &after_json);
+	if (!rc) {
+		char action[64], target[48];
+		snprintf(action, sizeof action, "case.%s", ev && ev->action[0] ? ev->action : "update");
+		snprintf(target, sizeof target, "cases/%lld", (long long)case_id);
+		rc = store__audit_add(st, actor, action, target, before_json, after_json);
+	}
+out:
+	xfree(before_json);
+	xfree(after_json);
+	xfree(ev);
+	xfree(old);
+	return rc;
+}
+
+enum cd_err store_case_apply(struct store *st, const struct store_actor *actor, int64_t case_id,
+			     int64_t expected_version, struct store_case *after,
+			     const struct store_case_event *ev, const struct store_stats_delta *deltas,
+			     size_t ndeltas)
+{
+	if (!after || !case_well_formed(after) || !after->description[0] || after->reported_at <= 0 ||
+	    (ndeltas && !deltas))
+		return CD_ERR_INVALID;
+	int64_t saved_version = after->version, saved_updated = after->updated_at;
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, apply_tx(st, actor, case_id, expected_version, after, ev, deltas,
+					     ndeltas));
+	store__unlock(st);
+	if (rc) {
+		after->version = saved_version;
+		after->updated_at = saved_updated;
+	}
+	return rc;
+}
+
+/* ---- lists --------------------------------------------------------------------------- */
+
+#define LIST_PARAMS_MAX 16
+
+/* The WHERE clause of a list and its parameters, built from a filter. */
+struct where {
+	struct buf sql;
+	const char *text[LIST_PARAMS_MAX]; /* text parameter, or NULL for num */
+	int64_t num[LIST_PARAMS_MAX];
+	int n;
+	char cat_hi[STORE_CATEGORY_MAX];   /* upper bound of a category prefix range */
+	int empty;                         /* the filter cannot match anything */
+};
+
+static enum cd_err where_text(struct where *w, const char *cond, const char *value)
+{
+	if (w->n == LIST_PARAMS_MAX)
+		return CD_ERR_TOOBIG;
+	w->text[w->n] = value;
+	w->n++;
+	return buf_printf(&w->sql, " AND %s ?%d", cond, w->n);
+}
+
+static enum cd_err where_num(struct where *w, const char *cond, int64_t value)
+{
+	if (w->n == LIST_PARAMS_MAX)
+		return CD_ERR_TOOBIG;
+	w->text[w->n] = NULL;
+	w->num[w->n] = value;
+	w->n++;
+	return buf_printf(&w->sql, " AND %s ?%d", cond, w->n);
+}
+
+static int given(const char *s)
+{
+	return s && *s;
+}
+
+/* A filter value and the caller's scope on the same column: both must hold. */
+static const char *scoped(struct where *w, const char *filter, const char *scope)
+{
+	if (given(filter) && given(scope) && strcmp(filter, scope) != 0)
+		w->empty = 1;
+	return given(scope) ? scope : filter;
+}
+
+/* Category codes are ASCII letters and digits: the prefix range's upper bound is the prefix
+ * with its last byte raised by one. */
+static int category_prefix_ok(const char *p, size_t len)
+{
+	if (len == 0 || len >= STORE_CATEGORY_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')))
+			return 0;
+	}
+	return 1;
+}
+
+/* A full code has 7 characters (H + three 2-digit levels, UP/UM + 5 digits): matching it
+ * exactly lets the category index deliver newest-first order without a sort. */
+#define CATEGORY_LEAF_LEN 7
+
+/* Builds the WHERE for f. for_page: the newest-first page, where a broad category prefix
+ * must not pull the category index (it would sort every matching case). */
+static enum cd_err where_build(struct where *w, const struct store_case_filter *f, int for_page)
+{
+	enum cd_err rc = buf_puts(&w->sql, " WHERE 1");
+	const char *v;
+	if (!rc && given(f->status))
+		rc = where_text(w, "status =", f->status);
+	v = scoped(w, f->street_code, f->scope_street);
+	if (!rc && given(v))
+		rc = where_text(w, "street_code =", v);
+	v = scoped(w, f->unit_code, f->scope_unit);
+	if (!rc && given(v))
+		rc = where_text(w, "unit_code =", v);
+	if (!rc && given(f->community_code))
+		rc = where_text(w, "community_code =", f->community_code);
+	if (!rc && given(f->channel))
+		rc = where_text(w, "channel =", f->channel);
+	if (!rc && given(f->category_prefix)) {
+		size_t len = strlen(f->category_prefix);
+		if (!category_prefix_ok(f->category_prefix, len))
+			return CD_ERR_INVALID;
+		if (len >= CATEGORY_LEAF_LEN) {
+			rc = where_text(w, "category_code =", f->category_prefix);
+		} else {
+			memcpy(w->cat_hi, f->category_prefix, len + 1);
+			w->cat_hi[len - 1]++;
+			const char *col = for_page ? "+category_code" : "category_code";
+			char cond[32];
+			snprintf(cond, sizeof cond, "%s >=", col);
+			rc = where_text(w, cond, f->category_prefix);
+			snprintf(cond, sizeof cond, "%s <", col);
+			if (!rc)
+				rc = where_text(w, cond, w->cat_hi);
+		}
+	}
+	if (!rc && f->overdue)
+		rc = buf_puts(&w->sql, f->overdue > 0 ? " AND overdue = 1" : " AND overdue = 0");
+	if (!rc && f->from)
+		rc = where_num(w, "reported_at >=", f->from);
+	if (!rc && f->to)
+		rc = where_num(w, "reported_at <", f->to);
+	if (!rc && given(f->q)) {
+		if (w->n == LIST_PARAMS_MAX)
+			return CD_ERR_TOOBIG;
+		w->text[w->n] = f->q;
+		w->n++;
+		/* instr, not LIKE: no wildcards to escape, and it compares bytes (UTF-8 safe). */
+		rc = buf_printf(&w->sql, " AND (instr(title, ?%d) > 0 OR instr(description, ?%d) > 0)",
+				w->n, w->n);
+	}
+	return rc;
+}
+
+static void where_bind(const struct where *w, sqlite3_stmt *s)
+{
+	for (int i = 0; i < w->n; i++) {
+		if (w->text[i])
+			store__bind_text(s, i + 1, w->text[i]);
+		else
+			sqlite3_bind_int64(s, i + 1, w->num[i]);
+	}
+}
+
+/* Runs the page query; appends rows to page->cases. Store locked. */
+static enum cd_err list_page(struct store *st, const struct store_case_filter *f, int64_t offset,
+			     int64_t limit, struct store_case_page *page)
+{
+	struct where w;
+	memset(&w, 0, sizeof w);
+	buf_init(&w.sql, 8192);
+	enum cd_err rc = buf_puts(&w.sql, "SELECT " STORE__CASE_COLS " FROM cases");
+	if (!rc)
+		rc = where_build(&w, f, 1);
+	if (!rc)
+		rc = buf_printf(&w.sql, " ORDER BY reported_at DESC, id DESC LIMIT %lld OFFSET %lld",
+				(long long)limit, (long long)offset);
+	if (rc || w.empty) {
+		buf_release(&w.sql);
+		return rc;
+	}
+	sqlite3_stmt *s = NULL;
+	int src = sqlite3_prepare_v2(st->db, w.sql.data, -1, &s, NULL);
+	if (src != SQLITE_OK) {
+		rc = store__err(st, src, "case list prepare");
+		buf_release(&w.sql);
+		return rc;
+	}
+	where_bind(&w, s);
+	src = SQLITE_DONE;
+	while (!rc && page->n < (size_t)limit && (src = sqlite3_step(s)) == SQLITE_ROW)
+		rc = case_from_row(s, &page->cases[page->n++]);
+	if (!rc && src != SQLITE_ROW && src != SQLITE_DONE)
+		rc = store__err(st, src, "case list");
+	sqlite3_finalize(s);
+	buf_release(&w.sql);
+	return rc;
+}
+
+/* Counts the matches up to STORE_CASES_COUNT_CAP + 1. Store locked. */
+static enum cd_err list_count(struct store *st, const struct store_case_filter *f, int64_t *out)
+{
+	struct where w;
+	memset(&w, 0, sizeof w);
+	buf_init(&w.sql, 8192);
+	*out = 0;
+	enum cd_err rc = buf_puts(&w.sql, "SELECT count(*) FROM (SELECT 1 FROM cases");
+	if (!rc)
+		rc = where_build(&w, f, 0);
+	if (!rc)
+		rc = buf_printf(&w.sql, " LIMIT %d)", STORE_CASES_COUNT_CAP + 1);
+	if (rc || w.empty) {
+		buf_release(&w.sql);
+		return rc;
+	}
+	sqlite3_stmt *s = NULL;
+	int src = sqlite3_prepare_v2(st->db, w.sql.data, -1, &s, NULL);
+	if (src != SQLITE_OK) {
+		rc = store__err(st, src, "case count prepare");
+		buf_release(&w.sql);
+		return rc;
+	}
+	where_bind(&w, s);
+	src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else
+		rc = store__err(st, src == SQLITE_DONE ? SQLITE_ERROR : src, "case count");
+	sqlite3_finalize(s);
+	buf_release(&w.sql);
+	return rc;
+}
+
+void store_case_page_release(struct store_case_page *page)
+{
+	if (!page)
+		return;
+	xfree(page->cases);
+	memset(page, 0, sizeof *page);
+}
+
+enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f, int64_t offset,
+			     int64_t limit, struct store_case_page *page)
+{
+	static const struct store_case_filter none;
+	memset(page, 0, sizeof *page);
+	if (offset < 0 || limit < 0)
+		return CD_ERR_RANGE;
+	if (!f)
+		f = &none;
+	if (limit > STORE_CASES_PAGE_MAX)
+		limit = STORE_CASES_PAGE_MAX;
+	page->cases = try_calloc((size_t)limit + 1, sizeof *page->cases);
+	if (!page->cases)
+		return CD_ERR_NOMEM;
+	store__lock(st);
+	enum cd_err rc = limit ? list_page(st, f, offset, limit, page) : CD_OK;
+	int64_t total = 0;
+	if (!rc) {
+		if (page->n && (int64_t)page->n < limit)
+			total = offset + (int64_t)page->n; /* the last page: no need to count */
+		else
+			rc = list_count(st, f, &total);
+	}
+	store__unlock(st);
+	if (rc) {
+		store_case_page_release(page);
+		return rc;
+	}
+	if (total > STORE_CASES_COUNT_CAP) {
+		page->total = STORE_CASES_COUNT_CAP;
+		page->total_capped = 1;
+	} else {
+		page->total = total;
+	}
+	return CD_OK;
+}
+
+/* ---- scheduler, duplicates, scores --------------------------------------------------- */
+
+enum cd_err store_cases_due(struct store *st, int64_t now, size_t max, store_case_due_fn fn,
+			    void *ctx)
+{
+	if (max == 0)
+		max = 10000;
+	char ref[STORE_CASE_REF_MAX];
+	size_t calls = 0;
+	int stop = 0;
+	store__lock(st);
+	enum cd_err rc = CD_OK;
+	static const enum store__stmt which[2] = {STORE__CASE_DUE_OVERDUE, STORE__CASE_DUE_WARN};
+	for (int q = 0; q < 2 && !rc && !stop && calls < max; q++) {
+		sqlite3_stmt *s = store__stmt(st, which[q]);
+		if (!s) {
+			rc = CD_ERR_STORE;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, now);
+		sqlite3_bind_int64(s, 2, (int64_t)(max - calls));
+		int src;
+		while (!stop && (src = sqlite3_step(s)) == SQLITE_ROW) {
+			int64_t id = sqlite3_column_int64(s, 0);
+			rc = store__col_copy(s, 1, ref, sizeof ref);
+			if (rc)
+				break;
+			int warn = q == 0 ? sqlite3_column_int(s, 2) == 0 : 1;
+			calls++;
+			stop = fn(ctx, id, ref, warn, q == 0);
+		}
+		if (!rc && !stop && src != SQLITE_DONE)
+			rc = store__err(st, src, "cases due");
+		store__done(s);
+	}
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_cases_in_grid(struct store *st, const char *grid, int64_t since, int64_t *ids,
+				size_t cap, size_t *n)
+{
+	*n = 0;
+	if (!given(grid) || cap == 0)
+		return CD_OK;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_IN_GRID);
+	if (s) {
+		store__bind_text(s, 1, grid);
+		sqlite3_bind_int64(s, 2, since);
+		sqlite3_bind_int64(s, 3, (int64_t)cap);
+		int src = SQLITE_DONE;
+		rc = CD_OK;
+		while (*n < cap && (src = sqlite3_step(s)) == SQLITE_ROW)
+			ids[(*n)++] = sqlite3_column_int64(s, 0);
+		if (*n < cap && src != SQLITE_DONE)
+			rc = store__err(st, src, "cases in grid");
+		store__done(s);
+	}
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_scores(struct store *st, const char *by, const char *from_day, const char *to_day,
+			 store_score_fn fn, void *ctx)
+{
+	if (!by || (strcmp(by, "unit") != 0 && strcmp(by, "street") != 0 &&
+		    strcmp(by, "category") != 0) ||
+	    !day_well_formed(from_day) || !day_well_formed(to_day))
+		return CD_ERR_INVALID;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_SCORES);
+	if (s) {
+		store__bind_text(s, 1, by);
+		store__bind_text(s, 2, from_day);
+		store__bind_text(s, 3, to_day);
+		int src;
+		rc = CD_OK;
+		while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+			struct store_score_row r;
+			const unsigned char *key = sqlite3_column_text(s, 0);
+			r.key = key ? (const char *)key : "";
+			int64_t *v[] = {&r.received, &r.closed, &r.closed_on_time, &r.responded,
+					&r.responded_on_time, &r.rework, &r.rated, &r.satisfied,
+					&r.basically_satisfied, &r.dissatisfied,
+					&r.handling_seconds_sum};
+			for (int i = 0; i < 11; i++)
+				*v[i] = sqlite3_column_int64(s, i + 1);
+			if (fn(ctx, &r))
+				break;
+		}
+		if (src != SQLITE_ROW && src != SQLITE_DONE)
+			rc = store__err(st, src, "scores");
+		store__done(s);
+	}
+	store__unlock(st);
+	return rc;
+}
+
+/* ---- files --------------------------------------------------------------------------- */
+
+static int hex_ok(const char *s, size_t want)
+{
+	if (strlen(s) != want)
+		return 0;
+	for (size_t i = 0; i < want; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static enum cd_err file_add_tx(struct store *st, const struct store_actor *actor,
+			       const struct store_file *f)
+{
+	sqlite3_stmt *s = store__stmt(st, STORE__FILE_INSERT);
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, f->id);
+	store__bind_text(s, 2, f->mime);
+	sqlite3_bind_int64(s, 3, f->bytes);
+	store__bind_text(s, 4, f->sha256);
+	store__bind_text(s, 5, f->created_by[0] ? f->created_by
+				: actor && actor->name && *actor->name ? actor->name : "system");
+	sqlite3_bind_int64(s, 6, f->created_at ? f->created_at : (int64_t)time(NULL));
+	enum cd_err rc = store__exec(st, s, "file insert");
+	char *after = NULL, target[48];
+	snprintf(target, sizeof target, "files/%s", f->id);
+	if (!rc)
+		rc = store__snapshot_text(st, STORE__FILE_SNAP, f->id, &after);
+	if (!rc)
+		rc = store__audit_add(st, actor, "file.add", target, NULL, after);
+	xfree(after);
+	return rc;
+}
+
+enum cd_err store_file_add(struct store *st, const struct store_actor *actor,
+			   const struct store_file *f)
+{
+	if (!STORE__TERMINATED(f->id) || !STORE__TERMINATED(f->mime) ||
+	    !STORE__TERMINATED(f->sha256) || !STORE__TERMINATED(f->created_by) ||
+	    !hex_ok(f->id, 32) || !hex_ok(f->sha256, 64) || !f->mime[0] || f->bytes < 0)
+		return CD_ERR_INVALID;
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, file_add_tx(st, actor, f));
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_file_get(struct store *st, const char *id, struct store_file *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!id || !*id)
+		return CD_ERR_NOTFOUND;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = store__stmt(st, STORE__FILE_GET);
+	if (s) {
+		store__bind_text(s, 1, id);
+		int src = sqlite3_step(s);
+		if (src == SQLITE_ROW) {
+			rc = store__col_copy(s, 0, out->id, sizeof out->id);
+			if (!rc)
+				rc = store__col_copy(s, 1, out->mime, sizeof out->mime);
+			out->bytes = sqlite3_column_int64(s, 2);
+			if (!rc)
+				rc = store__col_copy(s, 3, out->sha256, sizeof out->sha256);
+			if (!rc)
+				rc = store__col_copy(s, 4, out->created_by, sizeof out->created_by);
+			out->created_at = sqlite3_column_int64(s, 5);
+		} else {
+			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "file get");
+		}
+		store__done(s);
+	}
+	store__unlock(st);
+	return rc;
+}
