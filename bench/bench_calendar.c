@@ -78,8 +78,8 @@ int main(int argc, char **argv)
 	double t0 = now_s();
 	for (long i = 0; i < n; i++) {
 		double f = 0;
-		if (cal_fraction_elapsed(c, ts[i], ts[i] + 86400 * 10, ts[i] + 86400 * 8,
-					 CAL_WORKING_DAYS, &f) == CD_OK)
+		if (cal_fraction_elapsed(c, ts[i], ts[i] + 86400 * 10, ts[i] + 86400 * 8, CAL_WORKING_DAYS,
+					 &f) == CD_OK)
 			sink += (int64_t)(f * 1000);
 	}
 	double dt_frac = now_s() - t0;

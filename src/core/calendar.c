@@ -34,21 +34,21 @@ struct cal_entry {
 
 /* What one year's file said. */
 struct cal_year {
-	bool loaded;              /* a file for this year was added */
-	bool known;               /* ...and it had at least one date */
+	bool loaded;		   /* a file for this year was added */
+	bool known;		   /* ...and it had at least one date */
 	struct cal_entry *entries; /* owned; n of them */
 	size_t n;
 };
 
 struct cal {
-	uint8_t type[CAL_DAYS];      /* enum cal_day_type of each table day */
-	uint16_t cum[CAL_DAYS + 1];  /* working days before table day i; cum[CAL_DAYS] = total */
-	uint16_t nth[CAL_DAYS];      /* table day of working day ordinal k, for k < total */
-	struct cal_year years[CAL_YEARS]; /* loaded files, by year - CAL_FIRST_YEAR */
+	uint8_t type[CAL_DAYS];		      /* enum cal_day_type of each table day */
+	uint16_t cum[CAL_DAYS + 1];	      /* working days before table day i; cum[CAL_DAYS] = total */
+	uint16_t nth[CAL_DAYS];		      /* table day of working day ordinal k, for k < total */
+	struct cal_year years[CAL_YEARS];     /* loaded files, by year - CAL_FIRST_YEAR */
 	struct cal_span spans[CAL_MAX_SPANS]; /* working periods of a working day, in order */
 	size_t n_spans;
 	int64_t before[CAL_MAX_SPANS]; /* working seconds of the day before spans[i] starts */
-	int64_t day_secs;              /* working seconds of a whole working day */
+	int64_t day_secs;	       /* working seconds of a whole working day */
 };
 
 /* ---- civil dates ---- */
@@ -127,8 +127,7 @@ static int64_t day_start(int64_t idx)
 
 /* ---- reasons ---- */
 
-static void say(char *reason, size_t reason_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void say(char *reason, size_t reason_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void say(char *reason, size_t reason_len, const char *fmt, ...)
 {
@@ -273,8 +272,8 @@ static enum cd_err parse_year(const char *text, size_t len, int expect_year, int
 	json_error_t jerr;
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		say(reason, reason_len, "invalid JSON at line %d column %d: %s", jerr.line,
-		    jerr.column, jerr.text);
+		say(reason, reason_len, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+		    jerr.text);
 		return CD_ERR_INVALID;
 	}
 	if (!json_is_object(root)) {
@@ -290,8 +289,7 @@ static enum cd_err parse_year(const char *text, size_t len, int expect_year, int
 		goto done;
 	}
 	if (!(yv >= CAL_FIRST_YEAR && yv <= CAL_LAST_YEAR)) {
-		say(reason, reason_len, "\"year\" %g is outside %d..%d", yv, CAL_FIRST_YEAR,
-		    CAL_LAST_YEAR);
+		say(reason, reason_len, "\"year\" %g is outside %d..%d", yv, CAL_FIRST_YEAR, CAL_LAST_YEAR);
 		rc = CD_ERR_RANGE;
 		goto done;
 	}
@@ -382,8 +380,8 @@ done:
 	return rc;
 }
 
-static enum cd_err add_year(struct cal *c, const char *text, size_t len, int expect_year,
-			    char *reason, size_t reason_len)
+static enum cd_err add_year(struct cal *c, const char *text, size_t len, int expect_year, char *reason,
+			    size_t reason_len)
 {
 	struct cal_year yr = {0};
 	int year = 0;
@@ -399,8 +397,7 @@ static enum cd_err add_year(struct cal *c, const char *text, size_t len, int exp
 	return CD_OK;
 }
 
-enum cd_err cal_add_year_json(struct cal *c, const char *text, size_t len, char *reason,
-			      size_t reason_len)
+enum cd_err cal_add_year_json(struct cal *c, const char *text, size_t len, char *reason, size_t reason_len)
 {
 	return add_year(c, text, len, 0, reason, reason_len);
 }
@@ -420,8 +417,7 @@ static int year_file_name(const char *name)
 }
 
 /* Reads a whole file of at most CAL_MAX_JSON bytes into a new buffer. */
-static enum cd_err read_file(const char *path, char **out, size_t *len, char *reason,
-			     size_t reason_len)
+static enum cd_err read_file(const char *path, char **out, size_t *len, char *reason, size_t reason_len)
 {
 	enum cd_err rc = CD_ERR_IO;
 	char *data = NULL;
@@ -520,8 +516,8 @@ enum cd_err cal_set_hours(struct cal *c, const struct cal_span *spans, size_t n,
 static bool parse_clock(const char **p, int *minutes)
 {
 	const char *s = *p;
-	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] != ':' || s[3] < '0' ||
-	    s[3] > '9' || s[4] < '0' || s[4] > '9')
+	if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] != ':' || s[3] < '0' || s[3] > '9' ||
+	    s[4] < '0' || s[4] > '9')
 		return false;
 	int h = (s[0] - '0') * 10 + (s[1] - '0');
 	int m = (s[3] - '0') * 10 + (s[4] - '0');
@@ -539,8 +535,8 @@ static const char *skip_spaces(const char *s)
 	return s;
 }
 
-enum cd_err cal_parse_hours(const char *text, struct cal_span *spans, size_t cap, size_t *n,
-			    char *reason, size_t reason_len)
+enum cd_err cal_parse_hours(const char *text, struct cal_span *spans, size_t cap, size_t *n, char *reason,
+			    size_t reason_len)
 {
 	size_t k = 0;
 	const char *p = skip_spaces(text);
@@ -771,8 +767,8 @@ enum cd_err cal_working_seconds_between(const struct cal *c, int64_t a, int64_t 
 	return CD_OK;
 }
 
-enum cd_err cal_fraction_elapsed(const struct cal *c, int64_t start, int64_t deadline,
-				 int64_t now, enum cal_kind kind, double *out)
+enum cd_err cal_fraction_elapsed(const struct cal *c, int64_t start, int64_t deadline, int64_t now,
+				 enum cal_kind kind, double *out)
 {
 	int64_t total, used;
 	if (kind == CAL_HOURS) {
@@ -794,8 +790,8 @@ enum cd_err cal_fraction_elapsed(const struct cal *c, int64_t start, int64_t dea
 	return CD_OK;
 }
 
-enum cd_err cal_fraction_moment(const struct cal *c, int64_t start, int64_t deadline,
-				enum cal_kind kind, double frac, int64_t *out)
+enum cd_err cal_fraction_moment(const struct cal *c, int64_t start, int64_t deadline, enum cal_kind kind,
+				double frac, int64_t *out)
 {
 	int64_t base, total;
 	if (!(frac > 0) || !isfinite(frac) || frac > 1e6)
@@ -856,14 +852,13 @@ enum cd_err cal_limit_from(const char *key, double value, struct cal_limit *out)
 
 /* ---- clock ---- */
 
-enum cd_err cal_from_local(int year, int month, int day, int hour, int minute, int second,
-			   int64_t *out)
+enum cd_err cal_from_local(int year, int month, int day, int hour, int minute, int second, int64_t *out)
 {
 	if (!valid_date(year, month, day) || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
 	    second < 0 || second > 59)
 		return CD_ERR_RANGE;
-	*out = days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 +
-	       second - CAL_UTC_OFFSET;
+	*out = days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 + second -
+	       CAL_UTC_OFFSET;
 	return CD_OK;
 }
 
@@ -884,8 +879,8 @@ char *cal_format(int64_t t, char *out, size_t out_len)
 {
 	struct cal_local l = cal_to_local(t);
 	if (out_len)
-		snprintf(out, out_len, "%04d-%02d-%02dT%02d:%02d:%02d+08:00", l.year, l.month, l.day,
-			 l.hour, l.minute, l.second);
+		snprintf(out, out_len, "%04d-%02d-%02dT%02d:%02d:%02d+08:00", l.year, l.month, l.day, l.hour,
+			 l.minute, l.second);
 	return out;
 }
 

@@ -16,8 +16,8 @@
 #define CAL_FIRST_YEAR 2000
 #define CAL_LAST_YEAR 2099
 #define CAL_UTC_OFFSET (8 * 3600) /* Asia/Shanghai; no DST since 1991 */
-#define CAL_MAX_SPANS 8           /* working periods per day */
-#define CAL_MAX_JSON (1 << 20)    /* bytes accepted for one year file */
+#define CAL_MAX_SPANS 8		  /* working periods per day */
+#define CAL_MAX_JSON (1 << 20)	  /* bytes accepted for one year file */
 
 /* A working period of a day, [start, end) in minutes after local midnight (0..1440). */
 struct cal_span {
@@ -29,7 +29,7 @@ struct cal_span {
 enum cal_kind {
 	CAL_WORKING_DAYS,  /* amount = working days; same clock time on the Nth working day */
 	CAL_WORKING_HOURS, /* amount = minutes of working time (so 0.5 h = 30) */
-	CAL_HOURS,         /* amount = minutes of plain time (every hour counts) */
+	CAL_HOURS,	   /* amount = minutes of plain time (every hour counts) */
 };
 
 /* A time limit such as a category's or an extension's. */
@@ -43,14 +43,14 @@ enum cal_day_type {
 	CAL_DAY_WORKDAY, /* Monday..Friday, no notice about it */
 	CAL_DAY_WEEKEND, /* Saturday or Sunday, no notice about it */
 	CAL_DAY_HOLIDAY, /* a notice makes it a day off (isOffDay true) */
-	CAL_DAY_MAKEUP,  /* a notice makes it a working day (isOffDay false), 调休 */
+	CAL_DAY_MAKEUP,	 /* a notice makes it a working day (isOffDay false), 调休 */
 };
 
 /* A moment as the district's clock shows it. */
 struct cal_local {
-	int year, month, day;    /* civil date, month and day from 1 */
+	int year, month, day;	  /* civil date, month and day from 1 */
 	int hour, minute, second; /* 0..23, 0..59, 0..59 */
-	int weekday;             /* 0 = Sunday .. 6 = Saturday */
+	int weekday;		  /* 0 = Sunday .. 6 = Saturday */
 };
 
 struct cal;
@@ -79,8 +79,7 @@ enum cd_err cal_add_year_json(struct cal *c, const char *text, size_t len, char 
  * year its name says, and adds them. CD_ERR_NOTFOUND when dir holds no such file; CD_ERR_IO when
  * dir or a file cannot be read; otherwise as cal_add_year_json. Stops at the first bad file, whose
  * name starts the reason; files added before it stay added. */
-enum cd_err cal_load_dir(struct cal *c, const char *dir, char *reason,
-			 size_t reason_len) CD_MUST_CHECK;
+enum cd_err cal_load_dir(struct cal *c, const char *dir, char *reason, size_t reason_len) CD_MUST_CHECK;
 
 /* Sets the working periods of every working day: 1..CAL_MAX_SPANS spans, each 0 <= start < end
  * <= 1440, in order and not overlapping (touching is fine). CD_ERR_INVALID with a reason
@@ -91,8 +90,8 @@ enum cd_err cal_set_hours(struct cal *c, const struct cal_span *spans, size_t n,
 /* Parses "08:30-12:00,14:00-18:00" (spaces allowed around items; "24:00" allowed as an end)
  * into spans[0..*n). CD_ERR_INVALID with a reason on bad syntax or more than cap spans; the order
  * rules are checked by cal_set_hours, not here. */
-enum cd_err cal_parse_hours(const char *text, struct cal_span *spans, size_t cap, size_t *n,
-			    char *reason, size_t reason_len) CD_MUST_CHECK;
+enum cd_err cal_parse_hours(const char *text, struct cal_span *spans, size_t cap, size_t *n, char *reason,
+			    size_t reason_len) CD_MUST_CHECK;
 
 /* The working periods in force: copies up to cap of them to out, returns how many there are. */
 size_t cal_get_hours(const struct cal *c, struct cal_span *out, size_t cap);
@@ -131,8 +130,7 @@ enum cd_err cal_next_working_moment(const struct cal *c, int64_t t, int64_t *out
  *  - CAL_HOURS: t + amount minutes.
  * amount 0 gives s for the working kinds and t for plain hours. CD_ERR_RANGE for a negative
  * amount or a result outside the table, CD_ERR_INVALID for an unknown kind. O(1). */
-enum cd_err cal_deadline(const struct cal *c, int64_t t, struct cal_limit lim,
-			 int64_t *out) CD_MUST_CHECK;
+enum cd_err cal_deadline(const struct cal *c, int64_t t, struct cal_limit lim, int64_t *out) CD_MUST_CHECK;
 
 /* An approved extension: the deadline counted from the current deadline with the same rules as
  * cal_deadline (the extension may be of a different kind than the original limit). */
@@ -148,15 +146,15 @@ enum cd_err cal_working_seconds_between(const struct cal *c, int64_t a, int64_t 
  * the limit's kind of time (working time for the working kinds, plain time for CAL_HOURS):
  * 0 at start (and before it), 0.8 at the yellow line, 1.0 at the deadline, above 1 when overdue.
  * A limit of no length gives 0 before the deadline and 1 from it on. CD_ERR_RANGE as above. */
-enum cd_err cal_fraction_elapsed(const struct cal *c, int64_t start, int64_t deadline,
-				 int64_t now, enum cal_kind kind, double *out) CD_MUST_CHECK;
+enum cd_err cal_fraction_elapsed(const struct cal *c, int64_t start, int64_t deadline, int64_t now,
+				 enum cal_kind kind, double *out) CD_MUST_CHECK;
 
 /* The earliest moment at which cal_fraction_elapsed reaches frac (0 < frac, e.g. 0.8 for the
  * yellow line): store it at intake and the scheduler needs only "yellow_at <= now", no calendar
  * work per open case. Rounded up to a whole second; a limit of no length gives the deadline.
  * CD_ERR_RANGE for frac <= 0 or not finite, or a moment outside the table. */
-enum cd_err cal_fraction_moment(const struct cal *c, int64_t start, int64_t deadline,
-				enum cal_kind kind, double frac, int64_t *out) CD_MUST_CHECK;
+enum cd_err cal_fraction_moment(const struct cal *c, int64_t start, int64_t deadline, enum cal_kind kind,
+				double frac, int64_t *out) CD_MUST_CHECK;
 
 /* A limit from the intake API's time_limit object: key "working_days" (a whole number, at most
  * 3,650), "working_hours" or "hours" (fractions allowed, rounded to the nearest minute; at most

@@ -75,14 +75,12 @@ static void test_issue_examples(void)
 {
 	struct cal *c = load();
 	int64_t out = 0;
-	CHECK_INT_EQ(cal_deadline(c, at("2026-09-30 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 5},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2026-09-30 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 5}, &out),
 		     CD_OK);
 	check_time(out, "2026-10-13 10:00", __LINE__);
 	CHECK_INT_EQ(out, 1791856800); /* 2026-10-13T02:00:00Z, from Python's datetime */
-	CHECK_INT_EQ(cal_deadline(c, at("2026-10-09 17:00"),
-				  (struct cal_limit){CAL_WORKING_HOURS, 120}, &out),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    cal_deadline(c, at("2026-10-09 17:00"), (struct cal_limit){CAL_WORKING_HOURS, 120}, &out), CD_OK);
 	check_time(out, "2026-10-10 09:30", __LINE__);
 	cal_free(c);
 }
@@ -98,68 +96,68 @@ struct deadline_case {
 };
 
 static const struct deadline_case deadline_cases[] = {
-	/* Spring Festival 2026: Feb 15-23 off, Sat Feb 14 and Sat Feb 28 worked. */
-	{"2026-02-13 10:00", CAL_WORKING_DAYS, 1, "2026-02-14 10:00", "Fri -> make-up Sat"},
-	{"2026-02-14 10:00", CAL_WORKING_DAYS, 1, "2026-02-24 10:00", "make-up Sat -> after holiday"},
-	{"2026-02-14 10:00", CAL_WORKING_DAYS, 5, "2026-02-28 10:00", "lands on make-up Sat Feb 28"},
-	{"2026-02-14 10:00", CAL_WORKING_DAYS, 6, "2026-03-02 10:00", "then Mon"},
-	{"2026-02-16 10:00", CAL_WORKING_DAYS, 1, "2026-02-25 08:30", "reported in the holiday"},
-	{"2026-02-13 17:00", CAL_WORKING_HOURS, 120, "2026-02-14 09:30", "hours into make-up Sat"},
-	{"2026-02-14 17:00", CAL_WORKING_HOURS, 120, "2026-02-24 09:30", "hours across the holiday"},
-	/* National Day 2025: Oct 1-8 off, Sun Sep 28 and Sat Oct 11 worked. */
-	{"2025-09-26 10:00", CAL_WORKING_DAYS, 1, "2025-09-28 10:00", "Fri -> make-up Sun"},
-	{"2025-09-26 10:00", CAL_WORKING_DAYS, 2, "2025-09-29 10:00", "then Mon"},
-	{"2025-09-30 10:00", CAL_WORKING_DAYS, 1, "2025-10-09 10:00", "over 8 days off"},
-	{"2025-09-30 10:00", CAL_WORKING_DAYS, 3, "2025-10-11 10:00", "make-up Sat Oct 11"},
-	{"2025-09-30 10:00", CAL_WORKING_DAYS, 4, "2025-10-13 10:00", "Sun Oct 12 is off"},
-	{"2025-09-27 10:00", CAL_WORKING_DAYS, 1, "2025-09-29 08:30", "plain Sat -> counts from Sun"},
-	/* National Day 2026: Sun Sep 20 worked, Sep 25-27 and Oct 1-7 off, Sat Oct 10 worked. */
-	{"2026-09-18 10:00", CAL_WORKING_DAYS, 1, "2026-09-20 10:00", "Fri -> make-up Sun"},
-	{"2026-09-24 10:00", CAL_WORKING_DAYS, 1, "2026-09-28 10:00", "Mid-Autumn Fri-Sun off"},
-	{"2026-09-30 10:00", CAL_WORKING_DAYS, 5, "2026-10-13 10:00", "the issue's example"},
-	{"2026-09-30 10:00", CAL_WORKING_DAYS, 3, "2026-10-10 10:00", "make-up Sat Oct 10"},
-	{"2026-10-09 17:00", CAL_WORKING_HOURS, 120, "2026-10-10 09:30", "the issue's example"},
-	{"2026-09-30 17:00", CAL_WORKING_HOURS, 120, "2026-10-08 09:30", "hours over the holiday"},
-	/* Year boundaries. */
-	{"2025-12-31 10:00", CAL_WORKING_DAYS, 1, "2026-01-04 10:00", "Jan 1-3 off, Sun Jan 4 worked"},
-	{"2025-12-31 10:00", CAL_WORKING_DAYS, 2, "2026-01-05 10:00", "then Mon"},
-	{"2025-12-31 17:30", CAL_WORKING_HOURS, 60, "2026-01-04 09:00", "hours over New Year"},
-	{"2026-12-31 10:00", CAL_WORKING_DAYS, 1, "2027-01-01 10:00", "2027 unknown: plain weekdays"},
-	{"2026-12-31 10:00", CAL_WORKING_DAYS, 2, "2027-01-04 10:00", "2027 unknown: weekend skipped"},
-	{"2019-12-31 10:00", CAL_WORKING_DAYS, 1, "2020-01-02 10:00", "Jan 1 2020 off"},
-	/* Receipt outside working time (Thu 2026-10-08 and Fri 2026-10-09 are working days). */
-	{"2026-10-03 10:00", CAL_WORKING_DAYS, 1, "2026-10-09 08:30", "on a holiday"},
-	{"2026-10-08 07:00", CAL_WORKING_DAYS, 1, "2026-10-09 08:30", "before 08:30"},
-	{"2026-10-08 08:30", CAL_WORKING_DAYS, 1, "2026-10-09 08:30", "at 08:30"},
-	{"2026-10-08 12:30", CAL_WORKING_DAYS, 1, "2026-10-09 14:00", "at lunch"},
-	{"2026-10-08 12:00", CAL_WORKING_DAYS, 1, "2026-10-09 14:00", "at 12:00 exactly"},
-	{"2026-10-08 11:59:59", CAL_WORKING_DAYS, 1, "2026-10-09 11:59:59", "keeps seconds"},
-	{"2026-10-09 18:00", CAL_WORKING_DAYS, 1, "2026-10-12 08:30", "at 18:00 -> Sat Oct 10 + 1"},
-	{"2026-10-09 19:00", CAL_WORKING_DAYS, 1, "2026-10-12 08:30", "after 18:00"},
-	{"2026-10-08 07:00", CAL_WORKING_HOURS, 60, "2026-10-08 09:30", "hours before 08:30"},
-	{"2026-10-08 12:30", CAL_WORKING_HOURS, 60, "2026-10-08 15:00", "hours at lunch"},
-	{"2026-10-08 20:00", CAL_WORKING_HOURS, 60, "2026-10-09 09:30", "hours after 18:00"},
-	/* Working hours within a day. */
-	{"2026-11-24 11:30", CAL_WORKING_HOURS, 60, "2026-11-24 14:30", "crossing lunch"},
-	{"2026-11-24 11:00", CAL_WORKING_HOURS, 60, "2026-11-24 12:00", "ends exactly at 12:00"},
-	{"2026-11-24 17:00", CAL_WORKING_HOURS, 60, "2026-11-24 18:00", "ends exactly at 18:00"},
-	{"2026-11-24 17:30", CAL_WORKING_HOURS, 60, "2026-11-25 09:00", "crossing the night"},
-	{"2026-11-24 10:00", CAL_WORKING_HOURS, 30, "2026-11-24 10:30", "half an hour"},
-	{"2026-11-24 10:00", CAL_WORKING_HOURS, 450, "2026-11-25 10:00", "a whole working day"},
-	{"2026-11-27 10:00", CAL_WORKING_HOURS, 900, "2026-12-01 10:00", "two days over a weekend"},
-	/* Zero limits. */
-	{"2026-11-24 10:00", CAL_WORKING_DAYS, 0, "2026-11-24 10:00", "0 days in hours"},
-	{"2026-10-09 19:00", CAL_WORKING_DAYS, 0, "2026-10-10 08:30", "0 days after hours"},
-	{"2026-10-09 19:00", CAL_WORKING_HOURS, 0, "2026-10-10 08:30", "0 hours after hours"},
-	{"2026-10-09 19:00", CAL_HOURS, 0, "2026-10-09 19:00", "0 plain hours"},
-	/* Plain hours count every hour, holidays included. */
-	{"2026-09-30 22:00", CAL_HOURS, 120, "2026-10-01 00:00", "into the holiday"},
-	{"2026-09-30 22:00", CAL_HOURS, 24 * 60, "2026-10-01 22:00", "across a holiday day"},
-	{"2026-09-30 22:00", CAL_HOURS, 30, "2026-09-30 22:30", "half an hour"},
-	{"2026-12-31 23:00", CAL_HOURS, 120, "2027-01-01 01:00", "across the year"},
-	/* Large limits. */
-	{"2026-09-30 10:00", CAL_WORKING_DAYS, 60, "2026-12-29 10:00", "60 working days"},
-	{"2026-01-05 10:00", CAL_WORKING_DAYS, 248, "2027-01-04 10:00", "2026 has 248 working days"},
+    /* Spring Festival 2026: Feb 15-23 off, Sat Feb 14 and Sat Feb 28 worked. */
+    {"2026-02-13 10:00", CAL_WORKING_DAYS, 1, "2026-02-14 10:00", "Fri -> make-up Sat"},
+    {"2026-02-14 10:00", CAL_WORKING_DAYS, 1, "2026-02-24 10:00", "make-up Sat -> after holiday"},
+    {"2026-02-14 10:00", CAL_WORKING_DAYS, 5, "2026-02-28 10:00", "lands on make-up Sat Feb 28"},
+    {"2026-02-14 10:00", CAL_WORKING_DAYS, 6, "2026-03-02 10:00", "then Mon"},
+    {"2026-02-16 10:00", CAL_WORKING_DAYS, 1, "2026-02-25 08:30", "reported in the holiday"},
+    {"2026-02-13 17:00", CAL_WORKING_HOURS, 120, "2026-02-14 09:30", "hours into make-up Sat"},
+    {"2026-02-14 17:00", CAL_WORKING_HOURS, 120, "2026-02-24 09:30", "hours across the holiday"},
+    /* National Day 2025: Oct 1-8 off, Sun Sep 28 and Sat Oct 11 worked. */
+    {"2025-09-26 10:00", CAL_WORKING_DAYS, 1, "2025-09-28 10:00", "Fri -> make-up Sun"},
+    {"2025-09-26 10:00", CAL_WORKING_DAYS, 2, "2025-09-29 10:00", "then Mon"},
+    {"2025-09-30 10:00", CAL_WORKING_DAYS, 1, "2025-10-09 10:00", "over 8 days off"},
+    {"2025-09-30 10:00", CAL_WORKING_DAYS, 3, "2025-10-11 10:00", "make-up Sat Oct 11"},
+    {"2025-09-30 10:00", CAL_WORKING_DAYS, 4, "2025-10-13 10:00", "Sun Oct 12 is off"},
+    {"2025-09-27 10:00", CAL_WORKING_DAYS, 1, "2025-09-29 08:30", "plain Sat -> counts from Sun"},
+    /* National Day 2026: Sun Sep 20 worked, Sep 25-27 and Oct 1-7 off, Sat Oct 10 worked. */
+    {"2026-09-18 10:00", CAL_WORKING_DAYS, 1, "2026-09-20 10:00", "Fri -> make-up Sun"},
+    {"2026-09-24 10:00", CAL_WORKING_DAYS, 1, "2026-09-28 10:00", "Mid-Autumn Fri-Sun off"},
+    {"2026-09-30 10:00", CAL_WORKING_DAYS, 5, "2026-10-13 10:00", "the issue's example"},
+    {"2026-09-30 10:00", CAL_WORKING_DAYS, 3, "2026-10-10 10:00", "make-up Sat Oct 10"},
+    {"2026-10-09 17:00", CAL_WORKING_HOURS, 120, "2026-10-10 09:30", "the issue's example"},
+    {"2026-09-30 17:00", CAL_WORKING_HOURS, 120, "2026-10-08 09:30", "hours over the holiday"},
+    /* Year boundaries. */
+    {"2025-12-31 10:00", CAL_WORKING_DAYS, 1, "2026-01-04 10:00", "Jan 1-3 off, Sun Jan 4 worked"},
+    {"2025-12-31 10:00", CAL_WORKING_DAYS, 2, "2026-01-05 10:00", "then Mon"},
+    {"2025-12-31 17:30", CAL_WORKING_HOURS, 60, "2026-01-04 09:00", "hours over New Year"},
+    {"2026-12-31 10:00", CAL_WORKING_DAYS, 1, "2027-01-01 10:00", "2027 unknown: plain weekdays"},
+    {"2026-12-31 10:00", CAL_WORKING_DAYS, 2, "2027-01-04 10:00", "2027 unknown: weekend skipped"},
+    {"2019-12-31 10:00", CAL_WORKING_DAYS, 1, "2020-01-02 10:00", "Jan 1 2020 off"},
+    /* Receipt outside working time (Thu 2026-10-08 and Fri 2026-10-09 are working days). */
+    {"2026-10-03 10:00", CAL_WORKING_DAYS, 1, "2026-10-09 08:30", "on a holiday"},
+    {"2026-10-08 07:00", CAL_WORKING_DAYS, 1, "2026-10-09 08:30", "before 08:30"},
+    {"2026-10-08 08:30", CAL_WORKING_DAYS, 1, "2026-10-09 08:30", "at 08:30"},
+    {"2026-10-08 12:30", CAL_WORKING_DAYS, 1, "2026-10-09 14:00", "at lunch"},
+    {"2026-10-08 12:00", CAL_WORKING_DAYS, 1, "2026-10-09 14:00", "at 12:00 exactly"},
+    {"2026-10-08 11:59:59", CAL_WORKING_DAYS, 1, "2026-10-09 11:59:59", "keeps seconds"},
+    {"2026-10-09 18:00", CAL_WORKING_DAYS, 1, "2026-10-12 08:30", "at 18:00 -> Sat Oct 10 + 1"},
+    {"2026-10-09 19:00", CAL_WORKING_DAYS, 1, "2026-10-12 08:30", "after 18:00"},
+    {"2026-10-08 07:00", CAL_WORKING_HOURS, 60, "2026-10-08 09:30", "hours before 08:30"},
+    {"2026-10-08 12:30", CAL_WORKING_HOURS, 60, "2026-10-08 15:00", "hours at lunch"},
+    {"2026-10-08 20:00", CAL_WORKING_HOURS, 60, "2026-10-09 09:30", "hours after 18:00"},
+    /* Working hours within a day. */
+    {"2026-11-24 11:30", CAL_WORKING_HOURS, 60, "2026-11-24 14:30", "crossing lunch"},
+    {"2026-11-24 11:00", CAL_WORKING_HOURS, 60, "2026-11-24 12:00", "ends exactly at 12:00"},
+    {"2026-11-24 17:00", CAL_WORKING_HOURS, 60, "2026-11-24 18:00", "ends exactly at 18:00"},
+    {"2026-11-24 17:30", CAL_WORKING_HOURS, 60, "2026-11-25 09:00", "crossing the night"},
+    {"2026-11-24 10:00", CAL_WORKING_HOURS, 30, "2026-11-24 10:30", "half an hour"},
+    {"2026-11-24 10:00", CAL_WORKING_HOURS, 450, "2026-11-25 10:00", "a whole working day"},
+    {"2026-11-27 10:00", CAL_WORKING_HOURS, 900, "2026-12-01 10:00", "two days over a weekend"},
+    /* Zero limits. */
+    {"2026-11-24 10:00", CAL_WORKING_DAYS, 0, "2026-11-24 10:00", "0 days in hours"},
+    {"2026-10-09 19:00", CAL_WORKING_DAYS, 0, "2026-10-10 08:30", "0 days after hours"},
+    {"2026-10-09 19:00", CAL_WORKING_HOURS, 0, "2026-10-10 08:30", "0 hours after hours"},
+    {"2026-10-09 19:00", CAL_HOURS, 0, "2026-10-09 19:00", "0 plain hours"},
+    /* Plain hours count every hour, holidays included. */
+    {"2026-09-30 22:00", CAL_HOURS, 120, "2026-10-01 00:00", "into the holiday"},
+    {"2026-09-30 22:00", CAL_HOURS, 24 * 60, "2026-10-01 22:00", "across a holiday day"},
+    {"2026-09-30 22:00", CAL_HOURS, 30, "2026-09-30 22:30", "half an hour"},
+    {"2026-12-31 23:00", CAL_HOURS, 120, "2027-01-01 01:00", "across the year"},
+    /* Large limits. */
+    {"2026-09-30 10:00", CAL_WORKING_DAYS, 60, "2026-12-29 10:00", "60 working days"},
+    {"2026-01-05 10:00", CAL_WORKING_DAYS, 248, "2027-01-04 10:00", "2026 has 248 working days"},
 };
 
 static void test_deadline_table(void)
@@ -168,14 +166,13 @@ static void test_deadline_table(void)
 	for (size_t i = 0; i < sizeof deadline_cases / sizeof deadline_cases[0]; i++) {
 		const struct deadline_case *k = &deadline_cases[i];
 		int64_t out = 0;
-		enum cd_err rc =
-			cal_deadline(c, at(k->from), (struct cal_limit){k->kind, k->amount}, &out);
+		enum cd_err rc = cal_deadline(c, at(k->from), (struct cal_limit){k->kind, k->amount}, &out);
 		CHECK_INT_EQ(rc, CD_OK);
 		char g[40];
 		cal_format(out, g, sizeof g);
 		if (out != at(k->want)) {
-			fprintf(stderr, "  case %zu (%s): %s + %d %s = %s, want %s\n", i, k->why,
-				k->from, k->amount, cal_kind_name(k->kind), g, k->want);
+			fprintf(stderr, "  case %zu (%s): %s + %d %s = %s, want %s\n", i, k->why, k->from,
+				k->amount, cal_kind_name(k->kind), g, k->want);
 			test_failures_in_case++;
 		}
 	}
@@ -188,34 +185,27 @@ static void test_working_seconds_between(void)
 {
 	struct cal *c = load();
 	int64_t s = 0;
-	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-09-30 10:00"), at("2026-10-13 10:00"),
-						 &s),
+	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-09-30 10:00"), at("2026-10-13 10:00"), &s),
 		     CD_OK);
 	CHECK_INT_EQ(s, 5 * 27000);
-	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-10-13 10:00"), at("2026-09-30 10:00"),
-						 &s),
+	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-10-13 10:00"), at("2026-09-30 10:00"), &s),
 		     CD_OK);
 	CHECK_INT_EQ(s, -5 * 27000);
-	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-11-24 11:30"), at("2026-11-24 14:30"),
-						 &s),
+	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-11-24 11:30"), at("2026-11-24 14:30"), &s),
 		     CD_OK);
 	CHECK_INT_EQ(s, 3600);
 	/* Entirely in the holiday, or lunch: nothing. */
-	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-10-01 09:00"), at("2026-10-07 17:00"),
-						 &s),
+	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-10-01 09:00"), at("2026-10-07 17:00"), &s),
 		     CD_OK);
 	CHECK_INT_EQ(s, 0);
-	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-11-24 12:00"), at("2026-11-24 14:00"),
-						 &s),
+	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-11-24 12:00"), at("2026-11-24 14:00"), &s),
 		     CD_OK);
 	CHECK_INT_EQ(s, 0);
 	/* A make-up Saturday counts in full: Fri 18:00 -> Mon 08:30 around Oct 10. */
-	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-10-09 18:00"), at("2026-10-12 08:30"),
-						 &s),
+	CHECK_INT_EQ(cal_working_seconds_between(c, at("2026-10-09 18:00"), at("2026-10-12 08:30"), &s),
 		     CD_OK);
 	CHECK_INT_EQ(s, 27000);
-	CHECK_INT_EQ(cal_working_seconds_between(c, at("1999-12-31 10:00"), at("2026-01-01 00:00"),
-						 &s),
+	CHECK_INT_EQ(cal_working_seconds_between(c, at("1999-12-31 10:00"), at("2026-01-01 00:00"), &s),
 		     CD_ERR_RANGE);
 	cal_free(c);
 }
@@ -231,33 +221,34 @@ static void test_fraction_elapsed(void)
 	int64_t start = at("2026-09-30 10:00"), dl = 0;
 	CHECK_INT_EQ(cal_deadline(c, start, (struct cal_limit){CAL_WORKING_DAYS, 5}, &dl), CD_OK);
 	static const struct fraction_case wd[] = {
-		{"2026-09-30 10:00", 0.0},  {"2026-09-29 10:00", 0.0},  /* before start */
-		{"2026-10-04 12:00", 0.16}, /* in the holiday: Sep 30 10:00-18:00 = 6 h of 37.5 */
-		{"2026-10-12 10:00", 0.8},  /* the yellow line: 4 of 5 working days */
-		{"2026-10-12 12:30", 0.8 + 2.0 / 37.5}, /* lunch adds nothing after 12:00 */
-		{"2026-10-13 10:00", 1.0},  {"2026-10-14 10:00", 1.2}, /* overdue */
+	    {"2026-09-30 10:00", 0.0},
+	    {"2026-09-29 10:00", 0.0},		    /* before start */
+	    {"2026-10-04 12:00", 0.16},		    /* in the holiday: Sep 30 10:00-18:00 = 6 h of 37.5 */
+	    {"2026-10-12 10:00", 0.8},		    /* the yellow line: 4 of 5 working days */
+	    {"2026-10-12 12:30", 0.8 + 2.0 / 37.5}, /* lunch adds nothing after 12:00 */
+	    {"2026-10-13 10:00", 1.0},
+	    {"2026-10-14 10:00", 1.2}, /* overdue */
 	};
 	for (size_t i = 0; i < sizeof wd / sizeof wd[0]; i++) {
 		double f = -1;
-		CHECK_INT_EQ(cal_fraction_elapsed(c, start, dl, at(wd[i].now), CAL_WORKING_DAYS, &f),
-			     CD_OK);
+		CHECK_INT_EQ(cal_fraction_elapsed(c, start, dl, at(wd[i].now), CAL_WORKING_DAYS, &f), CD_OK);
 		CHECK_NEAR(f, wd[i].want, 1e-9);
 	}
 	/* Working hours: 2 h from Fri 2026-10-09 17:00; 80 % = 96 min = Sat 08:30 + 36 min. */
 	int64_t s2 = at("2026-10-09 17:00"), d2 = 0;
 	double f = -1;
 	CHECK_INT_EQ(cal_deadline(c, s2, (struct cal_limit){CAL_WORKING_HOURS, 120}, &d2), CD_OK);
-	CHECK_INT_EQ(cal_fraction_elapsed(c, s2, d2, at("2026-10-10 09:06"), CAL_WORKING_HOURS, &f),
-		     CD_OK);
+	CHECK_INT_EQ(cal_fraction_elapsed(c, s2, d2, at("2026-10-10 09:06"), CAL_WORKING_HOURS, &f), CD_OK);
 	CHECK_NEAR(f, 0.8, 1e-9);
-	CHECK_INT_EQ(cal_fraction_elapsed(c, s2, d2, at("2026-10-09 23:00"), CAL_WORKING_HOURS, &f),
-		     CD_OK);
+	CHECK_INT_EQ(cal_fraction_elapsed(c, s2, d2, at("2026-10-09 23:00"), CAL_WORKING_HOURS, &f), CD_OK);
 	CHECK_NEAR(f, 0.5, 1e-9);
 	/* Plain hours: every hour counts, holiday or not. */
 	int64_t s3 = at("2026-10-01 00:00"), d3 = s3 + 10 * 3600;
 	static const struct fraction_case ph[] = {
-		{"2026-10-01 00:00", 0.0}, {"2026-10-01 08:00", 0.8}, {"2026-10-01 10:00", 1.0},
-		{"2026-10-01 15:00", 1.5},
+	    {"2026-10-01 00:00", 0.0},
+	    {"2026-10-01 08:00", 0.8},
+	    {"2026-10-01 10:00", 1.0},
+	    {"2026-10-01 15:00", 1.5},
 	};
 	for (size_t i = 0; i < sizeof ph / sizeof ph[0]; i++) {
 		CHECK_INT_EQ(cal_fraction_elapsed(c, s3, d3, at(ph[i].now), CAL_HOURS, &f), CD_OK);
@@ -282,15 +273,15 @@ struct moment_case {
 };
 
 static const struct moment_case moment_cases[] = {
-	{"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 0.8, "2026-10-12 10:00"},
-	{"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 1.0, "2026-10-13 10:00"},
-	{"2026-10-09 17:00", {CAL_WORKING_HOURS, 120}, 0.8, "2026-10-10 09:06"},
-	{"2026-10-09 17:00", {CAL_WORKING_HOURS, 120}, 0.5, "2026-10-09 18:00"}, /* a period end */
-	{"2026-11-26 10:00", {CAL_WORKING_DAYS, 1}, 0.5, "2026-11-26 15:45"},
-	{"2026-11-26 10:00", {CAL_WORKING_HOURS, 240}, 0.5, "2026-11-26 12:00"},
-	{"2026-10-01 00:00", {CAL_HOURS, 600}, 0.8, "2026-10-01 08:00"},
-	{"2026-10-09 19:00", {CAL_WORKING_DAYS, 0}, 0.8, "2026-10-10 08:30"}, /* no length */
-	{"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 1.2, "2026-10-14 10:00"},
+    {"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 0.8, "2026-10-12 10:00"},
+    {"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 1.0, "2026-10-13 10:00"},
+    {"2026-10-09 17:00", {CAL_WORKING_HOURS, 120}, 0.8, "2026-10-10 09:06"},
+    {"2026-10-09 17:00", {CAL_WORKING_HOURS, 120}, 0.5, "2026-10-09 18:00"}, /* a period end */
+    {"2026-11-26 10:00", {CAL_WORKING_DAYS, 1}, 0.5, "2026-11-26 15:45"},
+    {"2026-11-26 10:00", {CAL_WORKING_HOURS, 240}, 0.5, "2026-11-26 12:00"},
+    {"2026-10-01 00:00", {CAL_HOURS, 600}, 0.8, "2026-10-01 08:00"},
+    {"2026-10-09 19:00", {CAL_WORKING_DAYS, 0}, 0.8, "2026-10-10 08:30"}, /* no length */
+    {"2026-09-30 10:00", {CAL_WORKING_DAYS, 5}, 1.2, "2026-10-14 10:00"},
 };
 
 static void test_fraction_moment(void)
@@ -317,15 +308,14 @@ static void test_fraction_moment(void)
 		CHECK_INT_EQ(cal_fraction_elapsed(c, start, dl, m, lim.kind, &f1), CD_OK);
 		CHECK_INT_EQ(cal_fraction_elapsed(c, start, dl, m - 1, lim.kind, &f0), CD_OK);
 		if (!(f1 >= frac && f0 < frac) && bad++ < 3)
-			fprintf(stderr, "  kind %d amount %d frac %.2f: f(m-1) %.9f f(m) %.9f\n",
-				lim.kind, lim.amount, frac, f0, f1);
+			fprintf(stderr, "  kind %d amount %d frac %.2f: f(m-1) %.9f f(m) %.9f\n", lim.kind,
+				lim.amount, frac, f0, f1);
 	}
 	CHECK_INT_EQ(bad, 0);
 	int64_t m = 0;
 	CHECK_INT_EQ(cal_fraction_moment(c, lo, lo + 3600, CAL_HOURS, 0, &m), CD_ERR_RANGE);
 	CHECK_INT_EQ(cal_fraction_moment(c, lo, lo + 3600, CAL_HOURS, NAN, &m), CD_ERR_RANGE);
-	CHECK_INT_EQ(cal_fraction_moment(c, lo, lo + 3600, (enum cal_kind)7, 0.5, &m),
-		     CD_ERR_INVALID);
+	CHECK_INT_EQ(cal_fraction_moment(c, lo, lo + 3600, (enum cal_kind)7, 0.5, &m), CD_ERR_INVALID);
 	cal_free(c);
 }
 
@@ -338,18 +328,18 @@ struct limit_case {
 };
 
 static const struct limit_case limit_cases[] = {
-	{"working_days", 5, CD_OK, CAL_WORKING_DAYS, 5},
-	{"working_days", 0, CD_OK, CAL_WORKING_DAYS, 0},
-	{"working_days", 1.5, CD_ERR_RANGE, CAL_WORKING_DAYS, 0},
-	{"working_days", 3651, CD_ERR_RANGE, CAL_WORKING_DAYS, 0},
-	{"working_hours", 0.5, CD_OK, CAL_WORKING_HOURS, 30},
-	{"working_hours", 2, CD_OK, CAL_WORKING_HOURS, 120},
-	{"working_hours", 1.0 / 3.0, CD_OK, CAL_WORKING_HOURS, 20},
-	{"hours", 24, CD_OK, CAL_HOURS, 1440},
-	{"hours", -1, CD_ERR_RANGE, CAL_HOURS, 0},
-	{"hours", INFINITY, CD_ERR_RANGE, CAL_HOURS, 0},
-	{"hours", 43801, CD_ERR_RANGE, CAL_HOURS, 0},
-	{"days", 5, CD_ERR_INVALID, CAL_HOURS, 0},
+    {"working_days", 5, CD_OK, CAL_WORKING_DAYS, 5},
+    {"working_days", 0, CD_OK, CAL_WORKING_DAYS, 0},
+    {"working_days", 1.5, CD_ERR_RANGE, CAL_WORKING_DAYS, 0},
+    {"working_days", 3651, CD_ERR_RANGE, CAL_WORKING_DAYS, 0},
+    {"working_hours", 0.5, CD_OK, CAL_WORKING_HOURS, 30},
+    {"working_hours", 2, CD_OK, CAL_WORKING_HOURS, 120},
+    {"working_hours", 1.0 / 3.0, CD_OK, CAL_WORKING_HOURS, 20},
+    {"hours", 24, CD_OK, CAL_HOURS, 1440},
+    {"hours", -1, CD_ERR_RANGE, CAL_HOURS, 0},
+    {"hours", INFINITY, CD_ERR_RANGE, CAL_HOURS, 0},
+    {"hours", 43801, CD_ERR_RANGE, CAL_HOURS, 0},
+    {"days", 5, CD_ERR_INVALID, CAL_HOURS, 0},
 };
 
 static void test_limit_from(void)
@@ -371,21 +361,17 @@ static void test_extend(void)
 {
 	struct cal *c = load();
 	int64_t out = 0;
-	CHECK_INT_EQ(cal_extend(c, at("2026-10-13 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 3},
-				&out),
+	CHECK_INT_EQ(cal_extend(c, at("2026-10-13 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 3}, &out),
 		     CD_OK);
 	check_time(out, "2026-10-16 10:00", __LINE__);
 	/* A working-hours deadline at 12:00 extended by a day keeps the working time exact. */
-	CHECK_INT_EQ(cal_extend(c, at("2026-11-24 12:00"), (struct cal_limit){CAL_WORKING_DAYS, 1},
-				&out),
+	CHECK_INT_EQ(cal_extend(c, at("2026-11-24 12:00"), (struct cal_limit){CAL_WORKING_DAYS, 1}, &out),
 		     CD_OK);
 	check_time(out, "2026-11-25 14:00", __LINE__);
-	CHECK_INT_EQ(cal_extend(c, at("2026-10-09 18:00"), (struct cal_limit){CAL_WORKING_HOURS, 30},
-				&out),
+	CHECK_INT_EQ(cal_extend(c, at("2026-10-09 18:00"), (struct cal_limit){CAL_WORKING_HOURS, 30}, &out),
 		     CD_OK);
 	check_time(out, "2026-10-10 09:00", __LINE__);
-	CHECK_INT_EQ(cal_extend(c, at("2026-10-09 18:00"), (struct cal_limit){CAL_HOURS, 48 * 60},
-				&out),
+	CHECK_INT_EQ(cal_extend(c, at("2026-10-09 18:00"), (struct cal_limit){CAL_HOURS, 48 * 60}, &out),
 		     CD_OK);
 	check_time(out, "2026-10-11 18:00", __LINE__);
 	cal_free(c);
@@ -395,38 +381,29 @@ static void test_range_and_bad_limits(void)
 {
 	struct cal *c = load();
 	int64_t out = 0;
-	CHECK_INT_EQ(cal_deadline(c, at("1999-12-31 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 1},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("1999-12-31 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 1}, &out),
 		     CD_ERR_RANGE);
-	CHECK_INT_EQ(cal_deadline(c, at("2099-12-30 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 5},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2099-12-30 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 5}, &out),
 		     CD_ERR_RANGE);
-	CHECK_INT_EQ(cal_deadline(c, at("2099-12-31 17:00"),
-				  (struct cal_limit){CAL_WORKING_HOURS, 120}, &out),
-		     CD_ERR_RANGE);
-	CHECK_INT_EQ(cal_deadline(c, at("2099-12-31 17:00"),
-				  (struct cal_limit){CAL_WORKING_HOURS, 60}, &out),
+	CHECK_INT_EQ(
+	    cal_deadline(c, at("2099-12-31 17:00"), (struct cal_limit){CAL_WORKING_HOURS, 120}, &out),
+	    CD_ERR_RANGE);
+	CHECK_INT_EQ(cal_deadline(c, at("2099-12-31 17:00"), (struct cal_limit){CAL_WORKING_HOURS, 60}, &out),
 		     CD_OK); /* Thursday 2099-12-31 18:00 is still inside */
 	check_time(out, "2099-12-31 18:00", __LINE__);
-	CHECK_INT_EQ(cal_deadline(c, at("2000-01-03 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 1},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2000-01-03 10:00"), (struct cal_limit){CAL_WORKING_DAYS, 1}, &out),
 		     CD_OK);
 	check_time(out, "2000-01-04 10:00", __LINE__);
-	CHECK_INT_EQ(cal_deadline(c, at("2026-10-08 10:00"), (struct cal_limit){CAL_WORKING_DAYS, -1},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2026-10-08 10:00"), (struct cal_limit){CAL_WORKING_DAYS, -1}, &out),
 		     CD_ERR_RANGE);
-	CHECK_INT_EQ(cal_deadline(c, at("2026-10-08 10:00"), (struct cal_limit){(enum cal_kind)9, 1},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2026-10-08 10:00"), (struct cal_limit){(enum cal_kind)9, 1}, &out),
 		     CD_ERR_INVALID);
-	CHECK_INT_EQ(cal_deadline(c, INT64_MAX - 10, (struct cal_limit){CAL_HOURS, 1}, &out),
-		     CD_ERR_RANGE);
-	CHECK_INT_EQ(cal_deadline(c, INT64_MAX, (struct cal_limit){CAL_WORKING_DAYS, 1}, &out),
-		     CD_ERR_RANGE);
+	CHECK_INT_EQ(cal_deadline(c, INT64_MAX - 10, (struct cal_limit){CAL_HOURS, 1}, &out), CD_ERR_RANGE);
+	CHECK_INT_EQ(cal_deadline(c, INT64_MAX, (struct cal_limit){CAL_WORKING_DAYS, 1}, &out), CD_ERR_RANGE);
 	CHECK_INT_EQ(cal_next_working_moment(c, INT64_MIN, &out), CD_ERR_RANGE);
 	CHECK(!cal_is_working_time(c, INT64_MIN));
 	/* Plain hours need no table. */
-	CHECK_INT_EQ(cal_deadline(c, at("1990-05-01 10:00"), (struct cal_limit){CAL_HOURS, 60}, &out),
-		     CD_OK);
+	CHECK_INT_EQ(cal_deadline(c, at("1990-05-01 10:00"), (struct cal_limit){CAL_HOURS, 60}, &out), CD_OK);
 	check_time(out, "1990-05-01 11:00", __LINE__);
 	cal_free(c);
 }
@@ -455,31 +432,30 @@ struct bad_file {
 };
 
 static const struct bad_file bad_files[] = {
-	{"{\"year\":2026,\"papers\":[],\"days\":[", CD_ERR_INVALID, "invalid JSON"},
-	{"[]", CD_ERR_INVALID, "object"},
-	{"{\"papers\":[],\"days\":[]}", CD_ERR_INVALID, "year"},
-	{"{\"year\":\"2026\",\"days\":[]}", CD_ERR_INVALID, "year"},
-	{"{\"year\":2026.5,\"days\":[]}", CD_ERR_INVALID, "whole"},
-	{"{\"year\":1e300,\"days\":[]}", CD_ERR_RANGE, "outside"},
-	{"{\"year\":1999,\"days\":[]}", CD_ERR_RANGE, "outside"},
-	{"{\"year\":2026}", CD_ERR_INVALID, "days"},
-	{"{\"year\":2026,\"days\":{}}", CD_ERR_INVALID, "days"},
-	{"{\"year\":2026,\"papers\":3,\"days\":[]}", CD_ERR_INVALID, "papers"},
-	{"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-02-30\",\"isOffDay\":true}]}",
-	 CD_ERR_INVALID, "days[0]"},
-	{"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-2-3\",\"isOffDay\":true}]}",
-	 CD_ERR_INVALID, "YYYY-MM-DD"},
-	{"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-10-01\",\"isOffDay\":\"yes\"}]}",
-	 CD_ERR_INVALID, "isOffDay"},
-	{"{\"year\":2026,\"days\":[{\"date\":\"2026-10-01\",\"isOffDay\":true}]}", CD_ERR_INVALID,
-	 "name"},
-	{"{\"year\":2026,\"days\":[7]}", CD_ERR_INVALID, "days[0]"},
-	{"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2030-10-01\",\"isOffDay\":true}]}",
-	 CD_ERR_RANGE, "within a year"},
-	{"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-10-01\",\"isOffDay\":true},"
-	 "{\"name\":\"y\",\"date\":\"2026-10-01\",\"isOffDay\":false}]}",
-	 CD_ERR_INVALID, "twice"},
-	{"{\"year\":2026,\"year\":2026,\"days\":[]}", CD_ERR_INVALID, "invalid JSON"},
+    {"{\"year\":2026,\"papers\":[],\"days\":[", CD_ERR_INVALID, "invalid JSON"},
+    {"[]", CD_ERR_INVALID, "object"},
+    {"{\"papers\":[],\"days\":[]}", CD_ERR_INVALID, "year"},
+    {"{\"year\":\"2026\",\"days\":[]}", CD_ERR_INVALID, "year"},
+    {"{\"year\":2026.5,\"days\":[]}", CD_ERR_INVALID, "whole"},
+    {"{\"year\":1e300,\"days\":[]}", CD_ERR_RANGE, "outside"},
+    {"{\"year\":1999,\"days\":[]}", CD_ERR_RANGE, "outside"},
+    {"{\"year\":2026}", CD_ERR_INVALID, "days"},
+    {"{\"year\":2026,\"days\":{}}", CD_ERR_INVALID, "days"},
+    {"{\"year\":2026,\"papers\":3,\"days\":[]}", CD_ERR_INVALID, "papers"},
+    {"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-02-30\",\"isOffDay\":true}]}", CD_ERR_INVALID,
+     "days[0]"},
+    {"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-2-3\",\"isOffDay\":true}]}", CD_ERR_INVALID,
+     "YYYY-MM-DD"},
+    {"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-10-01\",\"isOffDay\":\"yes\"}]}",
+     CD_ERR_INVALID, "isOffDay"},
+    {"{\"year\":2026,\"days\":[{\"date\":\"2026-10-01\",\"isOffDay\":true}]}", CD_ERR_INVALID, "name"},
+    {"{\"year\":2026,\"days\":[7]}", CD_ERR_INVALID, "days[0]"},
+    {"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2030-10-01\",\"isOffDay\":true}]}", CD_ERR_RANGE,
+     "within a year"},
+    {"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-10-01\",\"isOffDay\":true},"
+     "{\"name\":\"y\",\"date\":\"2026-10-01\",\"isOffDay\":false}]}",
+     CD_ERR_INVALID, "twice"},
+    {"{\"year\":2026,\"year\":2026,\"days\":[]}", CD_ERR_INVALID, "invalid JSON"},
 };
 
 static void test_bad_year_refused(void)
@@ -488,11 +464,11 @@ static void test_bad_year_refused(void)
 	uint64_t before = fingerprint(c);
 	for (size_t i = 0; i < sizeof bad_files / sizeof bad_files[0]; i++) {
 		char why[256] = "";
-		enum cd_err rc = cal_add_year_json(c, bad_files[i].text, strlen(bad_files[i].text), why,
-						   sizeof why);
+		enum cd_err rc =
+		    cal_add_year_json(c, bad_files[i].text, strlen(bad_files[i].text), why, sizeof why);
 		if (rc != bad_files[i].rc || !strstr(why, bad_files[i].reason_part)) {
-			fprintf(stderr, "  bad file %zu: rc %d (want %d), reason \"%s\" (want \"%s\")\n",
-				i, rc, bad_files[i].rc, why, bad_files[i].reason_part);
+			fprintf(stderr, "  bad file %zu: rc %d (want %d), reason \"%s\" (want \"%s\")\n", i,
+				rc, bad_files[i].rc, why, bad_files[i].reason_part);
 			test_failures_in_case++;
 		}
 	}
@@ -518,7 +494,7 @@ static void test_bad_year_refused(void)
 	xfree(b.p);
 	/* Allocation failure while keeping the dates. */
 	static const char ok[] =
-		"{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-11-24\",\"isOffDay\":true}]}";
+	    "{\"year\":2026,\"days\":[{\"name\":\"x\",\"date\":\"2026-11-24\",\"isOffDay\":true}]}";
 	alloc_fail_after(0);
 	CHECK_INT_EQ(cal_add_year_json(c, ok, strlen(ok), why, sizeof why), CD_ERR_NOMEM);
 	alloc_fail_after(-1);
@@ -637,44 +613,44 @@ static void test_hours(void)
 	CHECK_INT_EQ(sp[0].start, 510);
 	CHECK_INT_EQ(sp[1].end, 1080);
 	CHECK_INT_EQ(cal_day_seconds(c), 27000);
-	CHECK_INT_EQ(cal_parse_hours(" 09:00 - 17:00 ", sp, CAL_MAX_SPANS, &n, why, sizeof why),
-		     CD_OK);
+	CHECK_INT_EQ(cal_parse_hours(" 09:00 - 17:00 ", sp, CAL_MAX_SPANS, &n, why, sizeof why), CD_OK);
 	CHECK_INT_EQ(n, 1);
 	CHECK_INT_EQ(cal_set_hours(c, sp, n, why, sizeof why), CD_OK);
 	CHECK_INT_EQ(cal_day_seconds(c), 8 * 3600);
 	int64_t out = 0;
-	CHECK_INT_EQ(cal_deadline(c, at("2026-11-24 16:00"), (struct cal_limit){CAL_WORKING_HOURS, 120},
-				  &out),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    cal_deadline(c, at("2026-11-24 16:00"), (struct cal_limit){CAL_WORKING_HOURS, 120}, &out), CD_OK);
 	check_time(out, "2026-11-25 10:00", __LINE__);
-	CHECK_INT_EQ(cal_deadline(c, at("2026-11-24 12:30"), (struct cal_limit){CAL_WORKING_HOURS, 60},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2026-11-24 12:30"), (struct cal_limit){CAL_WORKING_HOURS, 60}, &out),
 		     CD_OK);
 	check_time(out, "2026-11-24 13:30", __LINE__); /* no lunch break any more */
 	/* Round the clock. */
 	CHECK_INT_EQ(cal_parse_hours("00:00-24:00", sp, CAL_MAX_SPANS, &n, why, sizeof why), CD_OK);
 	CHECK_INT_EQ(cal_set_hours(c, sp, n, why, sizeof why), CD_OK);
-	CHECK_INT_EQ(cal_deadline(c, at("2026-10-09 23:00"), (struct cal_limit){CAL_WORKING_HOURS, 120},
-				  &out),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    cal_deadline(c, at("2026-10-09 23:00"), (struct cal_limit){CAL_WORKING_HOURS, 120}, &out), CD_OK);
 	check_time(out, "2026-10-10 01:00", __LINE__);
-	CHECK_INT_EQ(cal_deadline(c, at("2026-10-10 23:00"), (struct cal_limit){CAL_WORKING_HOURS, 60},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2026-10-10 23:00"), (struct cal_limit){CAL_WORKING_HOURS, 60}, &out),
 		     CD_OK);
 	check_time(out, "2026-10-11 00:00", __LINE__); /* ends at 24:00 of make-up Sat */
 	/* Three periods. */
-	CHECK_INT_EQ(cal_parse_hours("08:00-12:00,13:00-17:00,19:00-21:00", sp, CAL_MAX_SPANS, &n,
-				     why, sizeof why),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    cal_parse_hours("08:00-12:00,13:00-17:00,19:00-21:00", sp, CAL_MAX_SPANS, &n, why, sizeof why),
+	    CD_OK);
 	CHECK_INT_EQ(cal_set_hours(c, sp, n, why, sizeof why), CD_OK);
-	CHECK_INT_EQ(cal_deadline(c, at("2026-11-24 16:00"), (struct cal_limit){CAL_WORKING_HOURS, 120},
-				  &out),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    cal_deadline(c, at("2026-11-24 16:00"), (struct cal_limit){CAL_WORKING_HOURS, 120}, &out), CD_OK);
 	check_time(out, "2026-11-24 20:00", __LINE__);
 	/* Refused: bad syntax, bad order, too many; the hours stay as they were. */
 	static const char *const bad_text[] = {
-		"", "8:30-12:00", "08:30-", "08:30-12:00;14:00-18:00", "08:60-09:00",
-		"24:30-25:00", "08:30-12:00,", "08:30 12:00",
+	    "",
+	    "8:30-12:00",
+	    "08:30-",
+	    "08:30-12:00;14:00-18:00",
+	    "08:60-09:00",
+	    "24:30-25:00",
+	    "08:30-12:00,",
+	    "08:30 12:00",
 	};
 	for (size_t i = 0; i < sizeof bad_text / sizeof bad_text[0]; i++) {
 		why[0] = '\0';
@@ -682,14 +658,13 @@ static void test_hours(void)
 			     CD_ERR_INVALID);
 		CHECK(why[0] != '\0');
 	}
-	CHECK_INT_EQ(cal_parse_hours("08:00-09:00,10:00-11:00", sp, 1, &n, why, sizeof why),
-		     CD_ERR_INVALID);
+	CHECK_INT_EQ(cal_parse_hours("08:00-09:00,10:00-11:00", sp, 1, &n, why, sizeof why), CD_ERR_INVALID);
 	static const struct cal_span bad_spans[][2] = {
-		{{600, 600}, {700, 800}},  /* empty */
-		{{600, 700}, {650, 800}},  /* overlap */
-		{{-1, 700}, {750, 800}},   /* negative */
-		{{600, 700}, {750, 1441}}, /* past midnight */
-		{{700, 800}, {600, 650}},  /* out of order */
+	    {{600, 600}, {700, 800}},  /* empty */
+	    {{600, 700}, {650, 800}},  /* overlap */
+	    {{-1, 700}, {750, 800}},   /* negative */
+	    {{600, 700}, {750, 1441}}, /* past midnight */
+	    {{700, 800}, {600, 650}},  /* out of order */
 	};
 	for (size_t i = 0; i < sizeof bad_spans / sizeof bad_spans[0]; i++)
 		CHECK_INT_EQ(cal_set_hours(c, bad_spans[i], 2, why, sizeof why), CD_ERR_INVALID);
@@ -697,8 +672,7 @@ static void test_hours(void)
 	CHECK_INT_EQ(cal_day_seconds(c), 10 * 3600);
 	static const struct cal_span touching[2] = {{600, 700}, {700, 800}};
 	CHECK_INT_EQ(cal_set_hours(c, touching, 2, why, sizeof why), CD_OK);
-	CHECK_INT_EQ(cal_deadline(c, at("2026-11-24 11:00"), (struct cal_limit){CAL_WORKING_HOURS, 60},
-				  &out),
+	CHECK_INT_EQ(cal_deadline(c, at("2026-11-24 11:00"), (struct cal_limit){CAL_WORKING_HOURS, 60}, &out),
 		     CD_OK);
 	check_time(out, "2026-11-24 12:00", __LINE__); /* 10:00-11:40 then 11:40-13:20, no gap */
 	cal_free(c);
@@ -801,8 +775,7 @@ static void test_every_day_matches_json(void)
 	struct cal *c = load();
 	ref_build();
 	int checked = 0, bad = 0, made_up = 0, off_weekdays = 0;
-	for (int64_t k = unix_day(2006, 12, 1) - ref_epoch0; k <= unix_day(2027, 12, 31) - ref_epoch0;
-	     k++) {
+	for (int64_t k = unix_day(2006, 12, 1) - ref_epoch0; k <= unix_day(2027, 12, 31) - ref_epoch0; k++) {
 		time_t tt = (time_t)((ref_epoch0 + k) * 86400);
 		struct tm tm;
 		gmtime_r(&tt, &tm);
@@ -813,14 +786,14 @@ static void test_every_day_matches_json(void)
 		off_weekdays += !got && !weekend;
 		if (got != (ref_work[k] != 0)) {
 			if (bad++ < 5)
-				fprintf(stderr, "  %04d-%02d-%02d: calendar says %d, JSON says %d\n", y,
-					m, d, got, ref_work[k]);
+				fprintf(stderr, "  %04d-%02d-%02d: calendar says %d, JSON says %d\n", y, m, d,
+					got, ref_work[k]);
 		}
 		checked++;
 	}
 	CHECK_INT_EQ(bad, 0);
 	CHECK_INT_EQ(checked, 7701);
-	CHECK(made_up > 100);      /* the check saw make-up days... */
+	CHECK(made_up > 100);	   /* the check saw make-up days... */
 	CHECK(off_weekdays > 300); /* ...and weekday holidays */
 	/* 2026 on its own, as the issue asks: 365 days, and its working-day count. */
 	int work2026 = 0;
@@ -836,7 +809,7 @@ static void test_every_day_matches_json(void)
 	CHECK_INT_EQ(cal_day_type(c, 2026, 10, 1), CAL_DAY_HOLIDAY);
 	CHECK_INT_EQ(cal_day_type(c, 2026, 10, 8), CAL_DAY_WORKDAY);
 	CHECK_INT_EQ(cal_day_type(c, 2026, 10, 11), CAL_DAY_WEEKEND);
-	CHECK_INT_EQ(cal_day_type(c, 2020, 2, 3), CAL_DAY_MAKEUP); /* a listed weekday */
+	CHECK_INT_EQ(cal_day_type(c, 2020, 2, 3), CAL_DAY_MAKEUP);   /* a listed weekday */
 	CHECK_INT_EQ(cal_day_type(c, 2026, 2, 30), CAL_DAY_WEEKEND); /* not a date */
 	cal_free(c);
 }
@@ -918,22 +891,22 @@ static void test_against_minute_reference(void)
 }
 
 static const struct test_case tests[] = {
-	{"issue_examples", test_issue_examples},
-	{"deadline_table", test_deadline_table},
-	{"working_seconds_between", test_working_seconds_between},
-	{"fraction_elapsed", test_fraction_elapsed},
-	{"fraction_moment", test_fraction_moment},
-	{"limit_from", test_limit_from},
-	{"extend", test_extend},
-	{"range_and_bad_limits", test_range_and_bad_limits},
-	{"bad_year_refused", test_bad_year_refused},
-	{"unknown_year", test_unknown_year},
-	{"own_year_wins", test_own_year_wins},
-	{"load_dir_errors", test_load_dir_errors},
-	{"hours", test_hours},
-	{"clock", test_clock},
-	{"every_day_matches_json", test_every_day_matches_json},
-	{"against_minute_reference", test_against_minute_reference},
+    {"issue_examples", test_issue_examples},
+    {"deadline_table", test_deadline_table},
+    {"working_seconds_between", test_working_seconds_between},
+    {"fraction_elapsed", test_fraction_elapsed},
+    {"fraction_moment", test_fraction_moment},
+    {"limit_from", test_limit_from},
+    {"extend", test_extend},
+    {"range_and_bad_limits", test_range_and_bad_limits},
+    {"bad_year_refused", test_bad_year_refused},
+    {"unknown_year", test_unknown_year},
+    {"own_year_wins", test_own_year_wins},
+    {"load_dir_errors", test_load_dir_errors},
+    {"hours", test_hours},
+    {"clock", test_clock},
+    {"every_day_matches_json", test_every_day_matches_json},
+    {"against_minute_reference", test_against_minute_reference},
 };
 
 TEST_MAIN(tests)
