@@ -2,7 +2,7 @@
  * peer that walks day by day asking cal_is_working_day (the loop the day table replaces).
  * Prints figures only. Build and run from the repo root:
  *   gcc -std=c11 -O2 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Isrc bench/bench_calendar.c \
- *       src/core/calendar.c src/util/alloc.c src/util/err.c -ljansson -o build/bench_calendar
+ *       src/core/calendar.c src/util/alloc.c src/util/err.c -ljansson -lm -o build/bench_calendar
  *   build/bench_calendar [N]      (default N = 2,000,000) */
 #include <stdint.h>
 #include <stdio.h>
