@@ -5,8 +5,9 @@
 #   healthz: citydesk N req/s  nginx M req/s  ratio R (goal >= 0.7)
 # Both servers keep their default logging: nginx writes its access log, citydesk one JSON line
 # per request on stderr; both go to files in a temp dir. The server under test is
-# build/citydesk serve when it exists, else bench/bench_http_server.c (the http module alone),
-# built here; BENCH_HTTP_SERVER=bench forces the latter. WRK_DURATION (default 10s) and
+# build/citydesk serve when it exists (BENCH_CITYDESK_BIN names another binary), else
+# bench/bench_http_server.c (the http module alone), built here; BENCH_HTTP_SERVER=bench forces
+# the latter. WRK_DURATION (default 10s) and
 # WRK_CONNECTIONS (default 64) change the load. Figures are printed, never asserted.
 set -u
 cd "$(dirname "$0")/.."
@@ -89,20 +90,21 @@ nginx_pid=$!
 # ---- citydesk (or the http module's bench server) ----
 cport=$(free_port 2)
 mode=${BENCH_HTTP_SERVER:-auto}
-if [ "$mode" = auto ] && [ -x build/citydesk ] && build/citydesk serve --help >/dev/null 2>&1; then
+bin=${BENCH_CITYDESK_BIN:-build/citydesk}
+if [ "$mode" = auto ] && [ -x "$bin" ] && "$bin" serve --help >/dev/null 2>&1; then
 	mode=citydesk
 elif [ "$mode" = auto ]; then
 	mode=bench
 fi
 if [ "$mode" = citydesk ]; then
-	build/citydesk serve --listen "127.0.0.1:$cport" --data "$tmp/var" >"$tmp/server.out" 2>"$tmp/server.log" &
+	"$bin" serve --listen "127.0.0.1:$cport" --data "$tmp/var" >"$tmp/server.out" 2>"$tmp/server.log" &
 	server_pid=$!
-	label="citydesk serve"
+	label="$bin serve"
 else
 	# the http module alone; compiled from source so it does not depend on the Makefile's state
 	if ! cc -std=c11 -O2 -pthread -D_DEFAULT_SOURCE -D_GNU_SOURCE -Isrc \
 		$(pkg-config --cflags libmicrohttpd jansson) -o "$tmp/bench_http_server" \
-		bench/bench_http_server.c src/net/http.c src/net/http_req.c src/net/http_route.c \
+		bench/bench_http_server.c src/net/http.c src/net/http_req.c src/net/http_route.c src/net/http_log.c \
 		src/net/metrics.c src/util/alloc.c src/util/buf.c src/util/err.c src/util/log.c \
 		src/util/json.c $(pkg-config --libs libmicrohttpd jansson) -lm 2>"$tmp/cc.log"; then
 		cat "$tmp/cc.log"

@@ -90,29 +90,54 @@ static size_t put_timestamp(char *dst)
 	return 24;
 }
 
-/* One JSON line: ts, method, route, path, status, duration_ms, bytes, remote. */
-static void access_log(const struct http_conn *c, double seconds)
+/* Writes v in decimal; returns the digits written (at most 20). */
+static size_t put_uint(char *dst, unsigned long long v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = tmp[n - 1 - i];
+	return n;
+}
+
+#define PUT_LIT(dst, n, lit) (memcpy((dst) + (n), lit, sizeof lit - 1), (n) += sizeof lit - 1)
+
+/* One JSON line: ts, method, route, path, status, duration_ms, bytes, remote. Built by hand:
+ * snprintf's float formatting alone showed up in profiles at 100k lines/s. */
+static void access_log(struct http_log *lg, const struct http_conn *c, double seconds)
 {
 	char line[1536];
+	const size_t strings_cap = sizeof line - 200; /* room for the fixed tail below */
 	size_t n = 0;
-	memcpy(line, "{\"ts\":\"", 7);
-	n = 7;
+	PUT_LIT(line, n, "{\"ts\":\"");
 	n += put_timestamp(line + n);
-	memcpy(line + n, "\",\"method\":\"", 12);
-	n += 12;
-	n = put_json_str(line, n, sizeof line, c->req.method, 16);
-	memcpy(line + n, "\",\"route\":\"", 11);
-	n += 11;
-	n = put_json_str(line, n, sizeof line, c->req.route, 256);
-	memcpy(line + n, "\",\"path\":\"", 10);
-	n += 10;
-	n = put_json_str(line, n, sizeof line, c->req.path, 512);
-	int m = snprintf(line + n, sizeof line - n,
-			 "\",\"status\":%d,\"duration_ms\":%.3f,\"bytes\":%zu,\"remote\":\"%s\"}", c->status,
-			 seconds * 1e3, c->bytes, c->remote);
-	if (m < 0 || (size_t)m >= sizeof line - n)
-		return;
-	log_raw_line(line, (unsigned long)(n + (size_t)m));
+	PUT_LIT(line, n, "\",\"method\":\"");
+	n = put_json_str(line, n, strings_cap, c->req.method, 16);
+	PUT_LIT(line, n, "\",\"route\":\"");
+	n = put_json_str(line, n, strings_cap, c->req.route, 256);
+	PUT_LIT(line, n, "\",\"path\":\"");
+	n = put_json_str(line, n, strings_cap, c->req.path, 512);
+	PUT_LIT(line, n, "\",\"status\":");
+	n += put_uint(line + n, (unsigned)c->status);
+	PUT_LIT(line, n, ",\"duration_ms\":");
+	unsigned long long us = seconds > 0 ? (unsigned long long)(seconds * 1e6 + 0.5) : 0;
+	n += put_uint(line + n, us / 1000);
+	line[n++] = '.';
+	line[n++] = (char)('0' + us / 100 % 10);
+	line[n++] = (char)('0' + us / 10 % 10);
+	line[n++] = (char)('0' + us % 10);
+	PUT_LIT(line, n, ",\"bytes\":");
+	n += put_uint(line + n, c->bytes);
+	PUT_LIT(line, n, ",\"remote\":\"");
+	size_t rl = strnlen(c->remote, sizeof c->remote);
+	memcpy(line + n, c->remote, rl); /* inet_ntop output or "unknown": no escaping needed */
+	n += rl;
+	PUT_LIT(line, n, "\"}\n");
+	http_log_line(lg, line, n);
 }
 
 /* ---- responses ---- */
@@ -293,7 +318,7 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
 	if (c->status)
 		metrics_observe(srv->metrics, c->label, c->req.method, c->status, secs);
 	if (srv->access_log == HTTP_LOG_ALL || (srv->access_log == HTTP_LOG_ERRORS && (c->status >= 400 || !c->status)))
-		access_log(c, secs);
+		access_log(srv->log, c, secs);
 	http_arena_reset(c);
 	c->req.user = NULL;
 	atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_release);
@@ -369,6 +394,7 @@ static int access_log_from_env(void)
 
 static void server_free(struct http_server *srv)
 {
+	http_log_stop(srv->log);
 	metrics_free(srv->metrics);
 	xfree(srv->routes);
 	xfree(srv->labels);
@@ -417,6 +443,8 @@ enum cd_err http_server_start(const struct http_config *cfg, struct http_server 
 		goto fail;
 	}
 	srv->metrics = metrics_new(srv->labels, srv->n_labels);
+	if (srv->access_log != HTTP_LOG_OFF)
+		srv->log = http_log_start(srv->cfg.threads);
 
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)

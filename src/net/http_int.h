@@ -34,6 +34,8 @@ struct http_route_rt {
 	size_t label;                   /* metrics label index (first route with the same pattern) */
 };
 
+struct http_log;
+
 struct http_server {
 	struct MHD_Daemon *daemon;       /* NULL once stopped */
 	struct http_config cfg;          /* copy of the caller's config, defaults filled in */
@@ -43,6 +45,7 @@ struct http_server {
 	struct metrics *metrics;         /* request counters and histograms */
 	unsigned port;                   /* bound port */
 	int access_log;                  /* enum http_access_log in effect */
+	struct http_log *log;            /* buffered access-log writer, NULL when off */
 	_Atomic unsigned in_flight;      /* requests begun and not yet completed */
 	_Atomic int stopping;            /* set by http_server_stop: responses say Connection: close */
 };
@@ -93,6 +96,13 @@ enum cd_err http_routes_compile(struct http_server *srv) CD_MUST_CHECK;
 /* http_route.c: matches c->req.method and path. Sets c->rt and params and returns 200; or
  * returns 404, or 405 with the allowed methods written to allow (comma separated). */
 int http_routes_match(struct http_conn *c, const char *path, char *allow, size_t allow_cap);
+
+/* http_log.c: starts the buffered access-log writer for a server with `threads` threads. */
+struct http_log *http_log_start(unsigned threads);
+/* http_log.c: queues one complete line (ending in \n); written within 100 ms. Thread-safe. */
+void http_log_line(struct http_log *lg, const char *line, size_t len);
+/* http_log.c: writes everything still buffered, stops the flusher, frees. NULL is fine. */
+void http_log_stop(struct http_log *lg);
 
 /* http_req.c: frees the request's extra arena blocks and resets the inline one. */
 void http_arena_reset(struct http_conn *c);
