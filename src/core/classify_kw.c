@@ -1,0 +1,378 @@
+/* Keyword classifier over category names; see classify_kw.h and docs/internals/category.md.
+ * Evidence is the set of CJK character bigrams of each name; a bigram weighs
+ * idf = ln(1 + nodes / names containing it), and a node scores cov^2 * m, where m is the
+ * summed weight of its bigrams found in the text and cov = m / the summed weight of all its
+ * bigrams, so a fully present name beats scattered common bigrams. */
+#include "core/classify_kw.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+
+#define TOP_FOR_CONFIDENCE 10 /* scores summed in the confidence denominator */
+#define PARENT_SHARE 0.5      /* share of the parent's own score added to a node's */
+#define GRANDPARENT_SHARE 0.25
+
+/* Names that describe the structure of a tree rather than a matter. */
+static const char *const stop_names[] = {"其他", "管理部件", "管理事项"};
+
+struct classify_kw {
+	const struct category_tree *tree; /* not owned; frozen */
+	size_t n_cat;                     /* category_count(tree) */
+	/* Bigram vocabulary: open-addressing table of keys -> id. */
+	uint64_t *keys;     /* 0 marks a free slot (a real key never is 0) */
+	uint32_t *ids;      /* id of the key in the same slot */
+	size_t table_cap;   /* a power of two */
+	size_t n_bigrams;   /* distinct bigrams */
+	double *idf;        /* weight per bigram id */
+	size_t *post_start; /* postings of id b: post_cat[post_start[b] .. post_start[b + 1]) */
+	uint32_t *post_cat; /* category indexes (pre-order) */
+	double *total;      /* per category: summed weight of all its bigrams (0: no evidence) */
+};
+
+/* Decodes one UTF-8 code point at s[*i] (advancing *i); returns 0 for a malformed sequence
+ * (advancing one byte), so bad bytes only break runs. */
+static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
+{
+	unsigned c = s[*i];
+	size_t k;
+	uint32_t cp;
+	if (c < 0x80) {
+		(*i)++;
+		return c;
+	} else if ((c & 0xe0) == 0xc0) {
+		k = 1, cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		k = 2, cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		k = 3, cp = c & 0x07;
+	} else {
+		(*i)++;
+		return 0;
+	}
+	if (*i + k >= n) {
+		(*i)++;
+		return 0;
+	}
+	for (size_t j = 1; j <= k; j++) {
+		if ((s[*i + j] & 0xc0) != 0x80) {
+			(*i)++;
+			return 0;
+		}
+		cp = (cp << 6) | (s[*i + j] & 0x3f);
+	}
+	*i += k + 1;
+	return cp;
+}
+
+static int is_cjk(uint32_t cp)
+{
+	return (cp >= 0x3400 && cp <= 0x9fff) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	       (cp >= 0x20000 && cp <= 0x2ffff);
+}
+
+/* Calls fn(key, ctx) for each pair of adjacent CJK characters in text, in order. */
+static void each_bigram(const char *text, size_t len, void (*fn)(uint64_t key, void *ctx), void *ctx)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	uint32_t prev = 0;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = next_cp(s, len, &i);
+		if (!is_cjk(cp)) {
+			prev = 0;
+			continue;
+		}
+		if (prev)
+			fn(((uint64_t)prev << 32) | cp, ctx);
+		prev = cp;
+	}
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb3fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The slot holding key, or the free slot where it would go. */
+static size_t slot_of(const struct classify_kw *c, uint64_t key)
+{
+	size_t i = (size_t)mix64(key) & (c->table_cap - 1);
+	while (c->keys[i] && c->keys[i] != key)
+		i = (i + 1) & (c->table_cap - 1);
+	return i;
+}
+
+static long lookup(const struct classify_kw *c, uint64_t key)
+{
+	size_t i = slot_of(c, key);
+	return c->keys[i] ? (long)c->ids[i] : -1;
+}
+
+static bool stopped(const struct category *cat)
+{
+	if (cat->depth == 0)
+		return true;
+	for (size_t i = 0; i < sizeof stop_names / sizeof stop_names[0]; i++)
+		if (strcmp(cat->name, stop_names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Collects the distinct bigrams of one name (names are short: under CATEGORY_NAME_MAX bytes). */
+struct name_bigrams {
+	uint64_t keys[CATEGORY_NAME_MAX];
+	size_t n;
+};
+
+static void collect_name(uint64_t key, void *ctx)
+{
+	struct name_bigrams *nb = ctx;
+	for (size_t i = 0; i < nb->n; i++)
+		if (nb->keys[i] == key)
+			return;
+	if (nb->n < CATEGORY_NAME_MAX)
+		nb->keys[nb->n++] = key;
+}
+
+static void name_bigrams(const struct category *cat, struct name_bigrams *nb)
+{
+	nb->n = 0;
+	if (!stopped(cat))
+		each_bigram(cat->name, strlen(cat->name), collect_name, nb);
+}
+
+/* Sizes here follow the tree, which the program built and capped: the aborting family. */
+enum cd_err classify_kw_new(const struct category_tree *t, struct classify_kw **out)
+{
+	*out = NULL;
+	if (!category_tree_frozen(t))
+		return CD_ERR_CONFLICT;
+	struct classify_kw *c = xcalloc(1, sizeof *c);
+	c->tree = t;
+	c->n_cat = category_count(t);
+	size_t n_post = 0;
+	struct name_bigrams nb;
+	for (size_t i = 0; i < c->n_cat; i++) {
+		name_bigrams(category_at(t, i), &nb);
+		n_post += nb.n;
+	}
+	c->table_cap = 16;
+	while (c->table_cap < 2 * n_post + 2)
+		c->table_cap *= 2;
+	c->keys = xcalloc(c->table_cap, sizeof *c->keys);
+	c->ids = xcalloc(c->table_cap, sizeof *c->ids);
+	/* Pass 1: ids and document frequencies (kept in post_start, shifted by one). */
+	size_t *df = xcalloc(n_post + 1, sizeof *df);
+	for (size_t i = 0; i < c->n_cat; i++) {
+		name_bigrams(category_at(t, i), &nb);
+		for (size_t j = 0; j < nb.n; j++) {
+			size_t s = slot_of(c, nb.keys[j]);
+			if (!c->keys[s]) {
+				c->keys[s] = nb.keys[j];
+				c->ids[s] = (uint32_t)c->n_bigrams++;
+			}
+			df[c->ids[s]]++;
+		}
+	}
+	c->idf = xcalloc(c->n_bigrams + 1, sizeof *c->idf);
+	c->post_start = xcalloc(c->n_bigrams + 1, sizeof *c->post_start);
+	c->post_cat = xcalloc(n_post + 1, sizeof *c->post_cat);
+	c->total = xcalloc(c->n_cat + 1, sizeof *c->total);
+	for (size_t b = 0; b < c->n_bigrams; b++) {
+		c->idf[b] = log(1.0 + (double)c->n_cat / (double)df[b]);
+		c->post_start[b + 1] = c->post_start[b] + df[b];
+		df[b] = c->post_start[b]; /* now the next free posting of b */
+	}
+	/* Pass 2: postings in category order and each category's total weight. */
+	for (size_t i = 0; i < c->n_cat; i++) {
+		name_bigrams(category_at(t, i), &nb);
+		for (size_t j = 0; j < nb.n; j++) {
+			uint32_t b = c->ids[slot_of(c, nb.keys[j])];
+			c->post_cat[df[b]++] = (uint32_t)i;
+			c->total[i] += c->idf[b];
+		}
+	}
+	xfree(df);
+	*out = c;
+	return CD_OK;
+}
+
+void classify_kw_free(struct classify_kw *c)
+{
+	if (!c)
+		return;
+	xfree(c->keys);
+	xfree(c->ids);
+	xfree(c->idf);
+	xfree(c->post_start);
+	xfree(c->post_cat);
+	xfree(c->total);
+	xfree(c);
+}
+
+size_t classify_kw_vocabulary(const struct classify_kw *c)
+{
+	return c->n_bigrams;
+}
+
+/* Per-call scratch: which bigrams the text holds, and each category's matched weight. */
+struct scan {
+	const struct classify_kw *c;
+	unsigned char *seen; /* per bigram id */
+	uint32_t *hits;      /* distinct bigram ids found, in text order */
+	size_t n_hits;
+};
+
+static void scan_bigram(uint64_t key, void *ctx)
+{
+	struct scan *s = ctx;
+	long id = lookup(s->c, key);
+	if (id < 0 || s->seen[id])
+		return;
+	s->seen[id] = 1;
+	s->hits[s->n_hits++] = (uint32_t)id;
+}
+
+/* Fills own[i] (size n_cat) with each category's own score for text; returns false when no
+ * name bigram occurs in it. */
+static bool own_scores(const struct classify_kw *c, const char *text, size_t len, double *own)
+{
+	if (len > CLASSIFY_KW_MAX_TEXT)
+		len = CLASSIFY_KW_MAX_TEXT;
+	struct scan s = {c, xcalloc(c->n_bigrams + 1, 1), xcalloc(c->n_bigrams + 1, sizeof(uint32_t)), 0};
+	each_bigram(text, len, scan_bigram, &s);
+	for (size_t h = 0; h < s.n_hits; h++) {
+		uint32_t b = s.hits[h];
+		for (size_t p = c->post_start[b]; p < c->post_start[b + 1]; p++)
+			own[c->post_cat[p]] += c->idf[b];
+	}
+	for (size_t i = 0; i < c->n_cat; i++) {
+		if (own[i] > 0) {
+			double cov = own[i] / c->total[i];
+			own[i] = cov * cov * own[i];
+		}
+	}
+	bool any = s.n_hits > 0;
+	xfree(s.seen);
+	xfree(s.hits);
+	return any;
+}
+
+/* Keeps the k best (score, index) pairs, best first; ties go to the earlier index. */
+struct ranked {
+	double score;
+	size_t index;
+};
+
+static size_t best_k(const double *score, size_t n, size_t k, struct ranked *top)
+{
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!(score[i] > 0))
+			continue;
+		if (m == k && score[i] <= top[m - 1].score)
+			continue;
+		size_t j = m < k ? m++ : m - 1;
+		while (j > 0 && top[j - 1].score < score[i]) {
+			top[j] = top[j - 1];
+			j--;
+		}
+		top[j].score = score[i];
+		top[j].index = i;
+	}
+	return m;
+}
+
+/* Writes the k best of score[] to out with the confidence rule of classify_kw.h. */
+static size_t emit(const struct classify_kw *c, const double *score, size_t k,
+		   struct classify_result *out)
+{
+	if (k == 0)
+		return 0;
+	size_t want = k > TOP_FOR_CONFIDENCE ? k : TOP_FOR_CONFIDENCE;
+	struct ranked *top = xmalloc(want * sizeof *top);
+	size_t m = best_k(score, c->n_cat, want, top);
+	double sum = 1.0;
+	for (size_t i = 0; i < m && i < TOP_FOR_CONFIDENCE; i++)
+		sum += top[i].score;
+	size_t w = m < k ? m : k;
+	for (size_t i = 0; i < w; i++) {
+		const struct category *cat = category_at(c->tree, top[i].index);
+		snprintf(out[i].code, sizeof out[i].code, "%s", cat->code);
+		out[i].confidence = top[i].score / sum;
+		out[i].source = CLASSIFY_SOURCE_KEYWORD;
+	}
+	xfree(top);
+	return w;
+}
+
+size_t classify_kw_top(const struct classify_kw *c, const char *text, size_t len, size_t k,
+		       struct classify_result *out)
+{
+	if (k == 0 || c->n_cat == 0)
+		return 0;
+	double *own = xcalloc(c->n_cat, sizeof *own);
+	double *score = xcalloc(c->n_cat, sizeof *score);
+	size_t w = 0;
+	if (own_scores(c, text, len, own)) {
+		for (size_t i = 0; i < c->n_cat; i++) {
+			if (!(own[i] > 0))
+				continue;
+			const struct category *cat = category_at(c->tree, i);
+			double s = own[i];
+			if (cat->parent) {
+				s += PARENT_SHARE * own[cat->parent->index];
+				if (cat->parent->parent)
+					s += GRANDPARENT_SHARE * own[cat->parent->parent->index];
+			}
+			score[i] = s;
+		}
+		w = emit(c, score, k, out);
+	}
+	xfree(own);
+	xfree(score);
+	return w;
+}
+
+size_t classify_kw_classify(const void *model, const char *text, size_t len, size_t k,
+			    struct classify_result *out)
+{
+	return classify_kw_top(model, text, len, k, out);
+}
+
+size_t classify_kw_rank_level(const struct classify_kw *c, const char *text, size_t len,
+			      const char *root, int depth, size_t k, struct classify_result *out)
+{
+	const struct category *r = category_get(c->tree, root);
+	if (!r || k == 0 || depth < r->depth)
+		return 0;
+	double *own = xcalloc(c->n_cat, sizeof *own);
+	double *agg = xcalloc(c->n_cat, sizeof *agg);
+	size_t w = 0;
+	if (own_scores(c, text, len, own)) {
+		/* r's subtree is the pre-order run starting at r. */
+		for (size_t i = r->index; i < c->n_cat; i++) {
+			const struct category *cat = category_at(c->tree, i);
+			if (i > r->index && cat->depth <= r->depth)
+				break;
+			if (!(own[i] > 0))
+				continue;
+			const struct category *a = category_ancestor_at(cat, depth);
+			if (a)
+				agg[a->index] += own[i];
+		}
+		w = emit(c, agg, k, out);
+	}
+	xfree(own);
+	xfree(agg);
+	return w;
+}
