@@ -32,6 +32,8 @@ struct classify_kw {
 	size_t *post_start; /* postings of id b: post_cat[post_start[b] .. post_start[b + 1]) */
 	uint32_t *post_cat; /* category indexes (pre-order) */
 	double *total;      /* per category: summed weight of all its bigrams (0: no evidence) */
+	uint64_t filter[1024]; /* 65,536-bit filter on the key's hash: most text bigrams are not
+				  name bigrams and are rejected here without probing the table */
 };
 
 /* Decodes one UTF-8 code point at s[*i] (advancing *i); returns 0 for a malformed sequence
@@ -102,10 +104,10 @@ static uint64_t mix64(uint64_t x)
 	return x;
 }
 
-/* The slot holding key, or the free slot where it would go. */
-static size_t slot_of(const struct classify_kw *c, uint64_t key)
+/* The slot holding key (whose mix64 is h), or the free slot where it would go. */
+static size_t slot_of(const struct classify_kw *c, uint64_t key, uint64_t h)
 {
-	size_t i = (size_t)mix64(key) & (c->table_cap - 1);
+	size_t i = (size_t)h & (c->table_cap - 1);
 	while (c->keys[i] && c->keys[i] != key)
 		i = (i + 1) & (c->table_cap - 1);
 	return i;
@@ -113,7 +115,11 @@ static size_t slot_of(const struct classify_kw *c, uint64_t key)
 
 static long lookup(const struct classify_kw *c, uint64_t key)
 {
-	size_t i = slot_of(c, key);
+	uint64_t h = mix64(key);
+	uint32_t f = (uint32_t)(h >> 48);
+	if (!(c->filter[f >> 6] >> (f & 63) & 1))
+		return -1;
+	size_t i = slot_of(c, key, h);
 	return c->keys[i] ? (long)c->ids[i] : -1;
 }
 
@@ -175,10 +181,13 @@ enum cd_err classify_kw_new(const struct category_tree *t, struct classify_kw **
 	for (size_t i = 0; i < c->n_cat; i++) {
 		name_bigrams(category_at(t, i), &nb);
 		for (size_t j = 0; j < nb.n; j++) {
-			size_t s = slot_of(c, nb.keys[j]);
+			uint64_t h = mix64(nb.keys[j]);
+			size_t s = slot_of(c, nb.keys[j], h);
 			if (!c->keys[s]) {
 				c->keys[s] = nb.keys[j];
 				c->ids[s] = (uint32_t)c->n_bigrams++;
+				uint32_t f = (uint32_t)(h >> 48);
+				c->filter[f >> 6] |= 1ULL << (f & 63);
 			}
 			df[c->ids[s]]++;
 		}
@@ -196,7 +205,7 @@ enum cd_err classify_kw_new(const struct category_tree *t, struct classify_kw **
 	for (size_t i = 0; i < c->n_cat; i++) {
 		name_bigrams(category_at(t, i), &nb);
 		for (size_t j = 0; j < nb.n; j++) {
-			uint32_t b = c->ids[slot_of(c, nb.keys[j])];
+			uint32_t b = c->ids[slot_of(c, nb.keys[j], mix64(nb.keys[j]))];
 			c->post_cat[df[b]++] = (uint32_t)i;
 			c->total[i] += c->idf[b];
 		}
@@ -242,29 +251,32 @@ static void scan_bigram(uint64_t key, void *ctx)
 	s->hits[s->n_hits++] = (uint32_t)id;
 }
 
-/* Fills own[i] (size n_cat) with each category's own score for text; returns false when no
- * name bigram occurs in it. */
-static bool own_scores(const struct classify_kw *c, const char *text, size_t len, double *own)
+/* Fills own[i] (size n_cat, zeroed) with each category's own score for text and lists the
+ * categories with a score in touched[] (size n_cat); returns how many. */
+static size_t own_scores(const struct classify_kw *c, const char *text, size_t len, double *own,
+			 uint32_t *touched)
 {
 	if (len > CLASSIFY_KW_MAX_TEXT)
 		len = CLASSIFY_KW_MAX_TEXT;
 	struct scan s = {c, xcalloc(c->n_bigrams + 1, 1), xcalloc(c->n_bigrams + 1, sizeof(uint32_t)), 0};
 	each_bigram(text, len, scan_bigram, &s);
+	size_t n = 0;
 	for (size_t h = 0; h < s.n_hits; h++) {
 		uint32_t b = s.hits[h];
-		for (size_t p = c->post_start[b]; p < c->post_start[b + 1]; p++)
-			own[c->post_cat[p]] += c->idf[b];
-	}
-	for (size_t i = 0; i < c->n_cat; i++) {
-		if (own[i] > 0) {
-			double cov = own[i] / c->total[i];
-			own[i] = cov * cov * own[i];
+		for (size_t p = c->post_start[b]; p < c->post_start[b + 1]; p++) {
+			uint32_t cat = c->post_cat[p];
+			if (own[cat] == 0)
+				touched[n++] = cat;
+			own[cat] += c->idf[b];
 		}
 	}
-	bool any = s.n_hits > 0;
+	for (size_t i = 0; i < n; i++) {
+		double m = own[touched[i]], cov = m / c->total[touched[i]];
+		own[touched[i]] = cov * cov * m;
+	}
 	xfree(s.seen);
 	xfree(s.hits);
-	return any;
+	return n;
 }
 
 /* Keeps the k best (score, index) pairs, best first; ties go to the earlier index. */
@@ -273,34 +285,41 @@ struct ranked {
 	size_t index;
 };
 
-static size_t best_k(const double *score, size_t n, size_t k, struct ranked *top)
+static bool better(double s, size_t i, const struct ranked *r)
+{
+	return s > r->score || (s == r->score && i < r->index);
+}
+
+static size_t best_k(const double *score, const uint32_t *idx, size_t n, size_t k,
+		     struct ranked *top)
 {
 	size_t m = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!(score[i] > 0))
-			continue;
-		if (m == k && score[i] <= top[m - 1].score)
+	for (size_t t = 0; t < n; t++) {
+		size_t i = idx[t];
+		double s = score[i];
+		if (!(s > 0) || (m == k && !better(s, i, &top[m - 1])))
 			continue;
 		size_t j = m < k ? m++ : m - 1;
-		while (j > 0 && top[j - 1].score < score[i]) {
+		while (j > 0 && better(s, i, &top[j - 1])) {
 			top[j] = top[j - 1];
 			j--;
 		}
-		top[j].score = score[i];
+		top[j].score = s;
 		top[j].index = i;
 	}
 	return m;
 }
 
-/* Writes the k best of score[] to out with the confidence rule of classify_kw.h. */
-static size_t emit(const struct classify_kw *c, const double *score, size_t k,
-		   struct classify_result *out)
+/* Writes the k best of score[] (over the n indexes in idx) to out with the confidence rule of
+ * classify_kw.h. */
+static size_t emit(const struct classify_kw *c, const double *score, const uint32_t *idx, size_t n,
+		   size_t k, struct classify_result *out)
 {
-	if (k == 0)
+	if (k == 0 || n == 0)
 		return 0;
 	size_t want = k > TOP_FOR_CONFIDENCE ? k : TOP_FOR_CONFIDENCE;
 	struct ranked *top = xmalloc(want * sizeof *top);
-	size_t m = best_k(score, c->n_cat, want, top);
+	size_t m = best_k(score, idx, n, want, top);
 	double sum = 1.0;
 	for (size_t i = 0; i < m && i < TOP_FOR_CONFIDENCE; i++)
 		sum += top[i].score;
@@ -322,24 +341,22 @@ size_t classify_kw_top(const struct classify_kw *c, const char *text, size_t len
 		return 0;
 	double *own = xcalloc(c->n_cat, sizeof *own);
 	double *score = xcalloc(c->n_cat, sizeof *score);
-	size_t w = 0;
-	if (own_scores(c, text, len, own)) {
-		for (size_t i = 0; i < c->n_cat; i++) {
-			if (!(own[i] > 0))
-				continue;
-			const struct category *cat = category_at(c->tree, i);
-			double s = own[i];
-			if (cat->parent) {
-				s += PARENT_SHARE * own[cat->parent->index];
-				if (cat->parent->parent)
-					s += GRANDPARENT_SHARE * own[cat->parent->parent->index];
-			}
-			score[i] = s;
+	uint32_t *touched = xmalloc(c->n_cat * sizeof *touched);
+	size_t n = own_scores(c, text, len, own, touched);
+	for (size_t t = 0; t < n; t++) {
+		const struct category *cat = category_at(c->tree, touched[t]);
+		double s = own[touched[t]];
+		if (cat->parent) {
+			s += PARENT_SHARE * own[cat->parent->index];
+			if (cat->parent->parent)
+				s += GRANDPARENT_SHARE * own[cat->parent->parent->index];
 		}
-		w = emit(c, score, k, out);
+		score[touched[t]] = s;
 	}
+	size_t w = emit(c, score, touched, n, k, out);
 	xfree(own);
 	xfree(score);
+	xfree(touched);
 	return w;
 }
 
@@ -357,22 +374,22 @@ size_t classify_kw_rank_level(const struct classify_kw *c, const char *text, siz
 		return 0;
 	double *own = xcalloc(c->n_cat, sizeof *own);
 	double *agg = xcalloc(c->n_cat, sizeof *agg);
-	size_t w = 0;
-	if (own_scores(c, text, len, own)) {
-		/* r's subtree is the pre-order run starting at r. */
-		for (size_t i = r->index; i < c->n_cat; i++) {
-			const struct category *cat = category_at(c->tree, i);
-			if (i > r->index && cat->depth <= r->depth)
-				break;
-			if (!(own[i] > 0))
-				continue;
-			const struct category *a = category_ancestor_at(cat, depth);
-			if (a)
-				agg[a->index] += own[i];
-		}
-		w = emit(c, agg, k, out);
+	uint32_t *touched = xmalloc(c->n_cat * sizeof *touched);
+	uint32_t *levels = xmalloc(c->n_cat * sizeof *levels);
+	size_t n = own_scores(c, text, len, own, touched), n_levels = 0;
+	for (size_t t = 0; t < n; t++) {
+		const struct category *cat = category_at(c->tree, touched[t]);
+		const struct category *a = category_ancestor_at(cat, depth);
+		if (!a || category_ancestor_at(a, r->depth) != r) /* not below root */
+			continue;
+		if (agg[a->index] == 0)
+			levels[n_levels++] = (uint32_t)a->index;
+		agg[a->index] += own[touched[t]];
 	}
+	size_t w = emit(c, agg, levels, n_levels, k, out);
 	xfree(own);
 	xfree(agg);
+	xfree(touched);
+	xfree(levels);
 	return w;
 }
