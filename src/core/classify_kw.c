@@ -334,17 +334,21 @@ static size_t emit(const struct classify_kw *c, const double *score, const uint3
 	return w;
 }
 
-size_t classify_kw_top(const struct classify_kw *c, const char *text, size_t len, size_t k,
-		       struct classify_result *out)
+/* classify_kw_top and classify_kw_top_within: root NULL ranks the whole tree. */
+static size_t top_within(const struct classify_kw *c, const char *text, size_t len,
+			 const struct category *root, size_t k, struct classify_result *out)
 {
 	if (k == 0 || c->n_cat == 0)
 		return 0;
 	double *own = xcalloc(c->n_cat, sizeof *own);
 	double *score = xcalloc(c->n_cat, sizeof *score);
 	uint32_t *touched = xmalloc(c->n_cat * sizeof *touched);
-	size_t n = own_scores(c, text, len, own, touched);
+	uint32_t *ranked = xmalloc(c->n_cat * sizeof *ranked);
+	size_t n = own_scores(c, text, len, own, touched), n_ranked = 0;
 	for (size_t t = 0; t < n; t++) {
 		const struct category *cat = category_at(c->tree, touched[t]);
+		if (root && category_ancestor_at(cat, root->depth) != root)
+			continue;
 		double s = own[touched[t]];
 		if (cat->parent) {
 			s += PARENT_SHARE * own[cat->parent->index];
@@ -352,12 +356,27 @@ size_t classify_kw_top(const struct classify_kw *c, const char *text, size_t len
 				s += GRANDPARENT_SHARE * own[cat->parent->parent->index];
 		}
 		score[touched[t]] = s;
+		ranked[n_ranked++] = touched[t];
 	}
-	size_t w = emit(c, score, touched, n, k, out);
+	size_t w = emit(c, score, ranked, n_ranked, k, out);
 	xfree(own);
 	xfree(score);
 	xfree(touched);
+	xfree(ranked);
 	return w;
+}
+
+size_t classify_kw_top(const struct classify_kw *c, const char *text, size_t len, size_t k,
+		       struct classify_result *out)
+{
+	return top_within(c, text, len, NULL, k, out);
+}
+
+size_t classify_kw_top_within(const struct classify_kw *c, const char *text, size_t len,
+			      const char *root, size_t k, struct classify_result *out)
+{
+	const struct category *r = category_get(c->tree, root);
+	return r ? top_within(c, text, len, r, k, out) : 0;
 }
 
 size_t classify_kw_classify(const void *model, const char *text, size_t len, size_t k,

@@ -41,6 +41,11 @@ void classify_kw_free(struct classify_kw *c);
  * category has strong evidence and no rival. Returns the number written (<= k). */
 size_t classify_kw_top(const struct classify_kw *c, const char *text, size_t len, size_t k,
 		       struct classify_result *out);
+/* classify_kw_top limited to `root` and the categories below it (e.g. "U" for a grid
+ * worker's or camera report, "H" for a hotline request). Confidence is computed among those
+ * only. 0 for an unknown root. */
+size_t classify_kw_top_within(const struct classify_kw *c, const char *text, size_t len,
+			      const char *root, size_t k, struct classify_result *out);
 /* classify_kw_top with the model as void *, to store in a classify_fn. */
 size_t classify_kw_classify(const void *model, const char *text, size_t len, size_t k,
 			    struct classify_result *out);

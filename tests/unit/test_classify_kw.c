@@ -209,6 +209,19 @@ static void test_rank_level(void)
 	if (n)
 		CHECK_STR_EQ(r[0].code, "H0110"); /* 住房保障与房地产 */
 	CHECK_INT_EQ(classify_kw_rank_level(f.kw, text, sizeof text - 1, "NOPE", 1, 3, r), 0);
+	/* Top-k within one tree: every answer lies below the root asked for. */
+	static const char lamp[] = "路灯坏了，小区物业不管";
+	n = classify_kw_top_within(f.kw, lamp, sizeof lamp - 1, "H", 5, r);
+	CHECK(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		CHECK(category_in_subtree(f.tree, r[i].code, "H"));
+	n = classify_kw_top_within(f.kw, lamp, sizeof lamp - 1, "U", 5, r);
+	CHECK(n >= 1);
+	for (size_t i = 0; i < n; i++)
+		CHECK(category_in_subtree(f.tree, r[i].code, "U"));
+	if (n)
+		CHECK(strstr(category_get(f.tree, r[0].code)->name, "路灯") != NULL);
+	CHECK_INT_EQ(classify_kw_top_within(f.kw, lamp, sizeof lamp - 1, "NOPE", 5, r), 0);
 	CHECK_INT_EQ(classify_kw_rank_level(f.kw, text, sizeof text - 1, "H01", 0, 3, r), 0);
 	static const char urban[] = "垃圾站满溢，暴露垃圾没人清";
 	n = classify_kw_rank_level(f.kw, urban, sizeof urban - 1, "UM", 2, 1, r);
@@ -339,7 +352,7 @@ static void test_eval_on_labelled_messages(void)
 		if (j < 16 && ++counts[j] > best)
 			best = counts[j];
 	}
-	size_t ok_level = 0, ok_restricted = 0, ok_top = 0, no_answer = 0;
+	size_t ok_level = 0, ok_restricted = 0, ok_top = 0, ok_top_h = 0, no_answer = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strlen(rows[i].text);
 		struct classify_result r[15];
@@ -367,17 +380,23 @@ static void test_eval_on_labelled_messages(void)
 			    strcmp(a->name, rows[i].label) == 0)
 				ok_top++;
 		}
+		if (classify_kw_top_within(f.kw, rows[i].text, len, "H", 1, &top) == 1) {
+			const struct category *a = category_ancestor_at(category_get(f.tree, top.code), 1);
+			if (a && strcmp(a->name, rows[i].label) == 0)
+				ok_top_h++;
+		}
 	}
 	printf("  eval on %zu labelled messages (%zu classes): majority baseline %.1f%%; "
 	       "L1 by subtree evidence %.1f%% over 15 classes, %.1f%% over the %zu used; "
-	       "L1 of the top-1 category %.1f%%; no evidence %zu\n",
+	       "L1 of the top-1 category %.1f%% (%.1f%% within H); no evidence %zu\n",
 	       n, n_labels, 100.0 * (double)best / (double)n, 100.0 * (double)ok_level / (double)n,
 	       100.0 * (double)ok_restricted / (double)n, n_labels, 100.0 * (double)ok_top / (double)n,
-	       no_answer);
+	       100.0 * (double)ok_top_h / (double)n, no_answer);
 	CHECK(n >= 400);
 	CHECK(ok_level > best);
 	CHECK(ok_restricted > best);
 	CHECK(ok_top > best);
+	CHECK(ok_top_h >= ok_top);
 out:
 	teardown(&f);
 	for (size_t i = 0; i < n; i++) {
