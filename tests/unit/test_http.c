@@ -737,6 +737,30 @@ static void test_access_log_line(void)
 	json_decref(v);
 }
 
+static void test_access_log_errors_only(void)
+{
+	int pipefd[2];
+	CHECK_INT_EQ(pipe(pipefd), 0);
+	int saved = dup(STDERR_FILENO);
+	dup2(pipefd[1], STDERR_FILENO);
+	struct http_server *srv = start_server(HTTP_LOG_ERRORS);
+	struct reply r;
+	int rc1 = srv ? get(http_server_port(srv), "/hello", &r) : -1;
+	int rc2 = srv ? get(http_server_port(srv), "/missing-page", &r) : -1;
+	http_server_stop(srv);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(pipefd[1]);
+	static char log[8192];
+	ssize_t n = read(pipefd[0], log, sizeof log - 1);
+	close(pipefd[0]);
+	log[n > 0 ? n : 0] = '\0';
+	CHECK_INT_EQ(rc1, 0);
+	CHECK_INT_EQ(rc2, 0);
+	CHECK(strstr(log, "\"path\":\"/missing-page\",\"status\":404") != NULL);
+	CHECK(strstr(log, "\"path\":\"/hello\"") == NULL);
+}
+
 static void test_bad_config(void)
 {
 	static const struct http_route bad_routes[] = {{"GET", "no-slash", h_hello, "x"}};
@@ -806,6 +830,7 @@ static const struct test_case tests[] = {
 	{"stop_shared", test_stop_shared},
 	{"graceful_stop_finishes_in_flight", test_graceful_stop_finishes_in_flight},
 	{"access_log_line", test_access_log_line},
+	{"access_log_errors_only", test_access_log_errors_only},
 };
 
 TEST_MAIN(tests)
