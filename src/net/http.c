@@ -359,6 +359,7 @@ static void on_connection(void *cls, struct MHD_Connection *mhd, void **socket_c
 	}
 }
 
+__attribute__((format(printf, 2, 0)))
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;

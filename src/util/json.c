@@ -34,6 +34,7 @@ static void copy_ascii(char *dst, size_t cap, const char *src)
 	dst[i] = '\0';
 }
 
+__attribute__((format(printf, 5, 0)))
 static void problem_vset(struct json_problem *p, int status, const char *code, const char *field,
 			 const char *fmt, va_list ap)
 {
