@@ -59,7 +59,8 @@ struct http_config {
 	unsigned max_connections;         /* 0 = 1024 */
 	unsigned timeout_s;               /* idle connection timeout; 0 = 30 s */
 	unsigned stop_wait_ms;            /* how long http_server_stop waits for requests in flight; 0 = 5000 */
-	int access_log;                   /* enum http_access_log; -1 = from CITYDESK_ACCESS_LOG (all|errors|off), default all */
+	int access_log;                   /* enum http_access_log (0 = all); -1 = from CITYDESK_ACCESS_LOG=all|errors|off.
+					     Lines are buffered per thread and reach stderr within 100 ms */
 	http_metrics_fn metrics_hook;     /* app gauges for /metrics (e.g. citydesk_store_bytes); may be NULL */
 };
 
