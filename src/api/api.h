@@ -43,6 +43,9 @@ bool api_paging(struct http_request *req, struct http_response *res, long *page,
 json_t *api_user_json(const struct store_user *u);
 /* Formats unix seconds as ISO 8601 in Asia/Shanghai (+08:00) into out[32]. */
 void api_time_iso(int64_t t, char out[32]);
+/* Parses ISO 8601 ("2026-11-27", "2026-11-27T15:04:05+08:00", "...Z"; no offset means
+ * +08:00) into unix seconds. False when malformed. */
+bool api_parse_time(const char *s, int64_t *out);
 /* A JSON object {"items": items, "total", "page", "page_size"}; steals items. */
 json_t *api_page_json(json_t *items, long long total, long page, long page_size);
 /* Answers 500 with a generic message and logs the store error with the route. */
@@ -58,6 +61,14 @@ void api_users_create(struct http_request *req, struct http_response *res, void 
 void api_units_list(struct http_request *req, struct http_response *res, void *app);
 void api_responsibilities_list(struct http_request *req, struct http_response *res, void *app);
 void api_audit_list(struct http_request *req, struct http_response *res, void *app);
+void api_cases_create(struct http_request *req, struct http_response *res, void *app);
+void api_cases_list(struct http_request *req, struct http_response *res, void *app);
+void api_cases_get(struct http_request *req, struct http_response *res, void *app);
+void api_cases_action(struct http_request *req, struct http_response *res, void *app);
+void api_categories_list(struct http_request *req, struct http_response *res, void *app);
+void api_files_create(struct http_request *req, struct http_response *res, void *app);
+void api_files_get(struct http_request *req, struct http_response *res, void *app);
+void api_scores(struct http_request *req, struct http_response *res, void *app);
 void api_map_locate(struct http_request *req, struct http_response *res, void *app);
 void api_map_district(struct http_request *req, struct http_response *res, void *app);
 void api_map_streets(struct http_request *req, struct http_response *res, void *app);

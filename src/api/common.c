@@ -129,3 +129,68 @@ void api_store_failed(struct http_request *req, struct http_response *res, enum 
 	http_error(res, rc == CD_ERR_BUSY ? 503 : 500, rc == CD_ERR_BUSY ? "busy" : "internal",
 		   "服务器内部错误 (the store failed; nothing was changed)", NULL);
 }
+
+bool api_parse_time(const char *s, int64_t *out)
+{
+	/* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" with "Z", "+HH:MM" or no offset (= +08:00). */
+	int y, mo, d, h = 0, mi = 0, sec = 0, off = 8 * 60;
+	char *end;
+	if (!s || strlen(s) < 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	y = (int)strtol(s, &end, 10);
+	if (end != s + 4)
+		return false;
+	mo = (int)strtol(s + 5, &end, 10);
+	if (end != s + 7)
+		return false;
+	d = (int)strtol(s + 8, &end, 10);
+	if (end != s + 10)
+		return false;
+	const char *p = s + 10;
+	if (*p == 'T' || *p == ' ') {
+		if (strlen(p) < 6 || p[3] != ':')
+			return false;
+		h = (int)strtol(p + 1, &end, 10);
+		if (end != p + 3)
+			return false;
+		mi = (int)strtol(p + 4, &end, 10);
+		if (end != p + 6)
+			return false;
+		p += 6;
+		if (*p == ':') {
+			sec = (int)strtol(p + 1, &end, 10);
+			if (end != p + 3)
+				return false;
+			p += 3;
+			if (*p == '.') /* fractions of a second are ignored */
+				for (p++; *p >= '0' && *p <= '9'; p++)
+					;
+		}
+		if (*p == 'Z') {
+			off = 0;
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			if (strlen(p) != 6 || p[3] != ':')
+				return false;
+			int oh = (int)strtol(p + 1, &end, 10);
+			if (end != p + 3)
+				return false;
+			int om = (int)strtol(p + 4, &end, 10);
+			if (end != p + 6)
+				return false;
+			off = (oh * 60 + om) * (*p == '-' ? -1 : 1);
+			p += 6;
+		}
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return false;
+	/* Days from the civil date (proleptic Gregorian), then the offset. */
+	int yy = y - (mo <= 2);
+	int era = (yy >= 0 ? yy : yy - 399) / 400;
+	int yoe = yy - era * 400;
+	int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = (int64_t)era * 146097 + doe - 719468;
+	*out = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
+	return true;
+}

@@ -10,6 +10,10 @@
 #include "store/store.h"
 
 struct mapview;
+struct cal;
+struct category_tree;
+struct classify_kw;
+struct commit_queue;
 
 struct app {
 	struct config cfg;            /* resolved settings */
@@ -20,6 +24,10 @@ struct app {
 	pthread_rwlock_t map_lock;    /* guards `map`: handlers read, a reload swaps it */
 	struct mapview *map;          /* the map as loaded from the store (never NULL while serving) */
 	char map_version[32];         /* store meta "map_version" the map was built from */
+	struct cal *cal;              /* working-day calendar; read-only while serving */
+	struct category_tree *cats;   /* the category tree; read-only while serving */
+	struct classify_kw *classifier; /* interim keyword classifier over cats */
+	struct commit_queue *intake;  /* group commit of new cases */
 };
 
 #endif

@@ -19,6 +19,12 @@ static const struct {
 			  "default district data set, loaded into an empty store"},
 	[CFG_SESSION_HOURS] = {"--session-hours", "CITYDESK_SESSION_HOURS", "12", "login session lifetime in hours"},
 	[CFG_THREADS] = {"--threads", "CITYDESK_THREADS", "0", "HTTP worker threads (0 = one per core)"},
+	[CFG_CALENDAR] = {"--calendar", "CITYDESK_CALENDAR", "data/calendar/holiday-cn",
+			  "official holidays and make-up working days, one JSON file a year"},
+	[CFG_CATEGORIES] = {"--categories", "CITYDESK_CATEGORIES", "data/categories",
+			    "category taxonomies (hotline, urban management) and their time limits"},
+	[CFG_WORK_HOURS] = {"--work-hours", "CITYDESK_WORK_HOURS", "08:30-12:00,14:00-18:00",
+			    "working periods of a working day"},
 };
 
 void config_init(struct config *cfg)

@@ -13,6 +13,9 @@ enum config_key {
 	CFG_DISTRICT,      /* --district, CITYDESK_DISTRICT: the default district's data set */
 	CFG_SESSION_HOURS, /* --session-hours, CITYDESK_SESSION_HOURS: bearer token lifetime */
 	CFG_THREADS,       /* --threads, CITYDESK_THREADS: HTTP worker threads, 0 = cores */
+	CFG_CALENDAR,      /* --calendar, CITYDESK_CALENDAR: holiday-cn year files */
+	CFG_CATEGORIES,    /* --categories, CITYDESK_CATEGORIES: category taxonomies and limits */
+	CFG_WORK_HOURS,    /* --work-hours, CITYDESK_WORK_HOURS: working periods of a working day */
 	CFG_COUNT
 };
 

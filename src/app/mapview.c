@@ -105,3 +105,52 @@ void mapview_free(struct mapview *m)
 	xfree(m->communities_json);
 	xfree(m);
 }
+
+/* Length in bytes of the longest form of `name` found in `text`: the whole name, or the name
+ * without `suffix` when at least two characters (6 UTF-8 bytes) remain. 0 when neither is. */
+static size_t mention_length(const char *text, const char *name, const char *suffix)
+{
+	if (!name || !*name)
+		return 0;
+	size_t len = strlen(name), slen = strlen(suffix);
+	if (strstr(text, name))
+		return len;
+	if (len > slen && strcmp(name + len - slen, suffix) == 0 && len - slen >= 6) {
+		char shortname[256];
+		snprintf(shortname, sizeof shortname, "%.*s", (int)(len - slen), name);
+		if (strstr(text, shortname))
+			return len - slen;
+	}
+	return 0;
+}
+
+static long longest_mention(const struct geojson_features *f, const char *text, const char *suffix)
+{
+	long best = -1;
+	size_t best_len = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		size_t l = mention_length(text, f->items[i].name, suffix);
+		if (l > best_len) {
+			best_len = l;
+			best = (long)i;
+		}
+	}
+	return best;
+}
+
+void mapview_match_address(const struct mapview *m, const char *address, long *street, long *community)
+{
+	*street = -1;
+	*community = -1;
+	if (!address || !*address)
+		return;
+	*community = longest_mention(&m->communities, address, "社区");
+	if (*community >= 0) {
+		const char *code = m->communities.items[*community].code;
+		for (size_t i = 0; i < m->streets.n; i++)
+			if (strncmp(m->streets.items[i].code, code, 9) == 0)
+				*street = (long)i;
+		return;
+	}
+	*street = longest_mention(&m->streets, address, "街道");
+}

@@ -24,4 +24,9 @@ struct mapview {
 enum cd_err mapview_load(struct store *st, struct mapview **out) CD_MUST_CHECK;
 void mapview_free(struct mapview *m);
 
+/* Places a free-text address by the area names it mentions: the longest community name found
+ * (with or without its 社区 suffix), else the longest street name (with or without 街道).
+ * Sets *community (or -1) and *street (the community's street, or the street found, or -1). */
+void mapview_match_address(const struct mapview *m, const char *address, long *street, long *community);
+
 #endif

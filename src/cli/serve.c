@@ -9,8 +9,15 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "app/casework.h"
+#include "app/commit_queue.h"
 #include "app/district.h"
 #include "app/mapview.h"
+#include "core/calendar.h"
+#include "core/category.h"
+#include "core/classify_kw.h"
+#include "util/alloc.h"
+#include "util/csv.h"
 #include "cli/cli.h"
 #include "util/log.h"
 
@@ -36,6 +43,61 @@ static enum cd_err ensure_district(struct app *app)
 	}
 	log_info("default district loaded", "\"from\":\"%s\"", config_get(&app->cfg, CFG_DISTRICT));
 	return CD_OK;
+}
+
+/* Reads one of the category files into memory. */
+static enum cd_err read_category_file(const char *dir, const char *name, char **text, size_t *len)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	enum cd_err rc = file_read_all(path, 16u << 20, text, len);
+	if (rc)
+		fprintf(stderr, "citydesk serve: cannot read %s: %s\n", path, cd_err_name(rc));
+	return rc;
+}
+
+/* Loads the working-day calendar, the category tree and its classifier. */
+static enum cd_err load_services(struct app *app)
+{
+	char reason[512] = "";
+	struct cal_span spans[CAL_MAX_SPANS];
+	size_t nspans = 0;
+	app->cal = cal_new();
+	enum cd_err rc = cal_load_dir(app->cal, config_get(&app->cfg, CFG_CALENDAR), reason, sizeof reason);
+	if (!rc)
+		rc = cal_parse_hours(config_get(&app->cfg, CFG_WORK_HOURS), spans, CAL_MAX_SPANS, &nspans, reason,
+				     sizeof reason);
+	if (!rc)
+		rc = cal_set_hours(app->cal, spans, nspans, reason, sizeof reason);
+	if (rc) {
+		fprintf(stderr, "citydesk serve: calendar: %s\n", reason);
+		return rc;
+	}
+	const char *dir = config_get(&app->cfg, CFG_CATEGORIES);
+	char *hotline = NULL, *urban = NULL, *limits = NULL;
+	size_t hl = 0, ul = 0, ll = 0;
+	struct category_error err = {0, ""};
+	rc = read_category_file(dir, "hotline-taxonomy-L1-L2-L3.csv", &hotline, &hl);
+	if (!rc)
+		rc = read_category_file(dir, "urban-parts-and-matters.csv", &urban, &ul);
+	if (!rc)
+		rc = read_category_file(dir, "limits.csv", &limits, &ll);
+	if (!rc) {
+		app->cats = category_tree_new();
+		rc = category_tree_load_default(app->cats, hotline, hl, urban, ul, limits, ll, &err);
+		if (rc)
+			fprintf(stderr, "citydesk serve: categories, line %zu: %s\n", err.line, err.message);
+	}
+	xfree(hotline);
+	xfree(urban);
+	xfree(limits);
+	if (rc)
+		return rc;
+	category_tree_freeze(app->cats);
+	rc = classify_kw_new(app->cats, &app->classifier);
+	if (rc)
+		fprintf(stderr, "citydesk serve: cannot build the keyword classifier: %s\n", cd_err_name(rc));
+	return rc;
 }
 
 /* Rebuilds the map when another process (citydesk import) changed it. */
@@ -68,8 +130,10 @@ static int wait_for_signal(struct app *app, const sigset_t *signals)
 		int sig = sigtimedwait(signals, NULL, &tick);
 		if (sig > 0)
 			return sig;
-		if (errno == EAGAIN || errno == EINTR)
+		if (errno == EAGAIN || errno == EINTR) {
 			reload_map_if_changed(app);
+			casework_mark_due(app, (int64_t)time(NULL));
+		}
 	}
 }
 
@@ -124,6 +188,8 @@ int cli_serve(int argc, char **argv)
 		fprintf(stderr, "citydesk serve: cannot build the map from the store: %s\n", cd_err_name(rc));
 		goto out;
 	}
+	if (load_services(&app) || commit_queue_start(app.st, &app.intake))
+		goto out;
 	struct http_config hc = {
 		.listen = config_get(&app.cfg, CFG_LISTEN),
 		.routes = api_routes,
@@ -149,6 +215,10 @@ int cli_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv);
+	commit_queue_stop(app.intake);
+	classify_kw_free(app.classifier);
+	category_tree_free(app.cats);
+	cal_free(app.cal);
 	mapview_free(app.map);
 	store_close(app.st);
 	auth_limiter_free(app.limiter);

@@ -35,10 +35,26 @@ struct ledge {
 	uint32_t region;
 };
 
+/* An edge as the build rasterises it (horizontal ones too, which only make squares mixed). */
+struct mark {
+	struct geo_point lo, hi; /* endpoints, lo.lat <= hi.lat */
+	uint32_t region;
+};
+
+/* Mixed squares are cut into SUB x SUB sub-squares; those no edge touches store their answer. */
+#define SUB 8
+#define SUB_WALK 0 /* an edge touches the sub-square: walk */
+#define SUB_NONE 1 /* no region */
+/* 2 + j: region locals[loc_off + j] */
+#define SUB_MAX_LOCAL 254
+#define NO_SUB UINT32_MAX
+
 struct lmixed {
 	uint32_t edge_off; /* first edge in layer->edges */
 	uint32_t edge_n;   /* edges touching this square (non-horizontal ones) */
 	int32_t dir;       /* +1: cast the ray east, -1: west */
+	uint32_t sub_off;  /* SUB*SUB codes in layer->subs, or NO_SUB */
+	uint32_t loc_off;  /* the regions those codes name, in layer->locals */
 };
 
 /* A square's regions, as the grid builder needs them. */
@@ -57,6 +73,9 @@ struct locate_layer {
 	size_t n_mixed;
 	struct ledge *edges;
 	size_t n_edges;
+	uint8_t *subs;     /* SUB*SUB answer codes per mixed square that has them */
+	uint32_t *locals;  /* regions named by the codes */
+	size_t n_subs, n_locals;
 	size_t n_regions;
 	/* Only when built for the grid: */
 	uint32_t *cand_off; /* per square + 1, into cands */
@@ -179,6 +198,26 @@ static long layer_mixed_find(const struct locate_layer *L, long s, struct geo_po
 	return best;
 }
 
+/* A lookup in mixed square s: the sub-square's stored answer, else the walk. */
+static inline long layer_mixed_lookup(const struct locate_layer *L, long s, struct geo_point p)
+{
+	const struct lmixed *m = &L->mixed[-2 - L->sq[s]];
+	if (m->sub_off != NO_SUB) {
+		/* Multiplying by SUB (a power of two) is exact, so these agree with square_of. */
+		double fx = (p.lng - L->lat.origin_lng) * L->inv_lng;
+		double fy = (p.lat - L->lat.origin_lat) * L->inv_lat;
+		long sx = ifloor(fx * SUB) - SUB * ifloor(fx), sy = ifloor(fy * SUB) - SUB * ifloor(fy);
+		if (sx >= 0 && sx < SUB && sy >= 0 && sy < SUB) {
+			uint8_t code = L->subs[m->sub_off + (size_t)(sy * SUB + sx)];
+			if (code == SUB_NONE)
+				return -1;
+			if (code != SUB_WALK)
+				return L->locals[m->loc_off + code - 2];
+		}
+	}
+	return layer_mixed_lookup(L, s, p);
+}
+
 long locate_layer_find(const struct locate_layer *L, struct geo_point p)
 {
 	long s = square_of(L, p);
@@ -196,7 +235,7 @@ size_t locate_layer_bytes(const struct locate_layer *L)
 		return 0;
 	size_t nsq = (size_t)(L->ncols * L->nrows);
 	size_t b = sizeof(*L) + nsq * sizeof(*L->sq) + L->n_mixed * sizeof(*L->mixed) +
-		   L->n_edges * sizeof(*L->edges);
+		   L->n_edges * sizeof(*L->edges) + L->n_subs + L->n_locals * sizeof(*L->locals);
 	if (L->cand_off)
 		b += (nsq + 1) * sizeof(*L->cand_off) + L->cand_off[nsq] * sizeof(*L->cands);
 	return b;
@@ -209,6 +248,8 @@ void locate_layer_free(struct locate_layer *L)
 	xfree(L->sq);
 	xfree(L->mixed);
 	xfree(L->edges);
+	xfree(L->subs);
+	xfree(L->locals);
 	xfree(L->cand_off);
 	xfree(L->cands);
 	xfree(L);
@@ -220,8 +261,8 @@ void locate_layer_free(struct locate_layer *L)
 struct visit_ctx {
 	uint32_t *count;     /* pass 1: marks per square */
 	uint32_t *fill;      /* pass 2: next free slot per square */
-	struct ledge *marks; /* pass 2: the marks */
-	struct ledge edge;   /* the edge being visited, in stored form */
+	struct mark *marks;  /* pass 2: the marks */
+	struct mark edge;    /* the edge being visited */
 	long total;          /* marks so far */
 };
 
@@ -274,9 +315,7 @@ static void visit_region(const struct locate_layer *L, const struct geo_multipol
 					continue;
 				struct geo_point lo = a.lat <= b.lat ? a : b;
 				struct geo_point hi = a.lat <= b.lat ? b : a;
-				v->edge = (struct ledge){lo.lng, lo.lat, hi.lat, 0, region};
-				if (lo.lat != hi.lat)
-					v->edge.k = (hi.lng - lo.lng) / (hi.lat - lo.lat);
+				v->edge = (struct mark){lo, hi, region};
 				visit_edge(L, a, b, v);
 			}
 		}
@@ -364,7 +403,7 @@ static size_t run_cost(const struct locate_layer *L, long s, int dir)
 /* Fills the per-square region lists the grid builder needs. marks/mark_off are the build's
  * temporary marks (all edges, horizontal ones included). */
 static enum cd_err layer_cands(struct locate_layer *L, const struct geo_multipolygon *const *regions,
-			       size_t n, const struct geo_bbox *boxes, const struct ledge *marks,
+			       size_t n, const struct geo_bbox *boxes, const struct mark *marks,
 			       const uint32_t *mark_off)
 {
 	size_t nsq = (size_t)(L->ncols * L->nrows);
@@ -429,6 +468,101 @@ static enum cd_err layer_cands(struct locate_layer *L, const struct geo_multipol
 	return CD_OK;
 }
 
+/* Segment lo-hi meets the closed box [x0, x1] x [y0, y1] (Liang-Barsky). */
+static bool seg_meets_box(struct geo_point a, struct geo_point b, double x0, double y0, double x1,
+			  double y1)
+{
+	double dx = b.lng - a.lng, dy = b.lat - a.lat;
+	double p[4] = {-dx, dx, -dy, dy};
+	double q[4] = {a.lng - x0, x1 - a.lng, a.lat - y0, y1 - a.lat};
+	double t0 = 0, t1 = 1;
+	for (int i = 0; i < 4; i++) {
+		if (p[i] == 0) {
+			if (q[i] < 0)
+				return false;
+			continue;
+		}
+		double r = q[i] / p[i];
+		if (p[i] < 0)
+			t0 = fmax(t0, r);
+		else
+			t1 = fmin(t1, r);
+		if (t0 > t1)
+			return false;
+	}
+	return true;
+}
+
+/* Gives every mixed square its SUB x SUB table: a sub-square that no edge touches (with the
+ * same slack as squares) has one answer, found by the exact walk from its centre. Lookups that
+ * land there need no walk. */
+static enum cd_err layer_subs(struct locate_layer *L, const struct mark *marks, const uint32_t *off)
+{
+	if (L->n_mixed == 0)
+		return CD_OK;
+	size_t nsq = (size_t)(L->ncols * L->nrows);
+	if (L->n_mixed > UINT32_MAX / (SUB * SUB))
+		return CD_ERR_TOOBIG;
+	L->subs = try_malloc(L->n_mixed * SUB * SUB);
+	size_t loc_cap = L->n_mixed * 2 + 16;
+	L->locals = try_malloc(loc_cap * sizeof(*L->locals));
+	if (!L->subs || !L->locals)
+		return CD_ERR_NOMEM;
+	double w = L->lat.step_lng / SUB, h = L->lat.step_lat / SUB;
+	for (size_t s = 0; s < nsq; s++) {
+		if (L->sq[s] >= -1)
+			continue;
+		struct lmixed *m = &L->mixed[-2 - L->sq[s]];
+		long col = (long)(s % (size_t)L->ncols) + L->c0, row = (long)(s / (size_t)L->ncols) + L->r0;
+		double sx0 = L->lat.origin_lng + (double)col * L->lat.step_lng;
+		double sy0 = L->lat.origin_lat + (double)row * L->lat.step_lat;
+		uint8_t *codes = L->subs + L->n_subs;
+		size_t loc0 = L->n_locals;
+		for (int j = 0; j < SUB; j++) {
+			for (int i = 0; i < SUB; i++) {
+				double x0 = sx0 + i * w, y0 = sy0 + j * h;
+				uint8_t code = SUB_WALK;
+				bool touched = false;
+				for (uint32_t e = off[s]; e < off[s + 1] && !touched; e++)
+					touched = seg_meets_box(marks[e].lo, marks[e].hi, x0 - TOUCH_EPS,
+								y0 - TOUCH_EPS, x0 + w + TOUCH_EPS,
+								y0 + h + TOUCH_EPS);
+				if (!touched) {
+					struct geo_point ctr = {x0 + w / 2, y0 + h / 2};
+					long r = layer_mixed_find(L, (long)s, ctr);
+					if (r < 0) {
+						code = SUB_NONE;
+					} else {
+						size_t k = loc0;
+						while (k < L->n_locals && L->locals[k] != (uint32_t)r)
+							k++;
+						if (k - loc0 < SUB_MAX_LOCAL) {
+							if (k == L->n_locals) {
+								if (L->n_locals == loc_cap) {
+									size_t nc = loc_cap * 2;
+									uint32_t *nl = try_realloc(
+										L->locals, nc * sizeof(*nl));
+									if (!nl)
+										return CD_ERR_NOMEM;
+									L->locals = nl;
+									loc_cap = nc;
+								}
+								L->locals[L->n_locals++] = (uint32_t)r;
+							}
+							code = (uint8_t)(2 + (k - loc0));
+						}
+					}
+				}
+				codes[j * SUB + i] = code;
+			}
+		}
+		m->sub_off = (uint32_t)L->n_subs;
+		m->loc_off = (uint32_t)loc0;
+		L->n_subs += SUB * SUB;
+	}
+	return CD_OK;
+}
+
 /* Builds a layer; with_cands also records the per-square region lists for the grid. */
 static enum cd_err layer_build(const struct geo_multipolygon *const *regions, size_t n,
 			       const struct locate_lattice *lat, bool with_cands,
@@ -437,7 +571,7 @@ static enum cd_err layer_build(const struct geo_multipolygon *const *regions, si
 	enum cd_err rc = CD_ERR_NOMEM;
 	struct geo_bbox *boxes = NULL;
 	uint32_t *count = NULL, *off = NULL, *fill = NULL;
-	struct ledge *marks = NULL;
+	struct mark *marks = NULL;
 	*out = NULL;
 	if (n > LOCATE_MAX_REGIONS || !(lat->step_lng > 0) || !(lat->step_lat > 0) ||
 	    !isfinite(lat->origin_lng) || !isfinite(lat->origin_lat))
@@ -523,7 +657,7 @@ static enum cd_err layer_build(const struct geo_multipolygon *const *regions, si
 	size_t n_edges = 0;
 	for (size_t s = 0; s < nsq; s++)
 		for (uint32_t i = off[s]; i < off[s + 1]; i++)
-			n_edges += marks[i].ya != marks[i].yb;
+			n_edges += marks[i].lo.lat != marks[i].hi.lat;
 	if (n_edges > UINT32_MAX / 2) {
 		rc = CD_ERR_TOOBIG;
 		goto done;
@@ -549,10 +683,15 @@ static enum cd_err layer_build(const struct geo_multipolygon *const *regions, si
 		struct lmixed *m = &L->mixed[L->n_mixed];
 		m->edge_off = (uint32_t)L->n_edges;
 		for (uint32_t i = off[s]; i < off[s + 1]; i++)
-			if (marks[i].ya != marks[i].yb)
-				L->edges[L->n_edges++] = marks[i];
+			if (marks[i].lo.lat != marks[i].hi.lat) {
+				struct geo_point lo = marks[i].lo, hi = marks[i].hi;
+				L->edges[L->n_edges++] = (struct ledge){
+					lo.lng, lo.lat, hi.lat, (hi.lng - lo.lng) / (hi.lat - lo.lat),
+					marks[i].region};
+			}
 		m->edge_n = (uint32_t)(L->n_edges - m->edge_off);
 		m->dir = 1;
+		m->sub_off = NO_SUB;
 		L->sq[s] = -2 - (int32_t)L->n_mixed++;
 	}
 	/* Cast each mixed square's ray the cheaper way that meets few enough regions. */
@@ -569,8 +708,8 @@ static enum cd_err layer_build(const struct geo_multipolygon *const *regions, si
 		else
 			goto done;
 	}
-	rc = CD_OK;
-	if (with_cands)
+	rc = layer_subs(L, marks, off);
+	if (rc == CD_OK && with_cands)
 		rc = layer_cands(L, regions, n, boxes, marks, off);
 done:
 	xfree(boxes);
@@ -883,7 +1022,7 @@ enum cd_err locate_find(const struct locate_index *idx, struct geo_point p, stru
 	long k = -1;
 	if (s >= 0) {
 		int32_t v = L->sq[s];
-		k = v >= -1 ? v : layer_mixed_find(L, s, p);
+		k = v >= -1 ? v : layer_mixed_lookup(L, s, p);
 	}
 	if (k < 0) {
 		out->street = locate_layer_find(idx->streets, p);

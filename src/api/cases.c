@@ -1,0 +1,450 @@
+/* /api/v1/cases: report (any channel), list within the caller's scope, read one with its
+ * history, and act on it through the workflow. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/cases.h"
+#include "app/casework.h"
+#include "app/intake.h"
+#include "core/category.h"
+#include "core/gcj02.h"
+#include "core/workflow.h"
+#include "util/alloc.h"
+
+static const char *const channels[] = {"hotline", "app", "grid", "camera", "iot", "enterprise", "open311", "system"};
+
+static bool known_channel(const char *s)
+{
+	for (size_t i = 0; i < sizeof channels / sizeof channels[0]; i++)
+		if (strcmp(s, channels[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The channel a caller's reports come from when they do not say. */
+static const char *default_channel(enum auth_role role)
+{
+	switch (role) {
+	case ROLE_CITIZEN: return "app";
+	case ROLE_GRID_WORKER: return "grid";
+	case ROLE_SYSTEM: return "system";
+	default: return "hotline";
+	}
+}
+
+/* The case `ref` if it exists and the caller may see it; else 404 in res. */
+static bool load_case(struct http_request *req, struct http_response *res, struct app *app,
+		      const struct api_caller *who, const char *ref, struct store_case *c)
+{
+	enum cd_err rc = store_case_get_by_ref(app->st, ref ? ref : "", c);
+	if (rc && rc != CD_ERR_NOTFOUND) {
+		api_store_failed(req, res, rc);
+		return false;
+	}
+	struct workflow_scope scope = {
+		who->user.street_code[0] ? who->user.street_code : NULL,
+		who->user.unit_code[0] ? who->user.unit_code : NULL,
+		rc == CD_OK && c->street_code[0] ? c->street_code : NULL,
+		rc == CD_OK && c->unit_code[0] ? c->unit_code : NULL,
+		rc == CD_OK && c->reporter_user_id && c->reporter_user_id == who->user.id,
+	};
+	if (rc == CD_ERR_NOTFOUND || !workflow_in_scope(who->role, &scope)) {
+		http_error(res, 404, "not_found", "没有这个案件 (no such case)", NULL);
+		return false;
+	}
+	return true;
+}
+
+/* Checks that every id in the JSON array names a stored file; *text gets the array as JSON. */
+static bool check_attachments(struct app *app, const json_t *arr, char **text, struct json_problem *p)
+{
+	size_t i;
+	const json_t *v;
+	if (json_array_size(arr) > 9) {
+		json_problem_set(p, 422, "invalid_field", "attachments", "at most 9 attachments");
+		return false;
+	}
+	json_array_foreach(arr, i, v) {
+		struct store_file f;
+		if (!json_is_string(v) || store_file_get(app->st, json_string_value(v), &f)) {
+			json_problem_set(p, 422, "invalid_field", "attachments",
+					 "attachments must be ids returned by POST /api/v1/files");
+			return false;
+		}
+	}
+	*text = json_dumps(arr, JSON_COMPACT);
+	return *text != NULL;
+}
+
+/* Reads {"working_days":N} | {"working_hours":N} | {"hours":N}. */
+static bool read_time_limit(const json_t *obj, struct cal_limit *lim, struct json_problem *p)
+{
+	if (json_object_size(obj) != 1)
+		goto bad;
+	static const char *const kinds[] = {"working_days", "working_hours", "hours"};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		const json_t *v = json_object_get(obj, kinds[i]);
+		if (!v)
+			continue;
+		if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 1000 ||
+		    cal_limit_from(kinds[i], json_number_value(v), lim))
+			goto bad;
+		return true;
+	}
+bad:
+	json_problem_set(p, 422, "invalid_field", "time_limit",
+			 "time_limit must be one of {\"working_days\":N}, {\"working_hours\":N}, {\"hours\":N}");
+	return false;
+}
+
+void api_cases_create(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	static const char *const allowed[] = {"channel", "description", "title", "lat", "lng", "crs", "address",
+					      "category", "reporter", "attachments", "external_id", "time_limit",
+					      "reported_at", NULL};
+	static const char *const reporter_fields[] = {"name", "phone", NULL};
+	const unsigned may_report = API_ANY_ROLE & ~API_ROLE(ROLE_AUDITOR);
+	struct api_caller *who = api_require(req, res, app, may_report);
+	json_t *body = NULL;
+	char *attachments = NULL;
+	struct json_problem p;
+	struct intake_request in;
+	const json_t *reporter = NULL, *files = NULL, *limit = NULL;
+	const char *crs = NULL, *reported = NULL;
+	double lat = NAN, lng = NAN;
+	memset(&in, 0, sizeof in);
+	if (!who || !http_read_json(req, res, &body))
+		return;
+	in.channel = default_channel(who->role);
+	if (json_check_fields(body, allowed, &p) ||
+	    json_get_string(body, "channel", JSON_OPTIONAL, 16, &in.channel, &p) ||
+	    json_get_string(body, "description", JSON_REQUIRED | JSON_NONEMPTY, 4000, &in.description, &p) ||
+	    json_get_string(body, "title", JSON_OPTIONAL, 200, &in.title, &p) ||
+	    json_get_double(body, "lat", JSON_OPTIONAL, -90, 90, &lat, &p) ||
+	    json_get_double(body, "lng", JSON_OPTIONAL, -180, 180, &lng, &p) ||
+	    json_get_string(body, "crs", JSON_OPTIONAL, 8, &crs, &p) ||
+	    json_get_string(body, "address", JSON_OPTIONAL, 300, &in.address, &p) ||
+	    json_get_string(body, "category", JSON_OPTIONAL, 23, &in.category, &p) ||
+	    json_get_value(body, "reporter", JSON_OPTIONAL, JSON_OBJECT, &reporter, &p) ||
+	    json_get_value(body, "attachments", JSON_OPTIONAL, JSON_ARRAY, &files, &p) ||
+	    json_get_string(body, "external_id", JSON_OPTIONAL, 64, &in.external_id, &p) ||
+	    json_get_value(body, "time_limit", JSON_OPTIONAL, JSON_OBJECT, &limit, &p) ||
+	    json_get_string(body, "reported_at", JSON_OPTIONAL, 40, &reported, &p))
+		goto refuse;
+	if (reporter && (json_check_fields(reporter, reporter_fields, &p) ||
+			 json_get_string(reporter, "name", JSON_OPTIONAL, 50, &in.reporter_name, &p) ||
+			 json_get_string(reporter, "phone", JSON_OPTIONAL, 20, &in.reporter_phone, &p))) {
+		char inner[64];
+		snprintf(inner, sizeof inner, "%.60s", p.field[0] ? p.field : "name");
+		snprintf(p.field, sizeof p.field, "reporter.%s", inner);
+		goto refuse;
+	}
+	if (in.reporter_phone && strspn(in.reporter_phone, "0123456789+- ") != strlen(in.reporter_phone)) {
+		json_problem_set(&p, 422, "invalid_field", "reporter.phone", "a phone number has digits, +, - and spaces");
+		goto refuse;
+	}
+	if (!known_channel(in.channel)) {
+		json_problem_set(&p, 422, "invalid_field", "channel", "unknown channel \"%.16s\"", in.channel);
+		goto refuse;
+	}
+	if (who->role == ROLE_CITIZEN && strcmp(in.channel, "app") != 0) {
+		http_error(res, 403, "forbidden", "residents report through the app channel", "channel");
+		goto out;
+	}
+	if (isnan(lat) != isnan(lng)) {
+		json_problem_set(&p, 422, "missing_field", isnan(lat) ? "lat" : "lng", "lat and lng go together");
+		goto refuse;
+	}
+	if (crs && strcmp(crs, "wgs84") != 0 && strcmp(crs, "gcj02") != 0) {
+		json_problem_set(&p, 422, "invalid_field", "crs", "crs must be wgs84 or gcj02");
+		goto refuse;
+	}
+	if (!isnan(lat)) {
+		struct geo_point pt = {lng, lat};
+		if (crs && strcmp(crs, "gcj02") == 0)
+			pt = gcj02_to_wgs84(pt);
+		in.has_point = true;
+		in.lat = pt.lat;
+		in.lng = pt.lng;
+	}
+	if (files && !check_attachments(app, files, &attachments, &p))
+		goto refuse;
+	in.attachments = attachments;
+	if (limit) {
+		if (who->role != ROLE_ADMIN && who->role != ROLE_DISTRICT_DISPATCHER &&
+		    who->role != ROLE_STREET_DISPATCHER) {
+			http_error(res, 403, "forbidden", "only dispatchers and admins may set a time limit", "time_limit");
+			goto out;
+		}
+		if (!read_time_limit(limit, &in.limit, &p))
+			goto refuse;
+		in.has_limit = true;
+	}
+	if (reported) {
+		if (who->role != ROLE_ADMIN && who->role != ROLE_SYSTEM) {
+			http_error(res, 403, "forbidden", "only admins and systems may set reported_at", "reported_at");
+			goto out;
+		}
+		if (!api_parse_time(reported, &in.reported_at) || in.reported_at > (int64_t)time(NULL) + 300) {
+			json_problem_set(&p, 422, "invalid_field", "reported_at",
+					 "reported_at must be an ISO 8601 time, not in the future");
+			goto refuse;
+		}
+	}
+	in.reporter_user_id = who->role == ROLE_CITIZEN ? who->user.id : 0;
+	in.actor = who->user.username;
+	in.actor_role = who->user.role;
+
+	struct store_case *c = http_alloc(req, sizeof *c);
+	bool created = false;
+	if (!c) {
+		http_error(res, 500, "internal", "out of memory", NULL);
+		goto out;
+	}
+	enum cd_err rc = intake_submit(app, &in, c, &created, &p);
+	if (rc == CD_ERR_INVALID)
+		goto refuse;
+	if (rc) {
+		api_store_failed(req, res, rc);
+		goto out;
+	}
+	json_t *reply = cases_case_json(app, c, who);
+	http_respond_json(res, created ? 201 : 200, reply);
+	json_decref(reply);
+	goto out;
+refuse:
+	http_error_json(res, &p);
+out:
+	xfree(attachments);
+	json_decref(body);
+}
+
+/* Reads an optional query parameter that must be one of a few words. */
+static bool query_word(struct http_request *req, struct http_response *res, const char *name, size_t max,
+		       const char **out)
+{
+	const char *v = http_query_get(req, name);
+	*out = v && *v ? v : NULL;
+	if (*out && strlen(*out) > max) {
+		http_error(res, 422, "invalid_parameter", "value too long", name);
+		return false;
+	}
+	return true;
+}
+
+static bool query_time(struct http_request *req, struct http_response *res, const char *name, int64_t *out)
+{
+	const char *v = http_query_get(req, name);
+	*out = 0;
+	if (!v || !*v)
+		return true;
+	if (!api_parse_time(v, out)) {
+		http_error(res, 422, "invalid_parameter", "an ISO 8601 date or time, e.g. 2026-11-27T08:00:00+08:00",
+			   name);
+		return false;
+	}
+	return true;
+}
+
+void api_cases_list(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	const unsigned may_list = API_ANY_ROLE & ~API_ROLE(ROLE_CITIZEN);
+	struct api_caller *who = api_require(req, res, app, may_list);
+	struct store_case_filter f;
+	const char *overdue = NULL;
+	long page, page_size;
+	memset(&f, 0, sizeof f);
+	if (!who || !api_paging(req, res, &page, &page_size) || !query_word(req, res, "status", 20, &f.status) ||
+	    !query_word(req, res, "street", 12, &f.street_code) ||
+	    !query_word(req, res, "community", 12, &f.community_code) ||
+	    !query_word(req, res, "unit", 30, &f.unit_code) ||
+	    !query_word(req, res, "category", 23, &f.category_prefix) ||
+	    !query_word(req, res, "channel", 16, &f.channel) || !query_word(req, res, "overdue", 5, &overdue) ||
+	    !query_word(req, res, "q", 100, &f.q) || !query_time(req, res, "from", &f.from) ||
+	    !query_time(req, res, "to", &f.to))
+		return;
+	enum workflow_state st;
+	if (f.status && workflow_state_parse(f.status, &st)) {
+		http_error(res, 422, "invalid_parameter", "unknown status", "status");
+		return;
+	}
+	if (f.channel && !known_channel(f.channel)) {
+		http_error(res, 422, "invalid_parameter", "unknown channel", "channel");
+		return;
+	}
+	if (overdue) {
+		if (strcmp(overdue, "true") != 0 && strcmp(overdue, "false") != 0) {
+			http_error(res, 422, "invalid_parameter", "overdue is true or false", "overdue");
+			return;
+		}
+		f.overdue = strcmp(overdue, "true") == 0 ? 1 : -1;
+	}
+	/* The caller's scope narrows every list. */
+	if (who->role == ROLE_STREET_DISPATCHER || (who->role == ROLE_GRID_WORKER && who->user.street_code[0]))
+		f.scope_street = who->user.street_code;
+	if (who->role == ROLE_UNIT_STAFF)
+		f.scope_unit = who->user.unit_code;
+	struct store_case_page pg;
+	memset(&pg, 0, sizeof pg);
+	enum cd_err rc = store_cases_list(app->st, &f, (int64_t)(page - 1) * page_size, page_size, &pg);
+	if (rc) {
+		api_store_failed(req, res, rc);
+		return;
+	}
+	json_t *items = json_array();
+	for (size_t i = 0; i < pg.n; i++)
+		json_array_append_new(items, cases_case_json(app, &pg.cases[i], who));
+	json_t *reply = api_page_json(items, pg.total, page, page_size);
+	if (pg.total_capped)
+		json_object_set_new(reply, "total_capped", json_true());
+	store_case_page_release(&pg);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+}
+
+void api_cases_get(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	struct api_caller *who = api_authenticate(req, res, app);
+	struct store_case *c = http_alloc(req, sizeof *c);
+	if (!who || !c || !load_case(req, res, app, who, http_param(req, "id"), c))
+		return;
+	json_t *reply = cases_case_json(app, c, who);
+	json_object_set_new(reply, "history", cases_history_json(app, c));
+	uint32_t allowed = workflow_allowed(&(struct workflow_case){0}, who->role);
+	struct workflow_case facts = casework_facts(c);
+	allowed = workflow_allowed(&facts, who->role);
+	const char *names[WF_ACTION_COUNT];
+	size_t n = workflow_action_set_names(allowed, names);
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_string(names[i]));
+	json_object_set_new(reply, "allowed_actions", list);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+}
+
+/* The 409 for an action the workflow refuses, listing what the caller may do instead. */
+static void refuse_action(struct http_response *res, const char *why, uint32_t allowed)
+{
+	const char *names[WF_ACTION_COUNT];
+	size_t n = workflow_action_set_names(allowed, names);
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_string(names[i]));
+	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code", "action_not_allowed", "message",
+				why ? why : "not allowed now", "field", "action", "allowed_actions", list);
+	http_respond_json(res, 409, err);
+	json_decref(err);
+}
+
+void api_cases_action(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	static const char *const allowed[] = {"action", "comment", "reason", "result", "passed", "satisfaction",
+					      "into", "unit", "working_days", "approved", "category",
+					      "attachments", "version", NULL};
+	struct api_caller *who = api_authenticate(req, res, app);
+	struct store_case *c = http_alloc(req, sizeof *c);
+	json_t *body = NULL;
+	char *attachments = NULL;
+	struct json_problem p;
+	struct casework_action a;
+	const char *action = NULL, *satisfaction = NULL, *into = NULL;
+	const json_t *files = NULL;
+	long long version = 0, working_days = 0;
+	memset(&a, 0, sizeof a);
+	a.approved = true;
+	if (!who || !c || !load_case(req, res, app, who, http_param(req, "id"), c) || !http_read_json(req, res, &body))
+		goto out;
+	if (json_check_fields(body, allowed, &p) ||
+	    json_get_string(body, "action", JSON_REQUIRED | JSON_NONEMPTY, 32, &action, &p) ||
+	    json_get_string(body, "comment", JSON_OPTIONAL, 1000, &a.comment, &p) ||
+	    json_get_string(body, "reason", JSON_OPTIONAL | JSON_NONEMPTY, 1000, &a.reason, &p) ||
+	    json_get_string(body, "result", JSON_OPTIONAL | JSON_NONEMPTY, 2000, &a.result, &p) ||
+	    json_get_bool(body, "passed", JSON_OPTIONAL, &a.passed, &p) ||
+	    json_get_string(body, "satisfaction", JSON_OPTIONAL, 32, &satisfaction, &p) ||
+	    json_get_string(body, "into", JSON_OPTIONAL, 32, &into, &p) ||
+	    json_get_string(body, "unit", JSON_OPTIONAL, 30, &a.unit, &p) ||
+	    json_get_int(body, "working_days", JSON_OPTIONAL, 1, 60, &working_days, &p) ||
+	    json_get_bool(body, "approved", JSON_OPTIONAL, &a.approved, &p) ||
+	    json_get_string(body, "category", JSON_OPTIONAL, 23, &a.category, &p) ||
+	    json_get_value(body, "attachments", JSON_OPTIONAL, JSON_ARRAY, &files, &p) ||
+	    json_get_int(body, "version", JSON_OPTIONAL, 1, INT64_MAX, &version, &p))
+		goto refuse;
+	if (workflow_action_parse(action, &a.action)) {
+		json_problem_set(&p, 422, "invalid_field", "action", "unknown action \"%.32s\"", action);
+		goto refuse;
+	}
+	/* Which parameters are present, for the workflow's per-action check. */
+	uint32_t present = 0;
+	for (int k = 0; k < WF_PARAM_COUNT; k++)
+		if (json_object_get(body, workflow_param_name((enum workflow_param)k)))
+			present |= WF_PARAM_BIT(k);
+	enum workflow_param missing;
+	if (workflow_params_check(a.action, present, &missing)) {
+		bool absent = !(present & WF_PARAM_BIT(missing));
+		json_problem_set(&p, 422, absent ? "missing_field" : "unknown_field", workflow_param_name(missing),
+				 absent ? "this action needs %s" : "this action does not take %s",
+				 workflow_param_name(missing));
+		goto refuse;
+	}
+	a.working_days = (int)working_days;
+	if (satisfaction && workflow_satisfaction_parse(satisfaction, &a.satisfaction)) {
+		json_problem_set(&p, 422, "invalid_field", "satisfaction",
+				 "satisfaction is satisfied, basically_satisfied or dissatisfied");
+		goto refuse;
+	}
+	struct store_unit unit;
+	if (a.unit && store_unit_get(app->st, a.unit, &unit)) {
+		json_problem_set(&p, 422, "invalid_field", "unit", "unknown unit \"%.30s\"", a.unit);
+		goto refuse;
+	}
+	if (a.category && !category_get(app->cats, a.category)) {
+		json_problem_set(&p, 422, "unknown_category", "category", "unknown category code");
+		goto refuse;
+	}
+	if (into) {
+		struct store_case *master = http_alloc(req, sizeof *master);
+		if (!master || store_case_get_by_ref(app->st, into, master) || master->id == c->id ||
+		    master->merged_into) {
+			json_problem_set(&p, 422, "invalid_field", "into", "into must name another case that is not merged");
+			goto refuse;
+		}
+		a.into_id = master->id;
+	}
+	if (files && !check_attachments(app, files, &attachments, &p))
+		goto refuse;
+	a.attachments = attachments;
+	if (version && version != c->version) {
+		http_error(res, 409, "version_conflict", "the case changed since you read it; read it again", "version");
+		goto out;
+	}
+	struct casework_actor actor = {who->user.username, who->role, who->actor};
+	uint32_t allowed_now = 0;
+	const char *why = NULL;
+	enum cd_err rc = casework_apply(app, &actor, c, &a, &allowed_now, &why, &p);
+	if (rc == CD_ERR_CONFLICT) {
+		refuse_action(res, why, allowed_now);
+		goto out;
+	}
+	if (rc == CD_ERR_INVALID)
+		goto refuse;
+	if (rc) {
+		api_store_failed(req, res, rc);
+		goto out;
+	}
+	json_t *reply = cases_case_json(app, c, who);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+	goto out;
+refuse:
+	http_error_json(res, &p);
+out:
+	xfree(attachments);
+	json_decref(body);
+}

@@ -1,0 +1,148 @@
+/* The group-commit writer; see commit_queue.h. Each waiting request owns a slot on its own
+ * stack; the writer copies the cases into one array, inserts them with
+ * store_case_insert_batch, copies the results back and signals every slot of the batch. */
+#include "app/commit_queue.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/log.h"
+
+struct slot {
+	struct store_case *c;         /* the caller's case, filled in on completion */
+	struct store_case_event *ev;  /* the caller's first event */
+	enum cd_err rc;               /* the case's result */
+	int done;                     /* set by the writer under the queue's lock */
+	struct slot *next;            /* FIFO link */
+};
+
+struct commit_queue {
+	struct store *st;
+	pthread_t writer;
+	pthread_mutex_t lock;
+	pthread_cond_t work;    /* signalled when a slot arrives or on stop */
+	pthread_cond_t settled; /* broadcast when a batch's slots are done */
+	struct slot *head, *tail;
+	int stopping;
+	long long batches, cases; /* counters for /metrics */
+	/* Writer-only scratch space, allocated once. */
+	struct store_case *batch;
+	struct store_case_event *events;
+	enum cd_err *results;
+	struct slot *taken[COMMIT_QUEUE_BATCH];
+};
+
+static void *writer_main(void *arg)
+{
+	struct commit_queue *q = arg;
+	struct store_actor actor = {"system", ""};
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (!q->head && !q->stopping)
+			pthread_cond_wait(&q->work, &q->lock);
+		if (!q->head && q->stopping)
+			break;
+		size_t n = 0;
+		while (q->head && n < COMMIT_QUEUE_BATCH) {
+			struct slot *s = q->head;
+			q->head = s->next;
+			q->taken[n++] = s;
+		}
+		if (!q->head)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->lock);
+
+		for (size_t i = 0; i < n; i++) {
+			q->batch[i] = *q->taken[i]->c;
+			q->events[i] = *q->taken[i]->ev;
+		}
+		enum cd_err rc = store_case_insert_batch(q->st, &actor, q->batch, q->events, n, q->results);
+		if (rc)
+			log_error("intake batch failed", "\"cases\":%zu,\"error\":\"%s\"", n, cd_err_name(rc));
+
+		pthread_mutex_lock(&q->lock);
+		for (size_t i = 0; i < n; i++) {
+			struct slot *s = q->taken[i];
+			*s->c = q->batch[i];
+			*s->ev = q->events[i];
+			s->rc = rc ? rc : q->results[i];
+			s->done = 1;
+		}
+		q->batches++;
+		q->cases += (long long)n;
+		pthread_cond_broadcast(&q->settled);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+enum cd_err commit_queue_start(struct store *st, struct commit_queue **out)
+{
+	struct commit_queue *q = xcalloc(1, sizeof *q);
+	q->st = st;
+	q->batch = xcalloc(COMMIT_QUEUE_BATCH, sizeof *q->batch);
+	q->events = xcalloc(COMMIT_QUEUE_BATCH, sizeof *q->events);
+	q->results = xcalloc(COMMIT_QUEUE_BATCH, sizeof *q->results);
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->work, NULL);
+	pthread_cond_init(&q->settled, NULL);
+	if (pthread_create(&q->writer, NULL, writer_main, q) != 0) {
+		pthread_cond_destroy(&q->work);
+		pthread_cond_destroy(&q->settled);
+		pthread_mutex_destroy(&q->lock);
+		xfree(q->batch);
+		xfree(q->events);
+		xfree(q->results);
+		xfree(q);
+		return CD_ERR_IO;
+	}
+	*out = q;
+	return CD_OK;
+}
+
+void commit_queue_stop(struct commit_queue *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stopping = 1;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->writer, NULL);
+	pthread_cond_destroy(&q->work);
+	pthread_cond_destroy(&q->settled);
+	pthread_mutex_destroy(&q->lock);
+	xfree(q->batch);
+	xfree(q->events);
+	xfree(q->results);
+	xfree(q);
+}
+
+enum cd_err commit_queue_submit(struct commit_queue *q, struct store_case *c, struct store_case_event *ev)
+{
+	struct slot s = {c, ev, CD_OK, 0, NULL};
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping) {
+		pthread_mutex_unlock(&q->lock);
+		return CD_ERR_BUSY;
+	}
+	if (q->tail)
+		q->tail->next = &s;
+	else
+		q->head = &s;
+	q->tail = &s;
+	pthread_cond_signal(&q->work);
+	while (!s.done)
+		pthread_cond_wait(&q->settled, &q->lock);
+	pthread_mutex_unlock(&q->lock);
+	return s.rc;
+}
+
+void commit_queue_stats(struct commit_queue *q, long long *batches, long long *cases)
+{
+	pthread_mutex_lock(&q->lock);
+	*batches = q->batches;
+	*cases = q->cases;
+	pthread_mutex_unlock(&q->lock);
+}

@@ -1,0 +1,258 @@
+/* The intake pipeline; see intake.h. */
+#include "app/intake.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/commit_queue.h"
+#include "app/mapview.h"
+#include "core/category.h"
+#include "core/classify_kw.h"
+#include "core/locate.h"
+#include "core/workflow.h"
+
+void intake_normalize_text(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	int pending_space = 0;
+	const unsigned char *p = (const unsigned char *)(in ? in : "");
+	if (cap == 0)
+		return;
+	while (*p) {
+		size_t skip = 0;
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
+			skip = 1;
+		else if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) /* U+3000 ideographic space */
+			skip = 3;
+		else if (p[0] == 0xC2 && p[1] == 0xA0) /* U+00A0 no-break space */
+			skip = 2;
+		if (skip) {
+			pending_space = o > 0;
+			p += skip;
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7F) { /* other control characters carry nothing */
+			p++;
+			continue;
+		}
+		if (pending_space) {
+			if (o + 1 >= cap)
+				break;
+			out[o++] = ' ';
+			pending_space = 0;
+		}
+		/* Copy one whole UTF-8 sequence or nothing, so truncation never splits a character. */
+		size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
+		size_t have = strnlen((const char *)p, n);
+		if (o + have >= cap)
+			break;
+		memcpy(out + o, p, have);
+		o += have;
+		p += have;
+	}
+	out[o] = '\0';
+}
+
+void intake_category_limit(struct app *app, const char *category, struct cal_limit *lim, char urgency[16])
+{
+	const struct category *c = category && *category ? category_get(app->cats, category) : NULL;
+	lim->kind = CAL_WORKING_DAYS;
+	lim->amount = 5;
+	snprintf(urgency, 16, "normal");
+	if (!c)
+		return;
+	switch (c->limit.kind) {
+	case CATEGORY_LIMIT_WORKING_DAYS:
+		lim->kind = CAL_WORKING_DAYS;
+		lim->amount = c->limit.value;
+		break;
+	case CATEGORY_LIMIT_WORKING_HOURS:
+		lim->kind = CAL_WORKING_HOURS;
+		lim->amount = c->limit.value * 60; /* the calendar counts hours in minutes */
+		break;
+	case CATEGORY_LIMIT_HOURS:
+		lim->kind = CAL_HOURS;
+		lim->amount = c->limit.value * 60;
+		break;
+	case CATEGORY_LIMIT_NONE:
+		break;
+	}
+	static const char *const urgencies[] = {
+		[CATEGORY_URGENCY_NONE] = "normal",
+		[CATEGORY_URGENCY_NORMAL] = "normal",
+		[CATEGORY_URGENCY_URGENT] = "urgent",
+		[CATEGORY_URGENCY_EMERGENCY] = "emergency",
+	};
+	if ((unsigned)c->urgency < sizeof urgencies / sizeof urgencies[0])
+		snprintf(urgency, 16, "%s", urgencies[c->urgency]);
+}
+
+enum cd_err intake_deadline(struct app *app, int64_t from, struct cal_limit lim, int64_t *deadline,
+			    int64_t *warn_at)
+{
+	enum cd_err rc = cal_deadline(app->cal, from, lim, deadline);
+	if (!rc)
+		rc = cal_fraction_moment(app->cal, from, *deadline, lim.kind, 0.8, warn_at);
+	return rc;
+}
+
+void intake_route(struct app *app, const char *category, const char *community, const char *street,
+		  char unit[STORE_CODE_MAX])
+{
+	const char *codes[CATEGORY_MAX_DEPTH + 2];
+	size_t n = 0;
+	unit[0] = '\0';
+	if (category && *category)
+		n = category_ancestors(app->cats, category, codes, CATEGORY_MAX_DEPTH);
+	codes[n++] = "*";
+	for (size_t i = 0; i < n; i++)
+		if (store_resp_lookup(app->st, codes[i], community, street, unit) == CD_OK)
+			return;
+	unit[0] = '\0';
+}
+
+/* Stage: locate. Fills the case's place from the point, or else from the address. */
+static enum cd_err stage_locate(struct app *app, const struct intake_request *in, struct store_case *c,
+				struct json_problem *p)
+{
+	pthread_rwlock_rdlock(&app->map_lock);
+	const struct mapview *m = app->map;
+	enum cd_err rc = CD_OK;
+	if (!m || !m->index) {
+		rc = CD_ERR_INVALID;
+		json_problem_set(p, 422, "no_district", NULL, "no district boundaries are loaded");
+		goto out;
+	}
+	if (in->has_point) {
+		struct locate_hit hit;
+		struct geo_point pt = {in->lng, in->lat};
+		if (locate_find(m->index, pt, &hit)) {
+			rc = CD_ERR_INVALID;
+			json_problem_set(p, 422, "outside_jurisdiction", "lat",
+					 "该位置不在本辖区内 (the point is outside the district)");
+			goto out;
+		}
+		c->has_point = 1;
+		c->lat = in->lat;
+		c->lng = in->lng;
+		if (hit.street >= 0)
+			snprintf(c->street_code, sizeof c->street_code, "%s", m->streets.items[hit.street].code);
+		if (hit.community >= 0)
+			snprintf(c->community_code, sizeof c->community_code, "%s",
+				 m->communities.items[hit.community].code);
+		if (hit.grid_code)
+			snprintf(c->grid_code, sizeof c->grid_code, "%s", hit.grid_code);
+		goto out;
+	}
+	long street, community;
+	mapview_match_address(m, in->address, &street, &community);
+	if (street >= 0)
+		snprintf(c->street_code, sizeof c->street_code, "%s", m->streets.items[street].code);
+	if (community >= 0)
+		snprintf(c->community_code, sizeof c->community_code, "%s", m->communities.items[community].code);
+out:
+	pthread_rwlock_unlock(&app->map_lock);
+	return rc;
+}
+
+/* Stage: classify. A given category must exist; otherwise the classifier proposes one, taken
+ * only above INTAKE_AUTO_CATEGORY_MIN (the case then waits for triage). */
+static enum cd_err stage_classify(struct app *app, const struct intake_request *in, struct store_case *c,
+				  struct json_problem *p)
+{
+	if (in->category && *in->category) {
+		if (!category_get(app->cats, in->category)) {
+			json_problem_set(p, 422, "unknown_category", "category", "unknown category code \"%.40s\"",
+					 in->category);
+			return CD_ERR_INVALID;
+		}
+		snprintf(c->category_code, sizeof c->category_code, "%s", in->category);
+		snprintf(c->category_source, sizeof c->category_source, "given");
+		c->category_confidence = 1.0;
+		return CD_OK;
+	}
+	char text[STORE_CASE_TITLE_MAX + STORE_CASE_DESC_MAX];
+	snprintf(text, sizeof text, "%s %s", c->title, c->description);
+	struct classify_result top;
+	if (classify_kw_top(app->classifier, text, strlen(text), 1, &top) == 1) {
+		c->category_confidence = top.confidence;
+		if (top.confidence >= INTAKE_AUTO_CATEGORY_MIN) {
+			snprintf(c->category_code, sizeof c->category_code, "%s", top.code);
+			snprintf(c->category_source, sizeof c->category_source, "%s", top.source);
+		}
+	}
+	return CD_OK;
+}
+
+enum cd_err intake_submit(struct app *app, const struct intake_request *in, struct store_case *c,
+			  bool *created, struct json_problem *p)
+{
+	struct store_case_event ev;
+	memset(c, 0, sizeof *c);
+	memset(&ev, 0, sizeof ev);
+	*created = false;
+	int64_t now = (int64_t)time(NULL);
+
+	/* normalize */
+	snprintf(c->channel, sizeof c->channel, "%s", in->channel);
+	snprintf(c->external_id, sizeof c->external_id, "%s", in->external_id ? in->external_id : "");
+	intake_normalize_text(in->title, c->title, sizeof c->title);
+	intake_normalize_text(in->description, c->description, sizeof c->description);
+	intake_normalize_text(in->address, c->address, sizeof c->address);
+	intake_normalize_text(in->reporter_name, c->reporter_name, sizeof c->reporter_name);
+	intake_normalize_text(in->reporter_phone, c->reporter_phone, sizeof c->reporter_phone);
+	if (!c->description[0]) {
+		json_problem_set(p, 422, "invalid_field", "description", "description must not be empty");
+		return CD_ERR_INVALID;
+	}
+	snprintf(c->attachments, sizeof c->attachments, "%s", in->attachments ? in->attachments : "[]");
+	c->reported_at = in->reported_at ? in->reported_at : now;
+	c->reporter_user_id = in->reporter_user_id;
+
+	/* locate, classify */
+	enum cd_err rc = stage_locate(app, in, c, p);
+	if (!rc)
+		rc = stage_classify(app, in, c, p);
+	if (rc)
+		return rc;
+
+	/* route: the unit the dispatcher will send it to unless told otherwise */
+	intake_route(app, c->category_code, c->community_code, c->street_code, c->unit_code);
+
+	/* deadline */
+	struct cal_limit lim;
+	intake_category_limit(app, c->category_code, &lim, c->urgency);
+	if (in->has_limit)
+		lim = in->limit;
+	rc = intake_deadline(app, c->reported_at, lim, &c->deadline, &c->warn_at);
+	if (rc) {
+		json_problem_set(p, 422, "invalid_field", in->reported_at ? "reported_at" : "time_limit",
+				 "no deadline can be computed from this time and limit");
+		return CD_ERR_INVALID;
+	}
+	snprintf(c->limit_kind, sizeof c->limit_kind, "%s", cal_kind_name(lim.kind));
+	c->limit_value = lim.kind == CAL_WORKING_DAYS ? lim.amount : lim.amount / 60.0;
+	snprintf(c->status, sizeof c->status, "%s", workflow_state_name(WF_STATE_REPORTED));
+	snprintf(c->level, sizeof c->level, "%s", workflow_level_name(WF_LEVEL_COMMUNITY));
+	c->support_count = 1;
+
+	/* one transaction, with every other case that arrived meanwhile */
+	ev.at = now;
+	snprintf(ev.actor, sizeof ev.actor, "%s", in->actor);
+	snprintf(ev.role, sizeof ev.role, "%s", in->actor_role);
+	snprintf(ev.action, sizeof ev.action, "report");
+	snprintf(ev.to_status, sizeof ev.to_status, "%s", c->status);
+	snprintf(ev.data, sizeof ev.data, "{\"channel\":\"%s\"}", c->channel);
+	rc = commit_queue_submit(app->intake, c, &ev);
+	if (rc == CD_ERR_EXISTS)
+		return CD_OK; /* the same report again: *c is the stored one */
+	if (rc == CD_ERR_INVALID) {
+		json_problem_set(p, 422, "invalid_field", NULL, "the store refused the case");
+		return rc;
+	}
+	if (rc)
+		return rc;
+	*created = true;
+	return CD_OK;
+}

@@ -1,0 +1,62 @@
+/* The intake pipeline, the same for every channel: normalize → locate → classify → route →
+ * deadline → one transaction (case + first event + audit, by group commit). Each stage is a
+ * small function over in-memory indexes (map, category tree, calendar); only the last one
+ * touches the store. */
+#ifndef CD_INTAKE_H
+#define CD_INTAKE_H
+
+#include <stdbool.h>
+
+#include "app/app.h"
+#include "core/calendar.h"
+#include "store/store.h"
+#include "util/json.h"
+
+/* Confidence at or above which the classifier's category is taken (source "keyword"/"auto");
+ * below it the case waits in the triage queue with no category. */
+#define INTAKE_AUTO_CATEGORY_MIN 0.2
+
+/* One report as a channel hands it in; strings are borrowed. */
+struct intake_request {
+	const char *channel;       /* hotline app grid camera iot enterprise open311 system */
+	const char *external_id;   /* the channel's own id, or NULL */
+	const char *title;         /* or NULL */
+	const char *description;   /* required, at most 4,000 characters */
+	bool has_point;            /* lat/lng given (already WGS-84) */
+	double lat, lng;
+	const char *address;       /* free text, or NULL */
+	const char *category;      /* a category code, or NULL to classify */
+	const char *reporter_name; /* personal data, or NULL */
+	const char *reporter_phone;
+	const char *attachments;   /* JSON array text of stored file ids, or NULL */
+	bool has_limit;            /* time limit override (dispatchers, admins) */
+	struct cal_limit limit;
+	int64_t reported_at;       /* 0 = now (others are for admins and systems: imports, replays) */
+	int64_t reporter_user_id;  /* citizen account, or 0 */
+	const char *actor;         /* username recorded on the first event */
+	const char *actor_role;
+};
+
+/* Runs the pipeline and stores the case. On success *out is the stored case and *created
+ * says whether it is new (false: the same channel + external_id was stored before, and *out
+ * is that case). On a refusal returns CD_ERR_INVALID with *p naming the field (422), e.g.
+ * outside_jurisdiction for a point outside the district or unknown_category. */
+enum cd_err intake_submit(struct app *app, const struct intake_request *in, struct store_case *out,
+			  bool *created, struct json_problem *p) CD_MUST_CHECK;
+
+/* Stage helpers, exposed for the actions that re-run them (register with a corrected
+ * category, dispatch and reassign):
+ * the responsible unit for a category at a place (the category, then its ancestors, then "*",
+ * each at the community, then the street, then the whole district); "" when none. */
+void intake_route(struct app *app, const char *category, const char *community, const char *street,
+		  char unit[STORE_CODE_MAX]);
+/* Deadline and the 80 % warning moment from `from` for limit `lim`. */
+enum cd_err intake_deadline(struct app *app, int64_t from, struct cal_limit lim, int64_t *deadline,
+			    int64_t *warn_at) CD_MUST_CHECK;
+/* The default limit and urgency of a category (5 working days, normal, when none is set). */
+void intake_category_limit(struct app *app, const char *category, struct cal_limit *lim, char urgency[16]);
+/* Collapses runs of white space (ASCII, full-width U+3000, NBSP) into one space, drops
+ * control characters and trims both ends, writing at most cap bytes into out. */
+void intake_normalize_text(const char *in, char *out, size_t cap);
+
+#endif
