@@ -61,7 +61,6 @@ static const char *key_name(struct app *app, const char *by, const char *key, ch
 static int add_row(void *ctx, const struct store_score_row *r)
 {
 	struct score_ctx *sc = ctx;
-	char name[STORE_NAME_MAX];
 	double rates[] = {
 		ratio(r->closed_on_time, r->closed),
 		ratio(r->closed, r->received),
@@ -72,8 +71,9 @@ static int add_row(void *ctx, const struct store_score_row *r)
 	double score = 0;
 	for (size_t i = 0; i < sizeof weights / sizeof weights[0]; i++)
 		score += weights[i].weight * rates[i];
-	json_t *row = json_pack("{s:s, s:s?, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b}", "key", r->key,
-				"name", key_name(sc->app, sc->by, r->key, name, sizeof name), "received",
+	/* Names are looked up after the walk: the store is locked during this callback. */
+	json_t *row = json_pack("{s:s, s:n, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:b}", "key", r->key,
+				"name", "received",
 				(json_int_t)r->received, "closed", (json_int_t)r->closed, "on_time_rate", rates[0],
 				"closure_rate", rates[1], "response_rate", rates[2], "rework_rate", 1.0 - rates[4],
 				"satisfaction_rate", rates[3], "mean_handling_hours",
@@ -193,6 +193,10 @@ void api_scores(struct http_request *req, struct http_response *res, void *ctx)
 	if (sorted)
 		qsort(sorted, n, sizeof *sorted, by_score);
 	for (size_t i = 0; sorted && i < n; i++) {
+		char name[STORE_NAME_MAX];
+		const char *key = json_string_value(json_object_get(sorted[i], "key"));
+		const char *found = key_name(app, by, key ? key : "", name, sizeof name);
+		json_object_set_new(sorted[i], "name", found ? json_string(found) : json_null());
 		json_object_set_new(sorted[i], "rank", json_integer((json_int_t)i + 1));
 		json_array_append(rows, sorted[i]);
 	}

@@ -128,9 +128,6 @@
 /* Cases, events, files and score aggregates (sqlite_cases.c). */
 #define STORE__CASE_OPEN "('reported', 'registered', 'dispatched', 'accepted', 'handled', 'verified')"
 #define STORE__CASE_STMTS(X)                                                                         \
-	X(SAVEPOINT, "SAVEPOINT one_case")                                                           \
-	X(SAVEPOINT_RELEASE, "RELEASE one_case")                                                     \
-	X(SAVEPOINT_ROLLBACK, "ROLLBACK TO one_case")                                                \
 	X(CASE_INSERT, "INSERT INTO cases (" STORE__CASE_INSERT_COLS ") "                            \
 		       "VALUES (" STORE__CASE_INSERT_VALUES ")")                                     \
 	X(CASE_UPDATE, "UPDATE cases SET " STORE__CASE_SETS " WHERE id = ?46 AND version = ?47")     \

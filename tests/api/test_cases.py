@@ -1,0 +1,199 @@
+"""Black-box tests of cases: intake through every stage, the workflow, scope, masking,
+deadlines on the official calendar, overdue marking, files and scores."""
+import re
+import time
+
+from harness import Server, expect_error
+
+DONGMEN = (22.548, 114.118)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def setup_people(s):
+    s.add_user("admin", "admin")
+    s.add_user("disp", "district_dispatcher")
+    s.add_user("dongmen", "street_dispatcher", street="440303003")
+    s.add_user("guiyuan", "street_dispatcher", street="440303001")
+    s.add_user("grid1", "grid_worker", street="440303003")
+    s.add_user("res1", "citizen")
+    return {u: s.login(u) for u in ("admin", "disp", "dongmen", "guiyuan", "grid1", "res1")}
+
+
+def new_case(s, tok, **kw):
+    body = {"description": "东门老街路口井盖缺失，很危险", "lat": DONGMEN[0], "lng": DONGMEN[1]}
+    body.update(kw)
+    return s.request("POST", "/api/v1/cases", body, token=tok)
+
+
+def act(s, tok, ref, action, **kw):
+    kw["action"] = action
+    return s.request("POST", "/api/v1/cases/%s/actions" % ref, kw, token=tok)
+
+
+def test_intake_places_classifies_routes_and_sets_deadline():
+    with Server() as s:
+        t = setup_people(s)
+        r = new_case(s, t["disp"], category="UM06010", reporter={"name": "张三", "phone": "13812341234"})
+        assert r.status == 201, r
+        c = r.json()
+        assert re.fullmatch(r"LH\d{8}\d{6}", c["id"]), c["id"]
+        assert c["status"] == "reported" and c["channel"] == "hotline"
+        assert c["street"]["code"] == "440303003" and c["community"]["code"].startswith("440303003")
+        assert c["grid"]["code"].startswith(c["community"]["code"])
+        cat = c["category"]
+        assert cat["code"] == "UM06010" and cat["source"] == "given" and cat["confidence"] == 1
+        assert [p["code"] for p in cat["path"]][:3] == ["U", "UM", "UM06"], cat["path"]
+        assert c["unit"]["code"] == "D-CGZF", c["unit"]  # UM06 (市容环境) goes to 城管 district-wide
+        assert c["deadline"] and c["deadline"].endswith("+08:00")
+        assert c["reporter"] == {"name": "张三", "phone": "13812341234", "masked": False}
+        # Unknown category, a point outside, a description too long, unknown and unpaired fields.
+        expect_error(new_case(s, t["disp"], category="NOPE"), 422, field="category")
+        expect_error(new_case(s, t["disp"], lat=22.30, lng=114.10), 422, "outside_jurisdiction")
+        expect_error(new_case(s, t["disp"], description="长" * 4001), 422, field="description")
+        assert new_case(s, t["disp"], description="长" * 4000).status == 201
+        expect_error(new_case(s, t["disp"], colour="red"), 422, "unknown_field", "colour")
+        expect_error(s.request("POST", "/api/v1/cases", {"description": "x", "lat": 22.5}, token=t["disp"]),
+                     422, field="lng")
+        expect_error(new_case(s, t["disp"], channel="pigeon"), 422, field="channel")
+        expect_error(new_case(s, t["disp"], reported_at="2026-01-01T00:00:00+08:00"), 403, field="reported_at")
+        expect_error(new_case(s, t["res1"], channel="hotline"), 403, field="channel")
+        expect_error(s.request("POST", "/api/v1/cases", {"description": "x"}), 401)
+
+
+def test_address_only_and_unplaced_reports():
+    with Server() as s:
+        t = setup_people(s)
+        r = s.request("POST", "/api/v1/cases", {"description": "路面破损", "address": "罗湖区东门街道老街"},
+                      token=t["disp"])
+        assert r.status == 201 and r.json()["street"]["code"] == "440303003", r
+        assert r.json()["grid"] is None and r.json()["location"] is None
+        r = s.request("POST", "/api/v1/cases", {"description": "路面破损", "address": "某个不知道的地方"},
+                      token=t["disp"])
+        assert r.status == 201 and r.json()["street"] is None, r  # waits for a dispatcher to place it
+
+
+def test_external_id_is_idempotent():
+    with Server() as s:
+        t = setup_people(s)
+        a = new_case(s, t["disp"], external_id="12345-0001")
+        b = new_case(s, t["disp"], external_id="12345-0001", description="again")
+        assert a.status == 201 and b.status == 200, (a, b)
+        assert a.json()["id"] == b.json()["id"]
+        c = new_case(s, t["disp"], external_id="12345-0001", channel="grid")
+        assert c.status == 201 and c.json()["id"] != a.json()["id"]
+
+
+def test_deadline_follows_the_official_calendar():
+    with Server() as s:
+        t = setup_people(s)
+        # The issue's example: Wed 2026-09-30 10:00 + 5 working days -> Tue 2026-10-13 10:00
+        # (Oct 1-7 off, Sat Oct 10 worked).
+        r = new_case(s, t["admin"], reported_at="2026-09-30T10:00:00+08:00", time_limit={"working_days": 5})
+        assert r.status == 201, r
+        assert r.json()["deadline"] == "2026-10-13T10:00:00+08:00", r.json()["deadline"]
+        r = new_case(s, t["admin"], reported_at="2026-10-09T17:00:00+08:00", time_limit={"working_hours": 2})
+        assert r.json()["deadline"] == "2026-10-10T09:30:00+08:00", r.json()["deadline"]
+        expect_error(new_case(s, t["grid1"], time_limit={"hours": 2}), 403, field="time_limit")
+        expect_error(new_case(s, t["admin"], time_limit={"weeks": 2}), 422, field="time_limit")
+
+
+def test_whole_workflow_scope_masking_and_scores():
+    with Server() as s:
+        t = setup_people(s)
+        s.add_user("cg1", "unit_staff", unit="D-CGZF")
+        t["cg1"] = s.login("cg1")
+        r = new_case(s, t["res1"], category="UM06010", reporter={"name": "李四", "phone": "13900001111"})
+        assert r.status == 201 and r.json()["channel"] == "app", r
+        ref = r.json()["id"]
+        # Scope: the other street's dispatcher cannot see it; masking for the grid worker.
+        expect_error(s.request("GET", "/api/v1/cases/" + ref, token=t["guiyuan"]), 404)
+        g = s.request("GET", "/api/v1/cases/" + ref, token=t["grid1"]).json()
+        assert g["reporter"]["phone"] == "139****1111" and g["reporter"]["masked"], g["reporter"]
+        assert s.request("GET", "/api/v1/cases/" + ref, token=t["dongmen"]).json()["reporter"]["phone"] == "13900001111"
+        listing = s.request("GET", "/api/v1/cases?street=440303003", token=t["guiyuan"]).json()
+        assert listing["total"] == 0, listing
+        assert s.request("GET", "/api/v1/cases", token=t["dongmen"]).json()["total"] == 1
+        # Unit staff may not register: 409 lists what they may do (nothing yet).
+        r = act(s, t["cg1"], ref, "register")
+        assert r.status in (404, 409), r  # not dispatched to the unit yet: outside its scope
+        r = act(s, t["dongmen"], ref, "close")
+        err = expect_error_409(r)
+        assert "register" in err["allowed_actions"], err
+        for who, action, kw, status in (("dongmen", "register", {}, "registered"),
+                                        ("dongmen", "dispatch", {}, "dispatched"),
+                                        ("cg1", "accept", {}, "accepted"),
+                                        ("cg1", "handle", {"result": "已清理"}, "handled"),
+                                        ("grid1", "verify", {"passed": False}, "accepted"),
+                                        ("cg1", "handle", {"result": "已彻底清理"}, "handled"),
+                                        ("grid1", "verify", {"passed": True}, "verified"),
+                                        ("dongmen", "close", {}, "closed"),
+                                        ("res1", "rate", {"satisfaction": "satisfied"}, "rated")):
+            r = act(s, t[who], ref, action, **kw)
+            assert r.status == 200, (who, action, r)
+            assert r.json()["status"] == status, (action, r.json()["status"])
+        c = s.request("GET", "/api/v1/cases/" + ref, token=t["disp"]).json()
+        actions = [e["action"] for e in c["history"]]
+        assert actions == ["report", "register", "dispatch", "accept", "handle", "verify", "handle", "verify",
+                           "close", "rate"], actions
+        assert c["rework_count"] == 1 and c["satisfaction"] == "satisfied" and c["unit"]["code"] == "D-CGZF"
+        expect_error(act(s, t["disp"], ref, "verify"), 422, field="passed")
+        expect_error(act(s, t["disp"], ref, "fly"), 422, field="action")
+        scores = s.request("GET", "/api/v1/scores?by=unit", token=t["disp"]).json()
+        row = [x for x in scores["rows"] if x["key"] == "D-CGZF"][0]
+        assert row["closed"] == 1 and row["on_time_rate"] == 1 and row["satisfaction_rate"] == 1, row
+        assert row["rework"] == 1 and row["small_sample"] is True, row
+        csv = s.request("GET", "/api/v1/scores?by=street&format=csv", token=t["disp"])
+        assert csv.status == 200 and csv.header("Content-Type").startswith("text/csv"), csv
+        assert "440303003" in csv.body.decode("utf-8-sig"), csv.body[:200]
+        expect_error(s.request("GET", "/api/v1/scores?by=planet", token=t["disp"]), 422, field="by")
+        expect_error(s.request("GET", "/api/v1/scores", token=t["res1"]), 403)
+
+
+def expect_error_409(r):
+    assert r.status == 409, r
+    err = r.json()["error"]
+    assert err["code"] == "action_not_allowed" and isinstance(err["allowed_actions"], list), err
+    return err
+
+
+def test_overdue_cases_are_marked():
+    with Server() as s:
+        t = setup_people(s)
+        r = new_case(s, t["admin"], reported_at="2026-01-05T09:00:00+08:00", time_limit={"hours": 1})
+        ref = r.json()["id"]
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            c = s.request("GET", "/api/v1/cases/" + ref, token=t["disp"]).json()
+            if c["overdue"]:
+                break
+            time.sleep(0.3)
+        assert c["overdue"] and c["warned"], c
+        assert "overdue" in [e["action"] for e in c["history"]]
+        overdue = s.request("GET", "/api/v1/cases?overdue=true", token=t["disp"]).json()
+        assert [x["id"] for x in overdue["items"]] == [ref], overdue
+
+
+def test_files_images_only():
+    with Server() as s:
+        t = setup_people(s)
+        r = s.request("POST", "/api/v1/files", raw=PNG, headers={"Content-Type": "image/png"}, token=t["grid1"])
+        assert r.status == 201 and len(r.json()["id"]) == 32, r
+        fid = r.json()["id"]
+        expect_error(s.request("POST", "/api/v1/files", raw=b"hello", headers={"Content-Type": "text/plain"},
+                               token=t["grid1"]), 415)
+        expect_error(s.request("POST", "/api/v1/files", raw=b"GIF89a...", headers={"Content-Type": "image/png"},
+                               token=t["grid1"]), 422)
+        c = new_case(s, t["grid1"], attachments=[fid])
+        assert c.status == 201 and c.json()["attachments"] == [fid], c
+        expect_error(new_case(s, t["grid1"], attachments=["0" * 32]), 422, field="attachments")
+        got = s.request("GET", "/api/v1/files/" + fid, token=t["disp"])
+        assert got.status == 200 and got.body == PNG and got.header("Content-Type") == "image/png"
+
+
+def test_categories_are_public():
+    with Server() as s:
+        r = s.request("GET", "/api/v1/categories?root=H&max_depth=1")
+        assert r.status == 200, r
+        items = r.json()["items"]
+        assert len(items) == 16 and items[0]["code"] == "H", len(items)
+        assert any(i["code"] == "H01" and i["name"] == "城乡建设" for i in items)
