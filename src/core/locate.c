@@ -215,7 +215,7 @@ static inline long layer_mixed_lookup(const struct locate_layer *L, long s, stru
 				return L->locals[m->loc_off + code - 2];
 		}
 	}
-	return layer_mixed_lookup(L, s, p);
+	return layer_mixed_find(L, s, p);
 }
 
 long locate_layer_find(const struct locate_layer *L, struct geo_point p)
@@ -226,7 +226,7 @@ long locate_layer_find(const struct locate_layer *L, struct geo_point p)
 	int32_t v = L->sq[s];
 	if (v >= -1)
 		return v;
-	return layer_mixed_find(L, s, p);
+	return layer_mixed_lookup(L, s, p);
 }
 
 size_t locate_layer_bytes(const struct locate_layer *L)
