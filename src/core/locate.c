@@ -92,6 +92,10 @@ struct locate_index {
 	uint32_t *sq_cell_off;     /* per community-layer square + 1, into sq_cells */
 	uint32_t *sq_cells;        /* cell indices per square, row-major */
 	uint32_t *by_code;         /* cell indices sorted by code */
+	/* Build-time only: squares whose sliver of a community was merged into a neighbour's cell
+	 * (square index, cell index), so lookups there find that cell. */
+	uint32_t *extra_sq, *extra_cell;
+	size_t n_extra;
 	int32_t *fast;             /* per community-layer square: the cell when the square is wholly
 				    * in the district and in one community, FAST_OUTSIDE when wholly
 				    * outside the district, FAST_SLOW otherwise */
@@ -777,6 +781,8 @@ void locate_free(struct locate_index *idx)
 	xfree(idx->sq_cells);
 	xfree(idx->by_code);
 	xfree(idx->fast);
+	xfree(idx->extra_sq);
+	xfree(idx->extra_cell);
 	xfree(idx);
 }
 
@@ -809,7 +815,9 @@ static enum cd_err grid_cut(struct locate_index *idx, const struct locate_area *
 				break;
 			if (poly.n_polys == 0)
 				continue; /* the edge only grazes this square */
-			if (++per[cd->region] > LOCATE_MAX_CELLS_PER_COMMUNITY) {
+			/* Pieces, before slivers merge: a loose bound that stops runaway input
+			 * early; the exact limit is checked once cells are numbered. */
+			if (++per[cd->region] > 4 * LOCATE_MAX_CELLS_PER_COMMUNITY) {
 				geo_multipolygon_release(&poly);
 				snprintf(reason, reason_len,
 					 "community %s needs more than %d grid cells (the code's sequence has 3 digits)",
@@ -841,44 +849,210 @@ static enum cd_err grid_cut(struct locate_index *idx, const struct locate_area *
 	return rc;
 }
 
-/* Numbers the cells and builds the per-square and by-code lookups. */
-static enum cd_err grid_number(struct locate_index *idx, const struct locate_area *communities)
+/* Area in square degrees, holes subtracted. */
+static double area_deg2(const struct geo_multipolygon *mp)
+{
+	double a = 0;
+	for (size_t i = 0; i < mp->n_polys; i++)
+		for (size_t r = 0; r < mp->polys[i].n_rings; r++) {
+			double ra = fabs(geo_ring_area_deg2(&mp->polys[i].rings[r]));
+			a += r == 0 ? ra : -ra;
+		}
+	return a;
+}
+
+/* Merges each sliver (a piece under LOCATE_SLIVER of a square) into the piece of the same
+ * community in a side-adjacent square that it touches along the shared side, choosing the
+ * largest such piece that is not a sliver itself. Slivers with no such neighbour stay cells.
+ * Cells are still in square order (grid_cut's), which the neighbour search relies on. */
+static enum cd_err grid_merge(struct locate_index *idx)
 {
 	const struct locate_layer *L = idx->communities;
-	size_t nsq = (size_t)(L->ncols * L->nrows);
-	if (idx->n_cells)
-		qsort(idx->cells, idx->n_cells, sizeof(*idx->cells), cell_cmp);
+	size_t nsq = (size_t)(L->ncols * L->nrows), n = idx->n_cells;
+	if (n == 0)
+		return CD_OK;
+	enum cd_err rc = CD_ERR_NOMEM;
+	uint32_t *first = try_calloc(nsq + 1, sizeof(*first));
+	double *frac = try_malloc(n * sizeof(*frac));
+	long *host = try_malloc(n * sizeof(*host));
+	long *renum = try_malloc(n * sizeof(*renum));
+	idx->extra_sq = try_malloc(n * sizeof(*idx->extra_sq));
+	idx->extra_cell = try_malloc(n * sizeof(*idx->extra_cell));
+	if (!first || !frac || !host || !renum || !idx->extra_sq || !idx->extra_cell)
+		goto done;
+	double full = L->lat.step_lng * L->lat.step_lat;
+	for (size_t i = 0; i < n; i++) {
+		struct locate_cell *c = &idx->cells[i];
+		first[(size_t)((c->row - L->r0) * L->ncols + (c->col - L->c0)) + 1]++;
+		frac[i] = area_deg2(&c->poly) / full;
+		host[i] = -1;
+	}
+	for (size_t q = 0; q < nsq; q++)
+		first[q + 1] += first[q];
+	for (size_t i = 0; i < n; i++) {
+		const struct locate_cell *c = &idx->cells[i];
+		if (frac[i] >= LOCATE_SLIVER)
+			continue;
+		/* west, east, south, north: the neighbour's offset and the shared side. */
+		const long dc[4] = {-1, 1, 0, 0}, dr[4] = {0, 0, -1, 1};
+		double best = 0;
+		for (int d = 0; d < 4; d++) {
+			long tc = c->col + dc[d] - L->c0, tr = c->row + dr[d] - L->r0;
+			if (tc < 0 || tc >= L->ncols || tr < 0 || tr >= L->nrows)
+				continue;
+			size_t t = (size_t)(tr * L->ncols + tc);
+			for (uint32_t j = first[t]; j < first[t + 1]; j++) {
+				const struct locate_cell *h = &idx->cells[j];
+				if (h->community != c->community || frac[j] < LOCATE_SLIVER ||
+				    frac[j] <= best)
+					continue;
+				/* Both pieces reach the shared side, over overlapping stretches. */
+				bool meet;
+				if (dc[d]) {
+					double x = L->lat.origin_lng +
+						   (double)(dc[d] > 0 ? c->col + 1 : c->col) * L->lat.step_lng;
+					meet = (dc[d] > 0 ? c->bbox.max_lng == x && h->bbox.min_lng == x
+							  : c->bbox.min_lng == x && h->bbox.max_lng == x) &&
+					       fmin(c->bbox.max_lat, h->bbox.max_lat) >
+						       fmax(c->bbox.min_lat, h->bbox.min_lat);
+				} else {
+					double y = L->lat.origin_lat +
+						   (double)(dr[d] > 0 ? c->row + 1 : c->row) * L->lat.step_lat;
+					meet = (dr[d] > 0 ? c->bbox.max_lat == y && h->bbox.min_lat == y
+							  : c->bbox.min_lat == y && h->bbox.max_lat == y) &&
+					       fmin(c->bbox.max_lng, h->bbox.max_lng) >
+						       fmax(c->bbox.min_lng, h->bbox.min_lng);
+				}
+				if (meet) {
+					best = frac[j];
+					host[i] = (long)j;
+				}
+			}
+		}
+	}
+	/* Move each merged sliver's polygons into its host. */
+	for (size_t i = 0; i < n; i++) {
+		if (host[i] < 0)
+			continue;
+		struct locate_cell *c = &idx->cells[i], *h = &idx->cells[host[i]];
+		size_t np = h->poly.n_polys + c->poly.n_polys;
+		struct geo_polygon *polys = try_realloc(h->poly.polys, np * sizeof(*polys));
+		if (!polys)
+			goto done;
+		memcpy(polys + h->poly.n_polys, c->poly.polys, c->poly.n_polys * sizeof(*polys));
+		h->poly.polys = polys;
+		h->poly.n_polys = np;
+		xfree(c->poly.polys);
+		c->poly.polys = NULL;
+		c->poly.n_polys = 0;
+		h->bbox.min_lng = fmin(h->bbox.min_lng, c->bbox.min_lng);
+		h->bbox.min_lat = fmin(h->bbox.min_lat, c->bbox.min_lat);
+		h->bbox.max_lng = fmax(h->bbox.max_lng, c->bbox.max_lng);
+		h->bbox.max_lat = fmax(h->bbox.max_lat, c->bbox.max_lat);
+	}
+	/* Drop the merged ones; remember their squares. */
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		renum[i] = host[i] < 0 ? (long)k++ : -1;
+	for (size_t i = 0; i < n; i++) {
+		if (host[i] < 0)
+			continue;
+		const struct locate_cell *c = &idx->cells[i];
+		idx->extra_sq[idx->n_extra] = (uint32_t)((c->row - L->r0) * L->ncols + (c->col - L->c0));
+		idx->extra_cell[idx->n_extra++] = (uint32_t)renum[host[i]];
+	}
+	for (size_t i = 0; i < n; i++)
+		if (renum[i] >= 0)
+			idx->cells[renum[i]] = idx->cells[i];
+	idx->n_cells = k;
+	rc = CD_OK;
+done:
+	xfree(first);
+	xfree(frac);
+	xfree(host);
+	xfree(renum);
+	return rc;
+}
+
+static int cell_idx_cmp(const void *pa, const void *pb, void *ctx)
+{
+	const struct locate_cell *cells = ctx;
+	return cell_cmp(&cells[*(const uint32_t *)pa], &cells[*(const uint32_t *)pb]);
+}
+
+/* Numbers the cells and builds the per-square and by-code lookups. */
+static enum cd_err grid_number(struct locate_index *idx, const struct locate_area *communities,
+			       char *reason, size_t reason_len)
+{
+	const struct locate_layer *L = idx->communities;
+	size_t nsq = (size_t)(L->ncols * L->nrows), n = idx->n_cells;
+	/* Sort through a permutation so the merged squares' cell numbers can follow. */
+	uint32_t *perm = try_malloc((n ? n : 1) * sizeof(*perm));
+	uint32_t *inv = try_malloc((n ? n : 1) * sizeof(*inv));
+	struct locate_cell *sorted = try_malloc((n ? n : 1) * sizeof(*sorted));
+	if (!perm || !inv || !sorted) {
+		xfree(perm);
+		xfree(inv);
+		xfree(sorted);
+		return CD_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		perm[i] = (uint32_t)i;
+	if (n)
+		qsort_r(perm, n, sizeof(*perm), cell_idx_cmp, idx->cells);
+	for (size_t i = 0; i < n; i++) {
+		sorted[i] = idx->cells[perm[i]];
+		inv[perm[i]] = (uint32_t)i;
+	}
+	xfree(idx->cells);
+	idx->cells = sorted;
+	for (size_t e = 0; e < idx->n_extra; e++)
+		idx->extra_cell[e] = inv[idx->extra_cell[e]];
+	xfree(perm);
+	xfree(inv);
 	size_t seq = 0;
-	for (size_t i = 0; i < idx->n_cells; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct locate_cell *c = &idx->cells[i];
 		seq = (i > 0 && idx->cells[i - 1].community == c->community) ? seq + 1 : 1;
-		snprintf(c->code, sizeof(c->code), "%.12s%03zu", communities[c->community].code, seq);
+		if (seq > LOCATE_MAX_CELLS_PER_COMMUNITY) {
+			snprintf(reason, reason_len,
+				 "community %s needs more than %d grid cells (the code's sequence has 3 digits)",
+				 communities[c->community].code, LOCATE_MAX_CELLS_PER_COMMUNITY);
+			return CD_ERR_RANGE;
+		}
+		snprintf(c->code, sizeof(c->code), "%.12s%03d", communities[c->community].code,
+			 (int)seq);
 	}
+	size_t nref = n + idx->n_extra;
 	idx->sq_cell_off = try_calloc(nsq + 1, sizeof(*idx->sq_cell_off));
-	idx->sq_cells = try_malloc((idx->n_cells ? idx->n_cells : 1) * sizeof(*idx->sq_cells));
-	idx->by_code = try_malloc((idx->n_cells ? idx->n_cells : 1) * sizeof(*idx->by_code));
+	idx->sq_cells = try_malloc((nref ? nref : 1) * sizeof(*idx->sq_cells));
+	idx->by_code = try_malloc((n ? n : 1) * sizeof(*idx->by_code));
 	if (!idx->sq_cell_off || !idx->sq_cells || !idx->by_code)
 		return CD_ERR_NOMEM;
-	for (size_t i = 0; i < idx->n_cells; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct locate_cell *c = &idx->cells[i];
 		size_t s = (size_t)((c->row - L->r0) * L->ncols + (c->col - L->c0));
 		idx->sq_cell_off[s + 1]++;
 	}
+	for (size_t e = 0; e < idx->n_extra; e++)
+		idx->sq_cell_off[idx->extra_sq[e] + 1]++;
 	for (size_t s = 0; s < nsq; s++)
 		idx->sq_cell_off[s + 1] += idx->sq_cell_off[s];
 	uint32_t *fill = try_malloc((nsq + 1) * sizeof(*fill));
 	if (!fill)
 		return CD_ERR_NOMEM;
 	memcpy(fill, idx->sq_cell_off, (nsq + 1) * sizeof(*fill));
-	for (size_t i = 0; i < idx->n_cells; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct locate_cell *c = &idx->cells[i];
 		size_t s = (size_t)((c->row - L->r0) * L->ncols + (c->col - L->c0));
 		idx->sq_cells[fill[s]++] = (uint32_t)i;
 		idx->by_code[i] = (uint32_t)i;
 	}
+	for (size_t e = 0; e < idx->n_extra; e++)
+		idx->sq_cells[fill[idx->extra_sq[e]]++] = idx->extra_cell[e];
 	xfree(fill);
-	if (idx->n_cells)
-		qsort_r(idx->by_code, idx->n_cells, sizeof(*idx->by_code), code_cmp, idx->cells);
+	if (n)
+		qsort_r(idx->by_code, n, sizeof(*idx->by_code), code_cmp, idx->cells);
 
 	/* Most lookups end here: one load answers district, community and cell together. The
 	 * district layer shares the lattice, so its square for the same absolute (col, row) is
@@ -981,7 +1155,9 @@ enum cd_err locate_build(const struct locate_area *district, const struct locate
 	}
 	rc = grid_cut(idx, communities, reason, reason_len);
 	if (rc == CD_OK)
-		rc = grid_number(idx, communities);
+		rc = grid_merge(idx);
+	if (rc == CD_OK)
+		rc = grid_number(idx, communities, reason, reason_len);
 	if (rc && reason_len && !reason[0])
 		snprintf(reason, reason_len, "cannot build the unit grid: %s", cd_err_name(rc));
 done:
@@ -1090,7 +1266,12 @@ size_t locate_cells_in_bbox(const struct locate_index *idx, const struct geo_bbo
 			size_t s = (size_t)(r * L->ncols + c);
 			for (uint32_t i = idx->sq_cell_off[s]; i < idx->sq_cell_off[s + 1]; i++) {
 				uint32_t ci = idx->sq_cells[i];
-				if (!geo_bbox_intersects(&idx->cells[ci].bbox, box))
+				const struct locate_cell *cell = &idx->cells[ci];
+				/* A cell is listed in its own square and in any square whose sliver it
+				 * absorbed; report it from its own square only (at most one square
+				 * away, inside the widened walk). */
+				if (cell->col != c + L->c0 || cell->row != r + L->r0 ||
+				    !geo_bbox_intersects(&cell->bbox, box))
 					continue;
 				if (total < cap)
 					out[total] = ci;

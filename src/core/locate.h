@@ -12,6 +12,9 @@
 
 /* Most grid cells one community may have: the code has a 3-digit sequence 001..999. */
 #define LOCATE_MAX_CELLS_PER_COMMUNITY 999
+/* A piece of a square smaller than this fraction of it joins the cell of the same community in
+ * the side-adjacent square it touches, so cells stay near 1 ha instead of leaving slivers. */
+#define LOCATE_SLIVER 0.25
 /* Caps that keep a hostile or mistaken input from exhausting memory (CD_ERR_TOOBIG). */
 #define LOCATE_MAX_SQUARES (1L << 24) /* lattice squares over a layer's bounding box */
 #define LOCATE_MAX_REGIONS 100000     /* regions in one layer */
@@ -61,13 +64,14 @@ struct locate_area {
 	const struct geo_multipolygon *geom; /* WGS-84 */
 };
 
-/* One unit grid cell: the part of one lattice square inside one community. */
+/* One unit grid cell: the part of one lattice square inside one community, plus any slivers
+ * (< LOCATE_SLIVER of a square) of the same community in side-adjacent squares that it absorbed. */
 struct locate_cell {
 	char code[16];                /* 15 digits: community code + sequence 001..999 */
 	size_t community;             /* index into the communities given to locate_build */
-	long col, row;                /* absolute lattice indices of its square */
+	long col, row;                /* absolute lattice indices of its own square */
 	struct geo_bbox bbox;         /* of poly */
-	struct geo_multipolygon poly; /* the square clipped to the community */
+	struct geo_multipolygon poly; /* the square clipped to the community (+ absorbed slivers) */
 };
 
 /* The answer for one point. */
@@ -80,9 +84,11 @@ struct locate_hit {
 
 struct locate_index;
 
-/* Builds the index. Communities are numbered into grid cells: every lattice square meeting a
- * community gives one cell (clipped polygon, positive area), numbered per community in
- * row-major order from the north-west (rows north to south, columns west to east). Each
+/* Builds the index. Communities are cut into grid cells: every lattice square meeting a
+ * community gives one piece (clipped polygon, positive area); a piece under LOCATE_SLIVER of a
+ * square joins the neighbouring piece it touches (see locate_cell); the cells are numbered per
+ * community in row-major order of their own squares from the north-west (rows north to south,
+ * columns west to east). Each
  * community's street is the street whose 9-digit code is the first 9 digits of its 12-digit
  * code. lattice NULL means locate_lattice_default(centre of the district's bbox).
  * Errors, with an English reason: CD_ERR_INVALID (bad code, community without its street),
