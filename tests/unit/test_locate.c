@@ -305,6 +305,13 @@ static void test_grid_codes(void)
 	CHECK(n >= 7000 && n <= 10000); /* "about 8,000" */
 	CHECK_INT_EQ(locate_cell_count(b), n);
 	int bad_format = 0, bad_prefix = 0, dup = 0, differ = 0, bad_seq = 0, bad_lookup = 0;
+	int slivers = 0, too_big = 0;
+	const struct locate_lattice *lat = locate_lattice_of(a);
+	struct geo_bbox sq0 = {114.1, 22.55, 114.1 + lat->step_lng, 22.55 + lat->step_lat};
+	struct geo_multipolygon sqmp;
+	CHECK_INT_EQ(geo_multipolygon_from_bbox(&sq0, &sqmp), CD_OK);
+	double square_m2 = geo_multipolygon_area_m2(&sqmp);
+	geo_multipolygon_release(&sqmp);
 	double area = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct locate_cell *c = locate_cell_at(a, i), *c2 = locate_cell_at(b, i);
@@ -326,8 +333,15 @@ static void test_grid_codes(void)
 		if (i > 0 && strcmp(locate_cell_at(a, i - 1)->code, c->code) == 0)
 			dup++;
 		bad_lookup += locate_cell_by_code(a, c->code) != (long)i;
-		area += geo_multipolygon_area_m2(&c->poly);
+		double ca = geo_multipolygon_area_m2(&c->poly);
+		area += ca;
+		slivers += ca < LOCATE_SLIVER * square_m2 * 0.99;
+		too_big += ca > 2 * square_m2;
 	}
+	/* Slivers joined their neighbours: a few remain (no neighbour to join), none is huge. */
+	printf("  %d cells under a quarter square, %d over two squares\n", slivers, too_big);
+	CHECK(slivers < (int)n / 100);
+	CHECK_INT_EQ(too_big, 0);
 	CHECK_INT_EQ(bad_format, 0);
 	CHECK_INT_EQ(bad_prefix, 0);
 	CHECK_INT_EQ(dup, 0);
