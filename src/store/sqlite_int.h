@@ -169,9 +169,9 @@
 	X(CASE_DUE_WARN, "SELECT id, ref FROM cases WHERE warned = 0 AND status IN "                 \
 			 STORE__CASE_OPEN " AND warn_at <= ?1 "                                      \
 			 "AND (deadline IS NULL OR deadline > ?1) ORDER BY warn_at LIMIT ?2")        \
-	X(CASE_IN_GRID, "SELECT id FROM cases WHERE grid_code = ?1 AND reported_at >= ?2 "           \
-			"AND status NOT IN ('rejected', 'merged') "                                  \
-			"ORDER BY reported_at DESC, id DESC LIMIT ?3")                               \
+	X(CASE_RECENT, "SELECT id, ref, status, category_code, grid_code, lat, lng, reported_at, "    \
+		       "merged_into FROM cases WHERE reported_at >= ?1 "                             \
+		       "AND status NOT IN ('rejected', 'merged') ORDER BY reported_at, id")          \
 	X(FILE_INSERT, "INSERT INTO files (id, mime, bytes, sha256, created_by, created_at) "        \
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                            \
 	X(FILE_GET, "SELECT id, mime, bytes, sha256, created_by, created_at FROM files WHERE id = ?1") \
@@ -193,6 +193,7 @@ struct store {
 	int version;                         /* user_version after migrations */
 	int64_t cases_analyzed;              /* cases inserted when planner statistics were last taken */
 	int64_t cases_inserted;              /* cases inserted through this store since it opened */
+	int cases_ready;                     /* sqlite_cases.c applied its connection settings */
 };
 
 void store__lock(struct store *st);

@@ -418,11 +418,26 @@ enum cd_err store_cases_due(struct store *st, int64_t now, size_t max, store_cas
  * bulk import done elsewhere or at start-up on a database written by another process. */
 enum cd_err store_cases_optimize(struct store *st) CD_MUST_CHECK;
 
-/* Recent cases in a grid cell for the duplicate finder: ids of cases with grid_code = grid and
- * reported_at >= since, newest first, whose status is not rejected/merged, into ids[0..cap);
- * *n is how many. */
-enum cd_err store_cases_in_grid(struct store *st, const char *grid, int64_t since, int64_t *ids,
-				size_t cap, size_t *n) CD_MUST_CHECK;
+/* What the duplicate finder needs of a recent case. */
+struct store_case_brief {
+	int64_t id;
+	char ref[STORE_CASE_REF_MAX];
+	char status[STORE_CASE_WORD_MAX];
+	char category_code[STORE_CATEGORY_MAX];
+	char grid_code[STORE_CODE_MAX];
+	int has_point;
+	double lat, lng;
+	int64_t reported_at;
+	int64_t merged_into;
+};
+typedef int (*store_case_recent_fn)(void *ctx, const struct store_case_brief *c);
+/* Calls fn for every case reported at or after `since` that is not rejected or merged,
+ * oldest first; fn returning non-zero stops the walk. For loading the app's in-memory
+ * duplicate finder at start-up (then kept up to date from each intake batch): the store has
+ * no grid index, because one more index with thousands of keys costs a written page per
+ * case at intake (docs/internals/store.md). */
+enum cd_err store_cases_recent(struct store *st, int64_t since, store_case_recent_fn fn,
+			       void *ctx) CD_MUST_CHECK;
 
 /* Summed counters of one key over a day range, handed to store_scores' callback. */
 struct store_score_row {

@@ -69,8 +69,6 @@ CREATE INDEX cases_unit ON cases(unit_code, reported_at);
 CREATE INDEX cases_unit_status ON cases(unit_code, status, reported_at);
 CREATE INDEX cases_category ON cases(category_code, reported_at);
 CREATE INDEX cases_channel ON cases(channel, reported_at);
--- The duplicate finder: recent cases in the same grid cell.
-CREATE INDEX cases_grid ON cases(grid_code, reported_at);
 -- Small partial indexes: only the rows the scheduler or the overdue filter still need.
 CREATE INDEX cases_overdue ON cases(reported_at) WHERE overdue = 1;
 CREATE INDEX cases_due_warn ON cases(warn_at)
