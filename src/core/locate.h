@@ -41,7 +41,9 @@ struct locate_layer;
  * validated, but rings should be closed (an open ring is closed implicitly). Regions may
  * overlap: the lowest index wins. *out is owned by the caller (locate_layer_free).
  * CD_ERR_TOOBIG when a cap above is hit or more than 63 regions meet along one lattice row run;
- * CD_ERR_NOMEM. */
+ * CD_ERR_INVALID for a lattice with a non-positive step or a non-finite origin; CD_ERR_NOMEM.
+ * Build time is O(edges x squares they touch + squares x regions); meant for district data
+ * (tens of thousands of vertices, a few hundred regions), built once at start or import. */
 enum cd_err locate_layer_build(const struct geo_multipolygon *const *regions, size_t n,
 			       const struct locate_lattice *lattice,
 			       struct locate_layer **out) CD_MUST_CHECK;

@@ -561,6 +561,28 @@ static void test_layer_edges_and_overlaps(void)
 	locate_layer_free(E);
 }
 
+static void test_district_only(void)
+{
+	/* No streets, no communities: the index still answers "inside" with nothing else. */
+	struct geo_multipolygon g = square(114.10, 22.52, 0.01);
+	struct locate_area dist = {"440303", NULL, &g};
+	struct locate_index *idx = NULL;
+	char why[300];
+	CHECK_INT_EQ(locate_build(&dist, NULL, 0, NULL, 0, NULL, &idx, why, sizeof(why)), CD_OK);
+	if (!idx)
+		return;
+	struct locate_hit h;
+	CHECK_INT_EQ(locate_find(idx, (struct geo_point){114.105, 22.525}, &h), CD_OK);
+	CHECK(h.street == -1 && h.community == -1 && h.cell == -1 && h.grid_code == NULL);
+	CHECK_INT_EQ(locate_find(idx, (struct geo_point){114.115, 22.525}, &h), CD_ERR_NOTFOUND);
+	CHECK_INT_EQ(locate_cell_count(idx), 0);
+	struct geo_bbox all = {114.0, 22.4, 114.3, 22.7};
+	size_t out[4];
+	CHECK_INT_EQ(locate_cells_in_bbox(idx, &all, out, 4), 0);
+	locate_free(idx);
+	geo_multipolygon_release(&g);
+}
+
 static void test_build_nomem(void)
 {
 	struct geo_multipolygon g = square(114.10, 22.52, 0.005), h = square(114.105, 22.52, 0.005);
@@ -598,6 +620,7 @@ static const struct test_case tests[] = {
 	{"more than 999 cells is CD_ERR_RANGE", test_more_than_999_cells_is_range},
 	{"bad codes", test_bad_codes},
 	{"layer: shared edges, lattice lines, overlaps", test_layer_edges_and_overlaps},
+	{"district only", test_district_only},
 	{"build: allocation failure", test_build_nomem},
 };
 
