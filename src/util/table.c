@@ -171,7 +171,8 @@ void table_put_textn(struct table *t, const char *s, size_t n)
 	if (t->err || !s)
 		return;
 	const unsigned char *u = (const unsigned char *)s;
-	size_t len = clean_len(u, n);
+	/* Cleaning never shrinks a text, so a long one is refused before it is scanned. */
+	size_t len = n > TABLE_MAX_CELL_BYTES ? n : clean_len(u, n);
 	if (len > TABLE_MAX_CELL_BYTES) {
 		t->err = CD_ERR_TOOBIG;
 		return;
