@@ -38,8 +38,7 @@ void table_free(struct table *t)
 	xfree(t);
 }
 
-void table_add_col(struct table *t, const char *name, enum table_type type,
-		   const char *num_format)
+void table_add_col(struct table *t, const char *name, enum table_type type, const char *num_format)
 {
 	assert(name);
 	assert(t->ncols < TABLE_MAX_COLS);
@@ -124,8 +123,7 @@ static size_t good_seq(const unsigned char *s, size_t n)
 			return 0;
 		cp = (cp << 6) | (s[i] & 0x3F);
 	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE ||
-	    cp == 0xFFFF)
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
 		return 0;
 	return len;
 }
@@ -276,19 +274,19 @@ void table_format_time(int64_t unix_seconds, char out[20])
 static bool is_wide(uint32_t cp)
 {
 	static const uint32_t ranges[][2] = {
-		{0x1100, 0x115F},   /* Hangul Jamo initials */
-		{0x2E80, 0x303E},   /* CJK radicals, punctuation 。、「」 */
-		{0x3041, 0x33FF},   /* kana, bopomofo, CJK compatibility */
-		{0x3400, 0x4DBF},   /* CJK extension A */
-		{0x4E00, 0x9FFF},   /* CJK unified ideographs */
-		{0xA000, 0xA4CF},   /* Yi */
-		{0xAC00, 0xD7A3},   /* Hangul syllables */
-		{0xF900, 0xFAFF},   /* CJK compatibility ideographs */
-		{0xFE30, 0xFE4F},   /* CJK compatibility forms */
-		{0xFF00, 0xFF60},   /* full-width forms ，（） */
-		{0xFFE0, 0xFFE6},   /* full-width signs ￥ */
-		{0x1F300, 0x1F64F}, /* emoji */
-		{0x20000, 0x3FFFD}, /* CJK extensions B onwards */
+	    {0x1100, 0x115F},	/* Hangul Jamo initials */
+	    {0x2E80, 0x303E},	/* CJK radicals, punctuation 。、「」 */
+	    {0x3041, 0x33FF},	/* kana, bopomofo, CJK compatibility */
+	    {0x3400, 0x4DBF},	/* CJK extension A */
+	    {0x4E00, 0x9FFF},	/* CJK unified ideographs */
+	    {0xA000, 0xA4CF},	/* Yi */
+	    {0xAC00, 0xD7A3},	/* Hangul syllables */
+	    {0xF900, 0xFAFF},	/* CJK compatibility ideographs */
+	    {0xFE30, 0xFE4F},	/* CJK compatibility forms */
+	    {0xFF00, 0xFF60},	/* full-width forms ，（） */
+	    {0xFFE0, 0xFFE6},	/* full-width signs ￥ */
+	    {0x1F300, 0x1F64F}, /* emoji */
+	    {0x20000, 0x3FFFD}, /* CJK extensions B onwards */
 	};
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
 		if (cp >= ranges[i][0] && cp <= ranges[i][1])

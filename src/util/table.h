@@ -31,7 +31,7 @@ enum table_type {
 };
 
 struct table_col {
-	char *name;           /* header text, UTF-8, owned */
+	char *name;	      /* header text, UTF-8, owned */
 	enum table_type type; /* what every cell of the column holds */
 	char *num_format;     /* TABLE_REAL: Excel number format ("0.0%", "0.00"), or NULL; owned */
 };
@@ -48,16 +48,16 @@ struct table_cell {
 
 /* Read the fields freely; change them only through the functions below. */
 struct table {
-	struct table_col *cols;   /* ncols columns, in order */
-	size_t ncols;             /* columns defined so far */
+	struct table_col *cols;	  /* ncols columns, in order */
+	size_t ncols;		  /* columns defined so far */
 	struct table_cell *cells; /* nrows * ncols cells, row-major */
-	size_t cells_alloc;       /* cells allocated */
-	size_t nrows;             /* rows added so far */
-	size_t cursor;            /* column the next put fills in the last row */
-	struct buf text;          /* every text cell, each NUL-terminated; cells hold offsets */
-	size_t max_rows;          /* the caller's row cap (clamped to TABLE_MAX_ROWS) */
-	size_t max_bytes;         /* the cap on cells plus text, in bytes */
-	enum cd_err err;          /* the first failure of a put; sticks until the table is freed */
+	size_t cells_alloc;	  /* cells allocated */
+	size_t nrows;		  /* rows added so far */
+	size_t cursor;		  /* column the next put fills in the last row */
+	struct buf text;	  /* every text cell, each NUL-terminated; cells hold offsets */
+	size_t max_rows;	  /* the caller's row cap (clamped to TABLE_MAX_ROWS) */
+	size_t max_bytes;	  /* the cap on cells plus text, in bytes */
+	enum cd_err err;	  /* the first failure of a put; sticks until the table is freed */
 };
 
 /* A new empty table holding at most max_rows rows and max_bytes bytes of cells and text
@@ -70,8 +70,7 @@ void table_free(struct table *t);
 /* Appends a column. Columns are program constants, so misuse is a programmer error and
  * asserts: name must be non-NULL, at most TABLE_MAX_COLS columns, none after the first row.
  * num_format is used only by TABLE_REAL columns (NULL: general). Both strings are copied. */
-void table_add_col(struct table *t, const char *name, enum table_type type,
-		   const char *num_format);
+void table_add_col(struct table *t, const char *name, enum table_type type, const char *num_format);
 
 /* Starts a new row of empty cells; the puts below fill it left to right.
  * CD_ERR_TOOBIG past max_rows or max_bytes, CD_ERR_NOMEM when memory runs out, or the

@@ -18,7 +18,7 @@
 #define EXCEL_UNIX_EPOCH 25569.0
 #define EXCEL_FIRST_TRUE 61.0
 #define EXCEL_LAST_DAY 2958465.0 /* 9999-12-31 */
-#define UTC_OFFSET 28800          /* Asia/Shanghai, UTC+8 all year */
+#define UTC_OFFSET 28800	 /* Asia/Shanghai, UTC+8 all year */
 
 /* Column widths in Excel's units (about one digit each), bounded so one long description does
  * not push the rest of the sheet off screen. */
@@ -122,13 +122,13 @@ static double column_width(const struct table *t, size_t j)
 
 /* The formats the sheet uses; owned by the workbook. */
 struct formats {
-	lxw_format *header;             /* bold */
-	lxw_format *time;               /* yyyy-mm-dd hh:mm */
+	lxw_format *header;		 /* bold */
+	lxw_format *time;		 /* yyyy-mm-dd hh:mm */
 	lxw_format *col[TABLE_MAX_COLS]; /* per TABLE_REAL column with a number format, or NULL */
 };
 
-static lxw_error write_cell(lxw_worksheet *ws, const struct table *t, const struct formats *f,
-			    size_t i, size_t j)
+static lxw_error write_cell(lxw_worksheet *ws, const struct table *t, const struct formats *f, size_t i,
+			    size_t j)
 {
 	const struct table_cell *c = table_cell_at(t, i, j);
 	lxw_row_t row = (lxw_row_t)(i + 1);
