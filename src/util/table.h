@@ -117,9 +117,11 @@ enum cd_err table_csv_write(const struct table *t, struct buf *out) CD_MUST_CHEC
  * Asia/Shanghai), TABLE_REAL cells with their column's number format. sheet_name NULL or
  * empty gives "Sheet1"; characters Excel forbids ([]:*?/\) become '_' and it is cut to 31
  * characters. libxlsxwriter 1.1 writes only to files: the workbook and its scratch files go
- * under tmpdir (it must exist and be writable) and are removed before returning.
+ * under tmpdir (non-NULL; it must exist and be writable) and are removed before returning.
  * CD_ERR_TOOBIG when the file outgrows out's cap, CD_ERR_IO when a file cannot be written
- * or read, CD_ERR_NOMEM, or the table's recorded failure. */
+ * or read, CD_ERR_INVALID for a table without columns, CD_ERR_NOMEM, or the table's recorded
+ * failure. Thread-safe: calls use separate temporary files
+ * and write their workbooks one at a time (libxlsxwriter calls gmtime). */
 enum cd_err table_xlsx_write(const struct table *t, const char *sheet_name, const char *tmpdir,
 			     struct buf *out) CD_MUST_CHECK;
 

@@ -1,8 +1,10 @@
 /* XLSX writer for export tables, on libxlsxwriter. Debian 12's libxlsxwriter (1.1.4) cannot
  * write to memory, so the workbook goes to a private temporary file that is read back into the
  * caller's buffer and removed. See table.h and docs/internals/table.md. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +31,12 @@
 #define WIDTH_REAL 9
 
 #define SHEET_NAME_MAX 31 /* Excel's limit, in UTF-16 units */
+
+/* libxlsxwriter 1.1.4 stamps docProps/core.xml through gmtime(), whose static result two
+ * concurrent workbook_close calls overwrite (ThreadSanitizer shows it). Closing one workbook
+ * at a time fixes that and also keeps exports, which cost a core each, from crowding out
+ * intake on a 2-core machine. */
+static pthread_mutex_t close_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static enum cd_err from_lxw(lxw_error e)
 {
@@ -230,6 +238,7 @@ enum cd_err table_xlsx_write(const struct table *t, const char *sheet_name_in, c
 	enum cd_err rc = table_status(t);
 	if (rc)
 		return rc;
+	assert(tmpdir);
 	if (t->ncols == 0)
 		return CD_ERR_INVALID;
 	char dir[4096], path[4096];
@@ -254,7 +263,9 @@ enum cd_err table_xlsx_write(const struct table *t, const char *sheet_name_in, c
 	if (e) {
 		lxw_workbook_free(wb); /* abandon without writing */
 	} else {
+		pthread_mutex_lock(&close_lock);
 		e = workbook_close(wb); /* writes the file and frees wb */
+		pthread_mutex_unlock(&close_lock);
 	}
 	if (e) {
 		log_error("xlsx write failed", "\"lxw\":%d", (int)e);
