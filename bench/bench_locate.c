@@ -1,7 +1,7 @@
 /* citydesk's side of the locate benchmark: lookups/s of the lattice index over (a) the street
  * polygons and (b) the unit grid cells, single thread, over N random points in the district's
  * bbox (xorshift64, fixed seed; bench_locate_geos.c draws the very same points).
- * Prints one line per figure with a checksum of the answers so the two programs can be compared.
+ * Each figure is the best of 3 passes. Prints one line per figure with a checksum of the answers so the two programs can be compared.
  *
  *   bench_locate OUTLINE STREETS COMMUNITIES [POINTS [SEED]]
  *   bench_locate --make-synthetic DIR     writes DIR/{outline,streets,communities}.geojson
@@ -17,6 +17,8 @@
 #include "core/geojson.h"
 #include "core/locate.h"
 #include "util/alloc.h"
+
+#define REPEAT 3 /* passes over the points; the fastest is reported (same in bench_locate_geos.c) */
 
 static double now(void)
 {
@@ -185,31 +187,42 @@ int main(int argc, char **argv)
 	printf("citydesk build %.3f s, %zu streets, %zu communities, %zu grid cells, %ld points\n",
 	       t_build, streets.n, comms.n, locate_cell_count(idx), npoints);
 
-	/* (a) streets: which street polygon holds the point. */
+	/* (a) streets: which street polygon holds the point. Best of REPEAT passes: the machine is
+	 * shared, and the fastest pass is the one least disturbed. */
 	uint64_t sum = 0;
 	long found = 0;
-	t0 = now();
-	for (long i = 0; i < npoints; i++) {
-		long s = locate_layer_find(layer, pts[i]);
-		sum += (uint64_t)(s + 1);
-		found += s >= 0;
+	double dt = 1e30;
+	for (int rep = 0; rep < REPEAT; rep++) {
+		sum = 0;
+		found = 0;
+		t0 = now();
+		for (long i = 0; i < npoints; i++) {
+			long s = locate_layer_find(layer, pts[i]);
+			sum += (uint64_t)(s + 1);
+			found += s >= 0;
+		}
+		double t = now() - t0;
+		dt = t < dt ? t : dt;
 	}
-	double dt = now() - t0;
 	printf("citydesk streets %.3f M/s checksum %llu found %ld bytes %zu\n", npoints / dt / 1e6,
 	       (unsigned long long)sum, found, locate_layer_bytes(layer));
 
 	/* (b) grid: the full lookup (outline, community, cell); the answer is the cell index. */
-	sum = 0;
-	found = 0;
-	t0 = now();
-	for (long i = 0; i < npoints; i++) {
-		struct locate_hit h;
-		if (locate_find(idx, pts[i], &h) == CD_OK && h.cell >= 0) {
-			sum += (uint64_t)(h.cell + 1);
-			found++;
+	dt = 1e30;
+	for (int rep = 0; rep < REPEAT; rep++) {
+		sum = 0;
+		found = 0;
+		t0 = now();
+		for (long i = 0; i < npoints; i++) {
+			struct locate_hit h;
+			if (locate_find(idx, pts[i], &h) == CD_OK && h.cell >= 0) {
+				sum += (uint64_t)(h.cell + 1);
+				found++;
+			}
 		}
+		double t = now() - t0;
+		dt = t < dt ? t : dt;
 	}
-	dt = now() - t0;
 	printf("citydesk grid %.3f M/s checksum %llu found %ld\n", npoints / dt / 1e6,
 	       (unsigned long long)sum, found);
 

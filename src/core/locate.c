@@ -103,6 +103,7 @@ struct locate_index {
 
 #define FAST_OUTSIDE (-1)
 #define FAST_SLOW (-2)
+#define FAST_INSIDE (-3) /* wholly inside the district; ask the community layer */
 
 struct locate_lattice locate_lattice_default(double center_lat)
 {
@@ -1074,6 +1075,8 @@ static enum cd_err grid_number(struct locate_index *idx, const struct locate_are
 			for (uint32_t i = idx->sq_cell_off[s]; i < idx->sq_cell_off[s + 1]; i++)
 				if (idx->cells[idx->sq_cells[i]].community == (size_t)L->sq[s])
 					idx->fast[s] = (int32_t)idx->sq_cells[i];
+		} else if (dv == 0) {
+			idx->fast[s] = FAST_INSIDE;
 		}
 	}
 	return CD_OK;
@@ -1193,7 +1196,7 @@ enum cd_err locate_find(const struct locate_index *idx, struct geo_point p, stru
 		}
 	}
 	*out = (struct locate_hit){-1, -1, -1, NULL};
-	if (locate_layer_find(idx->district, p) < 0)
+	if ((s < 0 || idx->fast[s] != FAST_INSIDE) && locate_layer_find(idx->district, p) < 0)
 		return CD_ERR_NOTFOUND;
 	long k = -1;
 	if (s >= 0) {
