@@ -378,50 +378,12 @@ static int score_cb(void *ctx, const struct store_score_row *r)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Inserts the n cases in batches and prints the intake figures beside the peers'. */
+static void insert_phase(struct store *st, uint64_t n, int64_t t0, int batch_size, uint64_t n100,
+			 double p1, double p100, double p100b, double p200)
 {
-	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
-	char dir[256];
-	if (argc > 2) {
-		snprintf(dir, sizeof dir, "%s", argv[2]);
-	} else {
-		snprintf(dir, sizeof dir, "/tmp/citydesk-bench-cases-XXXXXX");
-		if (!mkdtemp(dir)) {
-			perror("mkdtemp");
-			return 2;
-		}
-	}
-	if (n < 1000)
-		n = 1000;
-	/* BENCH_BATCH changes the group-commit batch (default 200, at most 1000). */
-	int batch_size = getenv("BENCH_BATCH") ? (int)strtol(getenv("BENCH_BATCH"), NULL, 10) : 0;
-	if (batch_size <= 0 || batch_size > BATCH_MAX)
-		batch_size = BATCH_DEFAULT;
-	char g1[32], g2[32], g3[32], g4[32], path[300];
-	snprintf(path, sizeof path, "%s/citydesk.db", dir);
-	const int64_t t_end = (int64_t)time(NULL);
-	const int64_t t0 = t_end - DAYS * 86400;
-
-	/* The peers first, on an idle disk, each on a fresh file. */
-	uint64_t n1 = n / 200 < 5000 ? n / 200 : 5000, n100 = n / 10 < 100000 ? n / 10 : 100000;
-	/* BENCH_NO_PEERS=1 skips them (for profiling the store alone). */
-	int peers = !getenv("BENCH_NO_PEERS");
-	double p1 = peers ? peer_run(dir, n1, 1, 0, t0) : 1;
-	double p100 = peers ? peer_run(dir, n100, 100, 0, t0) : 1;
-	double p100b = peers ? peer_run(dir, n100, 100, 1, t0) : 1;
-	double p200 = peers ? peer_run(dir, n100, batch_size, 0, t0) : 1;
-
-	struct store *st = NULL;
-	if (store_open(path, &st) != CD_OK) {
-		fprintf(stderr, "cannot open %s\n", path);
-		return 2;
-	}
-	if (getenv("BENCH_DROP")) {
-		sqlite3 *db = NULL;
-		sqlite3_open(path, &db);
-		sqlite3_exec(db, getenv("BENCH_DROP"), NULL, NULL, NULL);
-		sqlite3_close(db);
-	}
+	char g1[32], g2[32], g3[32], g4[32];
+	uint64_t n1 = n / 200 < 5000 ? n / 200 : 5000;
 	struct store_case *batch = xcalloc(BATCH_MAX, sizeof *batch);
 	enum cd_err res[BATCH_MAX];
 	size_t nbatches = (size_t)((n + (uint64_t)batch_size - 1) / (uint64_t)batch_size);
@@ -436,7 +398,7 @@ int main(int argc, char **argv)
 		double t = now_s();
 		if (store_case_insert_batch(st, &intake, batch, NULL, k, res) != CD_OK) {
 			fprintf(stderr, "batch %zu failed\n", b);
-			return 1;
+			exit(1);
 		}
 		bt[b] = now_s() - t;
 		for (size_t i = 0; i < k; i++)
@@ -469,6 +431,68 @@ int main(int argc, char **argv)
 	       "entry; batch of %d commit p50 %.2f ms p99 %.2f ms; ratio to 1/tx %.1f\n",
 	       batch_size, b50, b99, ins_rate / p1);
 
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
+	char dir[256];
+	if (argc > 2) {
+		snprintf(dir, sizeof dir, "%s", argv[2]);
+	} else {
+		snprintf(dir, sizeof dir, "/tmp/citydesk-bench-cases-XXXXXX");
+		if (!mkdtemp(dir)) {
+			perror("mkdtemp");
+			return 2;
+		}
+	}
+	if (n < 1000)
+		n = 1000;
+	/* BENCH_BATCH changes the group-commit batch (default 200, at most 1000). */
+	int batch_size = getenv("BENCH_BATCH") ? (int)strtol(getenv("BENCH_BATCH"), NULL, 10) : 0;
+	if (batch_size <= 0 || batch_size > BATCH_MAX)
+		batch_size = BATCH_DEFAULT;
+	char g1[32], path[300];
+	snprintf(path, sizeof path, "%s/citydesk.db", dir);
+	const int64_t t_end = (int64_t)time(NULL);
+	const int64_t t0 = t_end - DAYS * 86400;
+
+	/* BENCH_REUSE=1 with a DIR holding a store from an earlier run skips the peers and the
+	 * inserts and measures the reads only. */
+	int reuse = getenv("BENCH_REUSE") && argc > 2 && access(path, F_OK) == 0;
+	if (reuse) {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *cs = NULL;
+		sqlite3_open(path, &db);
+		sqlite3_prepare_v2(db, "SELECT count(*) FROM cases", -1, &cs, NULL);
+		if (sqlite3_step(cs) == SQLITE_ROW)
+			n = (uint64_t)sqlite3_column_int64(cs, 0);
+		sqlite3_finalize(cs);
+		sqlite3_close(db);
+		printf("reusing %s with %s cases\n", path, grouped((double)n, g1, sizeof g1));
+	}
+	/* The peers first, on an idle disk, each on a fresh file. */
+	uint64_t n1 = n / 200 < 5000 ? n / 200 : 5000, n100 = n / 10 < 100000 ? n / 10 : 100000;
+	/* BENCH_NO_PEERS=1 skips them (for profiling the store alone). */
+	int peers = !getenv("BENCH_NO_PEERS") && !reuse;
+	double p1 = peers ? peer_run(dir, n1, 1, 0, t0) : 1;
+	double p100 = peers ? peer_run(dir, n100, 100, 0, t0) : 1;
+	double p100b = peers ? peer_run(dir, n100, 100, 1, t0) : 1;
+	double p200 = peers ? peer_run(dir, n100, batch_size, 0, t0) : 1;
+
+	struct store *st = NULL;
+	if (store_open(path, &st) != CD_OK) {
+		fprintf(stderr, "cannot open %s\n", path);
+		return 2;
+	}
+	if (getenv("BENCH_DROP")) {
+		sqlite3 *db = NULL;
+		sqlite3_open(path, &db);
+		sqlite3_exec(db, getenv("BENCH_DROP"), NULL, NULL, NULL);
+		sqlite3_close(db);
+	}
+	if (!reuse)
+		insert_phase(st, n, t0, batch_size, n100, p1, p100, p100b, p200);
 	/* Filtered pages. */
 	double *lat = xcalloc(NFILTERS, sizeof *lat);
 	char worst[NFILTERS > 0 ? 512 : 1] = "";

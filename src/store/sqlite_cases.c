@@ -84,12 +84,18 @@ static const struct field fields[] = {
 };
 
 #define NFIELDS (sizeof fields / sizeof fields[0])
-enum { COL_ID = 0, COL_UPDATE_ID = 46, COL_UPDATE_VERSION = 47 };
+/* Positions in `fields` (= columns of STORE__CASE_COLS) the code refers to by name, and the
+ * parameters of CASE_UPDATE's WHERE. */
+enum { COL_ID = 0, COL_REF = 1, COL_VERSION = 2, COL_CREATED_AT = 44, COL_UPDATED_AT = 45,
+       COL_UPDATE_ID = 46, COL_UPDATE_VERSION = 47 };
+_Static_assert(sizeof fields / sizeof fields[0] == 46, "fields[] must match STORE__CASE_COLS");
 
-/* Columns the audit diff leaves out: they change on every write or never. */
+/* Columns the audit diff leaves out: they never change or change on every write (the
+ * version is written by diff_json itself). */
 static int field_is_bookkeeping(size_t k)
 {
-	return k == 0 || k == 1 || k == 44 || k == 45;
+	return k == COL_ID || k == COL_REF || k == COL_VERSION || k == COL_CREATED_AT ||
+	       k == COL_UPDATED_AT;
 }
 
 static const char *cftext(const struct store_case *c, size_t k)
@@ -761,7 +767,10 @@ static enum cd_err insert_batch_tx(struct store *st, const struct store_actor *a
 	size_t nstored = 0;
 	memset(&sc, 0, sizeof sc);
 	recv_init(&recv, n);
-	buf_init(&audit, 64 + n * (STORE_CASE_EXTID_MAX * 2 + 512));
+	/* A cap, not an allocation: room for each case's line with every string escaped at
+	 * worst (\u00XX, six bytes per byte). */
+	buf_init(&audit, 64 + n * (6 * (STORE_CASE_EXTID_MAX + STORE_CATEGORY_MAX + STORE_CODE_MAX +
+					 STORE_USERNAME_MAX + 2 * STORE_CASE_WORD_MAX) + 256));
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct store_case *c = &cases[i];
 		struct store_case_event *ev = evs ? &evs[i] : &dflt;
@@ -958,7 +967,7 @@ static enum cd_err diff_json(const struct store_case *old, const struct store_ca
 		rc = buf_printf(&a, "{\"id\":%lld,\"ref\":\"%s\",\"version\":%lld",
 				(long long)now->id, now->ref, (long long)now->version);
 	for (size_t k = 0; k < NFIELDS && !rc; k++) {
-		if (field_is_bookkeeping(k) || k == 2 || !field_differs(old, now, k))
+		if (field_is_bookkeeping(k) || !field_differs(old, now, k))
 			continue;
 		rc = json_field(&b, old, k, 0);
 		if (!rc)
@@ -1190,6 +1199,35 @@ static void where_bind(const struct where *w, sqlite3_stmt *s)
 	}
 }
 
+/* Time budgets of one list call, in ms. The store has one mutex: a query that walks a million
+ * cases (a rare `q` with no other filter) would stall intake behind it for seconds. Past the
+ * page budget the call fails with CD_ERR_TOOBIG (ask for a narrower filter); past the count
+ * budget the total is reported as capped ("at least"). */
+#define LIST_PAGE_BUDGET_MS 250
+#define LIST_COUNT_BUDGET_MS 100
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* sqlite3_progress_handler callback: non-zero interrupts the statement. */
+static int over_budget(void *deadline_ms)
+{
+	return mono_ms() > *(const double *)deadline_ms;
+}
+
+/* Steps s with a deadline; SQLITE_INTERRUPT when it ran out. */
+static int step_within(struct store *st, sqlite3_stmt *s, double *deadline)
+{
+	sqlite3_progress_handler(st->db, 10000, over_budget, deadline);
+	int src = sqlite3_step(s);
+	sqlite3_progress_handler(st->db, 0, NULL, NULL);
+	return src;
+}
+
 /* Runs the page query; appends rows to page->cases. Store locked. */
 static enum cd_err list_page(struct store *st, const struct store_case_filter *f, int64_t offset,
 			     int64_t limit, struct store_case_page *page)
@@ -1216,18 +1254,27 @@ static enum cd_err list_page(struct store *st, const struct store_case_filter *f
 	}
 	where_bind(&w, s);
 	src = SQLITE_DONE;
-	while (!rc && page->n < (size_t)limit && (src = sqlite3_step(s)) == SQLITE_ROW)
+	double deadline = mono_ms() + LIST_PAGE_BUDGET_MS;
+	while (!rc && page->n < (size_t)limit && (src = step_within(st, s, &deadline)) == SQLITE_ROW)
 		rc = case_from_row(s, &page->cases[page->n++]);
-	if (!rc && src != SQLITE_ROW && src != SQLITE_DONE)
+	if (!rc && src == SQLITE_INTERRUPT) {
+		log_msg(LOG_WARN, "store: case list over its time budget", "\"budget_ms\":%d",
+			LIST_PAGE_BUDGET_MS);
+		rc = CD_ERR_TOOBIG;
+	} else if (!rc && src != SQLITE_ROW && src != SQLITE_DONE) {
 		rc = store__err(st, src, "case list");
+	}
 	sqlite3_finalize(s);
 	buf_release(&w.sql);
 	return rc;
 }
 
-/* Counts the matches up to STORE_CASES_COUNT_CAP + 1. Store locked. */
-static enum cd_err list_count(struct store *st, const struct store_case_filter *f, int64_t *out)
+/* Counts the matches up to STORE_CASES_COUNT_CAP + 1; *out_of_time set when the count ran
+ * past its budget (*out is then meaningless). Store locked. */
+static enum cd_err list_count(struct store *st, const struct store_case_filter *f, int64_t *out,
+			      int *out_of_time)
 {
+	*out_of_time = 0;
 	struct where w;
 	memset(&w, 0, sizeof w);
 	buf_init(&w.sql, 8192);
@@ -1249,9 +1296,12 @@ static enum cd_err list_count(struct store *st, const struct store_case_filter *
 		return rc;
 	}
 	where_bind(&w, s);
-	src = sqlite3_step(s);
+	double deadline = mono_ms() + LIST_COUNT_BUDGET_MS;
+	src = step_within(st, s, &deadline);
 	if (src == SQLITE_ROW)
 		*out = sqlite3_column_int64(s, 0);
+	else if (src == SQLITE_INTERRUPT)
+		*out_of_time = 1;
 	else
 		rc = store__err(st, src == SQLITE_DONE ? SQLITE_ERROR : src, "case count");
 	sqlite3_finalize(s);
@@ -1285,18 +1335,23 @@ enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f
 	cases_setup(st);
 	enum cd_err rc = limit ? list_page(st, f, offset, limit, page) : CD_OK;
 	int64_t total = 0;
+	int out_of_time = 0;
 	if (!rc) {
 		if (page->n && (int64_t)page->n < limit)
 			total = offset + (int64_t)page->n; /* the last page: no need to count */
 		else
-			rc = list_count(st, f, &total);
+			rc = list_count(st, f, &total, &out_of_time);
 	}
 	store__unlock(st);
 	if (rc) {
 		store_case_page_release(page);
 		return rc;
 	}
-	if (total > STORE_CASES_COUNT_CAP) {
+	if (out_of_time) {
+		/* Unknown, but at least what this page reaches. */
+		page->total = offset + (int64_t)page->n;
+		page->total_capped = 1;
+	} else if (total > STORE_CASES_COUNT_CAP) {
 		page->total = STORE_CASES_COUNT_CAP;
 		page->total_capped = 1;
 	} else {

@@ -390,13 +390,17 @@ struct store_case_filter {
 struct store_case_page {
 	struct store_case *cases; /* n entries, owned: free with store_case_page_release */
 	size_t n;
-	int64_t total;            /* matching cases, or STORE_CASES_COUNT_CAP when capped */
-	int total_capped;         /* 1 when there are more than STORE_CASES_COUNT_CAP */
+	int64_t total;            /* matching cases, or a lower bound when total_capped */
+	int total_capped;         /* 1 when there are more (above STORE_CASES_COUNT_CAP, or the
+				   * count ran out of time) */
 };
 
 /* Fills page with the cases matching f from `offset`, at most `limit` (capped at
- * STORE_CASES_PAGE_MAX). CD_ERR_RANGE for a negative offset or limit. Deep offsets walk
- * the skipped rows: prefer narrowing the filter (from/to) to paging far. */
+ * STORE_CASES_PAGE_MAX). CD_ERR_RANGE for a negative offset or limit; CD_ERR_INVALID for a
+ * category prefix that is not letters and digits; CD_ERR_TOOBIG when the page could not be
+ * found within the store's time budget (250 ms; a rare `q` over all cases): ask for a narrower
+ * filter. When counting runs out of its budget (100 ms), total is offset + n and total_capped
+ * is 1 ("at least"). Deep offsets walk the skipped rows: prefer narrowing (from/to). */
 enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f, int64_t offset,
 			     int64_t limit, struct store_case_page *page) CD_MUST_CHECK;
 /* Frees the cases of a page and zeroes it. NULL is fine. */

@@ -246,6 +246,27 @@ static void test_batch_refuses_bad_input(void)
 		     CD_ERR_INVALID);
 	CHECK_INT_EQ(store_case_insert_batch(st, &intake, c, NULL, 0, res), CD_OK);
 
+	/* Worst-case strings in the batch's audit line (every byte escaped as \u00XX) fit. */
+	struct store_case *odd = xcalloc(STORE_CASE_BATCH_MAX, sizeof *odd);
+	for (int i = 0; i < STORE_CASE_BATCH_MAX; i++) {
+		odd[i] = *c;
+		odd[i].reported_at = DAY0;
+		memset(odd[i].external_id, 1, sizeof odd[i].external_id - 1);
+		snprintf(odd[i].external_id + sizeof odd[i].external_id - 6, 6, "%05d", i);
+		memset(odd[i].category_code, 2, sizeof odd[i].category_code - 1);
+		memset(odd[i].unit_code, 3, sizeof odd[i].unit_code - 1);
+	}
+	enum cd_err *many = xcalloc(STORE_CASE_BATCH_MAX, sizeof *many);
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, odd, NULL, STORE_CASE_BATCH_MAX, many),
+		     CD_OK);
+	CHECK_INT_EQ(many[0], CD_OK);
+	CHECK_INT_EQ(many[STORE_CASE_BATCH_MAX - 1], CD_OK);
+	CHECK_INT_EQ(audit_count(st), a0 + 1);
+	verify_ok(st);
+	a0 = audit_count(st);
+	xfree(many);
+	xfree(odd);
+
 	/* The default first event is "report" by the batch's actor. */
 	c->reported_at = DAY0;
 	CHECK(insert1(st, c) > 0);
