@@ -142,7 +142,7 @@ static void access_log(struct http_log *lg, const struct http_conn *c, double se
 
 /* ---- responses ---- */
 
-static enum MHD_Result queue(struct http_conn *c)
+enum MHD_Result http_queue(struct http_conn *c)
 {
 	struct http_response *res = &c->res;
 	const char *data = res->static_body ? res->static_body : res->body.data;
@@ -199,6 +199,7 @@ static void begin_request(struct http_conn *c, const char *url, const char *meth
 	c->res.n_headers = 0;
 	c->rt = NULL;
 	c->n_params = 0;
+	c->stream = NULL;
 	c->responded = 0;
 	c->reject = 0;
 	c->discarded = 0;
@@ -221,8 +222,12 @@ static enum MHD_Result dispatch(struct http_conn *c, int match, const char *allo
 		c->req.body = c->body.data ? c->body.data : "";
 		c->req.body_len = c->body.len;
 		c->rt->route->handler(&c->req, &c->res, c->srv->cfg.app_ctx);
+		if (c->stream)
+			return http_stream_queue(c);
+		if (c->deferred)
+			return http_deferred_answer(c);
 	}
-	return queue(c);
+	return http_queue(c);
 }
 
 /* True when the request announces no body at all, so it can be answered on the first call. */
@@ -267,11 +272,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd, const c
 			unsigned long long v = strtoull(cl, &end, 10);
 			if (errno || end == cl || *end || v > HTTP_BODY_MAX) {
 				http_error(&c->res, 413, "body_too_large", "the request body is larger than 1 MiB", NULL);
-				return queue(c);
+				return http_queue(c);
 			}
 		}
 		return MHD_YES;
 	}
+	if (c->deferred && !c->responded)
+		return http_deferred_answer(c); /* resumed: the app finished (or a stop aborted it) */
 	if (c->responded) {
 		*upload_data_size = 0; /* answered early (413): drop whatever still arrives */
 		return MHD_YES;
@@ -295,11 +302,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd, const c
 	}
 	if (c->reject == 413) {
 		http_error(&c->res, 413, "body_too_large", "the request body is larger than 1 MiB", NULL);
-		return queue(c);
+		return http_queue(c);
 	}
 	if (c->reject) {
 		http_error(&c->res, 503, "overloaded", "out of memory reading the request body", NULL);
-		return queue(c);
+		return http_queue(c);
 	}
 	return dispatch(c, c->match, c->allow);
 }
@@ -319,7 +326,8 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **req_cls,
 		metrics_observe(srv->metrics, c->label, c->req.method, c->status, secs);
 	if (srv->access_log == HTTP_LOG_ALL || (srv->access_log == HTTP_LOG_ERRORS && (c->status >= 400 || !c->status)))
 		access_log(srv->log, c, secs);
-	http_arena_reset(c);
+	if (http_deferred_request_done(c)) /* else a stopped deferral: the app still owns the arena */
+		http_arena_reset(c);
 	c->req.user = NULL;
 	atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_release);
 }
@@ -351,12 +359,19 @@ static void on_connection(void *cls, struct MHD_Connection *mhd, void **socket_c
 		struct http_conn *c = *socket_context;
 		if (!c)
 			return;
-		http_arena_reset(c);
-		buf_release(&c->body);
-		buf_release(&c->res.body);
-		xfree(c);
 		*socket_context = NULL;
+		if (http_deferred_conn_closed(c))
+			return; /* the app still holds a deferral: http_deferred_finish frees c */
+		http_conn_free(c);
 	}
+}
+
+void http_conn_free(struct http_conn *c)
+{
+	http_arena_reset(c);
+	buf_release(&c->body);
+	buf_release(&c->res.body);
+	xfree(c);
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -447,7 +462,8 @@ enum cd_err http_server_start(const struct http_config *cfg, struct http_server 
 	if (srv->access_log != HTTP_LOG_OFF)
 		srv->log = http_log_start(srv->cfg.threads);
 
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME; /* streams and deferred responses park connections */
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	struct MHD_OptionItem opts[] = {
@@ -493,24 +509,39 @@ unsigned http_server_in_flight(const struct http_server *srv)
 	return atomic_load_explicit(&srv->in_flight, memory_order_acquire);
 }
 
+/* Waits until no request is in flight, at most ms milliseconds. */
+static void wait_in_flight(const struct http_server *srv, unsigned ms)
+{
+	for (unsigned waited = 0; waited < ms; waited += 5) {
+		if (http_server_in_flight(srv) == 0)
+			return;
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 void http_server_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
 	atomic_store(&srv->stopping, 1);
 	MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
-	/* wait for requests in flight; responses now carry Connection: close */
-	for (unsigned waited = 0; waited < srv->cfg.stop_wait_ms; waited += 5) {
-		if (http_server_in_flight(srv) == 0)
-			break;
-		struct timespec ts = {0, 5 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	/* streams never end by themselves: end them now, after what they have queued */
+	http_park_close_streams(srv);
+	/* wait for requests in flight, deferred ones included; responses now carry Connection: close */
+	wait_in_flight(srv, srv->cfg.stop_wait_ms);
+	/* deferrals the app has not finished get a 503; MHD must not stop with parked connections */
+	unsigned aborted = http_park_abort_deferred(srv);
+	if (aborted) {
+		log_warn("stopping: deferred requests answered 503", "\"deferred\":%u", aborted);
+		wait_in_flight(srv, 1000);
 	}
 	unsigned left = http_server_in_flight(srv);
 	if (left)
 		log_warn("stopping with requests still in flight", "\"in_flight\":%u", left);
 	MHD_stop_daemon(srv->daemon);
 	srv->daemon = NULL;
+	http_park_detach(srv);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
 	server_free(srv);

@@ -72,9 +72,11 @@ struct http_config {
 enum cd_err http_server_start(const struct http_config *cfg, struct http_server **out) CD_MUST_CHECK;
 /* The TCP port actually bound (useful when cfg->listen asked for port 0). */
 unsigned http_server_port(const struct http_server *srv);
-/* Graceful stop: stops accepting, lets requests in flight finish (up to cfg->stop_wait_ms),
- * then closes every connection, joins the threads and frees the server. NULL is fine.
- * Call it from a normal thread (e.g. the main loop after SIGTERM), never from a handler. */
+/* Graceful stop: stops accepting, ends every open stream (after what it has queued), lets
+ * requests in flight and deferred ones finish (up to cfg->stop_wait_ms), answers deferred
+ * requests still pending then with 503 `shutting_down`, closes every connection, joins the
+ * threads and frees the server. NULL is fine. Call it from a normal thread (e.g. the main
+ * loop after SIGTERM), never from a handler. */
 void http_server_stop(struct http_server *srv);
 /* Requests currently between their first byte of headers and their completion. */
 unsigned http_server_in_flight(const struct http_server *srv);
@@ -149,6 +151,60 @@ void http_respond_static(struct http_response *res, int status, const char *cont
  * keys, depth cap). On success returns true and *out is a new reference the caller decrefs.
  * On failure returns false with `res` already holding the 400/422 error naming the position. */
 bool http_read_json(struct http_request *req, struct http_response *res, json_t **out);
+
+/* ---- streaming responses ---- */
+
+#define HTTP_STREAM_BUF_MAX (256u * 1024u) /* bytes a stream may hold unsent; past it the client is dropped */
+
+struct http_stream;
+
+/* Turns the current request's response into a long-lived stream (Server-Sent Events, long
+ * downloads): once the handler returns, the status and headers in `res` go out at once and the
+ * body is whatever http_stream_write() adds, chunked, until the stream ends. Call it from the
+ * handler, at most once, and not together with http_defer. `content_type` must outlive the
+ * request (static). Returns the stream, or NULL when one is already open or a deferral is
+ * pending (res untouched).
+ * Ownership: the caller holds one reference and must give it back with http_stream_release()
+ * exactly once, from any thread. `on_close(ctx)` (may be NULL) is called exactly once, on a
+ * server thread, when the response is over for any reason: the client went away, it overflowed
+ * HTTP_STREAM_BUF_MAX, the server is stopping, or the stream was ended by the caller. The
+ * caller's reference stays valid after on_close until it is released, so a writer racing with
+ * the close is safe; writes after the end just fail. */
+struct http_stream *http_stream_open(struct http_request *req, struct http_response *res,
+				     const char *content_type, void (*on_close)(void *ctx), void *ctx);
+/* Queues len bytes on the stream; from any thread, never blocks on the network (a short mutex
+ * and a copy). CD_OK when queued; CD_ERR_CONFLICT when the stream has ended (client gone,
+ * server stopping); CD_ERR_TOOBIG when the bytes would take the unsent backlog past
+ * HTTP_STREAM_BUF_MAX: then the client is too slow, the backlog is dropped, the connection is
+ * closed and citydesk_http_stream_drops_total counts it. */
+enum cd_err http_stream_write(struct http_stream *s, const char *data, size_t len) CD_MUST_CHECK;
+/* Ends the stream after what is already queued (the chunked body is terminated properly).
+ * Any thread; idempotent. The reference is still to be released. */
+void http_stream_end(struct http_stream *s);
+/* Gives back the caller's reference (ending the stream if it is still open). Any thread,
+ * exactly once; s must not be used afterwards. NULL is fine. */
+void http_stream_release(struct http_stream *s);
+
+/* ---- deferred responses ---- */
+
+struct http_deferred;
+
+/* Lets the handler return without answering: the connection is parked (suspended, costing no
+ * thread) until http_deferred_finish(). Call it from the handler, at most once, not together
+ * with http_stream_open. The request and response stay valid, as does the request's memory
+ * (http_alloc), until the deferred response has been sent. After http_defer, only the response
+ * (http_deferred_response), http_alloc/http_strdup on the request and the strings already read
+ * may be used from other threads: read headers, query and params before deferring.
+ * Returns NULL when a stream or deferral is already in place. */
+struct http_deferred *http_defer(struct http_request *req, struct http_response *res);
+/* The response to fill in before finishing (the same struct the handler got). */
+struct http_response *http_deferred_response(struct http_deferred *d);
+/* The request (for http_alloc/http_strdup into its memory). */
+struct http_request *http_deferred_request(struct http_deferred *d);
+/* Sends the response as it stands now and gives back the handle; from any thread, exactly
+ * once (also when the server answered 503 meanwhile, see http_server_stop). d must not be
+ * used afterwards. */
+void http_deferred_finish(struct http_deferred *d);
 
 /* A ready-made handler for GET /metrics: Prometheus text for the server's requests,
  * latencies, uptime and the app's metrics_hook. Put it in the route table. */

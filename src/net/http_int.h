@@ -3,6 +3,7 @@
 #ifndef CD_NET_HTTP_INT_H
 #define CD_NET_HTTP_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <time.h>
@@ -48,6 +49,14 @@ struct http_server {
 	struct http_log *log;            /* buffered access-log writer, NULL when off */
 	_Atomic unsigned in_flight;      /* requests begun and not yet completed */
 	_Atomic int stopping;            /* set by http_server_stop: responses say Connection: close */
+	struct http_stream *streams;     /* open streams (http_stream.c; the lists and `closing` are
+					    guarded by http_stream.c's process-wide park lock) */
+	struct http_deferred *deferreds; /* deferrals not yet freed (http_stream.c) */
+	int closing;                     /* stop has begun: new streams end at once, new deferrals get 503 */
+	_Atomic unsigned streams_open;   /* streams whose response is not over */
+	_Atomic unsigned deferred_pending; /* deferrals not yet finished by the app */
+	_Atomic unsigned long streams_total; /* streams ever opened */
+	_Atomic unsigned long stream_drops;  /* streams closed because the client was too slow */
 };
 
 /* A block of per-request memory beyond the inline one. */
@@ -78,6 +87,8 @@ struct http_conn {
 	size_t discarded;               /* body bytes dropped after the cap was reached */
 	int status;                     /* status queued, 0 if none */
 	size_t bytes;                   /* response body bytes queued */
+	struct http_stream *stream;     /* opened by the handler, not yet handed to MHD */
+	struct http_deferred *deferred; /* the current request's deferral, until it is freed */
 	struct timespec start;          /* when the request's headers were complete */
 	char remote[64];                /* client address as text */
 	size_t arena_used;              /* bytes used in arena_inline */
@@ -106,5 +117,30 @@ void http_log_stop(struct http_log *lg);
 
 /* http_req.c: frees the request's extra arena blocks and resets the inline one. */
 void http_arena_reset(struct http_conn *c);
+
+/* http.c: frees a connection's state (arena, buffers, the struct). */
+void http_conn_free(struct http_conn *c);
+/* http.c: queues c->res as the response. */
+enum MHD_Result http_queue(struct http_conn *c);
+
+/* http_stream.c: after MHD has stopped: detaches deferrals the app still holds from srv. */
+void http_park_detach(struct http_server *srv);
+/* http_stream.c: after the handler opened a stream: queues it as the response. */
+enum MHD_Result http_stream_queue(struct http_conn *c);
+/* http_stream.c: after the handler deferred, and when MHD calls again after a resume:
+ * parks (suspends) the connection while the deferral is pending, else queues the answer
+ * (the app's response, or 503 when a stop aborted it). */
+enum MHD_Result http_deferred_answer(struct http_conn *c);
+/* http_stream.c: the deferred request completed. Returns 1 when the deferral is freed and the
+ * arena may be reset, 0 while the app still holds it (it owns the arena until it finishes). */
+int http_deferred_request_done(struct http_conn *c);
+/* http_stream.c: the connection closed. Returns 1 when the app still holds the deferral: the
+ * connection's state is then freed by http_deferred_finish, not by the caller. */
+int http_deferred_conn_closed(struct http_conn *c);
+/* http_stream.c: stop, step 1: no new parking, every open stream ends after its backlog. */
+void http_park_close_streams(struct http_server *srv);
+/* http_stream.c: stop, step 2: deferrals the app has not finished are answered 503. Returns
+ * how many. */
+unsigned http_park_abort_deferred(struct http_server *srv);
 
 #endif

@@ -196,6 +196,24 @@ void http_handle_metrics(struct http_request *req, struct http_response *res, vo
 	struct http_server *srv = http_request_server(req);
 	buf_reset(&res->body);
 	enum cd_err rc = metrics_render(srv->metrics, &res->body);
+	if (!rc)
+		rc = buf_printf(&res->body,
+				"# HELP citydesk_http_streams_open Streaming responses (SSE) open now.\n"
+				"# TYPE citydesk_http_streams_open gauge\n"
+				"citydesk_http_streams_open %u\n"
+				"# HELP citydesk_http_streams_total Streaming responses opened since start.\n"
+				"# TYPE citydesk_http_streams_total counter\n"
+				"citydesk_http_streams_total %lu\n"
+				"# HELP citydesk_http_stream_drops_total Streams closed because the client read too slowly.\n"
+				"# TYPE citydesk_http_stream_drops_total counter\n"
+				"citydesk_http_stream_drops_total %lu\n"
+				"# HELP citydesk_http_deferred_pending Deferred requests the app has not finished yet.\n"
+				"# TYPE citydesk_http_deferred_pending gauge\n"
+				"citydesk_http_deferred_pending %u\n",
+				atomic_load_explicit(&srv->streams_open, memory_order_relaxed),
+				atomic_load_explicit(&srv->streams_total, memory_order_relaxed),
+				atomic_load_explicit(&srv->stream_drops, memory_order_relaxed),
+				atomic_load_explicit(&srv->deferred_pending, memory_order_relaxed));
 	if (!rc && srv->cfg.metrics_hook)
 		rc = srv->cfg.metrics_hook(&res->body, app_ctx);
 	if (rc) {
