@@ -104,7 +104,7 @@ else
 	# the http module alone; compiled from source so it does not depend on the Makefile's state
 	if ! cc -std=c11 -O2 -pthread -D_DEFAULT_SOURCE -D_GNU_SOURCE -Isrc \
 		$(pkg-config --cflags libmicrohttpd jansson) -o "$tmp/bench_http_server" \
-		bench/bench_http_server.c src/net/http.c src/net/http_req.c src/net/http_route.c src/net/http_log.c \
+		bench/bench_http_server.c src/net/http.c src/net/http_req.c src/net/http_stream.c src/net/http_route.c src/net/http_log.c \
 		src/net/metrics.c src/util/alloc.c src/util/buf.c src/util/err.c src/util/log.c \
 		src/util/json.c $(pkg-config --libs libmicrohttpd jansson) -lm 2>"$tmp/cc.log"; then
 		cat "$tmp/cc.log"
