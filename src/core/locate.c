@@ -96,6 +96,8 @@ struct locate_index {
 	 * (square index, cell index), so lookups there find that cell. */
 	uint32_t *extra_sq, *extra_cell;
 	size_t n_extra;
+	uint32_t *cell_comm;       /* community of each cell: a compact copy for lookups, which
+				    * would otherwise touch a cache line of cells[] per answer */
 	int32_t *fast;             /* per community-layer square: the cell when the square is wholly
 				    * in the district and in one community, FAST_OUTSIDE when wholly
 				    * outside the district, FAST_SLOW otherwise */
@@ -782,6 +784,7 @@ void locate_free(struct locate_index *idx)
 	xfree(idx->sq_cells);
 	xfree(idx->by_code);
 	xfree(idx->fast);
+	xfree(idx->cell_comm);
 	xfree(idx->extra_sq);
 	xfree(idx->extra_cell);
 	xfree(idx);
@@ -1059,8 +1062,11 @@ static enum cd_err grid_number(struct locate_index *idx, const struct locate_are
 	 * district layer shares the lattice, so its square for the same absolute (col, row) is
 	 * found by offset. */
 	idx->fast = try_malloc(nsq * sizeof(*idx->fast));
-	if (!idx->fast)
+	idx->cell_comm = try_malloc((n ? n : 1) * sizeof(*idx->cell_comm));
+	if (!idx->fast || !idx->cell_comm)
 		return CD_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		idx->cell_comm[i] = (uint32_t)idx->cells[i].community;
 	const struct locate_layer *D = idx->district;
 	for (size_t s = 0; s < nsq; s++) {
 		long col = (long)(s % (size_t)L->ncols) + L->c0, row = (long)(s / (size_t)L->ncols) + L->r0;
@@ -1185,9 +1191,8 @@ enum cd_err locate_find(const struct locate_index *idx, struct geo_point p, stru
 	if (s >= 0) {
 		int32_t f = idx->fast[s];
 		if (f >= 0) {
-			const struct locate_cell *c = &idx->cells[f];
-			*out = (struct locate_hit){idx->comm_street[c->community], (long)c->community, f,
-						   c->code};
+			uint32_t k = idx->cell_comm[f];
+			*out = (struct locate_hit){idx->comm_street[k], (long)k, f, idx->cells[f].code};
 			return CD_OK;
 		}
 		if (f == FAST_OUTSIDE) {
@@ -1210,7 +1215,7 @@ enum cd_err locate_find(const struct locate_index *idx, struct geo_point p, stru
 	out->community = k;
 	out->street = idx->comm_street[k];
 	for (uint32_t i = idx->sq_cell_off[s]; i < idx->sq_cell_off[s + 1]; i++) {
-		if (idx->cells[idx->sq_cells[i]].community == (size_t)k) {
+		if (idx->cell_comm[idx->sq_cells[i]] == (uint32_t)k) {
 			out->cell = idx->sq_cells[i];
 			out->grid_code = idx->cells[out->cell].code;
 			break;
