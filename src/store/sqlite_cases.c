@@ -517,6 +517,7 @@ static int field_differs(const struct store_case *a, const struct store_case *b,
  * nor the upper levels of fourteen indexes over a million rows; measured at 40,000 cases,
  * 64 MB took the batch insert from ~5,200 to ~8,100 cases/s and cut the bytes written. */
 #define CASES_CACHE_KB 65536
+#define CASES_WAL_PAGES 10000 /* 40 MB of WAL between automatic checkpoints */
 
 /* Connection settings the cases functions rely on, applied on first use (the connection is
  * opened in sqlite.c, which the foundation owns). Store locked. */
@@ -529,6 +530,12 @@ static void cases_setup(struct store *st)
 	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", CASES_CACHE_KB);
 	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		log_msg(LOG_WARN, "store: cannot set the page cache size", NULL);
+	/* Checkpoint every CASES_WAL_PAGES WAL pages rather than every 1,000: a hot index page
+	 * rewritten by many batches is copied into the database once per checkpoint, not once per
+	 * batch (measured: 20.6 -> 14.8 KB written per case at 100,000 cases). */
+	snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint = %d", CASES_WAL_PAGES);
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_msg(LOG_WARN, "store: cannot set the checkpoint interval", NULL);
 }
 
 /* Fetches the case a bound by-something statement finds; NOTFOUND when none. Store locked. */

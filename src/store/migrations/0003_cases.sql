@@ -58,19 +58,32 @@ CREATE TABLE cases (
 
 -- Idempotent intake: one case per (channel, external_id); cases without one are not indexed.
 CREATE UNIQUE INDEX cases_external ON cases(channel, external_id) WHERE external_id IS NOT NULL;
--- Lists are newest first: every list index ends in reported_at, and SQLite appends the rowid,
--- so "ORDER BY reported_at DESC, id DESC" is a backwards walk of the chosen index.
-CREATE INDEX cases_reported ON cases(reported_at);
-CREATE INDEX cases_status ON cases(status, reported_at);
-CREATE INDEX cases_street ON cases(street_code, reported_at);
-CREATE INDEX cases_street_status ON cases(street_code, status, reported_at);
-CREATE INDEX cases_community ON cases(community_code, reported_at);
-CREATE INDEX cases_unit ON cases(unit_code, reported_at);
-CREATE INDEX cases_unit_status ON cases(unit_code, status, reported_at);
-CREATE INDEX cases_category ON cases(category_code, reported_at);
-CREATE INDEX cases_channel ON cases(channel, reported_at);
+-- Lists are newest first: every list index starts with its filter column(s), then reported_at
+-- (SQLite appends the rowid), so "ORDER BY reported_at DESC, id DESC" is a backwards walk of the
+-- chosen index. The trailing columns are the other filter columns: SQLite checks them from the
+-- index entry and reads the table row only for a match, so a combined filter walks index
+-- entries (~0.1 us each) instead of table rows (a random page each).
+CREATE INDEX cases_reported ON cases(reported_at, status, street_code, community_code, unit_code,
+                                     category_code, channel, overdue);
+CREATE INDEX cases_status ON cases(status, reported_at, street_code, community_code, unit_code,
+                                   category_code, channel, overdue);
+CREATE INDEX cases_street ON cases(street_code, reported_at, status, community_code, unit_code,
+                                   category_code, channel, overdue);
+CREATE INDEX cases_street_status ON cases(street_code, status, reported_at, community_code,
+                                          unit_code, category_code, channel, overdue);
+CREATE INDEX cases_community ON cases(community_code, reported_at, status, unit_code,
+                                      category_code, channel, overdue);
+CREATE INDEX cases_unit ON cases(unit_code, reported_at, status, street_code, community_code,
+                                 category_code, channel, overdue);
+CREATE INDEX cases_unit_status ON cases(unit_code, status, reported_at, street_code,
+                                        community_code, category_code, channel, overdue);
+CREATE INDEX cases_category ON cases(category_code, reported_at, status, street_code,
+                                     community_code, unit_code, channel, overdue);
+CREATE INDEX cases_channel ON cases(channel, reported_at, status, street_code, community_code,
+                                    unit_code, category_code, overdue);
 -- Small partial indexes: only the rows the scheduler or the overdue filter still need.
-CREATE INDEX cases_overdue ON cases(reported_at) WHERE overdue = 1;
+CREATE INDEX cases_overdue ON cases(reported_at, status, street_code, community_code, unit_code,
+                                    category_code, channel) WHERE overdue = 1;
 CREATE INDEX cases_due_warn ON cases(warn_at)
 	WHERE warned = 0 AND status IN ('reported', 'registered', 'dispatched', 'accepted',
 	                                'handled', 'verified');
