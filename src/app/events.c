@@ -517,7 +517,33 @@ enum cd_err events_metrics(struct events *bus, struct buf *out)
 			  st.published, st.delivered, st.dropped, st.lost, st.replayed, st.resyncs, st.subscribers);
 }
 
-/* ---- the case helper ---- */
+/* ---- the case helpers ---- */
+
+const char *events_action_type(enum workflow_action a)
+{
+	static const char *const types[WF_ACTION_COUNT] = {
+		[WF_ACTION_REGISTER] = "case.registered",
+		[WF_ACTION_REJECT] = "case.rejected",
+		[WF_ACTION_DISPATCH] = "case.dispatched",
+		[WF_ACTION_ACCEPT] = "case.accepted",
+		[WF_ACTION_RETURN] = "case.returned",
+		[WF_ACTION_HANDLE] = "case.handled",
+		[WF_ACTION_VERIFY] = "case.verified",
+		[WF_ACTION_CLOSE] = "case.closed",
+		[WF_ACTION_RATE] = "case.rated",
+		[WF_ACTION_REOPEN] = "case.reopened",
+		[WF_ACTION_EXTEND_REQUEST] = "case.extension_requested",
+		[WF_ACTION_EXTEND_APPROVE] = "case.extension_decided",
+		[WF_ACTION_SUSPEND] = "case.suspended",
+		[WF_ACTION_RESUME] = "case.resumed",
+		[WF_ACTION_SUPERVISE] = "case.supervised",
+		[WF_ACTION_ESCALATE] = "case.escalated",
+		[WF_ACTION_MERGE] = "case.merged",
+		[WF_ACTION_REASSIGN] = "case.reassigned",
+		[WF_ACTION_UNMERGE] = "case.unmerged",
+	};
+	return (unsigned)a < WF_ACTION_COUNT && types[a] ? types[a] : "case.updated";
+}
 
 /* ISO 8601 in Asia/Shanghai (UTC+8 all year since 1991), or NULL for 0. */
 static const char *iso_time(int64_t t, char out[80])

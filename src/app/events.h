@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/auth.h"
+#include "core/workflow.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -121,6 +122,12 @@ struct events_stats {
 void events_get_stats(struct events *bus, struct events_stats *out);
 /* Appends the counters as Prometheus text (citydesk_events_*), for the app's metrics hook. */
 enum cd_err events_metrics(struct events *bus, struct buf *out) CD_MUST_CHECK;
+
+/* The event type for a case after workflow action `a`, past tense ("case.registered",
+ * "case.dispatched", "case.extension_requested", ...; the table is in docs/internals/events.md).
+ * Besides these, intake publishes "case.created" and the deadline scheduler "case.warned"
+ * (yellow) and "case.overdue" (red). "case.updated" for an unknown action. */
+const char *events_action_type(enum workflow_action a);
 
 /* Builds and publishes the event of a changed case (`type` as in event_msg, e.g.
  * "case.created"): scope from its street, unit and reporter; the payload is the case's public

@@ -716,6 +716,21 @@ static void test_case_helper(void)
 	rx_free(other);
 }
 
+static void test_action_types(void)
+{
+	CHECK_STR_EQ(events_action_type(WF_ACTION_REGISTER), "case.registered");
+	CHECK_STR_EQ(events_action_type(WF_ACTION_DISPATCH), "case.dispatched");
+	CHECK_STR_EQ(events_action_type(WF_ACTION_EXTEND_REQUEST), "case.extension_requested");
+	CHECK_STR_EQ(events_action_type(WF_ACTION_COUNT), "case.updated");
+	/* every action has its own type, and every type is a valid event type */
+	for (int a = 0; a < WF_ACTION_COUNT; a++) {
+		const char *t = events_action_type((enum workflow_action)a);
+		CHECK(strncmp(t, "case.", 5) == 0 && strcmp(t, "case.updated") != 0 && strlen(t) < EVENTS_TYPE_MAX);
+		for (int b = 0; b < a; b++)
+			CHECK(strcmp(t, events_action_type((enum workflow_action)b)) != 0);
+	}
+}
+
 static void test_free_releases_remaining(void)
 {
 	struct events *bus = events_new(NULL);
@@ -750,6 +765,7 @@ static const struct test_case tests[] = {
 	{"heartbeats", test_heartbeats},
 	{"concurrent_publishers_in_order", test_concurrent_publishers_in_order},
 	{"case_helper", test_case_helper},
+	{"action_types", test_action_types},
 	{"free_releases_remaining", test_free_releases_remaining},
 	{"publish_cost_figure", test_publish_cost_figure},
 };
