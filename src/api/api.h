@@ -74,6 +74,7 @@ void api_map_district(struct http_request *req, struct http_response *res, void 
 void api_map_streets(struct http_request *req, struct http_response *res, void *app);
 void api_map_communities(struct http_request *req, struct http_response *res, void *app);
 void api_map_grids(struct http_request *req, struct http_response *res, void *app);
+void api_stream(struct http_request *req, struct http_response *res, void *app);
 
 /* Prometheus gauges of the app (store size) for http_config.metrics_hook. */
 enum cd_err api_metrics(struct buf *out, void *app);

@@ -1,5 +1,6 @@
 /* GET /healthz and the app's own Prometheus gauges. */
 #include "api/api.h"
+#include "app/events.h"
 
 void api_health(struct http_request *req, struct http_response *res, void *ctx)
 {
@@ -15,6 +16,8 @@ enum cd_err api_metrics(struct buf *out, void *ctx)
 	int64_t bytes = 0;
 	enum cd_err rc = store_size_bytes(app->st, &bytes);
 	if (rc)
+		return rc;
+	if (app->events && (rc = events_metrics(app->events, out)))
 		return rc;
 	return buf_printf(out,
 			  "# HELP citydesk_store_bytes Size of the store: database file and its write-ahead log.\n"

@@ -26,6 +26,7 @@ const struct http_route api_routes[] = {
 	{"GET", "/api/v1/map/streets", api_map_streets, "map_streets"},
 	{"GET", "/api/v1/map/communities", api_map_communities, "map_communities"},
 	{"GET", "/api/v1/map/grids", api_map_grids, "map_grids"},
+	{"GET", "/api/v1/stream", api_stream, "stream"},
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

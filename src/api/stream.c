@@ -77,6 +77,11 @@ static bool last_event_id(struct http_request *req, struct http_response *res, u
 	return true;
 }
 
+void api_stream(struct http_request *req, struct http_response *res, void *app)
+{
+	api_stream_serve(req, res, app, ((struct app *)app)->events);
+}
+
 void api_stream_serve(struct http_request *req, struct http_response *res, struct app *app, struct events *bus)
 {
 	struct api_caller *caller = api_authenticate(req, res, app);

@@ -14,6 +14,7 @@ struct cal;
 struct category_tree;
 struct classify_kw;
 struct commit_queue;
+struct events;
 
 struct app {
 	struct config cfg;            /* resolved settings */
@@ -28,6 +29,7 @@ struct app {
 	struct category_tree *cats;   /* the category tree; read-only while serving */
 	struct classify_kw *classifier; /* interim keyword classifier over cats */
 	struct commit_queue *intake;  /* group commit of new cases */
+	struct events *events;        /* case and alert events for GET /api/v1/stream (app/events.h) */
 };
 
 #endif

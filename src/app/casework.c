@@ -1,5 +1,6 @@
 /* Recording workflow steps on stored cases; see casework.h. */
 #include "app/casework.h"
+#include "app/events.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -254,6 +255,7 @@ enum cd_err casework_apply(struct app *app, const struct casework_actor *who, st
 	if (rc)
 		return rc;
 	*c = after;
+	events_case(app->events, events_action_type(a->action), c);
 
 	/* The master's support count follows its merged cases (a second, separate write). */
 	if (step.effects & (WF_EFFECT_SET_MASTER | WF_EFFECT_CLEAR_MASTER)) {
@@ -320,8 +322,10 @@ size_t casework_mark_due(struct app *app, int64_t now)
 			snprintf(ev.comment, sizeof ev.comment, "已用时限 80%% (80%% of the limit used; unit %s)",
 				 c.unit_code);
 		}
-		if (store_case_apply(app->st, &system, c.id, c.version, &after, &ev, NULL, 0) == CD_OK)
+		if (store_case_apply(app->st, &system, c.id, c.version, &after, &ev, NULL, 0) == CD_OK) {
 			marked++;
+			events_case(app->events, due.overdue[i] ? "case.overdue" : "case.warned", &after);
+		}
 	}
 	return marked;
 }

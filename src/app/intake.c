@@ -1,5 +1,6 @@
 /* The intake pipeline; see intake.h. */
 #include "app/intake.h"
+#include "app/events.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -254,5 +255,6 @@ enum cd_err intake_submit(struct app *app, const struct intake_request *in, stru
 	if (rc)
 		return rc;
 	*created = true;
+	events_case(app->events, "case.created", c);
 	return CD_OK;
 }

@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "app/casework.h"
 #include "app/commit_queue.h"
+#include "app/events.h"
 #include "app/district.h"
 #include "app/mapview.h"
 #include "core/calendar.h"
@@ -190,6 +191,7 @@ int cli_serve(int argc, char **argv)
 	}
 	if (load_services(&app) || commit_queue_start(app.st, &app.intake))
 		goto out;
+	app.events = events_new(NULL);
 	struct http_config hc = {
 		.listen = config_get(&app.cfg, CFG_LISTEN),
 		.routes = api_routes,
@@ -216,6 +218,7 @@ int cli_serve(int argc, char **argv)
 out:
 	http_server_stop(srv);
 	commit_queue_stop(app.intake);
+	events_free(app.events); /* after http_server_stop: no stream unsubscribes any more */
 	classify_kw_free(app.classifier);
 	category_tree_free(app.cats);
 	cal_free(app.cal);
