@@ -252,7 +252,7 @@ void store_audit_list_free(struct store_audit_entry *entries, size_t n);
 #define STORE_CASE_PHONE_MAX 32
 #define STORE_CASE_EVENT_TEXT_MAX 4096 /* an event's comment or data JSON, with NUL */
 #define STORE_FILE_ID_MAX 33         /* 32 lowercase hex digits and NUL */
-#define STORE_CASES_PAGE_MAX 200     /* largest page store_cases_list returns */
+#define STORE_CASES_PAGE_MAX 500     /* largest page store_cases_list returns (the API allows 500) */
 #define STORE_CASES_COUNT_CAP 10000  /* list totals above this are reported as the cap */
 #define STORE_CASE_BATCH_MAX 1000    /* largest batch store_case_insert_batch accepts */
 
@@ -399,8 +399,9 @@ struct store_case_page {
  * STORE_CASES_PAGE_MAX). CD_ERR_RANGE for a negative offset or limit; CD_ERR_INVALID for a
  * category prefix that is not letters and digits; CD_ERR_TOOBIG when the page could not be
  * found within the store's time budget (250 ms; a rare `q` over all cases): ask for a narrower
- * filter. When counting runs out of its budget (100 ms), total is offset + n and total_capped
- * is 1 ("at least"). Deep offsets walk the skipped rows: prefer narrowing (from/to). */
+ * filter. When counting runs out of its budget (10 ms), total is offset + n and total_capped
+ * is 1 ("at least"). A community outside the given street matches nothing (codes nest).
+ * Deep offsets walk the skipped rows: prefer narrowing (from/to). */
 enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f, int64_t offset,
 			     int64_t limit, struct store_case_page *page) CD_MUST_CHECK;
 /* Frees the cases of a page and zeroes it. NULL is fine. */
