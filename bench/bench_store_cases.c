@@ -515,6 +515,12 @@ int main(int argc, char **argv)
 			worst_t = lat[i];
 			describe(&f, off, worst, sizeof worst);
 		}
+		if (getenv("BENCH_SLOW") && lat[i] > 0.010) {
+			char d[512];
+			describe(&f, off, d, sizeof d);
+			printf("  slow %.1f ms:%s (n=%zu total=%lld%s)\n", lat[i] * 1e3, d, page.n,
+			       (long long)page.total, page.total_capped ? "+" : "");
+		}
 		store_case_page_release(&page);
 	}
 	double l50 = pct(lat, NFILTERS, 0.5) * 1e3, l99 = pct(lat, NFILTERS, 0.99) * 1e3;
