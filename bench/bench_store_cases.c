@@ -4,7 +4,14 @@
  * and prints the process's resident memory. The peer is plain sqlite3 INSERTs of the same rows
  * into the same cases table (same indexes, WAL, synchronous=FULL) at 1 and at 100 rows per
  * transaction, and into a table without secondary indexes. Figures are printed, never asserted.
- * Usage: bench_store_cases [N] [DIR]   (DIR defaults to a new directory under /tmp). */
+ * Usage: bench_store_cases [N] [DIR]   (DIR defaults to a new directory under /tmp, removed at
+ * the end; a DIR given is kept). Environment: BENCH_BATCH=n (cases per batch, default 200, at
+ * most 1000), BENCH_NO_PEERS=1, BENCH_REUSE=1 (with DIR: measure the reads of a store an earlier
+ * run left there), BENCH_DROP="SQL" (run on the file before inserting, for experiments),
+ * BENCH_SLOW=1 (print every list call over 10 ms).
+ * Build: cc -D_DEFAULT_SOURCE -D_GNU_SOURCE -Isrc -O2 -pthread -o build/bench_store_cases
+ *        bench/bench_store_cases.c build/libcitydesk.a $(pkg-config --libs libmicrohttpd
+ *        jansson sqlite3 libsodium) -lm */
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -211,8 +218,6 @@ static double peer_run(const char *dir, uint64_t n, int per_tx, int bare, int64_
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
 	sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL", NULL, NULL, NULL);
-	if (getenv("PEER_PRAGMA"))
-		sqlite3_exec(db, getenv("PEER_PRAGMA"), NULL, NULL, NULL);
 	for (int i = 0; store_migrations[i]; i++)
 		sqlite3_exec(db, store_migrations[i], NULL, NULL, NULL);
 	if (bare)
