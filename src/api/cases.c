@@ -7,6 +7,8 @@
 
 #include "api/cases.h"
 #include "app/casework.h"
+#include "app/commit_queue.h"
+#include "app/events.h"
 #include "app/intake.h"
 #include "core/category.h"
 #include "core/gcj02.h"
@@ -97,6 +99,44 @@ bad:
 	json_problem_set(p, 422, "invalid_field", "time_limit",
 			 "time_limit must be one of {\"working_days\":N}, {\"working_hours\":N}, {\"hours\":N}");
 	return false;
+}
+
+/* A report on its way into the store: lives in the request's memory until the answer is sent. */
+struct pending_intake {
+	struct app *app;
+	const struct api_caller *who;
+	struct http_deferred *deferred;
+	struct store_case c;
+	struct store_case_event ev;
+	struct commit_slot slot;
+	enum cd_err rc; /* the store's answer for this case */
+};
+
+/* Runs on a server thread when the answer goes out: builds it from the stored case. */
+static void intake_respond(struct http_request *req, struct http_response *res, void *ctx)
+{
+	(void)req;
+	struct pending_intake *pi = ctx;
+	if (pi->rc == CD_OK || pi->rc == CD_ERR_EXISTS) {
+		json_t *reply = cases_case_json(pi->app, &pi->c, pi->who);
+		http_respond_json(res, pi->rc == CD_OK ? 201 : 200, reply);
+		json_decref(reply);
+	} else if (pi->rc == CD_ERR_INVALID) {
+		http_error(res, 422, "invalid_field", "the store refused the case", NULL);
+	} else {
+		http_error(res, 500, "internal", "服务器内部错误 (the store failed; nothing was changed)", NULL);
+	}
+}
+
+/* Runs on the intake writer once the batch holding this case is durable: announces it and
+ * lets the connection's own thread write the answer, so the writer moves on to the next batch. */
+static void intake_stored(void *ctx, enum cd_err rc)
+{
+	struct pending_intake *pi = ctx;
+	pi->rc = rc;
+	if (rc == CD_OK)
+		events_case(pi->app->events, "case.created", &pi->c);
+	http_deferred_finish_with(pi->deferred, intake_respond, pi);
 }
 
 void api_cases_create(struct http_request *req, struct http_response *res, void *ctx)
@@ -198,22 +238,31 @@ void api_cases_create(struct http_request *req, struct http_response *res, void 
 	in.actor = who->user.username;
 	in.actor_role = who->user.role;
 
-	struct store_case *c = http_alloc(req, sizeof *c);
-	bool created = false;
-	if (!c) {
+	/* Every stage but the store runs here; the store write joins the next group commit and
+	 * the answer goes out when it is durable, without holding this thread meanwhile. */
+	struct pending_intake *pi = http_alloc(req, sizeof *pi);
+	if (!pi) {
 		http_error(res, 500, "internal", "out of memory", NULL);
 		goto out;
 	}
-	enum cd_err rc = intake_submit(app, &in, c, &created, &p);
+	enum cd_err rc = intake_prepare(app, &in, &pi->c, &pi->ev, &p);
 	if (rc == CD_ERR_INVALID)
 		goto refuse;
 	if (rc) {
 		api_store_failed(req, res, rc);
 		goto out;
 	}
-	json_t *reply = cases_case_json(app, c, who);
-	http_respond_json(res, created ? 201 : 200, reply);
-	json_decref(reply);
+	pi->app = app;
+	pi->who = who;
+	pi->deferred = http_defer(req, res);
+	if (!pi->deferred) {
+		http_error(res, 500, "internal", "could not defer the response", NULL);
+		goto out;
+	}
+	if (commit_queue_submit_async(app->intake, &pi->c, &pi->ev, &pi->slot, intake_stored, pi)) {
+		http_error(http_deferred_response(pi->deferred), 503, "shutting_down", "服务正在停止 (stopping)", NULL);
+		http_deferred_finish(pi->deferred);
+	}
 	goto out;
 refuse:
 	http_error_json(res, &p);

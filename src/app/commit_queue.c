@@ -9,28 +9,20 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-struct slot {
-	struct store_case *c;         /* the caller's case, filled in on completion */
-	struct store_case_event *ev;  /* the caller's first event */
-	enum cd_err rc;               /* the case's result */
-	int done;                     /* set by the writer under the queue's lock */
-	struct slot *next;            /* FIFO link */
-};
-
 struct commit_queue {
 	struct store *st;
 	pthread_t writer;
 	pthread_mutex_t lock;
 	pthread_cond_t work;    /* signalled when a slot arrives or on stop */
 	pthread_cond_t settled; /* broadcast when a batch's slots are done */
-	struct slot *head, *tail;
+	struct commit_slot *head, *tail;
 	int stopping;
 	long long batches, cases; /* counters for /metrics */
 	/* Writer-only scratch space, allocated once. */
 	struct store_case *batch;
 	struct store_case_event *events;
 	enum cd_err *results;
-	struct slot *taken[COMMIT_QUEUE_BATCH];
+	struct commit_slot *taken[COMMIT_QUEUE_BATCH];
 };
 
 static void *writer_main(void *arg)
@@ -45,7 +37,7 @@ static void *writer_main(void *arg)
 			break;
 		size_t n = 0;
 		while (q->head && n < COMMIT_QUEUE_BATCH) {
-			struct slot *s = q->head;
+			struct commit_slot *s = q->head;
 			q->head = s->next;
 			q->taken[n++] = s;
 		}
@@ -61,14 +53,21 @@ static void *writer_main(void *arg)
 		if (rc)
 			log_error("intake batch failed", "\"cases\":%zu,\"error\":\"%s\"", n, cd_err_name(rc));
 
-		pthread_mutex_lock(&q->lock);
+		/* Asynchronous submitters are told first, outside the lock; then the waiting ones. */
 		for (size_t i = 0; i < n; i++) {
-			struct slot *s = q->taken[i];
+			struct commit_slot *s = q->taken[i];
 			*s->c = q->batch[i];
 			*s->ev = q->events[i];
 			s->rc = rc ? rc : q->results[i];
-			s->done = 1;
+			if (s->on_done) {
+				q->taken[i] = NULL; /* its memory may be gone once on_done returns */
+				s->on_done(s->ctx, s->rc);
+			}
 		}
+		pthread_mutex_lock(&q->lock);
+		for (size_t i = 0; i < n; i++)
+			if (q->taken[i])
+				q->taken[i]->done = 1; /* a waiting slot may vanish right after this */
 		q->batches++;
 		q->cases += (long long)n;
 		pthread_cond_broadcast(&q->settled);
@@ -119,24 +118,40 @@ void commit_queue_stop(struct commit_queue *q)
 	xfree(q);
 }
 
+/* Appends a slot under the lock; CD_ERR_BUSY when stopping. */
+static enum cd_err enqueue(struct commit_queue *q, struct commit_slot *s)
+{
+	if (q->stopping)
+		return CD_ERR_BUSY;
+	s->next = NULL;
+	if (q->tail)
+		q->tail->next = s;
+	else
+		q->head = s;
+	q->tail = s;
+	pthread_cond_signal(&q->work);
+	return CD_OK;
+}
+
 enum cd_err commit_queue_submit(struct commit_queue *q, struct store_case *c, struct store_case_event *ev)
 {
-	struct slot s = {c, ev, CD_OK, 0, NULL};
+	struct commit_slot s = {c, ev, CD_OK, 0, NULL, NULL, NULL};
 	pthread_mutex_lock(&q->lock);
-	if (q->stopping) {
-		pthread_mutex_unlock(&q->lock);
-		return CD_ERR_BUSY;
-	}
-	if (q->tail)
-		q->tail->next = &s;
-	else
-		q->head = &s;
-	q->tail = &s;
-	pthread_cond_signal(&q->work);
-	while (!s.done)
+	enum cd_err rc = enqueue(q, &s);
+	while (!rc && !s.done)
 		pthread_cond_wait(&q->settled, &q->lock);
 	pthread_mutex_unlock(&q->lock);
-	return s.rc;
+	return rc ? rc : s.rc;
+}
+
+enum cd_err commit_queue_submit_async(struct commit_queue *q, struct store_case *c, struct store_case_event *ev,
+				      struct commit_slot *slot, commit_done_fn done, void *ctx)
+{
+	*slot = (struct commit_slot){c, ev, CD_OK, 0, done, ctx, NULL};
+	pthread_mutex_lock(&q->lock);
+	enum cd_err rc = enqueue(q, slot);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }
 
 void commit_queue_stats(struct commit_queue *q, long long *batches, long long *cases)

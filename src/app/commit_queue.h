@@ -24,6 +24,27 @@ void commit_queue_stop(struct commit_queue *q);
 enum cd_err commit_queue_submit(struct commit_queue *q, struct store_case *c,
 				struct store_case_event *ev) CD_MUST_CHECK;
 
+/* Called on the writer thread once the case is stored (or refused), with the case's result;
+ * the case and event handed in hold what the store filled in. It must be quick: the next
+ * batch waits for it. */
+typedef void (*commit_done_fn)(void *ctx, enum cd_err rc);
+
+/* The caller's memory for one asynchronous submission; it must stay valid until done runs. */
+struct commit_slot {
+	struct store_case *c;
+	struct store_case_event *ev;
+	enum cd_err rc;
+	int done;
+	commit_done_fn on_done; /* NULL for a waiting (synchronous) submission */
+	void *ctx;
+	struct commit_slot *next;
+};
+
+/* Hands in one new case without waiting: `done(ctx, rc)` runs on the writer thread when it is
+ * stored. Returns CD_ERR_BUSY (and never calls done) when the queue is stopping. */
+enum cd_err commit_queue_submit_async(struct commit_queue *q, struct store_case *c, struct store_case_event *ev,
+				      struct commit_slot *slot, commit_done_fn done, void *ctx) CD_MUST_CHECK;
+
 /* Batches committed and cases stored since start, for /metrics. */
 void commit_queue_stats(struct commit_queue *q, long long *batches, long long *cases);
 

@@ -186,13 +186,11 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 	return CD_OK;
 }
 
-enum cd_err intake_submit(struct app *app, const struct intake_request *in, struct store_case *c,
-			  bool *created, struct json_problem *p)
+enum cd_err intake_prepare(struct app *app, const struct intake_request *in, struct store_case *c,
+			   struct store_case_event *ev, struct json_problem *p)
 {
-	struct store_case_event ev;
 	memset(c, 0, sizeof *c);
-	memset(&ev, 0, sizeof ev);
-	*created = false;
+	memset(ev, 0, sizeof *ev);
 	int64_t now = (int64_t)time(NULL);
 
 	/* normalize */
@@ -238,13 +236,25 @@ enum cd_err intake_submit(struct app *app, const struct intake_request *in, stru
 	snprintf(c->level, sizeof c->level, "%s", workflow_level_name(WF_LEVEL_COMMUNITY));
 	c->support_count = 1;
 
+	/* the first event of its history */
+	ev->at = now;
+	snprintf(ev->actor, sizeof ev->actor, "%s", in->actor);
+	snprintf(ev->role, sizeof ev->role, "%s", in->actor_role);
+	snprintf(ev->action, sizeof ev->action, "report");
+	snprintf(ev->to_status, sizeof ev->to_status, "%s", c->status);
+	snprintf(ev->data, sizeof ev->data, "{\"channel\":\"%s\"}", c->channel);
+	return CD_OK;
+}
+
+enum cd_err intake_submit(struct app *app, const struct intake_request *in, struct store_case *c,
+			  bool *created, struct json_problem *p)
+{
+	struct store_case_event ev;
+	*created = false;
+	enum cd_err rc = intake_prepare(app, in, c, &ev, p);
+	if (rc)
+		return rc;
 	/* one transaction, with every other case that arrived meanwhile */
-	ev.at = now;
-	snprintf(ev.actor, sizeof ev.actor, "%s", in->actor);
-	snprintf(ev.role, sizeof ev.role, "%s", in->actor_role);
-	snprintf(ev.action, sizeof ev.action, "report");
-	snprintf(ev.to_status, sizeof ev.to_status, "%s", c->status);
-	snprintf(ev.data, sizeof ev.data, "{\"channel\":\"%s\"}", c->channel);
 	rc = commit_queue_submit(app->intake, c, &ev);
 	if (rc == CD_ERR_EXISTS)
 		return CD_OK; /* the same report again: *c is the stored one */

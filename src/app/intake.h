@@ -37,7 +37,13 @@ struct intake_request {
 	const char *actor_role;
 };
 
-/* Runs the pipeline and stores the case. On success *out is the stored case and *created
+/* Runs every stage but the store: on success *c is the case ready to be stored and *ev its
+ * first event (hand both to commit_queue_submit or _submit_async). On a refusal returns
+ * CD_ERR_INVALID with *p naming the field (422). */
+enum cd_err intake_prepare(struct app *app, const struct intake_request *in, struct store_case *c,
+			   struct store_case_event *ev, struct json_problem *p) CD_MUST_CHECK;
+
+/* Runs the pipeline and stores the case, waiting for the commit. On success *out is the stored case and *created
  * says whether it is new (false: the same channel + external_id was stored before, and *out
  * is that case). On a refusal returns CD_ERR_INVALID with *p naming the field (422), e.g.
  * outside_jurisdiction for a point outside the district or unknown_category. */

@@ -205,6 +205,12 @@ struct http_request *http_deferred_request(struct http_deferred *d);
  * once (also when the server answered 503 meanwhile, see http_server_stop). d must not be
  * used afterwards. */
 void http_deferred_finish(struct http_deferred *d);
+/* Fills a deferred response later, on the connection's own server thread. */
+typedef void (*http_fill_fn)(struct http_request *req, struct http_response *res, void *ctx);
+/* Like http_deferred_finish, but the response is filled by fill(req, res, ctx) on the server
+ * thread that sends it, so the finishing thread (e.g. a single writer) does no response work.
+ * fill does not run when a stop already answered 503; ctx must live as long as the request. */
+void http_deferred_finish_with(struct http_deferred *d, http_fill_fn fill, void *ctx);
 
 /* A ready-made handler for GET /metrics: Prometheus text for the server's requests,
  * latencies, uptime and the app's metrics_hook. Put it in the route table. */

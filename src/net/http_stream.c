@@ -56,6 +56,8 @@ struct http_deferred {
 	int app_holds;               /* http_deferred_finish not yet called */
 	int request_holds;           /* the request has not completed */
 	int orphan;                  /* the connection closed while the app held it: finish frees it */
+	http_fill_fn fill;           /* fills the response on the connection's thread, or NULL */
+	void *fill_ctx;
 	struct http_deferred *prev, *next; /* srv->deferreds */
 };
 
@@ -323,9 +325,16 @@ struct http_request *http_deferred_request(struct http_deferred *d)
 
 void http_deferred_finish(struct http_deferred *d)
 {
+	http_deferred_finish_with(d, NULL, NULL);
+}
+
+void http_deferred_finish_with(struct http_deferred *d, http_fill_fn fill, void *ctx)
+{
 	struct MHD_Connection *wake = NULL;
 	pthread_mutex_lock(&park_mu);
 	if (d->state == DEFERRED_PENDING) {
+		d->fill = fill;
+		d->fill_ctx = ctx;
 		d->state = DEFERRED_DONE;
 		if (d->suspended) {
 			d->suspended = 0;
@@ -385,6 +394,10 @@ enum MHD_Result http_deferred_answer(struct http_conn *c)
 	pthread_mutex_unlock(&park_mu);
 	if (st == DEFERRED_PENDING)
 		return MHD_YES;
+	if (st == DEFERRED_DONE && d->fill) {
+		d->fill(&c->req, &c->res, d->fill_ctx); /* on this connection's own thread */
+		d->fill = NULL;
+	}
 	return st == DEFERRED_DONE ? http_queue(c) : queue_aborted(c);
 }
 
