@@ -252,7 +252,7 @@ static void test_batch_refuses_bad_input(void)
 		odd[i] = *c;
 		odd[i].reported_at = DAY0;
 		memset(odd[i].external_id, 1, sizeof odd[i].external_id - 1);
-		snprintf(odd[i].external_id + sizeof odd[i].external_id - 6, 6, "%05d", i);
+		snprintf(odd[i].external_id + sizeof odd[i].external_id - 6, 6, "%05u", (unsigned)i % 100000u);
 		memset(odd[i].category_code, 2, sizeof odd[i].category_code - 1);
 		memset(odd[i].unit_code, 3, sizeof odd[i].unit_code - 1);
 	}
