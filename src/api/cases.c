@@ -6,10 +6,12 @@
 #include <time.h>
 
 #include "api/cases.h"
+#include "api/export.h"
 #include "app/casework.h"
 #include "app/commit_queue.h"
 #include "app/events.h"
 #include "app/intake.h"
+#include "app/mapview.h"
 #include "core/category.h"
 #include "core/gcj02.h"
 #include "core/workflow.h"
@@ -298,6 +300,84 @@ static bool query_time(struct http_request *req, struct http_response *res, cons
 	return true;
 }
 
+/* The matching cases (up to EXPORT_MAX_ROWS) as a spreadsheet, personal data as on screen. */
+static void export_cases(struct http_request *req, struct http_response *res, struct app *app,
+			 const struct api_caller *who, struct store_case_filter *f, enum export_format fmt)
+{
+	static const struct {
+		const char *title;
+		enum table_type type;
+	} cols[] = {
+		{"案件编号", TABLE_TEXT}, {"状态", TABLE_TEXT}, {"渠道", TABLE_TEXT}, {"类别代码", TABLE_TEXT},
+		{"类别", TABLE_TEXT}, {"街道", TABLE_TEXT}, {"社区", TABLE_TEXT}, {"网格", TABLE_TEXT},
+		{"责任单位", TABLE_TEXT}, {"标题", TABLE_TEXT}, {"描述", TABLE_TEXT}, {"地址", TABLE_TEXT},
+		{"上报时间", TABLE_TIME}, {"办理期限", TABLE_TIME}, {"结案时间", TABLE_TIME}, {"超期", TABLE_TEXT},
+		{"返工次数", TABLE_INT}, {"满意度", TABLE_TEXT}, {"报告人", TABLE_TEXT}, {"电话", TABLE_TEXT},
+	};
+	struct table *t = table_new(EXPORT_MAX_ROWS, 64u << 20);
+	for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+		table_add_col(t, cols[c].title, cols[c].type, NULL);
+	struct store_case_page pg;
+	enum cd_err rc = CD_OK;
+	for (int64_t offset = 0; offset < EXPORT_MAX_ROWS && !rc; offset += STORE_CASES_PAGE_MAX) {
+		memset(&pg, 0, sizeof pg);
+		rc = store_cases_list(app->st, f, offset, STORE_CASES_PAGE_MAX, &pg);
+		for (size_t i = 0; !rc && i < pg.n; i++) {
+			const struct store_case *c = &pg.cases[i];
+			struct store_unit unit;
+			char street[STORE_NAME_MAX], community[STORE_NAME_MAX], phone[64];
+			const struct category *cat = c->category_code[0] ? category_get(app->cats, c->category_code) : NULL;
+			mapview_area_name(&app->map_lock, &app->map, c->street_code, street, sizeof street);
+			mapview_area_name(&app->map_lock, &app->map, c->community_code, community, sizeof community);
+			bool pii = cases_sees_personal_data(who, c);
+			if (pii)
+				snprintf(phone, sizeof phone, "%s", c->reporter_phone);
+			else
+				cases_mask_phone(c->reporter_phone, phone, sizeof phone);
+			if ((rc = table_add_row(t)))
+				break;
+			table_put_text(t, c->ref);
+			table_put_text(t, c->status);
+			table_put_text(t, c->channel);
+			table_put_text(t, c->category_code);
+			table_put_text(t, cat ? cat->name : "");
+			table_put_text(t, street);
+			table_put_text(t, community);
+			table_put_text(t, c->grid_code);
+			table_put_text(t, c->unit_code[0] && !store_unit_get(app->st, c->unit_code, &unit) ? unit.name
+											   : c->unit_code);
+			table_put_text(t, c->title);
+			table_put_text(t, c->description);
+			table_put_text(t, c->address);
+			table_put_time(t, c->reported_at);
+			if (c->deadline)
+				table_put_time(t, c->deadline);
+			else
+				table_put_empty(t);
+			if (c->closed_at)
+				table_put_time(t, c->closed_at);
+			else
+				table_put_empty(t);
+			table_put_text(t, c->overdue ? "是" : "");
+			table_put_int(t, c->rework_count);
+			table_put_text(t, c->satisfaction);
+			table_put_text(t, pii ? c->reporter_name : (c->reporter_name[0] ? "*" : ""));
+			table_put_text(t, phone);
+		}
+		size_t got = pg.n;
+		store_case_page_release(&pg);
+		if (got < STORE_CASES_PAGE_MAX)
+			break;
+	}
+	if (rc && rc != CD_ERR_TOOBIG) {
+		table_free(t);
+		api_store_failed(req, res, rc);
+		return;
+	}
+	export_send(req, res, app, who, t, fmt, "cases", "cases.export");
+	table_free(t);
+}
+
 void api_cases_list(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
@@ -337,9 +417,20 @@ void api_cases_list(struct http_request *req, struct http_response *res, void *c
 		f.scope_street = who->user.street_code;
 	if (who->role == ROLE_UNIT_STAFF)
 		f.scope_unit = who->user.unit_code;
+	enum export_format fmt;
+	if (!export_format_of(req, res, &fmt))
+		return;
+	if (fmt != EXPORT_NONE) {
+		export_cases(req, res, app, who, &f, fmt);
+		return;
+	}
 	struct store_case_page pg;
 	memset(&pg, 0, sizeof pg);
 	enum cd_err rc = store_cases_list(app->st, &f, (int64_t)(page - 1) * page_size, page_size, &pg);
+	if (rc == CD_ERR_TOOBIG) {
+		http_error(res, 422, "filter_too_broad", "查询过于宽泛，请加上时间范围等条件 (narrow the filter, e.g. from/to)", "q");
+		return;
+	}
 	if (rc) {
 		api_store_failed(req, res, rc);
 		return;

@@ -62,18 +62,13 @@ static json_t *time_json(int64_t t)
 }
 
 /* {"code","name"} of a street or community from the map, or null. */
-static json_t *area_json(struct app *app, const char *code, int community)
+static json_t *area_json(struct app *app, const char *code)
 {
+	char name[STORE_NAME_MAX];
 	if (!code || !*code)
 		return json_null();
-	json_t *v = NULL;
-	pthread_rwlock_rdlock(&app->map_lock);
-	const struct geojson_features *f = community ? &app->map->communities : &app->map->streets;
-	for (size_t i = 0; i < f->n && !v; i++)
-		if (strcmp(f->items[i].code, code) == 0)
-			v = json_pack("{s:s, s:s?}", "code", code, "name", f->items[i].name);
-	pthread_rwlock_unlock(&app->map_lock);
-	return v ? v : json_pack("{s:s, s:n}", "code", code, "name");
+	mapview_area_name(&app->map_lock, &app->map, code, name, sizeof name);
+	return json_pack("{s:s, s:s?}", "code", code, "name", name[0] ? name : NULL);
 }
 
 json_t *cases_category_json(struct app *app, const char *code, double confidence, const char *source)
@@ -139,8 +134,8 @@ json_t *cases_case_json(struct app *app, const struct store_case *c, const struc
 			      cases_category_json(app, c->category_code, c->category_confidence, c->category_source),
 			      "location",
 			      c->has_point ? json_pack("{s:f, s:f}", "lat", c->lat, "lng", c->lng) : json_null(),
-			      "street", area_json(app, c->street_code, 0), "community",
-			      area_json(app, c->community_code, 1), "grid",
+			      "street", area_json(app, c->street_code), "community",
+			      area_json(app, c->community_code), "grid",
 			      c->grid_code[0] ? json_pack("{s:s}", "code", c->grid_code) : json_null(), "unit",
 			      unit_json(app, c->unit_code));
 	json_object_set_new(v, "description", json_string(c->description));

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/export.h"
 #include "app/mapview.h"
 #include "core/category.h"
 
@@ -47,15 +48,8 @@ static const char *key_name(struct app *app, const char *by, const char *key, ch
 		const struct category *c = category_get(app->cats, key);
 		return c ? c->name : NULL;
 	}
-	const char *found = NULL;
-	pthread_rwlock_rdlock(&app->map_lock);
-	for (size_t i = 0; i < app->map->streets.n && !found; i++)
-		if (strcmp(app->map->streets.items[i].code, key) == 0) {
-			snprintf(buf, cap, "%s", app->map->streets.items[i].name);
-			found = buf;
-		}
-	pthread_rwlock_unlock(&app->map_lock);
-	return found;
+	mapview_area_name(&app->map_lock, &app->map, key, buf, cap);
+	return buf[0] ? buf : NULL;
 }
 
 static int add_row(void *ctx, const struct store_score_row *r)
@@ -96,47 +90,53 @@ static int by_score(const void *a, const void *b)
 	return dx < dy ? 1 : dx > dy ? -1 : 0;
 }
 
-static void respond_csv(struct http_request *req, struct http_response *res, json_t *rows)
+/* The league table as a spreadsheet. */
+static void respond_table(struct http_request *req, struct http_response *res, struct app *app,
+			  const struct api_caller *who, json_t *rows, const char *by, enum export_format f)
 {
-	static const char *const cols[] = {"key", "name", "received", "closed", "on_time_rate", "closure_rate",
-					   "response_rate", "rework_rate", "satisfaction_rate",
-					   "mean_handling_hours", "score", "small_sample"};
-	enum cd_err rc = buf_puts(&res->body, "\xEF\xBB\xBF"); /* BOM: Excel then reads UTF-8 */
-	for (size_t c = 0; c < sizeof cols / sizeof cols[0] && !rc; c++)
-		rc = buf_printf(&res->body, "%s%s", c ? "," : "", cols[c]);
-	rc = rc ? rc : buf_puts(&res->body, "\r\n");
+	static const struct {
+		const char *field, *title;
+		enum table_type type;
+		const char *format;
+	} cols[] = {
+		{"rank", "排名", TABLE_INT, NULL},
+		{"key", "代码", TABLE_TEXT, NULL},
+		{"name", "名称", TABLE_TEXT, NULL},
+		{"received", "受理量", TABLE_INT, NULL},
+		{"closed", "办结量", TABLE_INT, NULL},
+		{"on_time_rate", "按期办结率", TABLE_REAL, "0.0%"},
+		{"closure_rate", "办结率", TABLE_REAL, "0.0%"},
+		{"response_rate", "响应率", TABLE_REAL, "0.0%"},
+		{"rework_rate", "返工率", TABLE_REAL, "0.0%"},
+		{"satisfaction_rate", "满意率", TABLE_REAL, "0.0%"},
+		{"mean_handling_hours", "平均办理时长(小时)", TABLE_REAL, "0.0"},
+		{"score", "综合得分", TABLE_REAL, "0.0"},
+		{"small_sample", "样本偏少", TABLE_TEXT, NULL},
+	};
+	struct table *t = table_new(EXPORT_MAX_ROWS, 16u << 20);
+	for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
+		table_add_col(t, cols[c].title, cols[c].type, cols[c].format);
 	size_t i;
 	json_t *row;
 	json_array_foreach(rows, i, row) {
-		for (size_t c = 0; c < sizeof cols / sizeof cols[0] && !rc; c++) {
-			json_t *v = json_object_get(row, cols[c]);
-			rc = buf_puts(&res->body, c ? "," : "");
-			if (rc)
-				break;
-			if (json_is_string(v)) {
-				/* Quote every text field; double its quotes (RFC 4180). */
-				rc = buf_putc(&res->body, '"');
-				for (const char *s = json_string_value(v); *s && !rc; s++)
-					rc = *s == '"' ? buf_puts(&res->body, "\"\"") : buf_putc(&res->body, *s);
-				rc = rc ? rc : buf_putc(&res->body, '"');
-			} else if (json_is_real(v)) {
-				rc = buf_printf(&res->body, "%.4f", json_real_value(v));
-			} else if (json_is_integer(v)) {
-				rc = buf_printf(&res->body, "%lld", (long long)json_integer_value(v));
-			} else if (json_is_boolean(v)) {
-				rc = buf_puts(&res->body, json_is_true(v) ? "true" : "false");
-			}
+		if (table_add_row(t))
+			break;
+		for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+			json_t *v = json_object_get(row, cols[c].field);
+			if (cols[c].type == TABLE_INT)
+				table_put_int(t, json_integer_value(v));
+			else if (cols[c].type == TABLE_REAL)
+				table_put_real(t, json_number_value(v));
+			else if (json_is_boolean(v))
+				table_put_text(t, json_is_true(v) ? "是" : "");
+			else
+				table_put_text(t, json_string_value(v));
 		}
-		rc = rc ? rc : buf_puts(&res->body, "\r\n");
 	}
-	if (rc) {
-		http_error(res, 500, "internal", "the table is too large", NULL);
-		return;
-	}
-	res->status = 200;
-	res->content_type = "text/csv; charset=utf-8";
-	if (http_header_add(req, res, "Content-Disposition", "attachment; filename=\"scores.csv\""))
-		res->status = 200;
+	char name[64];
+	snprintf(name, sizeof name, "scores-by-%s", by);
+	export_send(req, res, app, who, t, f, name, "scores.export");
+	table_free(t);
 }
 
 void api_scores(struct http_request *req, struct http_response *res, void *ctx)
@@ -144,18 +144,16 @@ void api_scores(struct http_request *req, struct http_response *res, void *ctx)
 	struct app *app = ctx;
 	unsigned readers = API_ROLE(ROLE_ADMIN) | API_ROLE(ROLE_DISTRICT_DISPATCHER) |
 			   API_ROLE(ROLE_STREET_DISPATCHER) | API_ROLE(ROLE_AUDITOR) | API_ROLE(ROLE_UNIT_STAFF);
-	if (!api_require(req, res, app, readers))
+	struct api_caller *who = api_require(req, res, app, readers);
+	enum export_format f;
+	if (!who || !export_format_of(req, res, &f))
 		return;
 	const char *by = http_query_get(req, "by"), *from = http_query_get(req, "from"),
-		   *to = http_query_get(req, "to"), *format = http_query_get(req, "format");
+		   *to = http_query_get(req, "to");
 	if (!by || !*by)
 		by = "unit";
 	if (strcmp(by, "unit") && strcmp(by, "street") && strcmp(by, "category")) {
 		http_error(res, 422, "invalid_parameter", "by is unit, street or category", "by");
-		return;
-	}
-	if (format && *format && strcmp(format, "json") && strcmp(format, "csv")) {
-		http_error(res, 422, "invalid_parameter", "format is json or csv", "format");
 		return;
 	}
 	/* Days in Asia/Shanghai; default: the last 30 days up to today. */
@@ -201,8 +199,8 @@ void api_scores(struct http_request *req, struct http_response *res, void *ctx)
 		json_array_append(rows, sorted[i]);
 	}
 	json_decref(sc.rows);
-	if (format && strcmp(format, "csv") == 0) {
-		respond_csv(req, res, rows);
+	if (f != EXPORT_NONE) {
+		respond_table(req, res, app, who, rows, by, f);
 	} else {
 		json_t *reply = json_pack("{s:s, s:s, s:s, s:o}", "by", by, "from", from_day, "to", to_day, "rows", rows);
 		rows = NULL;

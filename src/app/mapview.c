@@ -154,3 +154,35 @@ void mapview_match_address(const struct mapview *m, const char *address, long *s
 	}
 	*street = longest_mention(&m->streets, address, "街道");
 }
+
+/* The feature with `code` in a list kept in code order (as the store lists areas), or NULL. */
+static const struct geojson_feature *find_code(const struct geojson_features *f, const char *code)
+{
+	size_t lo = 0, hi = f->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(f->items[mid].code, code);
+		if (cmp == 0)
+			return &f->items[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void mapview_area_name(pthread_rwlock_t *lock, struct mapview *const *map, const char *code, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (!code || !*code)
+		return;
+	pthread_rwlock_rdlock(lock);
+	const struct mapview *m = *map;
+	const struct geojson_feature *ft = NULL;
+	if (m)
+		ft = find_code(strlen(code) == 12 ? &m->communities : &m->streets, code);
+	if (ft && ft->name)
+		snprintf(out, cap, "%s", ft->name);
+	pthread_rwlock_unlock(lock);
+}

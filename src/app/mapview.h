@@ -4,6 +4,7 @@
 #ifndef CD_MAPVIEW_H
 #define CD_MAPVIEW_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "core/geojson.h"
@@ -23,6 +24,11 @@ struct mapview {
 /* Builds the map from the store. An empty store gives an empty map (no index). */
 enum cd_err mapview_load(struct store *st, struct mapview **out) CD_MUST_CHECK;
 void mapview_free(struct mapview *m);
+
+/* Copies the name of the street or community with `code` into out ("" when unknown) under the
+ * app's map lock. */
+void mapview_area_name(pthread_rwlock_t *lock, struct mapview *const *map, const char *code, char *out,
+		       size_t cap);
 
 /* Places a free-text address by the area names it mentions: the longest community name found
  * (with or without its 社区 suffix), else the longest street name (with or without 街道).

@@ -197,3 +197,27 @@ def test_categories_are_public():
         items = r.json()["items"]
         assert len(items) == 16 and items[0]["code"] == "H", len(items)
         assert any(i["code"] == "H01" and i["name"] == "城乡建设" for i in items)
+
+
+def test_exports_csv_xlsx_masked_and_audited():
+    with Server() as s:
+        t = setup_people(s)
+        r = new_case(s, t["disp"], category="UM06010", description="=HYPERLINK(\"x\") 井盖缺失",
+                     reporter={"name": "王五", "phone": "13712345678"})
+        ref = r.json()["id"]
+        csv = s.request("GET", "/api/v1/cases?format=csv", token=t["grid1"])
+        assert csv.status == 200 and csv.header("Content-Type").startswith("text/csv"), csv
+        assert "attachment" in csv.header("Content-Disposition")
+        text = csv.body.decode("utf-8-sig")
+        assert ref in text and "137****5678" in text and "13712345678" not in text, text[:400]
+        assert "'=HYPERLINK" in text, text  # formula injection defused
+        full = s.request("GET", "/api/v1/cases?format=csv", token=t["disp"]).body.decode("utf-8-sig")
+        assert "13712345678" in full
+        xlsx = s.request("GET", "/api/v1/cases?format=xlsx", token=t["disp"])
+        assert xlsx.status == 200 and xlsx.body[:2] == b"PK", xlsx.header("Content-Type")
+        scores = s.request("GET", "/api/v1/scores?by=street&format=xlsx", token=t["disp"])
+        assert scores.status == 200 and scores.body[:2] == b"PK", scores
+        expect_error(s.request("GET", "/api/v1/cases?format=pdf", token=t["disp"]), 422, field="format")
+        audit = s.request("GET", "/api/v1/audit?page_size=10", token=t["admin"]).json()["items"]
+        actions = [a["action"] for a in audit]
+        assert "cases.export" in actions and "scores.export" in actions, actions
