@@ -588,3 +588,106 @@ out:
 	xfree(attachments);
 	json_decref(body);
 }
+
+/* POST /api/v1/cases/{id}/location {"lat","lng"[,"crs"]} | {"address"}: a dispatcher places a
+ * case (one that came without a usable place, or one placed wrongly). The street, community,
+ * grid cell and, while it has not been dispatched, the routed unit follow the new place. */
+void api_cases_locate(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	static const char *const allowed[] = {"lat", "lng", "crs", "address", "comment", "version", NULL};
+	unsigned placers = API_ROLE(ROLE_ADMIN) | API_ROLE(ROLE_DISTRICT_DISPATCHER) | API_ROLE(ROLE_STREET_DISPATCHER);
+	struct api_caller *who = api_require(req, res, app, placers);
+	struct store_case *c = http_alloc(req, sizeof *c), *placed = http_alloc(req, sizeof *placed);
+	struct store_case_event ev;
+	json_t *body = NULL;
+	struct json_problem p;
+	struct intake_request in;
+	const char *crs = NULL, *comment = NULL;
+	double lat = NAN, lng = NAN;
+	long long version = 0;
+	memset(&in, 0, sizeof in);
+	if (!who || !c || !placed || !load_case(req, res, app, who, http_param(req, "id"), c) ||
+	    !http_read_json(req, res, &body))
+		goto out;
+	if (json_check_fields(body, allowed, &p) || json_get_double(body, "lat", JSON_OPTIONAL, -90, 90, &lat, &p) ||
+	    json_get_double(body, "lng", JSON_OPTIONAL, -180, 180, &lng, &p) ||
+	    json_get_string(body, "crs", JSON_OPTIONAL, 8, &crs, &p) ||
+	    json_get_string(body, "address", JSON_OPTIONAL, 300, &in.address, &p) ||
+	    json_get_string(body, "comment", JSON_OPTIONAL, 1000, &comment, &p) ||
+	    json_get_int(body, "version", JSON_OPTIONAL, 1, INT64_MAX, &version, &p))
+		goto refuse;
+	if (isnan(lat) != isnan(lng) || (isnan(lat) && !in.address)) {
+		json_problem_set(&p, 422, "missing_field", isnan(lat) && !isnan(lng) ? "lat" : "lng",
+				 "give lat and lng, or an address");
+		goto refuse;
+	}
+	if (!isnan(lat)) {
+		struct geo_point pt = {lng, lat};
+		if (crs && strcmp(crs, "gcj02") == 0)
+			pt = gcj02_to_wgs84(pt);
+		else if (crs && strcmp(crs, "wgs84") != 0) {
+			json_problem_set(&p, 422, "invalid_field", "crs", "crs must be wgs84 or gcj02");
+			goto refuse;
+		}
+		in.has_point = true;
+		in.lat = pt.lat;
+		in.lng = pt.lng;
+	}
+	if (version && version != c->version) {
+		http_error(res, 409, "version_conflict", "the case changed since you read it; read it again", "version");
+		goto out;
+	}
+	/* Run the locate stage alone on a scratch case, then copy the place over. */
+	in.channel = c->channel;
+	in.description = c->description;
+	in.category = c->category_code[0] ? c->category_code : NULL;
+	in.reported_at = c->reported_at;
+	in.actor = who->user.username;
+	in.actor_role = who->user.role;
+	if (intake_prepare(app, &in, placed, &ev, &p))
+		goto refuse;
+	if (who->role == ROLE_STREET_DISPATCHER && strcmp(placed->street_code, who->user.street_code) != 0) {
+		http_error(res, 403, "forbidden", "a street dispatcher places cases within their street", "lat");
+		goto out;
+	}
+	struct store_case after = *c;
+	after.has_point = placed->has_point;
+	after.lat = placed->lat;
+	after.lng = placed->lng;
+	if (in.address)
+		snprintf(after.address, sizeof after.address, "%s", placed->address);
+	snprintf(after.street_code, sizeof after.street_code, "%s", placed->street_code);
+	snprintf(after.community_code, sizeof after.community_code, "%s", placed->community_code);
+	snprintf(after.grid_code, sizeof after.grid_code, "%s", placed->grid_code);
+	if (!c->dispatched_at)
+		snprintf(after.unit_code, sizeof after.unit_code, "%s", placed->unit_code);
+	memset(&ev, 0, sizeof ev);
+	ev.at = (int64_t)time(NULL);
+	snprintf(ev.actor, sizeof ev.actor, "%s", who->user.username);
+	snprintf(ev.role, sizeof ev.role, "%s", who->user.role);
+	snprintf(ev.action, sizeof ev.action, "place");
+	snprintf(ev.from_status, sizeof ev.from_status, "%s", c->status);
+	snprintf(ev.to_status, sizeof ev.to_status, "%s", c->status);
+	snprintf(ev.comment, sizeof ev.comment, "%s", comment ? comment : "");
+	snprintf(ev.data, sizeof ev.data, "{\"street\":\"%s\",\"community\":\"%s\",\"grid\":\"%s\"}",
+		 after.street_code, after.community_code, after.grid_code);
+	enum cd_err rc = store_case_apply(app->st, &who->actor, c->id, c->version, &after, &ev, NULL, 0);
+	if (rc == CD_ERR_CONFLICT) {
+		http_error(res, 409, "version_conflict", "the case changed meanwhile; read it again", NULL);
+		goto out;
+	}
+	if (rc) {
+		api_store_failed(req, res, rc);
+		goto out;
+	}
+	events_case(app->events, "case.placed", &after);
+	json_t *reply = cases_case_json(app, &after, who);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+	goto out;
+refuse:
+	http_error_json(res, &p);
+out:
+	json_decref(body);
+}

@@ -17,6 +17,7 @@ const struct http_route api_routes[] = {
 	{"GET", "/api/v1/cases", api_cases_list, "cases_list"},
 	{"GET", "/api/v1/cases/{id}", api_cases_get, "cases_get"},
 	{"POST", "/api/v1/cases/{id}/actions", api_cases_action, "cases_action"},
+	{"POST", "/api/v1/cases/{id}/location", api_cases_locate, "cases_locate"},
 	{"GET", "/api/v1/categories", api_categories_list, "categories_list"},
 	{"POST", "/api/v1/files", api_files_create, "files_create"},
 	{"GET", "/api/v1/files/{id}", api_files_get, "files_get"},

@@ -70,6 +70,21 @@ def test_address_only_and_unplaced_reports():
         r = s.request("POST", "/api/v1/cases", {"description": "路面破损", "address": "某个不知道的地方"},
                       token=t["disp"])
         assert r.status == 201 and r.json()["street"] is None, r  # waits for a dispatcher to place it
+        ref = r.json()["id"]
+        expect_error(s.request("GET", "/api/v1/cases/" + ref, token=t["dongmen"]), 404)  # no street yet
+        expect_error(s.request("POST", "/api/v1/cases/%s/location" % ref, {"lat": 22.5}, token=t["disp"]),
+                     422, field="lng")
+        expect_error(s.request("POST", "/api/v1/cases/%s/location" % ref, {"lat": 22.548, "lng": 114.118},
+                               token=t["grid1"]), 403)
+        placed = s.request("POST", "/api/v1/cases/%s/location" % ref, {"lat": 22.548, "lng": 114.118},
+                           token=t["disp"])
+        assert placed.status == 200, placed
+        p = placed.json()
+        assert p["street"]["code"] == "440303003" and p["grid"]["code"].startswith(p["community"]["code"]), p
+        assert p["unit"] is not None and p["status"] == "reported", p
+        assert s.request("GET", "/api/v1/cases/" + ref, token=t["dongmen"]).status == 200
+        history = s.request("GET", "/api/v1/cases/" + ref, token=t["disp"]).json()["history"]
+        assert [e["action"] for e in history] == ["report", "place"], history
 
 
 def test_external_id_is_idempotent():
