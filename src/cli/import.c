@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/categories.h"
 #include "app/district.h"
 #include "cli/cli.h"
 
@@ -11,6 +12,7 @@ static const char usage[] =
 	"                                  FILE.geojson\n"
 	"       citydesk import units FILE.csv              (code,name,kind,handles[,street_code])\n"
 	"       citydesk import responsibilities FILE.csv   (category_code,area_code,unit_code[,priority])\n"
+	"       citydesk import categories FILE.csv         (code,name,parent_code[,limit_kind,limit_value,urgency])\n"
 	"Boundaries are RFC 7946 Polygon/MultiPolygon features with `code` and `name` properties;\n"
 	"coordinates are WGS-84 unless --crs gcj02. Importing communities rebuilds the unit grid.\n";
 
@@ -61,7 +63,8 @@ int cli_import(int argc, char **argv)
 		fprintf(stderr, "citydesk import boundaries: --level district|street|community is required\n");
 		return 2;
 	}
-	if (!is_boundaries && strcmp(what, "units") && strcmp(what, "responsibilities")) {
+	if (!is_boundaries && strcmp(what, "units") && strcmp(what, "responsibilities") &&
+	    strcmp(what, "categories")) {
 		fprintf(stderr, "citydesk import: unknown kind \"%s\"\n%s", what, usage);
 		return 2;
 	}
@@ -75,6 +78,8 @@ int cli_import(int argc, char **argv)
 		rc = district_import_boundaries(st, &actor, level, file, crs, approximate, reason, sizeof reason);
 	else if (strcmp(what, "units") == 0)
 		rc = district_import_units(st, &actor, file, reason, sizeof reason);
+	else if (strcmp(what, "categories") == 0)
+		rc = categories_import(&cfg, st, &actor, file, reason, sizeof reason);
 	else
 		rc = district_import_responsibilities(st, &actor, file, reason, sizeof reason);
 	store_close(st);

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "app/casework.h"
+#include "app/categories.h"
 #include "app/commit_queue.h"
 #include "app/events.h"
 #include "app/district.h"
@@ -46,17 +47,6 @@ static enum cd_err ensure_district(struct app *app)
 	return CD_OK;
 }
 
-/* Reads one of the category files into memory. */
-static enum cd_err read_category_file(const char *dir, const char *name, char **text, size_t *len)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	enum cd_err rc = file_read_all(path, 16u << 20, text, len);
-	if (rc)
-		fprintf(stderr, "citydesk serve: cannot read %s: %s\n", path, cd_err_name(rc));
-	return rc;
-}
-
 /* Loads the working-day calendar, the category tree and its classifier. */
 static enum cd_err load_services(struct app *app)
 {
@@ -74,27 +64,11 @@ static enum cd_err load_services(struct app *app)
 		fprintf(stderr, "citydesk serve: calendar: %s\n", reason);
 		return rc;
 	}
-	const char *dir = config_get(&app->cfg, CFG_CATEGORIES);
-	char *hotline = NULL, *urban = NULL, *limits = NULL;
-	size_t hl = 0, ul = 0, ll = 0;
-	struct category_error err = {0, ""};
-	rc = read_category_file(dir, "hotline-taxonomy-L1-L2-L3.csv", &hotline, &hl);
-	if (!rc)
-		rc = read_category_file(dir, "urban-parts-and-matters.csv", &urban, &ul);
-	if (!rc)
-		rc = read_category_file(dir, "limits.csv", &limits, &ll);
-	if (!rc) {
-		app->cats = category_tree_new();
-		rc = category_tree_load_default(app->cats, hotline, hl, urban, ul, limits, ll, &err);
-		if (rc)
-			fprintf(stderr, "citydesk serve: categories, line %zu: %s\n", err.line, err.message);
-	}
-	xfree(hotline);
-	xfree(urban);
-	xfree(limits);
-	if (rc)
+	rc = categories_load(&app->cfg, &app->cats, reason, sizeof reason);
+	if (rc) {
+		fprintf(stderr, "citydesk serve: %s\n", reason);
 		return rc;
-	category_tree_freeze(app->cats);
+	}
 	rc = classify_kw_new(app->cats, &app->classifier);
 	if (rc)
 		fprintf(stderr, "citydesk serve: cannot build the keyword classifier: %s\n", cd_err_name(rc));

@@ -236,3 +236,23 @@ def test_exports_csv_xlsx_masked_and_audited():
         audit = s.request("GET", "/api/v1/audit?page_size=10", token=t["admin"]).json()["items"]
         actions = [a["action"] for a in audit]
         assert "cases.export" in actions and "scores.export" in actions, actions
+
+
+def test_a_district_imports_its_own_category_tree():
+    with Server() as s:
+        bad = s.data + "/bad.csv"
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write("code,name,parent_code,limit_kind,limit_value,urgency\nA,市容,,working_days,3,normal\n"
+                    "A1,垃圾,NOPE,,,\n")
+        r = s.cli("import", "categories", bad, check=False)
+        assert r.returncode != 0 and "line 3" in r.stderr, r.stderr
+        good = s.data + "/good.csv"
+        with open(good, "w", encoding="utf-8") as f:
+            f.write("code,name,parent_code,limit_kind,limit_value,urgency\nA,市容环境,,working_days,3,normal\n"
+                    "A1,暴露垃圾,A,hours,4,urgent\n")
+        s.cli("import", "categories", good)
+        s.stop()
+        s.start()
+        items = s.request("GET", "/api/v1/categories").json()["items"]
+        assert [i["code"] for i in items] == ["A", "A1"], items
+        assert items[1]["time_limit"] == {"hours": 4} and items[1]["urgency"] == "urgent", items[1]
