@@ -123,7 +123,8 @@
 	X(RESP_LOOKUP, "SELECT unit_code FROM responsibilities WHERE category_code = ?1 "            \
 		       "AND area_code IN (?2, ?3, '*') "                                             \
 		       "ORDER BY CASE area_code WHEN ?2 THEN 0 WHEN ?3 THEN 1 ELSE 2 END LIMIT 1") \
-	STORE__CASE_STMTS(X)
+	STORE__CASE_STMTS(X)                                                                         \
+	STORE__WEBHOOK_STMTS(X)
 
 /* Cases, events, files and score aggregates (sqlite_cases.c). */
 #define STORE__CASE_OPEN "('reported', 'registered', 'dispatched', 'accepted', 'handled', 'verified')"
@@ -177,6 +178,45 @@
 	X(FILE_GET, "SELECT id, mime, bytes, sha256, created_by, created_at FROM files WHERE id = ?1") \
 	X(FILE_SNAP, "SELECT json_object('id', id, 'mime', mime, 'bytes', bytes, 'sha256', sha256, " \
 		     "'created_by', created_by, 'created_at', created_at) FROM files WHERE id = ?1")
+
+/* Webhook subscriptions and their delivery queue (sqlite_webhooks.c). */
+#define STORE__WEBHOOK_COLS "id, name, url, secret, events, street_code, unit_code, created_at"
+#define STORE__WEBHOOK_DCOLS \
+	"d.id, d.webhook_id, d.event_id, d.type, d.ref, d.body, d.status, d.attempts, d.next_at_ms, " \
+	"d.created_at, d.last_at, d.last_status, d.last_error, w.name"
+#define STORE__WEBHOOK_STMTS(X)                                                                      \
+	X(WEBHOOK_INSERT, "INSERT INTO webhooks (name, url, secret, events, street_code, unit_code, " \
+			  "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                         \
+	X(WEBHOOK_BY_NAME, "SELECT " STORE__WEBHOOK_COLS " FROM webhooks WHERE name = ?1")           \
+	X(WEBHOOK_LIST, "SELECT " STORE__WEBHOOK_COLS " FROM webhooks ORDER BY id LIMIT ?1")         \
+	X(WEBHOOK_DELETE, "DELETE FROM webhooks WHERE id = ?1")                                      \
+	X(WEBHOOK_SNAP, "SELECT json_object('id', id, 'name', name, 'url', url, 'events', events, "  \
+			"'street_code', street_code, 'unit_code', unit_code, 'created_at', created_at) " \
+			"FROM webhooks WHERE id = ?1")                                               \
+	X(WEBHOOK_D_INSERT, "INSERT INTO webhook_deliveries (webhook_id, event_id, type, ref, body, " \
+			    "next_at_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")           \
+	X(WEBHOOK_D_DELETE, "DELETE FROM webhook_deliveries WHERE id = ?1 AND status = 'pending'")   \
+	X(WEBHOOK_D_FAIL, "UPDATE webhook_deliveries SET attempts = attempts + 1, next_at_ms = ?2, " \
+			  "last_at = ?3, last_status = ?4, last_error = ?5, "                        \
+			  "status = CASE WHEN ?6 THEN 'dead' ELSE 'pending' END "                    \
+			  "WHERE id = ?1 AND status = 'pending'")                                    \
+	X(WEBHOOK_D_DUE, "SELECT " STORE__WEBHOOK_DCOLS " FROM webhook_deliveries d "                \
+			 "JOIN webhooks w ON w.id = d.webhook_id WHERE d.webhook_id = ?1 "          \
+			 "AND d.status = 'pending' AND d.next_at_ms <= ?2 "                         \
+			 "ORDER BY d.next_at_ms, d.id LIMIT ?3")                                     \
+	X(WEBHOOK_D_DEAD, "SELECT " STORE__WEBHOOK_DCOLS " FROM webhook_deliveries d "               \
+			  "JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'dead' "          \
+			  "AND (?1 = 0 OR d.webhook_id = ?1) ORDER BY d.id DESC LIMIT ?2")           \
+	X(WEBHOOK_D_REQUEUE, "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, "      \
+			     "next_at_ms = ?2 WHERE id = ?1 AND status = 'dead'")                    \
+	X(WEBHOOK_D_SNAP, "SELECT json_object('id', id, 'webhook_id', webhook_id, 'event_id', "      \
+			  "event_id, 'type', type, 'ref', ref, 'status', status, 'attempts', "       \
+			  "attempts, 'last_status', last_status, 'last_error', last_error) "         \
+			  "FROM webhook_deliveries WHERE id = ?1")                                   \
+	X(WEBHOOK_D_COUNT_HOOK, "SELECT count(*) FROM webhook_deliveries "                           \
+				"WHERE webhook_id = ?1 AND status = ?2")                             \
+	X(WEBHOOK_D_COUNT_PENDING, "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'") \
+	X(WEBHOOK_D_COUNT_DEAD, "SELECT count(*) FROM webhook_deliveries WHERE status = 'dead'")
 
 enum store__stmt {
 #define STORE__ENUM(name, sql) STORE__##name,

@@ -478,4 +478,114 @@ enum cd_err store_file_add(struct store *st, const struct store_actor *actor,
 /* CD_ERR_NOTFOUND when there is no such file. */
 enum cd_err store_file_get(struct store *st, const char *id, struct store_file *out) CD_MUST_CHECK;
 
+
+/* ---- webhooks (issue 3, Notify: sqlite_webhooks.c) ------------------------------------ */
+
+#define STORE_WEBHOOK_NAME_MAX 64     /* a subscription's name, with NUL */
+#define STORE_WEBHOOK_URL_MAX 1024    /* http:// or https:// URL, with NUL */
+#define STORE_WEBHOOK_SECRET_MAX 128  /* the HMAC key as given to the receiver, with NUL */
+#define STORE_WEBHOOK_EVENTS_MAX 512  /* comma-separated event types, with NUL */
+#define STORE_WEBHOOK_TYPE_MAX 48     /* one event type, with NUL (events.h EVENTS_TYPE_MAX) */
+#define STORE_WEBHOOK_REF_MAX 48      /* a case ref or alert id, with NUL */
+#define STORE_WEBHOOK_ERROR_MAX 256   /* the last failure's reason, with NUL */
+#define STORE_WEBHOOK_BATCH_MAX 1000  /* rows per store_webhook_deliveries_commit list */
+#define STORE_WEBHOOKS_MAX 1000       /* subscriptions store_webhooks_list returns at most */
+#define STORE_WEBHOOK_PAGE_MAX 500    /* deliveries per due or dead-letter list */
+
+/* One subscription of another system to the event stream. */
+struct store_webhook {
+	int64_t id;                              /* assigned by store_webhook_add */
+	char name[STORE_WEBHOOK_NAME_MAX];       /* unique, 1-63 bytes */
+	char url[STORE_WEBHOOK_URL_MAX];         /* where deliveries are POSTed */
+	char secret[STORE_WEBHOOK_SECRET_MAX];   /* HMAC key (>= 16 bytes); never audited */
+	char events[STORE_WEBHOOK_EVENTS_MAX];   /* "case.created,case.overdue", "case.*"; "" = all */
+	char street_code[STORE_CODE_MAX];        /* only cases in this street; "" = any */
+	char unit_code[STORE_CODE_MAX];          /* only cases of this unit; "" = any */
+	int64_t created_at;                      /* set by store_webhook_add when 0 */
+};
+
+/* Adds w (id ignored) and returns its id in *id_out (may be NULL); audited as "webhook.add"
+ * without the secret. CD_ERR_EXISTS for a taken name; CD_ERR_INVALID for an empty or
+ * over-long field, a URL that is not http(s) or a secret under 16 bytes. */
+enum cd_err store_webhook_add(struct store *st, const struct store_actor *actor,
+			      const struct store_webhook *w, int64_t *id_out) CD_MUST_CHECK;
+/* Removes the subscription `name` with all its deliveries, pending and dead ("webhook.remove",
+ * with the row and the number of deliveries dropped). CD_ERR_NOTFOUND when there is none. */
+enum cd_err store_webhook_remove(struct store *st, const struct store_actor *actor,
+				 const char *name) CD_MUST_CHECK;
+/* CD_ERR_NOTFOUND when there is no subscription `name`. */
+enum cd_err store_webhook_get(struct store *st, const char *name, struct store_webhook *out) CD_MUST_CHECK;
+/* Every subscription (at most STORE_WEBHOOKS_MAX) in id order, secrets included, in a new
+ * array (*out, *n) the caller frees with xfree. */
+enum cd_err store_webhooks_list(struct store *st, struct store_webhook **out, size_t *n) CD_MUST_CHECK;
+
+/* One delivery: an event for a subscription, pending (queued or waiting for its retry) or dead
+ * (attempts exhausted: the dead-letter list). */
+struct store_webhook_delivery {
+	int64_t id;                               /* assigned by the store; X-Citydesk-Delivery */
+	int64_t webhook_id;
+	int64_t event_id;                         /* the bus's event id */
+	char type[STORE_WEBHOOK_TYPE_MAX];        /* "case.created" ... */
+	char ref[STORE_WEBHOOK_REF_MAX];          /* case ref or "" */
+	char *body;                               /* the JSON body; borrowed as input, owned (freed
+						     by store_webhook_deliveries_free) when returned */
+	char status[16];                          /* "pending" or "dead" */
+	int attempts;                             /* attempts made */
+	int64_t next_at_ms;                       /* unix ms: not sent before */
+	int64_t created_at;                       /* unix seconds; 0 = now on insert */
+	int64_t last_at;                          /* unix seconds of the last attempt, 0 = none */
+	int last_status;                          /* HTTP status of the last attempt, 0 = none */
+	char last_error[STORE_WEBHOOK_ERROR_MAX]; /* "" when none */
+	char webhook_name[STORE_WEBHOOK_NAME_MAX]; /* the subscription's name (lists) */
+};
+
+/* What became of one attempt. */
+enum store_webhook_result {
+	STORE_WEBHOOK_DELIVERED, /* 2xx: the delivery is deleted */
+	STORE_WEBHOOK_RETRY,     /* failed: attempts + 1, next try at next_at_ms */
+	STORE_WEBHOOK_DEAD,      /* failed for the last time: attempts + 1, into the dead-letter list */
+};
+
+struct store_webhook_outcome {
+	int64_t delivery_id;
+	enum store_webhook_result result;
+	int64_t next_at_ms;                  /* RETRY: when to try again (unix ms) */
+	int64_t at;                          /* unix seconds of the attempt */
+	int http_status;                     /* 0 = no answer (connect error, timeout) */
+	char error[STORE_WEBHOOK_ERROR_MAX]; /* short reason, "" on success */
+};
+
+/* The sender's one write: in ONE transaction, inserts add[0..nadd) as pending deliveries
+ * (webhook_id, event_id, type, ref, body, next_at_ms, created_at read; id filled in) and
+ * records done[0..ndone). Outcomes for deliveries that no longer exist (their subscription was
+ * removed meanwhile) or are no longer pending are skipped. Not audited: deliveries are the
+ * system's bookkeeping, not changes someone made (the subscription changes and manual retries
+ * are). CD_ERR_RANGE when a list is longer than STORE_WEBHOOK_BATCH_MAX; CD_ERR_INVALID for a
+ * delivery of an unknown subscription or without body (nothing is written then). */
+enum cd_err store_webhook_deliveries_commit(struct store *st, struct store_webhook_delivery *add,
+					    size_t nadd, const struct store_webhook_outcome *done,
+					    size_t ndone) CD_MUST_CHECK;
+/* The pending deliveries of subscription webhook_id that are due (next_at_ms <= now_ms),
+ * earliest due first, at most `max` (capped at STORE_WEBHOOK_PAGE_MAX), leaving out the ids in
+ * skip[0..nskip) (those in flight). A new array of *n entries with their bodies, freed with
+ * store_webhook_deliveries_free. */
+enum cd_err store_webhook_deliveries_due(struct store *st, int64_t webhook_id, int64_t now_ms,
+					 const int64_t *skip, size_t nskip, size_t max,
+					 struct store_webhook_delivery **out, size_t *n) CD_MUST_CHECK;
+/* The dead-letter list, newest first: of subscription webhook_id (0 = all), at most `limit`
+ * (capped at STORE_WEBHOOK_PAGE_MAX), with bodies and subscription names; freed with
+ * store_webhook_deliveries_free. */
+enum cd_err store_webhook_deadletters(struct store *st, int64_t webhook_id, size_t limit,
+				      struct store_webhook_delivery **out, size_t *n) CD_MUST_CHECK;
+/* Frees what the two lists above returned. NULL is fine. */
+void store_webhook_deliveries_free(struct store_webhook_delivery *v, size_t n);
+/* Moves dead delivery `delivery_id` back to pending with no attempts made, due at now_ms
+ * ("webhook.retry"). CD_ERR_NOTFOUND when there is no dead delivery with that id. */
+enum cd_err store_webhook_retry(struct store *st, const struct store_actor *actor, int64_t delivery_id,
+				int64_t now_ms) CD_MUST_CHECK;
+/* Pending and dead deliveries of subscription webhook_id, or of all when 0 (a scan: for
+ * listings and /metrics, not for hot paths). Either out-pointer may be NULL. */
+enum cd_err store_webhook_counts(struct store *st, int64_t webhook_id, int64_t *pending,
+				 int64_t *dead) CD_MUST_CHECK;
+
 #endif
