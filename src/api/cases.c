@@ -61,6 +61,15 @@ static bool load_case(struct http_request *req, struct http_response *res, struc
 	return true;
 }
 
+/* Answers with the case as this caller may see it. */
+static void reply_case(struct http_response *res, int status, struct app *app, const struct store_case *c,
+		       const struct api_caller *who)
+{
+	json_t *reply = cases_case_json(app, c, who);
+	http_respond_json(res, status, reply);
+	json_decref(reply);
+}
+
 /* Checks that every id in the JSON array names a stored file; *text gets the array as JSON. */
 static bool check_attachments(struct app *app, const json_t *arr, char **text, struct json_problem *p)
 {
@@ -120,9 +129,7 @@ static void intake_respond(struct http_request *req, struct http_response *res, 
 	(void)req;
 	struct pending_intake *pi = ctx;
 	if (pi->rc == CD_OK || pi->rc == CD_ERR_EXISTS) {
-		json_t *reply = cases_case_json(pi->app, &pi->c, pi->who);
-		http_respond_json(res, pi->rc == CD_OK ? 201 : 200, reply);
-		json_decref(reply);
+		reply_case(res, pi->rc == CD_OK ? 201 : 200, pi->app, &pi->c, pi->who);
 	} else if (pi->rc == CD_ERR_INVALID) {
 		http_error(res, 422, "invalid_field", "the store refused the case", NULL);
 	} else {
@@ -578,9 +585,7 @@ void api_cases_action(struct http_request *req, struct http_response *res, void 
 		api_store_failed(req, res, rc);
 		goto out;
 	}
-	json_t *reply = cases_case_json(app, c, who);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	reply_case(res, 200, app, c, who);
 	goto out;
 refuse:
 	http_error_json(res, &p);
@@ -682,9 +687,7 @@ void api_cases_locate(struct http_request *req, struct http_response *res, void 
 		goto out;
 	}
 	events_case(app->events, "case.placed", &after);
-	json_t *reply = cases_case_json(app, &after, who);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	reply_case(res, 200, app, &after, who);
 	goto out;
 refuse:
 	http_error_json(res, &p);
