@@ -453,6 +453,17 @@ void api_cases_list(struct http_request *req, struct http_response *res, void *c
 	json_decref(reply);
 }
 
+/* The wire names of a set of workflow actions, as a JSON array. */
+static json_t *action_names_json(uint32_t set)
+{
+	const char *names[WF_ACTION_COUNT];
+	size_t n = workflow_action_set_names(set, names);
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_string(names[i]));
+	return list;
+}
+
 void api_cases_get(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
@@ -462,15 +473,8 @@ void api_cases_get(struct http_request *req, struct http_response *res, void *ct
 		return;
 	json_t *reply = cases_case_json(app, c, who);
 	json_object_set_new(reply, "history", cases_history_json(app, c));
-	uint32_t allowed = workflow_allowed(&(struct workflow_case){0}, who->role);
 	struct workflow_case facts = casework_facts(c);
-	allowed = workflow_allowed(&facts, who->role);
-	const char *names[WF_ACTION_COUNT];
-	size_t n = workflow_action_set_names(allowed, names);
-	json_t *list = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, json_string(names[i]));
-	json_object_set_new(reply, "allowed_actions", list);
+	json_object_set_new(reply, "allowed_actions", action_names_json(workflow_allowed(&facts, who->role)));
 	http_respond_json(res, 200, reply);
 	json_decref(reply);
 }
@@ -478,13 +482,9 @@ void api_cases_get(struct http_request *req, struct http_response *res, void *ct
 /* The 409 for an action the workflow refuses, listing what the caller may do instead. */
 static void refuse_action(struct http_response *res, const char *why, uint32_t allowed)
 {
-	const char *names[WF_ACTION_COUNT];
-	size_t n = workflow_action_set_names(allowed, names);
-	json_t *list = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, json_string(names[i]));
 	json_t *err = json_pack("{s:{s:s, s:s, s:s, s:o}}", "error", "code", "action_not_allowed", "message",
-				why ? why : "not allowed now", "field", "action", "allowed_actions", list);
+				why ? why : "not allowed now", "field", "action", "allowed_actions",
+				action_names_json(allowed));
 	http_respond_json(res, 409, err);
 	json_decref(err);
 }
