@@ -78,6 +78,13 @@ static void *writer_main(void *arg)
 
 enum cd_err commit_queue_start(struct store *st, struct commit_queue **out)
 {
+	/* The journal makes a batch durable with one sequential fdatasync; the database catches up
+	 * in the background (store.h, store_case_journal_start). */
+	enum cd_err jrc = store_case_journal_start(st);
+	if (jrc) {
+		log_error("intake journal unavailable", "\"error\":\"%s\"", cd_err_name(jrc));
+		return jrc;
+	}
 	struct commit_queue *q = xcalloc(1, sizeof *q);
 	q->st = st;
 	q->batch = xcalloc(COMMIT_QUEUE_BATCH, sizeof *q->batch);

@@ -373,7 +373,7 @@ static enum cd_err configure(struct store *st)
 	return rc;
 }
 
-enum cd_err store_open(const char *path, struct store **out)
+static enum cd_err open_store(const char *path, int recover, struct store **out)
 {
 	enum cd_err rc = CD_ERR_STORE;
 	*out = NULL;
@@ -400,6 +400,8 @@ enum cd_err store_open(const char *path, struct store **out)
 	rc = configure(st);
 	if (!rc)
 		rc = migrate(st);
+	if (!rc && recover)
+		rc = store__journal_recover(st); /* cases a killed server journalled but did not apply */
 	if (rc)
 		goto fail;
 	*out = st;
@@ -409,10 +411,21 @@ fail:
 	return rc;
 }
 
+enum cd_err store_open(const char *path, struct store **out)
+{
+	return open_store(path, 1, out);
+}
+
+enum cd_err store__open_conn(const char *path, struct store **out)
+{
+	return open_store(path, 0, out);
+}
+
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store__journal_close(st); /* applies what is pending, on its own connection */
 	for (int i = 0; i < STORE__NSTMT; i++)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)

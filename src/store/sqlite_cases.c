@@ -15,80 +15,64 @@
 
 /* ---- the field table: one entry per column of STORE__CASE_COLS, in that order ------------- */
 
-enum ftype {
-	F_TEXT,  /* char array, stored as is ("" stays "") */
-	F_OTEXT, /* char array, "" <-> NULL */
-	F_I64,   /* int64_t, always stored */
-	F_OI64,  /* int64_t, 0 <-> NULL */
-	F_INT,   /* int */
-	F_REAL,  /* double */
-	F_POINT, /* double, NULL unless has_point */
-};
-
-struct field {
-	const char *name; /* column name, also the key in audit JSON */
-	enum ftype type;
-	size_t off;       /* offsetof in struct store_case */
-	size_t size;      /* sizeof the member (char arrays: capacity with NUL) */
-};
-
 #define FLD(name, type) {#name, type, offsetof(struct store_case, name), sizeof(((struct store_case *)0)->name)}
 
-static const struct field fields[] = {
-	FLD(id, F_I64),
-	FLD(ref, F_TEXT),
-	FLD(version, F_I64),
-	FLD(channel, F_TEXT),
-	FLD(external_id, F_OTEXT),
-	FLD(title, F_TEXT),
-	FLD(description, F_TEXT),
-	FLD(category_code, F_OTEXT),
-	FLD(category_source, F_OTEXT),
-	FLD(category_confidence, F_REAL),
-	FLD(lat, F_POINT),
-	FLD(lng, F_POINT),
-	FLD(address, F_TEXT),
-	FLD(street_code, F_OTEXT),
-	FLD(community_code, F_OTEXT),
-	FLD(grid_code, F_OTEXT),
-	FLD(unit_code, F_OTEXT),
-	FLD(status, F_TEXT),
-	FLD(level, F_TEXT),
-	FLD(supervised, F_INT),
-	FLD(extension_pending, F_INT),
-	FLD(suspended_from, F_OTEXT),
-	FLD(urgency, F_TEXT),
-	FLD(limit_kind, F_OTEXT),
-	FLD(limit_value, F_REAL),
-	FLD(reported_at, F_I64),
-	FLD(registered_at, F_OI64),
-	FLD(dispatched_at, F_OI64),
-	FLD(first_response_at, F_OI64),
-	FLD(handled_at, F_OI64),
-	FLD(closed_at, F_OI64),
-	FLD(deadline, F_OI64),
-	FLD(warn_at, F_OI64),
-	FLD(warned, F_INT),
-	FLD(overdue, F_INT),
-	FLD(rework_count, F_INT),
-	FLD(satisfaction, F_OTEXT),
-	FLD(duplicate_of, F_OI64),
-	FLD(merged_into, F_OI64),
-	FLD(support_count, F_INT),
-	FLD(reporter_name, F_OTEXT),
-	FLD(reporter_phone, F_OTEXT),
-	FLD(reporter_user_id, F_OI64),
-	FLD(attachments, F_TEXT),
-	FLD(created_at, F_I64),
-	FLD(updated_at, F_I64),
+const struct store__field store__case_fields[STORE__CASE_NFIELDS] = {
+	FLD(id, STORE__F_I64),
+	FLD(ref, STORE__F_TEXT),
+	FLD(version, STORE__F_I64),
+	FLD(channel, STORE__F_TEXT),
+	FLD(external_id, STORE__F_OTEXT),
+	FLD(title, STORE__F_TEXT),
+	FLD(description, STORE__F_TEXT),
+	FLD(category_code, STORE__F_OTEXT),
+	FLD(category_source, STORE__F_OTEXT),
+	FLD(category_confidence, STORE__F_REAL),
+	FLD(lat, STORE__F_POINT),
+	FLD(lng, STORE__F_POINT),
+	FLD(address, STORE__F_TEXT),
+	FLD(street_code, STORE__F_OTEXT),
+	FLD(community_code, STORE__F_OTEXT),
+	FLD(grid_code, STORE__F_OTEXT),
+	FLD(unit_code, STORE__F_OTEXT),
+	FLD(status, STORE__F_TEXT),
+	FLD(level, STORE__F_TEXT),
+	FLD(supervised, STORE__F_INT),
+	FLD(extension_pending, STORE__F_INT),
+	FLD(suspended_from, STORE__F_OTEXT),
+	FLD(urgency, STORE__F_TEXT),
+	FLD(limit_kind, STORE__F_OTEXT),
+	FLD(limit_value, STORE__F_REAL),
+	FLD(reported_at, STORE__F_I64),
+	FLD(registered_at, STORE__F_OI64),
+	FLD(dispatched_at, STORE__F_OI64),
+	FLD(first_response_at, STORE__F_OI64),
+	FLD(handled_at, STORE__F_OI64),
+	FLD(closed_at, STORE__F_OI64),
+	FLD(deadline, STORE__F_OI64),
+	FLD(warn_at, STORE__F_OI64),
+	FLD(warned, STORE__F_INT),
+	FLD(overdue, STORE__F_INT),
+	FLD(rework_count, STORE__F_INT),
+	FLD(satisfaction, STORE__F_OTEXT),
+	FLD(duplicate_of, STORE__F_OI64),
+	FLD(merged_into, STORE__F_OI64),
+	FLD(support_count, STORE__F_INT),
+	FLD(reporter_name, STORE__F_OTEXT),
+	FLD(reporter_phone, STORE__F_OTEXT),
+	FLD(reporter_user_id, STORE__F_OI64),
+	FLD(attachments, STORE__F_TEXT),
+	FLD(created_at, STORE__F_I64),
+	FLD(updated_at, STORE__F_I64),
 };
 
-#define NFIELDS (sizeof fields / sizeof fields[0])
+#define NFIELDS STORE__CASE_NFIELDS
+#define fields store__case_fields
 /* Positions in `fields` (= columns of STORE__CASE_COLS) the code refers to by name, and the
  * parameters of CASE_UPDATE's WHERE. */
 enum { COL_ID = 0, COL_REF = 1, COL_VERSION = 2, COL_CREATED_AT = 44, COL_UPDATED_AT = 45,
        COL_UPDATE_ID = 46, COL_UPDATE_VERSION = 47 };
-_Static_assert(sizeof fields / sizeof fields[0] == 46, "fields[] must match STORE__CASE_COLS");
+
 
 /* Columns the audit diff leaves out: they never change or change on every write (the
  * version is written by diff_json itself). */
@@ -130,28 +114,28 @@ static void bind_case(sqlite3_stmt *s, const struct store_case *c)
 	for (size_t k = 1; k < NFIELDS; k++) {
 		int idx = (int)k;
 		switch (fields[k].type) {
-		case F_TEXT:
+		case STORE__F_TEXT:
 			store__bind_text(s, idx, cftext(c, k));
 			break;
-		case F_OTEXT:
+		case STORE__F_OTEXT:
 			store__bind_opt(s, idx, cftext(c, k));
 			break;
-		case F_I64:
+		case STORE__F_I64:
 			sqlite3_bind_int64(s, idx, fi64(c, k));
 			break;
-		case F_OI64:
+		case STORE__F_OI64:
 			if (fi64(c, k))
 				sqlite3_bind_int64(s, idx, fi64(c, k));
 			else
 				sqlite3_bind_null(s, idx);
 			break;
-		case F_INT:
+		case STORE__F_INT:
 			sqlite3_bind_int(s, idx, fint(c, k));
 			break;
-		case F_REAL:
+		case STORE__F_REAL:
 			sqlite3_bind_double(s, idx, freal(c, k));
 			break;
-		case F_POINT:
+		case STORE__F_POINT:
 			if (c->has_point)
 				sqlite3_bind_double(s, idx, freal(c, k));
 			else
@@ -170,26 +154,26 @@ static enum cd_err case_from_row(sqlite3_stmt *s, struct store_case *c)
 		int col = (int)k;
 		char *p = (char *)c + fields[k].off;
 		switch (fields[k].type) {
-		case F_TEXT:
-		case F_OTEXT:
+		case STORE__F_TEXT:
+		case STORE__F_OTEXT:
 			rc = store__col_copy(s, col, p, fields[k].size);
 			break;
-		case F_I64:
-		case F_OI64: {
+		case STORE__F_I64:
+		case STORE__F_OI64: {
 			int64_t v = sqlite3_column_int64(s, col);
 			memcpy(p, &v, sizeof v);
 			break;
 		}
-		case F_INT: {
+		case STORE__F_INT: {
 			int v = sqlite3_column_int(s, col);
 			memcpy(p, &v, sizeof v);
 			break;
 		}
-		case F_REAL:
-		case F_POINT: {
+		case STORE__F_REAL:
+		case STORE__F_POINT: {
 			double v = sqlite3_column_double(s, col);
 			memcpy(p, &v, sizeof v);
-			if (fields[k].type == F_POINT && sqlite3_column_type(s, col) != SQLITE_NULL)
+			if (fields[k].type == STORE__F_POINT && sqlite3_column_type(s, col) != SQLITE_NULL)
 				c->has_point = 1;
 			break;
 		}
@@ -202,7 +186,7 @@ static enum cd_err case_from_row(sqlite3_stmt *s, struct store_case *c)
 static int case_well_formed(const struct store_case *c)
 {
 	for (size_t k = 0; k < NFIELDS; k++) {
-		if ((fields[k].type == F_TEXT || fields[k].type == F_OTEXT) &&
+		if ((fields[k].type == STORE__F_TEXT || fields[k].type == STORE__F_OTEXT) &&
 		    !memchr(cftext(c, k), 0, fields[k].size))
 			return 0;
 	}
@@ -316,25 +300,10 @@ static enum cd_err seq_flush(struct store *st, struct seq_cache *sc)
 	return CD_OK;
 }
 
-/* The slot of `day` in the cache, loading the stored counter on first use. The counter is
- * also checked against the highest stored ref of that day, so a counter row lost or edited
- * behind the store's back cannot hand out a ref twice. */
-static enum cd_err seq_slot(struct store *st, struct seq_cache *sc, const char *day, int *slot)
+enum cd_err store__case_seq_load(struct store *st, const char day[9], int64_t *out)
 {
-	for (int i = 0; i < sc->n; i++) {
-		if (memcmp(sc->day[i], day, 9) == 0) {
-			*slot = i;
-			return CD_OK;
-		}
-	}
-	enum cd_err rc;
-	if (sc->n == SEQ_DAYS_MAX) {
-		rc = seq_flush(st, sc);
-		if (rc)
-			return rc;
-		sc->n = 0;
-	}
 	int64_t last = 0;
+	*out = 0;
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_SEQ_GET);
 	if (!s)
 		return CD_ERR_STORE;
@@ -342,7 +311,7 @@ static enum cd_err seq_slot(struct store *st, struct seq_cache *sc, const char *
 	int src = sqlite3_step(s);
 	if (src == SQLITE_ROW)
 		last = sqlite3_column_int64(s, 0);
-	rc = store__err(st, src, "case seq get");
+	enum cd_err rc = store__err(st, src, "case seq get");
 	store__done(s);
 	if (rc)
 		return rc;
@@ -366,6 +335,31 @@ static enum cd_err seq_slot(struct store *st, struct seq_cache *sc, const char *
 	}
 	rc = store__err(st, src, "case seq max");
 	store__done(s);
+	if (!rc)
+		*out = last;
+	return rc;
+}
+
+/* The slot of `day` in the cache, loading the stored counter on first use. The counter is
+ * also checked against the highest stored ref of that day, so a counter row lost or edited
+ * behind the store's back cannot hand out a ref twice. */
+static enum cd_err seq_slot(struct store *st, struct seq_cache *sc, const char *day, int *slot)
+{
+	for (int i = 0; i < sc->n; i++) {
+		if (memcmp(sc->day[i], day, 9) == 0) {
+			*slot = i;
+			return CD_OK;
+		}
+	}
+	enum cd_err rc;
+	if (sc->n == SEQ_DAYS_MAX) {
+		rc = seq_flush(st, sc);
+		if (rc)
+			return rc;
+		sc->n = 0;
+	}
+	int64_t last = 0;
+	rc = store__case_seq_load(st, day, &last);
 	if (rc)
 		return rc;
 	int i = sc->n++;
@@ -374,6 +368,21 @@ static enum cd_err seq_slot(struct store *st, struct seq_cache *sc, const char *
 	sc->dirty[i] = 0;
 	*slot = i;
 	return CD_OK;
+}
+
+void store__case_ymd(int64_t t, char out[9])
+{
+	ymd_of(t, out);
+}
+
+void store__case_ref(char ref[STORE_CASE_REF_MAX], const char day[9], int64_t seq)
+{
+	/* "LH" + YYYYMMDD + 6 digits = 16 characters. */
+	ref[0] = 'L';
+	ref[1] = 'H';
+	memcpy(ref + 2, day, 8);
+	put_digits(ref + 10, seq, 6);
+	ref[16] = '\0';
 }
 
 /* ---- shared pieces of writes --------------------------------------------------------- */
@@ -421,6 +430,15 @@ static int event_well_formed(const struct store_case_event *ev)
 	       STORE__TERMINATED(ev->data) && ev->action[0];
 }
 
+/* Like event_well_formed, but an empty action (defaulted to "report") is fine. */
+static int event_well_formed_or_empty(const struct store_case_event *ev)
+{
+	return STORE__TERMINATED(ev->actor) && STORE__TERMINATED(ev->role) &&
+	       STORE__TERMINATED(ev->action) && STORE__TERMINATED(ev->from_status) &&
+	       STORE__TERMINATED(ev->to_status) && STORE__TERMINATED(ev->comment) &&
+	       STORE__TERMINATED(ev->data);
+}
+
 static enum cd_err event_insert(struct store *st, int64_t case_id, struct store_case_event *ev,
 				const struct store_actor *actor, int64_t now)
 {
@@ -457,30 +475,30 @@ static enum cd_err json_field(struct buf *b, const struct store_case *c, size_t 
 	if (rc)
 		return rc;
 	switch (fields[k].type) {
-	case F_OTEXT:
+	case STORE__F_OTEXT:
 		if (!cftext(c, k)[0])
 			return buf_puts(b, "null");
 		/* fall through */
-	case F_TEXT:
+	case STORE__F_TEXT:
 		rc = buf_putc(b, '"');
 		if (!rc)
 			rc = buf_json_escape(b, cftext(c, k));
 		if (!rc)
 			rc = buf_putc(b, '"');
 		return rc;
-	case F_I64:
+	case STORE__F_I64:
 		return buf_printf(b, "%lld", (long long)fi64(c, k));
-	case F_OI64:
+	case STORE__F_OI64:
 		if (!fi64(c, k))
 			return buf_puts(b, "null");
 		return buf_printf(b, "%lld", (long long)fi64(c, k));
-	case F_INT:
+	case STORE__F_INT:
 		return buf_printf(b, "%d", fint(c, k));
-	case F_POINT:
+	case STORE__F_POINT:
 		if (!c->has_point)
 			return buf_puts(b, "null");
 		/* fall through */
-	case F_REAL:
+	case STORE__F_REAL:
 		return buf_printf(b, "%.17g", freal(c, k));
 	}
 	return CD_ERR_INVALID;
@@ -489,21 +507,21 @@ static enum cd_err json_field(struct buf *b, const struct store_case *c, size_t 
 static int field_differs(const struct store_case *a, const struct store_case *b, size_t k)
 {
 	switch (fields[k].type) {
-	case F_TEXT:
-	case F_OTEXT:
+	case STORE__F_TEXT:
+	case STORE__F_OTEXT:
 		return strcmp(cftext(a, k), cftext(b, k)) != 0;
-	case F_I64:
-	case F_OI64:
+	case STORE__F_I64:
+	case STORE__F_OI64:
 		return fi64(a, k) != fi64(b, k);
-	case F_INT:
+	case STORE__F_INT:
 		return fint(a, k) != fint(b, k);
-	case F_POINT:
+	case STORE__F_POINT:
 		if (a->has_point != b->has_point)
 			return 1;
 		if (!a->has_point)
 			return 0;
 		/* fall through */
-	case F_REAL:
+	case STORE__F_REAL:
 		return memcmp((const char *)a + fields[k].off, (const char *)b + fields[k].off,
 			      sizeof(double)) != 0;
 	}
@@ -551,8 +569,8 @@ static enum cd_err case_fetch(struct store *st, sqlite3_stmt *s, struct store_ca
 	return rc;
 }
 
-static enum cd_err find_external_locked(struct store *st, const char *channel, const char *ext,
-					struct store_case *out)
+enum cd_err store__case_find_external_locked(struct store *st, const char *channel, const char *ext,
+					     struct store_case *out)
 {
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_EXT);
 	if (!s)
@@ -565,15 +583,17 @@ static enum cd_err find_external_locked(struct store *st, const char *channel, c
 /* The "received" counts of one batch, summed in memory and written once per (dimension, day,
  * key) before the commit: a batch of 200 cases has far fewer distinct keys than 600 upserts. */
 struct recv_slot {
-	const char *key; /* points into the batch's cases; NULL = free slot */
-	int dim;         /* index into recv_dims */
+	char key[STORE_CATEGORY_MAX]; /* a copy: journalled cases are decoded one at a time */
+	int used;
+	int dim;                      /* index into recv_dims */
 	char day[11];
 	int count;
 };
 
 struct recv_sum {
 	struct recv_slot *slot;
-	size_t cap; /* a power of two, at least twice the most keys a batch can add */
+	size_t cap;  /* a power of two */
+	size_t used; /* slots taken; the table doubles past half full */
 };
 
 static const char *const recv_dims[3] = {"unit", "street", "category"};
@@ -581,31 +601,61 @@ static const char *const recv_dims[3] = {"unit", "street", "category"};
 static void recv_init(struct recv_sum *r, size_t ncases)
 {
 	r->cap = 64;
-	while (r->cap < ncases * 3 * 2)
+	while (r->cap < ncases * 3 * 2 && r->cap < 4096)
 		r->cap *= 2;
+	r->used = 0;
 	r->slot = xcalloc(r->cap, sizeof *r->slot);
 }
 
-static void recv_add(struct recv_sum *r, int dim, const char *day, const char *key)
+static uint32_t recv_hash(int dim, const char *day, const char *key)
 {
 	uint32_t h = 2166136261u ^ (uint32_t)dim;
 	for (const char *p = key; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	for (int i = 0; i < 10; i++)
 		h = (h ^ (unsigned char)day[i]) * 16777619u;
-	size_t i = h & (r->cap - 1);
-	while (r->slot[i].key) {
+	return h;
+}
+
+static void recv_put(struct recv_sum *r, int dim, const char *day, const char *key, int count);
+
+static void recv_grow(struct recv_sum *r)
+{
+	struct recv_slot *old = r->slot;
+	size_t oldcap = r->cap;
+	r->cap *= 2;
+	r->used = 0;
+	r->slot = xcalloc(r->cap, sizeof *r->slot);
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].used)
+			recv_put(r, old[i].dim, old[i].day, old[i].key, old[i].count);
+	xfree(old);
+}
+
+static void recv_put(struct recv_sum *r, int dim, const char *day, const char *key, int count)
+{
+	size_t i = recv_hash(dim, day, key) & (r->cap - 1);
+	while (r->slot[i].used) {
 		struct recv_slot *e = &r->slot[i];
 		if (e->dim == dim && memcmp(e->day, day, 11) == 0 && strcmp(e->key, key) == 0) {
-			e->count++;
+			e->count += count;
 			return;
 		}
 		i = (i + 1) & (r->cap - 1);
 	}
-	r->slot[i].key = key;
-	r->slot[i].dim = dim;
-	memcpy(r->slot[i].day, day, 11);
-	r->slot[i].count = 1;
+	struct recv_slot *e = &r->slot[i];
+	e->used = 1;
+	snprintf(e->key, sizeof e->key, "%s", key);
+	e->dim = dim;
+	memcpy(e->day, day, 11);
+	e->count = count;
+	if (++r->used * 2 > r->cap)
+		recv_grow(r);
+}
+
+static void recv_add(struct recv_sum *r, int dim, const char *day, const char *key)
+{
+	recv_put(r, dim, day, key, 1);
 }
 
 static enum cd_err recv_flush(struct store *st, struct recv_sum *r)
@@ -613,7 +663,7 @@ static enum cd_err recv_flush(struct store *st, struct recv_sum *r)
 	struct store_stats_delta d;
 	memset(&d, 0, sizeof d);
 	for (size_t i = 0; i < r->cap; i++) {
-		if (!r->slot[i].key)
+		if (!r->slot[i].used)
 			continue;
 		d.received = r->slot[i].count;
 		enum cd_err rc = stats_one(st, recv_dims[r->slot[i].dim], r->slot[i].day,
@@ -645,12 +695,7 @@ static enum cd_err insert_one(struct store *st, const struct store_actor *actor,
 		return CD_ERR_RANGE;
 	}
 	int64_t seq = sc->last[slot] + 1;
-	/* "LH" + YYYYMMDD + 6 digits = 16 characters. */
-	c->ref[0] = 'L';
-	c->ref[1] = 'H';
-	memcpy(c->ref + 2, day, 8);
-	put_digits(c->ref + 10, seq, 6);
-	c->ref[16] = '\0';
+	store__case_ref(c->ref, day, seq);
 	c->version = 1;
 	c->created_at = now;
 	c->updated_at = now;
@@ -787,7 +832,7 @@ static enum cd_err insert_batch_tx(struct store *st, const struct store_actor *a
 			continue;
 		}
 		if (c->external_id[0]) {
-			rc = find_external_locked(st, c->channel, c->external_id, c);
+			rc = store__case_find_external_locked(st, c->channel, c->external_id, c);
 			if (rc == CD_OK) {
 				results[i] = CD_ERR_EXISTS;
 				continue;
@@ -848,6 +893,8 @@ enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *
 		return CD_OK;
 	if (n > STORE_CASE_BATCH_MAX || !cases || !results)
 		return CD_ERR_INVALID;
+	if (st->journal)
+		return store__journal_insert(st, actor, cases, first_events, n, results);
 	size_t stored = 0;
 	store__lock(st);
 	cases_setup(st);
@@ -869,11 +916,292 @@ enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *
 	return rc;
 }
 
+/* ---- journalled intake: checks at journal time, apply in large transactions ------------ */
+
+static int word_in(const char *w, const char *const *set)
+{
+	for (; *set; set++)
+		if (strcmp(w, *set) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *const channels[] = {"hotline", "app", "grid", "camera", "iot", "enterprise", "open311",
+				       "system", NULL};
+static const char *const statuses[] = {"reported", "registered", "rejected", "dispatched", "accepted",
+				       "handled", "verified", "closed", "rated", "suspended", "merged", NULL};
+static const char *const levels[] = {"community", "street", "district", NULL};
+static const char *const sources[] = {"given", "auto", "keyword", "dispatcher", NULL};
+static const char *const limit_kinds[] = {"working_days", "working_hours", "hours", NULL};
+static const char *const satisfactions[] = {"satisfied", "basically_satisfied", "dissatisfied", NULL};
+
+/* The CHECK constraints of 0003_cases.sql, in C: a journalled case is acknowledged before the
+ * database sees it, so it must be refused here or never. */
+static int case_checks(const struct store_case *c)
+{
+	return word_in(c->channel, channels) && word_in(c->status, statuses) && word_in(c->level, levels) &&
+	       (!c->category_source[0] || word_in(c->category_source, sources)) &&
+	       (!c->limit_kind[0] || word_in(c->limit_kind, limit_kinds)) &&
+	       (!c->satisfaction[0] || word_in(c->satisfaction, satisfactions)) &&
+	       (c->supervised == 0 || c->supervised == 1) &&
+	       (c->extension_pending == 0 || c->extension_pending == 1) && (c->warned == 0 || c->warned == 1) &&
+	       (c->overdue == 0 || c->overdue == 1);
+}
+
+enum cd_err store__case_prepare_new(struct store_case *c, struct store_case_event *ev,
+				    const struct store_actor *actor, int64_t now)
+{
+	if (!case_well_formed(c) || !c->description[0] || c->reported_at <= 0 || !c->channel[0])
+		return CD_ERR_INVALID;
+	case_defaults(c);
+	if (!case_checks(c))
+		return CD_ERR_INVALID;
+	if (!event_well_formed_or_empty(ev))
+		return CD_ERR_INVALID;
+	if (!ev->action[0])
+		snprintf(ev->action, sizeof ev->action, "report");
+	if (!ev->to_status[0])
+		memcpy(ev->to_status, c->status, sizeof ev->to_status);
+	if (!ev->actor[0])
+		snprintf(ev->actor, sizeof ev->actor, "%s",
+			 actor && actor->name && *actor->name ? actor->name : "system");
+	if (!ev->at)
+		ev->at = now;
+	return CD_OK;
+}
+
+enum cd_err store__case_max_id(struct store *st, int64_t *out)
+{
+	*out = 0;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_MAX_ID);
+	if (!s)
+		return CD_ERR_STORE;
+	int src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	enum cd_err rc = store__err(st, src, "case max id");
+	store__done(s);
+	return rc;
+}
+
+/* The ref stored under id into ref_out ("" when there is no such case). Store locked. */
+static enum cd_err ref_of_id(struct store *st, int64_t id, char ref_out[STORE_CASE_REF_MAX])
+{
+	ref_out[0] = '\0';
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_ID_REF);
+	if (!s)
+		return CD_ERR_STORE;
+	sqlite3_bind_int64(s, 1, id);
+	int src = sqlite3_step(s);
+	enum cd_err rc = CD_OK;
+	if (src == SQLITE_ROW)
+		rc = store__col_copy(s, 0, ref_out, STORE_CASE_REF_MAX);
+	else
+		rc = store__err(st, src, "case ref of id");
+	store__done(s);
+	return rc;
+}
+
+enum cd_err store__case_exists(struct store *st, int64_t id, int *exists)
+{
+	char ref[STORE_CASE_REF_MAX];
+	enum cd_err rc = ref_of_id(st, id, ref);
+	*exists = !rc && ref[0];
+	return rc;
+}
+
+#define APPLY_SEQ_DAYS 64    /* distinct ref days tracked before writing their counters */
+#define APPLY_AUDIT_CASES 1000 /* cases listed per "cases.intake" audit entry */
+
+/* The highest sequence number applied per ref day, written once per transaction. */
+struct seq_max {
+	char day[APPLY_SEQ_DAYS][9];
+	int64_t last[APPLY_SEQ_DAYS];
+	int n;
+};
+
+static enum cd_err seq_max_flush(struct store *st, struct seq_max *m)
+{
+	for (int i = 0; i < m->n; i++) {
+		sqlite3_stmt *s = store__stmt(st, STORE__CASE_SEQ_RAISE);
+		if (!s)
+			return CD_ERR_STORE;
+		store__bind_text(s, 1, m->day[i]);
+		sqlite3_bind_int64(s, 2, m->last[i]);
+		enum cd_err rc = store__exec(st, s, "case seq raise");
+		if (rc)
+			return rc;
+	}
+	m->n = 0;
+	return CD_OK;
+}
+
+static enum cd_err seq_max_note(struct store *st, struct seq_max *m, const char *ref)
+{
+	if (strlen(ref) != 16)
+		return CD_OK;
+	char day[9];
+	memcpy(day, ref + 2, 8);
+	day[8] = '\0';
+	int64_t seq = 0;
+	for (int i = 10; i < 16; i++)
+		seq = seq * 10 + (ref[i] >= '0' && ref[i] <= '9' ? ref[i] - '0' : 0);
+	for (int i = 0; i < m->n; i++) {
+		if (memcmp(m->day[i], day, 9) == 0) {
+			if (seq > m->last[i])
+				m->last[i] = seq;
+			return CD_OK;
+		}
+	}
+	if (m->n == APPLY_SEQ_DAYS) {
+		enum cd_err rc = seq_max_flush(st, m);
+		if (rc)
+			return rc;
+	}
+	memcpy(m->day[m->n], day, 9);
+	m->last[m->n++] = seq;
+	return CD_OK;
+}
+
+/* One "cases.intake" audit entry for the cases listed in b so far. */
+static enum cd_err apply_audit_flush(struct store *st, struct buf *b, size_t *listed, const char *actor,
+				     const char *client)
+{
+	if (*listed == 0)
+		return CD_OK;
+	enum cd_err rc = buf_printf(b, "],\"count\":%zu}", *listed);
+	struct store_actor a = {actor, client};
+	if (!rc)
+		rc = store__audit_add(st, &a, "cases.intake", "cases", NULL, b->data);
+	buf_reset(b);
+	*listed = 0;
+	return rc;
+}
+
+static enum cd_err journal_apply_tx(struct store *st, store__apply_next_fn next, void *ctx, const char *mark,
+			    struct store_case *c, struct store_case_event *ev, size_t *applied)
+{
+	struct recv_sum recv;
+	struct seq_max sm;
+	struct buf audit;
+	char audit_actor[STORE_USERNAME_MAX] = "", audit_client[64] = "";
+	size_t listed = 0;
+	int64_t now = (int64_t)time(NULL);
+	enum cd_err rc = CD_OK;
+	sm.n = 0;
+	recv_init(&recv, 256);
+	buf_init(&audit, 64 + APPLY_AUDIT_CASES * (6 * (STORE_CASE_EXTID_MAX + STORE_CATEGORY_MAX +
+							STORE_CODE_MAX + STORE_USERNAME_MAX +
+							2 * STORE_CASE_WORD_MAX) + 256));
+	for (;;) {
+		struct store_actor actor = {"system", ""};
+		int more = next(ctx, c, ev, &actor);
+		if (more < 0) {
+			rc = CD_ERR_CORRUPT;
+			break;
+		}
+		if (more == 0)
+			break;
+		sqlite3_stmt *s = store__stmt(st, STORE__CASE_INSERT_ID);
+		if (!s) {
+			rc = CD_ERR_STORE;
+			break;
+		}
+		bind_case(s, c);
+		sqlite3_bind_int64(s, 46, c->id);
+		rc = store__exec(st, s, "journal case insert");
+		if (rc == CD_ERR_EXISTS || rc == CD_ERR_INVALID) {
+			char have[STORE_CASE_REF_MAX];
+			enum cd_err why = rc;
+			rc = ref_of_id(st, c->id, have);
+			if (rc)
+				break;
+			if (why == CD_ERR_EXISTS && strcmp(have, c->ref) == 0)
+				continue; /* applied before (a replay): exactly once */
+			/* Checked at journal time, so only a database changed behind the store's back
+			 * gets here; the record stays in the journal file until it rotates. */
+			log_msg(LOG_ERROR, "store: journalled case refused by the database",
+				"\"ref\":\"%s\",\"id\":%lld,\"error\":\"%s\"", c->ref, (long long)c->id,
+				cd_err_name(why));
+			continue;
+		}
+		if (rc)
+			break;
+		rc = event_insert(st, c->id, ev, &actor, now);
+		if (!rc)
+			rc = seq_max_note(st, &sm, c->ref);
+		if (rc)
+			break;
+		char sday[11];
+		store_day_of(c->reported_at, sday);
+		recv_add(&recv, 0, sday, c->unit_code);
+		recv_add(&recv, 1, sday, c->street_code);
+		recv_add(&recv, 2, sday, c->category_code);
+		if (listed == 0) {
+			snprintf(audit_actor, sizeof audit_actor, "%s", actor.name ? actor.name : "system");
+			snprintf(audit_client, sizeof audit_client, "%s", actor.client ? actor.client : "");
+			rc = buf_puts(&audit, "{\"cases\":[");
+		}
+		if (!rc)
+			rc = audit_case_line(&audit, c, ev, listed == 0);
+		listed++;
+		(*applied)++;
+		if (!rc && listed == APPLY_AUDIT_CASES)
+			rc = apply_audit_flush(st, &audit, &listed, audit_actor, audit_client);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = apply_audit_flush(st, &audit, &listed, audit_actor, audit_client);
+	if (!rc)
+		rc = seq_max_flush(st, &sm);
+	if (!rc)
+		rc = recv_flush(st, &recv);
+	if (!rc && mark) {
+		sqlite3_stmt *s = store__stmt(st, STORE__META_SET);
+		if (!s) {
+			rc = CD_ERR_STORE;
+		} else {
+			store__bind_text(s, 1, STORE__JOURNAL_MARK);
+			store__bind_text(s, 2, mark);
+			rc = store__exec(st, s, "journal mark");
+		}
+	}
+	xfree(recv.slot);
+	buf_release(&audit);
+	return rc;
+}
+
+enum cd_err store__cases_apply(struct store *st, store__apply_next_fn next, void *ctx, const char *mark,
+			       size_t *applied)
+{
+	struct store_case *c = xmalloc(sizeof *c);
+	struct store_case_event *ev = xmalloc(sizeof *ev);
+	*applied = 0;
+	store__lock(st);
+	cases_setup(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, journal_apply_tx(st, next, ctx, mark, c, ev, applied));
+	if (!rc) {
+		st->cases_inserted += (int64_t)*applied;
+		maybe_analyze(st);
+	} else {
+		*applied = 0;
+	}
+	store__unlock(st);
+	xfree(c);
+	xfree(ev);
+	return rc;
+}
+
 /* ---- reads --------------------------------------------------------------------------- */
 
 enum cd_err store_case_get_by_id(struct store *st, int64_t id, struct store_case *out)
 {
 	memset(out, 0, sizeof *out);
+	if (st->journal && store__journal_get(st, id, NULL, NULL, NULL, out) == CD_OK)
+		return CD_OK;
 	store__lock(st);
 	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_ID);
@@ -890,6 +1218,8 @@ enum cd_err store_case_get_by_ref(struct store *st, const char *ref, struct stor
 	memset(out, 0, sizeof *out);
 	if (!ref || !*ref)
 		return CD_ERR_NOTFOUND;
+	if (st->journal && store__journal_get(st, 0, ref, NULL, NULL, out) == CD_OK)
+		return CD_OK;
 	store__lock(st);
 	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_REF);
@@ -907,8 +1237,10 @@ enum cd_err store_case_find_external(struct store *st, const char *channel, cons
 	memset(out, 0, sizeof *out);
 	if (!channel || !*channel || !external_id || !*external_id)
 		return CD_ERR_NOTFOUND;
+	if (st->journal && store__journal_get(st, 0, NULL, channel, external_id, out) == CD_OK)
+		return CD_OK;
 	store__lock(st);
-	enum cd_err rc = find_external_locked(st, channel, external_id, out);
+	enum cd_err rc = store__case_find_external_locked(st, channel, external_id, out);
 	store__unlock(st);
 	return rc;
 }
@@ -938,6 +1270,7 @@ static enum cd_err event_from_row(sqlite3_stmt *s, struct store_case_event *e)
 enum cd_err store_case_events(struct store *st, int64_t case_id, store_case_event_fn fn, void *ctx)
 {
 	struct store_case_event *e = xmalloc(sizeof *e);
+	store__journal_barrier(st);
 	store__lock(st);
 	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_EVENT_LIST);
@@ -1064,6 +1397,7 @@ enum cd_err store_case_apply(struct store *st, const struct store_actor *actor, 
 	    (ndeltas && !deltas))
 		return CD_ERR_INVALID;
 	int64_t saved_version = after->version, saved_updated = after->updated_at;
+	store__journal_barrier(st);
 	store__lock(st);
 	cases_setup(st);
 	enum cd_err rc = store__begin(st);
@@ -1346,6 +1680,7 @@ enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f
 	page->cases = try_calloc((size_t)limit + 1, sizeof *page->cases);
 	if (!page->cases)
 		return CD_ERR_NOMEM;
+	store__journal_barrier(st);
 	store__lock(st);
 	cases_setup(st);
 	enum cd_err rc = limit ? list_page(st, f, offset, limit, page) : CD_OK;
@@ -1385,6 +1720,7 @@ enum cd_err store_cases_due(struct store *st, int64_t now, size_t max, store_cas
 	char ref[STORE_CASE_REF_MAX];
 	size_t calls = 0;
 	int stop = 0;
+	store__journal_barrier(st);
 	store__lock(st);
 	enum cd_err rc = CD_OK;
 	static const enum store__stmt which[2] = {STORE__CASE_DUE_OVERDUE, STORE__CASE_DUE_WARN};
@@ -1417,6 +1753,7 @@ enum cd_err store_cases_due(struct store *st, int64_t now, size_t max, store_cas
 enum cd_err store_cases_recent(struct store *st, int64_t since, store_case_recent_fn fn, void *ctx)
 {
 	struct store_case_brief b;
+	store__journal_barrier(st);
 	store__lock(st);
 	cases_setup(st);
 	enum cd_err rc = CD_ERR_STORE;
@@ -1458,6 +1795,7 @@ enum cd_err store_scores(struct store *st, const char *by, const char *from_day,
 		    strcmp(by, "category") != 0) ||
 	    !day_well_formed(from_day) || !day_well_formed(to_day))
 		return CD_ERR_INVALID;
+	store__journal_barrier(st);
 	store__lock(st);
 	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_SCORES);

@@ -132,6 +132,12 @@
 	X(CASE_INSERT, "INSERT INTO cases (" STORE__CASE_INSERT_COLS ") "                            \
 		       "VALUES (" STORE__CASE_INSERT_VALUES ")")                                     \
 	X(CASE_UPDATE, "UPDATE cases SET " STORE__CASE_SETS " WHERE id = ?46 AND version = ?47")     \
+	X(CASE_INSERT_ID, "INSERT INTO cases (id, " STORE__CASE_INSERT_COLS ") "                     \
+			  "VALUES (?46, " STORE__CASE_INSERT_VALUES ")")                             \
+	X(CASE_ID_REF, "SELECT ref FROM cases WHERE id = ?1")                                        \
+	X(CASE_MAX_ID, "SELECT max(id) FROM cases")                                                  \
+	X(CASE_SEQ_RAISE, "INSERT INTO case_seq (day, last) VALUES (?1, ?2) "                        \
+			  "ON CONFLICT (day) DO UPDATE SET last = max(last, excluded.last)")         \
 	X(CASE_BY_ID, "SELECT " STORE__CASE_COLS " FROM cases WHERE id = ?1")                        \
 	X(CASE_BY_REF, "SELECT " STORE__CASE_COLS " FROM cases WHERE ref = ?1")                      \
 	X(CASE_BY_EXT, "SELECT " STORE__CASE_COLS " FROM cases "                                     \
@@ -234,7 +240,12 @@ struct store {
 	int64_t cases_analyzed;              /* cases inserted when planner statistics were last taken */
 	int64_t cases_inserted;              /* cases inserted through this store since it opened */
 	int cases_ready;                     /* sqlite_cases.c applied its connection settings */
+	struct store__journal *journal;      /* intake journal (sqlite_journal.c) when on, else NULL */
 };
+
+/* Opens another connection to the database at path (configured and migrated like store_open,
+ * without the journal replay): the intake journal's applier writes through it. */
+enum cd_err store__open_conn(const char *path, struct store **out) CD_MUST_CHECK;
 
 void store__lock(struct store *st);
 void store__unlock(struct store *st);
@@ -283,5 +294,80 @@ enum cd_err store__audit_add(struct store *st, const struct store_actor *actor, 
 
 /* True when the char array holds a NUL (an input struct's fixed field is terminated). */
 #define STORE__TERMINATED(arr) (memchr((arr), 0, sizeof(arr)) != NULL)
+
+/* ---- cases: the field table and the intake journal (sqlite_cases.c, sqlite_journal.c) ---- */
+
+/* How a column of struct store_case is stored. */
+enum store__ftype {
+	STORE__F_TEXT,  /* char array, stored as is ("" stays "") */
+	STORE__F_OTEXT, /* char array, "" <-> NULL */
+	STORE__F_I64,   /* int64_t, always stored */
+	STORE__F_OI64,  /* int64_t, 0 <-> NULL */
+	STORE__F_INT,   /* int */
+	STORE__F_REAL,  /* double */
+	STORE__F_POINT, /* double, NULL unless has_point */
+};
+
+struct store__field {
+	const char *name;        /* column name, also the key in audit JSON */
+	enum store__ftype type;
+	size_t off;              /* offsetof in struct store_case */
+	size_t size;             /* sizeof the member (char arrays: capacity with NUL) */
+};
+
+#define STORE__CASE_NFIELDS 46
+/* One entry per column of STORE__CASE_COLS, in that order (sqlite_cases.c). */
+extern const struct store__field store__case_fields[STORE__CASE_NFIELDS];
+
+/* Checks a new case and its first event as the schema would (terminated strings, channel,
+ * status, level, source, limit kind, satisfaction, 0/1 flags, description, reported_at) and
+ * fills the defaults store_case_insert_batch promises. CD_ERR_INVALID when refused. */
+enum cd_err store__case_prepare_new(struct store_case *c, struct store_case_event *ev,
+				    const struct store_actor *actor, int64_t now) CD_MUST_CHECK;
+/* YYYYMMDD of t in Asia/Shanghai (the ref's day). */
+void store__case_ymd(int64_t t, char out[9]);
+/* Writes "LH" + day + 6-digit seq into ref. */
+void store__case_ref(char ref[STORE_CASE_REF_MAX], const char day[9], int64_t seq);
+/* The last daily sequence number handed out for `day` (the counter row, checked against
+ * max(ref) of the day). Store locked. */
+enum cd_err store__case_seq_load(struct store *st, const char day[9], int64_t *last) CD_MUST_CHECK;
+/* max(id) of cases, 0 when none. Store locked. */
+enum cd_err store__case_max_id(struct store *st, int64_t *out) CD_MUST_CHECK;
+/* Whether a case with this id is stored in the database. Store locked. */
+enum cd_err store__case_exists(struct store *st, int64_t id, int *exists) CD_MUST_CHECK;
+/* The case with (channel, external_id) in the database; CD_ERR_NOTFOUND. Store locked. */
+enum cd_err store__case_find_external_locked(struct store *st, const char *channel, const char *ext,
+					     struct store_case *out) CD_MUST_CHECK;
+
+/* Hands the next journalled case to store__cases_apply: 1 and *c, *ev, *actor filled; 0 when
+ * there are no more; -1 when a record cannot be read (the transaction is rolled back). */
+typedef int (*store__apply_next_fn)(void *ctx, struct store_case *c, struct store_case_event *ev,
+				    struct store_actor *actor);
+/* Writes journalled cases (id, ref and times already assigned) into the database in ONE
+ * transaction: row, first event, received counts, the daily counters, one "cases.intake" audit
+ * entry per 1,000 cases, and meta[STORE__JOURNAL_MARK] = mark, so the journal position applied
+ * commits with the cases. A case already stored under its id (a replay) is skipped. Takes the
+ * store's lock. *applied counts the cases written. */
+enum cd_err store__cases_apply(struct store *st, store__apply_next_fn next, void *ctx,
+			       const char *mark, size_t *applied) CD_MUST_CHECK;
+#define STORE__JOURNAL_MARK "intake_journal" /* meta key: "<journal id hex>:<byte offset>" */
+
+/* Journal-mode insert (store_case_insert_batch when st->journal is set): same contract, with
+ * the journal's fdatasync as the durability point. */
+enum cd_err store__journal_insert(struct store *st, const struct store_actor *actor,
+				  struct store_case *cases, struct store_case_event *evs, size_t n,
+				  enum cd_err *results) CD_MUST_CHECK;
+/* Waits until every case journalled before the call is in the database (reads that need the
+ * rows: lists, events, apply). Free when nothing is pending. Call without the store's lock. */
+void store__journal_barrier(struct store *st);
+/* Looks a not-yet-applied case up by id, ref or (channel, external_id): CD_OK and *out filled,
+ * or CD_ERR_NOTFOUND (then the database has it or nobody does). */
+enum cd_err store__journal_get(struct store *st, int64_t id, const char *ref, const char *channel,
+			       const char *ext, struct store_case *out) CD_MUST_CHECK;
+/* Replays a journal left by a stopped or killed process into the database (at open), unless
+ * another process holds it. */
+enum cd_err store__journal_recover(struct store *st) CD_MUST_CHECK;
+/* Applies everything pending, stops the applier, closes the journal (store_close). */
+void store__journal_close(struct store *st);
 
 #endif

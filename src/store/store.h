@@ -344,6 +344,31 @@ enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *
 				    struct store_case *cases, struct store_case_event *first_events,
 				    size_t n, enum cd_err *results) CD_MUST_CHECK;
 
+/* Switches this store's case intake to the intake journal (docs/internals/store.md, "The intake
+ * journal"): from now on store_case_insert_batch appends the batch to DB-intake (beside the
+ * database file), fdatasyncs it once and returns; the cases are durable and acknowledged at
+ * that point, and a background thread writes them into the database in large transactions.
+ * Every read still sees them: by id, ref or (channel, external id) from memory until applied;
+ * lists, events, apply, due, recent and scores first wait until everything journalled before
+ * the call is applied. store_close applies the rest and stops the thread; after kill -9 the
+ * next store_open replays what was journalled and not applied, exactly once, and drops a torn
+ * last record (never acknowledged). For the server (one process owns the journal: the file is
+ * locked; CD_ERR_BUSY when another process holds it). */
+enum cd_err store_case_journal_start(struct store *st) CD_MUST_CHECK;
+
+/* Counters of the intake journal, for /metrics and benchmarks. */
+struct store_journal_stats {
+	int on;                     /* 1 when journal mode is on */
+	int64_t journalled;         /* cases journalled since it started */
+	int64_t applied;            /* of those, written into the database */
+	int64_t pending;            /* journalled, not yet applied */
+	int64_t max_pending;        /* the largest backlog seen */
+	int64_t batches;            /* journal appends (one fdatasync each) */
+	int64_t apply_transactions; /* database transactions of the applier */
+	int64_t file_bytes;         /* journal file size */
+};
+void store_case_journal_stats(struct store *st, struct store_journal_stats *out);
+
 /* The case with that ref / id / (channel, external_id). CD_ERR_NOTFOUND when none. */
 enum cd_err store_case_get_by_ref(struct store *st, const char *ref, struct store_case *out) CD_MUST_CHECK;
 enum cd_err store_case_get_by_id(struct store *st, int64_t id, struct store_case *out) CD_MUST_CHECK;

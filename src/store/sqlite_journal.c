@@ -1,0 +1,1082 @@
+/* The intake journal: journal-mode case intake appends each batch of new cases to an
+ * append-only file beside the database and fdatasyncs it once (the durability point that
+ * acknowledges them); a background thread applies journalled cases to SQLite in large
+ * transactions on its own connection, recording the applied journal position in the same
+ * transaction, so a restart replays exactly what was not applied. docs/internals/store.md
+ * ("The intake journal") has the file format, the recovery rules and the read guarantees. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/sqlite_int.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define J_MAGIC "CDJ1"
+#define J_HEADER 16                  /* magic (4), version/zero (4), journal id (8, little-endian) */
+#define J_FRAME 8                    /* per record: payload length (4), CRC-32 of the payload (4) */
+#define J_RECORD_MAX (64u * 1024)    /* a case with every text at its maximum is ~25 KB */
+#define J_BUCKETS (1u << 16)         /* hash buckets per index of pending cases */
+#define J_APPLY_MAX 2000             /* cases per apply transaction */
+#define J_PENDING_MAX 200000         /* journalled but unapplied cases before intake waits */
+#define J_PENDING_BYTES (192u << 20) /* ... or payload bytes */
+#define J_ROTATE_BYTES (64u << 20)   /* restart the file once everything in it is applied */
+#define J_DAYS 4096                  /* daily ref counters kept in memory */
+#define J_PAYLOAD_VERSION 1
+
+/* One journalled case not yet in the database: its record and the keys readers look it up by. */
+struct jrec {
+	struct jrec *next;                  /* FIFO, oldest first */
+	struct jrec *next_id, *next_ref, *next_ext; /* bucket chains */
+	int64_t id;
+	uint64_t seq;                       /* 1, 2, 3 ... in journal order */
+	uint64_t end;                       /* journal offset just past this record */
+	char ref[STORE_CASE_REF_MAX];
+	char *ext;                          /* "channel\x1f" "external id", or NULL; same allocation */
+	uint32_t len;                       /* payload bytes */
+	unsigned char data[];               /* the payload */
+};
+
+struct jday {
+	char day[9];  /* YYYYMMDD */
+	int64_t last; /* last sequence number handed out */
+};
+
+struct store__journal {
+	struct store *st;         /* the store whose intake this is */
+	struct store *ast;        /* the applier's own connection */
+	int fd;                   /* the journal file, flock()ed for the life of the journal */
+	char *path;
+	pthread_mutex_t wlock;    /* one writer at a time (appends, rotation, counters) */
+	pthread_mutex_t lock;     /* pending list and indexes, counters below */
+	pthread_cond_t work;      /* pending cases arrived, or stop */
+	pthread_cond_t applied;   /* the applier committed some */
+	pthread_cond_t room;      /* the pending backlog shrank */
+	pthread_t applier;
+	int applier_alive;
+	int stopping;
+	int broken;               /* an append failed: the file's tail is unknown, intake refused */
+	uint64_t jid;             /* journal id in the header */
+	uint64_t end;             /* durable bytes in the file */
+	struct jrec *head, *tail; /* pending, oldest first */
+	size_t npending, pending_bytes;
+	uint64_t seq_written, seq_applied;
+	struct jrec **by_id, **by_ref, **by_ext;
+	/* Writer-only. */
+	int64_t next_id;
+	struct jday days[J_DAYS];
+	int ndays;
+	/* Statistics. */
+	int64_t batches, apply_tx, max_pending;
+};
+
+/* ---- CRC-32 (IEEE) ----------------------------------------------------------------------- */
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t crc32_of(const unsigned char *p, size_t n)
+{
+	pthread_once(&crc_once, crc_init);
+	uint32_t c = 0xFFFFFFFFu;
+	for (size_t i = 0; i < n; i++)
+		c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+	return c ^ 0xFFFFFFFFu;
+}
+
+/* ---- the record codec ----------------------------------------------------------------- */
+
+struct wbuf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void w_bytes(struct wbuf *w, const void *src, size_t n)
+{
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 65536;
+		while (cap < w->len + n)
+			cap *= 2;
+		w->p = xrealloc(w->p, cap);
+		w->cap = cap;
+	}
+	memcpy(w->p + w->len, src, n);
+	w->len += n;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void w_uint(struct wbuf *w, uint64_t v, int bytes)
+{
+	unsigned char b[8];
+	put_le(b, v, bytes);
+	w_bytes(w, b, (size_t)bytes);
+}
+
+static void w_f64(struct wbuf *w, double d)
+{
+	uint64_t v;
+	memcpy(&v, &d, sizeof v);
+	w_uint(w, v, 8);
+}
+
+/* Strings come from fixed arrays of at most 12,001 bytes: a 2-byte length suffices. */
+static void w_str(struct wbuf *w, const char *s)
+{
+	size_t n = strlen(s);
+	w_uint(w, n, 2);
+	w_bytes(w, s, n);
+}
+
+struct rbuf {
+	const unsigned char *p;
+	size_t len, pos;
+	int bad; /* a read went past the end or a string did not fit */
+};
+
+static uint64_t r_uint(struct rbuf *r, int bytes)
+{
+	if (r->bad || r->len - r->pos < (size_t)bytes) {
+		r->bad = 1;
+		return 0;
+	}
+	uint64_t v = get_le(r->p + r->pos, bytes);
+	r->pos += (size_t)bytes;
+	return v;
+}
+
+static double r_f64(struct rbuf *r)
+{
+	uint64_t v = r_uint(r, 8);
+	double d;
+	memcpy(&d, &v, sizeof d);
+	return d;
+}
+
+/* Copies a string into dst[0..cap) (NUL-terminated); dst NULL skips it. */
+static void r_str(struct rbuf *r, char *dst, size_t cap)
+{
+	size_t n = (size_t)r_uint(r, 2);
+	if (r->bad || r->len - r->pos < n || (dst && n >= cap)) {
+		r->bad = 1;
+		if (dst && cap)
+			dst[0] = '\0';
+		return;
+	}
+	if (dst) {
+		memcpy(dst, r->p + r->pos, n);
+		dst[n] = '\0';
+	}
+	r->pos += n;
+}
+
+static void encode(struct wbuf *w, const struct store_actor *actor, const struct store_case *c,
+		   const struct store_case_event *ev)
+{
+	w_uint(w, J_PAYLOAD_VERSION, 1);
+	w_str(w, actor && actor->name ? actor->name : "system");
+	w_str(w, actor && actor->client ? actor->client : "");
+	for (size_t k = 0; k < STORE__CASE_NFIELDS; k++) {
+		const struct store__field *f = &store__case_fields[k];
+		const char *p = (const char *)c + f->off;
+		switch (f->type) {
+		case STORE__F_TEXT:
+		case STORE__F_OTEXT:
+			w_str(w, p);
+			break;
+		case STORE__F_I64:
+		case STORE__F_OI64: {
+			int64_t v;
+			memcpy(&v, p, sizeof v);
+			w_uint(w, (uint64_t)v, 8);
+			break;
+		}
+		case STORE__F_INT: {
+			int v;
+			memcpy(&v, p, sizeof v);
+			w_uint(w, (uint32_t)v, 4);
+			break;
+		}
+		case STORE__F_REAL:
+		case STORE__F_POINT: {
+			double v;
+			memcpy(&v, p, sizeof v);
+			w_f64(w, v);
+			break;
+		}
+		}
+	}
+	w_uint(w, (uint64_t)(c->has_point ? 1 : 0), 1);
+	w_uint(w, (uint64_t)ev->at, 8);
+	w_str(w, ev->actor);
+	w_str(w, ev->role);
+	w_str(w, ev->action);
+	w_str(w, ev->from_status);
+	w_str(w, ev->to_status);
+	w_str(w, ev->comment);
+	w_str(w, ev->data);
+}
+
+/* Decodes a payload; ev, actor_name and actor_client may be NULL (skipped). 0 when the
+ * payload is malformed. */
+static int decode(const unsigned char *p, size_t len, struct store_case *c, struct store_case_event *ev,
+		  char *actor_name, size_t name_cap, char *actor_client, size_t client_cap)
+{
+	struct rbuf r = {p, len, 0, 0};
+	if (r_uint(&r, 1) != J_PAYLOAD_VERSION)
+		return 0;
+	r_str(&r, actor_name, name_cap);
+	r_str(&r, actor_client, client_cap);
+	for (size_t k = 0; k < STORE__CASE_NFIELDS && !r.bad; k++) {
+		const struct store__field *f = &store__case_fields[k];
+		char *q = (char *)c + f->off;
+		switch (f->type) {
+		case STORE__F_TEXT:
+		case STORE__F_OTEXT:
+			r_str(&r, q, f->size);
+			break;
+		case STORE__F_I64:
+		case STORE__F_OI64: {
+			int64_t v = (int64_t)r_uint(&r, 8);
+			memcpy(q, &v, sizeof v);
+			break;
+		}
+		case STORE__F_INT: {
+			int v = (int)(int32_t)(uint32_t)r_uint(&r, 4);
+			memcpy(q, &v, sizeof v);
+			break;
+		}
+		case STORE__F_REAL:
+		case STORE__F_POINT: {
+			double v = r_f64(&r);
+			memcpy(q, &v, sizeof v);
+			break;
+		}
+		}
+	}
+	c->has_point = (int)r_uint(&r, 1);
+	if (ev) {
+		memset(ev, 0, offsetof(struct store_case_event, comment));
+		ev->case_id = c->id;
+		ev->at = (int64_t)r_uint(&r, 8);
+		r_str(&r, ev->actor, sizeof ev->actor);
+		r_str(&r, ev->role, sizeof ev->role);
+		r_str(&r, ev->action, sizeof ev->action);
+		r_str(&r, ev->from_status, sizeof ev->from_status);
+		r_str(&r, ev->to_status, sizeof ev->to_status);
+		r_str(&r, ev->comment, sizeof ev->comment);
+		r_str(&r, ev->data, sizeof ev->data);
+	}
+	return !r.bad;
+}
+
+/* ---- the pending index ---------------------------------------------------------------- */
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & (J_BUCKETS - 1);
+}
+
+static uint32_t hash_ext(const char *channel, const char *ext)
+{
+	uint32_t h = 2166136261u;
+	for (const char *s = channel; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h = (h ^ 0x1f) * 16777619u;
+	for (const char *s = ext; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h & (J_BUCKETS - 1);
+}
+
+static uint32_t hash_id(int64_t id)
+{
+	return (uint32_t)((uint64_t)id * 0x9E3779B97F4A7C15ull >> 40) & (J_BUCKETS - 1);
+}
+
+/* "channel\x1fext" equals (channel, ext). */
+static int ext_equals(const char *key, const char *channel, const char *ext)
+{
+	size_t cl = strlen(channel);
+	return strncmp(key, channel, cl) == 0 && key[cl] == 0x1f && strcmp(key + cl + 1, ext) == 0;
+}
+
+/* Journal locked. */
+static struct jrec *find_pending(struct store__journal *j, int64_t id, const char *ref, const char *channel,
+				 const char *ext)
+{
+	if (id) {
+		for (struct jrec *r = j->by_id[hash_id(id)]; r; r = r->next_id)
+			if (r->id == id)
+				return r;
+	} else if (ref) {
+		for (struct jrec *r = j->by_ref[hash_str(ref)]; r; r = r->next_ref)
+			if (strcmp(r->ref, ref) == 0)
+				return r;
+	} else if (channel && ext) {
+		for (struct jrec *r = j->by_ext[hash_ext(channel, ext)]; r; r = r->next_ext)
+			if (r->ext && ext_equals(r->ext, channel, ext))
+				return r;
+	}
+	return NULL;
+}
+
+static void unlink_chain(struct jrec **slot, struct jrec *rec, size_t link_off)
+{
+	while (*slot) {
+		if (*slot == rec) {
+			struct jrec **next = (struct jrec **)((char *)rec + link_off);
+			*slot = *next;
+			return;
+		}
+		slot = (struct jrec **)((char *)*slot + link_off);
+	}
+}
+
+/* Takes the oldest pending record out of the list and the indexes. Journal locked. */
+static void drop_head(struct store__journal *j)
+{
+	struct jrec *r = j->head;
+	j->head = r->next;
+	if (!j->head)
+		j->tail = NULL;
+	unlink_chain(&j->by_id[hash_id(r->id)], r, offsetof(struct jrec, next_id));
+	unlink_chain(&j->by_ref[hash_str(r->ref)], r, offsetof(struct jrec, next_ref));
+	if (r->ext) {
+		const char *sep = strchr(r->ext, 0x1f);
+		char channel[STORE_CASE_WORD_MAX];
+		snprintf(channel, sizeof channel, "%.*s", (int)(sep - r->ext), r->ext);
+		unlink_chain(&j->by_ext[hash_ext(channel, sep + 1)], r, offsetof(struct jrec, next_ext));
+	}
+	j->npending--;
+	j->pending_bytes -= r->len;
+	xfree(r);
+}
+
+enum cd_err store__journal_get(struct store *st, int64_t id, const char *ref, const char *channel,
+			       const char *ext, struct store_case *out)
+{
+	struct store__journal *j = st->journal;
+	if (!j)
+		return CD_ERR_NOTFOUND;
+	enum cd_err rc = CD_ERR_NOTFOUND;
+	pthread_mutex_lock(&j->lock);
+	struct jrec *r = j->npending ? find_pending(j, id, ref, channel, ext) : NULL;
+	if (r)
+		rc = decode(r->data, r->len, out, NULL, NULL, 0, NULL, 0) ? CD_OK : CD_ERR_CORRUPT;
+	pthread_mutex_unlock(&j->lock);
+	return rc;
+}
+
+void store__journal_barrier(struct store *st)
+{
+	struct store__journal *j = st->journal;
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	uint64_t target = j->seq_written;
+	while (j->seq_applied < target && j->applier_alive)
+		pthread_cond_wait(&j->applied, &j->lock);
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* ---- the file --------------------------------------------------------------------------- */
+
+static char *journal_path(const struct store *st)
+{
+	size_t n = strlen(st->path) + sizeof "-intake";
+	char *p = xmalloc(n);
+	snprintf(p, n, "%s-intake", st->path);
+	return p;
+}
+
+static int write_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	const unsigned char *b = p;
+	while (n) {
+		ssize_t w = pwrite(fd, b, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *p, size_t n, uint64_t off)
+{
+	unsigned char *b = p;
+	while (n) {
+		ssize_t r = pread(fd, b, n, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		b += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Empties the file and starts it again under a new journal id. Only when everything in it is
+ * in the database: truncate first, so a crash in between leaves an old header with no records
+ * (or a new header with none), never records that could be applied twice. */
+static enum cd_err reset_file(int fd, uint64_t *jid)
+{
+	unsigned char h[J_HEADER];
+	uint64_t id;
+	randombytes_buf(&id, sizeof id);
+	memset(h, 0, sizeof h);
+	memcpy(h, J_MAGIC, 4);
+	put_le(h + 8, id, 8);
+	if (ftruncate(fd, 0) != 0 || write_all(fd, h, sizeof h, 0) != 0 || fdatasync(fd) != 0) {
+		log_msg(LOG_ERROR, "store: cannot reset the intake journal", "\"errno\":%d", errno);
+		return CD_ERR_IO;
+	}
+	*jid = id;
+	return CD_OK;
+}
+
+/* Reading journalled records back for a replay, one transaction's worth at a time. */
+struct replay {
+	int fd;
+	uint64_t off, size;
+	size_t count, max;     /* records handed out in this transaction, and its limit */
+	int torn;              /* stopped at a record that is not whole */
+	uint64_t jid;
+	char mark[64];         /* "<jid>:<offset past the last record handed out>" */
+	unsigned char *buf;    /* J_RECORD_MAX bytes */
+	char name[STORE_USERNAME_MAX], client[64];
+};
+
+static int replay_next(void *ctx, struct store_case *c, struct store_case_event *ev, struct store_actor *actor)
+{
+	struct replay *rp = ctx;
+	unsigned char fr[J_FRAME];
+	if (rp->count == rp->max || rp->torn || rp->size - rp->off < J_FRAME)
+		return 0;
+	if (read_all(rp->fd, fr, J_FRAME, rp->off) != 0) {
+		rp->torn = 1;
+		return 0;
+	}
+	uint32_t len = (uint32_t)get_le(fr, 4), crc = (uint32_t)get_le(fr + 4, 4);
+	if (len == 0 || len > J_RECORD_MAX || rp->size - rp->off - J_FRAME < len ||
+	    read_all(rp->fd, rp->buf, len, rp->off + J_FRAME) != 0 || crc32_of(rp->buf, len) != crc ||
+	    !decode(rp->buf, len, c, ev, rp->name, sizeof rp->name, rp->client, sizeof rp->client)) {
+		rp->torn = 1; /* written but never acknowledged: the fdatasync did not return */
+		return 0;
+	}
+	rp->off += J_FRAME + len;
+	rp->count++;
+	snprintf(rp->mark, sizeof rp->mark, "%016" PRIx64 ":%" PRIu64, rp->jid, rp->off);
+	actor->name = rp->name;
+	actor->client = rp->client;
+	return 1;
+}
+
+/* Applies every whole record of the journal that the database has not got, then resets the
+ * file. The applied position comes from meta[STORE__JOURNAL_MARK] when it names this file's
+ * journal id; otherwise every record is replayed (the apply skips ids already stored). */
+static enum cd_err replay(struct store *st, int fd, uint64_t *jid_out)
+{
+	struct stat sb;
+	unsigned char h[J_HEADER];
+	if (fstat(fd, &sb) != 0)
+		return CD_ERR_IO;
+	if (sb.st_size < J_HEADER)
+		return reset_file(fd, jid_out); /* new, or its creation was cut short */
+	if (read_all(fd, h, sizeof h, 0) != 0)
+		return CD_ERR_IO;
+	if (memcmp(h, J_MAGIC, 4) != 0) {
+		log_msg(LOG_ERROR, "store: the intake journal has no valid header; refusing to guess", NULL);
+		return CD_ERR_CORRUPT;
+	}
+	struct replay rp;
+	memset(&rp, 0, sizeof rp);
+	rp.fd = fd;
+	rp.size = (uint64_t)sb.st_size;
+	rp.jid = get_le(h + 8, 8);
+	rp.off = J_HEADER;
+	rp.max = J_APPLY_MAX;
+	char mark[64];
+	if (store_meta_get(st, STORE__JOURNAL_MARK, mark, sizeof mark) == CD_OK) {
+		char *colon = strchr(mark, ':');
+		if (colon) {
+			*colon = '\0';
+			char *e1 = NULL, *e2 = NULL;
+			uint64_t id = strtoull(mark, &e1, 16), pos = strtoull(colon + 1, &e2, 10);
+			if (*e1 == '\0' && *e2 == '\0' && id == rp.jid && pos >= J_HEADER)
+				rp.off = pos;
+		}
+	}
+	snprintf(rp.mark, sizeof rp.mark, "%016" PRIx64 ":%" PRIu64, rp.jid, rp.off);
+	rp.buf = xmalloc(J_RECORD_MAX);
+	enum cd_err rc = CD_OK;
+	size_t total = 0;
+	uint64_t from = rp.off;
+	for (;;) {
+		size_t applied = 0;
+		rp.count = 0;
+		if (rp.off >= rp.size)
+			break;
+		rc = store__cases_apply(st, replay_next, &rp, rp.mark, &applied);
+		if (rc)
+			break;
+		total += applied;
+		if (rp.count < rp.max)
+			break;
+	}
+	xfree(rp.buf);
+	if (rc) {
+		log_msg(LOG_ERROR, "store: intake journal replay failed", "\"error\":\"%s\"", cd_err_name(rc));
+		return rc;
+	}
+	if (rp.torn)
+		log_msg(LOG_WARN, "store: intake journal: dropped a torn last record (never acknowledged)",
+			"\"offset\":%" PRIu64 ",\"bytes\":%" PRIu64, rp.off, rp.size - rp.off);
+	if (rp.off > from || total)
+		log_msg(LOG_INFO, "store: intake journal replayed", "\"cases\":%zu,\"bytes\":%" PRIu64, total,
+			rp.off - from);
+	return reset_file(fd, jid_out);
+}
+
+/* Opens and locks the journal file; -1 (errno EWOULDBLOCK) when another process holds it. */
+static int open_locked(const char *path, int create)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Makes the journal's directory entry durable (a new file must survive a power cut too). */
+static void sync_dir(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, strlen(dir) + 1, ".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	xfree(dir);
+}
+
+enum cd_err store__journal_recover(struct store *st)
+{
+	char *path = journal_path(st);
+	int fd = open_locked(path, 0);
+	enum cd_err rc = CD_OK;
+	if (fd < 0) {
+		if (errno == EWOULDBLOCK)
+			log_msg(LOG_INFO, "store: intake journal held by another process (the server); not replaying",
+				NULL);
+		else if (errno != ENOENT)
+			rc = CD_ERR_IO;
+		xfree(path);
+		return rc;
+	}
+	uint64_t jid = 0;
+	rc = replay(st, fd, &jid);
+	close(fd);
+	xfree(path);
+	return rc;
+}
+
+/* ---- the applier ------------------------------------------------------------------------- */
+
+struct apply_batch {
+	struct jrec **recs;
+	size_t n, i;
+	uint64_t jid;
+	char mark[64];
+	char name[STORE_USERNAME_MAX], client[64];
+};
+
+static int apply_next(void *ctx, struct store_case *c, struct store_case_event *ev, struct store_actor *actor)
+{
+	struct apply_batch *b = ctx;
+	if (b->i == b->n)
+		return 0;
+	struct jrec *r = b->recs[b->i++];
+	if (!decode(r->data, r->len, c, ev, b->name, sizeof b->name, b->client, sizeof b->client))
+		return -1;
+	actor->name = b->name;
+	actor->client = b->client;
+	return 1;
+}
+
+static void *applier_main(void *arg)
+{
+	struct store__journal *j = arg;
+	struct apply_batch b;
+	memset(&b, 0, sizeof b);
+	b.recs = xcalloc(J_APPLY_MAX, sizeof *b.recs);
+	int failures = 0;
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		while (!j->head && !j->stopping)
+			pthread_cond_wait(&j->work, &j->lock);
+		if (!j->head)
+			break;
+		b.n = 0;
+		b.i = 0;
+		for (struct jrec *r = j->head; r && b.n < J_APPLY_MAX; r = r->next)
+			b.recs[b.n++] = r;
+		b.jid = j->jid;
+		snprintf(b.mark, sizeof b.mark, "%016" PRIx64 ":%" PRIu64, b.jid, b.recs[b.n - 1]->end);
+		pthread_mutex_unlock(&j->lock);
+
+		size_t applied = 0;
+		enum cd_err rc = store__cases_apply(j->ast, apply_next, &b, b.mark, &applied);
+
+		pthread_mutex_lock(&j->lock);
+		if (rc) {
+			/* The cases stay pending (and in the file): try again, unless we are stopping
+			 * and it keeps failing, in which case the next start replays them. */
+			log_msg(LOG_ERROR, "store: applying journalled cases failed", "\"cases\":%zu,\"error\":\"%s\"",
+				b.n, cd_err_name(rc));
+			if (j->stopping && ++failures >= 3)
+				break;
+			pthread_mutex_unlock(&j->lock);
+			struct timespec ts = {0, 200 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+			pthread_mutex_lock(&j->lock);
+			continue;
+		}
+		failures = 0;
+		for (size_t i = 0; i < b.n; i++)
+			drop_head(j);
+		j->seq_applied += b.n;
+		j->apply_tx++;
+		pthread_cond_broadcast(&j->applied);
+		pthread_cond_broadcast(&j->room);
+	}
+	j->applier_alive = 0;
+	pthread_cond_broadcast(&j->applied);
+	pthread_cond_broadcast(&j->room);
+	pthread_mutex_unlock(&j->lock);
+	xfree(b.recs);
+	return NULL;
+}
+
+/* ---- start, stop ---------------------------------------------------------------------- */
+
+static void journal_free(struct store__journal *j)
+{
+	while (j->head)
+		drop_head(j);
+	xfree(j->by_id);
+	xfree(j->by_ref);
+	xfree(j->by_ext);
+	xfree(j->path);
+	pthread_mutex_destroy(&j->wlock);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->work);
+	pthread_cond_destroy(&j->applied);
+	pthread_cond_destroy(&j->room);
+	xfree(j);
+}
+
+enum cd_err store_case_journal_start(struct store *st)
+{
+	if (st->journal)
+		return CD_OK;
+	char *path = journal_path(st);
+	int fd = open_locked(path, 1);
+	if (fd < 0) {
+		enum cd_err rc = errno == EWOULDBLOCK ? CD_ERR_BUSY : CD_ERR_IO;
+		log_msg(LOG_ERROR, "store: cannot open the intake journal", "\"errno\":%d", errno);
+		xfree(path);
+		return rc;
+	}
+	sync_dir(path);
+	struct store__journal *j = xcalloc(1, sizeof *j);
+	j->st = st;
+	j->fd = fd;
+	j->path = path;
+	pthread_mutex_init(&j->wlock, NULL);
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->work, NULL);
+	pthread_cond_init(&j->applied, NULL);
+	pthread_cond_init(&j->room, NULL);
+	j->by_id = xcalloc(J_BUCKETS, sizeof *j->by_id);
+	j->by_ref = xcalloc(J_BUCKETS, sizeof *j->by_ref);
+	j->by_ext = xcalloc(J_BUCKETS, sizeof *j->by_ext);
+	enum cd_err rc = replay(st, fd, &j->jid);
+	j->end = J_HEADER;
+	int64_t max_id = 0;
+	if (!rc) {
+		store__lock(st);
+		rc = store__case_max_id(st, &max_id);
+		store__unlock(st);
+		j->next_id = max_id + 1;
+	}
+	if (!rc)
+		rc = store__open_conn(st->path, &j->ast);
+	if (!rc) {
+		j->applier_alive = 1;
+		if (pthread_create(&j->applier, NULL, applier_main, j) != 0) {
+			j->applier_alive = 0;
+			rc = CD_ERR_IO;
+		}
+	}
+	if (rc) {
+		store_close(j->ast);
+		close(fd);
+		journal_free(j);
+		return rc;
+	}
+	st->journal = j;
+	log_msg(LOG_INFO, "store: intake journal on", "\"next_id\":%lld", (long long)j->next_id);
+	return CD_OK;
+}
+
+void store__journal_close(struct store *st)
+{
+	struct store__journal *j = st->journal;
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->stopping = 1;
+	pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->applier, NULL);
+	uint64_t jid = 0;
+	if (!j->head && !j->broken && reset_file(j->fd, &jid) != CD_OK)
+		log_msg(LOG_WARN, "store: intake journal left for replay at the next start", NULL);
+	else if (j->head)
+		log_msg(LOG_WARN, "store: unapplied journalled cases left for replay at the next start",
+			"\"cases\":%zu", j->npending);
+	close(j->fd); /* releases the flock */
+	store_close(j->ast);
+	st->journal = NULL;
+	journal_free(j);
+}
+
+void store_case_journal_stats(struct store *st, struct store_journal_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	struct store__journal *j = st->journal;
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	out->on = 1;
+	out->journalled = (int64_t)j->seq_written;
+	out->applied = (int64_t)j->seq_applied;
+	out->pending = (int64_t)j->npending;
+	out->max_pending = j->max_pending;
+	out->batches = j->batches;
+	out->apply_transactions = j->apply_tx;
+	out->file_bytes = (int64_t)j->end;
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* ---- the writer ------------------------------------------------------------------------ */
+
+/* The slot of a day's counter, loading it from the database on first use. Writer lock held. */
+static enum cd_err day_slot(struct store__journal *j, const char day[9], int *slot)
+{
+	for (int i = j->ndays - 1; i >= 0; i--) {
+		if (memcmp(j->days[i].day, day, 9) == 0) {
+			*slot = i;
+			return CD_OK;
+		}
+	}
+	if (j->ndays == J_DAYS)
+		return CD_ERR_BUSY; /* the caller makes room between batches */
+	int64_t last = 0;
+	store__lock(j->st);
+	enum cd_err rc = store__case_seq_load(j->st, day, &last);
+	store__unlock(j->st);
+	if (rc)
+		return rc;
+	memcpy(j->days[j->ndays].day, day, 9);
+	j->days[j->ndays].last = last;
+	*slot = j->ndays++;
+	return CD_OK;
+}
+
+/* Whether a case id that a new case points to (duplicate_of, merged_into) exists: earlier in
+ * this batch, pending, or stored. */
+static enum cd_err id_known(struct store__journal *j, int64_t id, int64_t batch_next, int *known)
+{
+	*known = 0;
+	if (id == 0) {
+		*known = 1;
+		return CD_OK;
+	}
+	if (id < 0 || id >= batch_next)
+		return CD_OK;
+	if (id >= j->next_id) {
+		*known = 1; /* assigned earlier in this batch */
+		return CD_OK;
+	}
+	pthread_mutex_lock(&j->lock);
+	*known = find_pending(j, id, NULL, NULL, NULL) != NULL;
+	pthread_mutex_unlock(&j->lock);
+	if (*known)
+		return CD_OK;
+	store__lock(j->st);
+	enum cd_err rc = store__case_exists(j->st, id, known);
+	store__unlock(j->st);
+	return rc;
+}
+
+/* Looks (channel, external_id) up among earlier cases of this batch, the pending ones and the
+ * stored ones; CD_OK and *out filled when found. */
+static enum cd_err find_ext(struct store__journal *j, struct store_case *cases, const enum cd_err *results,
+			    size_t before, const char *channel, const char *ext, struct store_case *out)
+{
+	for (size_t k = 0; k < before; k++) {
+		if (results[k] == CD_OK && strcmp(cases[k].channel, channel) == 0 &&
+		    strcmp(cases[k].external_id, ext) == 0) {
+			memmove(out, &cases[k], sizeof *out);
+			return CD_OK;
+		}
+	}
+	enum cd_err rc = store__journal_get(j->st, 0, NULL, channel, ext, out);
+	if (rc != CD_ERR_NOTFOUND)
+		return rc;
+	store__lock(j->st);
+	rc = store__case_find_external_locked(j->st, channel, ext, out);
+	store__unlock(j->st);
+	return rc;
+}
+
+struct day_undo {
+	int slot;
+	int64_t last;
+};
+
+enum cd_err store__journal_insert(struct store *st, const struct store_actor *actor, struct store_case *cases,
+				  struct store_case_event *evs, size_t n, enum cd_err *results)
+{
+	struct store__journal *j = st->journal;
+	int64_t now = (int64_t)time(NULL);
+	struct wbuf w = {NULL, 0, 0};
+	size_t *starts = xcalloc(n + 1, sizeof *starts);
+	struct day_undo *undo = xcalloc(n, sizeof *undo);
+	struct store_case_event *dflt = evs ? NULL : xmalloc(sizeof *dflt);
+	size_t nundo = 0, accepted = 0;
+	enum cd_err rc = CD_OK;
+
+	pthread_mutex_lock(&j->wlock);
+	/* Backpressure: the applier must keep up on average; bursts wait here, not in memory. */
+	pthread_mutex_lock(&j->lock);
+	while ((j->npending >= J_PENDING_MAX || j->pending_bytes >= J_PENDING_BYTES) && j->applier_alive)
+		pthread_cond_wait(&j->room, &j->lock);
+	int alive = j->applier_alive;
+	int empty = j->head == NULL;
+	pthread_mutex_unlock(&j->lock);
+	if (!alive || j->broken) {
+		rc = CD_ERR_IO;
+		goto out;
+	}
+	if (j->ndays + (int)n > J_DAYS) {
+		store__journal_barrier(st); /* the database has every ref: the counters can reload */
+		j->ndays = 0;
+	}
+	if (empty && j->end >= J_ROTATE_BYTES) {
+		rc = reset_file(j->fd, &j->jid);
+		if (rc) {
+			j->broken = 1;
+			goto out;
+		}
+		j->end = J_HEADER;
+	}
+
+	int64_t next_id = j->next_id;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct store_case *c = &cases[i];
+		struct store_case_event *ev = evs ? &evs[i] : dflt;
+		if (!evs)
+			memset(ev, 0, sizeof *ev);
+		starts[i] = w.len;
+		results[i] = store__case_prepare_new(c, ev, actor, now);
+		if (results[i])
+			continue;
+		if (c->external_id[0]) {
+			enum cd_err found = find_ext(j, cases, results, i, c->channel, c->external_id, c);
+			if (found == CD_OK) {
+				results[i] = CD_ERR_EXISTS;
+				continue;
+			}
+			if (found != CD_ERR_NOTFOUND) {
+				rc = found;
+				break;
+			}
+		}
+		int known_dup = 0, known_master = 0;
+		rc = id_known(j, c->duplicate_of, next_id, &known_dup);
+		if (!rc)
+			rc = id_known(j, c->merged_into, next_id, &known_master);
+		if (rc)
+			break;
+		if (!known_dup || !known_master) {
+			results[i] = CD_ERR_INVALID;
+			continue;
+		}
+		char day[9];
+		int slot = 0;
+		store__case_ymd(c->reported_at, day);
+		rc = day_slot(j, day, &slot);
+		if (rc)
+			break;
+		if (j->days[slot].last >= 999999) {
+			results[i] = CD_ERR_RANGE;
+			continue;
+		}
+		undo[nundo].slot = slot;
+		undo[nundo].last = j->days[slot].last;
+		nundo++;
+		j->days[slot].last++;
+		store__case_ref(c->ref, day, j->days[slot].last);
+		c->id = next_id++;
+		c->version = 1;
+		c->created_at = now;
+		c->updated_at = now;
+		ev->case_id = c->id;
+		ev->id = 0;
+		unsigned char frame[J_FRAME];
+		memset(frame, 0, sizeof frame);
+		w_bytes(&w, frame, sizeof frame);
+		size_t payload = w.len;
+		encode(&w, actor, c, ev);
+		size_t len = w.len - payload;
+		if (len > J_RECORD_MAX) {
+			/* Cannot happen with terminated fixed-size fields; refuse rather than write a
+			 * record the replay would take for a torn one. */
+			w.len = starts[i];
+			j->days[slot].last--;
+			nundo--;
+			next_id--;
+			results[i] = CD_ERR_TOOBIG;
+			continue;
+		}
+		put_le(w.p + starts[i], len, 4);
+		put_le(w.p + starts[i] + 4, crc32_of(w.p + payload, len), 4);
+		accepted++;
+	}
+	starts[n] = w.len;
+	if (!rc && accepted) {
+		if (write_all(j->fd, w.p, w.len, j->end) != 0 || fdatasync(j->fd) != 0) {
+			log_msg(LOG_ERROR, "store: intake journal write failed; intake stops", "\"errno\":%d", errno);
+			j->broken = 1; /* what reached the disk is unknown: take no more */
+			rc = CD_ERR_IO;
+		}
+	}
+	if (rc) {
+		for (size_t k = nundo; k-- > 0;)
+			j->days[undo[k].slot].last = undo[k].last;
+		goto out;
+	}
+	/* Durable: index the new cases for readers and hand them to the applier. */
+	pthread_mutex_lock(&j->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (results[i] != CD_OK)
+			continue;
+		struct store_case *c = &cases[i];
+		size_t len = (size_t)get_le(w.p + starts[i], 4);
+		size_t extlen = c->external_id[0] ? strlen(c->channel) + 1 + strlen(c->external_id) + 1 : 0;
+		struct jrec *r = xmalloc(sizeof *r + len + extlen);
+		memset(r, 0, sizeof *r);
+		r->id = c->id;
+		r->seq = ++j->seq_written;
+		r->end = j->end + starts[i] + J_FRAME + len;
+		memcpy(r->ref, c->ref, sizeof r->ref);
+		r->len = (uint32_t)len;
+		memcpy(r->data, w.p + starts[i] + J_FRAME, len);
+		if (extlen) {
+			r->ext = (char *)r->data + len;
+			snprintf(r->ext, extlen, "%s\x1f%s", c->channel, c->external_id);
+			uint32_t he = hash_ext(c->channel, c->external_id);
+			r->next_ext = j->by_ext[he];
+			j->by_ext[he] = r;
+		}
+		uint32_t hi = hash_id(r->id), hr = hash_str(r->ref);
+		r->next_id = j->by_id[hi];
+		j->by_id[hi] = r;
+		r->next_ref = j->by_ref[hr];
+		j->by_ref[hr] = r;
+		if (j->tail)
+			j->tail->next = r;
+		else
+			j->head = r;
+		j->tail = r;
+		j->npending++;
+		j->pending_bytes += len;
+	}
+	if ((int64_t)j->npending > j->max_pending)
+		j->max_pending = (int64_t)j->npending;
+	j->end += w.len;
+	j->batches++;
+	j->next_id = next_id;
+	pthread_cond_signal(&j->work);
+	pthread_mutex_unlock(&j->lock);
+out:
+	pthread_mutex_unlock(&j->wlock);
+	if (rc) {
+		for (size_t i = 0; i < n; i++) {
+			results[i] = rc;
+			cases[i].id = 0;
+			cases[i].ref[0] = '\0';
+		}
+	}
+	xfree(w.p);
+	xfree(starts);
+	xfree(undo);
+	xfree(dflt);
+	return rc;
+}
