@@ -1,0 +1,301 @@
+/* Unit tests for the intake journal (src/store/sqlite_journal.c): journal-mode batches keep the
+ * batch contract (duplicates within the batch, against pending and stored cases; refused
+ * cases; sequential refs), pending cases are readable at once, a process killed with unapplied
+ * cases loses none of them at the next open, a torn last record is dropped, a replay is
+ * exactly once, and the daily counter continues after recovery. */
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "test.h"
+#include "util/alloc.h"
+
+static const struct store_actor intake = {"system", ""};
+
+/* 2026-11-27 00:00:00 +08:00 */
+#define DAY0 ((int64_t)1795708800)
+
+struct tmpdb {
+	char dir[64];
+	char path[128];
+	char journal[160];
+};
+
+static void tmpdb_make(struct tmpdb *t)
+{
+	snprintf(t->dir, sizeof t->dir, "/tmp/citydesk-journal-XXXXXX");
+	if (!mkdtemp(t->dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(t->path, sizeof t->path, "%s/citydesk.db", t->dir);
+	snprintf(t->journal, sizeof t->journal, "%s-intake", t->path);
+}
+
+static void tmpdb_remove(struct tmpdb *t)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm", "-journal", "-intake", "-intake.copy"};
+	char p[192];
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", t->path, suffix[i]);
+		unlink(p);
+	}
+	rmdir(t->dir);
+}
+
+static struct store *open_ok(const struct tmpdb *t)
+{
+	struct store *st = NULL;
+	CHECK_INT_EQ(store_open(t->path, &st), CD_OK);
+	if (!st) {
+		fprintf(stderr, "cannot open test store\n");
+		exit(2);
+	}
+	return st;
+}
+
+static void fill_case(struct store_case *c, const char *channel, const char *ext, int64_t reported_at)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->channel, sizeof c->channel, "%s", channel);
+	snprintf(c->external_id, sizeof c->external_id, "%s", ext ? ext : "");
+	snprintf(c->title, sizeof c->title, "井盖缺失");
+	snprintf(c->description, sizeof c->description, "东门路口井盖缺失，行人易跌落。%s", ext ? ext : "");
+	snprintf(c->street_code, sizeof c->street_code, "440303001");
+	snprintf(c->unit_code, sizeof c->unit_code, "U1");
+	snprintf(c->category_code, sizeof c->category_code, "UM06010");
+	c->has_point = 1;
+	c->lat = 22.54;
+	c->lng = 114.11;
+	c->reported_at = reported_at;
+}
+
+static int64_t list_total(struct store *st, const char *channel)
+{
+	struct store_case_filter f;
+	struct store_case_page pg;
+	memset(&f, 0, sizeof f);
+	f.channel = channel;
+	CHECK_INT_EQ(store_cases_list(st, &f, 0, 1, &pg), CD_OK);
+	int64_t total = pg.total;
+	store_case_page_release(&pg);
+	return total;
+}
+
+static int64_t file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+/* ---- the batch contract in journal mode ------------------------------------------------ */
+
+static void test_batch_contract(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(&t);
+	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+
+	struct store_case *b = xcalloc(6, sizeof *b);
+	enum cd_err res[6];
+	const char *ext[6] = {"A", "", "A", "B", "C", "D"};
+	for (int i = 0; i < 6; i++)
+		fill_case(&b[i], "hotline", ext[i], DAY0 + 3600 + i);
+	snprintf(b[4].channel, sizeof b[4].channel, "fax"); /* the schema's CHECK, in C */
+	b[5].duplicate_of = 999;                             /* no such case: the foreign key, in C */
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, 6, res), CD_OK);
+	CHECK_INT_EQ(res[0], CD_OK);
+	CHECK_INT_EQ(res[1], CD_OK);
+	CHECK_INT_EQ(res[2], CD_ERR_EXISTS); /* earlier in the same batch */
+	CHECK_INT_EQ(res[3], CD_OK);
+	CHECK_INT_EQ(res[4], CD_ERR_INVALID);
+	CHECK_INT_EQ(res[5], CD_ERR_INVALID);
+	CHECK_STR_EQ(b[0].ref, "LH20261127000001");
+	CHECK_STR_EQ(b[1].ref, "LH20261127000002");
+	CHECK_STR_EQ(b[2].ref, "LH20261127000001"); /* the existing case handed back */
+	CHECK_STR_EQ(b[3].ref, "LH20261127000003");
+	CHECK_INT_EQ(b[0].id, 1);
+	CHECK_INT_EQ(b[3].id, 3);
+	CHECK_STR_EQ(b[0].status, "reported");
+
+	/* Readable at once, applied or not. */
+	struct store_case *got = xmalloc(sizeof *got);
+	CHECK_INT_EQ(store_case_get_by_ref(st, "LH20261127000003", got), CD_OK);
+	CHECK_STR_EQ(got->external_id, "B");
+	CHECK_INT_EQ(got->has_point, 1);
+	CHECK_NEAR(got->lat, 22.54, 1e-12);
+	CHECK_INT_EQ(store_case_get_by_id(st, 2, got), CD_OK);
+	CHECK_STR_EQ(got->ref, "LH20261127000002");
+	CHECK_INT_EQ(store_case_find_external(st, "hotline", "A", got), CD_OK);
+	CHECK_INT_EQ(got->id, 1);
+
+	/* A second batch: duplicates against what is pending or stored, and a case pointing at
+	 * a journalled one. */
+	fill_case(&b[0], "hotline", "B", DAY0 + 7200);
+	fill_case(&b[1], "app", "B", DAY0 + 7201); /* another channel: a new case */
+	fill_case(&b[2], "hotline", "", DAY0 + 7202);
+	b[2].duplicate_of = 3;
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, 3, res), CD_OK);
+	CHECK_INT_EQ(res[0], CD_ERR_EXISTS);
+	CHECK_INT_EQ(b[0].id, 3);
+	CHECK_INT_EQ(res[1], CD_OK);
+	CHECK_STR_EQ(b[1].ref, "LH20261127000004");
+	CHECK_INT_EQ(res[2], CD_OK);
+	CHECK_INT_EQ(b[2].duplicate_of, 3);
+
+	/* Lists, events and scores wait for the applier. */
+	CHECK_INT_EQ(list_total(st, NULL), 5);
+	struct store_journal_stats js;
+	store_case_journal_stats(st, &js);
+	CHECK_INT_EQ(js.on, 1);
+	CHECK_INT_EQ(js.journalled, 5);
+	CHECK_INT_EQ(js.applied, 5);
+	CHECK_INT_EQ(js.pending, 0);
+	store_close(st);
+	CHECK_INT_EQ(file_size(t.journal), 16); /* a clean stop leaves an empty journal */
+
+	st = open_ok(&t);
+	CHECK_INT_EQ(list_total(st, NULL), 5);
+	CHECK_INT_EQ(store_case_get_by_ref(st, "LH20261127000005", got), CD_OK);
+	CHECK_INT_EQ(got->duplicate_of, 3);
+	int64_t bad = -1;
+	CHECK_INT_EQ(store_audit_verify(st, &bad, NULL, 0), CD_OK);
+	store_close(st);
+	xfree(got);
+	xfree(b);
+	tmpdb_remove(&t);
+}
+
+/* ---- kill -9 with cases journalled but not applied ------------------------------------- */
+
+#define KILL_BATCHES 3
+#define KILL_PER_BATCH 100
+
+/* The child: journals KILL_BATCHES batches; the first is applied, then another connection
+ * holds the database's write lock so the rest stay pending; then it is killed. */
+static void child_journal_and_die(const struct tmpdb *t)
+{
+	struct store *st = NULL;
+	if (store_open(t->path, &st) || store_case_journal_start(st))
+		_exit(3);
+	struct store_case *b = xcalloc(KILL_PER_BATCH, sizeof *b);
+	enum cd_err res[KILL_PER_BATCH];
+	sqlite3 *blocker = NULL;
+	for (int k = 0; k < KILL_BATCHES; k++) {
+		for (int i = 0; i < KILL_PER_BATCH; i++) {
+			char ext[32];
+			snprintf(ext, sizeof ext, "k%d-%d", k, i);
+			fill_case(&b[i], "system", ext, DAY0 + 60 * (k * KILL_PER_BATCH + i));
+		}
+		if (store_case_insert_batch(st, &intake, b, NULL, KILL_PER_BATCH, res))
+			_exit(4);
+		if (k == 0) {
+			if (list_total(st, "system") != KILL_PER_BATCH) /* waits for the applier */
+				_exit(5);
+			if (sqlite3_open(t->path, &blocker) != SQLITE_OK ||
+			    sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+				_exit(6);
+		}
+	}
+	raise(SIGKILL);
+	_exit(7);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	char buf[65536];
+	size_t n;
+	if (!in || !out) {
+		perror("copy");
+		exit(2);
+	}
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			exit(2);
+	fclose(in);
+	fclose(out);
+}
+
+static void test_kill_replay_torn_and_exactly_once(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(&t); /* create and migrate before the child runs */
+	store_close(st);
+	pid_t pid = fork();
+	if (pid == 0)
+		child_journal_and_die(&t);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	int64_t size = file_size(t.journal);
+	CHECK(size > 16);
+
+	/* A torn record: its frame promises more bytes than were written (killed mid-write). */
+	FILE *f = fopen(t.journal, "ab");
+	CHECK(f != NULL);
+	if (f) {
+		const unsigned char torn[12] = {0xf4, 0x01, 0, 0, 0x12, 0x34, 0x56, 0x78, 1, 6, 0, 's'};
+		CHECK_INT_EQ(fwrite(torn, 1, sizeof torn, f), sizeof torn);
+		fclose(f);
+	}
+	char copy[200];
+	snprintf(copy, sizeof copy, "%s.copy", t.journal);
+	copy_file(t.journal, copy);
+
+	st = open_ok(&t); /* replays the two pending batches */
+	CHECK_INT_EQ(list_total(st, "system"), KILL_BATCHES * KILL_PER_BATCH);
+	struct store_case *got = xmalloc(sizeof *got);
+	CHECK_INT_EQ(store_case_find_external(st, "system", "k2-99", got), CD_OK);
+	CHECK_STR_EQ(got->ref, "LH20261127000300");
+	CHECK_INT_EQ(got->id, 300);
+	CHECK_INT_EQ(file_size(t.journal), 16); /* replayed, then reset */
+	int64_t bad = -1;
+	CHECK_INT_EQ(store_audit_verify(st, &bad, NULL, 0), CD_OK);
+	CHECK_INT_EQ(bad, 0);
+	int64_t audits = 0;
+	CHECK_INT_EQ(store_audit_count(st, &audits), CD_OK);
+	/* Exactly once: the same journal again, with its applied position forgotten, adds
+	 * nothing (every id is already stored). */
+	CHECK_INT_EQ(store_meta_set(st, &intake, "intake_journal", "0:0"), CD_OK);
+	store_close(st);
+	copy_file(copy, t.journal);
+	st = open_ok(&t);
+	CHECK_INT_EQ(list_total(st, "system"), KILL_BATCHES * KILL_PER_BATCH);
+
+	/* The daily counter continues after the recovered cases. */
+	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	struct store_case *c = xmalloc(sizeof *c);
+	enum cd_err res = CD_ERR_STORE;
+	fill_case(c, "system", "after", DAY0 + 86399);
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, c, NULL, 1, &res), CD_OK);
+	CHECK_INT_EQ(res, CD_OK);
+	CHECK_STR_EQ(c->ref, "LH20261127000301");
+	CHECK_INT_EQ(c->id, 301);
+	/* The journal is the server's: another process gets BUSY, and a second open in this one
+	 * does not replay it under the owner. */
+	struct store *other = open_ok(&t);
+	CHECK_INT_EQ(store_case_journal_start(other), CD_ERR_BUSY);
+	store_close(other);
+	store_close(st);
+	xfree(c);
+	xfree(got);
+	unlink(copy);
+	tmpdb_remove(&t);
+}
+
+static const struct test_case tests[] = {
+	{"journal-mode batches keep the contract; pending cases readable", test_batch_contract},
+	{"kill -9 with pending cases: replay, torn tail, exactly once, counter", test_kill_replay_torn_and_exactly_once},
+};
+
+TEST_MAIN(tests)
