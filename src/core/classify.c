@@ -1,0 +1,1456 @@
+/* The statistical classifier; see classify.h and docs/internals/classify.md.
+ * A text becomes a sparse vector: hashed character n-grams (1..ngram_max) within runs of
+ * letters, plus one feature per taxonomy name found verbatim, counted, damped (1 + ln count)
+ * and scaled to unit length. A softmax layer over 2^hash_bits buckets × labels scores it. */
+#include "core/classify.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/text.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/csv.h"
+
+#define NAME_MATCH_CAP 1024 /* name features per text; more matches are ignored */
+#define NAME_MAX_CPS 64     /* code points of a name we look for; longer names only teach */
+#define FILE_MAGIC "CDCLSMDL"
+#define FILE_MAGIC_LEN 8
+
+/* ---- text to code points ---------------------------------------------------------------- */
+
+/* Decodes one UTF-8 code point at s[*i] (advancing *i); 0 for a malformed sequence (advancing
+ * one byte), which then acts as a boundary. */
+static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
+{
+	unsigned c = s[*i];
+	size_t k;
+	uint32_t cp;
+	if (c < 0x80) {
+		(*i)++;
+		return c;
+	} else if ((c & 0xe0) == 0xc0) {
+		k = 1, cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		k = 2, cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		k = 3, cp = c & 0x07;
+	} else {
+		(*i)++;
+		return 0;
+	}
+	if (*i + k >= n) {
+		(*i)++;
+		return 0;
+	}
+	for (size_t j = 1; j <= k; j++) {
+		if ((s[*i + j] & 0xc0) != 0x80) {
+			(*i)++;
+			return 0;
+		}
+		cp = (cp << 6) | (s[*i + j] & 0x3f);
+	}
+	*i += k + 1;
+	return cp;
+}
+
+/* The code point a feature sees: letters lower-cased, full-width forms folded, every digit
+ * one symbol (numbers in messages are dates, phones and house numbers, not topics), and 0 for
+ * whitespace, punctuation and symbols, which end a run. */
+static uint32_t fold_cp(uint32_t cp)
+{
+	if (cp >= 0xff01 && cp <= 0xff5e)
+		cp -= 0xfee0;
+	if (cp < 0x80) {
+		if (cp >= 'A' && cp <= 'Z')
+			return cp + 32;
+		if (cp >= 'a' && cp <= 'z')
+			return cp;
+		if (cp >= '0' && cp <= '9')
+			return '0';
+		return 0;
+	}
+	if (cp >= 0x2000 && cp <= 0x2bff) /* punctuation, symbols, arrows, boxes */
+		return 0;
+	if (cp >= 0x3000 && cp <= 0x303f) /* CJK punctuation */
+		return 0;
+	if (cp >= 0xfe10 && cp <= 0xfe6f) /* vertical and small forms */
+		return 0;
+	if (cp >= 0xff00 && cp <= 0xffef)
+		return 0;
+	if (cp == 0xa0 || cp == 0xb7 || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return cp;
+}
+
+/* Writes the folded code points of text (at most len + 1 of them) to cps, with 0 between
+ * runs, and returns how many. */
+static size_t text_cps(const char *text, size_t len, uint32_t *cps)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp = fold_cp(next_cp(s, len, &i));
+		if (cp || (n && cps[n - 1]))
+			cps[n++] = cp;
+	}
+	return n;
+}
+
+/* ---- hashing --------------------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb3fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint32_t bucket_of(uint64_t h, unsigned bits)
+{
+	return (uint32_t)(h >> (64 - bits));
+}
+
+#define NAME_SEED 0x6e616d65ULL /* "name": name features hash apart from n-grams */
+
+static uint64_t hash_cps(uint64_t seed, const uint32_t *cps, size_t n)
+{
+	uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ULL + n);
+	for (size_t j = 0; j < n; j++)
+		h = mix64(h ^ cps[j]);
+	return h;
+}
+
+static enum cd_err normalized(const char *text, size_t len, char **out, size_t *out_len);
+
+/* ---- the name index -------------------------------------------------------------------- */
+
+/* Category names looked for in texts, grouped by their first code point. */
+struct name_index {
+	size_t n;          /* names */
+	uint32_t *cps;     /* all names' folded code points, back to back */
+	size_t *off;       /* name i is cps[off[i] .. off[i + 1]) */
+	uint32_t *bucket;  /* feature bucket of name i */
+	uint32_t *order;   /* name ids sorted by first code point */
+	uint32_t *keys;    /* open addressing: first code point (0: free) */
+	uint32_t *start;   /* names with that first code point: order[start .. start + count) */
+	uint32_t *count;
+	size_t cap;        /* table size, a power of two */
+};
+
+static void name_index_release(struct name_index *x)
+{
+	xfree(x->cps);
+	xfree(x->off);
+	xfree(x->bucket);
+	xfree(x->order);
+	xfree(x->keys);
+	xfree(x->start);
+	xfree(x->count);
+	memset(x, 0, sizeof *x);
+}
+
+static size_t name_slot(const struct name_index *x, uint32_t cp)
+{
+	size_t i = (size_t)mix64(cp) & (x->cap - 1);
+	while (x->keys[i] && x->keys[i] != cp)
+		i = (i + 1) & (x->cap - 1);
+	return i;
+}
+
+static const struct name_index *sort_ctx; /* only during name_index_build, single-threaded */
+
+static int cmp_first_cp(const void *a, const void *b)
+{
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	uint32_t ca = sort_ctx->cps[sort_ctx->off[ia]], cb = sort_ctx->cps[sort_ctx->off[ib]];
+	if (ca != cb)
+		return ca < cb ? -1 : 1;
+	return ia < ib ? -1 : ia > ib;
+}
+
+/* Builds the index from names (NUL-terminated UTF-8). Names that fold to nothing, or to a
+ * single run longer than NAME_MAX_CPS, are kept out. Sizes are the program's: aborting family. */
+static void name_index_build(struct name_index *x, char *const *names, size_t n_names,
+			     unsigned hash_bits)
+{
+	memset(x, 0, sizeof *x);
+	size_t total = 0;
+	for (size_t i = 0; i < n_names; i++)
+		total += strlen(names[i]) + 1;
+	x->cps = xmalloc((total + 16 * n_names + 1) * sizeof *x->cps);
+	x->off = xmalloc((n_names + 1) * sizeof *x->off);
+	x->bucket = xmalloc((n_names + 1) * sizeof *x->bucket);
+	size_t used = 0;
+	x->off[0] = 0;
+	for (size_t i = 0; i < n_names; i++) {
+		char *norm = NULL;
+		size_t nlen = 0, k = 0;
+		if (normalized(names[i], strlen(names[i]), &norm, &nlen) == CD_OK) {
+			if (nlen > strlen(names[i]) + 16)
+				nlen = strlen(names[i]) + 16; /* room in cps was sized by the raw names */
+			k = text_cps(norm, nlen, x->cps + used);
+			xfree(norm);
+		}
+		while (k && x->cps[used + k - 1] == 0)
+			k--;
+		if (k == 0 || k > NAME_MAX_CPS)
+			continue;
+		x->bucket[x->n] = bucket_of(hash_cps(NAME_SEED, x->cps + used, k), hash_bits);
+		used += k;
+		x->off[++x->n] = used;
+	}
+	x->order = xmalloc((x->n + 1) * sizeof *x->order);
+	for (size_t i = 0; i < x->n; i++)
+		x->order[i] = (uint32_t)i;
+	sort_ctx = x;
+	qsort(x->order, x->n, sizeof *x->order, cmp_first_cp);
+	sort_ctx = NULL;
+	x->cap = 16;
+	while (x->cap < 2 * x->n + 2)
+		x->cap *= 2;
+	x->keys = xcalloc(x->cap, sizeof *x->keys);
+	x->start = xcalloc(x->cap, sizeof *x->start);
+	x->count = xcalloc(x->cap, sizeof *x->count);
+	for (size_t j = 0; j < x->n; j++) {
+		uint32_t first = x->cps[x->off[x->order[j]]];
+		size_t s = name_slot(x, first);
+		if (!x->keys[s]) {
+			x->keys[s] = first;
+			x->start[s] = (uint32_t)j;
+		}
+		x->count[s]++;
+	}
+}
+
+/* ---- features -------------------------------------------------------------------------- */
+
+/* A sparse, unit-length feature vector. */
+struct fvec {
+	uint32_t *idx; /* buckets, ascending, distinct */
+	float *val;
+	size_t n;
+};
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Normalizes text for the model (text_normalize with TEXT_ALL; without TEXT_SIMPLIFY when
+ * OpenCC cannot be opened) into a new buffer (xfree it). A result cut to fit is used as is. */
+static enum cd_err normalized(const char *text, size_t len, char **out, size_t *out_len)
+{
+	struct text_norm *tn = NULL;
+	unsigned flags = TEXT_ALL;
+	if (text_norm_shared(&tn) != CD_OK) {
+		tn = NULL;
+		flags &= ~(unsigned)TEXT_SIMPLIFY;
+	}
+	size_t cap = 2 * len + 64;
+	char *norm = try_malloc(cap);
+	if (!norm)
+		return CD_ERR_NOMEM;
+	enum cd_err rc = text_normalize(tn, text, len, flags, norm, cap, out_len);
+	if (rc && rc != CD_ERR_TOOBIG) {
+		xfree(norm);
+		return rc;
+	}
+	*out = norm;
+	return CD_OK;
+}
+
+/* Featurizes text into v (arrays allocated here; fvec_release them): text_tokens' n-grams of
+ * the normalized text, one bucket each, plus the names found. CD_ERR_NOMEM when the
+ * input-sized scratch cannot be had. */
+static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struct name_index *names,
+			     const char *text, size_t len, struct fvec *v)
+{
+	static const unsigned kinds[] = {0, TEXT_TOK_UNI, TEXT_TOK_UNI | TEXT_TOK_BI,
+					 TEXT_TOK_UNI | TEXT_TOK_BI | TEXT_TOK_TRI};
+	v->idx = NULL;
+	v->val = NULL;
+	v->n = 0;
+	if (len > CLASSIFY_MAX_TEXT)
+		len = CLASSIFY_MAX_TEXT;
+	char *norm = NULL;
+	size_t nlen = 0;
+	enum cd_err rc = normalized(text, len, &norm, &nlen);
+	if (rc)
+		return rc;
+	rc = CD_ERR_NOMEM;
+	size_t hcap = 3 * nlen + 1;
+	uint64_t *hashes = try_malloc(hcap * sizeof *hashes);
+	uint32_t *cps = names && names->n ? try_malloc((nlen + 1) * sizeof *cps) : NULL;
+	uint32_t *raw = try_malloc((hcap + NAME_MATCH_CAP) * sizeof *raw);
+	float *val = NULL;
+	if (!hashes || !raw || (names && names->n && !cps))
+		goto out;
+	size_t nf = text_tokens_array(norm, nlen, kinds[ngram_max], hashes, hcap);
+	if (nf > hcap)
+		nf = hcap;
+	for (size_t i = 0; i < nf; i++)
+		raw[i] = bucket_of(hashes[i], hash_bits);
+	if (cps) {
+		size_t n = text_cps(norm, nlen, cps), name_hits = 0;
+		for (size_t i = 0; i < n && name_hits < NAME_MATCH_CAP; i++) {
+			if (!cps[i])
+				continue;
+			size_t s = name_slot(names, cps[i]);
+			if (!names->keys[s])
+				continue;
+			for (uint32_t j = names->start[s]; j < names->start[s] + names->count[s]; j++) {
+				uint32_t id = names->order[j];
+				size_t k = names->off[id + 1] - names->off[id];
+				if (i + k <= n && name_hits < NAME_MATCH_CAP &&
+				    memcmp(cps + i, names->cps + names->off[id], k * sizeof *cps) == 0) {
+					raw[nf++] = names->bucket[id];
+					name_hits++;
+				}
+			}
+		}
+	}
+	qsort(raw, nf, sizeof *raw, cmp_u32);
+	val = try_malloc((nf + 1) * sizeof *val);
+	if (!val)
+		goto out;
+	size_t out_n = 0;
+	double norm2 = 0;
+	for (size_t i = 0; i < nf;) {
+		size_t j = i;
+		while (j < nf && raw[j] == raw[i])
+			j++;
+		double w = 1.0 + log((double)(j - i));
+		raw[out_n] = raw[i];
+		val[out_n++] = (float)w;
+		norm2 += w * w;
+		i = j;
+	}
+	double scale = norm2 > 0 ? 1.0 / sqrt(norm2) : 0;
+	for (size_t i = 0; i < out_n; i++)
+		val[i] = (float)(val[i] * scale);
+	v->idx = raw;
+	v->val = val;
+	v->n = out_n;
+	raw = NULL;
+	val = NULL;
+	rc = CD_OK;
+out:
+	xfree(norm);
+	xfree(hashes);
+	xfree(cps);
+	xfree(raw);
+	xfree(val);
+	return rc;
+}
+
+static void fvec_release(struct fvec *v)
+{
+	xfree(v->idx);
+	xfree(v->val);
+	v->idx = NULL;
+	v->val = NULL;
+	v->n = 0;
+}
+
+/* Scales each feature by its weight (idf) and brings the vector back to unit length. */
+static void fvec_weight(struct fvec *v, const float *weight)
+{
+	double norm2 = 0;
+	for (size_t i = 0; i < v->n; i++) {
+		v->val[i] *= weight[v->idx[i]];
+		norm2 += (double)v->val[i] * v->val[i];
+	}
+	double scale = norm2 > 0 ? 1.0 / sqrt(norm2) : 0;
+	for (size_t i = 0; i < v->n; i++)
+		v->val[i] = (float)(v->val[i] * scale);
+}
+
+/* ---- the training set ------------------------------------------------------------------ */
+
+struct example {
+	char *text;   /* owned, NUL-terminated */
+	size_t len;
+	uint32_t label;
+	float weight; /* 1 for real examples */
+	int pseudo;   /* 1 for a taxonomy name */
+};
+
+struct classify_set {
+	struct example *ex;
+	size_t n_ex, cap_ex;
+	size_t n_real;
+	char names_l[CLASSIFY_MAX_LABELS][CLASSIFY_LABEL_MAX]; /* label names */
+	char codes_l[CLASSIFY_MAX_LABELS][CATEGORY_CODE_MAX];  /* their codes ("" when none) */
+	size_t n_labels;
+	char **tax_names;    /* names looked for in texts (owned) */
+	size_t n_tax, cap_tax;
+};
+
+struct classify_set *classify_set_new(void)
+{
+	return xcalloc(1, sizeof(struct classify_set));
+}
+
+void classify_set_free(struct classify_set *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_ex; i++)
+		xfree(s->ex[i].text);
+	xfree(s->ex);
+	for (size_t i = 0; i < s->n_tax; i++)
+		xfree(s->tax_names[i]);
+	xfree(s->tax_names);
+	xfree(s);
+}
+
+size_t classify_set_count(const struct classify_set *s)
+{
+	return s->n_real;
+}
+
+size_t classify_set_label_count(const struct classify_set *s)
+{
+	return s->n_labels;
+}
+
+/* The i-th real example (pseudo-examples skipped), or NULL. */
+static const struct example *real_example(const struct classify_set *s, size_t i)
+{
+	if (i >= s->n_real)
+		return NULL;
+	if (s->n_ex == s->n_real)
+		return &s->ex[i];
+	for (size_t j = 0; j < s->n_ex; j++)
+		if (!s->ex[j].pseudo && i-- == 0)
+			return &s->ex[j];
+	return NULL;
+}
+
+const char *classify_set_label_of(const struct classify_set *s, size_t i)
+{
+	const struct example *e = real_example(s, i);
+	return e ? s->names_l[e->label] : NULL;
+}
+
+const char *classify_set_text_of(const struct classify_set *s, size_t i, size_t *len)
+{
+	const struct example *e = real_example(s, i);
+	if (len)
+		*len = e ? e->len : 0;
+	return e ? e->text : NULL;
+}
+
+static long set_label(const struct classify_set *s, const char *label)
+{
+	for (size_t i = 0; i < s->n_labels; i++)
+		if (strcmp(s->names_l[i], label) == 0)
+			return (long)i;
+	return -1;
+}
+
+static enum cd_err set_push(struct classify_set *s, const char *text, size_t len, uint32_t label,
+			    float weight, int pseudo)
+{
+	if (s->n_ex >= CLASSIFY_MAX_EXAMPLES)
+		return CD_ERR_TOOBIG;
+	if (len > CLASSIFY_MAX_TEXT)
+		len = CLASSIFY_MAX_TEXT;
+	if (s->n_ex == s->cap_ex) {
+		size_t cap = s->cap_ex ? s->cap_ex * 2 : 64;
+		struct example *ex = try_realloc(s->ex, cap * sizeof *ex);
+		if (!ex)
+			return CD_ERR_NOMEM;
+		s->ex = ex;
+		s->cap_ex = cap;
+	}
+	char *copy = try_malloc(len + 1);
+	if (!copy)
+		return CD_ERR_NOMEM;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	struct example *e = &s->ex[s->n_ex++];
+	e->text = copy;
+	e->len = len;
+	e->label = label;
+	e->weight = weight;
+	e->pseudo = pseudo;
+	if (!pseudo)
+		s->n_real++;
+	return CD_OK;
+}
+
+enum cd_err classify_set_add(struct classify_set *s, const char *text, size_t len, const char *label,
+			     const char *code)
+{
+	size_t ll = label ? strlen(label) : 0;
+	if (ll == 0 || ll >= CLASSIFY_LABEL_MAX || (code && strlen(code) >= CATEGORY_CODE_MAX))
+		return CD_ERR_INVALID;
+	long li = set_label(s, label);
+	if (li < 0) {
+		if (s->n_labels >= CLASSIFY_MAX_LABELS)
+			return CD_ERR_TOOBIG;
+		li = (long)s->n_labels++;
+		memcpy(s->names_l[li], label, ll + 1);
+		s->codes_l[li][0] = '\0';
+	}
+	if (code && code[0] && !s->codes_l[li][0])
+		snprintf(s->codes_l[li], sizeof s->codes_l[li], "%s", code);
+	return set_push(s, text, len, (uint32_t)li, 1.0f, 0);
+}
+
+/* A minimal RFC 4180 reader without a field cap (messages can be long): reads one record
+ * starting at *pos into fields (pointers into scratch, which must hold len - *pos + 1 bytes).
+ * Returns the field count, 0 at the end, -1 for an unterminated quote. */
+static int csv_record(const char *t, size_t len, size_t *pos, char *scratch, char **fields, int max)
+{
+	size_t p = *pos, w = 0;
+	int nf = 0;
+	while (p < len && (t[p] == '\n' || t[p] == '\r'))
+		p++;
+	if (p >= len) {
+		*pos = p;
+		return 0;
+	}
+	for (;;) {
+		char *start = scratch + w;
+		if (p < len && t[p] == '"') {
+			p++;
+			for (;;) {
+				if (p >= len)
+					return -1;
+				if (t[p] == '"') {
+					if (p + 1 < len && t[p + 1] == '"') {
+						scratch[w++] = '"';
+						p += 2;
+						continue;
+					}
+					p++;
+					break;
+				}
+				scratch[w++] = t[p++];
+			}
+			while (p < len && t[p] != ',' && t[p] != '\n' && t[p] != '\r')
+				scratch[w++] = t[p++];
+		} else {
+			while (p < len && t[p] != ',' && t[p] != '\n' && t[p] != '\r')
+				scratch[w++] = t[p++];
+		}
+		scratch[w++] = '\0';
+		if (nf < max)
+			fields[nf++] = start;
+		if (p < len && t[p] == ',') {
+			p++;
+			continue;
+		}
+		break;
+	}
+	if (p < len && t[p] == '\r')
+		p++;
+	if (p < len && t[p] == '\n')
+		p++;
+	*pos = p;
+	return nf;
+}
+
+static int column(char **fields, int nf, const char *name)
+{
+	for (int i = 0; i < nf; i++)
+		if (strcmp(fields[i], name) == 0)
+			return i;
+	return -1;
+}
+
+enum cd_err classify_set_add_csv(struct classify_set *s, const char *text, size_t len, size_t *rows,
+				 size_t *line)
+{
+	enum cd_err rc = CD_ERR_INVALID;
+	size_t added = 0, pos = 0, rec = 0;
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
+	char *scratch = try_malloc(len + 1);
+	struct buf b;
+	buf_init(&b, CLASSIFY_MAX_TEXT + 2);
+	if (!scratch) {
+		rc = CD_ERR_NOMEM;
+		goto out;
+	}
+	char *f[CSV_MAX_FIELDS];
+	int nf = csv_record(text, len, &pos, scratch, f, CSV_MAX_FIELDS);
+	rec = 1;
+	if (nf <= 0)
+		goto out;
+	int c_title = column(f, nf, "title"), c_detail = column(f, nf, "detail");
+	int c_text = column(f, nf, "text"), c_label = column(f, nf, "label_l1");
+	if (c_label < 0)
+		c_label = column(f, nf, "label");
+	if (c_label < 0 || (c_text < 0 && c_title < 0 && c_detail < 0))
+		goto out;
+	for (;;) {
+		nf = csv_record(text, len, &pos, scratch, f, CSV_MAX_FIELDS);
+		rec++;
+		if (nf == 0)
+			break;
+		if (nf < 0 || nf <= c_label || nf <= c_text || nf <= c_title || nf <= c_detail)
+			goto out;
+		buf_reset(&b);
+		const int cols[3] = {c_title, c_detail, c_text};
+		for (int k = 0; k < 3; k++) {
+			if (cols[k] < 0 || !f[cols[k]][0])
+				continue;
+			size_t fl = strlen(f[cols[k]]);
+			if (b.len + fl + 1 > CLASSIFY_MAX_TEXT)
+				fl = CLASSIFY_MAX_TEXT > b.len + 1 ? CLASSIFY_MAX_TEXT - b.len - 1 : 0;
+			if ((b.len && buf_putc(&b, '\n')) || buf_append(&b, f[cols[k]], fl)) {
+				rc = CD_ERR_NOMEM;
+				goto out;
+			}
+		}
+		rc = classify_set_add(s, b.data ? b.data : "", b.len, f[c_label], NULL);
+		if (rc)
+			goto out;
+		added++;
+	}
+	rc = CD_OK;
+out:
+	if (rc && line)
+		*line = rec;
+	if (rows)
+		*rows = added;
+	xfree(scratch);
+	buf_release(&b);
+	return rc;
+}
+
+static const char *const stop_names[] = {"其他", "管理部件", "管理事项"};
+
+static int stopped(const char *name)
+{
+	for (size_t i = 0; i < sizeof stop_names / sizeof stop_names[0]; i++)
+		if (strcmp(name, stop_names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+enum cd_err classify_set_add_taxonomy(struct classify_set *s, const struct category_tree *t,
+				      const char *root, size_t *names)
+{
+	const struct category *r = category_get(t, root);
+	size_t taken = 0;
+	if (names)
+		*names = 0;
+	if (!r)
+		return CD_ERR_NOTFOUND;
+	for (size_t i = 0; i < category_count(t); i++) {
+		const struct category *c = category_at(t, i);
+		if (c->depth <= r->depth || !category_in_subtree(t, c->code, r->code))
+			continue;
+		const struct category *top = category_ancestor_at(c, r->depth + 1);
+		long li = top ? set_label(s, top->name) : -1;
+		if (li < 0)
+			continue;
+		if (c == top && !s->codes_l[li][0])
+			snprintf(s->codes_l[li], sizeof s->codes_l[li], "%s", c->code);
+		if (stopped(c->name))
+			continue;
+		/* The pseudo-example is the name with its parent's, as a dispatcher reads it. */
+		char text[2 * CATEGORY_NAME_MAX + 2];
+		if (c->parent && c->parent != r)
+			snprintf(text, sizeof text, "%s %s", c->parent->name, c->name);
+		else
+			snprintf(text, sizeof text, "%s", c->name);
+		enum cd_err rc = set_push(s, text, strlen(text), (uint32_t)li, 1.0f, 1);
+		if (rc)
+			return rc;
+		if (s->n_tax >= CLASSIFY_MAX_NAMES)
+			return CD_ERR_TOOBIG;
+		if (s->n_tax == s->cap_tax) {
+			s->cap_tax = s->cap_tax ? s->cap_tax * 2 : 64;
+			s->tax_names = xrealloc(s->tax_names, s->cap_tax * sizeof *s->tax_names);
+		}
+		s->tax_names[s->n_tax++] = xstrdup(c->name);
+		taken++;
+	}
+	if (names)
+		*names = taken;
+	return CD_OK;
+}
+
+/* ---- the model ------------------------------------------------------------------------- */
+
+struct classify_model {
+	unsigned hash_bits;
+	unsigned ngram_max;
+	int name_features;
+	double temperature;
+	size_t n_labels;
+	char (*label_name)[CLASSIFY_LABEL_MAX];
+	char (*label_code)[CATEGORY_CODE_MAX];
+	char **names;          /* taxonomy names looked for (owned) */
+	size_t n_names;
+	struct name_index index; /* built from names when name_features */
+	float *idf;            /* [2^hash_bits] inverse document frequency, or NULL (all 1) */
+	float *w;              /* [2^hash_bits][n_labels], row per bucket */
+	float *bias;           /* [n_labels] */
+};
+
+void classify_params_default(struct classify_params *p)
+{
+	p->hash_bits = 20;
+	p->ngram_max = 3;
+	p->epochs = 20;
+	p->lr = 0.5;
+	p->name_weight = 1.0;
+	p->name_features = 1;
+	p->idf = 1;
+	p->seed = 20261127;
+}
+
+static int params_ok(const struct classify_params *p)
+{
+	return p->hash_bits >= 12 && p->hash_bits <= 24 && p->ngram_max >= 1 && p->ngram_max <= 3 &&
+	       p->epochs >= 1 && p->epochs <= 1000 && p->lr > 0 && p->lr < 100 && p->name_weight >= 0;
+}
+
+void classify_model_free(struct classify_model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_names; i++)
+		xfree(m->names[i]);
+	xfree(m->names);
+	name_index_release(&m->index);
+	xfree(m->label_name);
+	xfree(m->label_code);
+	xfree(m->w);
+	xfree(m->bias);
+	xfree(m->idf);
+	xfree(m);
+}
+
+/* A model with empty weights; w is input-sized (CD_ERR_NOMEM when it cannot be had). */
+static enum cd_err model_alloc(unsigned hash_bits, unsigned ngram_max, size_t n_labels,
+			       struct classify_model **out)
+{
+	struct classify_model *m = xcalloc(1, sizeof *m);
+	m->hash_bits = hash_bits;
+	m->ngram_max = ngram_max;
+	m->temperature = 1.0;
+	m->n_labels = n_labels;
+	m->label_name = xcalloc(n_labels, sizeof *m->label_name);
+	m->label_code = xcalloc(n_labels, sizeof *m->label_code);
+	m->bias = xcalloc(n_labels, sizeof *m->bias);
+	m->w = try_calloc((size_t)1 << hash_bits, n_labels * sizeof *m->w);
+	if (!m->w) {
+		classify_model_free(m);
+		return CD_ERR_NOMEM;
+	}
+	*out = m;
+	return CD_OK;
+}
+
+static void model_take_names(struct classify_model *m, char *const *names, size_t n)
+{
+	m->names = xcalloc(n + 1, sizeof *m->names);
+	for (size_t i = 0; i < n; i++)
+		m->names[i] = xstrdup(names[i]);
+	m->n_names = n;
+	if (m->name_features)
+		name_index_build(&m->index, m->names, m->n_names, m->hash_bits);
+}
+
+void classify_model_set_temperature(struct classify_model *m, double temperature)
+{
+	if (temperature > 0 && isfinite(temperature))
+		m->temperature = temperature;
+}
+
+double classify_model_temperature(const struct classify_model *m)
+{
+	return m->temperature;
+}
+
+size_t classify_model_label_count(const struct classify_model *m)
+{
+	return m->n_labels;
+}
+
+const char *classify_model_label_name(const struct classify_model *m, size_t i)
+{
+	return i < m->n_labels ? m->label_name[i] : NULL;
+}
+
+const char *classify_model_label_code(const struct classify_model *m, size_t i)
+{
+	return i < m->n_labels ? m->label_code[i] : NULL;
+}
+
+long classify_model_label_index(const struct classify_model *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_labels; i++)
+		if (strcmp(m->label_name[i], name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* The model's view of text: features, weighted by the model's idf when it has one. */
+static enum cd_err model_features(const struct classify_model *m, const char *text, size_t len,
+				  struct fvec *v)
+{
+	enum cd_err rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
+				   text, len, v);
+	if (!rc && m->idf)
+		fvec_weight(v, m->idf);
+	return rc;
+}
+
+/* Raw scores (before temperature) of a feature vector. */
+static void model_scores(const struct classify_model *m, const struct fvec *v, double *scores)
+{
+	size_t c = m->n_labels;
+	for (size_t k = 0; k < c; k++)
+		scores[k] = m->bias[k];
+	for (size_t j = 0; j < v->n; j++) {
+		const float *row = m->w + (size_t)v->idx[j] * c;
+		double x = v->val[j];
+		for (size_t k = 0; k < c; k++)
+			scores[k] += x * row[k];
+	}
+}
+
+/* In place: scores / t → probabilities. */
+static void softmax(double *s, size_t n, double t)
+{
+	double mx = -INFINITY, sum = 0;
+	for (size_t k = 0; k < n; k++)
+		if (s[k] / t > mx)
+			mx = s[k] / t;
+	for (size_t k = 0; k < n; k++) {
+		s[k] = exp(s[k] / t - mx);
+		sum += s[k];
+	}
+	for (size_t k = 0; k < n; k++)
+		s[k] /= sum;
+}
+
+static uint64_t rng_next(uint64_t *state)
+{
+	*state += 0x9e3779b97f4a7c15ULL;
+	return mix64(*state);
+}
+
+/* Trains on the examples of s for which use[i] is nonzero (NULL: all). */
+static enum cd_err train_subset(const struct classify_set *s, const struct classify_params *p,
+				const unsigned char *use, struct classify_model **out)
+{
+	enum cd_err rc = CD_ERR_INVALID;
+	struct classify_model *m = NULL;
+	struct fvec *fv = NULL;
+	uint32_t *order = NULL;
+	double *prob = NULL;
+	size_t n = 0;
+	*out = NULL;
+	if (!params_ok(p) || s->n_labels < 2)
+		return CD_ERR_INVALID;
+	rc = model_alloc(p->hash_bits, p->ngram_max, s->n_labels, &m);
+	if (rc)
+		return rc;
+	m->name_features = p->name_features;
+	for (size_t i = 0; i < s->n_labels; i++) {
+		memcpy(m->label_name[i], s->names_l[i], CLASSIFY_LABEL_MAX);
+		memcpy(m->label_code[i], s->codes_l[i], CATEGORY_CODE_MAX);
+	}
+	model_take_names(m, s->tax_names, p->name_weight > 0 || p->name_features ? s->n_tax : 0);
+	fv = try_calloc(s->n_ex + 1, sizeof *fv);
+	order = try_malloc((s->n_ex + 1) * sizeof *order);
+	prob = xcalloc(m->n_labels, sizeof *prob);
+	rc = CD_ERR_NOMEM;
+	if (!fv || !order)
+		goto out;
+	for (size_t i = 0; i < s->n_ex; i++) {
+		const struct example *e = &s->ex[i];
+		if ((use && !use[i]) || (e->pseudo && p->name_weight <= 0))
+			continue;
+		rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL, e->text,
+			       e->len, &fv[i]);
+		if (rc)
+			goto out;
+		order[n++] = (uint32_t)i;
+	}
+	if (p->idf) {
+		/* Document frequencies over the training texts (pseudo-examples included). */
+		size_t rows = (size_t)1 << m->hash_bits;
+		uint32_t *df = try_calloc(rows, sizeof *df);
+		m->idf = try_malloc(rows * sizeof *m->idf);
+		if (!df || !m->idf) {
+			xfree(df);
+			rc = CD_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t t = 0; t < n; t++)
+			for (size_t j = 0; j < fv[order[t]].n; j++)
+				df[fv[order[t]].idx[j]]++;
+		for (size_t r = 0; r < rows; r++)
+			m->idf[r] = (float)(log((double)(n + 1) / (double)(df[r] + 1)) + 1.0);
+		xfree(df);
+		for (size_t t = 0; t < n; t++)
+			fvec_weight(&fv[order[t]], m->idf);
+	}
+	uint64_t rng = p->seed;
+	size_t total = (size_t)p->epochs * n, step = 0;
+	size_t c = m->n_labels;
+	for (unsigned ep = 0; ep < p->epochs; ep++) {
+		for (size_t i = n; i > 1; i--) {
+			size_t j = (size_t)(rng_next(&rng) % i);
+			uint32_t tmp = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = tmp;
+		}
+		for (size_t t = 0; t < n; t++, step++) {
+			const struct example *e = &s->ex[order[t]];
+			const struct fvec *v = &fv[order[t]];
+			double lr = p->lr * (1.0 - (double)step / (double)total);
+			double wgt = e->pseudo ? p->name_weight : e->weight;
+			model_scores(m, v, prob);
+			softmax(prob, c, 1.0);
+			for (size_t k = 0; k < c; k++) {
+				double g = lr * wgt * (prob[k] - (k == e->label ? 1.0 : 0.0));
+				prob[k] = g;
+				m->bias[k] -= (float)g;
+			}
+			for (size_t j = 0; j < v->n; j++) {
+				float *row = m->w + (size_t)v->idx[j] * c;
+				double x = v->val[j];
+				for (size_t k = 0; k < c; k++)
+					row[k] -= (float)(prob[k] * x);
+			}
+		}
+	}
+	*out = m;
+	m = NULL;
+	rc = CD_OK;
+out:
+	if (fv)
+		for (size_t i = 0; i < s->n_ex; i++)
+			fvec_release(&fv[i]);
+	xfree(fv);
+	xfree(order);
+	xfree(prob);
+	classify_model_free(m);
+	return rc;
+}
+
+enum cd_err classify_train(const struct classify_set *s, const struct classify_params *p,
+			   struct classify_model **out)
+{
+	return train_subset(s, p, NULL, out);
+}
+
+/* Probabilities (temperature t) of every label for text; NULL scratch means allocate. */
+static enum cd_err model_probs(const struct classify_model *m, const char *text, size_t len, double t,
+			       double *probs)
+{
+	struct fvec v;
+	enum cd_err rc = model_features(m, text, len, &v);
+	if (rc)
+		return rc;
+	model_scores(m, &v, probs);
+	fvec_release(&v);
+	softmax(probs, m->n_labels, t);
+	return CD_OK;
+}
+
+size_t classify_model_rank(const struct classify_model *m, const char *text, size_t len, size_t k,
+			   size_t *labels, double *probs)
+{
+	double stack[64];
+	double *p = m->n_labels <= 64 ? stack : try_malloc(m->n_labels * sizeof *p);
+	if (!p || k == 0)
+		goto fail;
+	if (model_probs(m, text, len, m->temperature, p))
+		goto fail;
+	if (k > m->n_labels)
+		k = m->n_labels;
+	for (size_t r = 0; r < k; r++) {
+		size_t best = 0;
+		double bp = -1;
+		for (size_t i = 0; i < m->n_labels; i++)
+			if (p[i] > bp) {
+				bp = p[i];
+				best = i;
+			}
+		if (labels)
+			labels[r] = best;
+		if (probs)
+			probs[r] = bp;
+		p[best] = -2; /* taken */
+	}
+	if (p != stack)
+		xfree(p);
+	return k;
+fail:
+	if (p != stack)
+		xfree(p);
+	return 0;
+}
+
+size_t classify_model_top(const struct classify_model *m, const char *text, size_t len, size_t k,
+			  struct classify_result *out)
+{
+	size_t lab[16];
+	double pr[16];
+	if (k > 16)
+		k = 16;
+	size_t n = classify_model_rank(m, text, len, k, lab, pr);
+	for (size_t i = 0; i < n; i++) {
+		const char *code = m->label_code[lab[i]][0] ? m->label_code[lab[i]] : m->label_name[lab[i]];
+		snprintf(out[i].code, sizeof out[i].code, "%s", code);
+		out[i].confidence = pr[i];
+		out[i].source = CLASSIFY_SOURCE_MODEL;
+	}
+	return n;
+}
+
+size_t classify_model_classify(const void *model, const char *text, size_t len, size_t k,
+			       struct classify_result *out)
+{
+	return classify_model_top(model, text, len, k, out);
+}
+
+/* ---- cross-validation ------------------------------------------------------------------ */
+
+/* Mean NLL of the right labels for out-of-fold raw scores at temperature t. */
+static double nll_at(const double *scores, const size_t *truth, size_t n, size_t c, double t)
+{
+	double sum = 0;
+	double *p = xmalloc(c * sizeof *p);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, scores + i * c, c * sizeof *p);
+		softmax(p, c, t);
+		sum -= log(p[truth[i]] > 1e-300 ? p[truth[i]] : 1e-300);
+	}
+	xfree(p);
+	return n ? sum / (double)n : 0;
+}
+
+/* The temperature in [0.05, 20] minimizing the NLL (golden-section search on log t). */
+static double fit_temperature(const double *scores, const size_t *truth, size_t n, size_t c)
+{
+	double a = log(0.05), b = log(20.0), g = (sqrt(5.0) - 1) / 2;
+	double x1 = b - g * (b - a), x2 = a + g * (b - a);
+	double f1 = nll_at(scores, truth, n, c, exp(x1)), f2 = nll_at(scores, truth, n, c, exp(x2));
+	for (int it = 0; it < 60; it++) {
+		if (f1 < f2) {
+			b = x2, x2 = x1, f2 = f1;
+			x1 = b - g * (b - a);
+			f1 = nll_at(scores, truth, n, c, exp(x1));
+		} else {
+			a = x1, x1 = x2, f1 = f2;
+			x2 = a + g * (b - a);
+			f2 = nll_at(scores, truth, n, c, exp(x2));
+		}
+	}
+	return exp((a + b) / 2);
+}
+
+void classify_cv_folds(const struct classify_set *s, unsigned folds, uint64_t seed, unsigned *fold)
+{
+	size_t n = s->n_real;
+	size_t *real = xmalloc((n + 1) * sizeof *real), *perm = xmalloc((n + 1) * sizeof *perm);
+	size_t r = 0;
+	for (size_t i = 0; i < s->n_ex; i++)
+		if (!s->ex[i].pseudo)
+			real[r++] = i;
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	uint64_t rng = seed;
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)(rng_next(&rng) % i), tmp = perm[i - 1];
+		perm[i - 1] = perm[j];
+		perm[j] = tmp;
+	}
+	/* Label by label, deal the shuffled examples round-robin: every fold gets its share of
+	 * every label, and the deal carries on across labels so small labels do not pile up in
+	 * fold 0. */
+	size_t next = 0;
+	for (size_t l = 0; l < s->n_labels; l++)
+		for (size_t i = 0; i < n; i++)
+			if (s->ex[real[perm[i]]].label == l)
+				fold[perm[i]] = folds ? (unsigned)(next++ % folds) : 0;
+	xfree(real);
+	xfree(perm);
+}
+
+enum cd_err classify_cv_predictions(const struct classify_set *s, const struct classify_params *p,
+				    unsigned folds, uint64_t seed, struct classify_cv_result *out,
+				    size_t *pred, size_t *truth)
+{
+	enum cd_err rc = CD_OK;
+	size_t n = s->n_real, c = s->n_labels;
+	memset(out, 0, sizeof *out);
+	if (folds < 2 || folds > n || c < 2)
+		return CD_ERR_INVALID;
+	size_t *real = xmalloc(n * sizeof *real);
+	unsigned *fold = xmalloc(n * sizeof *fold);
+	size_t *tr = xmalloc(n * sizeof *tr), *pr = xmalloc(n * sizeof *pr);
+	double *scores = xcalloc(n * c, sizeof *scores);
+	unsigned char *use = xmalloc(s->n_ex + 1);
+	size_t r = 0;
+	for (size_t i = 0; i < s->n_ex; i++)
+		if (!s->ex[i].pseudo)
+			real[r++] = i;
+	classify_cv_folds(s, folds, seed, fold);
+	for (unsigned f = 0; f < folds && !rc; f++) {
+		for (size_t i = 0; i < s->n_ex; i++)
+			use[i] = 1;
+		for (size_t i = 0; i < n; i++)
+			use[real[i]] = fold[i] != f;
+		struct classify_model *m = NULL;
+		rc = train_subset(s, p, use, &m);
+		for (size_t i = 0; i < n && !rc; i++) {
+			if (fold[i] != f)
+				continue;
+			const struct example *e = &s->ex[real[i]];
+			struct fvec v;
+			rc = model_features(m, e->text, e->len, &v);
+			if (rc)
+				break;
+			model_scores(m, &v, scores + i * c);
+			fvec_release(&v);
+		}
+		classify_model_free(m);
+	}
+	if (rc)
+		goto out;
+	size_t *count = xcalloc(c, sizeof *count), *tp = xcalloc(c, sizeof *tp), *np = xcalloc(c, sizeof *np);
+	size_t right = 0;
+	double nll = 0;
+	double *pb = xmalloc(c * sizeof *pb);
+	for (size_t i = 0; i < n; i++) {
+		tr[i] = s->ex[real[i]].label;
+		size_t best = 0;
+		for (size_t k = 1; k < c; k++)
+			if (scores[i * c + k] > scores[i * c + best])
+				best = k;
+		pr[i] = best;
+		count[tr[i]]++;
+		np[best]++;
+		if (best == tr[i]) {
+			right++;
+			tp[best]++;
+		}
+	}
+	out->temperature = fit_temperature(scores, tr, n, c);
+	double bins_conf[10] = {0}, bins_acc[10] = {0};
+	size_t bins_n[10] = {0};
+	for (size_t i = 0; i < n; i++) {
+		memcpy(pb, scores + i * c, c * sizeof *pb);
+		softmax(pb, c, out->temperature);
+		nll -= log(pb[tr[i]] > 1e-300 ? pb[tr[i]] : 1e-300);
+		int bin = (int)(pb[pr[i]] * 10);
+		if (bin > 9)
+			bin = 9;
+		bins_conf[bin] += pb[pr[i]];
+		bins_acc[bin] += pr[i] == tr[i];
+		bins_n[bin]++;
+	}
+	double f1sum = 0, ece = 0;
+	size_t labels_seen = 0, most = 0;
+	for (size_t k = 0; k < c; k++) {
+		if (count[k] > most)
+			most = count[k];
+		if (!count[k])
+			continue;
+		labels_seen++;
+		double prec = np[k] ? (double)tp[k] / (double)np[k] : 0, rec = (double)tp[k] / (double)count[k];
+		f1sum += prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
+	}
+	for (int b = 0; b < 10; b++)
+		if (bins_n[b])
+			ece += fabs(bins_conf[b] - bins_acc[b]) / (double)n;
+	out->n = n;
+	out->folds = folds;
+	out->accuracy = (double)right / (double)n;
+	out->macro_f1 = labels_seen ? f1sum / (double)labels_seen : 0;
+	out->majority = (double)most / (double)n;
+	out->nll = nll / (double)n;
+	out->ece = ece;
+	if (pred)
+		memcpy(pred, pr, n * sizeof *pr);
+	if (truth)
+		memcpy(truth, tr, n * sizeof *tr);
+	xfree(count);
+	xfree(tp);
+	xfree(np);
+	xfree(pb);
+out:
+	xfree(real);
+	xfree(fold);
+	xfree(tr);
+	xfree(pr);
+	xfree(scores);
+	xfree(use);
+	return rc;
+}
+
+enum cd_err classify_cv(const struct classify_set *s, const struct classify_params *p, unsigned folds,
+			uint64_t seed, struct classify_cv_result *out)
+{
+	return classify_cv_predictions(s, p, folds, seed, out, NULL, NULL);
+}
+
+/* ---- the file format ------------------------------------------------------------------- */
+
+static uint32_t crc32_of(const unsigned char *d, size_t n)
+{
+	uint32_t table[256];
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		table[i] = c;
+	}
+	uint32_t crc = 0xffffffffu;
+	for (size_t i = 0; i < n; i++)
+		crc = table[(crc ^ d[i]) & 0xff] ^ (crc >> 8);
+	return crc ^ 0xffffffffu;
+}
+
+static enum cd_err put_u32(struct buf *b, uint32_t v)
+{
+	unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 24)};
+	return buf_append(b, x, 4);
+}
+
+static enum cd_err put_f32(struct buf *b, float f)
+{
+	uint32_t v;
+	memcpy(&v, &f, 4);
+	return put_u32(b, v);
+}
+
+static enum cd_err put_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	enum cd_err rc = put_u32(b, (uint32_t)n);
+	return rc ? rc : buf_append(b, s, n);
+}
+
+enum cd_err classify_model_encode(const struct classify_model *m, struct buf *out)
+{
+	size_t start = out->len, c = m->n_labels, rows = (size_t)1 << m->hash_bits;
+	uint32_t nonzero = 0;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t k = 0; k < c; k++)
+			if (m->w[r * c + k] != 0) {
+				nonzero++;
+				break;
+			}
+	uint64_t tbits;
+	memcpy(&tbits, &m->temperature, 8);
+	enum cd_err rc = buf_append(out, FILE_MAGIC, FILE_MAGIC_LEN);
+	if (!rc)
+		rc = put_u32(out, CLASSIFY_MODEL_VERSION);
+	if (!rc)
+		rc = put_u32(out, m->hash_bits);
+	if (!rc)
+		rc = put_u32(out, m->ngram_max);
+	if (!rc)
+		rc = put_u32(out, (uint32_t)m->name_features);
+	if (!rc)
+		rc = put_u32(out, (uint32_t)c);
+	if (!rc)
+		rc = put_u32(out, (uint32_t)m->n_names);
+	if (!rc)
+		rc = put_u32(out, (uint32_t)tbits);
+	if (!rc)
+		rc = put_u32(out, (uint32_t)(tbits >> 32));
+	for (size_t k = 0; k < c && !rc; k++) {
+		rc = put_str(out, m->label_name[k]);
+		if (!rc)
+			rc = put_str(out, m->label_code[k]);
+	}
+	for (size_t i = 0; i < m->n_names && !rc; i++)
+		rc = put_str(out, m->names[i]);
+	for (size_t k = 0; k < c && !rc; k++)
+		rc = put_f32(out, m->bias[k]);
+	if (!rc)
+		rc = put_u32(out, nonzero);
+	for (size_t r = 0; r < rows && !rc; r++) {
+		int any = 0;
+		for (size_t k = 0; k < c; k++)
+			any |= m->w[r * c + k] != 0;
+		if (!any)
+			continue;
+		rc = put_u32(out, (uint32_t)r);
+		for (size_t k = 0; k < c && !rc; k++)
+			rc = put_f32(out, m->w[r * c + k]);
+	}
+	if (!rc)
+		rc = put_u32(out, crc32_of((const unsigned char *)out->data + start, out->len - start));
+	return rc;
+}
+
+/* A bounded reader over the decoded bytes. */
+struct reader {
+	const unsigned char *d;
+	size_t len, pos;
+};
+
+static int get_u32(struct reader *r, uint32_t *v)
+{
+	if (r->len - r->pos < 4)
+		return -1;
+	const unsigned char *p = r->d + r->pos;
+	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	r->pos += 4;
+	return 0;
+}
+
+static int get_f32(struct reader *r, float *f)
+{
+	uint32_t v;
+	if (get_u32(r, &v))
+		return -1;
+	memcpy(f, &v, 4);
+	return isfinite(*f) ? 0 : -1;
+}
+
+/* Copies a string of fewer than cap bytes without NULs into out. */
+static int get_str(struct reader *r, char *out, size_t cap)
+{
+	uint32_t n;
+	if (get_u32(r, &n) || n >= cap || r->len - r->pos < n || memchr(r->d + r->pos, 0, n))
+		return -1;
+	memcpy(out, r->d + r->pos, n);
+	out[n] = '\0';
+	r->pos += n;
+	return 0;
+}
+
+enum cd_err classify_model_decode(const void *data, size_t len, struct classify_model **out)
+{
+	const unsigned char *d = data;
+	struct classify_model *m = NULL;
+	char **names = NULL;
+	uint32_t n_names = 0;
+	*out = NULL;
+	if (len < FILE_MAGIC_LEN + 8 || memcmp(d, FILE_MAGIC, FILE_MAGIC_LEN) != 0)
+		return len < FILE_MAGIC_LEN ? CD_ERR_CORRUPT : CD_ERR_INVALID;
+	struct reader r = {d, len - 4, FILE_MAGIC_LEN};
+	uint32_t version, bits, ngram, namef, c, t_lo, t_hi, crc;
+	if (get_u32(&r, &version))
+		return CD_ERR_CORRUPT;
+	if (version > CLASSIFY_MODEL_VERSION)
+		return CD_ERR_RANGE;
+	struct reader tail = {d, len, len - 4};
+	if (get_u32(&tail, &crc) || crc != crc32_of(d, len - 4))
+		return CD_ERR_CORRUPT;
+	if (version < 1 || get_u32(&r, &bits) || get_u32(&r, &ngram) || get_u32(&r, &namef) ||
+	    get_u32(&r, &c) || get_u32(&r, &n_names) || get_u32(&r, &t_lo) || get_u32(&r, &t_hi) ||
+	    bits < 12 || bits > 24 || ngram < 1 || ngram > 3 || namef > 1 || c < 2 ||
+	    c > CLASSIFY_MAX_LABELS || n_names > CLASSIFY_MAX_NAMES)
+		return CD_ERR_CORRUPT;
+	enum cd_err rc = model_alloc(bits, ngram, c, &m);
+	if (rc)
+		return rc;
+	rc = CD_ERR_CORRUPT;
+	m->name_features = (int)namef;
+	uint64_t tbits = (uint64_t)t_hi << 32 | t_lo;
+	memcpy(&m->temperature, &tbits, 8);
+	if (!(m->temperature > 0) || !isfinite(m->temperature))
+		goto out;
+	for (size_t k = 0; k < c; k++)
+		if (get_str(&r, m->label_name[k], CLASSIFY_LABEL_MAX) ||
+		    get_str(&r, m->label_code[k], CATEGORY_CODE_MAX))
+			goto out;
+	names = xcalloc(n_names + 1, sizeof *names);
+	for (size_t i = 0; i < n_names; i++) {
+		char name[CATEGORY_NAME_MAX];
+		if (get_str(&r, name, sizeof name))
+			goto out;
+		names[i] = xstrdup(name);
+	}
+	for (size_t k = 0; k < c; k++)
+		if (get_f32(&r, &m->bias[k]))
+			goto out;
+	uint32_t nonzero, prev = 0;
+	if (get_u32(&r, &nonzero) || nonzero > (1u << bits))
+		goto out;
+	for (uint32_t i = 0; i < nonzero; i++) {
+		uint32_t row;
+		if (get_u32(&r, &row) || row >= (1u << bits) || (i && row <= prev))
+			goto out;
+		prev = row;
+		for (size_t k = 0; k < c; k++)
+			if (get_f32(&r, &m->w[(size_t)row * c + k]))
+				goto out;
+	}
+	if (r.pos != r.len)
+		goto out;
+	model_take_names(m, names, n_names);
+	*out = m;
+	m = NULL;
+	rc = CD_OK;
+out:
+	if (names)
+		for (size_t i = 0; i < n_names; i++)
+			xfree(names[i]);
+	xfree(names);
+	classify_model_free(m);
+	return rc;
+}
+
+enum cd_err classify_model_save(const struct classify_model *m, const char *path)
+{
+	struct buf b;
+	char tmp[4096];
+	buf_init(&b, CLASSIFY_MODEL_FILE_MAX);
+	enum cd_err rc = classify_model_encode(m, &b);
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	rc = CD_ERR_IO;
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+		buf_release(&b);
+		return CD_ERR_TOOBIG;
+	}
+	FILE *f = fopen(tmp, "wb");
+	if (f && fwrite(b.data, 1, b.len, f) == b.len && fflush(f) == 0 && fsync(fileno(f)) == 0) {
+		if (fclose(f) == 0 && rename(tmp, path) == 0)
+			rc = CD_OK;
+		f = NULL;
+	}
+	if (f)
+		fclose(f);
+	if (rc)
+		unlink(tmp);
+	buf_release(&b);
+	return rc;
+}
+
+enum cd_err classify_model_load(const char *path, struct classify_model **out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	*out = NULL;
+	enum cd_err rc = file_read_all(path, CLASSIFY_MODEL_FILE_MAX, &data, &len);
+	if (rc == CD_ERR_TOOBIG)
+		return CD_ERR_CORRUPT;
+	if (rc)
+		return rc;
+	rc = classify_model_decode(data, len, out);
+	xfree(data);
+	return rc;
+}
