@@ -177,8 +177,8 @@ static enum cd_err webhook_remove_tx(struct store *st, const struct store_actor 
 	}
 	if (!rc) {
 		webhook_target(target, sizeof target, w.id);
-		snprintf(after, sizeof after, "{\"dropped_pending\":%lld,\"dropped_dead\":%lld}", (long long)pending,
-			 (long long)dead);
+		snprintf(after, sizeof after, "{\"dropped_pending\":%lld,\"dropped_dead\":%lld}",
+			 (long long)pending, (long long)dead);
 		rc = store__audit_add(st, actor, "webhook.remove", target, before, after);
 	}
 	xfree(before);
@@ -280,9 +280,8 @@ static enum cd_err outcome_record(struct store *st, const struct store_webhook_o
 	return store__exec(st, s, "webhook delivery failed");
 }
 
-enum cd_err store_webhook_deliveries_commit(struct store *st, struct store_webhook_delivery *add,
-					    size_t nadd, const struct store_webhook_outcome *done,
-					    size_t ndone)
+enum cd_err store_webhook_deliveries_commit(struct store *st, struct store_webhook_delivery *add, size_t nadd,
+					    const struct store_webhook_outcome *done, size_t ndone)
 {
 	if (nadd > STORE_WEBHOOK_BATCH_MAX || ndone > STORE_WEBHOOK_BATCH_MAX)
 		return CD_ERR_RANGE;
