@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,21 +247,65 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Which CJK characters OpenCC's conversion changes when alone (bit set), over the unified
+ * ideographs U+3400..U+9FFF: built once by converting each, so that texts without any of them
+ * (nearly all Simplified input) skip OpenCC, which costs 20 times the rest of normalization. */
+#define T2S_FIRST 0x3400u
+#define T2S_LAST 0x9fffu
+static uint64_t t2s_bits[(T2S_LAST - T2S_FIRST + 1 + 63) / 64];
+static struct text_norm *t2s_tn; /* NULL when OpenCC could not be opened */
+static pthread_once_t t2s_once = PTHREAD_ONCE_INIT;
+
+static void t2s_build(void)
+{
+	if (text_norm_shared(&t2s_tn) != CD_OK) {
+		t2s_tn = NULL;
+		return;
+	}
+	for (uint32_t cp = T2S_FIRST; cp <= T2S_LAST; cp++) {
+		char in[4] = {(char)(0xe0 | cp >> 12), (char)(0x80 | ((cp >> 6) & 0x3f)),
+			      (char)(0x80 | (cp & 0x3f)), 0};
+		char out[32];
+		size_t n = 0;
+		if (text_normalize(t2s_tn, in, 3, TEXT_SIMPLIFY, out, sizeof out, &n) != CD_OK ||
+		    n != 3 || memcmp(in, out, 3) != 0)
+			t2s_bits[(cp - T2S_FIRST) >> 6] |= 1ULL << ((cp - T2S_FIRST) & 63);
+	}
+}
+
+/* True when s holds a character OpenCC may change: a marked ideograph, or one beyond the BMP. */
+static bool may_be_traditional(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n; i++) {
+		if (u[i] < 0xe0)
+			continue;
+		if (u[i] >= 0xf0)
+			return true;
+		if (i + 2 >= n)
+			return true;
+		uint32_t cp = (uint32_t)(u[i] & 0x0f) << 12 | (uint32_t)(u[i + 1] & 0x3f) << 6 |
+			      (u[i + 2] & 0x3f);
+		if (cp >= T2S_FIRST && cp <= T2S_LAST &&
+		    (t2s_bits[(cp - T2S_FIRST) >> 6] >> ((cp - T2S_FIRST) & 63) & 1))
+			return true;
+		i += 2;
+	}
+	return false;
+}
+
 /* Normalizes text for the model (text_normalize with TEXT_ALL; without TEXT_SIMPLIFY when
  * OpenCC cannot be opened) into a new buffer (xfree it). A result cut to fit is used as is. */
 static enum cd_err normalized(const char *text, size_t len, char **out, size_t *out_len)
 {
-	struct text_norm *tn = NULL;
-	unsigned flags = TEXT_ALL;
-	if (text_norm_shared(&tn) != CD_OK) {
-		tn = NULL;
-		flags &= ~(unsigned)TEXT_SIMPLIFY;
-	}
+	pthread_once(&t2s_once, t2s_build);
 	size_t cap = 2 * len + 64;
 	char *norm = try_malloc(cap);
 	if (!norm)
 		return CD_ERR_NOMEM;
-	enum cd_err rc = text_normalize(tn, text, len, flags, norm, cap, out_len);
+	enum cd_err rc = text_normalize(NULL, text, len, TEXT_FOLD | TEXT_PUNCT, norm, cap, out_len);
+	if ((rc == CD_OK || rc == CD_ERR_TOOBIG) && t2s_tn && may_be_traditional(norm, *out_len))
+		rc = text_normalize(t2s_tn, text, len, TEXT_ALL, norm, cap, out_len);
 	if (rc && rc != CD_ERR_TOOBIG) {
 		xfree(norm);
 		return rc;
@@ -271,8 +317,9 @@ static enum cd_err normalized(const char *text, size_t len, char **out, size_t *
 /* Featurizes text into v (arrays allocated here; fvec_release them): text_tokens' n-grams of
  * the normalized text, one bucket each, plus the names found. CD_ERR_NOMEM when the
  * input-sized scratch cannot be had. */
-static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struct name_index *names,
-			     const char *text, size_t len, struct fvec *v)
+static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max,
+				  const struct name_index *names, uint64_t salt, const char *text,
+				  size_t len, struct fvec *v)
 {
 	static const unsigned kinds[] = {0, TEXT_TOK_UNI, TEXT_TOK_UNI | TEXT_TOK_BI,
 					 TEXT_TOK_UNI | TEXT_TOK_BI | TEXT_TOK_TRI};
@@ -298,7 +345,7 @@ static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struc
 	if (nf > hcap)
 		nf = hcap;
 	for (size_t i = 0; i < nf; i++)
-		raw[i] = bucket_of(hashes[i], hash_bits);
+		raw[i] = bucket_of(hashes[i] ^ salt, hash_bits);
 	if (cps) {
 		size_t n = text_cps(norm, nlen, cps), name_hits = 0;
 		for (size_t i = 0; i < n && name_hits < NAME_MATCH_CAP; i++) {
@@ -312,7 +359,8 @@ static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struc
 				size_t k = names->off[id + 1] - names->off[id];
 				if (i + k <= n && name_hits < NAME_MATCH_CAP &&
 				    memcmp(cps + i, names->cps + names->off[id], k * sizeof *cps) == 0) {
-					raw[nf++] = names->bucket[id];
+					raw[nf++] = salt ? bucket_of(mix64(names->bucket[id] ^ salt), hash_bits)
+						    : names->bucket[id];
 					name_hits++;
 				}
 			}
@@ -359,6 +407,60 @@ static void fvec_release(struct fvec *v)
 	v->idx = NULL;
 	v->val = NULL;
 	v->n = 0;
+}
+
+#define TITLE_SALT 0x7469746c65ULL /* "title": the first line's features hash apart */
+
+/* The features of text: featurize_part of the whole, plus, when title_weight > 0, those of its
+ * first line (the title, or the whole text when it is one line) in a space of their own,
+ * scaled by title_weight; unit length. */
+static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struct name_index *names,
+			     double title_weight, const char *text, size_t len, struct fvec *v)
+{
+	enum cd_err rc = featurize_part(hash_bits, ngram_max, names, 0, text, len, v);
+	if (rc || title_weight <= 0)
+		return rc;
+	const char *nl = memchr(text, '\n', len > CLASSIFY_MAX_TEXT ? CLASSIFY_MAX_TEXT : len);
+	struct fvec t;
+	rc = featurize_part(hash_bits, ngram_max, names, TITLE_SALT, text, nl ? (size_t)(nl - text) : len, &t);
+	if (rc) {
+		fvec_release(v);
+		return rc;
+	}
+	uint32_t *idx = try_malloc((v->n + t.n + 1) * sizeof *idx);
+	float *val = try_malloc((v->n + t.n + 1) * sizeof *val);
+	if (!idx || !val) {
+		xfree(idx);
+		xfree(val);
+		fvec_release(v);
+		fvec_release(&t);
+		return CD_ERR_NOMEM;
+	}
+	size_t a = 0, b = 0, n = 0;
+	double norm2 = 0;
+	while (a < v->n || b < t.n) {
+		if (b >= t.n || (a < v->n && v->idx[a] < t.idx[b])) {
+			idx[n] = v->idx[a];
+			val[n] = v->val[a++];
+		} else if (a >= v->n || t.idx[b] < v->idx[a]) {
+			idx[n] = t.idx[b];
+			val[n] = (float)(title_weight * t.val[b++]);
+		} else {
+			idx[n] = v->idx[a];
+			val[n] = (float)(v->val[a++] + title_weight * t.val[b++]);
+		}
+		norm2 += (double)val[n] * val[n];
+		n++;
+	}
+	double scale = norm2 > 0 ? 1.0 / sqrt(norm2) : 0;
+	for (size_t k = 0; k < n; k++)
+		val[k] = (float)(val[k] * scale);
+	fvec_release(v);
+	fvec_release(&t);
+	v->idx = idx;
+	v->val = val;
+	v->n = n;
+	return CD_OK;
 }
 
 /* Scales each feature by its weight (idf) and brings the vector back to unit length. */
@@ -691,6 +793,7 @@ struct classify_model {
 	unsigned hash_bits;
 	unsigned ngram_max;
 	int name_features;
+	double title_weight;   /* weight of the first line's own features (0: none) */
 	double temperature;
 	size_t n_labels;
 	char (*label_name)[CLASSIFY_LABEL_MAX];
@@ -706,19 +809,21 @@ struct classify_model {
 void classify_params_default(struct classify_params *p)
 {
 	p->hash_bits = 20;
-	p->ngram_max = 3;
-	p->epochs = 20;
-	p->lr = 0.5;
+	p->ngram_max = 2;
+	p->epochs = 50;
+	p->lr = 2.0;
 	p->name_weight = 1.0;
 	p->name_features = 1;
-	p->idf = 1;
+	p->idf = 0;
+	p->title_weight = 1.0;
 	p->seed = 20261127;
 }
 
 static int params_ok(const struct classify_params *p)
 {
 	return p->hash_bits >= 12 && p->hash_bits <= 24 && p->ngram_max >= 1 && p->ngram_max <= 3 &&
-	       p->epochs >= 1 && p->epochs <= 1000 && p->lr > 0 && p->lr < 100 && p->name_weight >= 0;
+	       p->epochs >= 1 && p->epochs <= 1000 && p->lr > 0 && p->lr < 100 && p->name_weight >= 0 &&
+	       p->title_weight >= 0 && p->title_weight <= 10;
 }
 
 void classify_model_free(struct classify_model *m)
@@ -807,7 +912,7 @@ static enum cd_err model_features(const struct classify_model *m, const char *te
 				  struct fvec *v)
 {
 	enum cd_err rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
-				   text, len, v);
+				   m->title_weight, text, len, v);
 	if (!rc && m->idf)
 		fvec_weight(v, m->idf);
 	return rc;
@@ -865,6 +970,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 	if (rc)
 		return rc;
 	m->name_features = p->name_features;
+	m->title_weight = p->title_weight;
 	for (size_t i = 0; i < s->n_labels; i++) {
 		memcpy(m->label_name[i], s->names_l[i], CLASSIFY_LABEL_MAX);
 		memcpy(m->label_code[i], s->codes_l[i], CATEGORY_CODE_MAX);
@@ -880,7 +986,8 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 		const struct example *e = &s->ex[i];
 		if ((use && !use[i]) || (e->pseudo && p->name_weight <= 0))
 			continue;
-		rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL, e->text,
+		rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
+			       m->title_weight, e->text,
 			       e->len, &fv[i]);
 		if (rc)
 			goto out;
@@ -1256,8 +1363,9 @@ enum cd_err classify_model_encode(const struct classify_model *m, struct buf *ou
 				nonzero++;
 				break;
 			}
-	uint64_t tbits;
+	uint64_t tbits, wbits;
 	memcpy(&tbits, &m->temperature, 8);
+	memcpy(&wbits, &m->title_weight, 8);
 	enum cd_err rc = buf_append(out, FILE_MAGIC, FILE_MAGIC_LEN);
 	if (!rc)
 		rc = put_u32(out, CLASSIFY_MODEL_VERSION);
@@ -1275,6 +1383,10 @@ enum cd_err classify_model_encode(const struct classify_model *m, struct buf *ou
 		rc = put_u32(out, (uint32_t)tbits);
 	if (!rc)
 		rc = put_u32(out, (uint32_t)(tbits >> 32));
+	if (!rc)
+		rc = put_u32(out, (uint32_t)wbits);
+	if (!rc)
+		rc = put_u32(out, (uint32_t)(wbits >> 32));
 	for (size_t k = 0; k < c && !rc; k++) {
 		rc = put_str(out, m->label_name[k]);
 		if (!rc)
@@ -1348,7 +1460,7 @@ enum cd_err classify_model_decode(const void *data, size_t len, struct classify_
 	if (len < FILE_MAGIC_LEN + 8 || memcmp(d, FILE_MAGIC, FILE_MAGIC_LEN) != 0)
 		return len < FILE_MAGIC_LEN ? CD_ERR_CORRUPT : CD_ERR_INVALID;
 	struct reader r = {d, len - 4, FILE_MAGIC_LEN};
-	uint32_t version, bits, ngram, namef, c, t_lo, t_hi, crc;
+	uint32_t version, bits, ngram, namef, c, t_lo, t_hi, w_lo, w_hi, crc;
 	if (get_u32(&r, &version))
 		return CD_ERR_CORRUPT;
 	if (version > CLASSIFY_MODEL_VERSION)
@@ -1358,6 +1470,7 @@ enum cd_err classify_model_decode(const void *data, size_t len, struct classify_
 		return CD_ERR_CORRUPT;
 	if (version < 1 || get_u32(&r, &bits) || get_u32(&r, &ngram) || get_u32(&r, &namef) ||
 	    get_u32(&r, &c) || get_u32(&r, &n_names) || get_u32(&r, &t_lo) || get_u32(&r, &t_hi) ||
+	    get_u32(&r, &w_lo) || get_u32(&r, &w_hi) ||
 	    bits < 12 || bits > 24 || ngram < 1 || ngram > 3 || namef > 1 || c < 2 ||
 	    c > CLASSIFY_MAX_LABELS || n_names > CLASSIFY_MAX_NAMES)
 		return CD_ERR_CORRUPT;
@@ -1368,7 +1481,10 @@ enum cd_err classify_model_decode(const void *data, size_t len, struct classify_
 	m->name_features = (int)namef;
 	uint64_t tbits = (uint64_t)t_hi << 32 | t_lo;
 	memcpy(&m->temperature, &tbits, 8);
-	if (!(m->temperature > 0) || !isfinite(m->temperature))
+	uint64_t wbits = (uint64_t)w_hi << 32 | w_lo;
+	memcpy(&m->title_weight, &wbits, 8);
+	if (!(m->temperature > 0) || !isfinite(m->temperature) || !(m->title_weight >= 0) ||
+	    !(m->title_weight <= 10))
 		goto out;
 	for (size_t k = 0; k < c; k++)
 		if (get_str(&r, m->label_name[k], CLASSIFY_LABEL_MAX) ||

@@ -20,6 +20,7 @@
 #define CLASSIFY_MAX_NAMES 100000       /* taxonomy names a model may hold */
 #define CLASSIFY_MODEL_FILE_MAX (1u << 30) /* larger model files are refused */
 #define CLASSIFY_SOURCE_MODEL "model"
+#define CLASSIFY_MODEL_FILE "classify-hotline.model" /* in the data directory */
 
 /* How a model is trained. classify_params_default gives the fixed protocol the figures in
  * docs/internals/classify.md were measured with. */
@@ -31,6 +32,7 @@ struct classify_params {
 	double name_weight;    /* weight of each taxonomy pseudo-example (0: none) */
 	int name_features;     /* nonzero: a category name found in a text fires its own feature */
 	int idf;               /* nonzero: features weighted by inverse document frequency */
+	double title_weight;   /* weight of the first line's own features, 0..10 (0: none) */
 	uint64_t seed;         /* shuffling; the same seed and data give the same model */
 };
 
