@@ -123,6 +123,8 @@ static int take_param(int argc, char **argv, int *i, struct classify_params *p)
 static int run_thucnews(int argc, char **argv)
 {
 	const char *dir = argv[2], *ft_out = NULL;
+	int validate = 0; /* 1: test on every 5th line of dev.txt, train on the rest */
+	unsigned select_folds = 0; /* >0: classify_select on the training data first */
 	struct classify_params p;
 	classify_params_default(&p);
 	for (int i = 3; i < argc; i++) {
@@ -130,6 +132,10 @@ static int run_thucnews(int argc, char **argv)
 			continue;
 		if (strcmp(argv[i], "--fasttext-out") == 0 && i + 1 < argc)
 			ft_out = argv[++i];
+		else if (strcmp(argv[i], "--validate") == 0)
+			validate = 1;
+		else if (strcmp(argv[i], "--select") == 0)
+			select_folds = 3;
 		else {
 			fprintf(stderr, "bench_classify: unexpected %s\n", argv[i]);
 			return 2;
@@ -159,6 +165,17 @@ static int run_thucnews(int argc, char **argv)
 	char *test = slurp(path, &test_len);
 	struct line *tr, *te;
 	size_t n_tr = read_lines(dev, dev_len, &tr), n_te = read_lines(test, test_len, &te);
+	if (validate) {
+		size_t a = 0, b = 0;
+		for (size_t i = 0; i < n_tr; i++) {
+			if (i % 5 == 4)
+				te[b++] = tr[i];
+			else
+				tr[a++] = tr[i];
+		}
+		n_tr = a;
+		n_te = b;
+	}
 	struct classify_set *set = classify_set_new();
 	for (size_t i = 0; i < n_tr; i++) {
 		if (tr[i].label >= (long)n_names)
@@ -187,6 +204,16 @@ static int run_thucnews(int argc, char **argv)
 		}
 	}
 	double t0 = now();
+	if (select_folds) {
+		struct classify_cv_result r;
+		if (classify_select(set, &p, select_folds, p.seed, &p, &r)) {
+			fprintf(stderr, "bench_classify: selection failed\n");
+			return 1;
+		}
+		printf("selected on %u-fold CV of the training set: idf %d, title %.0f (CV acc %.3f, %.1f s)\n",
+		       select_folds, p.idf, p.title_weight, r.accuracy, now() - t0);
+		t0 = now();
+	}
 	struct classify_model *m = NULL;
 	if (classify_train(set, &p, &m)) {
 		fprintf(stderr, "bench_classify: training failed\n");
@@ -233,6 +260,7 @@ static int run_cv(int argc, char **argv)
 {
 	const char *csv = argv[2], *tax = argv[3], *ft_out = NULL;
 	unsigned folds = 5;
+	int nested = 0; /* 1: also nested CV (inner folds choose the configuration) */
 	uint64_t seed = 20261127;
 	struct classify_params p;
 	classify_params_default(&p);
@@ -245,6 +273,8 @@ static int run_cv(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--fasttext-out") == 0 && i + 1 < argc)
 			ft_out = argv[++i];
+		else if (strcmp(argv[i], "--nested") == 0)
+			nested = 1;
 		else {
 			fprintf(stderr, "bench_classify: unexpected %s\n", argv[i]);
 			return 2;
@@ -304,6 +334,16 @@ static int run_cv(int argc, char **argv)
 	       "NLL %.3f, ECE %.3f at T %.2f, %.1f s)\n",
 	       r.accuracy, r.macro_f1, folds, r.n, names, r.majority, r.nll, r.ece, r.temperature,
 	       now() - t0);
+	if (nested) {
+		t0 = now();
+		if (classify_cv_nested(set, &p, folds, 4, seed, &r)) {
+			fprintf(stderr, "bench_classify: nested cross-validation failed\n");
+			return 1;
+		}
+		printf("nested: citydesk acc %.3f macro-F1 %.3f (%u outer folds, 4 inner folds choosing idf "
+		       "and title features, NLL %.3f, ECE %.3f at T %.2f, %.1f s)\n",
+		       r.accuracy, r.macro_f1, folds, r.nll, r.ece, r.temperature, now() - t0);
+	}
 	classify_set_free(set);
 	category_tree_free(t);
 	xfree(text);

@@ -1197,9 +1197,88 @@ void classify_cv_folds(const struct classify_set *s, unsigned folds, uint64_t se
 	xfree(perm);
 }
 
-enum cd_err classify_cv_predictions(const struct classify_set *s, const struct classify_params *p,
-				    unsigned folds, uint64_t seed, struct classify_cv_result *out,
-				    size_t *pred, size_t *truth)
+/* A new set holding the examples of s with use[i] set (texts copied), same labels and names. */
+static enum cd_err set_subset(const struct classify_set *s, const unsigned char *use,
+			      struct classify_set **out)
+{
+	struct classify_set *t = classify_set_new();
+	memcpy(t->names_l, s->names_l, sizeof t->names_l);
+	memcpy(t->codes_l, s->codes_l, sizeof t->codes_l);
+	t->n_labels = s->n_labels;
+	enum cd_err rc = CD_OK;
+	for (size_t i = 0; i < s->n_ex && !rc; i++)
+		if (use[i])
+			rc = set_push(t, s->ex[i].text, s->ex[i].len, s->ex[i].label, s->ex[i].weight,
+				      s->ex[i].pseudo);
+	if (rc) {
+		classify_set_free(t);
+		return rc;
+	}
+	t->tax_names = xcalloc(s->n_tax + 1, sizeof *t->tax_names);
+	t->cap_tax = s->n_tax + 1;
+	for (size_t i = 0; i < s->n_tax; i++)
+		t->tax_names[t->n_tax++] = xstrdup(s->tax_names[i]);
+	*out = t;
+	return CD_OK;
+}
+
+/* The configurations classify_select compares: idf off/on × title features off/on. */
+static void grid_params(const struct classify_params *base, unsigned g, struct classify_params *p)
+{
+	*p = *base;
+	p->idf = (int)(g & 1);
+	p->title_weight = g & 2 ? 1.0 : 0.0;
+}
+
+#define GRID_SIZE 4
+
+enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base,
+			    unsigned folds, uint64_t seed, struct classify_params *best,
+			    struct classify_cv_result *best_cv)
+{
+	struct classify_cv_result bcv;
+	struct classify_params b = *base; /* best may be base */
+	memset(&bcv, 0, sizeof bcv);
+	for (unsigned g = 0; g < GRID_SIZE; g++) {
+		struct classify_params p;
+		struct classify_cv_result r;
+		grid_params(&b, g, &p);
+		enum cd_err rc = classify_cv(s, &p, folds, seed, &r);
+		if (rc)
+			return rc;
+		if (g == 0 || r.accuracy > bcv.accuracy ||
+		    (r.accuracy == bcv.accuracy && r.macro_f1 > bcv.macro_f1)) {
+			bcv = r;
+			*best = p;
+		}
+	}
+	if (best_cv)
+		*best_cv = bcv;
+	return CD_OK;
+}
+
+/* Trains the model for one outer fold: with p as given (inner == 0), or with the grid
+ * configuration that inner-fold cross-validation on the training part prefers. */
+static enum cd_err train_fold(const struct classify_set *s, const struct classify_params *p,
+			      const unsigned char *use, unsigned inner, uint64_t seed,
+			      struct classify_model **m)
+{
+	if (!inner)
+		return train_subset(s, p, use, m);
+	struct classify_set *sub = NULL;
+	struct classify_params chosen;
+	enum cd_err rc = set_subset(s, use, &sub);
+	if (!rc)
+		rc = classify_select(sub, p, inner, seed, &chosen, NULL);
+	if (!rc)
+		rc = train_subset(sub, &chosen, NULL, m);
+	classify_set_free(sub);
+	return rc;
+}
+
+static enum cd_err cv_run(const struct classify_set *s, const struct classify_params *p,
+			  unsigned folds, unsigned inner, uint64_t seed, struct classify_cv_result *out,
+			  size_t *pred, size_t *truth)
 {
 	enum cd_err rc = CD_OK;
 	size_t n = s->n_real, c = s->n_labels;
@@ -1222,7 +1301,7 @@ enum cd_err classify_cv_predictions(const struct classify_set *s, const struct c
 		for (size_t i = 0; i < n; i++)
 			use[real[i]] = fold[i] != f;
 		struct classify_model *m = NULL;
-		rc = train_subset(s, p, use, &m);
+		rc = train_fold(s, p, use, inner, seed + f + 1, &m);
 		for (size_t i = 0; i < n && !rc; i++) {
 			if (fold[i] != f)
 				continue;
@@ -1309,10 +1388,26 @@ out:
 	return rc;
 }
 
+enum cd_err classify_cv_predictions(const struct classify_set *s, const struct classify_params *p,
+				    unsigned folds, uint64_t seed, struct classify_cv_result *out,
+				    size_t *pred, size_t *truth)
+{
+	return cv_run(s, p, folds, 0, seed, out, pred, truth);
+}
+
 enum cd_err classify_cv(const struct classify_set *s, const struct classify_params *p, unsigned folds,
 			uint64_t seed, struct classify_cv_result *out)
 {
-	return classify_cv_predictions(s, p, folds, seed, out, NULL, NULL);
+	return cv_run(s, p, folds, 0, seed, out, NULL, NULL);
+}
+
+enum cd_err classify_cv_nested(const struct classify_set *s, const struct classify_params *base,
+			       unsigned folds, unsigned inner_folds, uint64_t seed,
+			       struct classify_cv_result *out)
+{
+	if (inner_folds < 2)
+		return CD_ERR_INVALID;
+	return cv_run(s, base, folds, inner_folds, seed, out, NULL, NULL);
 }
 
 /* ---- the file format ------------------------------------------------------------------- */

@@ -107,6 +107,20 @@ void classify_cv_folds(const struct classify_set *s, unsigned folds, uint64_t se
 const char *classify_set_label_of(const struct classify_set *s, size_t i);
 const char *classify_set_text_of(const struct classify_set *s, size_t i, size_t *len);
 
+/* Chooses among a small grid around base (idf weighting off/on × title features off/on) the
+ * configuration with the best `folds`-fold cross-validated accuracy on s (macro-F1 breaks
+ * ties): *best gets it and *best_cv (may be NULL) its figures. Four CV runs. */
+enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base,
+			    unsigned folds, uint64_t seed, struct classify_params *best,
+			    struct classify_cv_result *best_cv) CD_MUST_CHECK;
+/* Nested cross-validation of "classify_select, then train": each outer fold's model is trained
+ * with the configuration that inner_folds-fold CV on that fold's training part chose, so the
+ * figures are of the whole procedure on messages neither step saw. out->temperature is fitted
+ * on the outer out-of-fold scores. */
+enum cd_err classify_cv_nested(const struct classify_set *s, const struct classify_params *base,
+			       unsigned folds, unsigned inner_folds, uint64_t seed,
+			       struct classify_cv_result *out) CD_MUST_CHECK;
+
 /* Frees the model; NULL is fine. */
 void classify_model_free(struct classify_model *m);
 /* Sets the softmax temperature (> 0; 1 = as trained): probabilities become softmax(score / T).
