@@ -195,6 +195,30 @@ static void test_round_trip(void)
 	classify_model_free(m);
 }
 
+static void test_select_and_nested(void)
+{
+	struct classify_set *s = synthetic_set();
+	struct classify_params p, best;
+	small_params(&p);
+	p.epochs = 10;
+	struct classify_cv_result r, n;
+	CHECK_INT_EQ(classify_select(s, &p, 3, 7, &best, &r), CD_OK);
+	CHECK(r.accuracy >= 0.9); /* three topics with disjoint words */
+	CHECK(best.idf == 0 || best.idf == 1);
+	CHECK(best.title_weight == 0 || best.title_weight == 1);
+	CHECK_INT_EQ(best.epochs, 10); /* the rest comes from the base */
+	CHECK_INT_EQ(classify_cv_nested(s, &p, 3, 2, 7, &n), CD_OK);
+	CHECK_INT_EQ(n.n, classify_set_count(s));
+	CHECK(n.accuracy >= 0.9);
+	CHECK_INT_EQ(classify_cv_nested(s, &p, 3, 1, 7, &n), CD_ERR_INVALID);
+	/* Same seed, same figures: the procedure is deterministic. */
+	struct classify_cv_result a, b;
+	CHECK_INT_EQ(classify_cv(s, &p, 3, 99, &a), CD_OK);
+	CHECK_INT_EQ(classify_cv(s, &p, 3, 99, &b), CD_OK);
+	CHECK(memcmp(&a, &b, sizeof a) == 0);
+	classify_set_free(s);
+}
+
 static void put_u32_at(char *p, uint32_t v)
 {
 	p[0] = (char)v, p[1] = (char)(v >> 8), p[2] = (char)(v >> 16), p[3] = (char)(v >> 24);
@@ -504,6 +528,7 @@ static const struct test_case tests[] = {
 	{"synthetic_predictions", test_synthetic_predictions},
 	{"classify_fn_interface", test_classify_fn_interface},
 	{"temperature", test_temperature},
+	{"select_and_nested", test_select_and_nested},
 	{"round_trip", test_round_trip},
 	{"corrupt_files_refused", test_corrupt_files_refused},
 	{"bad_input", test_bad_input},
