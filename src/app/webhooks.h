@@ -46,9 +46,12 @@ struct webhooks_config {
 void webhooks_config_init(struct webhooks_config *cfg);
 
 /* Starts the sender thread and subscribes to `bus` (may be NULL: nothing is queued, stored
- * deliveries are still sent). cfg NULL = webhooks_config_init. The store must outlive the
- * module. CD_ERR_IO when the thread or libcurl cannot start. *out is freed by webhooks_stop. */
-enum cd_err webhooks_start(struct store *st, struct events *bus, const struct webhooks_config *cfg,
+ * deliveries are still sent). db_path is the store's database, already opened (and migrated)
+ * by the caller's store_open: the module keeps its own connection to it
+ * (store_webhook_conn_open), so its store writes never hold the main store's mutex. cfg NULL =
+ * webhooks_config_init. CD_ERR_IO when the thread or libcurl cannot start; the store's error
+ * when the database cannot be opened. *out is freed by webhooks_stop. */
+enum cd_err webhooks_start(const char *db_path, struct events *bus, const struct webhooks_config *cfg,
 			   struct webhooks **out) CD_MUST_CHECK;
 /* Unsubscribes, stores every event already taken (so none is lost), abandons requests in
  * flight (their deliveries stay pending and are sent again after a restart: at least once),

@@ -8,6 +8,11 @@
 #include "store/sqlite_int.h"
 #include "util/alloc.h"
 
+enum cd_err store_webhook_conn_open(const char *path, struct store **out)
+{
+	return store__open_conn(path, out);
+}
+
 /* Fills w from a STORE__WEBHOOK_COLS row. */
 static enum cd_err webhook_from_row(sqlite3_stmt *s, struct store_webhook *w)
 {

@@ -517,6 +517,13 @@ enum cd_err store_file_get(struct store *st, const char *id, struct store_file *
 #define STORE_WEBHOOKS_MAX 1000       /* subscriptions store_webhooks_list returns at most */
 #define STORE_WEBHOOK_PAGE_MAX 500    /* deliveries per due or dead-letter list */
 
+/* Opens another connection to the database at `path` (already opened and migrated by
+ * store_open) for the webhook sender: its waits for SQLite's write lock, which the intake
+ * journal's applier holds for long transactions, then stall only the sender and not every
+ * caller of the main store's mutex. No journal recovery (store_open did it). Close with
+ * store_close. */
+enum cd_err store_webhook_conn_open(const char *path, struct store **out) CD_MUST_CHECK;
+
 /* One subscription of another system to the event stream. */
 struct store_webhook {
 	int64_t id;                              /* assigned by store_webhook_add */

@@ -1,0 +1,312 @@
+/* `citydesk webhook`: add, list and remove the subscriptions of other systems to case events,
+ * and list or retry the dead-letter list; also while the server runs (it re-reads
+ * subscriptions every second and picks up retried deliveries). See docs/internals/webhooks.md. */
+#include <errno.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/webhooks.h"
+#include "cli/cli.h"
+#include "core/auth.h"
+#include "util/alloc.h"
+
+/* Also declared in cli/cli.h once main.c's command table lists `webhook`. */
+int cli_webhook(int argc, char **argv);
+
+static const char usage[] =
+    "usage: citydesk webhook add --name NAME --url URL [--events TYPE,TYPE,...] [--street CODE] [--unit "
+    "CODE]\n"
+    "       citydesk webhook list\n"
+    "       citydesk webhook remove --name NAME\n"
+    "       citydesk webhook deadletters [--name NAME] [--limit N]\n"
+    "       citydesk webhook retry --id N\n"
+    "Case events are POSTed as JSON to URL (http or https), signed with HMAC-SHA256 in the header\n"
+    "X-Citydesk-Signature: t=<unix>,v1=<hex> over \"<t>.<body>\" with the subscription's secret,\n"
+    "which `add` prints once. --events takes event types (case.created, case.overdue, ...) or\n"
+    "patterns (case.*); none means every event. --street and --unit keep only the events of\n"
+    "cases in that street or of that unit. Failed deliveries are retried with backoff and, after\n"
+    "the last attempt, kept in the dead-letter list; `retry` queues one again.\n";
+
+struct webhook_opts {
+	const char *name, *url, *events, *street, *unit, *limit, *id;
+};
+
+static int parse_opts(int argc, char **argv, struct config *cfg, struct webhook_opts *o)
+{
+	static const struct {
+		const char *flag;
+		size_t offset;
+	} value_flags[] = {
+	    {"--name", offsetof(struct webhook_opts, name)},
+	    {"--url", offsetof(struct webhook_opts, url)},
+	    {"--events", offsetof(struct webhook_opts, events)},
+	    {"--street", offsetof(struct webhook_opts, street)},
+	    {"--unit", offsetof(struct webhook_opts, unit)},
+	    {"--limit", offsetof(struct webhook_opts, limit)},
+	    {"--id", offsetof(struct webhook_opts, id)},
+	};
+	for (int i = 1; i < argc; i++) {
+		int taken = config_take_flag(cfg, argc, argv, &i);
+		if (taken < 0)
+			return 2;
+		if (taken)
+			continue;
+		size_t k;
+		for (k = 0; k < sizeof value_flags / sizeof value_flags[0]; k++)
+			if (strcmp(argv[i], value_flags[k].flag) == 0)
+				break;
+		if (k == sizeof value_flags / sizeof value_flags[0] || i + 1 >= argc) {
+			fprintf(stderr, "citydesk webhook: unknown or incomplete option %s\n%s", argv[i],
+				usage);
+			return 2;
+		}
+		*(const char **)((char *)o + value_flags[k].offset) = argv[++i];
+	}
+	return 0;
+}
+
+/* A subscription name: 1-63 bytes of letters, digits, '-', '_' and '.'. */
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && n < STORE_WEBHOOK_NAME_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == n;
+}
+
+/* A whole number in [min, max] from text, or -1. */
+static long long parse_count(const char *s, long long min, long long max)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -1;
+	return v;
+}
+
+static int webhook_add(struct store *st, const struct webhook_opts *o)
+{
+	if (!o->name || !o->url) {
+		fprintf(stderr, "citydesk webhook add: --name and --url are required\n%s", usage);
+		return 2;
+	}
+	if (!valid_name(o->name)) {
+		fprintf(stderr,
+			"citydesk webhook add: the name must be 1 to %d letters, digits, '-', '_' or '.'\n",
+			STORE_WEBHOOK_NAME_MAX - 1);
+		return 2;
+	}
+	if (webhooks_check_url(o->url)) {
+		fprintf(stderr, "citydesk webhook add: \"%s\" is not an http:// or https:// URL\n", o->url);
+		return 2;
+	}
+	if (webhooks_check_events(o->events)) {
+		fprintf(stderr, "citydesk webhook add: --events must be comma-separated event types such as "
+				"case.created,case.overdue or case.*\n");
+		return 2;
+	}
+	if (o->street) {
+		struct store_area area;
+		if (store_area_get(st, o->street, &area, NULL) || strcmp(area.level, "street") != 0) {
+			fprintf(stderr, "citydesk webhook add: %s is not a street code of this district\n",
+				o->street);
+			return 1;
+		}
+	}
+	if (o->unit) {
+		struct store_unit u;
+		if (store_unit_get(st, o->unit, &u)) {
+			fprintf(stderr, "citydesk webhook add: no unit %s\n", o->unit);
+			return 1;
+		}
+	}
+	struct store_webhook w;
+	memset(&w, 0, sizeof w);
+	snprintf(w.name, sizeof w.name, "%s", o->name);
+	snprintf(w.url, sizeof w.url, "%s", o->url);
+	snprintf(w.events, sizeof w.events, "%s", o->events ? o->events : "");
+	snprintf(w.street_code, sizeof w.street_code, "%s", o->street ? o->street : "");
+	snprintf(w.unit_code, sizeof w.unit_code, "%s", o->unit ? o->unit : "");
+	webhooks_secret_new(w.secret);
+	struct store_actor actor = cli_actor();
+	int64_t id = 0;
+	enum cd_err rc = store_webhook_add(st, &actor, &w, &id);
+	if (rc == CD_ERR_EXISTS) {
+		fprintf(stderr, "citydesk webhook add: the name \"%s\" is taken\n", o->name);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "citydesk webhook add: %s\n", cd_err_name(rc));
+		return 1;
+	}
+	printf("added webhook %s (id %lld) -> %s, events: %s\n", w.name, (long long)id, w.url,
+	       w.events[0] ? w.events : "all");
+	printf("secret: %s\n", w.secret);
+	printf("(shown only now: the receiver checks X-Citydesk-Signature with it)\n");
+	return 0;
+}
+
+static int webhook_list(struct store *st, const struct webhook_opts *o)
+{
+	(void)o;
+	struct store_webhook *v = NULL;
+	size_t n = 0;
+	if (store_webhooks_list(st, &v, &n)) {
+		fprintf(stderr, "citydesk webhook list: the store failed\n");
+		return 1;
+	}
+	printf("%-5s %-20s %-9s %-6s %-10s %-8s %-28s %s\n", "id", "name", "pending", "dead", "street",
+	       "unit", "events", "url");
+	for (size_t i = 0; i < n; i++) {
+		int64_t pending = 0, dead = 0;
+		if (store_webhook_counts(st, v[i].id, &pending, &dead))
+			pending = dead = -1;
+		printf("%-5lld %-20s %-9lld %-6lld %-10s %-8s %-28s %s\n", (long long)v[i].id, v[i].name,
+		       (long long)pending, (long long)dead, v[i].street_code[0] ? v[i].street_code : "-",
+		       v[i].unit_code[0] ? v[i].unit_code : "-", v[i].events[0] ? v[i].events : "all",
+		       v[i].url);
+	}
+	for (size_t i = 0; i < n; i++)
+		sodium_memzero(v[i].secret, sizeof v[i].secret);
+	xfree(v);
+	return 0;
+}
+
+static int webhook_remove(struct store *st, const struct webhook_opts *o)
+{
+	if (!o->name) {
+		fprintf(stderr, "citydesk webhook remove: --name is required\n%s", usage);
+		return 2;
+	}
+	struct store_actor actor = cli_actor();
+	enum cd_err rc = store_webhook_remove(st, &actor, o->name);
+	if (rc == CD_ERR_NOTFOUND) {
+		fprintf(stderr, "citydesk webhook remove: no webhook \"%s\"\n", o->name);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "citydesk webhook remove: %s\n", cd_err_name(rc));
+		return 1;
+	}
+	printf("removed webhook %s with its pending and dead deliveries\n", o->name);
+	return 0;
+}
+
+static void format_time(int64_t t, char out[32])
+{
+	if (!t) {
+		snprintf(out, 32, "-");
+		return;
+	}
+	time_t tt = (time_t)t + 8 * 3600; /* Asia/Shanghai has no daylight saving */
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+}
+
+static int webhook_deadletters(struct store *st, const struct webhook_opts *o)
+{
+	long long limit = 50;
+	if (o->limit && (limit = parse_count(o->limit, 1, STORE_WEBHOOK_PAGE_MAX)) < 0) {
+		fprintf(stderr, "citydesk webhook deadletters: --limit must be 1 to %d\n",
+			STORE_WEBHOOK_PAGE_MAX);
+		return 2;
+	}
+	int64_t hook = 0;
+	if (o->name) {
+		struct store_webhook w;
+		if (store_webhook_get(st, o->name, &w)) {
+			fprintf(stderr, "citydesk webhook deadletters: no webhook \"%s\"\n", o->name);
+			return 1;
+		}
+		hook = w.id;
+		sodium_memzero(w.secret, sizeof w.secret);
+	}
+	struct store_webhook_delivery *v = NULL;
+	size_t n = 0;
+	if (store_webhook_deadletters(st, hook, (size_t)limit, &v, &n)) {
+		fprintf(stderr, "citydesk webhook deadletters: the store failed\n");
+		return 1;
+	}
+	printf("%-8s %-20s %-26s %-18s %-8s %-6s %-25s %s\n", "id", "webhook", "type", "ref", "attempts",
+	       "status", "last attempt", "last error");
+	for (size_t i = 0; i < n; i++) {
+		char at[32];
+		format_time(v[i].last_at, at);
+		printf("%-8lld %-20s %-26s %-18s %-8d %-6d %-25s %s\n", (long long)v[i].id, v[i].webhook_name,
+		       v[i].type, v[i].ref[0] ? v[i].ref : "-", v[i].attempts, v[i].last_status, at,
+		       v[i].last_error);
+	}
+	store_webhook_deliveries_free(v, n);
+	return 0;
+}
+
+static int webhook_retry(struct store *st, const struct webhook_opts *o)
+{
+	long long id = o->id ? parse_count(o->id, 1, INT64_MAX) : -1;
+	if (id < 0) {
+		fprintf(stderr, "citydesk webhook retry: --id N (a delivery id from `webhook deadletters`) "
+				"is required\n");
+		return 2;
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct store_actor actor = cli_actor();
+	enum cd_err rc =
+	    store_webhook_retry(st, &actor, (int64_t)id, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	if (rc == CD_ERR_NOTFOUND) {
+		fprintf(stderr, "citydesk webhook retry: no dead delivery %lld\n", id);
+		return 1;
+	}
+	if (rc) {
+		fprintf(stderr, "citydesk webhook retry: %s\n", cd_err_name(rc));
+		return 1;
+	}
+	printf("delivery %lld queued again (a running server sends it within a second)\n", id);
+	return 0;
+}
+
+int cli_webhook(int argc, char **argv)
+{
+	struct config cfg;
+	struct webhook_opts o;
+	memset(&o, 0, sizeof o);
+	config_init(&cfg);
+	if (argc < 2 || cli_wants_help(argc, argv)) {
+		printf("%s\n", usage);
+		config_print_help();
+		return argc < 2 ? 2 : 0;
+	}
+	int urc = parse_opts(argc - 1, argv + 1, &cfg, &o);
+	if (urc)
+		return urc;
+	if (auth_init()) {
+		fprintf(stderr, "citydesk: libsodium failed to initialise\n");
+		return 1;
+	}
+	static const struct {
+		const char *verb;
+		int (*run)(struct store *st, const struct webhook_opts *o);
+	} verbs[] = {
+	    {"add", webhook_add},	{"list", webhook_list},
+	    {"remove", webhook_remove}, {"deadletters", webhook_deadletters},
+	    {"retry", webhook_retry},
+	};
+	size_t k = 0;
+	while (k < sizeof verbs / sizeof verbs[0] && strcmp(argv[1], verbs[k].verb) != 0)
+		k++;
+	if (k == sizeof verbs / sizeof verbs[0]) {
+		fprintf(stderr, "citydesk webhook: unknown command \"%s\"\n%s", argv[1], usage);
+		return 2;
+	}
+	struct store *st = NULL;
+	if (cli_open_store(&cfg, &st))
+		return 1;
+	int status = verbs[k].run(st, &o);
+	store_close(st);
+	return status;
+}
