@@ -32,7 +32,8 @@ struct pii_span {
 size_t pii_find(const char *s, size_t len, unsigned kinds, struct pii_span *spans, size_t cap);
 
 /* Masks every finding in s[0..len) in place and returns how many there were. Only ASCII
- * letters and digits become '*', so the length and every other byte stay as they were:
+ * letters and digits (and, in an e-mail address, the whole local part after its first
+ * character) become '*', so the length and every other byte stay as they were:
  *   mobile   13812345678 -> 138****5678, +86 138 1234 5678 -> +86 138 **** 5678
  *   landline 0755-12345678 -> 0755-****5678 (area code and last 4 kept)
  *   ID card  440304199001011233 -> 4403**********1233 (first 4, last 4 kept)
