@@ -1489,6 +1489,27 @@ enum cd_err classify_model_encode(const struct classify_model *m, struct buf *ou
 	}
 	for (size_t i = 0; i < m->n_names && !rc; i++)
 		rc = put_str(out, m->names[i]);
+	/* idf: the value of unseen buckets (the largest), then the buckets that differ. */
+	if (!rc)
+		rc = put_u32(out, m->idf ? 1 : 0);
+	if (m->idf && !rc) {
+		float dflt = 0;
+		uint32_t differ = 0;
+		for (size_t r = 0; r < rows; r++)
+			if (m->idf[r] > dflt)
+				dflt = m->idf[r];
+		for (size_t r = 0; r < rows; r++)
+			differ += m->idf[r] != dflt;
+		rc = put_f32(out, dflt);
+		if (!rc)
+			rc = put_u32(out, differ);
+		for (size_t r = 0; r < rows && !rc; r++)
+			if (m->idf[r] != dflt) {
+				rc = put_u32(out, (uint32_t)r);
+				if (!rc)
+					rc = put_f32(out, m->idf[r]);
+			}
+	}
 	for (size_t k = 0; k < c && !rc; k++)
 		rc = put_f32(out, m->bias[k]);
 	if (!rc)
@@ -1591,6 +1612,30 @@ enum cd_err classify_model_decode(const void *data, size_t len, struct classify_
 		if (get_str(&r, name, sizeof name))
 			goto out;
 		names[i] = xstrdup(name);
+	}
+	uint32_t has_idf;
+	if (get_u32(&r, &has_idf) || has_idf > 1)
+		goto out;
+	if (has_idf) {
+		size_t rows = (size_t)1 << bits;
+		float dflt;
+		uint32_t differ, prev_row = 0;
+		if (get_f32(&r, &dflt) || !(dflt > 0) || get_u32(&r, &differ) || differ > rows)
+			goto out;
+		m->idf = try_malloc(rows * sizeof *m->idf);
+		if (!m->idf) {
+			rc = CD_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t k = 0; k < rows; k++)
+			m->idf[k] = dflt;
+		for (uint32_t i = 0; i < differ; i++) {
+			uint32_t row;
+			if (get_u32(&r, &row) || row >= rows || (i && row <= prev_row) ||
+			    get_f32(&r, &m->idf[row]) || !(m->idf[row] > 0))
+				goto out;
+			prev_row = row;
+		}
 	}
 	for (size_t k = 0; k < c; k++)
 		if (get_f32(&r, &m->bias[k]))

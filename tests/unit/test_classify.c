@@ -151,9 +151,28 @@ static void check_same_predictions(const struct classify_model *a, const struct 
 	}
 }
 
-static void test_round_trip(void)
+static void round_trip(int idf, int names)
 {
-	struct classify_model *m = synthetic_model();
+	struct classify_set *s = synthetic_set();
+	struct classify_params p;
+	small_params(&p);
+	p.idf = idf;
+	p.name_features = names;
+	struct classify_model *m = NULL;
+	if (names) {
+		/* Names without a tree: a small one built here. */
+		struct category_tree *t = category_tree_new();
+		const char *csv = "code,name,parent_code\nR,root,\nA,环卫,R\nA1,垃圾清理,A\nB,劳动,R\nB1,拖欠工资,B\n";
+		struct category_error err;
+		CHECK_INT_EQ(category_tree_load_csv(t, csv, strlen(csv), &err), CD_OK);
+		category_tree_freeze(t);
+		size_t n = 0;
+		CHECK_INT_EQ(classify_set_add_taxonomy(s, t, "R", &n), CD_OK);
+		CHECK_INT_EQ(n, 4);
+		category_tree_free(t);
+	}
+	CHECK_INT_EQ(classify_train(s, &p, &m), CD_OK);
+	classify_set_free(s);
 	if (!m)
 		return;
 	classify_model_set_temperature(m, 0.75);
@@ -193,6 +212,13 @@ static void test_round_trip(void)
 	buf_release(&b);
 	classify_model_free(d);
 	classify_model_free(m);
+}
+
+static void test_round_trip(void)
+{
+	round_trip(0, 0);
+	round_trip(1, 0); /* with the idf table */
+	round_trip(1, 1); /* with taxonomy names */
 }
 
 static void test_select_and_nested(void)
