@@ -25,9 +25,9 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define COMMIT_MS                                                                                            \
-	50		    /* store writes are gathered for this long (one transaction each): at 5 ms       \
-				the extra transactions halved intake under wrk (docs/internals/webhooks.md) */
+/* Store writes are gathered for this long, one transaction each: more often measurably slowed
+ * intake under wrk (docs/internals/webhooks.md, "Batched writes"). */
+#define COMMIT_MS 50
 #define IDLE_MS 100	    /* a subscription with nothing due is asked again after this */
 #define READY_MAX 256	    /* due deliveries fetched per subscription at a time */
 #define UNCOMMITTED_MAX 256 /* outcomes of one subscription awaiting the store before fetching waits */
