@@ -489,7 +489,7 @@ static void evaluate(const struct corpus *c, struct text_norm *tn, struct text_n
 	double *neg = xmalloc(nneg * sizeof *neg), *pos = xmalloc(n * NVAR * sizeof *pos);
 	printf("\n  shingles %s; positives: each of %zu messages against its variant; negatives: all"
 	       " %zu pairs of different messages\n", kname, n, nneg);
-	printf("  %-17s %6s %6s %6s |", "method", "AUC", "neg99.9", "negmax");
+	printf("  %-17s %6s %6s %6s %5s |", "method", "AUC", "neg99.9", "negmax", ">=0.3");
 	for (int v = 0; v < NVAR; v++)
 		printf(" %11s", var_names[v]);
 	printf("   (mean score / recall at neg99.9)\n");
@@ -514,8 +514,11 @@ static void evaluate(const struct corpus *c, struct text_norm *tn, struct text_n
 			mean[v] = sum / n;
 			recall[v] = (double)hit / n;
 		}
-		printf("  %-17s %6.4f %6.3f %6.3f |", meth_names[m], auc(pos, np, neg, nneg), thr,
-		       neg[nneg - 1]);
+		size_t above = 0; /* different messages at 0.3 or more: the corpus's own repeats */
+		for (size_t q = 0; q < nneg; q++)
+			above += neg[q] >= 0.3;
+		printf("  %-17s %6.4f %6.3f %6.3f %5zu |", meth_names[m], auc(pos, np, neg, nneg), thr,
+		       neg[nneg - 1], above);
 		for (int v = 0; v < NVAR; v++)
 			printf("  %.2f/%.3f", mean[v], recall[v]);
 		printf("\n");
