@@ -780,11 +780,14 @@ static void reap(struct webhooks *wh)
 		struct wh_xfer *x = NULL;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		CURLcode cc = m->data.result;
-		if (x) {
-			if (wh->ndone == STORE_WEBHOOK_BATCH_MAX)
-				commit(wh);
+		if (!x)
+			continue;
+		if (wh->ndone == STORE_WEBHOOK_BATCH_MAX)
+			commit(wh);
+		if (wh->ndone == STORE_WEBHOOK_BATCH_MAX) /* the store is failing: the delivery stays */
+			xfer_free(wh, x);		  /* pending and is sent again (at least once) */
+		else
 			xfer_done(wh, x, cc);
-		}
 	}
 }
 
