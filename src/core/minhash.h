@@ -51,10 +51,10 @@ uint64_t simhash_sign(const uint64_t *shingles, size_t n);
 double simhash_similarity(uint64_t a, uint64_t b);
 
 /* A candidate index over MinHash signatures: one open-addressing table per band maps the
- * band's 4 bytes to the ids that have them, 8 bytes an entry, so about 16 * 8 / 0.7 = 180
- * bytes per signature added (the signatures themselves are not kept: the caller stores them
- * and checks candidates with minhash_similarity). Not thread-safe: one writer, or readers
- * only. */
+ * band's 4 bytes to the ids that have them, 8 bytes a slot, load at most 0.7, sizes powers of
+ * two: 180 to 370 bytes per signature added, 268 MB for 1,000,000 (the signatures themselves
+ * are not kept: the caller stores them and checks candidates with minhash_similarity). Not
+ * thread-safe: one writer, or readers only. */
 struct minhash_index;
 
 /* An empty index sized for about `expect` signatures (it grows past that). */
