@@ -14,6 +14,7 @@ static const struct command {
 	{"import", cli_import, "import boundaries, units or the responsibility list"},
 	{"user", cli_user, "add, list, change or disable accounts"},
 	{"audit", cli_audit, "verify or list the audit trail"},
+	{"webhook", cli_webhook, "add, list or remove webhooks; dead letters and retries"},
 };
 
 static void usage(FILE *out)

@@ -1,5 +1,6 @@
 /* GET /healthz and the app's own Prometheus gauges. */
 #include "api/api.h"
+#include "app/webhooks.h"
 #include "app/events.h"
 
 void api_health(struct http_request *req, struct http_response *res, void *ctx)
@@ -18,6 +19,8 @@ enum cd_err api_metrics(struct buf *out, void *ctx)
 	if (rc)
 		return rc;
 	if (app->events && (rc = events_metrics(app->events, out)))
+		return rc;
+	if (app->webhooks && (rc = webhooks_metrics(app->webhooks, out)))
 		return rc;
 	return buf_printf(out,
 			  "# HELP citydesk_store_bytes Size of the store: database file and its write-ahead log.\n"

@@ -15,6 +15,7 @@ struct category_tree;
 struct classify_kw;
 struct commit_queue;
 struct events;
+struct webhooks;
 
 struct app {
 	struct config cfg;            /* resolved settings */
@@ -30,6 +31,7 @@ struct app {
 	struct classify_kw *classifier; /* interim keyword classifier over cats */
 	struct commit_queue *intake;  /* group commit of new cases */
 	struct events *events;        /* case and alert events for GET /api/v1/stream (app/events.h) */
+	struct webhooks *webhooks;    /* outgoing webhooks, fed by `events` (app/webhooks.h) */
 };
 
 #endif

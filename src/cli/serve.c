@@ -15,6 +15,7 @@
 #include "app/events.h"
 #include "app/district.h"
 #include "app/mapview.h"
+#include "app/webhooks.h"
 #include "core/calendar.h"
 #include "core/category.h"
 #include "core/classify_kw.h"
@@ -166,6 +167,10 @@ int cli_serve(int argc, char **argv)
 	if (load_services(&app) || commit_queue_start(app.st, &app.intake))
 		goto out;
 	app.events = events_new(NULL);
+	char db_path[4096];
+	if (config_db_path(&app.cfg, db_path, sizeof db_path) ||
+	    webhooks_start(db_path, app.events, NULL, &app.webhooks))
+		goto out;
 	struct http_config hc = {
 		.listen = config_get(&app.cfg, CFG_LISTEN),
 		.routes = api_routes,
@@ -192,6 +197,7 @@ int cli_serve(int argc, char **argv)
 out:
 	http_server_stop(srv);
 	commit_queue_stop(app.intake);
+	webhooks_stop(app.webhooks); /* before events_free: it unsubscribes from the bus */
 	events_free(app.events); /* after http_server_stop: no stream unsubscribes any more */
 	classify_kw_free(app.classifier);
 	category_tree_free(app.cats);

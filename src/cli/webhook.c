@@ -14,9 +14,6 @@
 #include "core/auth.h"
 #include "util/alloc.h"
 
-/* Also declared in cli/cli.h once main.c's command table lists `webhook`. */
-int cli_webhook(int argc, char **argv);
-
 static const char usage[] =
     "usage: citydesk webhook add --name NAME --url URL [--events TYPE,TYPE,...] [--street CODE] [--unit "
     "CODE]\n"
