@@ -6,9 +6,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "core/minhash.h"
 #include "core/text.h"
 #include "test.h"
 #include "util/alloc.h"
+#include "util/csv.h"
+
+#define TRAIN_CSV "../shared/data/complaints/taidi2020C_train.csv"
 
 static struct text_norm *norm(void)
 {
@@ -333,6 +337,156 @@ static void test_threads(void)
 	}
 }
 
+/* ---- signatures on the labelled messages ----------------------------------------------- */
+
+/* Reads one CSV field at *pos into a new string (xfree it); *end_of_record tells whether the
+ * record ended after it. Quoted fields may hold commas, quotes and newlines. */
+static char *csv_field(const char *d, size_t len, size_t *pos, bool *end_of_record)
+{
+	size_t i = *pos, o = 0;
+	char *f = xmalloc(len - i + 1);
+	if (i < len && d[i] == '"') {
+		for (i++; i < len; i++) {
+			if (d[i] == '"' && i + 1 < len && d[i + 1] == '"')
+				f[o++] = '"', i++;
+			else if (d[i] == '"')
+				break;
+			else
+				f[o++] = d[i];
+		}
+		i++;
+	}
+	while (i < len && d[i] != ',' && d[i] != '\n' && d[i] != '\r')
+		f[o++] = d[i++];
+	f[o] = '\0';
+	*end_of_record = i >= len || d[i] != ',';
+	if (i < len && d[i] == ',')
+		i++;
+	while (*end_of_record && i < len && (d[i] == '\r' || d[i] == '\n'))
+		i++;
+	*pos = i;
+	return f;
+}
+
+/* title + "。" + detail of every message (columns 3 and 5); returns the count. */
+static size_t load_messages(char ***out)
+{
+	char *d = NULL;
+	size_t len = 0, pos = 0, n = 0;
+	*out = NULL;
+	if (file_read_all(TRAIN_CSV, 1 << 22, &d, &len) != CD_OK)
+		return 0;
+	char **msgs = xcalloc(1024, sizeof *msgs);
+	if (len >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0)
+		pos = 3;
+	bool header = true;
+	while (pos < len && n < 1024) {
+		char *f[8] = {0};
+		int nf = 0;
+		bool end = false;
+		while (!end) {
+			char *x = csv_field(d, len, &pos, &end);
+			if (nf < 8)
+				f[nf++] = x;
+			else
+				xfree(x);
+		}
+		if (!header && nf >= 5) {
+			size_t tl = strlen(f[2]), dl = strlen(f[4]);
+			msgs[n] = xmalloc(tl + dl + 4);
+			memcpy(msgs[n], f[2], tl);
+			memcpy(msgs[n] + tl, "。", 3);
+			memcpy(msgs[n] + tl + 3, f[4], dl + 1);
+			n++;
+		}
+		header = false;
+		for (int k = 0; k < nf; k++)
+			xfree(f[k]);
+	}
+	xfree(d);
+	*out = msgs;
+	return n;
+}
+
+/* The MinHash signature of text after normalize (with tn) and bigram tokens. */
+static void sign(struct text_norm *tn, const char *text, size_t len, struct minhash_sig *sig)
+{
+	char *norm = xmalloc(4 * len + 16);
+	size_t nl = 0;
+	CHECK_INT_EQ(text_normalize(tn, text, len, TEXT_ALL, norm, 4 * len + 16, &nl), CD_OK);
+	size_t n = text_tokens_array(norm, nl, MINHASH_SHINGLES, NULL, 0);
+	uint64_t *sh = xmalloc((n + 1) * sizeof *sh);
+	text_tokens_array(norm, nl, MINHASH_SHINGLES, sh, n);
+	minhash_sign(sh, n, sig);
+	xfree(sh);
+	xfree(norm);
+}
+
+/* Every message against its Hong Kong Traditional version and a copy with typos (every 8th
+ * character dropped, every 13th doubled), and all pairs of different messages: at the
+ * "possible duplicate" threshold 0.3 the copies are found and different messages are not
+ * (bench_text measures more variants; docs/internals/text.md has the figures). */
+static void test_signatures_on_messages(void)
+{
+	char **msgs;
+	size_t n = load_messages(&msgs);
+	if (n == 0) {
+		printf("  SKIP signatures_on_messages: %s not found (it is present in CI)\n", TRAIN_CSV);
+		return;
+	}
+	CHECK(n >= 400);
+	struct text_norm *to_trad = NULL;
+	CHECK_INT_EQ(text_norm_open("s2hk.json", &to_trad), CD_OK);
+	if (!to_trad)
+		return;
+	struct minhash_sig *orig = xcalloc(n, sizeof *orig);
+	size_t trad_found = 0, typo_found = 0;
+	double trad_min = 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(msgs[i]);
+		sign(norm(), msgs[i], len, &orig[i]);
+		char *t = xmalloc(2 * len + 16), *e = xmalloc(2 * len + 16);
+		size_t tl = 0, el = 0, k = 0;
+		CHECK_INT_EQ(text_normalize(to_trad, msgs[i], len, TEXT_SIMPLIFY, t, 2 * len + 16, &tl),
+			     CD_OK);
+		struct minhash_sig s;
+		sign(norm(), t, tl, &s);
+		double sim = minhash_similarity(&orig[i], &s);
+		trad_found += sim >= 0.3;
+		trad_min = sim < trad_min ? sim : trad_min;
+		for (size_t b = 0; b < len; k++) { /* typos, character by character */
+			size_t cl = 1;
+			while (b + cl < len && ((unsigned char)msgs[i][b + cl] & 0xC0) == 0x80)
+				cl++;
+			if (k % 8 != 7) {
+				memcpy(e + el, msgs[i] + b, cl), el += cl;
+				if (k % 13 == 12)
+					memcpy(e + el, msgs[i] + b, cl), el += cl;
+			}
+			b += cl;
+		}
+		sign(norm(), e, el, &s);
+		typo_found += minhash_similarity(&orig[i], &s) >= 0.3;
+		xfree(t);
+		xfree(e);
+	}
+	size_t npairs = 0, false_pos = 0;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++, npairs++)
+			false_pos += minhash_similarity(&orig[i], &orig[j]) >= 0.3;
+	printf("  signatures: %zu messages; at 0.3: Traditional %zu/%zu (min %.2f), typos %zu/%zu, "
+	       "different pairs %zu/%zu\n", n, trad_found, n, trad_min, typo_found, n, false_pos, npairs);
+	CHECK_INT_EQ(trad_found, n);
+	CHECK(trad_min >= 0.8);
+	CHECK(typo_found >= n * 99 / 100);
+	CHECK(false_pos * 1000 <= npairs); /* at most 0.1 %; the corpus repeats a few messages */
+	for (size_t i = 0; i < n; i++)
+		xfree(msgs[i]);
+	xfree(msgs);
+	xfree(orig);
+	text_norm_free(to_trad);
+}
+
 static const struct test_case tests[] = {
 	{"traditional_pairs", test_traditional_pairs},
 	{"fullwidth", test_fullwidth},
@@ -345,6 +499,7 @@ static const struct test_case tests[] = {
 	{"tokens", test_tokens},
 	{"token_hashes", test_token_hashes},
 	{"threads", test_threads},
+	{"signatures_on_messages", test_signatures_on_messages},
 };
 
 TEST_MAIN(tests)
