@@ -250,8 +250,8 @@ static bool match_email(const unsigned char *s, size_t len, size_t i, struct pii
 		p++;
 	if (p == i || p >= len || s[p] != '@' || s[i] == '.')
 		return false;
-	size_t at = p++;
-	size_t labels = 0, last_start = p, last_alpha = 0;
+	p++; /* past the @ */
+	size_t labels = 0, last_alpha = 0;
 	while (p < len) {
 		size_t ls = p;
 		bool alpha = true;
@@ -261,14 +261,13 @@ static bool match_email(const unsigned char *s, size_t len, size_t i, struct pii
 		}
 		if (p == ls)
 			break;
-		labels++, last_start = ls, last_alpha = alpha ? p - ls : 0;
+		labels++, last_alpha = alpha ? p - ls : 0;
 		if (p + 1 < len && s[p] == '.' && is_alnum(s[p + 1]))
 			p++;
 		else
 			break;
 	}
-	(void)last_start;
-	if (labels < 2 || last_alpha < 2 || at == i)
+	if (labels < 2 || last_alpha < 2)
 		return false;
 	sp->start = i;
 	sp->len = p - i;
