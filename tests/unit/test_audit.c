@@ -235,14 +235,17 @@ static void test_detects_changed_row(void)
 {
 	struct tmpdb t;
 	tmpdb_make(&t);
-	fill(&t, 5); /* entries 1..6 */
+	fill(&t, 5); /* the migrations' entries, then five unit writes */
 	CHECK_INT_EQ(raw_exec(t.path, drop_triggers), SQLITE_OK);
-	CHECK_INT_EQ(raw_exec(t.path, "UPDATE audit SET after = replace(after, '单位', '个人') "
-				      "WHERE id = 3"),
-		     SQLITE_OK);
+	/* Change the second unit write, whichever id the migrations before it leave it. */
+	const int64_t target = migration_entries() + 2;
+	char sql[160];
+	snprintf(sql, sizeof sql, "UPDATE audit SET after = replace(after, '单位', '个人') WHERE id = %lld",
+		 (long long)target);
+	CHECK_INT_EQ(raw_exec(t.path, sql), SQLITE_OK);
 	enum cd_err rc;
 	char reason[256];
-	CHECK_INT_EQ(verify(t.path, &rc, reason, sizeof reason), 3);
+	CHECK_INT_EQ(verify(t.path, &rc, reason, sizeof reason), target);
 	CHECK_INT_EQ(rc, CD_ERR_CORRUPT);
 	CHECK(strstr(reason, "hash") != NULL);
 	tmpdb_remove(&t);
