@@ -108,7 +108,11 @@ static int take_param(int argc, char **argv, int *i, struct classify_params *p)
 		int on = strcmp(v, "0") != 0;
 		p->name_features = on;
 		p->name_weight = on ? 1.0 : 0.0;
-	} else if (strcmp(a, "--name-weight") == 0)
+	} else if (strcmp(a, "--name-boost") == 0)
+		p->name_boost = strtod(v, NULL);
+	else if (strcmp(a, "--balance") == 0)
+		p->balance = strtod(v, NULL);
+	else if (strcmp(a, "--name-weight") == 0)
 		p->name_weight = strtod(v, NULL);
 	else if (strcmp(a, "--title") == 0)
 		p->title_weight = strtod(v, NULL);

@@ -314,12 +314,29 @@ static enum cd_err normalized(const char *text, size_t len, char **out, size_t *
 	return CD_OK;
 }
 
+/* Sorts b[0 .. n), keeps each distinct bucket once in b[0 .. k) with val[i] =
+ * weight * (1 + ln count), and returns k. */
+static size_t count_runs(uint32_t *b, size_t n, double weight, float *val)
+{
+	qsort(b, n, sizeof *b, cmp_u32);
+	size_t k = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j < n && b[j] == b[i])
+			j++;
+		b[k] = b[i];
+		val[k++] = (float)(weight * (1.0 + log((double)(j - i))));
+		i = j;
+	}
+	return k;
+}
+
 /* Featurizes text into v (arrays allocated here; fvec_release them): text_tokens' n-grams of
  * the normalized text, one bucket each, plus the names found. CD_ERR_NOMEM when the
  * input-sized scratch cannot be had. */
 static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max,
-				  const struct name_index *names, uint64_t salt, const char *text,
-				  size_t len, struct fvec *v)
+				  const struct name_index *names, double name_boost, uint64_t salt,
+				  const char *text, size_t len, struct fvec *v)
 {
 	static const unsigned kinds[] = {0, TEXT_TOK_UNI, TEXT_TOK_UNI | TEXT_TOK_BI,
 					 TEXT_TOK_UNI | TEXT_TOK_BI | TEXT_TOK_TRI};
@@ -338,7 +355,8 @@ static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max,
 	uint64_t *hashes = try_malloc(hcap * sizeof *hashes);
 	uint32_t *cps = names && names->n ? try_malloc((nlen + 1) * sizeof *cps) : NULL;
 	uint32_t *raw = try_malloc((hcap + NAME_MATCH_CAP) * sizeof *raw);
-	float *val = NULL;
+	float *val = NULL, *counts = NULL;
+	uint32_t *idx = NULL;
 	if (!hashes || !raw || (names && names->n && !cps))
 		goto out;
 	size_t nf = text_tokens_array(norm, nlen, kinds[ngram_max], hashes, hcap);
@@ -346,6 +364,7 @@ static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max,
 		nf = hcap;
 	for (size_t i = 0; i < nf; i++)
 		raw[i] = bucket_of(hashes[i] ^ salt, hash_bits);
+	size_t ntok = nf;
 	if (cps) {
 		size_t n = text_cps(norm, nlen, cps), name_hits = 0;
 		for (size_t i = 0; i < n && name_hits < NAME_MATCH_CAP; i++) {
@@ -366,29 +385,39 @@ static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max,
 			}
 		}
 	}
-	qsort(raw, nf, sizeof *raw, cmp_u32);
+	/* Tokens are raw[0 .. ntok), names raw[ntok .. nf): counted apart, then merged. */
+	counts = try_malloc((nf + 1) * sizeof *counts);
 	val = try_malloc((nf + 1) * sizeof *val);
-	if (!val)
+	idx = try_malloc((nf + 1) * sizeof *idx);
+	if (!counts || !val || !idx)
 		goto out;
-	size_t out_n = 0;
-	double norm2 = 0;
-	for (size_t i = 0; i < nf;) {
-		size_t j = i;
-		while (j < nf && raw[j] == raw[i])
-			j++;
-		double w = 1.0 + log((double)(j - i));
-		raw[out_n] = raw[i];
-		val[out_n++] = (float)w;
-		norm2 += w * w;
-		i = j;
+	size_t k1 = count_runs(raw, ntok, 1.0, counts);
+	size_t k2 = count_runs(raw + ntok, nf - ntok, name_boost, counts + ntok);
+	size_t a = 0, b = 0, out_n = 0;
+	const uint32_t *rb = raw + ntok;
+	const float *va = counts, *vb = counts + ntok;
+	while (a < k1 || b < k2) {
+		if (b >= k2 || (a < k1 && raw[a] < rb[b])) {
+			idx[out_n] = raw[a];
+			val[out_n++] = va[a++];
+		} else if (a >= k1 || rb[b] < raw[a]) {
+			idx[out_n] = rb[b];
+			val[out_n++] = vb[b++];
+		} else {
+			idx[out_n] = raw[a];
+			val[out_n++] = va[a++] + vb[b++];
+		}
 	}
+	double norm2 = 0;
+	for (size_t i = 0; i < out_n; i++)
+		norm2 += (double)val[i] * val[i];
 	double scale = norm2 > 0 ? 1.0 / sqrt(norm2) : 0;
 	for (size_t i = 0; i < out_n; i++)
 		val[i] = (float)(val[i] * scale);
-	v->idx = raw;
+	v->idx = idx;
 	v->val = val;
 	v->n = out_n;
-	raw = NULL;
+	idx = NULL;
 	val = NULL;
 	rc = CD_OK;
 out:
@@ -396,7 +425,9 @@ out:
 	xfree(hashes);
 	xfree(cps);
 	xfree(raw);
+	xfree(idx);
 	xfree(val);
+	xfree(counts);
 	return rc;
 }
 
@@ -415,14 +446,16 @@ static void fvec_release(struct fvec *v)
  * first line (the title, or the whole text when it is one line) in a space of their own,
  * scaled by title_weight; unit length. */
 static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struct name_index *names,
-			     double title_weight, const char *text, size_t len, struct fvec *v)
+			     double name_boost, double title_weight, const char *text, size_t len,
+			     struct fvec *v)
 {
-	enum cd_err rc = featurize_part(hash_bits, ngram_max, names, 0, text, len, v);
+	enum cd_err rc = featurize_part(hash_bits, ngram_max, names, name_boost, 0, text, len, v);
 	if (rc || title_weight <= 0)
 		return rc;
 	const char *nl = memchr(text, '\n', len > CLASSIFY_MAX_TEXT ? CLASSIFY_MAX_TEXT : len);
 	struct fvec t;
-	rc = featurize_part(hash_bits, ngram_max, names, TITLE_SALT, text, nl ? (size_t)(nl - text) : len, &t);
+	rc = featurize_part(hash_bits, ngram_max, names, name_boost, TITLE_SALT, text,
+			    nl ? (size_t)(nl - text) : len, &t);
 	if (rc) {
 		fvec_release(v);
 		return rc;
@@ -794,6 +827,7 @@ struct classify_model {
 	unsigned ngram_max;
 	int name_features;
 	double title_weight;   /* weight of the first line's own features (0: none) */
+	double name_boost;     /* weight of a name feature against a token's */
 	double temperature;
 	size_t n_labels;
 	char (*label_name)[CLASSIFY_LABEL_MAX];
@@ -816,6 +850,8 @@ void classify_params_default(struct classify_params *p)
 	p->name_features = 1;
 	p->idf = 0;
 	p->title_weight = 1.0;
+	p->name_boost = 2.5;
+	p->balance = 1.0;
 	p->seed = 20261127;
 }
 
@@ -823,7 +859,8 @@ static int params_ok(const struct classify_params *p)
 {
 	return p->hash_bits >= 12 && p->hash_bits <= 24 && p->ngram_max >= 1 && p->ngram_max <= 3 &&
 	       p->epochs >= 1 && p->epochs <= 1000 && p->lr > 0 && p->lr < 100 && p->name_weight >= 0 &&
-	       p->title_weight >= 0 && p->title_weight <= 10;
+	       p->title_weight >= 0 && p->title_weight <= 10 && p->name_boost > 0 &&
+	       p->name_boost <= 10 && p->balance >= 0 && p->balance <= 1;
 }
 
 void classify_model_free(struct classify_model *m)
@@ -912,7 +949,7 @@ static enum cd_err model_features(const struct classify_model *m, const char *te
 				  struct fvec *v)
 {
 	enum cd_err rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
-				   m->title_weight, text, len, v);
+				   m->name_boost, m->title_weight, text, len, v);
 	if (!rc && m->idf)
 		fvec_weight(v, m->idf);
 	return rc;
@@ -971,6 +1008,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 		return rc;
 	m->name_features = p->name_features;
 	m->title_weight = p->title_weight;
+	m->name_boost = p->name_boost;
 	for (size_t i = 0; i < s->n_labels; i++) {
 		memcpy(m->label_name[i], s->names_l[i], CLASSIFY_LABEL_MAX);
 		memcpy(m->label_code[i], s->codes_l[i], CATEGORY_CODE_MAX);
@@ -987,7 +1025,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 		if ((use && !use[i]) || (e->pseudo && p->name_weight <= 0))
 			continue;
 		rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
-			       m->title_weight, e->text,
+			       m->name_boost, m->title_weight, e->text,
 			       e->len, &fv[i]);
 		if (rc)
 			goto out;
@@ -1012,6 +1050,19 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 		for (size_t t = 0; t < n; t++)
 			fvec_weight(&fv[order[t]], m->idf);
 	}
+	/* Class balance: real examples of label k weigh (n / (labels * n_k))^balance, so a broad
+	 * frequent class does not swallow the small ones. */
+	double label_weight[CLASSIFY_MAX_LABELS];
+	size_t per_label[CLASSIFY_MAX_LABELS] = {0}, n_real = 0;
+	for (size_t t = 0; t < n; t++)
+		if (!s->ex[order[t]].pseudo) {
+			per_label[s->ex[order[t]].label]++;
+			n_real++;
+		}
+	for (size_t k = 0; k < s->n_labels; k++)
+		label_weight[k] = per_label[k] ? pow((double)n_real / ((double)s->n_labels * (double)per_label[k]),
+						     p->balance)
+					       : 1.0;
 	uint64_t rng = p->seed;
 	size_t total = (size_t)p->epochs * n, step = 0;
 	size_t c = m->n_labels;
@@ -1026,7 +1077,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 			const struct example *e = &s->ex[order[t]];
 			const struct fvec *v = &fv[order[t]];
 			double lr = p->lr * (1.0 - (double)step / (double)total);
-			double wgt = e->pseudo ? p->name_weight : e->weight;
+			double wgt = e->pseudo ? p->name_weight : e->weight * label_weight[e->label];
 			model_scores(m, v, prob);
 			softmax(prob, c, 1.0);
 			for (size_t k = 0; k < c; k++) {
@@ -1458,9 +1509,10 @@ enum cd_err classify_model_encode(const struct classify_model *m, struct buf *ou
 				nonzero++;
 				break;
 			}
-	uint64_t tbits, wbits;
+	uint64_t tbits, wbits, bbits;
 	memcpy(&tbits, &m->temperature, 8);
 	memcpy(&wbits, &m->title_weight, 8);
+	memcpy(&bbits, &m->name_boost, 8);
 	enum cd_err rc = buf_append(out, FILE_MAGIC, FILE_MAGIC_LEN);
 	if (!rc)
 		rc = put_u32(out, CLASSIFY_MODEL_VERSION);
@@ -1482,6 +1534,10 @@ enum cd_err classify_model_encode(const struct classify_model *m, struct buf *ou
 		rc = put_u32(out, (uint32_t)wbits);
 	if (!rc)
 		rc = put_u32(out, (uint32_t)(wbits >> 32));
+	if (!rc)
+		rc = put_u32(out, (uint32_t)bbits);
+	if (!rc)
+		rc = put_u32(out, (uint32_t)(bbits >> 32));
 	for (size_t k = 0; k < c && !rc; k++) {
 		rc = put_str(out, m->label_name[k]);
 		if (!rc)
@@ -1576,7 +1632,7 @@ enum cd_err classify_model_decode(const void *data, size_t len, struct classify_
 	if (len < FILE_MAGIC_LEN + 8 || memcmp(d, FILE_MAGIC, FILE_MAGIC_LEN) != 0)
 		return len < FILE_MAGIC_LEN ? CD_ERR_CORRUPT : CD_ERR_INVALID;
 	struct reader r = {d, len - 4, FILE_MAGIC_LEN};
-	uint32_t version, bits, ngram, namef, c, t_lo, t_hi, w_lo, w_hi, crc;
+	uint32_t version, bits, ngram, namef, c, t_lo, t_hi, w_lo, w_hi, b_lo, b_hi, crc;
 	if (get_u32(&r, &version))
 		return CD_ERR_CORRUPT;
 	if (version > CLASSIFY_MODEL_VERSION)
@@ -1586,7 +1642,7 @@ enum cd_err classify_model_decode(const void *data, size_t len, struct classify_
 		return CD_ERR_CORRUPT;
 	if (version < 1 || get_u32(&r, &bits) || get_u32(&r, &ngram) || get_u32(&r, &namef) ||
 	    get_u32(&r, &c) || get_u32(&r, &n_names) || get_u32(&r, &t_lo) || get_u32(&r, &t_hi) ||
-	    get_u32(&r, &w_lo) || get_u32(&r, &w_hi) ||
+	    get_u32(&r, &w_lo) || get_u32(&r, &w_hi) || get_u32(&r, &b_lo) || get_u32(&r, &b_hi) ||
 	    bits < 12 || bits > 24 || ngram < 1 || ngram > 3 || namef > 1 || c < 2 ||
 	    c > CLASSIFY_MAX_LABELS || n_names > CLASSIFY_MAX_NAMES)
 		return CD_ERR_CORRUPT;
@@ -1597,8 +1653,11 @@ enum cd_err classify_model_decode(const void *data, size_t len, struct classify_
 	m->name_features = (int)namef;
 	uint64_t tbits = (uint64_t)t_hi << 32 | t_lo;
 	memcpy(&m->temperature, &tbits, 8);
-	uint64_t wbits = (uint64_t)w_hi << 32 | w_lo;
+	uint64_t wbits = (uint64_t)w_hi << 32 | w_lo, bbits = (uint64_t)b_hi << 32 | b_lo;
 	memcpy(&m->title_weight, &wbits, 8);
+	memcpy(&m->name_boost, &bbits, 8);
+	if (!(m->name_boost > 0) || !(m->name_boost <= 10))
+		goto out;
 	if (!(m->temperature > 0) || !isfinite(m->temperature) || !(m->title_weight >= 0) ||
 	    !(m->title_weight <= 10))
 		goto out;

@@ -33,6 +33,8 @@ struct classify_params {
 	int name_features;     /* nonzero: a category name found in a text fires its own feature */
 	int idf;               /* nonzero: features weighted by inverse document frequency */
 	double title_weight;   /* weight of the first line's own features, 0..10 (0: none) */
+	double name_boost;     /* weight of a name found in a text against a token's, (0, 10] */
+	double balance;        /* 0..1: real examples of label k weigh (n / (labels * n_k))^balance */
 	uint64_t seed;         /* shuffling; the same seed and data give the same model */
 };
 
