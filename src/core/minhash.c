@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "util/alloc.h"
 
 #define ROWS (MINHASH_PERM / MINHASH_BANDS) /* bytes per band: 4 */
@@ -56,6 +57,32 @@ void minhash_sign(const uint64_t *shingles, size_t n, struct minhash_sig *out)
 	 * kept uniform even though the minimum's own high bits are small by construction. */
 	for (int i = 0; i < MINHASH_PERM; i++)
 		out->v[i] = (uint8_t)mix64(mins[i] + (uint64_t)i);
+}
+
+/* Running minima while tokens arrive. */
+struct sign_state {
+	uint64_t mins[MINHASH_PERM];
+};
+
+static void sign_token(void *ctx, uint64_t x, const char *s, size_t n, int order)
+{
+	struct sign_state *st = ctx;
+	(void)s, (void)n, (void)order;
+	for (int i = 0; i < MINHASH_PERM; i++) {
+		uint64_t h = (x ^ xor_[i]) * mul_[i];
+		st->mins[i] = h < st->mins[i] ? h : st->mins[i];
+	}
+}
+
+void minhash_sign_text(const char *norm, size_t len, struct minhash_sig *out)
+{
+	struct sign_state st;
+	pthread_once(&perm_once, perm_init);
+	for (int i = 0; i < MINHASH_PERM; i++)
+		st.mins[i] = UINT64_MAX;
+	text_tokens(norm, len, MINHASH_SHINGLES, sign_token, &st);
+	for (int i = 0; i < MINHASH_PERM; i++)
+		out->v[i] = (uint8_t)mix64(st.mins[i] + (uint64_t)i);
 }
 
 double minhash_similarity(const struct minhash_sig *a, const struct minhash_sig *b)

@@ -1,8 +1,8 @@
 /* Near-duplicate signatures for complaint texts: 8-bit MinHash (64 bytes a case) with an LSH
  * band index for candidate lookup, and 64-bit SimHash for comparison. Both take the 64-bit
- * shingle hashes from text_tokens; they never see the text, so this module links alone:
- *   size_t n = text_tokens_array(norm, len, MINHASH_SHINGLES, arr, cap);   // core/text.h
- *   minhash_sign(arr, n < cap ? n : cap, &sig);
+ * shingle hashes from text_tokens (core/text.h); minhash_sign_text does it all:
+ *   text_normalize(tn, text, len, TEXT_ALL, norm, cap, &nl);
+ *   minhash_sign_text(norm, nl, &sig);
  * Measurements and the choice between them: docs/internals/text.md. */
 #ifndef CD_MINHASH_H
 #define CD_MINHASH_H
@@ -34,6 +34,10 @@ struct minhash_sig {
  * empty signature, equal to every other empty one; callers should not match texts with only a
  * handful of shingles. Pure, thread-safe. */
 void minhash_sign(const uint64_t *shingles, size_t n, struct minhash_sig *out);
+
+/* The signature of normalized text (text_normalize with TEXT_ALL): minhash_sign over its
+ * MINHASH_SHINGLES tokens, computed as they come, without an array. Pure, thread-safe. */
+void minhash_sign_text(const char *norm, size_t len, struct minhash_sig *out);
 
 /* Estimated Jaccard similarity of the two shingle sets, in [0, 1]. Standard error about
  * sqrt(J(1-J)/64): 0.06 at J = 0.5. */

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "core/minhash.h"
+#include "core/text.h"
 #include "test.h"
 #include "util/alloc.h"
 
@@ -188,6 +189,22 @@ static void test_index_nomem(void)
 	minhash_index_free(ix);
 }
 
+/* minhash_sign_text is minhash_sign over the text's bigram tokens. */
+static void test_sign_text(void)
+{
+	const char *s = "屋苑门口垃圾堆积,无人清理!ABC 123";
+	uint64_t arr[64];
+	size_t n = text_tokens_array(s, strlen(s), MINHASH_SHINGLES, arr, 64);
+	CHECK(n > 5 && n < 64);
+	struct minhash_sig a, b, c;
+	minhash_sign(arr, n, &a);
+	minhash_sign_text(s, strlen(s), &b);
+	CHECK(memcmp(&a, &b, sizeof a) == 0);
+	minhash_sign_text("", 0, &c);
+	minhash_sign(NULL, 0, &a);
+	CHECK(memcmp(&a, &c, sizeof a) == 0);
+}
+
 static const struct test_case tests[] = {
 	{"identical_and_order", test_identical_and_order},
 	{"jaccard_estimates", test_jaccard_estimates},
@@ -196,6 +213,7 @@ static const struct test_case tests[] = {
 	{"index_recall", test_index_recall},
 	{"index_cap_and_range", test_index_cap_and_range},
 	{"index_nomem", test_index_nomem},
+	{"sign_text", test_sign_text},
 };
 
 TEST_MAIN(tests)
