@@ -4,8 +4,8 @@
 #   1. THUCNews titles (../shared/data/text-bench/thucnews-titles): train on dev.txt, test on
 #      test.txt. fastText: supervised, one character per token, -wordNgrams 2, -epoch 25,
 #      otherwise defaults (its 2M-bucket model file is about 800 MB). Its throughput is the time
-#      of `fasttext predict` over the test set repeated REPEAT times minus the time of the same
-#      command over a one-line file (the model load).
+#      of `fasttext predict` over the test set repeated REPEAT (20) times minus the faster of two
+#      runs of the same command over a one-line file (the model load).
 #      citydesk: the configuration (idf, title features) chosen by 3-fold CV on dev.txt alone
 #      (classify_select, what `citydesk train` does), then trained on all of dev.txt.
 #   2. The labelled citizen messages (../shared/data/complaints/taidi2020C_train.csv): 5-fold
@@ -22,7 +22,7 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 OUT=$BUILD/bench
-REPEAT=${REPEAT:-5}
+REPEAT=${REPEAT:-20}
 THUC=../shared/data/text-bench/thucnews-titles
 MSGS=../shared/data/complaints/taidi2020C_train.csv
 TAX=data/categories/hotline-taxonomy-L1-L2-L3.csv
@@ -84,6 +84,8 @@ done
 head -n 1 "$tmp/thuc/test.txt" >"$tmp/thuc/one.txt"
 secs fasttext predict "$tmp/thuc/ft.bin" "$tmp/thuc/one.txt" >/dev/null # warm the page cache
 t_load=$(secs fasttext predict "$tmp/thuc/ft.bin" "$tmp/thuc/one.txt")
+t_load2=$(secs fasttext predict "$tmp/thuc/ft.bin" "$tmp/thuc/one.txt")
+t_load=$(echo "$t_load $t_load2" | awk '{print ($1 < $2) ? $1 : $2}') # the faster load
 t_all=$(secs fasttext predict "$tmp/thuc/ft.bin" "$tmp/thuc/many.txt")
 ft_rate=$(echo "$n_test $REPEAT $t_all $t_load" | awk '{d = $3 - $4; if (d <= 0) d = 0.001; printf "%d", $1 * $2 / d}')
 ft_size=$(du -m "$tmp/thuc/ft.bin" | awk '{print $1}')
