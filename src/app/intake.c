@@ -11,48 +11,18 @@
 #include "core/category.h"
 #include "core/classify_kw.h"
 #include "core/locate.h"
+#include "core/text.h"
 #include "core/workflow.h"
 
 void intake_normalize_text(const char *in, char *out, size_t cap)
 {
-	size_t o = 0;
-	int pending_space = 0;
-	const unsigned char *p = (const unsigned char *)(in ? in : "");
-	if (cap == 0)
-		return;
-	while (*p) {
-		size_t skip = 0;
-		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
-			skip = 1;
-		else if (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) /* U+3000 ideographic space */
-			skip = 3;
-		else if (p[0] == 0xC2 && p[1] == 0xA0) /* U+00A0 no-break space */
-			skip = 2;
-		if (skip) {
-			pending_space = o > 0;
-			p += skip;
-			continue;
-		}
-		if (*p < 0x20 || *p == 0x7F) { /* other control characters carry nothing */
-			p++;
-			continue;
-		}
-		if (pending_space) {
-			if (o + 1 >= cap)
-				break;
-			out[o++] = ' ';
-			pending_space = 0;
-		}
-		/* Copy one whole UTF-8 sequence or nothing, so truncation never splits a character. */
-		size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-		size_t have = strnlen((const char *)p, n);
-		if (o + have >= cap)
-			break;
-		memcpy(out + o, p, have);
-		o += have;
-		p += have;
-	}
-	out[o] = '\0';
+	/* Cleaned and folded (full-width to half-width, control and zero-width characters out,
+	 * white space folded), but in the script the resident wrote: Traditional stays
+	 * Traditional on screen; the models see the Simplified form (stage_classify). A text cut
+	 * to fit (CD_ERR_TOOBIG) keeps its valid prefix, which is what the caps ask for. */
+	enum cd_err rc = text_normalize(NULL, in ? in : "", in ? strlen(in) : 0, TEXT_FOLD, out, cap, NULL);
+	if (rc && rc != CD_ERR_TOOBIG)
+		out[0] = '\0';
 }
 
 void intake_category_limit(struct app *app, const char *category, struct cal_limit *lim, char urgency[16])
@@ -173,8 +143,15 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 		c->category_confidence = 1.0;
 		return CD_OK;
 	}
-	char text[STORE_CASE_TITLE_MAX + STORE_CASE_DESC_MAX];
-	snprintf(text, sizeof text, "%s %s", c->title, c->description);
+	char raw[STORE_CASE_TITLE_MAX + STORE_CASE_DESC_MAX], text[sizeof raw];
+	struct text_norm *tn = NULL;
+	snprintf(raw, sizeof raw, "%s %s", c->title, c->description);
+	/* Traditional, full-width and noisy input classify as their Simplified, clean form. */
+	enum cd_err rc = text_norm_shared(&tn);
+	if (!rc)
+		rc = text_normalize(tn, raw, strlen(raw), TEXT_ALL, text, sizeof text, NULL);
+	if (rc && rc != CD_ERR_TOOBIG)
+		snprintf(text, sizeof text, "%s", raw);
 	struct classify_result top;
 	if (classify_kw_top(app->classifier, text, strlen(text), 1, &top) == 1) {
 		c->category_confidence = top.confidence;

@@ -61,8 +61,9 @@ enum cd_err intake_deadline(struct app *app, int64_t from, struct cal_limit lim,
 			    int64_t *warn_at) CD_MUST_CHECK;
 /* The default limit and urgency of a category (5 working days, normal, when none is set). */
 void intake_category_limit(struct app *app, const char *category, struct cal_limit *lim, char urgency[16]);
-/* Collapses runs of white space (ASCII, full-width U+3000, NBSP) into one space, drops
- * control characters and trims both ends, writing at most cap bytes into out. */
+/* Cleans a resident's text for storing (core/text TEXT_FOLD: white space folded, control and
+ * zero-width characters dropped, full-width to half-width), in the script it was written in,
+ * writing at most cap bytes (whole characters) into out. */
 void intake_normalize_text(const char *in, char *out, size_t cap);
 
 #endif

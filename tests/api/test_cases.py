@@ -256,3 +256,16 @@ def test_a_district_imports_its_own_category_tree():
         items = s.request("GET", "/api/v1/categories").json()["items"]
         assert [i["code"] for i in items] == ["A", "A1"], items
         assert items[1]["time_limit"] == {"hours": 4} and items[1]["urgency"] == "urgent", items[1]
+
+
+def test_traditional_and_full_width_input():
+    with Server() as s:
+        t = setup_people(s)
+        simp = new_case(s, t["disp"], description="小区门口垃圾堆积无人清理，气味很大").json()
+        trad = new_case(s, t["disp"], description="小區門口垃圾堆積，無人清理，氣味很大").json()
+        assert simp["category"] is not None, simp["category"]
+        assert trad["category"] and trad["category"]["code"] == simp["category"]["code"], (simp["category"],
+                                                                                            trad["category"])
+        assert trad["description"].startswith("小區門口"), trad["description"]  # shown as written
+        wide = new_case(s, t["disp"], description="　路灯ＡＢＣ１２３号不亮　").json()
+        assert wide["description"] == "路灯ABC123号不亮", wide["description"]
