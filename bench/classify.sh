@@ -40,7 +40,7 @@ if ! make -s BUILD="$BUILD" "$LIB" >"$OUT/make.log" 2>&1; then
 	LIBS=$TEXTLIBS
 	rm -f "$LIB"
 	for f in src/util/alloc.c src/util/buf.c src/util/err.c src/util/csv.c src/core/category.c \
-		src/core/text.c src/core/classify.c; do
+		src/core/text.c src/core/classify.c src/core/classify_eval.c src/core/classify_file.c; do
 		gcc $CFLAGS $(pkg-config --cflags opencc libutf8proc) -c "$f" -o "$OUT/$(basename "$f" .c).o"
 		ar rcs "$LIB" "$OUT/$(basename "$f" .c).o"
 	done

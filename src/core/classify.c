@@ -1,17 +1,17 @@
-/* The statistical classifier; see classify.h and docs/internals/classify.md.
+/* The statistical classifier: features, training set, training and prediction (CV is in
+ * classify_eval.c, the model file in classify_file.c); see docs/internals/classify.md.
  * A text becomes a sparse vector: hashed character n-grams (1..ngram_max) within runs of
  * letters, plus one feature per taxonomy name found verbatim, counted, damped (1 + ln count)
  * and scaled to unit length. A softmax layer over 2^hash_bits buckets × labels scores it. */
 #include "core/classify.h"
+#include "core/classify_int.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/text.h"
 #include "util/alloc.h"
@@ -20,8 +20,6 @@
 
 #define NAME_MATCH_CAP 1024 /* name features per text; more matches are ignored */
 #define NAME_MAX_CPS 64     /* code points of a name we look for; longer names only teach */
-#define FILE_MAGIC "CDCLSMDL"
-#define FILE_MAGIC_LEN 8
 
 /* ---- text to code points ---------------------------------------------------------------- */
 
@@ -134,18 +132,6 @@ static enum cd_err normalized(const char *text, size_t len, char **out, size_t *
 
 /* ---- the name index -------------------------------------------------------------------- */
 
-/* Category names looked for in texts, grouped by their first code point. */
-struct name_index {
-	size_t n;          /* names */
-	uint32_t *cps;     /* all names' folded code points, back to back */
-	size_t *off;       /* name i is cps[off[i] .. off[i + 1]) */
-	uint32_t *bucket;  /* feature bucket of name i */
-	uint32_t *order;   /* name ids sorted by first code point */
-	uint32_t *keys;    /* open addressing: first code point (0: free) */
-	uint32_t *start;   /* names with that first code point: order[start .. start + count) */
-	uint32_t *count;
-	size_t cap;        /* table size, a power of two */
-};
 
 static void name_index_release(struct name_index *x)
 {
@@ -234,12 +220,6 @@ static void name_index_build(struct name_index *x, char *const *names, size_t n_
 
 /* ---- features -------------------------------------------------------------------------- */
 
-/* A sparse, unit-length feature vector. */
-struct fvec {
-	uint32_t *idx; /* buckets, ascending, distinct */
-	float *val;
-	size_t n;
-};
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -431,7 +411,7 @@ out:
 	return rc;
 }
 
-static void fvec_release(struct fvec *v)
+void classify__fvec_release(struct fvec *v)
 {
 	xfree(v->idx);
 	xfree(v->val);
@@ -457,7 +437,7 @@ static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struc
 	rc = featurize_part(hash_bits, ngram_max, names, name_boost, TITLE_SALT, text,
 			    nl ? (size_t)(nl - text) : len, &t);
 	if (rc) {
-		fvec_release(v);
+		classify__fvec_release(v);
 		return rc;
 	}
 	uint32_t *idx = try_malloc((v->n + t.n + 1) * sizeof *idx);
@@ -465,8 +445,8 @@ static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struc
 	if (!idx || !val) {
 		xfree(idx);
 		xfree(val);
-		fvec_release(v);
-		fvec_release(&t);
+		classify__fvec_release(v);
+		classify__fvec_release(&t);
 		return CD_ERR_NOMEM;
 	}
 	size_t a = 0, b = 0, n = 0;
@@ -488,8 +468,8 @@ static enum cd_err featurize(unsigned hash_bits, unsigned ngram_max, const struc
 	double scale = norm2 > 0 ? 1.0 / sqrt(norm2) : 0;
 	for (size_t k = 0; k < n; k++)
 		val[k] = (float)(val[k] * scale);
-	fvec_release(v);
-	fvec_release(&t);
+	classify__fvec_release(v);
+	classify__fvec_release(&t);
 	v->idx = idx;
 	v->val = val;
 	v->n = n;
@@ -510,25 +490,6 @@ static void fvec_weight(struct fvec *v, const float *weight)
 }
 
 /* ---- the training set ------------------------------------------------------------------ */
-
-struct example {
-	char *text;   /* owned, NUL-terminated */
-	size_t len;
-	uint32_t label;
-	float weight; /* 1 for real examples */
-	int pseudo;   /* 1 for a taxonomy name */
-};
-
-struct classify_set {
-	struct example *ex;
-	size_t n_ex, cap_ex;
-	size_t n_real;
-	char names_l[CLASSIFY_MAX_LABELS][CLASSIFY_LABEL_MAX]; /* label names */
-	char codes_l[CLASSIFY_MAX_LABELS][CATEGORY_CODE_MAX];  /* their codes ("" when none) */
-	size_t n_labels;
-	char **tax_names;    /* names looked for in texts (owned) */
-	size_t n_tax, cap_tax;
-};
 
 struct classify_set *classify_set_new(void)
 {
@@ -593,7 +554,7 @@ static long set_label(const struct classify_set *s, const char *label)
 	return -1;
 }
 
-static enum cd_err set_push(struct classify_set *s, const char *text, size_t len, uint32_t label,
+enum cd_err classify__set_push(struct classify_set *s, const char *text, size_t len, uint32_t label,
 			    float weight, int pseudo)
 {
 	if (s->n_ex >= CLASSIFY_MAX_EXAMPLES)
@@ -640,7 +601,7 @@ enum cd_err classify_set_add(struct classify_set *s, const char *text, size_t le
 	}
 	if (code && code[0] && !s->codes_l[li][0])
 		snprintf(s->codes_l[li], sizeof s->codes_l[li], "%s", code);
-	return set_push(s, text, len, (uint32_t)li, 1.0f, 0);
+	return classify__set_push(s, text, len, (uint32_t)li, 1.0f, 0);
 }
 
 /* A minimal RFC 4180 reader without a field cap (messages can be long): reads one record
@@ -803,7 +764,7 @@ enum cd_err classify_set_add_taxonomy(struct classify_set *s, const struct categ
 			snprintf(text, sizeof text, "%s %s", c->parent->name, c->name);
 		else
 			snprintf(text, sizeof text, "%s", c->name);
-		enum cd_err rc = set_push(s, text, strlen(text), (uint32_t)li, 1.0f, 1);
+		enum cd_err rc = classify__set_push(s, text, strlen(text), (uint32_t)li, 1.0f, 1);
 		if (rc)
 			return rc;
 		if (s->n_tax >= CLASSIFY_MAX_NAMES)
@@ -821,24 +782,6 @@ enum cd_err classify_set_add_taxonomy(struct classify_set *s, const struct categ
 }
 
 /* ---- the model ------------------------------------------------------------------------- */
-
-struct classify_model {
-	unsigned hash_bits;
-	unsigned ngram_max;
-	int name_features;
-	double title_weight;   /* weight of the first line's own features (0: none) */
-	double name_boost;     /* weight of a name feature against a token's */
-	double temperature;
-	size_t n_labels;
-	char (*label_name)[CLASSIFY_LABEL_MAX];
-	char (*label_code)[CATEGORY_CODE_MAX];
-	char **names;          /* taxonomy names looked for (owned) */
-	size_t n_names;
-	struct name_index index; /* built from names when name_features */
-	float *idf;            /* [2^hash_bits] inverse document frequency, or NULL (all 1) */
-	float *w;              /* [2^hash_bits][n_labels], row per bucket */
-	float *bias;           /* [n_labels] */
-};
 
 void classify_params_default(struct classify_params *p)
 {
@@ -880,7 +823,7 @@ void classify_model_free(struct classify_model *m)
 }
 
 /* A model with empty weights; w is input-sized (CD_ERR_NOMEM when it cannot be had). */
-static enum cd_err model_alloc(unsigned hash_bits, unsigned ngram_max, size_t n_labels,
+enum cd_err classify__model_alloc(unsigned hash_bits, unsigned ngram_max, size_t n_labels,
 			       struct classify_model **out)
 {
 	struct classify_model *m = xcalloc(1, sizeof *m);
@@ -900,7 +843,7 @@ static enum cd_err model_alloc(unsigned hash_bits, unsigned ngram_max, size_t n_
 	return CD_OK;
 }
 
-static void model_take_names(struct classify_model *m, char *const *names, size_t n)
+void classify__model_take_names(struct classify_model *m, char *const *names, size_t n)
 {
 	m->names = xcalloc(n + 1, sizeof *m->names);
 	for (size_t i = 0; i < n; i++)
@@ -945,7 +888,7 @@ long classify_model_label_index(const struct classify_model *m, const char *name
 }
 
 /* The model's view of text: features, weighted by the model's idf when it has one. */
-static enum cd_err model_features(const struct classify_model *m, const char *text, size_t len,
+enum cd_err classify__model_features(const struct classify_model *m, const char *text, size_t len,
 				  struct fvec *v)
 {
 	enum cd_err rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
@@ -956,7 +899,7 @@ static enum cd_err model_features(const struct classify_model *m, const char *te
 }
 
 /* Raw scores (before temperature) of a feature vector. */
-static void model_scores(const struct classify_model *m, const struct fvec *v, double *scores)
+void classify__model_scores(const struct classify_model *m, const struct fvec *v, double *scores)
 {
 	size_t c = m->n_labels;
 	for (size_t k = 0; k < c; k++)
@@ -970,7 +913,7 @@ static void model_scores(const struct classify_model *m, const struct fvec *v, d
 }
 
 /* In place: scores / t → probabilities. */
-static void softmax(double *s, size_t n, double t)
+void classify__softmax(double *s, size_t n, double t)
 {
 	double mx = -INFINITY, sum = 0;
 	for (size_t k = 0; k < n; k++)
@@ -984,14 +927,14 @@ static void softmax(double *s, size_t n, double t)
 		s[k] /= sum;
 }
 
-static uint64_t rng_next(uint64_t *state)
+uint64_t classify__rng_next(uint64_t *state)
 {
 	*state += 0x9e3779b97f4a7c15ULL;
 	return mix64(*state);
 }
 
 /* Trains on the examples of s for which use[i] is nonzero (NULL: all). */
-static enum cd_err train_subset(const struct classify_set *s, const struct classify_params *p,
+enum cd_err classify__train_subset(const struct classify_set *s, const struct classify_params *p,
 				const unsigned char *use, struct classify_model **out)
 {
 	enum cd_err rc = CD_ERR_INVALID;
@@ -1003,7 +946,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 	*out = NULL;
 	if (!params_ok(p) || s->n_labels < 2)
 		return CD_ERR_INVALID;
-	rc = model_alloc(p->hash_bits, p->ngram_max, s->n_labels, &m);
+	rc = classify__model_alloc(p->hash_bits, p->ngram_max, s->n_labels, &m);
 	if (rc)
 		return rc;
 	m->name_features = p->name_features;
@@ -1013,7 +956,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 		memcpy(m->label_name[i], s->names_l[i], CLASSIFY_LABEL_MAX);
 		memcpy(m->label_code[i], s->codes_l[i], CATEGORY_CODE_MAX);
 	}
-	model_take_names(m, s->tax_names, p->name_weight > 0 || p->name_features ? s->n_tax : 0);
+	classify__model_take_names(m, s->tax_names, p->name_weight > 0 || p->name_features ? s->n_tax : 0);
 	fv = try_calloc(s->n_ex + 1, sizeof *fv);
 	order = try_malloc((s->n_ex + 1) * sizeof *order);
 	prob = xcalloc(m->n_labels, sizeof *prob);
@@ -1068,7 +1011,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 	size_t c = m->n_labels;
 	for (unsigned ep = 0; ep < p->epochs; ep++) {
 		for (size_t i = n; i > 1; i--) {
-			size_t j = (size_t)(rng_next(&rng) % i);
+			size_t j = (size_t)(classify__rng_next(&rng) % i);
 			uint32_t tmp = order[i - 1];
 			order[i - 1] = order[j];
 			order[j] = tmp;
@@ -1078,8 +1021,8 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 			const struct fvec *v = &fv[order[t]];
 			double lr = p->lr * (1.0 - (double)step / (double)total);
 			double wgt = e->pseudo ? p->name_weight : e->weight * label_weight[e->label];
-			model_scores(m, v, prob);
-			softmax(prob, c, 1.0);
+			classify__model_scores(m, v, prob);
+			classify__softmax(prob, c, 1.0);
 			for (size_t k = 0; k < c; k++) {
 				double g = lr * wgt * (prob[k] - (k == e->label ? 1.0 : 0.0));
 				prob[k] = g;
@@ -1099,7 +1042,7 @@ static enum cd_err train_subset(const struct classify_set *s, const struct class
 out:
 	if (fv)
 		for (size_t i = 0; i < s->n_ex; i++)
-			fvec_release(&fv[i]);
+			classify__fvec_release(&fv[i]);
 	xfree(fv);
 	xfree(order);
 	xfree(prob);
@@ -1110,7 +1053,7 @@ out:
 enum cd_err classify_train(const struct classify_set *s, const struct classify_params *p,
 			   struct classify_model **out)
 {
-	return train_subset(s, p, NULL, out);
+	return classify__train_subset(s, p, NULL, out);
 }
 
 /* Probabilities (temperature t) of every label for text; NULL scratch means allocate. */
@@ -1118,12 +1061,12 @@ static enum cd_err model_probs(const struct classify_model *m, const char *text,
 			       double *probs)
 {
 	struct fvec v;
-	enum cd_err rc = model_features(m, text, len, &v);
+	enum cd_err rc = classify__model_features(m, text, len, &v);
 	if (rc)
 		return rc;
-	model_scores(m, &v, probs);
-	fvec_release(&v);
-	softmax(probs, m->n_labels, t);
+	classify__model_scores(m, &v, probs);
+	classify__fvec_release(&v);
+	classify__softmax(probs, m->n_labels, t);
 	return CD_OK;
 }
 
@@ -1182,590 +1125,4 @@ size_t classify_model_classify(const void *model, const char *text, size_t len, 
 			       struct classify_result *out)
 {
 	return classify_model_top(model, text, len, k, out);
-}
-
-/* ---- cross-validation ------------------------------------------------------------------ */
-
-/* Mean NLL of the right labels for out-of-fold raw scores at temperature t. */
-static double nll_at(const double *scores, const size_t *truth, size_t n, size_t c, double t)
-{
-	double sum = 0;
-	double *p = xmalloc(c * sizeof *p);
-	for (size_t i = 0; i < n; i++) {
-		memcpy(p, scores + i * c, c * sizeof *p);
-		softmax(p, c, t);
-		sum -= log(p[truth[i]] > 1e-300 ? p[truth[i]] : 1e-300);
-	}
-	xfree(p);
-	return n ? sum / (double)n : 0;
-}
-
-/* The temperature in [0.05, 20] minimizing the NLL (golden-section search on log t). */
-static double fit_temperature(const double *scores, const size_t *truth, size_t n, size_t c)
-{
-	double a = log(0.05), b = log(20.0), g = (sqrt(5.0) - 1) / 2;
-	double x1 = b - g * (b - a), x2 = a + g * (b - a);
-	double f1 = nll_at(scores, truth, n, c, exp(x1)), f2 = nll_at(scores, truth, n, c, exp(x2));
-	for (int it = 0; it < 60; it++) {
-		if (f1 < f2) {
-			b = x2, x2 = x1, f2 = f1;
-			x1 = b - g * (b - a);
-			f1 = nll_at(scores, truth, n, c, exp(x1));
-		} else {
-			a = x1, x1 = x2, f1 = f2;
-			x2 = a + g * (b - a);
-			f2 = nll_at(scores, truth, n, c, exp(x2));
-		}
-	}
-	return exp((a + b) / 2);
-}
-
-void classify_cv_folds(const struct classify_set *s, unsigned folds, uint64_t seed, unsigned *fold)
-{
-	size_t n = s->n_real;
-	size_t *real = xmalloc((n + 1) * sizeof *real), *perm = xmalloc((n + 1) * sizeof *perm);
-	size_t r = 0;
-	for (size_t i = 0; i < s->n_ex; i++)
-		if (!s->ex[i].pseudo)
-			real[r++] = i;
-	for (size_t i = 0; i < n; i++)
-		perm[i] = i;
-	uint64_t rng = seed;
-	for (size_t i = n; i > 1; i--) {
-		size_t j = (size_t)(rng_next(&rng) % i), tmp = perm[i - 1];
-		perm[i - 1] = perm[j];
-		perm[j] = tmp;
-	}
-	/* Label by label, deal the shuffled examples round-robin: every fold gets its share of
-	 * every label, and the deal carries on across labels so small labels do not pile up in
-	 * fold 0. */
-	size_t next = 0;
-	for (size_t l = 0; l < s->n_labels; l++)
-		for (size_t i = 0; i < n; i++)
-			if (s->ex[real[perm[i]]].label == l)
-				fold[perm[i]] = folds ? (unsigned)(next++ % folds) : 0;
-	xfree(real);
-	xfree(perm);
-}
-
-/* A new set holding the examples of s with use[i] set (texts copied), same labels and names. */
-static enum cd_err set_subset(const struct classify_set *s, const unsigned char *use,
-			      struct classify_set **out)
-{
-	struct classify_set *t = classify_set_new();
-	memcpy(t->names_l, s->names_l, sizeof t->names_l);
-	memcpy(t->codes_l, s->codes_l, sizeof t->codes_l);
-	t->n_labels = s->n_labels;
-	enum cd_err rc = CD_OK;
-	for (size_t i = 0; i < s->n_ex && !rc; i++)
-		if (use[i])
-			rc = set_push(t, s->ex[i].text, s->ex[i].len, s->ex[i].label, s->ex[i].weight,
-				      s->ex[i].pseudo);
-	if (rc) {
-		classify_set_free(t);
-		return rc;
-	}
-	t->tax_names = xcalloc(s->n_tax + 1, sizeof *t->tax_names);
-	t->cap_tax = s->n_tax + 1;
-	for (size_t i = 0; i < s->n_tax; i++)
-		t->tax_names[t->n_tax++] = xstrdup(s->tax_names[i]);
-	*out = t;
-	return CD_OK;
-}
-
-/* The configurations classify_select compares: idf off/on × title features off/on. */
-static void grid_params(const struct classify_params *base, unsigned g, struct classify_params *p)
-{
-	*p = *base;
-	p->idf = (int)(g & 1);
-	p->title_weight = g & 2 ? 1.0 : 0.0;
-}
-
-#define GRID_SIZE 4
-
-enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base,
-			    unsigned folds, uint64_t seed, struct classify_params *best,
-			    struct classify_cv_result *best_cv)
-{
-	struct classify_cv_result bcv;
-	struct classify_params b = *base; /* best may be base */
-	memset(&bcv, 0, sizeof bcv);
-	for (unsigned g = 0; g < GRID_SIZE; g++) {
-		struct classify_params p;
-		struct classify_cv_result r;
-		grid_params(&b, g, &p);
-		enum cd_err rc = classify_cv(s, &p, folds, seed, &r);
-		if (rc)
-			return rc;
-		if (g == 0 || r.accuracy > bcv.accuracy ||
-		    (r.accuracy == bcv.accuracy && r.macro_f1 > bcv.macro_f1)) {
-			bcv = r;
-			*best = p;
-		}
-	}
-	if (best_cv)
-		*best_cv = bcv;
-	return CD_OK;
-}
-
-/* Trains the model for one outer fold: with p as given (inner == 0), or with the grid
- * configuration that inner-fold cross-validation on the training part prefers. */
-static enum cd_err train_fold(const struct classify_set *s, const struct classify_params *p,
-			      const unsigned char *use, unsigned inner, uint64_t seed,
-			      struct classify_model **m)
-{
-	if (!inner)
-		return train_subset(s, p, use, m);
-	struct classify_set *sub = NULL;
-	struct classify_params chosen;
-	enum cd_err rc = set_subset(s, use, &sub);
-	if (!rc)
-		rc = classify_select(sub, p, inner, seed, &chosen, NULL);
-	if (!rc)
-		rc = train_subset(sub, &chosen, NULL, m);
-	classify_set_free(sub);
-	return rc;
-}
-
-static enum cd_err cv_run(const struct classify_set *s, const struct classify_params *p,
-			  unsigned folds, unsigned inner, uint64_t seed, struct classify_cv_result *out,
-			  size_t *pred, size_t *truth)
-{
-	enum cd_err rc = CD_OK;
-	size_t n = s->n_real, c = s->n_labels;
-	memset(out, 0, sizeof *out);
-	if (folds < 2 || folds > n || c < 2)
-		return CD_ERR_INVALID;
-	size_t *real = xmalloc(n * sizeof *real);
-	unsigned *fold = xmalloc(n * sizeof *fold);
-	size_t *tr = xmalloc(n * sizeof *tr), *pr = xmalloc(n * sizeof *pr);
-	double *scores = xcalloc(n * c, sizeof *scores);
-	unsigned char *use = xmalloc(s->n_ex + 1);
-	size_t r = 0;
-	for (size_t i = 0; i < s->n_ex; i++)
-		if (!s->ex[i].pseudo)
-			real[r++] = i;
-	classify_cv_folds(s, folds, seed, fold);
-	for (unsigned f = 0; f < folds && !rc; f++) {
-		for (size_t i = 0; i < s->n_ex; i++)
-			use[i] = 1;
-		for (size_t i = 0; i < n; i++)
-			use[real[i]] = fold[i] != f;
-		struct classify_model *m = NULL;
-		rc = train_fold(s, p, use, inner, seed + f + 1, &m);
-		for (size_t i = 0; i < n && !rc; i++) {
-			if (fold[i] != f)
-				continue;
-			const struct example *e = &s->ex[real[i]];
-			struct fvec v;
-			rc = model_features(m, e->text, e->len, &v);
-			if (rc)
-				break;
-			model_scores(m, &v, scores + i * c);
-			fvec_release(&v);
-		}
-		classify_model_free(m);
-	}
-	if (rc)
-		goto out;
-	size_t *count = xcalloc(c, sizeof *count), *tp = xcalloc(c, sizeof *tp), *np = xcalloc(c, sizeof *np);
-	size_t right = 0;
-	double nll = 0;
-	double *pb = xmalloc(c * sizeof *pb);
-	for (size_t i = 0; i < n; i++) {
-		tr[i] = s->ex[real[i]].label;
-		size_t best = 0;
-		for (size_t k = 1; k < c; k++)
-			if (scores[i * c + k] > scores[i * c + best])
-				best = k;
-		pr[i] = best;
-		count[tr[i]]++;
-		np[best]++;
-		if (best == tr[i]) {
-			right++;
-			tp[best]++;
-		}
-	}
-	out->temperature = fit_temperature(scores, tr, n, c);
-	double bins_conf[10] = {0}, bins_acc[10] = {0};
-	size_t bins_n[10] = {0};
-	for (size_t i = 0; i < n; i++) {
-		memcpy(pb, scores + i * c, c * sizeof *pb);
-		softmax(pb, c, out->temperature);
-		nll -= log(pb[tr[i]] > 1e-300 ? pb[tr[i]] : 1e-300);
-		int bin = (int)(pb[pr[i]] * 10);
-		if (bin > 9)
-			bin = 9;
-		bins_conf[bin] += pb[pr[i]];
-		bins_acc[bin] += pr[i] == tr[i];
-		bins_n[bin]++;
-	}
-	double f1sum = 0, ece = 0;
-	size_t labels_seen = 0, most = 0;
-	for (size_t k = 0; k < c; k++) {
-		if (count[k] > most)
-			most = count[k];
-		if (!count[k])
-			continue;
-		labels_seen++;
-		double prec = np[k] ? (double)tp[k] / (double)np[k] : 0, rec = (double)tp[k] / (double)count[k];
-		f1sum += prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
-	}
-	for (int b = 0; b < 10; b++)
-		if (bins_n[b])
-			ece += fabs(bins_conf[b] - bins_acc[b]) / (double)n;
-	out->n = n;
-	out->folds = folds;
-	out->accuracy = (double)right / (double)n;
-	out->macro_f1 = labels_seen ? f1sum / (double)labels_seen : 0;
-	out->majority = (double)most / (double)n;
-	out->nll = nll / (double)n;
-	out->ece = ece;
-	if (pred)
-		memcpy(pred, pr, n * sizeof *pr);
-	if (truth)
-		memcpy(truth, tr, n * sizeof *tr);
-	xfree(count);
-	xfree(tp);
-	xfree(np);
-	xfree(pb);
-out:
-	xfree(real);
-	xfree(fold);
-	xfree(tr);
-	xfree(pr);
-	xfree(scores);
-	xfree(use);
-	return rc;
-}
-
-enum cd_err classify_cv_predictions(const struct classify_set *s, const struct classify_params *p,
-				    unsigned folds, uint64_t seed, struct classify_cv_result *out,
-				    size_t *pred, size_t *truth)
-{
-	return cv_run(s, p, folds, 0, seed, out, pred, truth);
-}
-
-enum cd_err classify_cv(const struct classify_set *s, const struct classify_params *p, unsigned folds,
-			uint64_t seed, struct classify_cv_result *out)
-{
-	return cv_run(s, p, folds, 0, seed, out, NULL, NULL);
-}
-
-enum cd_err classify_cv_nested(const struct classify_set *s, const struct classify_params *base,
-			       unsigned folds, unsigned inner_folds, uint64_t seed,
-			       struct classify_cv_result *out)
-{
-	if (inner_folds < 2)
-		return CD_ERR_INVALID;
-	return cv_run(s, base, folds, inner_folds, seed, out, NULL, NULL);
-}
-
-/* ---- the file format ------------------------------------------------------------------- */
-
-static uint32_t crc32_of(const unsigned char *d, size_t n)
-{
-	uint32_t table[256];
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		table[i] = c;
-	}
-	uint32_t crc = 0xffffffffu;
-	for (size_t i = 0; i < n; i++)
-		crc = table[(crc ^ d[i]) & 0xff] ^ (crc >> 8);
-	return crc ^ 0xffffffffu;
-}
-
-static enum cd_err put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-			      (unsigned char)(v >> 24)};
-	return buf_append(b, x, 4);
-}
-
-static enum cd_err put_f32(struct buf *b, float f)
-{
-	uint32_t v;
-	memcpy(&v, &f, 4);
-	return put_u32(b, v);
-}
-
-static enum cd_err put_str(struct buf *b, const char *s)
-{
-	size_t n = strlen(s);
-	enum cd_err rc = put_u32(b, (uint32_t)n);
-	return rc ? rc : buf_append(b, s, n);
-}
-
-enum cd_err classify_model_encode(const struct classify_model *m, struct buf *out)
-{
-	size_t start = out->len, c = m->n_labels, rows = (size_t)1 << m->hash_bits;
-	uint32_t nonzero = 0;
-	for (size_t r = 0; r < rows; r++)
-		for (size_t k = 0; k < c; k++)
-			if (m->w[r * c + k] != 0) {
-				nonzero++;
-				break;
-			}
-	uint64_t tbits, wbits, bbits;
-	memcpy(&tbits, &m->temperature, 8);
-	memcpy(&wbits, &m->title_weight, 8);
-	memcpy(&bbits, &m->name_boost, 8);
-	enum cd_err rc = buf_append(out, FILE_MAGIC, FILE_MAGIC_LEN);
-	if (!rc)
-		rc = put_u32(out, CLASSIFY_MODEL_VERSION);
-	if (!rc)
-		rc = put_u32(out, m->hash_bits);
-	if (!rc)
-		rc = put_u32(out, m->ngram_max);
-	if (!rc)
-		rc = put_u32(out, (uint32_t)m->name_features);
-	if (!rc)
-		rc = put_u32(out, (uint32_t)c);
-	if (!rc)
-		rc = put_u32(out, (uint32_t)m->n_names);
-	if (!rc)
-		rc = put_u32(out, (uint32_t)tbits);
-	if (!rc)
-		rc = put_u32(out, (uint32_t)(tbits >> 32));
-	if (!rc)
-		rc = put_u32(out, (uint32_t)wbits);
-	if (!rc)
-		rc = put_u32(out, (uint32_t)(wbits >> 32));
-	if (!rc)
-		rc = put_u32(out, (uint32_t)bbits);
-	if (!rc)
-		rc = put_u32(out, (uint32_t)(bbits >> 32));
-	for (size_t k = 0; k < c && !rc; k++) {
-		rc = put_str(out, m->label_name[k]);
-		if (!rc)
-			rc = put_str(out, m->label_code[k]);
-	}
-	for (size_t i = 0; i < m->n_names && !rc; i++)
-		rc = put_str(out, m->names[i]);
-	/* idf: the value of unseen buckets (the largest), then the buckets that differ. */
-	if (!rc)
-		rc = put_u32(out, m->idf ? 1 : 0);
-	if (m->idf && !rc) {
-		float dflt = 0;
-		uint32_t differ = 0;
-		for (size_t r = 0; r < rows; r++)
-			if (m->idf[r] > dflt)
-				dflt = m->idf[r];
-		for (size_t r = 0; r < rows; r++)
-			differ += m->idf[r] != dflt;
-		rc = put_f32(out, dflt);
-		if (!rc)
-			rc = put_u32(out, differ);
-		for (size_t r = 0; r < rows && !rc; r++)
-			if (m->idf[r] != dflt) {
-				rc = put_u32(out, (uint32_t)r);
-				if (!rc)
-					rc = put_f32(out, m->idf[r]);
-			}
-	}
-	for (size_t k = 0; k < c && !rc; k++)
-		rc = put_f32(out, m->bias[k]);
-	if (!rc)
-		rc = put_u32(out, nonzero);
-	for (size_t r = 0; r < rows && !rc; r++) {
-		int any = 0;
-		for (size_t k = 0; k < c; k++)
-			any |= m->w[r * c + k] != 0;
-		if (!any)
-			continue;
-		rc = put_u32(out, (uint32_t)r);
-		for (size_t k = 0; k < c && !rc; k++)
-			rc = put_f32(out, m->w[r * c + k]);
-	}
-	if (!rc)
-		rc = put_u32(out, crc32_of((const unsigned char *)out->data + start, out->len - start));
-	return rc;
-}
-
-/* A bounded reader over the decoded bytes. */
-struct reader {
-	const unsigned char *d;
-	size_t len, pos;
-};
-
-static int get_u32(struct reader *r, uint32_t *v)
-{
-	if (r->len - r->pos < 4)
-		return -1;
-	const unsigned char *p = r->d + r->pos;
-	*v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	r->pos += 4;
-	return 0;
-}
-
-static int get_f32(struct reader *r, float *f)
-{
-	uint32_t v;
-	if (get_u32(r, &v))
-		return -1;
-	memcpy(f, &v, 4);
-	return isfinite(*f) ? 0 : -1;
-}
-
-/* Copies a string of fewer than cap bytes without NULs into out. */
-static int get_str(struct reader *r, char *out, size_t cap)
-{
-	uint32_t n;
-	if (get_u32(r, &n) || n >= cap || r->len - r->pos < n || memchr(r->d + r->pos, 0, n))
-		return -1;
-	memcpy(out, r->d + r->pos, n);
-	out[n] = '\0';
-	r->pos += n;
-	return 0;
-}
-
-enum cd_err classify_model_decode(const void *data, size_t len, struct classify_model **out)
-{
-	const unsigned char *d = data;
-	struct classify_model *m = NULL;
-	char **names = NULL;
-	uint32_t n_names = 0;
-	*out = NULL;
-	if (len < FILE_MAGIC_LEN + 8 || memcmp(d, FILE_MAGIC, FILE_MAGIC_LEN) != 0)
-		return len < FILE_MAGIC_LEN ? CD_ERR_CORRUPT : CD_ERR_INVALID;
-	struct reader r = {d, len - 4, FILE_MAGIC_LEN};
-	uint32_t version, bits, ngram, namef, c, t_lo, t_hi, w_lo, w_hi, b_lo, b_hi, crc;
-	if (get_u32(&r, &version))
-		return CD_ERR_CORRUPT;
-	if (version > CLASSIFY_MODEL_VERSION)
-		return CD_ERR_RANGE;
-	struct reader tail = {d, len, len - 4};
-	if (get_u32(&tail, &crc) || crc != crc32_of(d, len - 4))
-		return CD_ERR_CORRUPT;
-	if (version < 1 || get_u32(&r, &bits) || get_u32(&r, &ngram) || get_u32(&r, &namef) ||
-	    get_u32(&r, &c) || get_u32(&r, &n_names) || get_u32(&r, &t_lo) || get_u32(&r, &t_hi) ||
-	    get_u32(&r, &w_lo) || get_u32(&r, &w_hi) || get_u32(&r, &b_lo) || get_u32(&r, &b_hi) ||
-	    bits < 12 || bits > 24 || ngram < 1 || ngram > 3 || namef > 1 || c < 2 ||
-	    c > CLASSIFY_MAX_LABELS || n_names > CLASSIFY_MAX_NAMES)
-		return CD_ERR_CORRUPT;
-	enum cd_err rc = model_alloc(bits, ngram, c, &m);
-	if (rc)
-		return rc;
-	rc = CD_ERR_CORRUPT;
-	m->name_features = (int)namef;
-	uint64_t tbits = (uint64_t)t_hi << 32 | t_lo;
-	memcpy(&m->temperature, &tbits, 8);
-	uint64_t wbits = (uint64_t)w_hi << 32 | w_lo, bbits = (uint64_t)b_hi << 32 | b_lo;
-	memcpy(&m->title_weight, &wbits, 8);
-	memcpy(&m->name_boost, &bbits, 8);
-	if (!(m->name_boost > 0) || !(m->name_boost <= 10))
-		goto out;
-	if (!(m->temperature > 0) || !isfinite(m->temperature) || !(m->title_weight >= 0) ||
-	    !(m->title_weight <= 10))
-		goto out;
-	for (size_t k = 0; k < c; k++)
-		if (get_str(&r, m->label_name[k], CLASSIFY_LABEL_MAX) ||
-		    get_str(&r, m->label_code[k], CATEGORY_CODE_MAX))
-			goto out;
-	names = xcalloc(n_names + 1, sizeof *names);
-	for (size_t i = 0; i < n_names; i++) {
-		char name[CATEGORY_NAME_MAX];
-		if (get_str(&r, name, sizeof name))
-			goto out;
-		names[i] = xstrdup(name);
-	}
-	uint32_t has_idf;
-	if (get_u32(&r, &has_idf) || has_idf > 1)
-		goto out;
-	if (has_idf) {
-		size_t rows = (size_t)1 << bits;
-		float dflt;
-		uint32_t differ, prev_row = 0;
-		if (get_f32(&r, &dflt) || !(dflt > 0) || get_u32(&r, &differ) || differ > rows)
-			goto out;
-		m->idf = try_malloc(rows * sizeof *m->idf);
-		if (!m->idf) {
-			rc = CD_ERR_NOMEM;
-			goto out;
-		}
-		for (size_t k = 0; k < rows; k++)
-			m->idf[k] = dflt;
-		for (uint32_t i = 0; i < differ; i++) {
-			uint32_t row;
-			if (get_u32(&r, &row) || row >= rows || (i && row <= prev_row) ||
-			    get_f32(&r, &m->idf[row]) || !(m->idf[row] > 0))
-				goto out;
-			prev_row = row;
-		}
-	}
-	for (size_t k = 0; k < c; k++)
-		if (get_f32(&r, &m->bias[k]))
-			goto out;
-	uint32_t nonzero, prev = 0;
-	if (get_u32(&r, &nonzero) || nonzero > (1u << bits))
-		goto out;
-	for (uint32_t i = 0; i < nonzero; i++) {
-		uint32_t row;
-		if (get_u32(&r, &row) || row >= (1u << bits) || (i && row <= prev))
-			goto out;
-		prev = row;
-		for (size_t k = 0; k < c; k++)
-			if (get_f32(&r, &m->w[(size_t)row * c + k]))
-				goto out;
-	}
-	if (r.pos != r.len)
-		goto out;
-	model_take_names(m, names, n_names);
-	*out = m;
-	m = NULL;
-	rc = CD_OK;
-out:
-	if (names)
-		for (size_t i = 0; i < n_names; i++)
-			xfree(names[i]);
-	xfree(names);
-	classify_model_free(m);
-	return rc;
-}
-
-enum cd_err classify_model_save(const struct classify_model *m, const char *path)
-{
-	struct buf b;
-	char tmp[4096];
-	buf_init(&b, CLASSIFY_MODEL_FILE_MAX);
-	enum cd_err rc = classify_model_encode(m, &b);
-	if (rc) {
-		buf_release(&b);
-		return rc;
-	}
-	rc = CD_ERR_IO;
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-		buf_release(&b);
-		return CD_ERR_TOOBIG;
-	}
-	FILE *f = fopen(tmp, "wb");
-	if (f && fwrite(b.data, 1, b.len, f) == b.len && fflush(f) == 0 && fsync(fileno(f)) == 0) {
-		if (fclose(f) == 0 && rename(tmp, path) == 0)
-			rc = CD_OK;
-		f = NULL;
-	}
-	if (f)
-		fclose(f);
-	if (rc)
-		unlink(tmp);
-	buf_release(&b);
-	return rc;
-}
-
-enum cd_err classify_model_load(const char *path, struct classify_model **out)
-{
-	char *data = NULL;
-	size_t len = 0;
-	*out = NULL;
-	enum cd_err rc = file_read_all(path, CLASSIFY_MODEL_FILE_MAX, &data, &len);
-	if (rc == CD_ERR_TOOBIG)
-		return CD_ERR_CORRUPT;
-	if (rc)
-		return rc;
-	rc = classify_model_decode(data, len, out);
-	xfree(data);
-	return rc;
 }
