@@ -8,7 +8,8 @@
  * the end; a DIR given is kept). Environment: BENCH_BATCH=n (cases per batch, default 200, at
  * most 1000), BENCH_NO_PEERS=1, BENCH_REUSE=1 (with DIR: measure the reads of a store an earlier
  * run left there), BENCH_DROP="SQL" (run on the file before inserting, for experiments),
- * BENCH_SLOW=1 (print every list call over 10 ms).
+ * BENCH_SLOW=1 (print every list call over 10 ms), BENCH_JOURNAL=1 (intake through the intake
+ * journal, as the server does: prints the journal's rate and when the database had every case).
  * Build: cc -D_DEFAULT_SOURCE -D_GNU_SOURCE -Isrc -O2 -pthread -o build/bench_store_cases
  *        bench/bench_store_cases.c build/libcitydesk.a $(pkg-config --libs libmicrohttpd
  *        jansson sqlite3 libsodium) -lm */
@@ -413,6 +414,21 @@ static void insert_phase(struct store *st, uint64_t n, int64_t t0, int batch_siz
 			first_window = now_s() - start;
 	}
 	double total = now_s() - start;
+	struct store_journal_stats js;
+	store_case_journal_stats(st, &js);
+	if (js.on) {
+		/* A list waits until the database has every journalled case. */
+		struct store_case_page pg;
+		if (store_cases_list(st, NULL, 0, 1, &pg) == CD_OK)
+			store_case_page_release(&pg);
+		double applied = now_s() - start;
+		printf("journal: %s cases journalled in %.1f s (%s/s), all in the database after %.1f s "
+		       "(%s/s applied; %lld apply transactions, backlog max %lld)\n",
+		       grouped((double)n, g1, sizeof g1), total, grouped((double)n / total, g2, sizeof g2), applied,
+		       grouped((double)n / applied, g3, sizeof g3), (long long)js.apply_transactions,
+		       (long long)js.max_pending);
+		total = applied;
+	}
 	long long wchar1 = io_field("wchar:"), syncs1 = io_field("syscw:");
 	double ins_rate = (double)n / total, first_rate = (double)n100 / first_window;
 	double b50 = pct(bt, nbatches, 0.5) * 1e3, b99 = pct(bt, nbatches, 0.99) * 1e3;
@@ -495,6 +511,10 @@ int main(int argc, char **argv)
 		sqlite3_open(path, &db);
 		sqlite3_exec(db, getenv("BENCH_DROP"), NULL, NULL, NULL);
 		sqlite3_close(db);
+	}
+	if (getenv("BENCH_JOURNAL") && store_case_journal_start(st) != CD_OK) {
+		fprintf(stderr, "cannot start the intake journal\n");
+		return 2;
 	}
 	if (!reuse)
 		insert_phase(st, n, t0, batch_size, n100, p1, p100, p100b, p200);

@@ -373,12 +373,23 @@ static enum cd_err configure(struct store *st)
 	return rc;
 }
 
+/* Process-wide SQLite settings, before the library initialises (sqlite3_config refuses them
+ * afterwards, harmlessly). Memory statistics off: with them on, every sqlite3_malloc takes a
+ * global mutex, ~8 % of the intake applier's time in a profile; the store never reads them. */
+static void sqlite_global_setup(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
 static enum cd_err open_store(const char *path, int recover, struct store **out)
 {
 	enum cd_err rc = CD_ERR_STORE;
 	*out = NULL;
 	if (sodium_init() < 0)
 		return CD_ERR_STORE;
+	pthread_once(&sqlite_once, sqlite_global_setup);
 	struct store *st = xcalloc(1, sizeof *st);
 	pthread_mutex_init(&st->lock, NULL);
 	st->path = xstrdup(path);
