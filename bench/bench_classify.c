@@ -127,7 +127,7 @@ static int take_param(int argc, char **argv, int *i, struct classify_params *p)
 static int run_thucnews(int argc, char **argv)
 {
 	const char *dir = argv[2], *ft_out = NULL;
-	int validate = 0; /* 1: test on every 5th line of dev.txt, train on the rest */
+	int validate = 0;	   /* 1: test on every 5th line of dev.txt, train on the rest */
 	unsigned select_folds = 0; /* >0: classify_select on the training data first */
 	struct classify_params p;
 	classify_params_default(&p);
@@ -214,8 +214,9 @@ static int run_thucnews(int argc, char **argv)
 			fprintf(stderr, "bench_classify: selection failed\n");
 			return 1;
 		}
-		printf("selected on %u-fold CV of the training set: idf %d, title %.0f (CV acc %.3f, %.1f s)\n",
-		       select_folds, p.idf, p.title_weight, r.accuracy, now() - t0);
+		printf(
+		    "selected on %u-fold CV of the training set: idf %d, title %.0f (CV acc %.3f, %.1f s)\n",
+		    select_folds, p.idf, p.title_weight, r.accuracy, now() - t0);
 		t0 = now();
 	}
 	struct classify_model *m = NULL;
@@ -246,8 +247,8 @@ static int run_thucnews(int argc, char **argv)
 	buf_init(&b, CLASSIFY_MODEL_FILE_MAX);
 	if (classify_model_encode(m, &b))
 		return 1;
-	printf("citydesk acc %.3f (%.0f titles/s) train %.2f s model %.1f MB\n",
-	       (double)right / (double)n_te, (double)done / el, train_s, (double)b.len / 1e6);
+	printf("citydesk acc %.3f (%.0f titles/s) train %.2f s model %.1f MB\n", (double)right / (double)n_te,
+	       (double)done / el, train_s, (double)b.len / 1e6);
 	buf_release(&b);
 	xfree(idx);
 	classify_model_free(m);

@@ -11,11 +11,11 @@
 int cli_classify(int argc, char **argv); /* declared in cli/cli.h by the lead */
 
 static const char usage[] =
-	"usage: citydesk classify [--model PATH] [--top K] [--data DIR] < texts\n"
-	"Reads one text per line (UTF-8, Simplified or Traditional) and prints one line per text:\n"
-	"L1-name<TAB>code<TAB>confidence (the softmax probability); with --top K, K such triples\n"
-	"separated by tabs. The model is DATA/" CLASSIFY_MODEL_FILE " unless --model names one;\n"
-	"`citydesk train` makes it.\n";
+    "usage: citydesk classify [--model PATH] [--top K] [--data DIR] < texts\n"
+    "Reads one text per line (UTF-8, Simplified or Traditional) and prints one line per text:\n"
+    "L1-name<TAB>code<TAB>confidence (the softmax probability); with --top K, K such triples\n"
+    "separated by tabs. The model is DATA/" CLASSIFY_MODEL_FILE " unless --model names one;\n"
+    "`citydesk train` makes it.\n";
 
 int cli_classify(int argc, char **argv)
 {

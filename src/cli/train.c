@@ -17,13 +17,13 @@ int cli_train(int argc, char **argv); /* declared in cli/cli.h by the lead */
 #define TRAIN_FILE_MAX (256u << 20) /* bytes of a training CSV */
 
 static const char usage[] =
-	"usage: citydesk train --taxonomy hotline FILE.csv [--cv K] [--seed N] [--no-names] [--data DIR]\n"
-	"FILE.csv has a header with title, detail and label_l1 columns (or text and label). Labels\n"
-	"that name a first-level class of the hotline taxonomy get its code, and the names below\n"
-	"that class join the training as evidence. --cv K (default 5, 0 to skip) first chooses\n"
-	"idf weighting and title features by K-fold cross-validation, reports that accuracy and\n"
-	"macro-F1, and fits the confidence temperature on the out-of-fold scores.\n"
-	"The model goes to DATA/" CLASSIFY_MODEL_FILE ".\n";
+    "usage: citydesk train --taxonomy hotline FILE.csv [--cv K] [--seed N] [--no-names] [--data DIR]\n"
+    "FILE.csv has a header with title, detail and label_l1 columns (or text and label). Labels\n"
+    "that name a first-level class of the hotline taxonomy get its code, and the names below\n"
+    "that class join the training as evidence. --cv K (default 5, 0 to skip) first chooses\n"
+    "idf weighting and title features by K-fold cross-validation, reports that accuracy and\n"
+    "macro-F1, and fits the confidence temperature on the out-of-fold scores.\n"
+    "The model goes to DATA/" CLASSIFY_MODEL_FILE ".\n";
 
 int cli_train(int argc, char **argv)
 {

@@ -19,7 +19,7 @@
 #include "util/csv.h"
 
 #define NAME_MATCH_CAP 1024 /* name features per text; more matches are ignored */
-#define NAME_MAX_CPS 64     /* code points of a name we look for; longer names only teach */
+#define NAME_MAX_CPS 64	    /* code points of a name we look for; longer names only teach */
 
 /* ---- text to code points ---------------------------------------------------------------- */
 
@@ -132,7 +132,6 @@ static enum cd_err normalized(const char *text, size_t len, char **out, size_t *
 
 /* ---- the name index -------------------------------------------------------------------- */
 
-
 static void name_index_release(struct name_index *x)
 {
 	xfree(x->cps);
@@ -166,8 +165,7 @@ static int cmp_first_cp(const void *a, const void *b)
 
 /* Builds the index from names (NUL-terminated UTF-8). Names that fold to nothing, or to a
  * single run longer than NAME_MAX_CPS, are kept out. Sizes are the program's: aborting family. */
-static void name_index_build(struct name_index *x, char *const *names, size_t n_names,
-			     unsigned hash_bits)
+static void name_index_build(struct name_index *x, char *const *names, size_t n_names, unsigned hash_bits)
 {
 	memset(x, 0, sizeof *x);
 	size_t total = 0;
@@ -220,7 +218,6 @@ static void name_index_build(struct name_index *x, char *const *names, size_t n_
 
 /* ---- features -------------------------------------------------------------------------- */
 
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -247,8 +244,8 @@ static void t2s_build(void)
 			      (char)(0x80 | (cp & 0x3f)), 0};
 		char out[32];
 		size_t n = 0;
-		if (text_normalize(t2s_tn, in, 3, TEXT_SIMPLIFY, out, sizeof out, &n) != CD_OK ||
-		    n != 3 || memcmp(in, out, 3) != 0)
+		if (text_normalize(t2s_tn, in, 3, TEXT_SIMPLIFY, out, sizeof out, &n) != CD_OK || n != 3 ||
+		    memcmp(in, out, 3) != 0)
 			t2s_bits[(cp - T2S_FIRST) >> 6] |= 1ULL << ((cp - T2S_FIRST) & 63);
 	}
 }
@@ -264,8 +261,8 @@ static bool may_be_traditional(const char *s, size_t n)
 			return true;
 		if (i + 2 >= n)
 			return true;
-		uint32_t cp = (uint32_t)(u[i] & 0x0f) << 12 | (uint32_t)(u[i + 1] & 0x3f) << 6 |
-			      (u[i + 2] & 0x3f);
+		uint32_t cp =
+		    (uint32_t)(u[i] & 0x0f) << 12 | (uint32_t)(u[i + 1] & 0x3f) << 6 | (u[i + 2] & 0x3f);
 		if (cp >= T2S_FIRST && cp <= T2S_LAST &&
 		    (t2s_bits[(cp - T2S_FIRST) >> 6] >> ((cp - T2S_FIRST) & 63) & 1))
 			return true;
@@ -314,9 +311,9 @@ static size_t count_runs(uint32_t *b, size_t n, double weight, float *val)
 /* Featurizes text into v (arrays allocated here; fvec_release them): text_tokens' n-grams of
  * the normalized text, one bucket each, plus the names found. CD_ERR_NOMEM when the
  * input-sized scratch cannot be had. */
-static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max,
-				  const struct name_index *names, double name_boost, uint64_t salt,
-				  const char *text, size_t len, struct fvec *v)
+static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max, const struct name_index *names,
+				  double name_boost, uint64_t salt, const char *text, size_t len,
+				  struct fvec *v)
 {
 	static const unsigned kinds[] = {0, TEXT_TOK_UNI, TEXT_TOK_UNI | TEXT_TOK_BI,
 					 TEXT_TOK_UNI | TEXT_TOK_BI | TEXT_TOK_TRI};
@@ -358,8 +355,9 @@ static enum cd_err featurize_part(unsigned hash_bits, unsigned ngram_max,
 				size_t k = names->off[id + 1] - names->off[id];
 				if (i + k <= n && name_hits < NAME_MATCH_CAP &&
 				    memcmp(cps + i, names->cps + names->off[id], k * sizeof *cps) == 0) {
-					raw[nf++] = salt ? bucket_of(mix64(names->bucket[id] ^ salt), hash_bits)
-						    : names->bucket[id];
+					raw[nf++] =
+					    salt ? bucket_of(mix64(names->bucket[id] ^ salt), hash_bits)
+						 : names->bucket[id];
 					name_hits++;
 				}
 			}
@@ -555,7 +553,7 @@ static long set_label(const struct classify_set *s, const char *label)
 }
 
 enum cd_err classify__set_push(struct classify_set *s, const char *text, size_t len, uint32_t label,
-			    float weight, int pseudo)
+			       float weight, int pseudo)
 {
 	if (s->n_ex >= CLASSIFY_MAX_EXAMPLES)
 		return CD_ERR_TOOBIG;
@@ -737,8 +735,8 @@ static int stopped(const char *name)
 	return 0;
 }
 
-enum cd_err classify_set_add_taxonomy(struct classify_set *s, const struct category_tree *t,
-				      const char *root, size_t *names)
+enum cd_err classify_set_add_taxonomy(struct classify_set *s, const struct category_tree *t, const char *root,
+				      size_t *names)
 {
 	const struct category *r = category_get(t, root);
 	size_t taken = 0;
@@ -802,8 +800,8 @@ static int params_ok(const struct classify_params *p)
 {
 	return p->hash_bits >= 12 && p->hash_bits <= 24 && p->ngram_max >= 1 && p->ngram_max <= 3 &&
 	       p->epochs >= 1 && p->epochs <= 1000 && p->lr > 0 && p->lr < 100 && p->name_weight >= 0 &&
-	       p->title_weight >= 0 && p->title_weight <= 10 && p->name_boost > 0 &&
-	       p->name_boost <= 10 && p->balance >= 0 && p->balance <= 1;
+	       p->title_weight >= 0 && p->title_weight <= 10 && p->name_boost > 0 && p->name_boost <= 10 &&
+	       p->balance >= 0 && p->balance <= 1;
 }
 
 void classify_model_free(struct classify_model *m)
@@ -824,7 +822,7 @@ void classify_model_free(struct classify_model *m)
 
 /* A model with empty weights; w is input-sized (CD_ERR_NOMEM when it cannot be had). */
 enum cd_err classify__model_alloc(unsigned hash_bits, unsigned ngram_max, size_t n_labels,
-			       struct classify_model **out)
+				  struct classify_model **out)
 {
 	struct classify_model *m = xcalloc(1, sizeof *m);
 	m->hash_bits = hash_bits;
@@ -889,7 +887,7 @@ long classify_model_label_index(const struct classify_model *m, const char *name
 
 /* The model's view of text: features, weighted by the model's idf when it has one. */
 enum cd_err classify__model_features(const struct classify_model *m, const char *text, size_t len,
-				  struct fvec *v)
+				     struct fvec *v)
 {
 	enum cd_err rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
 				   m->name_boost, m->title_weight, text, len, v);
@@ -935,7 +933,7 @@ uint64_t classify__rng_next(uint64_t *state)
 
 /* Trains on the examples of s for which use[i] is nonzero (NULL: all). */
 enum cd_err classify__train_subset(const struct classify_set *s, const struct classify_params *p,
-				const unsigned char *use, struct classify_model **out)
+				   const unsigned char *use, struct classify_model **out)
 {
 	enum cd_err rc = CD_ERR_INVALID;
 	struct classify_model *m = NULL;
@@ -967,9 +965,8 @@ enum cd_err classify__train_subset(const struct classify_set *s, const struct cl
 		const struct example *e = &s->ex[i];
 		if ((use && !use[i]) || (e->pseudo && p->name_weight <= 0))
 			continue;
-		rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL,
-			       m->name_boost, m->title_weight, e->text,
-			       e->len, &fv[i]);
+		rc = featurize(m->hash_bits, m->ngram_max, m->name_features ? &m->index : NULL, m->name_boost,
+			       m->title_weight, e->text, e->len, &fv[i]);
 		if (rc)
 			goto out;
 		order[n++] = (uint32_t)i;
@@ -1003,9 +1000,10 @@ enum cd_err classify__train_subset(const struct classify_set *s, const struct cl
 			n_real++;
 		}
 	for (size_t k = 0; k < s->n_labels; k++)
-		label_weight[k] = per_label[k] ? pow((double)n_real / ((double)s->n_labels * (double)per_label[k]),
-						     p->balance)
-					       : 1.0;
+		label_weight[k] =
+		    per_label[k]
+			? pow((double)n_real / ((double)s->n_labels * (double)per_label[k]), p->balance)
+			: 1.0;
 	uint64_t rng = p->seed;
 	size_t total = (size_t)p->epochs * n, step = 0;
 	size_t c = m->n_labels;

@@ -12,12 +12,12 @@
 #include "core/classify_kw.h"
 #include "util/err.h"
 
-#define CLASSIFY_MODEL_VERSION 1        /* written into every model file; newer files are refused */
-#define CLASSIFY_MAX_LABELS 256         /* distinct labels a model may have */
-#define CLASSIFY_LABEL_MAX 128          /* bytes of a label name, NUL included */
-#define CLASSIFY_MAX_TEXT 65536         /* bytes of a text looked at; the rest is ignored */
-#define CLASSIFY_MAX_EXAMPLES 10000000  /* examples a training set may hold */
-#define CLASSIFY_MAX_NAMES 100000       /* taxonomy names a model may hold */
+#define CLASSIFY_MODEL_VERSION 1	   /* written into every model file; newer files are refused */
+#define CLASSIFY_MAX_LABELS 256		   /* distinct labels a model may have */
+#define CLASSIFY_LABEL_MAX 128		   /* bytes of a label name, NUL included */
+#define CLASSIFY_MAX_TEXT 65536		   /* bytes of a text looked at; the rest is ignored */
+#define CLASSIFY_MAX_EXAMPLES 10000000	   /* examples a training set may hold */
+#define CLASSIFY_MAX_NAMES 100000	   /* taxonomy names a model may hold */
 #define CLASSIFY_MODEL_FILE_MAX (1u << 30) /* larger model files are refused */
 #define CLASSIFY_SOURCE_MODEL "model"
 #define CLASSIFY_MODEL_FILE "classify-hotline.model" /* in the data directory */
@@ -25,17 +25,17 @@
 /* How a model is trained. classify_params_default gives the fixed protocol the figures in
  * docs/internals/classify.md were measured with. */
 struct classify_params {
-	unsigned hash_bits;    /* 2^hash_bits feature buckets, 12..24 */
-	unsigned ngram_max;    /* character n-grams of length 1..ngram_max, 1..3 */
-	unsigned epochs;       /* passes over the training set, 1..1000 */
-	double lr;             /* initial SGD step, decays linearly to 0 */
-	double name_weight;    /* weight of each taxonomy pseudo-example (0: none) */
-	int name_features;     /* nonzero: a category name found in a text fires its own feature */
-	int idf;               /* nonzero: features weighted by inverse document frequency */
-	double title_weight;   /* weight of the first line's own features, 0..10 (0: none) */
-	double name_boost;     /* weight of a name found in a text against a token's, (0, 10] */
-	double balance;        /* 0..1: real examples of label k weigh (n / (labels * n_k))^balance */
-	uint64_t seed;         /* shuffling; the same seed and data give the same model */
+	unsigned hash_bits;  /* 2^hash_bits feature buckets, 12..24 */
+	unsigned ngram_max;  /* character n-grams of length 1..ngram_max, 1..3 */
+	unsigned epochs;     /* passes over the training set, 1..1000 */
+	double lr;	     /* initial SGD step, decays linearly to 0 */
+	double name_weight;  /* weight of each taxonomy pseudo-example (0: none) */
+	int name_features;   /* nonzero: a category name found in a text fires its own feature */
+	int idf;	     /* nonzero: features weighted by inverse document frequency */
+	double title_weight; /* weight of the first line's own features, 0..10 (0: none) */
+	double name_boost;   /* weight of a name found in a text against a token's, (0, 10] */
+	double balance;	     /* 0..1: real examples of label k weigh (n / (labels * n_k))^balance */
+	uint64_t seed;	     /* shuffling; the same seed and data give the same model */
 };
 
 /* A labelled training set: texts with label names (and codes), plus taxonomy names. */
@@ -45,13 +45,13 @@ struct classify_model;
 
 /* Cross-validation figures. */
 struct classify_cv_result {
-	size_t n;           /* examples evaluated (every real example once) */
+	size_t n; /* examples evaluated (every real example once) */
 	size_t folds;
 	double accuracy;    /* share of examples whose top label is right */
 	double macro_f1;    /* mean over labels of F1 */
 	double majority;    /* accuracy of always answering the most frequent label */
-	double nll;         /* mean negative log-likelihood of the right label */
-	double ece;         /* expected calibration error of the top answer, 10 bins */
+	double nll;	    /* mean negative log-likelihood of the right label */
+	double ece;	    /* expected calibration error of the top answer, 10 bins */
 	double temperature; /* softmax temperature fitted on the out-of-fold scores */
 };
 
@@ -80,8 +80,8 @@ enum cd_err classify_set_add_csv(struct classify_set *s, const char *text, size_
  * name the model looks for in texts. Labels not found in the tree keep no names.
  * Returns the number of names taken through *names (may be NULL). CD_ERR_NOTFOUND for an
  * unknown root. */
-enum cd_err classify_set_add_taxonomy(struct classify_set *s, const struct category_tree *t,
-				      const char *root, size_t *names) CD_MUST_CHECK;
+enum cd_err classify_set_add_taxonomy(struct classify_set *s, const struct category_tree *t, const char *root,
+				      size_t *names) CD_MUST_CHECK;
 /* Real examples (not pseudo-examples) and distinct labels. */
 size_t classify_set_count(const struct classify_set *s);
 size_t classify_set_label_count(const struct classify_set *s);
@@ -112,8 +112,8 @@ const char *classify_set_text_of(const struct classify_set *s, size_t i, size_t 
 /* Chooses among a small grid around base (idf weighting off/on × title features off/on) the
  * configuration with the best `folds`-fold cross-validated accuracy on s (macro-F1 breaks
  * ties): *best gets it and *best_cv (may be NULL) its figures. Four CV runs. */
-enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base,
-			    unsigned folds, uint64_t seed, struct classify_params *best,
+enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base, unsigned folds,
+			    uint64_t seed, struct classify_params *best,
 			    struct classify_cv_result *best_cv) CD_MUST_CHECK;
 /* Nested cross-validation of "classify_select, then train": each outer fold's model is trained
  * with the configuration that inner_folds-fold CV on that fold's training part chose, so the

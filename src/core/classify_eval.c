@@ -82,8 +82,8 @@ static enum cd_err set_subset(const struct classify_set *s, const unsigned char 
 	enum cd_err rc = CD_OK;
 	for (size_t i = 0; i < s->n_ex && !rc; i++)
 		if (use[i])
-			rc = classify__set_push(t, s->ex[i].text, s->ex[i].len, s->ex[i].label, s->ex[i].weight,
-				      s->ex[i].pseudo);
+			rc = classify__set_push(t, s->ex[i].text, s->ex[i].len, s->ex[i].label,
+						s->ex[i].weight, s->ex[i].pseudo);
 	if (rc) {
 		classify_set_free(t);
 		return rc;
@@ -106,9 +106,8 @@ static void grid_params(const struct classify_params *base, unsigned g, struct c
 
 #define GRID_SIZE 4
 
-enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base,
-			    unsigned folds, uint64_t seed, struct classify_params *best,
-			    struct classify_cv_result *best_cv)
+enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base, unsigned folds,
+			    uint64_t seed, struct classify_params *best, struct classify_cv_result *best_cv)
 {
 	struct classify_cv_result bcv;
 	struct classify_params b = *base; /* best may be base */
@@ -150,9 +149,9 @@ static enum cd_err train_fold(const struct classify_set *s, const struct classif
 	return rc;
 }
 
-static enum cd_err cv_run(const struct classify_set *s, const struct classify_params *p,
-			  unsigned folds, unsigned inner, uint64_t seed, struct classify_cv_result *out,
-			  size_t *pred, size_t *truth)
+static enum cd_err cv_run(const struct classify_set *s, const struct classify_params *p, unsigned folds,
+			  unsigned inner, uint64_t seed, struct classify_cv_result *out, size_t *pred,
+			  size_t *truth)
 {
 	enum cd_err rc = CD_OK;
 	size_t n = s->n_real, c = s->n_labels;
@@ -231,7 +230,8 @@ static enum cd_err cv_run(const struct classify_set *s, const struct classify_pa
 		if (!count[k])
 			continue;
 		labels_seen++;
-		double prec = np[k] ? (double)tp[k] / (double)np[k] : 0, rec = (double)tp[k] / (double)count[k];
+		double prec = np[k] ? (double)tp[k] / (double)np[k] : 0,
+		       rec = (double)tp[k] / (double)count[k];
 		f1sum += prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0;
 	}
 	for (int b = 0; b < 10; b++)

@@ -13,15 +13,15 @@
 
 /* Category names looked for in texts, grouped by their first code point. */
 struct name_index {
-	size_t n;          /* names */
-	uint32_t *cps;     /* all names' folded code points, back to back */
-	size_t *off;       /* name i is cps[off[i] .. off[i + 1]) */
-	uint32_t *bucket;  /* feature bucket of name i */
-	uint32_t *order;   /* name ids sorted by first code point */
-	uint32_t *keys;    /* open addressing: first code point (0: free) */
-	uint32_t *start;   /* names with that first code point: order[start .. start + count) */
+	size_t n;	  /* names */
+	uint32_t *cps;	  /* all names' folded code points, back to back */
+	size_t *off;	  /* name i is cps[off[i] .. off[i + 1]) */
+	uint32_t *bucket; /* feature bucket of name i */
+	uint32_t *order;  /* name ids sorted by first code point */
+	uint32_t *keys;	  /* open addressing: first code point (0: free) */
+	uint32_t *start;  /* names with that first code point: order[start .. start + count) */
 	uint32_t *count;
-	size_t cap;        /* table size, a power of two */
+	size_t cap; /* table size, a power of two */
 };
 
 /* A sparse, unit-length feature vector. */
@@ -33,7 +33,7 @@ struct fvec {
 
 /* One training text: a real message or a taxonomy name's pseudo-example. */
 struct example {
-	char *text;   /* owned, NUL-terminated */
+	char *text; /* owned, NUL-terminated */
 	size_t len;
 	uint32_t label;
 	float weight; /* 1 for real examples */
@@ -42,33 +42,33 @@ struct example {
 
 /* A training set (classify.h). Labels are indexes into names_l/codes_l. */
 struct classify_set {
-	struct example *ex;  /* in the order added */
+	struct example *ex; /* in the order added */
 	size_t n_ex, cap_ex;
-	size_t n_real;       /* examples that are not pseudo-examples */
+	size_t n_real;					       /* examples that are not pseudo-examples */
 	char names_l[CLASSIFY_MAX_LABELS][CLASSIFY_LABEL_MAX]; /* label names */
 	char codes_l[CLASSIFY_MAX_LABELS][CATEGORY_CODE_MAX];  /* their codes ("" when none) */
 	size_t n_labels;
-	char **tax_names;    /* names looked for in texts (owned) */
+	char **tax_names; /* names looked for in texts (owned) */
 	size_t n_tax, cap_tax;
 };
 
 /* A trained model (classify.h): what the file holds, plus the name index built from it. */
 struct classify_model {
-	unsigned hash_bits;    /* 2^hash_bits rows of weights */
-	unsigned ngram_max;    /* character n-grams 1..ngram_max */
-	int name_features;     /* 1: names found in a text are features */
-	double title_weight;   /* weight of the first line's own features (0: none) */
-	double name_boost;     /* weight of a name feature against a token's */
-	double temperature;    /* softmax(score / temperature) */
+	unsigned hash_bits;  /* 2^hash_bits rows of weights */
+	unsigned ngram_max;  /* character n-grams 1..ngram_max */
+	int name_features;   /* 1: names found in a text are features */
+	double title_weight; /* weight of the first line's own features (0: none) */
+	double name_boost;   /* weight of a name feature against a token's */
+	double temperature;  /* softmax(score / temperature) */
 	size_t n_labels;
 	char (*label_name)[CLASSIFY_LABEL_MAX]; /* [n_labels] */
-	char (*label_code)[CATEGORY_CODE_MAX];  /* [n_labels], "" when none */
-	char **names;          /* taxonomy names looked for (owned) */
+	char (*label_code)[CATEGORY_CODE_MAX];	/* [n_labels], "" when none */
+	char **names;				/* taxonomy names looked for (owned) */
 	size_t n_names;
 	struct name_index index; /* built from names when name_features */
-	float *idf;            /* [2^hash_bits] inverse document frequency, or NULL (all 1) */
-	float *w;              /* [2^hash_bits][n_labels], row per bucket */
-	float *bias;           /* [n_labels] */
+	float *idf;		 /* [2^hash_bits] inverse document frequency, or NULL (all 1) */
+	float *w;		 /* [2^hash_bits][n_labels], row per bucket */
+	float *bias;		 /* [n_labels] */
 };
 
 /* Frees v's arrays and empties it. */

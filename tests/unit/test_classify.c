@@ -37,12 +37,12 @@ static void small_params(struct classify_params *p)
 }
 
 static const char *const topics[3][2] = {
-	{"环卫", "小区门口的垃圾没人清理"},
-	{"劳动", "公司拖欠工资不交社保"},
-	{"教育", "学校老师给学生补课收费"},
+    {"环卫", "小区门口的垃圾没人清理"},
+    {"劳动", "公司拖欠工资不交社保"},
+    {"教育", "学校老师给学生补课收费"},
 };
-static const char *const fillers[] = {"请尽快处理", "已经很久了", "希望有关部门重视", "谢谢",
-				      "", "大家都很着急", "多次反映无果", "住在A区"};
+static const char *const fillers[] = {"请尽快处理", "已经很久了",   "希望有关部门重视", "谢谢",
+				      "",	    "大家都很着急", "多次反映无果",	"住在A区"};
 
 static struct classify_set *synthetic_set(void)
 {
@@ -74,9 +74,9 @@ static void test_synthetic_predictions(void)
 		return;
 	CHECK_INT_EQ(classify_model_label_count(m), 3);
 	const char *cases[][2] = {
-		{"楼下垃圾堆了一个星期没人清理", "环卫"},
-		{"老板拖欠工资", "劳动"},
-		{"学校强制学生补课", "教育"},
+	    {"楼下垃圾堆了一个星期没人清理", "环卫"},
+	    {"老板拖欠工资", "劳动"},
+	    {"学校强制学生补课", "教育"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		size_t lab[3];
@@ -125,15 +125,15 @@ static void test_temperature(void)
 	classify_model_set_temperature(m, 3.0);
 	CHECK_NEAR(classify_model_temperature(m), 3.0, 0);
 	CHECK_INT_EQ(classify_model_rank(m, text, strlen(text), 1, &l2, &p2), 1);
-	CHECK_INT_EQ(l1, l2);  /* same ranking */
-	CHECK(p2 < p1);        /* a higher temperature is less sure */
+	CHECK_INT_EQ(l1, l2);		       /* same ranking */
+	CHECK(p2 < p1);			       /* a higher temperature is less sure */
 	classify_model_set_temperature(m, -1); /* ignored */
 	CHECK_NEAR(classify_model_temperature(m), 3.0, 0);
 	classify_model_free(m);
 }
 
 static const char *const probe_texts[] = {
-	"小区垃圾", "拖欠工资三个月", "学校补课", "公交车", "", "A市K8县", "學校老師補課",
+    "小区垃圾", "拖欠工资三个月", "学校补课", "公交车", "", "A市K8县", "學校老師補課",
 };
 
 static void check_same_predictions(const struct classify_model *a, const struct classify_model *b)
@@ -162,7 +162,8 @@ static void round_trip(int idf, int names)
 	if (names) {
 		/* Names without a tree: a small one built here. */
 		struct category_tree *t = category_tree_new();
-		const char *csv = "code,name,parent_code\nR,root,\nA,环卫,R\nA1,垃圾清理,A\nB,劳动,R\nB1,拖欠工资,B\n";
+		const char *csv =
+		    "code,name,parent_code\nR,root,\nA,环卫,R\nA1,垃圾清理,A\nB,劳动,R\nB1,拖欠工资,B\n";
 		struct category_error err;
 		CHECK_INT_EQ(category_tree_load_csv(t, csv, strlen(csv), &err), CD_OK);
 		category_tree_freeze(t);
@@ -356,7 +357,8 @@ static void test_bad_input(void)
 	CHECK_INT_EQ(classify_set_add_csv(s, open_quote, strlen(open_quote), &rows, &line), CD_ERR_INVALID);
 	CHECK_INT_EQ(rows, 0);
 	CHECK_INT_EQ(line, 2);
-	const char *ok = "\xef\xbb\xbfid,title,detail,label_l1\n1,\"标题, 带逗号\",\"正文\"\"引号\"\"\",甲\n2,t,d,乙\n";
+	const char *ok =
+	    "\xef\xbb\xbfid,title,detail,label_l1\n1,\"标题, 带逗号\",\"正文\"\"引号\"\"\",甲\n2,t,d,乙\n";
 	CHECK_INT_EQ(classify_set_add_csv(s, ok, strlen(ok), &rows, NULL), CD_OK);
 	CHECK_INT_EQ(rows, 2);
 	CHECK_INT_EQ(classify_set_count(s), 4);
@@ -440,8 +442,8 @@ static void test_cross_validation_real_data(void)
 	classify_params_default(&p);
 	struct classify_cv_result r;
 	CHECK_INT_EQ(classify_cv(s, &p, 5, 20261127, &r), CD_OK);
-	printf("  5-fold CV on %zu messages: accuracy %.3f, macro-F1 %.3f, majority %.3f, ECE %.3f\n",
-	       r.n, r.accuracy, r.macro_f1, r.majority, r.ece);
+	printf("  5-fold CV on %zu messages: accuracy %.3f, macro-F1 %.3f, majority %.3f, ECE %.3f\n", r.n,
+	       r.accuracy, r.macro_f1, r.majority, r.ece);
 	CHECK_INT_EQ(r.n, 403);
 	CHECK(r.majority < 0.25);
 	CHECK(r.accuracy >= CV_FLOOR_ACCURACY);
@@ -528,11 +530,11 @@ static void test_traditional_agrees(void)
 	CHECK(changed * 10 >= tried * 9); /* the sample really is Traditional */
 	CHECK(same * 100 >= tried * 98);
 	const char *pairs[][2] = {
-		{"學校食堂衛生太差，孩子吃了拉肚子", "学校食堂卫生太差，孩子吃了拉肚子"},
-		{"公司拖欠員工工資，還不交社會保險", "公司拖欠员工工资，还不交社会保险"},
-		{"小區垃圾無人清理，臭氣熏天", "小区垃圾无人清理，臭气熏天"},
-		{"醫院掛號難，看病貴", "医院挂号难，看病贵"},
-		{"巴士司機開車太快，乘客很危險", "巴士司机开车太快，乘客很危险"},
+	    {"學校食堂衛生太差，孩子吃了拉肚子", "学校食堂卫生太差，孩子吃了拉肚子"},
+	    {"公司拖欠員工工資，還不交社會保險", "公司拖欠员工工资，还不交社会保险"},
+	    {"小區垃圾無人清理，臭氣熏天", "小区垃圾无人清理，臭气熏天"},
+	    {"醫院掛號難，看病貴", "医院挂号难，看病贵"},
+	    {"巴士司機開車太快，乘客很危險", "巴士司机开车太快，乘客很危险"},
 	};
 	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
 		size_t a, b;
@@ -551,17 +553,17 @@ out:
 }
 
 static const struct test_case tests[] = {
-	{"synthetic_predictions", test_synthetic_predictions},
-	{"classify_fn_interface", test_classify_fn_interface},
-	{"temperature", test_temperature},
-	{"select_and_nested", test_select_and_nested},
-	{"round_trip", test_round_trip},
-	{"corrupt_files_refused", test_corrupt_files_refused},
-	{"bad_input", test_bad_input},
-	{"allocation_failure", test_allocation_failure},
-	{"taxonomy_codes", test_taxonomy_codes},
-	{"traditional_agrees", test_traditional_agrees},
-	{"cross_validation_real_data", test_cross_validation_real_data},
+    {"synthetic_predictions", test_synthetic_predictions},
+    {"classify_fn_interface", test_classify_fn_interface},
+    {"temperature", test_temperature},
+    {"select_and_nested", test_select_and_nested},
+    {"round_trip", test_round_trip},
+    {"corrupt_files_refused", test_corrupt_files_refused},
+    {"bad_input", test_bad_input},
+    {"allocation_failure", test_allocation_failure},
+    {"taxonomy_codes", test_taxonomy_codes},
+    {"traditional_agrees", test_traditional_agrees},
+    {"cross_validation_real_data", test_cross_validation_real_data},
 };
 
 TEST_MAIN(tests)
