@@ -152,15 +152,10 @@ static size_t name_slot(const struct name_index *x, uint32_t cp)
 	return i;
 }
 
-static const struct name_index *sort_ctx; /* only during name_index_build, single-threaded */
-
-static int cmp_first_cp(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
-	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-	uint32_t ca = sort_ctx->cps[sort_ctx->off[ia]], cb = sort_ctx->cps[sort_ctx->off[ib]];
-	if (ca != cb)
-		return ca < cb ? -1 : 1;
-	return ia < ib ? -1 : ia > ib;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 /* Builds the index from names (NUL-terminated UTF-8). Names that fold to nothing, or to a
@@ -194,11 +189,15 @@ static void name_index_build(struct name_index *x, char *const *names, size_t n_
 		x->off[++x->n] = used;
 	}
 	x->order = xmalloc((x->n + 1) * sizeof *x->order);
+	/* Sort ids by first code point (then id) as packed keys: no shared sort context, so models
+	 * may be loaded on several threads at once. */
+	uint64_t *keyed = xmalloc((x->n + 1) * sizeof *keyed);
 	for (size_t i = 0; i < x->n; i++)
-		x->order[i] = (uint32_t)i;
-	sort_ctx = x;
-	qsort(x->order, x->n, sizeof *x->order, cmp_first_cp);
-	sort_ctx = NULL;
+		keyed[i] = (uint64_t)x->cps[x->off[i]] << 32 | i;
+	qsort(keyed, x->n, sizeof *keyed, cmp_u64);
+	for (size_t i = 0; i < x->n; i++)
+		x->order[i] = (uint32_t)keyed[i];
+	xfree(keyed);
 	x->cap = 16;
 	while (x->cap < 2 * x->n + 2)
 		x->cap *= 2;
