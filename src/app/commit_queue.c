@@ -1,6 +1,6 @@
-/* The group-commit writer; see commit_queue.h. Each waiting request owns a slot on its own
- * stack; the writer copies the cases into one array, inserts them with
- * store_case_insert_batch, copies the results back and signals every slot of the batch. */
+/* The group-commit writer; see commit_queue.h. Each waiting request owns a slot (on its stack,
+ * or in the request's memory); the writer hands the slots' own cases to store_case_insert_each
+ * (no copies of the ~24 KB case and event), then signals every slot of the batch. */
 #include "app/commit_queue.h"
 
 #include <pthread.h>
@@ -18,10 +18,10 @@ struct commit_queue {
 	struct commit_slot *head, *tail;
 	int stopping;
 	long long batches, cases; /* counters for /metrics */
-	/* Writer-only scratch space, allocated once. */
-	struct store_case *batch;
-	struct store_case_event *events;
-	enum cd_err *results;
+	/* Writer-only scratch space. */
+	struct store_case *cs[COMMIT_QUEUE_BATCH];
+	struct store_case_event *events[COMMIT_QUEUE_BATCH];
+	enum cd_err results[COMMIT_QUEUE_BATCH];
 	struct commit_slot *taken[COMMIT_QUEUE_BATCH];
 };
 
@@ -46,18 +46,16 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&q->lock);
 
 		for (size_t i = 0; i < n; i++) {
-			q->batch[i] = *q->taken[i]->c;
-			q->events[i] = *q->taken[i]->ev;
+			q->cs[i] = q->taken[i]->c;
+			q->events[i] = q->taken[i]->ev;
 		}
-		enum cd_err rc = store_case_insert_batch(q->st, &actor, q->batch, q->events, n, q->results);
+		enum cd_err rc = store_case_insert_each(q->st, &actor, q->cs, q->events, n, q->results);
 		if (rc)
 			log_error("intake batch failed", "\"cases\":%zu,\"error\":\"%s\"", n, cd_err_name(rc));
 
 		/* Asynchronous submitters are told first, outside the lock; then the waiting ones. */
 		for (size_t i = 0; i < n; i++) {
 			struct commit_slot *s = q->taken[i];
-			*s->c = q->batch[i];
-			*s->ev = q->events[i];
 			s->rc = rc ? rc : q->results[i];
 			if (s->on_done) {
 				q->taken[i] = NULL; /* its memory may be gone once on_done returns */
@@ -87,9 +85,6 @@ enum cd_err commit_queue_start(struct store *st, struct commit_queue **out)
 	}
 	struct commit_queue *q = xcalloc(1, sizeof *q);
 	q->st = st;
-	q->batch = xcalloc(COMMIT_QUEUE_BATCH, sizeof *q->batch);
-	q->events = xcalloc(COMMIT_QUEUE_BATCH, sizeof *q->events);
-	q->results = xcalloc(COMMIT_QUEUE_BATCH, sizeof *q->results);
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->work, NULL);
 	pthread_cond_init(&q->settled, NULL);
@@ -97,9 +92,6 @@ enum cd_err commit_queue_start(struct store *st, struct commit_queue **out)
 		pthread_cond_destroy(&q->work);
 		pthread_cond_destroy(&q->settled);
 		pthread_mutex_destroy(&q->lock);
-		xfree(q->batch);
-		xfree(q->events);
-		xfree(q->results);
 		xfree(q);
 		return CD_ERR_IO;
 	}
@@ -119,9 +111,6 @@ void commit_queue_stop(struct commit_queue *q)
 	pthread_cond_destroy(&q->work);
 	pthread_cond_destroy(&q->settled);
 	pthread_mutex_destroy(&q->lock);
-	xfree(q->batch);
-	xfree(q->events);
-	xfree(q->results);
 	xfree(q);
 }
 

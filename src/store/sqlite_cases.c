@@ -893,8 +893,18 @@ enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *
 		return CD_OK;
 	if (n > STORE_CASE_BATCH_MAX || !cases || !results)
 		return CD_ERR_INVALID;
-	if (st->journal)
-		return store__journal_insert(st, actor, cases, first_events, n, results);
+	if (st->journal) {
+		struct store_case **cp = xcalloc(n, sizeof *cp);
+		struct store_case_event **ep = xcalloc(n, sizeof *ep);
+		for (size_t i = 0; i < n; i++) {
+			cp[i] = &cases[i];
+			ep[i] = first_events ? &first_events[i] : NULL;
+		}
+		enum cd_err rc = store__journal_insert(st, actor, cp, ep, n, results);
+		xfree(cp);
+		xfree(ep);
+		return rc;
+	}
 	size_t stored = 0;
 	store__lock(st);
 	cases_setup(st);
@@ -913,6 +923,35 @@ enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *
 			cases[i].ref[0] = '\0';
 		}
 	}
+	return rc;
+}
+
+enum cd_err store_case_insert_each(struct store *st, const struct store_actor *actor,
+				   struct store_case *const *cases, struct store_case_event *const *first_events,
+				   size_t n, enum cd_err *results)
+{
+	if (n == 0)
+		return CD_OK;
+	if (n > STORE_CASE_BATCH_MAX || !cases || !results)
+		return CD_ERR_INVALID;
+	if (st->journal)
+		return store__journal_insert(st, actor, cases, first_events, n, results);
+	/* Without the journal: the batch wants arrays. */
+	struct store_case *cs = xmalloc(n * sizeof *cs);
+	struct store_case_event *es = xcalloc(n, sizeof *es);
+	for (size_t i = 0; i < n; i++) {
+		cs[i] = *cases[i];
+		if (first_events && first_events[i])
+			es[i] = *first_events[i];
+	}
+	enum cd_err rc = store_case_insert_batch(st, actor, cs, es, n, results);
+	for (size_t i = 0; i < n; i++) {
+		*cases[i] = cs[i];
+		if (first_events && first_events[i])
+			*first_events[i] = es[i];
+	}
+	xfree(cs);
+	xfree(es);
 	return rc;
 }
 

@@ -355,8 +355,8 @@ enum cd_err store__cases_apply(struct store *st, store__apply_next_fn next, void
 /* Journal-mode insert (store_case_insert_batch when st->journal is set): same contract, with
  * the journal's fdatasync as the durability point. */
 enum cd_err store__journal_insert(struct store *st, const struct store_actor *actor,
-				  struct store_case *cases, struct store_case_event *evs, size_t n,
-				  enum cd_err *results) CD_MUST_CHECK;
+				  struct store_case *const *cases, struct store_case_event *const *evs,
+				  size_t n, enum cd_err *results) CD_MUST_CHECK;
 /* Waits until every case journalled before the call is in the database (reads that need the
  * rows: lists, events, apply). Free when nothing is pending. Call without the store's lock. */
 void store__journal_barrier(struct store *st);

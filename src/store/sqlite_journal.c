@@ -891,13 +891,13 @@ static enum cd_err id_known(struct store__journal *j, int64_t id, int64_t batch_
 
 /* Looks (channel, external_id) up among earlier cases of this batch, the pending ones and the
  * stored ones; CD_OK and *out filled when found. */
-static enum cd_err find_ext(struct store__journal *j, struct store_case *cases, const enum cd_err *results,
+static enum cd_err find_ext(struct store__journal *j, struct store_case *const *cases, const enum cd_err *results,
 			    size_t before, const char *channel, const char *ext, struct store_case *out)
 {
 	for (size_t k = 0; k < before; k++) {
-		if (results[k] == CD_OK && strcmp(cases[k].channel, channel) == 0 &&
-		    strcmp(cases[k].external_id, ext) == 0) {
-			memmove(out, &cases[k], sizeof *out);
+		if (results[k] == CD_OK && cases[k]->external_id[0] && strcmp(cases[k]->external_id, ext) == 0 &&
+		    strcmp(cases[k]->channel, channel) == 0) {
+			memmove(out, cases[k], sizeof *out);
 			return CD_OK;
 		}
 	}
@@ -915,15 +915,15 @@ struct day_undo {
 	int64_t last;
 };
 
-enum cd_err store__journal_insert(struct store *st, const struct store_actor *actor, struct store_case *cases,
-				  struct store_case_event *evs, size_t n, enum cd_err *results)
+enum cd_err store__journal_insert(struct store *st, const struct store_actor *actor, struct store_case *const *cases,
+				  struct store_case_event *const *evs, size_t n, enum cd_err *results)
 {
 	struct store__journal *j = st->journal;
 	int64_t now = (int64_t)time(NULL);
 	struct wbuf w = {NULL, 0, 0};
 	size_t *starts = xcalloc(n + 1, sizeof *starts);
 	struct day_undo *undo = xcalloc(n, sizeof *undo);
-	struct store_case_event *dflt = evs ? NULL : xmalloc(sizeof *dflt);
+	struct store_case_event *dflt = xmalloc(sizeof *dflt);
 	size_t nundo = 0, accepted = 0;
 	enum cd_err rc = CD_OK;
 
@@ -954,10 +954,13 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 
 	int64_t next_id = j->next_id;
 	for (size_t i = 0; i < n && !rc; i++) {
-		struct store_case *c = &cases[i];
-		struct store_case_event *ev = evs ? &evs[i] : dflt;
-		if (!evs)
-			memset(ev, 0, sizeof *ev);
+		struct store_case *c = cases[i];
+		struct store_case_event *ev = evs && evs[i] ? evs[i] : dflt;
+		if (ev == dflt) { /* the default "report" event: zero only what is read */
+			memset(ev, 0, offsetof(struct store_case_event, comment));
+			ev->comment[0] = '\0';
+			ev->data[0] = '\0';
+		}
 		starts[i] = w.len;
 		results[i] = store__case_prepare_new(c, ev, actor, now);
 		if (results[i])
@@ -1042,7 +1045,7 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 	for (size_t i = 0; i < n; i++) {
 		if (results[i] != CD_OK)
 			continue;
-		struct store_case *c = &cases[i];
+		struct store_case *c = cases[i];
 		size_t len = (size_t)get_le(w.p + starts[i], 4);
 		size_t extlen = c->external_id[0] ? strlen(c->channel) + 1 + strlen(c->external_id) + 1 : 0;
 		struct jrec *r = xmalloc(sizeof *r + len + extlen);
@@ -1085,8 +1088,8 @@ out:
 	if (rc) {
 		for (size_t i = 0; i < n; i++) {
 			results[i] = rc;
-			cases[i].id = 0;
-			cases[i].ref[0] = '\0';
+			cases[i]->id = 0;
+			cases[i]->ref[0] = '\0';
 		}
 	}
 	xfree(w.p);

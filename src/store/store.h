@@ -344,6 +344,13 @@ enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *
 				    struct store_case *cases, struct store_case_event *first_events,
 				    size_t n, enum cd_err *results) CD_MUST_CHECK;
 
+/* store_case_insert_batch for cases and events that are not in one array (each waiting request
+ * of the intake writer owns its own): cases[i], first_events[i] (the array or an entry may be
+ * NULL: a default event) point at them and are filled in the same way. */
+enum cd_err store_case_insert_each(struct store *st, const struct store_actor *actor,
+				   struct store_case *const *cases, struct store_case_event *const *first_events,
+				   size_t n, enum cd_err *results) CD_MUST_CHECK;
+
 /* Switches this store's case intake to the intake journal (docs/internals/store.md, "The intake
  * journal"): from now on store_case_insert_batch appends the batch to DB-intake (beside the
  * database file), fdatasyncs it once and returns; the cases are durable and acknowledged at
