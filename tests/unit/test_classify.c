@@ -3,6 +3,7 @@
  * model files, Traditional input agreeing with Simplified, allocation failure, bad input, and
  * a cross-validation run on the labelled 泰迪杯 2020 messages that must clear a floor well
  * above the majority baseline. Run from the repository root. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -244,6 +245,54 @@ static void test_select_and_nested(void)
 	CHECK_INT_EQ(classify_cv(s, &p, 3, 99, &b), CD_OK);
 	CHECK(memcmp(&a, &b, sizeof a) == 0);
 	classify_set_free(s);
+}
+
+struct thread_job {
+	const struct classify_model *m;
+	size_t labels[7][3]; /* what one thread got for each probe text */
+	double probs[7][3];
+	int mismatches;
+};
+
+static void *rank_many(void *arg)
+{
+	struct thread_job *j = arg;
+	for (int rep = 0; rep < 50; rep++)
+		for (size_t i = 0; i < 7; i++) {
+			size_t lab[3];
+			double pr[3];
+			size_t len = strlen(probe_texts[i]);
+			if (classify_model_rank(j->m, probe_texts[i], len, 3, lab, pr) != 3 ||
+			    memcmp(lab, j->labels[i], sizeof lab) || memcmp(pr, j->probs[i], sizeof pr))
+				j->mismatches++;
+		}
+	return NULL;
+}
+
+/* One model shared by four threads gives every thread the answers one thread gets. */
+static void test_threads_share_a_model(void)
+{
+	struct classify_model *m = synthetic_model();
+	if (!m)
+		return;
+	struct thread_job jobs[4];
+	pthread_t th[4];
+	CHECK_INT_EQ(sizeof probe_texts / sizeof probe_texts[0], 7);
+	for (int t = 0; t < 4; t++) {
+		jobs[t].m = m;
+		jobs[t].mismatches = 0;
+		for (size_t i = 0; i < 7; i++)
+			CHECK_INT_EQ(classify_model_rank(m, probe_texts[i], strlen(probe_texts[i]), 3,
+							 jobs[t].labels[i], jobs[t].probs[i]),
+				     3);
+	}
+	for (int t = 0; t < 4; t++)
+		CHECK_INT_EQ(pthread_create(&th[t], NULL, rank_many, &jobs[t]), 0);
+	for (int t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		CHECK_INT_EQ(jobs[t].mismatches, 0);
+	}
+	classify_model_free(m);
 }
 
 static void put_u32_at(char *p, uint32_t v)
@@ -558,6 +607,7 @@ static const struct test_case tests[] = {
     {"temperature", test_temperature},
     {"select_and_nested", test_select_and_nested},
     {"round_trip", test_round_trip},
+    {"threads_share_a_model", test_threads_share_a_model},
     {"corrupt_files_refused", test_corrupt_files_refused},
     {"bad_input", test_bad_input},
     {"allocation_failure", test_allocation_failure},
