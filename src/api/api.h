@@ -66,6 +66,7 @@ void api_cases_list(struct http_request *req, struct http_response *res, void *a
 void api_cases_get(struct http_request *req, struct http_response *res, void *app);
 void api_cases_action(struct http_request *req, struct http_response *res, void *app);
 void api_cases_locate(struct http_request *req, struct http_response *res, void *app);
+void api_classify(struct http_request *req, struct http_response *res, void *app);
 void api_categories_list(struct http_request *req, struct http_response *res, void *app);
 void api_files_create(struct http_request *req, struct http_response *res, void *app);
 void api_files_get(struct http_request *req, struct http_response *res, void *app);

@@ -19,6 +19,7 @@ const struct http_route api_routes[] = {
 	{"POST", "/api/v1/cases/{id}/actions", api_cases_action, "cases_action"},
 	{"POST", "/api/v1/cases/{id}/location", api_cases_locate, "cases_locate"},
 	{"GET", "/api/v1/categories", api_categories_list, "categories_list"},
+	{"POST", "/api/v1/classify", api_classify, "classify"},
 	{"POST", "/api/v1/files", api_files_create, "files_create"},
 	{"GET", "/api/v1/files/{id}", api_files_get, "files_get"},
 	{"GET", "/api/v1/scores", api_scores, "scores"},

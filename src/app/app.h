@@ -13,6 +13,7 @@ struct mapview;
 struct cal;
 struct category_tree;
 struct classify_kw;
+struct classify_model;
 struct commit_queue;
 struct events;
 struct webhooks;
@@ -28,7 +29,8 @@ struct app {
 	char map_version[32];         /* store meta "map_version" the map was built from */
 	struct cal *cal;              /* working-day calendar; read-only while serving */
 	struct category_tree *cats;   /* the category tree; read-only while serving */
-	struct classify_kw *classifier; /* interim keyword classifier over cats */
+	struct classify_kw *classifier; /* keyword classifier over cats: used when no model is trained */
+	struct classify_model *model; /* trained model (DATA/classify-hotline.model), or NULL */
 	struct commit_queue *intake;  /* group commit of new cases */
 	struct events *events;        /* case and alert events for GET /api/v1/stream (app/events.h) */
 	struct webhooks *webhooks;    /* outgoing webhooks, fed by `events` (app/webhooks.h) */

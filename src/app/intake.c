@@ -9,6 +9,7 @@
 #include "app/commit_queue.h"
 #include "app/mapview.h"
 #include "core/category.h"
+#include "core/classify.h"
 #include "core/classify_kw.h"
 #include "core/locate.h"
 #include "core/text.h"
@@ -127,8 +128,29 @@ out:
 	return rc;
 }
 
+size_t intake_classify(struct app *app, const char *title, const char *description, size_t k,
+		       struct classify_result *out, double *auto_min)
+{
+	char raw[STORE_CASE_TITLE_MAX + STORE_CASE_DESC_MAX];
+	snprintf(raw, sizeof raw, "%s\n%s", title ? title : "", description ? description : "");
+	if (app->model) {
+		*auto_min = INTAKE_AUTO_MODEL_MIN;
+		return classify_model_top(app->model, raw, strlen(raw), k, out); /* normalizes itself */
+	}
+	/* Traditional, full-width and noisy input classify as their Simplified, clean form. */
+	char text[sizeof raw];
+	struct text_norm *tn = NULL;
+	enum cd_err rc = text_norm_shared(&tn);
+	if (!rc)
+		rc = text_normalize(tn, raw, strlen(raw), TEXT_ALL, text, sizeof text, NULL);
+	if (rc && rc != CD_ERR_TOOBIG)
+		snprintf(text, sizeof text, "%s", raw);
+	*auto_min = INTAKE_AUTO_KEYWORD_MIN;
+	return classify_kw_top(app->classifier, text, strlen(text), k, out);
+}
+
 /* Stage: classify. A given category must exist; otherwise the classifier proposes one, taken
- * only above INTAKE_AUTO_CATEGORY_MIN (the case then waits for triage). */
+ * only above its threshold (the case then waits for a dispatcher to set it). */
 static enum cd_err stage_classify(struct app *app, const struct intake_request *in, struct store_case *c,
 				  struct json_problem *p)
 {
@@ -143,21 +165,15 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 		c->category_confidence = 1.0;
 		return CD_OK;
 	}
-	char raw[STORE_CASE_TITLE_MAX + STORE_CASE_DESC_MAX], text[sizeof raw];
-	struct text_norm *tn = NULL;
-	snprintf(raw, sizeof raw, "%s %s", c->title, c->description);
-	/* Traditional, full-width and noisy input classify as their Simplified, clean form. */
-	enum cd_err rc = text_norm_shared(&tn);
-	if (!rc)
-		rc = text_normalize(tn, raw, strlen(raw), TEXT_ALL, text, sizeof text, NULL);
-	if (rc && rc != CD_ERR_TOOBIG)
-		snprintf(text, sizeof text, "%s", raw);
 	struct classify_result top;
-	if (classify_kw_top(app->classifier, text, strlen(text), 1, &top) == 1) {
+	double auto_min;
+	if (intake_classify(app, c->title, c->description, 1, &top, &auto_min) == 1 &&
+	    category_get(app->cats, top.code)) {
 		c->category_confidence = top.confidence;
-		if (top.confidence >= INTAKE_AUTO_CATEGORY_MIN) {
+		if (top.confidence >= auto_min) {
 			snprintf(c->category_code, sizeof c->category_code, "%s", top.code);
-			snprintf(c->category_source, sizeof c->category_source, "%s", top.source);
+			snprintf(c->category_source, sizeof c->category_source, "%s",
+				 strcmp(top.source, "keyword") == 0 ? "keyword" : "auto");
 		}
 	}
 	return CD_OK;

@@ -9,12 +9,20 @@
 
 #include "app/app.h"
 #include "core/calendar.h"
+#include "core/classify_kw.h"
 #include "store/store.h"
 #include "util/json.h"
 
-/* Confidence at or above which the classifier's category is taken (source "keyword"/"auto");
- * below it the case waits in the triage queue with no category. */
-#define INTAKE_AUTO_CATEGORY_MIN 0.2
+/* Confidence at or above which a proposed category is taken; below it the case waits for a
+ * dispatcher with no category. The trained model's probabilities are calibrated, so its bar is
+ * a real probability; the keyword scores are not, and their bar is lower. */
+#define INTAKE_AUTO_MODEL_MIN 0.6
+#define INTAKE_AUTO_KEYWORD_MIN 0.2
+
+/* Proposes up to k categories for a text (the trained model when there is one, else keywords),
+ * best first, with the threshold for taking the first automatically in *auto_min. */
+size_t intake_classify(struct app *app, const char *title, const char *description, size_t k,
+		       struct classify_result *out, double *auto_min);
 
 /* One report as a channel hands it in; strings are borrowed. */
 struct intake_request {

@@ -8,7 +8,6 @@
 #include "core/classify.h"
 #include "util/alloc.h"
 
-int cli_classify(int argc, char **argv); /* declared in cli/cli.h by the lead */
 
 static const char usage[] =
     "usage: citydesk classify [--model PATH] [--top K] [--data DIR] < texts\n"

@@ -11,6 +11,8 @@ int cli_import(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_webhook(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_classify(int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

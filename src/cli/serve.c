@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "app/casework.h"
@@ -18,6 +19,7 @@
 #include "app/webhooks.h"
 #include "core/calendar.h"
 #include "core/category.h"
+#include "core/classify.h"
 #include "core/classify_kw.h"
 #include "core/text.h"
 #include "util/alloc.h"
@@ -77,6 +79,17 @@ static enum cd_err load_services(struct app *app)
 	if (rc) {
 		fprintf(stderr, "citydesk serve: cannot open OpenCC (hk2s): %s\n", cd_err_name(rc));
 		return rc;
+	}
+	/* The trained model, when `citydesk train` has made one; keywords otherwise. */
+	char model_path[4200];
+	snprintf(model_path, sizeof model_path, "%.4000s/%s", config_get(&app->cfg, CFG_DATA), CLASSIFY_MODEL_FILE);
+	if (access(model_path, R_OK) == 0) {
+		rc = classify_model_load(model_path, &app->model);
+		if (rc) {
+			fprintf(stderr, "citydesk serve: cannot load the model %s: %s\n", model_path, cd_err_name(rc));
+			return rc;
+		}
+		log_info("category model loaded", "\"path\":\"%s\"", model_path);
 	}
 	rc = classify_kw_new(app->cats, &app->classifier);
 	if (rc)
@@ -208,6 +221,7 @@ out:
 	webhooks_stop(app.webhooks); /* before events_free: it unsubscribes from the bus */
 	events_free(app.events); /* after http_server_stop: no stream unsubscribes any more */
 	classify_kw_free(app.classifier);
+	classify_model_free(app.model);
 	category_tree_free(app.cats);
 	cal_free(app.cal);
 	mapview_free(app.map);

@@ -12,7 +12,6 @@
 #include "util/alloc.h"
 #include "util/csv.h"
 
-int cli_train(int argc, char **argv); /* declared in cli/cli.h by the lead */
 
 #define TRAIN_FILE_MAX (256u << 20) /* bytes of a training CSV */
 

@@ -269,3 +269,33 @@ def test_traditional_and_full_width_input():
         assert trad["description"].startswith("小區門口"), trad["description"]  # shown as written
         wide = new_case(s, t["disp"], description="　路灯ＡＢＣ１２３号不亮　").json()
         assert wide["description"] == "路灯ABC123号不亮", wide["description"]
+
+
+def test_trained_model_classifies_intake_and_the_classify_endpoint():
+    import os
+    from harness import ROOT
+    with Server() as s:
+        t = setup_people(s)
+        # Keywords before any training.
+        r = s.request("POST", "/api/v1/classify", {"text": "路灯不亮已经一周了"}, token=t["disp"])
+        assert r.status == 200 and r.json()["category"]["source"] == "keyword", r
+        train = os.path.join(ROOT, "..", "shared", "data", "complaints", "taidi2020C_train.csv")
+        out = s.cli("train", "--taxonomy", "hotline", "--cv", "0", train)
+        assert out.returncode == 0, out.stderr
+        s.stop()
+        s.start()
+        t = {u: s.login(u) for u in ("disp",)}
+        text = "小区物业乱收停车费，业主多次反映无人处理"
+        r = s.request("POST", "/api/v1/classify", {"text": text}, token=t["disp"])
+        body = r.json()
+        assert r.status == 200 and body["category"]["source"] == "model", body
+        assert body["category"]["code"].startswith("H") and len(body["alternatives"]) == 2, body
+        trad = s.request("POST", "/api/v1/classify", {"text": "小區物業亂收停車費，業主多次反映無人處理"},
+                         token=t["disp"]).json()
+        assert trad["category"]["code"] == body["category"]["code"], (trad, body)
+        c = new_case(s, t["disp"], description=text).json()
+        if body["automatic"]:
+            assert c["category"]["code"] == body["category"]["code"] and c["category"]["source"] == "auto", c
+        else:
+            assert c["category"] is None, c
+        expect_error(s.request("POST", "/api/v1/classify", {"text": ""}, token=t["disp"]), 422, field="text")
