@@ -14,6 +14,7 @@
 #include "app/mapview.h"
 #include "core/category.h"
 #include "core/gcj02.h"
+#include "core/pii.h"
 #include "core/workflow.h"
 #include "util/alloc.h"
 
@@ -353,9 +354,19 @@ static void export_cases(struct http_request *req, struct http_response *res, st
 			table_put_text(t, c->grid_code);
 			table_put_text(t, c->unit_code[0] && !store_unit_get(app->st, c->unit_code, &unit) ? unit.name
 											   : c->unit_code);
-			table_put_text(t, c->title);
-			table_put_text(t, c->description);
-			table_put_text(t, c->address);
+			if (pii) {
+				table_put_text(t, c->title);
+				table_put_text(t, c->description);
+				table_put_text(t, c->address);
+			} else { /* as on screen: personal data in the text masked too */
+				const char *texts[] = {c->title, c->description, c->address};
+				for (size_t k = 0; k < 3; k++) {
+					char *masked = xstrdup(texts[k]);
+					pii_mask_inplace(masked, strlen(masked), PII_ALL);
+					table_put_text(t, masked);
+					xfree(masked);
+				}
+			}
 			table_put_time(t, c->reported_at);
 			if (c->deadline)
 				table_put_time(t, c->deadline);

@@ -6,7 +6,9 @@
 #include "api/cases.h"
 #include "app/mapview.h"
 #include "core/category.h"
+#include "core/pii.h"
 #include "core/workflow.h"
+#include "util/alloc.h"
 
 bool cases_sees_personal_data(const struct api_caller *who, const struct store_case *c)
 {
@@ -125,12 +127,24 @@ json_t *cases_case_json(struct app *app, const struct store_case *c, const struc
 		cases_mask_phone(c->reporter_phone, phone, sizeof phone);
 	}
 	json_t *attachments = json_loads(c->attachments[0] ? c->attachments : "[]", 0, NULL);
+	/* Residents write phone numbers, ID numbers and plates into the text itself: mask those too
+	 * for roles that do not see personal data (lengths do not change). */
+	char *title = NULL, *description = NULL, *address = NULL;
+	if (!pii) {
+		title = xstrdup(c->title);
+		description = xstrdup(c->description);
+		address = xstrdup(c->address);
+		pii_mask_inplace(title, strlen(title), PII_ALL);
+		pii_mask_inplace(description, strlen(description), PII_ALL);
+		pii_mask_inplace(address, strlen(address), PII_ALL);
+	}
+	const char *shown_title = pii ? c->title : title, *shown_address = pii ? c->address : address;
 	json_t *v = json_pack("{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s, s:s?, s:o, s:o, s:o, s:o, s:o, s:o}",
 			      "id", c->ref, "version", (json_int_t)c->version, "status", c->status,
 			      "status_label",
 			      workflow_state_parse(c->status, &st) ? NULL : workflow_state_label_zh(st), "channel",
 			      c->channel, "external_id", c->external_id[0] ? c->external_id : NULL, "title",
-			      c->title, "address", c->address[0] ? c->address : NULL, "category",
+			      shown_title, "address", shown_address[0] ? shown_address : NULL, "category",
 			      cases_category_json(app, c->category_code, c->category_confidence, c->category_source),
 			      "location",
 			      c->has_point ? json_pack("{s:f, s:f}", "lat", c->lat, "lng", c->lng) : json_null(),
@@ -138,7 +152,10 @@ json_t *cases_case_json(struct app *app, const struct store_case *c, const struc
 			      area_json(app, c->community_code), "grid",
 			      c->grid_code[0] ? json_pack("{s:s}", "code", c->grid_code) : json_null(), "unit",
 			      unit_json(app, c->unit_code));
-	json_object_set_new(v, "description", json_string(c->description));
+	json_object_set_new(v, "description", json_string(pii ? c->description : description));
+	xfree(title);
+	xfree(description);
+	xfree(address);
 	json_object_set_new(v, "level", json_string(c->level[0] ? c->level : "community"));
 	json_object_set_new(v, "urgency", json_string(c->urgency[0] ? c->urgency : "normal"));
 	json_object_set_new(v, "time_limit", limit_json(c));

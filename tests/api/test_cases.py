@@ -124,6 +124,7 @@ def test_whole_workflow_scope_masking_and_scores():
         expect_error(s.request("GET", "/api/v1/cases/" + ref, token=t["guiyuan"]), 404)
         g = s.request("GET", "/api/v1/cases/" + ref, token=t["grid1"]).json()
         assert g["reporter"]["phone"] == "139****1111" and g["reporter"]["masked"], g["reporter"]
+        assert g["reporter"]["name"] == "李*", g["reporter"]
         assert s.request("GET", "/api/v1/cases/" + ref, token=t["dongmen"]).json()["reporter"]["phone"] == "13900001111"
         listing = s.request("GET", "/api/v1/cases?street=440303003", token=t["guiyuan"]).json()
         assert listing["total"] == 0, listing
@@ -217,7 +218,7 @@ def test_categories_are_public():
 def test_exports_csv_xlsx_masked_and_audited():
     with Server() as s:
         t = setup_people(s)
-        r = new_case(s, t["disp"], category="UM06010", description="=HYPERLINK(\"x\") 井盖缺失",
+        r = new_case(s, t["disp"], category="UM06010", description="=HYPERLINK(\"x\") 井盖缺失，回电13912345678",
                      reporter={"name": "王五", "phone": "13712345678"})
         ref = r.json()["id"]
         csv = s.request("GET", "/api/v1/cases?format=csv", token=t["grid1"])
@@ -225,6 +226,10 @@ def test_exports_csv_xlsx_masked_and_audited():
         assert "attachment" in csv.header("Content-Disposition")
         text = csv.body.decode("utf-8-sig")
         assert ref in text and "137****5678" in text and "13712345678" not in text, text[:400]
+        assert "139****5678" in text and "13912345678" not in text, text[:400]  # in the description too
+        seen = s.request("GET", "/api/v1/cases/" + ref, token=t["grid1"]).json()["description"]
+        assert seen.endswith("回电139****5678"), seen
+        assert s.request("GET", "/api/v1/cases/" + ref, token=t["disp"]).json()["description"].endswith("13912345678")
         assert "'=HYPERLINK" in text, text  # formula injection defused
         full = s.request("GET", "/api/v1/cases?format=csv", token=t["disp"]).body.decode("utf-8-sig")
         assert "13712345678" in full
