@@ -1,0 +1,435 @@
+/* The duplicate finder: cells of a square grid about radius_m wide, spread over shards behind
+ * readers-writer locks; each cell a flat array of recent cases scanned in full (a cell holds a
+ * few hundred cases even at a million a week, and 64-byte signature compares are cheap). */
+#include "core/similar.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "util/alloc.h"
+
+#define SHARDS 64
+#define M_PER_DEG_LAT 111320.0
+
+/* One case in a cell. */
+struct entry {
+	int64_t id;
+	int64_t t;                   /* reported_at */
+	float lat, lng;              /* valid when has_point */
+	uint32_t shingles;           /* bigrams of its text */
+	uint8_t has_point;
+	char cat[SIMILAR_CAT_MAX];   /* category code, NUL-padded */
+	struct minhash_sig sig;
+};
+
+/* The cases of one grid cell (or of one area code, for cases without a point). */
+struct cell {
+	uint64_t key;
+	struct entry *e; /* n used of cap */
+	size_t n, cap;
+	int64_t newest;  /* latest reported_at added: what cell-local eviction counts from */
+};
+
+/* A part of the cell table, with its own lock. */
+struct shard {
+	pthread_rwlock_t lock;
+	struct cell **slots; /* open addressing on key, cap a power of two, NULL = empty */
+	size_t used, cap;
+	size_t cases;        /* entries over all its cells */
+};
+
+struct similar_index {
+	struct similar_config cfg;
+	double dlat;                 /* cell height in degrees */
+	struct shard shards[SHARDS];
+};
+
+void similar_config_default(struct similar_config *cfg)
+{
+	cfg->radius_m = 300;
+	cfg->window_s = 7 * 86400;
+	cfg->possible = 0.3;
+	cfg->merge = 0.8;
+	cfg->min_shingles = 4;
+}
+
+/* ---- signatures and scores ---- */
+
+enum cd_err similar_sign(const struct text_norm *tn, const char *title, const char *description,
+			 struct similar_case *c)
+{
+	enum cd_err rc;
+	if (!tn) {
+		struct text_norm *shared;
+		if ((rc = text_norm_shared(&shared)))
+			return rc;
+		tn = shared;
+	}
+	/* Title and description on separate lines: bigrams never span the break. */
+	size_t tl = title ? strlen(title) : 0, dl = description ? strlen(description) : 0;
+	size_t rawcap = tl + dl + 2, normcap = 3 * (tl + dl) + 16;
+	char *raw = xmalloc(rawcap), *norm = xmalloc(normcap);
+	memcpy(raw, title ? title : "", tl);
+	raw[tl] = '\n';
+	memcpy(raw + tl + 1, description ? description : "", dl);
+	raw[tl + 1 + dl] = '\0';
+	size_t nl = 0;
+	rc = text_normalize(tn, raw, tl + 1 + dl, TEXT_ALL, norm, normcap, &nl);
+	if (rc == CD_ERR_TOOBIG)
+		rc = CD_OK; /* the valid prefix is signature enough */
+	if (!rc) {
+		minhash_sign_text(norm, nl, &c->sig);
+		size_t n = text_tokens(norm, nl, MINHASH_SHINGLES, NULL, NULL);
+		c->shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	}
+	xfree(raw);
+	xfree(norm);
+	return rc;
+}
+
+double similar_score(double text, int cat_agree, double distance_m, double radius_m)
+{
+	double cat = cat_agree > 0 ? 1.0 : cat_agree == 0 ? 0.6 : 0.9;
+	if (cat_agree >= 2)
+		cat = cat_agree == 2 ? 0.95 : 0.85;
+	double dist = 0.9;
+	if (distance_m >= 0 && radius_m > 0) {
+		double f = distance_m / radius_m;
+		dist = 1.0 - 0.2 * (f > 1 ? 1 : f);
+	}
+	double s = text * cat * dist;
+	return s < 0 ? 0 : s > 1 ? 1 : s;
+}
+
+/* Category agreement for similar_score: 1 same, 2 one under the other, 3 same top level
+ * (first three characters, e.g. "H01"), 0 different, -1 unknown. */
+static int cat_agreement(const char *a, const char *b)
+{
+	if (!a[0] || !b[0])
+		return -1;
+	if (strncmp(a, b, SIMILAR_CAT_MAX) == 0)
+		return 1;
+	size_t la = strnlen(a, SIMILAR_CAT_MAX), lb = strnlen(b, SIMILAR_CAT_MAX);
+	size_t m = la < lb ? la : lb;
+	if (strncmp(a, b, m) == 0)
+		return 2;
+	if (m >= 3 && strncmp(a, b, 3) == 0)
+		return 3;
+	return 0;
+}
+
+/* ---- cells ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Cell width in degrees of longitude for row i: radius_m wide at the row's latitude. */
+static double cell_dlng(const struct similar_index *ix, int64_t row)
+{
+	double lat = (row + 0.5) * ix->dlat;
+	double c = cos(lat * M_PI / 180.0);
+	if (c < 0.01)
+		c = 0.01;
+	return ix->dlat / c;
+}
+
+static uint64_t point_key(int64_t row, int64_t col)
+{
+	return ((uint64_t)(uint32_t)row & 0x7fffffffu) << 32 | (uint32_t)col;
+}
+
+static uint64_t area_key(const char *area)
+{
+	return text_hash64(area, strnlen(area, SIMILAR_AREA_MAX)) | (1ULL << 63);
+}
+
+/* The key of the cell c belongs to; 0 when it has neither point nor area (not indexed). */
+static uint64_t case_key(const struct similar_index *ix, const struct similar_case *c)
+{
+	if (c->has_point) {
+		int64_t row = (int64_t)floor(c->lat / ix->dlat);
+		return point_key(row, (int64_t)floor(c->lng / cell_dlng(ix, row)));
+	}
+	return c->area[0] ? area_key(c->area) : 0;
+}
+
+/* The cells a query for c must scan (up to 9). */
+static size_t query_keys(const struct similar_index *ix, const struct similar_case *c, uint64_t keys[9])
+{
+	if (!c->has_point) {
+		keys[0] = case_key(ix, c);
+		return keys[0] ? 1 : 0;
+	}
+	size_t n = 0;
+	int64_t row = (int64_t)floor(c->lat / ix->dlat);
+	for (int64_t r = row - 1; r <= row + 1; r++) {
+		int64_t col = (int64_t)floor(c->lng / cell_dlng(ix, r));
+		for (int64_t k = col - 1; k <= col + 1; k++)
+			keys[n++] = point_key(r, k);
+	}
+	return n;
+}
+
+static struct shard *shard_of(struct similar_index *ix, uint64_t key)
+{
+	return &ix->shards[mix64(key) % SHARDS];
+}
+
+/* The cell with key in sh, or NULL. Caller holds the shard's lock. */
+static struct cell *shard_find(const struct shard *sh, uint64_t key)
+{
+	if (!sh->cap)
+		return NULL;
+	size_t mask = sh->cap - 1;
+	for (size_t i = mix64(key ^ 0x9e3779b97f4a7c15ULL) & mask;; i = (i + 1) & mask) {
+		struct cell *c = sh->slots[i];
+		if (!c)
+			return NULL;
+		if (c->key == key)
+			return c;
+	}
+}
+
+static void shard_place(struct cell **slots, size_t cap, struct cell *c)
+{
+	size_t mask = cap - 1;
+	size_t i = mix64(c->key ^ 0x9e3779b97f4a7c15ULL) & mask;
+	while (slots[i])
+		i = (i + 1) & mask;
+	slots[i] = c;
+}
+
+/* The cell with key, made when missing. Caller holds the write lock. NULL when out of memory. */
+static struct cell *shard_get(struct shard *sh, uint64_t key)
+{
+	struct cell *c = shard_find(sh, key);
+	if (c)
+		return c;
+	if ((sh->used + 1) * 2 > sh->cap) {
+		size_t ncap = sh->cap ? sh->cap * 2 : 64;
+		struct cell **ns = try_malloc(ncap * sizeof *ns);
+		if (!ns)
+			return NULL;
+		memset(ns, 0, ncap * sizeof *ns);
+		for (size_t i = 0; i < sh->cap; i++)
+			if (sh->slots[i])
+				shard_place(ns, ncap, sh->slots[i]);
+		xfree(sh->slots);
+		sh->slots = ns;
+		sh->cap = ncap;
+	}
+	c = try_malloc(sizeof *c);
+	if (!c)
+		return NULL;
+	memset(c, 0, sizeof *c);
+	c->key = key;
+	shard_place(sh->slots, sh->cap, c);
+	sh->used++;
+	return c;
+}
+
+/* Drops a cell's entries reported before `before`; returns how many. */
+static size_t cell_compact(struct cell *c, int64_t before)
+{
+	size_t w = 0;
+	for (size_t r = 0; r < c->n; r++)
+		if (c->e[r].t >= before)
+			c->e[w++] = c->e[r];
+	size_t dropped = c->n - w;
+	c->n = w;
+	return dropped;
+}
+
+/* ---- the index ---- */
+
+struct similar_index *similar_new(const struct similar_config *cfg)
+{
+	struct similar_index *ix = xcalloc(1, sizeof *ix);
+	if (cfg)
+		ix->cfg = *cfg;
+	else
+		similar_config_default(&ix->cfg);
+	if (!(ix->cfg.radius_m > 0))
+		ix->cfg.radius_m = 300;
+	ix->dlat = ix->cfg.radius_m / M_PER_DEG_LAT;
+	for (size_t i = 0; i < SHARDS; i++)
+		pthread_rwlock_init(&ix->shards[i].lock, NULL);
+	return ix;
+}
+
+void similar_free(struct similar_index *ix)
+{
+	if (!ix)
+		return;
+	for (size_t i = 0; i < SHARDS; i++) {
+		struct shard *sh = &ix->shards[i];
+		for (size_t k = 0; k < sh->cap; k++)
+			if (sh->slots[k]) {
+				xfree(sh->slots[k]->e);
+				xfree(sh->slots[k]);
+			}
+		xfree(sh->slots);
+		pthread_rwlock_destroy(&sh->lock);
+	}
+	xfree(ix);
+}
+
+void similar_get_config(const struct similar_index *ix, struct similar_config *out)
+{
+	*out = ix->cfg;
+}
+
+enum cd_err similar_add(struct similar_index *ix, const struct similar_case *c)
+{
+	uint64_t key = case_key(ix, c);
+	if (!key)
+		return CD_OK; /* nowhere to look for it: nothing can ever match it */
+	struct shard *sh = shard_of(ix, key);
+	enum cd_err rc = CD_ERR_NOMEM;
+	pthread_rwlock_wrlock(&sh->lock);
+	struct cell *cell = shard_get(sh, key);
+	if (!cell)
+		goto out;
+	if (c->reported_at > cell->newest)
+		cell->newest = c->reported_at;
+	if (cell->n == cell->cap) {
+		sh->cases -= cell_compact(cell, cell->newest - ix->cfg.window_s);
+		if (cell->n * 2 > cell->cap || cell->cap == 0) {
+			size_t ncap = cell->cap ? cell->cap * 2 : 8;
+			struct entry *ne = try_realloc(cell->e, ncap * sizeof *ne);
+			if (!ne)
+				goto out;
+			cell->e = ne;
+			cell->cap = ncap;
+		}
+	}
+	struct entry *e = &cell->e[cell->n++];
+	memset(e, 0, sizeof *e);
+	e->id = c->id;
+	e->t = c->reported_at;
+	e->has_point = c->has_point ? 1 : 0;
+	e->lat = (float)c->lat;
+	e->lng = (float)c->lng;
+	e->shingles = c->shingles;
+	memcpy(e->cat, c->category, strnlen(c->category, SIMILAR_CAT_MAX));
+	e->sig = c->sig;
+	sh->cases++;
+	rc = CD_OK;
+out:
+	pthread_rwlock_unlock(&sh->lock);
+	return rc;
+}
+
+enum cd_err similar_remove(struct similar_index *ix, const struct similar_case *c)
+{
+	uint64_t key = case_key(ix, c);
+	if (!key)
+		return CD_ERR_NOTFOUND;
+	struct shard *sh = shard_of(ix, key);
+	enum cd_err rc = CD_ERR_NOTFOUND;
+	pthread_rwlock_wrlock(&sh->lock);
+	struct cell *cell = shard_find(sh, key);
+	for (size_t i = 0; cell && i < cell->n; i++)
+		if (cell->e[i].id == c->id) {
+			cell->e[i] = cell->e[--cell->n];
+			sh->cases--;
+			rc = CD_OK;
+			break;
+		}
+	pthread_rwlock_unlock(&sh->lock);
+	return rc;
+}
+
+/* Metres between two points: equirectangular, exact enough within a few kilometres. */
+static double distance_m(double lat1, double lng1, double lat2, double lng2)
+{
+	double mlat = (lat1 + lat2) * 0.5 * M_PI / 180.0;
+	double dy = (lat2 - lat1) * M_PER_DEG_LAT;
+	double dx = (lng2 - lng1) * M_PER_DEG_LAT * cos(mlat);
+	return sqrt(dx * dx + dy * dy);
+}
+
+/* Inserts h into out[0..*n) kept best first, at most cap. */
+static void keep_best(struct similar_hit *out, size_t *n, size_t cap, const struct similar_hit *h)
+{
+	if (!cap || (*n == cap && out[cap - 1].score >= h->score))
+		return;
+	size_t i = *n < cap ? (*n)++ : cap - 1;
+	while (i > 0 && out[i - 1].score < h->score) {
+		out[i] = out[i - 1];
+		i--;
+	}
+	out[i] = *h;
+}
+
+size_t similar_query(struct similar_index *ix, const struct similar_case *c, struct similar_hit *out, size_t cap)
+{
+	uint64_t keys[9];
+	size_t nk = query_keys(ix, c, keys), n = 0;
+	const struct similar_config *cfg = &ix->cfg;
+	if (c->shingles < cfg->min_shingles)
+		return 0;
+	for (size_t k = 0; k < nk; k++) {
+		struct shard *sh = shard_of(ix, keys[k]);
+		pthread_rwlock_rdlock(&sh->lock);
+		const struct cell *cell = shard_find(sh, keys[k]);
+		for (size_t i = 0; cell && i < cell->n; i++) {
+			const struct entry *e = &cell->e[i];
+			int64_t dt = e->t > c->reported_at ? e->t - c->reported_at : c->reported_at - e->t;
+			if (dt > cfg->window_s || e->id == c->id || e->shingles < cfg->min_shingles)
+				continue;
+			double d = -1;
+			if (c->has_point && e->has_point) {
+				d = distance_m(c->lat, c->lng, e->lat, e->lng);
+				if (d > cfg->radius_m)
+					continue;
+			}
+			double j = minhash_similarity(&c->sig, &e->sig);
+			if (j < cfg->possible)
+				continue; /* no factor raises a score */
+			int agree = cat_agreement(c->category, e->cat);
+			struct similar_hit h = {e->id, similar_score(j, agree, d, cfg->radius_m), j, d, dt,
+						agree < 0 ? -1 : agree == 0 ? 0 : 1};
+			if (h.score >= cfg->possible)
+				keep_best(out, &n, cap, &h);
+		}
+		pthread_rwlock_unlock(&sh->lock);
+	}
+	return n;
+}
+
+size_t similar_evict(struct similar_index *ix, int64_t before)
+{
+	size_t dropped = 0;
+	for (size_t s = 0; s < SHARDS; s++) {
+		struct shard *sh = &ix->shards[s];
+		pthread_rwlock_wrlock(&sh->lock);
+		for (size_t k = 0; k < sh->cap; k++)
+			if (sh->slots[k]) {
+				size_t d = cell_compact(sh->slots[k], before);
+				sh->cases -= d;
+				dropped += d;
+			}
+		pthread_rwlock_unlock(&sh->lock);
+	}
+	return dropped;
+}
+
+size_t similar_count(struct similar_index *ix)
+{
+	size_t n = 0;
+	for (size_t s = 0; s < SHARDS; s++) {
+		pthread_rwlock_rdlock(&ix->shards[s].lock);
+		n += ix->shards[s].cases;
+		pthread_rwlock_unlock(&ix->shards[s].lock);
+	}
+	return n;
+}
