@@ -33,6 +33,7 @@
 #define J_PENDING_MAX 200000         /* journalled but unapplied cases before intake waits */
 #define J_PENDING_BYTES (192u << 20) /* ... or payload bytes */
 #define J_ROTATE_BYTES (64u << 20)   /* restart the file once everything in it is applied */
+#define J_GROW (4u << 20)            /* zeroes written ahead of the records at a time */
 #define J_DAYS 4096                  /* daily ref counters kept in memory */
 #define J_PAYLOAD_VERSION 1
 #ifndef J_APPLIER_NICE
@@ -72,7 +73,8 @@ struct store__journal {
 	int stopping;
 	int broken;               /* an append failed: the file's tail is unknown, intake refused */
 	uint64_t jid;             /* journal id in the header */
-	uint64_t end;             /* durable bytes in the file */
+	uint64_t end;             /* end of the durable records */
+	uint64_t zeroed;          /* the file's size: [end, zeroed) is zeroes or stale records */
 	struct jrec *head, *tail; /* pending, oldest first */
 	size_t npending, pending_bytes;
 	uint64_t seq_written, seq_applied;
@@ -100,10 +102,14 @@ static void crc_init(void)
 	}
 }
 
-static uint32_t crc32_of(const unsigned char *p, size_t n)
+/* CRC-32 of the journal id (8 bytes LE) followed by the payload: a record left over from an
+ * earlier generation of the file (it is reused, not truncated) never checks out. */
+static uint32_t record_crc(uint64_t jid, const unsigned char *p, size_t n)
 {
 	pthread_once(&crc_once, crc_init);
 	uint32_t c = 0xFFFFFFFFu;
+	for (int i = 0; i < 8; i++)
+		c = crc_table[(c ^ (unsigned char)(jid >> (8 * i))) & 0xFF] ^ (c >> 8);
 	for (size_t i = 0; i < n; i++)
 		c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
 	return c ^ 0xFFFFFFFFu;
@@ -462,18 +468,19 @@ static int read_all(int fd, void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/* Empties the file and starts it again under a new journal id. Only when everything in it is
- * in the database: truncate first, so a crash in between leaves an old header with no records
- * (or a new header with none), never records that could be applied twice. */
+/* Starts the file again under a new journal id, only when everything in it is in the database.
+ * The file is not truncated: its blocks are reused, and overwriting allocated blocks makes each
+ * fdatasync a data flush without a metadata update (~130 instead of ~245 us here). The old
+ * records stay behind but fail their CRC under the new id. */
 static enum cd_err reset_file(int fd, uint64_t *jid)
 {
-	unsigned char h[J_HEADER];
+	unsigned char h[J_HEADER + J_FRAME]; /* the header and a zero frame: the (empty) end */
 	uint64_t id;
 	randombytes_buf(&id, sizeof id);
 	memset(h, 0, sizeof h);
 	memcpy(h, J_MAGIC, 4);
 	put_le(h + 8, id, 8);
-	if (ftruncate(fd, 0) != 0 || write_all(fd, h, sizeof h, 0) != 0 || fdatasync(fd) != 0) {
+	if (write_all(fd, h, sizeof h, 0) != 0 || fdatasync(fd) != 0) {
 		log_msg(LOG_ERROR, "store: cannot reset the intake journal", "\"errno\":%d", errno);
 		return CD_ERR_IO;
 	}
@@ -486,7 +493,7 @@ struct replay {
 	int fd;
 	uint64_t off, size;
 	size_t count, max;     /* records handed out in this transaction, and its limit */
-	int torn;              /* stopped at a record that is not whole */
+	int torn;              /* stopped at a record that is not whole (or of an older generation) */
 	uint64_t jid;
 	char mark[64];         /* "<jid>:<offset past the last record handed out>" */
 	unsigned char *buf;    /* J_RECORD_MAX bytes */
@@ -504,8 +511,10 @@ static int replay_next(void *ctx, struct store_case *c, struct store_case_event 
 		return 0;
 	}
 	uint32_t len = (uint32_t)get_le(fr, 4), crc = (uint32_t)get_le(fr + 4, 4);
+	if (len == 0 && crc == 0)
+		return 0; /* the zeroes written ahead: the end */
 	if (len == 0 || len > J_RECORD_MAX || rp->size - rp->off - J_FRAME < len ||
-	    read_all(rp->fd, rp->buf, len, rp->off + J_FRAME) != 0 || crc32_of(rp->buf, len) != crc ||
+	    read_all(rp->fd, rp->buf, len, rp->off + J_FRAME) != 0 || record_crc(rp->jid, rp->buf, len) != crc ||
 	    !decode(rp->buf, len, c, ev, rp->name, sizeof rp->name, rp->client, sizeof rp->client)) {
 		rp->torn = 1; /* written but never acknowledged: the fdatasync did not return */
 		return 0;
@@ -576,8 +585,9 @@ static enum cd_err replay(struct store *st, int fd, uint64_t *jid_out)
 		return rc;
 	}
 	if (rp.torn)
-		log_msg(LOG_WARN, "store: intake journal: dropped a torn last record (never acknowledged)",
-			"\"offset\":%" PRIu64 ",\"bytes\":%" PRIu64, rp.off, rp.size - rp.off);
+		log_msg(LOG_WARN, "store: intake journal ends at a record that is torn or from an earlier "
+			"generation of the file (never acknowledged); dropped",
+			"\"offset\":%" PRIu64, rp.off);
 	if (rp.off > from || total)
 		log_msg(LOG_INFO, "store: intake journal replayed", "\"cases\":%zu,\"bytes\":%" PRIu64, total,
 			rp.off - from);
@@ -766,6 +776,10 @@ enum cd_err store_case_journal_start(struct store *st)
 	j->by_ext = xcalloc(J_BUCKETS, sizeof *j->by_ext);
 	enum cd_err rc = replay(st, fd, &j->jid);
 	j->end = J_HEADER;
+	struct stat sb;
+	if (!rc && fstat(fd, &sb) != 0)
+		rc = CD_ERR_IO;
+	j->zeroed = rc ? J_HEADER : (uint64_t)sb.st_size;
 	int64_t max_id = 0;
 	if (!rc) {
 		store__lock(st);
@@ -910,6 +924,25 @@ static enum cd_err find_ext(struct store__journal *j, struct store_case *const *
 	return rc;
 }
 
+/* Writes zeroes past the file's end so that the records ahead land in allocated blocks (one
+ * fdatasync then flushes data only) and a reader finds a zero frame after the last record. The
+ * caller's fdatasync makes them durable with the records. */
+static int extend(struct store__journal *j, uint64_t need)
+{
+	static unsigned char zeros[1 << 16];
+	if (need <= j->zeroed)
+		return 0;
+	uint64_t to = need + J_GROW;
+	for (uint64_t off = j->zeroed; off < to;) {
+		size_t n = to - off < sizeof zeros ? (size_t)(to - off) : sizeof zeros;
+		if (write_all(j->fd, zeros, n, off) != 0)
+			return -1;
+		off += n;
+	}
+	j->zeroed = to;
+	return 0;
+}
+
 struct day_undo {
 	int slot;
 	int64_t last;
@@ -1024,12 +1057,21 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 			continue;
 		}
 		put_le(w.p + starts[i], len, 4);
-		put_le(w.p + starts[i] + 4, crc32_of(w.p + payload, len), 4);
+		put_le(w.p + starts[i] + 4, record_crc(j->jid, w.p + payload, len), 4);
 		accepted++;
 	}
 	starts[n] = w.len;
 	if (!rc && accepted) {
-		if (write_all(j->fd, w.p, w.len, j->end) != 0 || fdatasync(j->fd) != 0) {
+		/* A zero frame after the records marks the end for a replay (what follows may be a
+		 * stale record of an earlier generation); the next batch overwrites it. */
+		unsigned char zero[J_FRAME];
+		memset(zero, 0, sizeof zero);
+		w_bytes(&w, zero, sizeof zero);
+		w.len -= sizeof zero;
+	}
+	if (!rc && accepted) {
+		if (extend(j, j->end + w.len + J_FRAME) != 0 ||
+		    write_all(j->fd, w.p, w.len + J_FRAME, j->end) != 0 || fdatasync(j->fd) != 0) {
 			log_msg(LOG_ERROR, "store: intake journal write failed; intake stops", "\"errno\":%d", errno);
 			j->broken = 1; /* what reached the disk is unknown: take no more */
 			rc = CD_ERR_IO;
