@@ -88,6 +88,23 @@ enum cd_err similar_sign(const struct text_norm *tn, const char *title, const ch
 	return rc;
 }
 
+enum cd_err similar_case_make(struct similar_case *c, int64_t id, int64_t reported_at, int has_point,
+			      double lat, double lng, const char *category, const char *area,
+			      const char *title, const char *description)
+{
+	memset(c, 0, sizeof *c);
+	c->id = id;
+	c->reported_at = reported_at;
+	c->has_point = has_point ? 1 : 0;
+	c->lat = has_point ? lat : 0;
+	c->lng = has_point ? lng : 0;
+	if (category)
+		memcpy(c->category, category, strnlen(category, SIMILAR_CAT_MAX - 1));
+	if (area)
+		memcpy(c->area, area, strnlen(area, SIMILAR_AREA_MAX - 1));
+	return similar_sign(NULL, title, description, c);
+}
+
 double similar_score(double text, int cat_agree, double distance_m, double radius_m)
 {
 	double cat = cat_agree > 0 ? 1.0 : cat_agree == 0 ? 0.6 : 0.9;

@@ -13,7 +13,7 @@
 #include "util/err.h"
 
 #define SIMILAR_CAT_MAX 16 /* category code bytes kept (codes are short; longer ones are cut) */
-#define SIMILAR_AREA_MAX 16 /* area code bytes kept for cases without a point */
+#define SIMILAR_AREA_MAX 32 /* area code bytes kept for cases without a point */
 
 /* Settings; similar_config_default fills the documented defaults. */
 struct similar_config {
@@ -53,6 +53,13 @@ struct similar_hit {
  * when no normalizer can be opened. Thread-safe. */
 enum cd_err similar_sign(const struct text_norm *tn, const char *title, const char *description,
 			 struct similar_case *c) CD_MUST_CHECK;
+
+/* Fills *c from a case's fields and signs its text (similar_sign with the shared normalizer):
+ * the one call intake and start-up need. category, area, title, description may be NULL;
+ * area (grid or community code) is used only when has_point is 0. */
+enum cd_err similar_case_make(struct similar_case *c, int64_t id, int64_t reported_at, int has_point,
+			      double lat, double lng, const char *category, const char *area,
+			      const char *title, const char *description) CD_MUST_CHECK;
 
 /* Combines the parts into a score in [0, 1]: text similarity, scaled by category agreement
  * (same code 1, one code under the other 0.95, same top level 0.85, different 0.6, unknown
