@@ -358,8 +358,15 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 				  struct store_case *const *cases, struct store_case_event *const *evs,
 				  size_t n, enum cd_err *results) CD_MUST_CHECK;
 /* Waits until every case journalled before the call is in the database (reads that need the
- * rows: lists, events, apply). Free when nothing is pending. Call without the store's lock. */
-void store__journal_barrier(struct store *st);
+ * rows: lists, due, recent, scores), at most max_ms when max_ms > 0 (then logs that the read
+ * may miss the newest cases). Free when nothing is pending. Call without the store's lock. */
+void store__journal_barrier(struct store *st, int max_ms);
+#define STORE__READ_WAIT_MS 1000 /* how long a list waits for the applier at most */
+/* Waits until the case `id` is in the database, if it is pending (store_case_apply). */
+void store__journal_wait_case(struct store *st, int64_t id);
+/* The first (only) event of a pending case; CD_ERR_NOTFOUND when the case is not pending. */
+enum cd_err store__journal_first_event(struct store *st, int64_t id,
+				       struct store_case_event *ev) CD_MUST_CHECK;
 /* Looks a not-yet-applied case up by id, ref or (channel, external_id): CD_OK and *out filled,
  * or CD_ERR_NOTFOUND (then the database has it or nobody does). */
 enum cd_err store__journal_get(struct store *st, int64_t id, const char *ref, const char *channel,

@@ -413,16 +413,67 @@ enum cd_err store__journal_get(struct store *st, int64_t id, const char *ref, co
 	return rc;
 }
 
-void store__journal_barrier(struct store *st)
+/* Waits until the applier has passed `target` (journal locked); gives up after max_ms when
+ * max_ms > 0. 1 when it got there. */
+static int wait_applied(struct store__journal *j, uint64_t target, int max_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += max_ms / 1000;
+	until.tv_nsec += (long)(max_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (j->seq_applied < target && j->applier_alive) {
+		if (max_ms <= 0)
+			pthread_cond_wait(&j->applied, &j->lock);
+		else if (pthread_cond_timedwait(&j->applied, &j->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	return j->seq_applied >= target;
+}
+
+void store__journal_barrier(struct store *st, int max_ms)
 {
 	struct store__journal *j = st->journal;
 	if (!j)
 		return;
 	pthread_mutex_lock(&j->lock);
-	uint64_t target = j->seq_written;
-	while (j->seq_applied < target && j->applier_alive)
-		pthread_cond_wait(&j->applied, &j->lock);
+	uint64_t target = j->seq_written, behind = target - j->seq_applied;
+	int done = wait_applied(j, target, max_ms);
 	pthread_mutex_unlock(&j->lock);
+	if (!done)
+		log_msg(LOG_WARN, "store: read answered before the applier caught up", "\"waited_ms\":%d,\"behind\":%" PRIu64,
+			max_ms, behind);
+}
+
+void store__journal_wait_case(struct store *st, int64_t id)
+{
+	struct store__journal *j = st->journal;
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	struct jrec *r = j->npending ? find_pending(j, id, NULL, NULL, NULL) : NULL;
+	if (r)
+		(void)wait_applied(j, r->seq, 0);
+	pthread_mutex_unlock(&j->lock);
+}
+
+enum cd_err store__journal_first_event(struct store *st, int64_t id, struct store_case_event *ev)
+{
+	struct store__journal *j = st->journal;
+	if (!j)
+		return CD_ERR_NOTFOUND;
+	struct store_case *c = xmalloc(sizeof *c);
+	enum cd_err rc = CD_ERR_NOTFOUND;
+	pthread_mutex_lock(&j->lock);
+	struct jrec *r = j->npending ? find_pending(j, id, NULL, NULL, NULL) : NULL;
+	if (r)
+		rc = decode(r->data, r->len, c, ev, NULL, 0, NULL, 0) ? CD_OK : CD_ERR_CORRUPT;
+	pthread_mutex_unlock(&j->lock);
+	xfree(c);
+	return rc;
 }
 
 /* ---- the file --------------------------------------------------------------------------- */
@@ -973,7 +1024,7 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 		goto out;
 	}
 	if (j->ndays + (int)n > J_DAYS) {
-		store__journal_barrier(st); /* the database has every ref: the counters can reload */
+		store__journal_barrier(st, 0); /* the database has every ref: the counters can reload */
 		j->ndays = 0;
 	}
 	if (empty && j->end >= J_ROTATE_BYTES) {
