@@ -136,6 +136,8 @@ struct prep {
 	size_t len;
 	struct minhash_sig sig; /* of the title, or of the description's start without one */
 	uint32_t shingles;      /* bigrams behind sig */
+	uint64_t *set;          /* those bigrams, sorted, unique, owned: for exact Jaccard */
+	size_t nset;
 	int period;             /* 1 in [from, to), 0 in the period before, -1 outside */
 };
 
@@ -155,6 +157,44 @@ static enum cd_err norm_new(const struct text_norm *tn, const char *in, size_t l
 	*out = xmalloc(cap);
 	enum cd_err rc = text_normalize(tn, in, len, TEXT_ALL, *out, cap, out_len);
 	return rc == CD_ERR_TOOBIG ? CD_OK : rc;
+}
+
+static int u64_cmp(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
+/* Signs s[0..len) into p and keeps its bigram set. */
+static void sign_into(const char *s, size_t len, struct prep *p)
+{
+	minhash_sign_text(s, len, &p->sig);
+	size_t n = text_tokens_array(s, len, MINHASH_SHINGLES, NULL, 0);
+	p->set = xmalloc((n ? n : 1) * sizeof *p->set);
+	text_tokens_array(s, len, MINHASH_SHINGLES, p->set, n);
+	qsort(p->set, n, sizeof *p->set, u64_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!w || p->set[w - 1] != p->set[i])
+			p->set[w++] = p->set[i];
+	p->nset = w;
+	p->shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* Exact Jaccard similarity of two sorted sets. */
+static double jaccard(const struct prep *a, const struct prep *b)
+{
+	size_t i = 0, j = 0, both = 0;
+	while (i < a->nset && j < b->nset) {
+		if (a->set[i] == b->set[j])
+			both++, i++, j++;
+		else if (a->set[i] < b->set[j])
+			i++;
+		else
+			j++;
+	}
+	size_t any = a->nset + b->nset - both;
+	return any ? (double)both / (double)any : 0;
 }
 
 /* Normalizes one doc (title and description, for terms) and signs what it is clustered on. */
@@ -177,7 +217,7 @@ static enum cd_err prep_doc(const struct text_norm *tn, const struct insights_do
 	if (tl && !(rc = norm_new(tn, d->title, tl, &title, &nl)))
 		n = text_tokens(title, nl, MINHASH_SHINGLES, NULL, NULL);
 	if (n >= TITLE_MIN_SHINGLES) {
-		minhash_sign_text(title, nl, &p->sig);
+		sign_into(title, nl, p);
 	} else {
 		char *desc = NULL;
 		size_t dn = 0;
@@ -187,13 +227,11 @@ static enum cd_err prep_doc(const struct text_norm *tn, const struct insights_do
 				while (dn > 0 && ((unsigned char)desc[dn] & 0xC0) == 0x80)
 					dn--;
 			}
-			minhash_sign_text(desc, dn, &p->sig);
-			n = text_tokens(desc, dn, MINHASH_SHINGLES, NULL, NULL);
+			sign_into(desc, dn, p);
 		}
 		xfree(desc);
 	}
 	xfree(title);
-	p->shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	return rc;
 }
 
@@ -431,11 +469,13 @@ enum cd_err insights_cluster(const struct text_norm *tn, const struct insights_d
 	int64_t prev_from = o->from - (o->to - o->from);
 	struct prep *p = xcalloc(n ? n : 1, sizeof *p);
 	uint32_t *parent = xmalloc((n ? n : 1) * sizeof *parent);
+	uint32_t *size = xmalloc((n ? n : 1) * sizeof *size); /* members, valid at roots */
 	uint32_t *bucket_start = NULL, *bucket_docs = NULL;
 	struct group *groups = NULL;
 	struct term_map global = {0};
 	for (size_t i = 0; i < n; i++) {
 		parent[i] = (uint32_t)i;
+		size[i] = 1;
 		const struct insights_doc *d = &docs[i];
 		p[i].period = d->reported_at >= o->from && d->reported_at < o->to ? 1
 			      : d->reported_at >= prev_from && d->reported_at < o->from ? 0
@@ -475,12 +515,22 @@ enum cd_err insights_cluster(const struct text_norm *tn, const struct insights_d
 			uint32_t from = x - lo > LSH_WINDOW ? x - LSH_WINDOW : lo;
 			for (uint32_t y = from; y < x; y++) {
 				uint32_t j = bucket_docs[y];
-				if (uf_find(parent, i) == uf_find(parent, j))
+				uint32_t ri = uf_find(parent, i), rj = uf_find(parent, j);
+				if (ri == rj)
 					continue;
 				if (o->same_category && !categories_agree(docs[i].category, docs[j].category))
 					continue;
-				if (minhash_similarity(&p[i].sig, &p[j].sig) >= o->threshold)
-					uf_union(parent, i, j);
+				/* the estimate screens, the exact Jaccard decides: MinHash's noise (0.05 at
+				 * 0.2) would let unrelated short titles chain whole clusters together */
+				if (minhash_similarity(&p[i].sig, &p[j].sig) < o->threshold - 0.15 ||
+				    jaccard(&p[i], &p[j]) < o->threshold)
+					continue;
+				/* two grown clusters merge only when their first cases are related too */
+				if (size[ri] > 1 && size[rj] > 1 && jaccard(&p[ri], &p[rj]) < o->threshold / 2)
+					continue;
+				uf_union(parent, i, j);
+				uint32_t r = uf_find(parent, i);
+				size[r] = size[ri] + size[rj];
 			}
 		}
 	}
@@ -596,10 +646,13 @@ out:
 	if (rc)
 		insights_clusters_release(out);
 	map_release(&global);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		xfree(p[i].norm);
+		xfree(p[i].set);
+	}
 	xfree(p);
 	xfree(parent);
+	xfree(size);
 	xfree(bucket_start);
 	xfree(bucket_docs);
 	xfree(groups);
@@ -758,11 +811,13 @@ enum cd_err insights_terms(const struct text_norm *tn, const struct insights_doc
 		struct prep p = {0};
 		if ((rc = prep_doc(tn, d, &p))) {
 			xfree(p.norm);
+			xfree(p.set);
 			goto out;
 		}
 		struct term_ctx c = {&m, (uint32_t)i + 1, d->reported_at >= now - week};
 		text_tokens(p.norm, p.len, TERM_KINDS, count_rising, &c);
 		xfree(p.norm);
+		xfree(p.set);
 	}
 	struct ranked *r = xmalloc((m.used + 1) * sizeof *r);
 	size_t nr = 0;
@@ -780,8 +835,10 @@ enum cd_err insights_terms(const struct text_norm *tn, const struct insights_doc
 	for (size_t k = 0; k < nr && *written < cap; k++) {
 		const char *s = map_str(&m, r[k].t);
 		int dup = 0;
+		/* n-grams of one rising phrase (as often in the same cases) join it: "电梯" + "梯坏了" */
 		for (size_t j = 0; j < *written && !dup; j++)
-			dup = overlaps(out[j].term, s);
+			dup = strstr(out[j].term, s) ||
+			      (out[j].count == r[k].t->a && merge_phrase(out[j].term, s)) || overlaps(out[j].term, s);
 		if (dup)
 			continue;
 		struct insights_term *o = &out[(*written)++];

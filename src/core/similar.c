@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "util/alloc.h"
@@ -12,23 +13,28 @@
 #define SHARDS 64
 #define M_PER_DEG_LAT 111320.0
 
-/* One case in a cell. */
-struct entry {
+/* A cell's cases are kept as three parallel arrays so that a query reads only what it needs:
+ * the time and place of every case (16 bytes), the signature only of those in range, the rest
+ * only of those that score. */
+struct hot {
+	int64_t t;       /* reported_at */
+	float lat, lng;  /* 0 in area cells (cases without a point) */
+};
+
+struct cold {
 	int64_t id;
-	int64_t t;                   /* reported_at */
-	float lat, lng;              /* valid when has_point */
-	uint32_t shingles;           /* bigrams of its text */
-	uint8_t has_point;
-	char cat[SIMILAR_CAT_MAX];   /* category code, NUL-padded */
-	struct minhash_sig sig;
+	uint32_t shingles;         /* bigrams of its text */
+	char cat[SIMILAR_CAT_MAX]; /* category code, NUL-padded */
 };
 
 /* The cases of one grid cell (or of one area code, for cases without a point). */
 struct cell {
-	uint64_t key;
-	struct entry *e; /* n used of cap */
+	uint64_t key;            /* point_key or area_key (high bit set) */
+	struct hot *h;           /* n used of cap, in each array */
+	struct minhash_sig *sig;
+	struct cold *c;
 	size_t n, cap;
-	int64_t newest;  /* latest reported_at added: what cell-local eviction counts from */
+	int64_t newest;          /* latest reported_at added: what cell-local eviction counts from */
 };
 
 /* A part of the cell table, with its own lock. */
@@ -253,16 +259,47 @@ static struct cell *shard_get(struct shard *sh, uint64_t key)
 	return c;
 }
 
-/* Drops a cell's entries reported before `before`; returns how many. */
+/* Drops a cell's cases reported before `before`; returns how many. */
 static size_t cell_compact(struct cell *c, int64_t before)
 {
 	size_t w = 0;
 	for (size_t r = 0; r < c->n; r++)
-		if (c->e[r].t >= before)
-			c->e[w++] = c->e[r];
+		if (c->h[r].t >= before) {
+			c->h[w] = c->h[r];
+			c->sig[w] = c->sig[r];
+			c->c[w++] = c->c[r];
+		}
 	size_t dropped = c->n - w;
 	c->n = w;
 	return dropped;
+}
+
+static void cell_free(struct cell *c)
+{
+	xfree(c->h);
+	xfree(c->sig);
+	xfree(c->c);
+	xfree(c);
+}
+
+/* Room for one more case; false when out of memory. */
+static bool cell_reserve(struct cell *c)
+{
+	if (c->n < c->cap)
+		return true;
+	size_t ncap = c->cap ? c->cap * 2 : 8;
+	struct hot *h = try_realloc(c->h, ncap * sizeof *h);
+	if (h)
+		c->h = h;
+	struct minhash_sig *sg = h ? try_realloc(c->sig, ncap * sizeof *sg) : NULL;
+	if (sg)
+		c->sig = sg;
+	struct cold *cd = sg ? try_realloc(c->c, ncap * sizeof *cd) : NULL;
+	if (!cd)
+		return false; /* the arrays that grew keep working at the old cap */
+	c->c = cd;
+	c->cap = ncap;
+	return true;
 }
 
 /* ---- the index ---- */
@@ -289,10 +326,8 @@ void similar_free(struct similar_index *ix)
 	for (size_t i = 0; i < SHARDS; i++) {
 		struct shard *sh = &ix->shards[i];
 		for (size_t k = 0; k < sh->cap; k++)
-			if (sh->slots[k]) {
-				xfree(sh->slots[k]->e);
-				xfree(sh->slots[k]);
-			}
+			if (sh->slots[k])
+				cell_free(sh->slots[k]);
 		xfree(sh->slots);
 		pthread_rwlock_destroy(&sh->lock);
 	}
@@ -317,27 +352,17 @@ enum cd_err similar_add(struct similar_index *ix, const struct similar_case *c)
 		goto out;
 	if (c->reported_at > cell->newest)
 		cell->newest = c->reported_at;
-	if (cell->n == cell->cap) {
+	if (cell->n == cell->cap)
 		sh->cases -= cell_compact(cell, cell->newest - ix->cfg.window_s);
-		if (cell->n * 2 > cell->cap || cell->cap == 0) {
-			size_t ncap = cell->cap ? cell->cap * 2 : 8;
-			struct entry *ne = try_realloc(cell->e, ncap * sizeof *ne);
-			if (!ne)
-				goto out;
-			cell->e = ne;
-			cell->cap = ncap;
-		}
-	}
-	struct entry *e = &cell->e[cell->n++];
-	memset(e, 0, sizeof *e);
-	e->id = c->id;
-	e->t = c->reported_at;
-	e->has_point = c->has_point ? 1 : 0;
-	e->lat = (float)c->lat;
-	e->lng = (float)c->lng;
-	e->shingles = c->shingles;
-	memcpy(e->cat, c->category, strnlen(c->category, SIMILAR_CAT_MAX));
-	e->sig = c->sig;
+	if (!cell_reserve(cell))
+		goto out;
+	size_t i = cell->n++;
+	cell->h[i] = (struct hot){c->reported_at, c->has_point ? (float)c->lat : 0, c->has_point ? (float)c->lng : 0};
+	cell->sig[i] = c->sig;
+	memset(&cell->c[i], 0, sizeof cell->c[i]);
+	cell->c[i].id = c->id;
+	cell->c[i].shingles = c->shingles;
+	memcpy(cell->c[i].cat, c->category, strnlen(c->category, SIMILAR_CAT_MAX));
 	sh->cases++;
 	rc = CD_OK;
 out:
@@ -355,8 +380,11 @@ enum cd_err similar_remove(struct similar_index *ix, const struct similar_case *
 	pthread_rwlock_wrlock(&sh->lock);
 	struct cell *cell = shard_find(sh, key);
 	for (size_t i = 0; cell && i < cell->n; i++)
-		if (cell->e[i].id == c->id) {
-			cell->e[i] = cell->e[--cell->n];
+		if (cell->c[i].id == c->id) {
+			cell->n--;
+			cell->h[i] = cell->h[cell->n];
+			cell->sig[i] = cell->sig[cell->n];
+			cell->c[i] = cell->c[cell->n];
 			sh->cases--;
 			rc = CD_OK;
 			break;
@@ -365,13 +393,29 @@ enum cd_err similar_remove(struct similar_index *ix, const struct similar_case *
 	return rc;
 }
 
-/* Metres between two points: equirectangular, exact enough within a few kilometres. */
-static double distance_m(double lat1, double lng1, double lat2, double lng2)
+/* Squared metres between two points: equirectangular with the query's cosine (m_per_deg_lng),
+ * exact enough within a few kilometres and without a cosine per candidate. */
+static double distance2_m(double lat1, double lng1, double lat2, double lng2, double m_per_deg_lng)
 {
-	double mlat = (lat1 + lat2) * 0.5 * M_PI / 180.0;
 	double dy = (lat2 - lat1) * M_PER_DEG_LAT;
-	double dx = (lng2 - lng1) * M_PER_DEG_LAT * cos(mlat);
-	return sqrt(dx * dx + dy * dy);
+	double dx = (lng2 - lng1) * m_per_deg_lng;
+	return dx * dx + dy * dy;
+}
+
+/* How many of the 64 bytes of a and b are equal: eight words, zero bytes of their XOR. */
+static int same_bytes(const struct minhash_sig *a, const struct minhash_sig *b)
+{
+	int same = 0;
+	for (int w = 0; w < MINHASH_PERM / 8; w++) {
+		uint64_t x, y;
+		memcpy(&x, a->v + 8 * w, 8);
+		memcpy(&y, b->v + 8 * w, 8);
+		x ^= y;
+		/* high bit of each byte set when the byte is zero */
+		uint64_t z = ~(((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x | 0x7f7f7f7f7f7f7f7fULL);
+		same += (int)(((z >> 7) * 0x0101010101010101ULL) >> 56); /* sum of the bytes' 0/1 */
+	}
+	return same;
 }
 
 /* Inserts h into out[0..*n) kept best first, at most cap. */
@@ -394,26 +438,35 @@ size_t similar_query(struct similar_index *ix, const struct similar_case *c, str
 	const struct similar_config *cfg = &ix->cfg;
 	if (c->shingles < cfg->min_shingles)
 		return 0;
+	const double m_per_deg_lng = M_PER_DEG_LAT * cos(c->lat * M_PI / 180.0);
+	const double r2 = cfg->radius_m * cfg->radius_m;
+	/* equal bytes a signature needs for an estimated Jaccard of `possible` (see minhash.h) */
+	const int need = (int)ceil(MINHASH_PERM * (cfg->possible + (1 - cfg->possible) / 256.0) - 1e-9);
 	for (size_t k = 0; k < nk; k++) {
 		struct shard *sh = shard_of(ix, keys[k]);
 		pthread_rwlock_rdlock(&sh->lock);
 		const struct cell *cell = shard_find(sh, keys[k]);
+		const bool points = !(keys[k] >> 63);
 		for (size_t i = 0; cell && i < cell->n; i++) {
-			const struct entry *e = &cell->e[i];
+			const struct hot *e = &cell->h[i];
 			int64_t dt = e->t > c->reported_at ? e->t - c->reported_at : c->reported_at - e->t;
-			if (dt > cfg->window_s || e->id == c->id || e->shingles < cfg->min_shingles)
+			if (dt > cfg->window_s)
 				continue;
 			double d = -1;
-			if (c->has_point && e->has_point) {
-				d = distance_m(c->lat, c->lng, e->lat, e->lng);
-				if (d > cfg->radius_m)
+			if (points) {
+				double d2 = distance2_m(c->lat, c->lng, e->lat, e->lng, m_per_deg_lng);
+				if (d2 > r2)
 					continue;
+				d = sqrt(d2);
 			}
-			double j = minhash_similarity(&c->sig, &e->sig);
-			if (j < cfg->possible)
-				continue; /* no factor raises a score */
-			int agree = cat_agreement(c->category, e->cat);
-			struct similar_hit h = {e->id, similar_score(j, agree, d, cfg->radius_m), j, d, dt,
+			if (same_bytes(&c->sig, &cell->sig[i]) < need)
+				continue; /* below `possible` in text alone: no factor raises a score */
+			const struct cold *o = &cell->c[i];
+			if (o->id == c->id || o->shingles < cfg->min_shingles)
+				continue;
+			double j = minhash_similarity(&c->sig, &cell->sig[i]);
+			int agree = cat_agreement(c->category, o->cat);
+			struct similar_hit h = {o->id, similar_score(j, agree, d, cfg->radius_m), j, d, dt,
 						agree < 0 ? -1 : agree == 0 ? 0 : 1};
 			if (h.score >= cfg->possible)
 				keep_best(out, &n, cap, &h);
