@@ -29,7 +29,9 @@
 #define J_FRAME 8                    /* per record: payload length (4), CRC-32 of the payload (4) */
 #define J_RECORD_MAX (64u * 1024)    /* a case with every text at its maximum is ~25 KB */
 #define J_BUCKETS (1u << 16)         /* hash buckets per index of pending cases */
+#ifndef J_APPLY_MAX
 #define J_APPLY_MAX 2000             /* cases per apply transaction */
+#endif
 #define J_PENDING_MAX 200000         /* journalled but unapplied cases before intake waits */
 #define J_PENDING_BYTES (192u << 20) /* ... or payload bytes */
 #define J_ROTATE_BYTES (64u << 20)   /* restart the file once everything in it is applied */
