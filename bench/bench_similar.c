@@ -38,8 +38,14 @@ static uint64_t rnd64(void)
 	rng ^= rng << 17;
 	return rng;
 }
-static double rnd01(void) { return (double)(rnd64() >> 11) / 9007199254740992.0; }
-static double gauss(void) { return sqrt(-2 * log(rnd01() + 1e-12)) * cos(6.283185307 * rnd01()); }
+static double rnd01(void)
+{
+	return (double)(rnd64() >> 11) / 9007199254740992.0;
+}
+static double gauss(void)
+{
+	return sqrt(-2 * log(rnd01() + 1e-12)) * cos(6.283185307 * rnd01());
+}
 
 /* A point in Luohu's box: evenly, or around one of 50 busy spots (sigma 400 m). */
 static void place(double *lat, double *lng)
@@ -199,7 +205,8 @@ int main(int argc, char **argv)
 		double lat, lng;
 		place(&lat, &lng);
 		double t0 = now_s();
-		if (similar_case_make(&c, 0, T0 + (int64_t)(rnd01() * WEEK), 1, lat, lng, "H01", NULL, titles[m], details[m]))
+		if (similar_case_make(&c, 0, T0 + (int64_t)(rnd01() * WEEK), 1, lat, lng, "H01", NULL,
+				      titles[m], details[m]))
 			return 1;
 		double t1 = now_s();
 		struct similar_hit h[8];
@@ -210,7 +217,8 @@ int main(int argc, char **argv)
 	}
 	qsort(lat_sign, Q, sizeof *lat_sign, dcmp);
 	qsort(lat_query, Q, sizeof *lat_query, dcmp);
-	printf("similar: duplicate check per new case (sign + query), %d new cases against %zu stored:\n", Q, stored);
+	printf("similar: duplicate check per new case (sign + query), %d new cases against %zu stored:\n", Q,
+	       stored);
 	printf("  sign+query p50 %.1f us  p99 %.1f us  max %.1f us   (goal p99 <= 1000 us: ratio %.2f)\n",
 	       lat_sign[Q / 2], lat_sign[Q * 99 / 100], lat_sign[Q - 1], lat_sign[Q * 99 / 100] / 1000.0);
 	printf("  query alone p50 %.1f us  p99 %.1f us; %zu of %d found a candidate\n", lat_query[Q / 2],
@@ -223,13 +231,20 @@ int main(int argc, char **argv)
 	/* ---- clusters ---- */
 	struct insights_doc *docs = xcalloc(clustered, sizeof *docs);
 	char **own = xcalloc(2 * clustered, sizeof *own);
-	static const char *const streets[] = {"440303001", "440303002", "440303003", "440303004", "440303005"};
+	static const char *const streets[] = {"440303001", "440303002", "440303003", "440303004",
+					      "440303005"};
 	for (size_t i = 0; i < clustered; i++) {
 		size_t m = rnd64() % nm;
 		own[2 * i] = edited(titles[m], 200);
 		own[2 * i + 1] = edited(details[m], 600);
-		docs[i] = (struct insights_doc){(int64_t)i + 1, T0 + (int64_t)(rnd01() * 2 * WEEK), own[2 * i],
-						own[2 * i + 1], "", streets[i % 5], "", ""};
+		docs[i] = (struct insights_doc){(int64_t)i + 1,
+						T0 + (int64_t)(rnd01() * 2 * WEEK),
+						own[2 * i],
+						own[2 * i + 1],
+						"",
+						streets[i % 5],
+						"",
+						""};
 	}
 	struct insights_cluster_opts o;
 	insights_cluster_opts_default(&o);
@@ -240,9 +255,10 @@ int main(int argc, char **argv)
 	if (insights_cluster(NULL, docs, clustered, &o, &cl))
 		return 1;
 	double cl_s = now_s() - t;
-	printf("insights: %zu cases clustered in %.2f s (goal <= 10 s: ratio %.2f); %zu clusters reported, the "
-	       "biggest %zu cases \"%s\"\n",
-	       clustered, cl_s, cl_s / 10.0, cl.n, cl.n ? cl.items[0].count : 0, cl.n ? cl.items[0].label : "");
+	printf(
+	    "insights: %zu cases clustered in %.2f s (goal <= 10 s: ratio %.2f); %zu clusters reported, the "
+	    "biggest %zu cases \"%s\"\n",
+	    clustered, cl_s, cl_s / 10.0, cl.n, cl.n ? cl.items[0].count : 0, cl.n ? cl.items[0].label : "");
 	insights_clusters_release(&cl);
 	struct insights_hotspot hs[10];
 	size_t w;

@@ -23,10 +23,11 @@ void api_insights_terms(struct http_request *req, struct http_response *res, voi
 void api_cases_similar(struct http_request *req, struct http_response *res, void *app);
 /* Fills the duplicate finder with the cases reported since now - its window that are not
  * rejected or merged (one read by id each: start-up only). *loaded gets how many. */
-enum cd_err api_similar_load(struct store *st, int64_t now, struct similar_index *ix, size_t *loaded) CD_MUST_CHECK;
+enum cd_err api_similar_load(struct store *st, int64_t now, struct similar_index *ix,
+			     size_t *loaded) CD_MUST_CHECK;
 
-#define LOAD_MAX 50000          /* cases one insights request reads at most */
-#define SIMILAR_SCAN_MAX 20000  /* cases GET .../similar compares at most */
+#define LOAD_MAX 50000	       /* cases one insights request reads at most */
+#define SIMILAR_SCAN_MAX 20000 /* cases GET .../similar compares at most */
 #define DAY 86400
 
 /* One case as these handlers keep it. */
@@ -34,7 +35,7 @@ struct lcase {
 	int64_t id;
 	char ref[STORE_CASE_REF_MAX];
 	int64_t reported_at;
-	char *title, *description;       /* owned */
+	char *title, *description; /* owned */
 	char category[CATEGORY_CODE_MAX];
 	char street[STORE_CODE_MAX], community[STORE_CODE_MAX], grid[STORE_CODE_MAX];
 	char status[STORE_CASE_WORD_MAX];
@@ -116,8 +117,8 @@ static struct insights_doc *docs_of(const struct lset *s)
 	struct insights_doc *d = xcalloc(s->n ? s->n : 1, sizeof *d);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct lcase *c = &s->c[i];
-		d[i] = (struct insights_doc){c->id, c->reported_at, c->title, c->description, c->category,
-					     c->street, c->community, c->grid};
+		d[i] = (struct insights_doc){c->id,	  c->reported_at, c->title,	c->description,
+					     c->category, c->street,	  c->community, c->grid};
 	}
 	return d;
 }
@@ -125,7 +126,8 @@ static struct insights_doc *docs_of(const struct lset *s)
 /* The caller's scope on a list filter, as GET /api/v1/cases applies it. */
 static void scope_filter(const struct api_caller *who, struct store_case_filter *f)
 {
-	if (who->role == ROLE_STREET_DISPATCHER || (who->role == ROLE_GRID_WORKER && who->user.street_code[0]))
+	if (who->role == ROLE_STREET_DISPATCHER ||
+	    (who->role == ROLE_GRID_WORKER && who->user.street_code[0]))
 		f->scope_street = who->user.street_code;
 	if (who->role == ROLE_UNIT_STAFF)
 		f->scope_unit = who->user.unit_code;
@@ -138,8 +140,8 @@ static bool query_time(struct http_request *req, struct http_response *res, cons
 	if (!v || !*v)
 		return true;
 	if (!api_parse_time(v, out)) {
-		http_error(res, 422, "invalid_parameter", "an ISO 8601 date or time, e.g. 2026-11-27T08:00:00+08:00",
-			   name);
+		http_error(res, 422, "invalid_parameter",
+			   "an ISO 8601 date or time, e.g. 2026-11-27T08:00:00+08:00", name);
 		return false;
 	}
 	return true;
@@ -157,7 +159,8 @@ static bool query_period(struct http_request *req, struct http_response *res, in
 	if (!*from)
 		*from = *to - (int64_t)default_days * DAY;
 	if (*to <= *from || *to - *from > 366 * DAY) {
-		http_error(res, 422, "invalid_parameter", "from must be before to, at most a year apart", "from");
+		http_error(res, 422, "invalid_parameter", "from must be before to, at most a year apart",
+			   "from");
 		return false;
 	}
 	return true;
@@ -182,7 +185,8 @@ static json_t *area_json(struct app *app, const struct insights_count *c)
 static json_t *category_json(struct app *app, const char *code, size_t n)
 {
 	const struct category *cat = code[0] ? category_get(app->cats, code) : NULL;
-	return json_pack("{s:s, s:s, s:I}", "code", code, "name", cat ? cat->name : "", "count", (json_int_t)n);
+	return json_pack("{s:s, s:s, s:I}", "code", code, "name", cat ? cat->name : "", "count",
+			 (json_int_t)n);
 }
 
 static json_t *time_json(int64_t t)
@@ -246,7 +250,8 @@ void api_insights_clusters(struct http_request *req, struct http_response *res, 
 	json_t *items = json_array();
 	for (size_t i = 0; i < cl.n; i++) {
 		const struct insights_cluster *c = &cl.items[i];
-		json_t *terms = json_array(), *streets = json_array(), *comms = json_array(), *members = json_array();
+		json_t *terms = json_array(), *streets = json_array(), *comms = json_array(),
+		       *members = json_array();
 		for (size_t k = 0; k < c->n_terms; k++)
 			json_array_append_new(terms, json_string(c->terms[k]));
 		for (size_t k = 0; k < c->n_streets; k++)
@@ -254,19 +259,21 @@ void api_insights_clusters(struct http_request *req, struct http_response *res, 
 		for (size_t k = 0; k < c->n_communities; k++)
 			json_array_append_new(comms, area_json(app, &c->communities[k]));
 		for (size_t k = 0; k < c->n_members; k++)
-			json_array_append_new(members, json_pack("{s:I, s:s}", "id", (json_int_t)c->members[k], "ref",
-								 ref_of(&s, c->members[k])));
+			json_array_append_new(members,
+					      json_pack("{s:I, s:s}", "id", (json_int_t)c->members[k], "ref",
+							ref_of(&s, c->members[k])));
 		json_array_append_new(
-			items, json_pack("{s:s, s:o, s:I, s:I, s:s, s:o, s:o, s:o, s:{s:I, s:o, s:o}, s:o}", "label", c->label,
-					 "terms", terms, "count", (json_int_t)c->count, "previous", (json_int_t)c->previous,
-					 "trend", trend_of(c->count, c->previous), "first_seen", time_json(c->first_seen),
-					 "last_seen", time_json(c->last_seen), "category",
-					 category_json(app, c->category.code, c->category.n), "places", "count",
-					 (json_int_t)c->n_places, "streets", streets, "communities", comms, "members",
-					 members));
+		    items,
+		    json_pack("{s:s, s:o, s:I, s:I, s:s, s:o, s:o, s:o, s:{s:I, s:o, s:o}, s:o}", "label",
+			      c->label, "terms", terms, "count", (json_int_t)c->count, "previous",
+			      (json_int_t)c->previous, "trend", trend_of(c->count, c->previous), "first_seen",
+			      time_json(c->first_seen), "last_seen", time_json(c->last_seen), "category",
+			      category_json(app, c->category.code, c->category.n), "places", "count",
+			      (json_int_t)c->n_places, "streets", streets, "communities", comms, "members",
+			      members));
 	}
-	json_t *reply = json_pack("{s:o, s:o, s:I, s:b, s:o}", "from", time_json(from), "to", time_json(to), "cases",
-				  (json_int_t)cl.docs, "truncated", s.truncated, "items", items);
+	json_t *reply = json_pack("{s:o, s:o, s:I, s:b, s:o}", "from", time_json(from), "to", time_json(to),
+				  "cases", (json_int_t)cl.docs, "truncated", s.truncated, "items", items);
 	http_respond_json(res, 200, reply);
 	json_decref(reply);
 	insights_clusters_release(&cl);
@@ -289,7 +296,8 @@ void api_insights_hotspots(struct http_request *req, struct http_response *res, 
 		else if (strcmp(lv, "street") == 0)
 			level = INSIGHTS_STREET;
 		else if (strcmp(lv, "grid") != 0) {
-			http_error(res, 422, "invalid_parameter", "level is grid, community or street", "level");
+			http_error(res, 422, "invalid_parameter", "level is grid, community or street",
+				   "level");
 			return;
 		}
 	}
@@ -317,13 +325,15 @@ void api_insights_hotspots(struct http_request *req, struct http_response *res, 
 		char name[STORE_NAME_MAX] = "";
 		if (level != INSIGHTS_GRID)
 			mapview_area_name(&app->map_lock, &app->map, h[i].code, name, sizeof name);
-		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:I, s:f, s:o}", "code", h[i].code, "name", name,
-						       "count", (json_int_t)h[i].count, "previous",
-						       (json_int_t)h[i].previous, "growth", h[i].growth, "categories", mix));
+		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:I, s:f, s:o}", "code", h[i].code,
+						       "name", name, "count", (json_int_t)h[i].count,
+						       "previous", (json_int_t)h[i].previous, "growth",
+						       h[i].growth, "categories", mix));
 	}
 	static const char *const level_names[] = {"grid", "community", "street"};
-	json_t *reply = json_pack("{s:s, s:o, s:o, s:b, s:o}", "level", level_names[level], "from", time_json(from),
-				  "to", time_json(to), "truncated", s.truncated, "items", items);
+	json_t *reply =
+	    json_pack("{s:s, s:o, s:o, s:b, s:o}", "level", level_names[level], "from", time_json(from), "to",
+		      time_json(to), "truncated", s.truncated, "items", items);
 	if (rc)
 		api_store_failed(req, res, rc);
 	else
@@ -360,8 +370,8 @@ void api_insights_terms(struct http_request *req, struct http_response *res, voi
 	json_t *items = json_array();
 	for (size_t i = 0; !rc && i < n; i++)
 		json_array_append_new(items, json_pack("{s:s, s:I, s:f, s:f}", "term", t[i].term, "count",
-						       (json_int_t)t[i].count, "weekly_before", t[i].weekly_before,
-						       "ratio", t[i].ratio));
+						       (json_int_t)t[i].count, "weekly_before",
+						       t[i].weekly_before, "ratio", t[i].ratio));
 	json_t *reply = json_pack("{s:o, s:o, s:b, s:o}", "week_from", time_json(now - 7 * DAY), "week_to",
 				  time_json(now), "truncated", s.truncated, "items", items);
 	if (rc)
@@ -381,17 +391,18 @@ void api_cases_similar(struct http_request *req, struct http_response *res, void
 	if (!who || !c)
 		return;
 	/* the case, if it exists and the caller may see it (as GET /api/v1/cases/{id}) */
-	enum cd_err rc = store_case_get_by_ref(app->st, http_param(req, "id") ? http_param(req, "id") : "", c);
+	enum cd_err rc =
+	    store_case_get_by_ref(app->st, http_param(req, "id") ? http_param(req, "id") : "", c);
 	if (rc && rc != CD_ERR_NOTFOUND) {
 		api_store_failed(req, res, rc);
 		return;
 	}
 	struct workflow_scope scope = {
-		who->user.street_code[0] ? who->user.street_code : NULL,
-		who->user.unit_code[0] ? who->user.unit_code : NULL,
-		rc == CD_OK && c->street_code[0] ? c->street_code : NULL,
-		rc == CD_OK && c->unit_code[0] ? c->unit_code : NULL,
-		0,
+	    who->user.street_code[0] ? who->user.street_code : NULL,
+	    who->user.unit_code[0] ? who->user.unit_code : NULL,
+	    rc == CD_OK && c->street_code[0] ? c->street_code : NULL,
+	    rc == CD_OK && c->unit_code[0] ? c->unit_code : NULL,
+	    0,
 	};
 	if (rc == CD_ERR_NOTFOUND || !workflow_in_scope(who->role, &scope)) {
 		http_error(res, 404, "not_found", "没有这个案件 (no such case)", NULL);
@@ -421,8 +432,9 @@ void api_cases_similar(struct http_request *req, struct http_response *res, void
 			rc = similar_add(ix, &sc);
 	}
 	if (!rc)
-		rc = similar_case_make(&q, c->id, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
-				       c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description);
+		rc = similar_case_make(&q, c->id, c->reported_at, c->has_point, c->lat, c->lng,
+				       c->category_code, c->grid_code[0] ? c->grid_code : c->community_code,
+				       c->title, c->description);
 	if (rc) {
 		similar_free(ix);
 		lset_release(&s);
@@ -439,19 +451,22 @@ void api_cases_similar(struct http_request *req, struct http_response *res, void
 				l = &s.c[k];
 		if (!l)
 			continue;
-		json_t *it = json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:f, s:f, s:f, s:s}", "id", (json_int_t)l->id,
-				       "ref", l->ref, "title", l->title, "status", l->status, "reported_at",
-				       time_json(l->reported_at), "category_code", l->category, "score", hits[i].score,
-				       "text_similarity", hits[i].text, "hours_apart", hits[i].dt_s / 3600.0, "level",
-				       hits[i].score >= cfg.merge ? "merge" : "possible");
-		json_object_set_new(it, "distance_m", hits[i].distance_m >= 0 ? json_real(hits[i].distance_m) : json_null());
+		json_t *it =
+		    json_pack("{s:I, s:s, s:s, s:s, s:o, s:s, s:f, s:f, s:f, s:s}", "id", (json_int_t)l->id,
+			      "ref", l->ref, "title", l->title, "status", l->status, "reported_at",
+			      time_json(l->reported_at), "category_code", l->category, "score", hits[i].score,
+			      "text_similarity", hits[i].text, "hours_apart", hits[i].dt_s / 3600.0, "level",
+			      hits[i].score >= cfg.merge ? "merge" : "possible");
+		json_object_set_new(it, "distance_m",
+				    hits[i].distance_m >= 0 ? json_real(hits[i].distance_m) : json_null());
 		json_object_set_new(it, "same_category",
-				    hits[i].same_category < 0 ? json_null() : json_boolean(hits[i].same_category));
+				    hits[i].same_category < 0 ? json_null()
+							      : json_boolean(hits[i].same_category));
 		json_array_append_new(items, it);
 	}
-	json_t *reply = json_pack("{s:s, s:{s:f, s:f, s:f, s:I}, s:o}", "ref", c->ref, "thresholds", "possible",
-				  cfg.possible, "merge", cfg.merge, "radius_m", cfg.radius_m, "window_days",
-				  (json_int_t)(cfg.window_s / DAY), "items", items);
+	json_t *reply = json_pack("{s:s, s:{s:f, s:f, s:f, s:I}, s:o}", "ref", c->ref, "thresholds",
+				  "possible", cfg.possible, "merge", cfg.merge, "radius_m", cfg.radius_m,
+				  "window_days", (json_int_t)(cfg.window_s / DAY), "items", items);
 	http_respond_json(res, 200, reply);
 	json_decref(reply);
 	similar_free(ix);
@@ -491,8 +506,9 @@ enum cd_err api_similar_load(struct store *st, int64_t now, struct similar_index
 			continue;
 		}
 		if (!rc)
-			rc = similar_case_make(&sc, c->id, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
-					       c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description);
+			rc = similar_case_make(
+			    &sc, c->id, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
+			    c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description);
 		if (!rc)
 			rc = similar_add(ix, &sc);
 		*loaded += !rc;

@@ -10,11 +10,11 @@
 #include "core/minhash.h"
 #include "util/alloc.h"
 
-#define LSH_BANDS 32         /* bands of 2 bytes over the 64-byte signature */
-#define LSH_WINDOW 32        /* each case is compared with at most this many earlier ones per bucket */
-#define MIN_SHINGLES 4       /* texts with fewer bigrams join no cluster */
-#define LABEL_CANDIDATES 40  /* terms per cluster whose global document frequency is looked up */
-#define LABEL_CONSIDER 16    /* best-scoring terms a label is built from */
+#define LSH_BANDS 32	    /* bands of 2 bytes over the 64-byte signature */
+#define LSH_WINDOW 32	    /* each case is compared with at most this many earlier ones per bucket */
+#define MIN_SHINGLES 4	    /* texts with fewer bigrams join no cluster */
+#define LABEL_CANDIDATES 40 /* terms per cluster whose global document frequency is looked up */
+#define LABEL_CONSIDER 16   /* best-scoring terms a label is built from */
 #define TERM_KINDS (TEXT_TOK_BI | TEXT_TOK_TRI)
 
 void insights_cluster_opts_default(struct insights_cluster_opts *o)
@@ -29,16 +29,16 @@ void insights_cluster_opts_default(struct insights_cluster_opts *o)
 /* ---- a small open-addressing map from 64-bit term hashes to counters ---- */
 
 struct term_slot {
-	uint64_t key;   /* 0 = empty (a real hash of 0 is stored as 1) */
-	uint32_t a, b;  /* counters: meaning depends on the user */
-	uint32_t last;  /* the last doc counted + 1: counts each doc once */
-	uint32_t str;   /* offset + 1 of the term's bytes in the map's strings, 0 = none */
+	uint64_t key;  /* 0 = empty (a real hash of 0 is stored as 1) */
+	uint32_t a, b; /* counters: meaning depends on the user */
+	uint32_t last; /* the last doc counted + 1: counts each doc once */
+	uint32_t str;  /* offset + 1 of the term's bytes in the map's strings, 0 = none */
 };
 
 struct term_map {
 	struct term_slot *s;
 	size_t used, cap;
-	char *strs;      /* NUL-terminated terms, back to back */
+	char *strs; /* NUL-terminated terms, back to back */
 	size_t slen, scap;
 };
 
@@ -86,7 +86,8 @@ static struct term_slot *map_get(struct term_map *m, uint64_t key)
 		m->s = xcalloc(m->cap, sizeof *m->s);
 		for (size_t i = 0; i < ocap; i++)
 			if (old[i].key) {
-				size_t mask = m->cap - 1, j = (old[i].key * 0x9e3779b97f4a7c15ULL) >> 7 & mask;
+				size_t mask = m->cap - 1,
+				       j = (old[i].key * 0x9e3779b97f4a7c15ULL) >> 7 & mask;
 				while (m->s[j].key)
 					j = (j + 1) & mask;
 				m->s[j] = old[i];
@@ -132,13 +133,13 @@ static const char *map_str(const struct term_map *m, const struct term_slot *t)
 /* ---- per-doc preparation ---- */
 
 struct prep {
-	char *norm;             /* normalized title + description, owned */
+	char *norm; /* normalized title + description, owned */
 	size_t len;
 	struct minhash_sig sig; /* of the title, or of the description's start without one */
-	uint32_t shingles;      /* bigrams behind sig */
-	uint64_t *set;          /* those bigrams, sorted, unique, owned: for exact Jaccard */
+	uint32_t shingles;	/* bigrams behind sig */
+	uint64_t *set;		/* those bigrams, sorted, unique, owned: for exact Jaccard */
 	size_t nset;
-	int period;             /* 1 in [from, to), 0 in the period before, -1 outside */
+	int period; /* 1 in [from, to), 0 in the period before, -1 outside */
 };
 
 /* What a doc is clustered on: its title when it has one of at least this many bigrams (titles
@@ -149,7 +150,8 @@ struct prep {
 #define CLUSTER_LEAD 180
 
 /* Normalizes in[0..len) into a new string (xfree it). */
-static enum cd_err norm_new(const struct text_norm *tn, const char *in, size_t len, char **out, size_t *out_len)
+static enum cd_err norm_new(const struct text_norm *tn, const char *in, size_t len, char **out,
+			    size_t *out_len)
 {
 	if (len > TEXT_MAX_INPUT)
 		len = TEXT_MAX_INPUT;
@@ -267,7 +269,7 @@ static int categories_agree(const char *a, const char *b)
 
 struct label_ctx {
 	struct term_map *m;
-	uint32_t doc;     /* current doc + 1 */
+	uint32_t doc; /* current doc + 1 */
 	int keep_strings;
 };
 
@@ -353,7 +355,7 @@ static int ranked_cmp(const void *x, const void *y)
 
 struct group {
 	uint32_t root;
-	size_t count;      /* in [from, to) */
+	size_t count; /* in [from, to) */
 	size_t previous;
 };
 
@@ -436,7 +438,8 @@ static void label_cluster(struct insights_cluster *cl, struct term_map *cm, cons
 	for (size_t k = 0; k < cl->n_terms; k++)
 		for (size_t j = 0; j < cl->n_terms; j++)
 			if (j != k && strstr(cl->terms[j], cl->terms[k])) {
-				memmove(cl->terms[k], cl->terms[k + 1], (cl->n_terms - k - 1) * sizeof cl->terms[0]);
+				memmove(cl->terms[k], cl->terms[k + 1],
+					(cl->n_terms - k - 1) * sizeof cl->terms[0]);
 				cl->n_terms--;
 				k--;
 				break;
@@ -477,9 +480,9 @@ enum cd_err insights_cluster(const struct text_norm *tn, const struct insights_d
 		parent[i] = (uint32_t)i;
 		size[i] = 1;
 		const struct insights_doc *d = &docs[i];
-		p[i].period = d->reported_at >= o->from && d->reported_at < o->to ? 1
+		p[i].period = d->reported_at >= o->from && d->reported_at < o->to	? 1
 			      : d->reported_at >= prev_from && d->reported_at < o->from ? 0
-											 : -1;
+											: -1;
 		if (p[i].period < 0)
 			continue;
 		out->docs += p[i].period == 1;
@@ -494,7 +497,9 @@ enum cd_err insights_cluster(const struct text_norm *tn, const struct insights_d
 	for (size_t i = 0; i < n; i++)
 		if (p[i].period >= 0 && p[i].shingles >= MIN_SHINGLES)
 			for (unsigned b = 0; b < LSH_BANDS; b++)
-				bucket_start[((size_t)b << 16 | p[i].sig.v[2 * b] | (size_t)p[i].sig.v[2 * b + 1] << 8) + 1]++;
+				bucket_start[((size_t)b << 16 | p[i].sig.v[2 * b] |
+					      (size_t)p[i].sig.v[2 * b + 1] << 8) +
+					     1]++;
 	for (size_t k = 0; k < nbuckets; k++)
 		bucket_start[k + 1] += bucket_start[k];
 	bucket_docs = xmalloc((bucket_start[nbuckets] + 1) * sizeof *bucket_docs);
@@ -526,7 +531,8 @@ enum cd_err insights_cluster(const struct text_norm *tn, const struct insights_d
 				    jaccard(&p[i], &p[j]) < o->threshold)
 					continue;
 				/* two grown clusters merge only when their first cases are related too */
-				if (size[ri] > 1 && size[rj] > 1 && jaccard(&p[ri], &p[rj]) < o->threshold / 2)
+				if (size[ri] > 1 && size[rj] > 1 &&
+				    jaccard(&p[ri], &p[rj]) < o->threshold / 2)
 					continue;
 				uf_union(parent, i, j);
 				uint32_t r = uf_find(parent, i);
@@ -695,7 +701,8 @@ static int hotspot_cmp(const void *x, const void *y)
 }
 
 enum cd_err insights_hotspots(const struct insights_doc *docs, size_t n, int64_t from, int64_t to,
-			      enum insights_level level, struct insights_hotspot *out, size_t cap, size_t *written)
+			      enum insights_level level, struct insights_hotspot *out, size_t cap,
+			      size_t *written)
 {
 	*written = 0;
 	if (to <= from)
@@ -705,7 +712,9 @@ enum cd_err insights_hotspots(const struct insights_doc *docs, size_t n, int64_t
 	size_t nr = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct insights_doc *d = &docs[i];
-		const char *code = level == INSIGHTS_GRID ? d->grid : level == INSIGHTS_COMMUNITY ? d->community : d->street;
+		const char *code = level == INSIGHTS_GRID	 ? d->grid
+				   : level == INSIGHTS_COMMUNITY ? d->community
+								 : d->street;
 		if (!code || !code[0] || d->reported_at < prev_from || d->reported_at >= to)
 			continue;
 		rows[nr++] = (struct spot_row){code, d->category ? d->category : "", d->reported_at >= from};
@@ -725,7 +734,8 @@ enum cd_err insights_hotspots(const struct insights_doc *docs, size_t n, int64_t
 		while (j < nr && strcmp(rows[j].code, rows[i].code) == 0) {
 			/* one category run */
 			size_t k = j, cur = 0;
-			while (k < nr && strcmp(rows[k].code, rows[i].code) == 0 && strcmp(rows[k].cat, rows[j].cat) == 0) {
+			while (k < nr && strcmp(rows[k].code, rows[i].code) == 0 &&
+			       strcmp(rows[k].cat, rows[j].cat) == 0) {
 				cur += (size_t)rows[k].current;
 				h->previous += (size_t)!rows[k].current;
 				k++;
@@ -751,7 +761,8 @@ enum cd_err insights_hotspots(const struct insights_doc *docs, size_t n, int64_t
 			}
 			j = k;
 		}
-		h->growth = ((double)h->count - (double)h->previous) / (h->previous ? (double)h->previous : 1.0);
+		h->growth =
+		    ((double)h->count - (double)h->previous) / (h->previous ? (double)h->previous : 1.0);
 		if (!h->count)
 			nspots--; /* quiet now: not a hot spot */
 		i = j;
@@ -838,7 +849,8 @@ enum cd_err insights_terms(const struct text_norm *tn, const struct insights_doc
 		/* n-grams of one rising phrase (as often in the same cases) join it: "电梯" + "梯坏了" */
 		for (size_t j = 0; j < *written && !dup; j++)
 			dup = strstr(out[j].term, s) ||
-			      (out[j].count == r[k].t->a && merge_phrase(out[j].term, s)) || overlaps(out[j].term, s);
+			      (out[j].count == r[k].t->a && merge_phrase(out[j].term, s)) ||
+			      overlaps(out[j].term, s);
 		if (dup)
 			continue;
 		struct insights_term *o = &out[(*written)++];

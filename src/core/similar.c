@@ -17,24 +17,24 @@
  * the time and place of every case (16 bytes), the signature only of those in range, the rest
  * only of those that score. */
 struct hot {
-	int64_t t;       /* reported_at */
-	float lat, lng;  /* 0 in area cells (cases without a point) */
+	int64_t t;	/* reported_at */
+	float lat, lng; /* 0 in area cells (cases without a point) */
 };
 
 struct cold {
 	int64_t id;
-	uint32_t shingles;         /* bigrams of its text */
+	uint32_t shingles;	   /* bigrams of its text */
 	char cat[SIMILAR_CAT_MAX]; /* category code, NUL-padded */
 };
 
 /* The cases of one grid cell (or of one area code, for cases without a point). */
 struct cell {
-	uint64_t key;            /* point_key or area_key (high bit set) */
-	struct hot *h;           /* n used of cap, in each array */
+	uint64_t key;  /* point_key or area_key (high bit set) */
+	struct hot *h; /* n used of cap, in each array */
 	struct minhash_sig *sig;
 	struct cold *c;
 	size_t n, cap;
-	int64_t newest;          /* latest reported_at added: what cell-local eviction counts from */
+	int64_t newest; /* latest reported_at added: what cell-local eviction counts from */
 };
 
 /* A part of the cell table, with its own lock. */
@@ -42,12 +42,12 @@ struct shard {
 	pthread_rwlock_t lock;
 	struct cell **slots; /* open addressing on key, cap a power of two, NULL = empty */
 	size_t used, cap;
-	size_t cases;        /* entries over all its cells */
+	size_t cases; /* entries over all its cells */
 };
 
 struct similar_index {
 	struct similar_config cfg;
-	double dlat;                 /* cell height in degrees */
+	double dlat; /* cell height in degrees */
 	struct shard shards[SHARDS];
 };
 
@@ -357,7 +357,8 @@ enum cd_err similar_add(struct similar_index *ix, const struct similar_case *c)
 	if (!cell_reserve(cell))
 		goto out;
 	size_t i = cell->n++;
-	cell->h[i] = (struct hot){c->reported_at, c->has_point ? (float)c->lat : 0, c->has_point ? (float)c->lng : 0};
+	cell->h[i] =
+	    (struct hot){c->reported_at, c->has_point ? (float)c->lat : 0, c->has_point ? (float)c->lng : 0};
 	cell->sig[i] = c->sig;
 	memset(&cell->c[i], 0, sizeof cell->c[i]);
 	cell->c[i].id = c->id;
@@ -412,7 +413,8 @@ static int same_bytes(const struct minhash_sig *a, const struct minhash_sig *b)
 		memcpy(&y, b->v + 8 * w, 8);
 		x ^= y;
 		/* high bit of each byte set when the byte is zero */
-		uint64_t z = ~(((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x | 0x7f7f7f7f7f7f7f7fULL);
+		uint64_t z =
+		    ~(((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x | 0x7f7f7f7f7f7f7f7fULL);
 		same += (int)(((z >> 7) * 0x0101010101010101ULL) >> 56); /* sum of the bytes' 0/1 */
 	}
 	return same;
@@ -431,7 +433,8 @@ static void keep_best(struct similar_hit *out, size_t *n, size_t cap, const stru
 	out[i] = *h;
 }
 
-size_t similar_query(struct similar_index *ix, const struct similar_case *c, struct similar_hit *out, size_t cap)
+size_t similar_query(struct similar_index *ix, const struct similar_case *c, struct similar_hit *out,
+		     size_t cap)
 {
 	uint64_t keys[9];
 	size_t nk = query_keys(ix, c, keys), n = 0;
@@ -466,8 +469,8 @@ size_t similar_query(struct similar_index *ix, const struct similar_case *c, str
 				continue;
 			double j = minhash_similarity(&c->sig, &cell->sig[i]);
 			int agree = cat_agreement(c->category, o->cat);
-			struct similar_hit h = {o->id, similar_score(j, agree, d, cfg->radius_m), j, d, dt,
-						agree < 0 ? -1 : agree == 0 ? 0 : 1};
+			struct similar_hit h = {o->id, similar_score(j, agree, d, cfg->radius_m), j, d,
+						dt,    agree < 0 ? -1 : agree == 0 ? 0 : 1};
 			if (h.score >= cfg->possible)
 				keep_best(out, &n, cap, &h);
 		}

@@ -12,15 +12,15 @@
 #include "core/text.h"
 #include "util/err.h"
 
-#define SIMILAR_CAT_MAX 16 /* category code bytes kept (codes are short; longer ones are cut) */
+#define SIMILAR_CAT_MAX 16  /* category code bytes kept (codes are short; longer ones are cut) */
 #define SIMILAR_AREA_MAX 32 /* area code bytes kept for cases without a point */
 
 /* Settings; similar_config_default fills the documented defaults. */
 struct similar_config {
-	double radius_m;      /* how far apart duplicates may be (300) */
-	int64_t window_s;     /* how far apart in time (7 days); also the eviction age */
-	double possible;      /* score from which a candidate is reported (0.3) */
-	double merge;         /* score from which a caller may merge automatically (0.8) */
+	double radius_m;       /* how far apart duplicates may be (300) */
+	int64_t window_s;      /* how far apart in time (7 days); also the eviction age */
+	double possible;       /* score from which a candidate is reported (0.3) */
+	double merge;	       /* score from which a caller may merge automatically (0.8) */
 	unsigned min_shingles; /* texts with fewer bigrams are never matched (4) */
 };
 
@@ -28,23 +28,23 @@ void similar_config_default(struct similar_config *cfg);
 
 /* One case as the finder sees it. */
 struct similar_case {
-	int64_t id;                   /* case id; queries never return the asking id */
-	int64_t reported_at;          /* unix seconds */
-	int has_point;                /* lat/lng valid */
-	double lat, lng;              /* WGS-84 degrees */
+	int64_t id;			/* case id; queries never return the asking id */
+	int64_t reported_at;		/* unix seconds */
+	int has_point;			/* lat/lng valid */
+	double lat, lng;		/* WGS-84 degrees */
 	char category[SIMILAR_CAT_MAX]; /* category code, "" when unclassified */
-	char area[SIMILAR_AREA_MAX];  /* grid or community code, used only without a point */
-	struct minhash_sig sig;       /* similar_sign of its title and description */
-	uint32_t shingles;            /* how many bigrams the text had (similar_sign sets it) */
+	char area[SIMILAR_AREA_MAX];	/* grid or community code, used only without a point */
+	struct minhash_sig sig;		/* similar_sign of its title and description */
+	uint32_t shingles;		/* how many bigrams the text had (similar_sign sets it) */
 };
 
 /* A candidate duplicate. */
 struct similar_hit {
 	int64_t id;
-	double score;      /* combined: text x category x distance, in [0, 1] */
-	double text;       /* estimated Jaccard similarity of the bigram sets */
+	double score;	   /* combined: text x category x distance, in [0, 1] */
+	double text;	   /* estimated Jaccard similarity of the bigram sets */
 	double distance_m; /* -1 when either case has no point */
-	int64_t dt_s;      /* reported_at difference, absolute */
+	int64_t dt_s;	   /* reported_at difference, absolute */
 	int same_category; /* 1 same code, 0 different, -1 either unknown */
 };
 

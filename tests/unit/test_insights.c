@@ -119,8 +119,8 @@ static void test_hot_messages(void)
 			charm += strstr(t, "魅力之城") != NULL;
 			school += strstr(t, "经济学院") != NULL;
 		}
-		printf("  cluster %zu: %zu cases, label \"%s\", %zu+%zu of the groups\n", c, cl.items[c].count,
-		       cl.items[c].label, charm, school);
+		printf("  cluster %zu: %zu cases, label \"%s\", %zu+%zu of the groups\n", c,
+		       cl.items[c].count, cl.items[c].label, charm, school);
 		mixed += charm && school;
 		mixed += cl.items[c].n_members > charm + school; /* a stranger joined */
 		if (charm > best_charm)
@@ -134,8 +134,8 @@ static void test_hot_messages(void)
 		for (size_t k = 1; k < cl.items[c].n_members; k++)
 			CHECK(cl.items[c].members[k - 1] > cl.items[c].members[k]);
 	}
-	printf("  魅力之城: %zu of %zu in one cluster; 经济学院: %zu of %zu\n", best_charm, charm_total, best_school,
-	       school_total);
+	printf("  魅力之城: %zu of %zu in one cluster; 经济学院: %zu of %zu\n", best_charm, charm_total,
+	       best_school, school_total);
 	CHECK_INT_EQ(mixed, 0);
 	CHECK(best_charm * 10 >= charm_total * 7);
 	CHECK(best_school >= 3);
@@ -151,16 +151,16 @@ static void test_hot_messages(void)
 }
 
 static const char *const lift[] = {
-	"3栋电梯又坏了，老人上下楼非常困难，请物业尽快维修电梯。",
-	"我们小区电梯坏了，物业一直不维修，老人上下楼非常困难。",
-	"小区电梯坏了一个星期，物业一直不维修，老人上下楼很困难。",
-	"小区电梯坏了，物业说没钱维修，业主上下楼非常不便。",
+    "3栋电梯又坏了，老人上下楼非常困难，请物业尽快维修电梯。",
+    "我们小区电梯坏了，物业一直不维修，老人上下楼非常困难。",
+    "小区电梯坏了一个星期，物业一直不维修，老人上下楼很困难。",
+    "小区电梯坏了，物业说没钱维修，业主上下楼非常不便。",
 };
 static const char *const other[] = {
-	"东门步行街垃圾桶满了没人清理，臭气熏天，苍蝇很多，请尽快安排清运。",
-	"晚上十一点以后工地还在施工，噪音很大，影响居民休息，希望相关部门管一管。",
-	"小区门口的路灯坏了好几天，晚上一片漆黑，老人小孩出行很不安全。",
-	"公交站台的广告牌松动，刮风的时候摇摇晃晃，担心砸到路人。",
+    "东门步行街垃圾桶满了没人清理，臭气熏天，苍蝇很多，请尽快安排清运。",
+    "晚上十一点以后工地还在施工，噪音很大，影响居民休息，希望相关部门管一管。",
+    "小区门口的路灯坏了好几天，晚上一片漆黑，老人小孩出行很不安全。",
+    "公交站台的广告牌松动，刮风的时候摇摇晃晃，担心砸到路人。",
 };
 
 static void test_trend_and_period(void)
@@ -169,9 +169,11 @@ static void test_trend_and_period(void)
 	struct insights_doc docs[16];
 	size_t n = 0;
 	for (int i = 0; i < 4; i++)
-		docs[n++] = (struct insights_doc){100 + i, T0 + i * DAY, "", lift[i], "H0101", "S1", "C1", "G1"};
+		docs[n++] =
+		    (struct insights_doc){100 + i, T0 + i * DAY, "", lift[i], "H0101", "S1", "C1", "G1"};
 	for (int i = 0; i < 2; i++)
-		docs[n++] = (struct insights_doc){200 + i, T0 - (i + 1) * DAY, "", lift[i + 1], "H0102", "S1", "C2", "G2"};
+		docs[n++] = (struct insights_doc){
+		    200 + i, T0 - (i + 1) * DAY, "", lift[i + 1], "H0102", "S1", "C2", "G2"};
 	docs[n++] = (struct insights_doc){300, T0 - 30 * DAY, "", lift[0], "H0101", "S1", "C1", "G1"};
 	for (int i = 0; i < 4; i++)
 		docs[n++] = (struct insights_doc){400 + i, T0 + i * DAY, "", other[i], "", "S2", "C3", "G3"};
@@ -207,7 +209,8 @@ static void test_trend_and_period(void)
 	insights_clusters_release(&cl);
 	o.to = o.from;
 	CHECK_INT_EQ(insights_cluster(NULL, docs, n, &o, &cl), CD_ERR_INVALID);
-	CHECK_INT_EQ(insights_cluster(NULL, NULL, 0, &(struct insights_cluster_opts){.from = 1, .to = 2}, &cl), CD_OK);
+	CHECK_INT_EQ(
+	    insights_cluster(NULL, NULL, 0, &(struct insights_cluster_opts){.from = 1, .to = 2}, &cl), CD_OK);
 	CHECK_INT_EQ(cl.n, 0);
 	insights_clusters_release(&cl);
 }
@@ -216,9 +219,11 @@ static void test_hotspots(void)
 {
 	struct insights_doc docs[32];
 	size_t n = 0;
-	/* G1: 5 now (3 H01, 2 H02), 1 before; G2: 2 now, 4 before; G3: 0 now, 3 before; G4: 2 now, 0 before */
+	/* G1: 5 now (3 H01, 2 H02), 1 before; G2: 2 now, 4 before; G3: 0 now, 3 before; G4: 2 now, 0 before
+	 */
 	for (int i = 0; i < 5; i++)
-		docs[n++] = (struct insights_doc){n, T0 + i, "", "x", i < 3 ? "H01" : "H02", "S1", "C1", "G1"};
+		docs[n++] =
+		    (struct insights_doc){n, T0 + i, "", "x", i < 3 ? "H01" : "H02", "S1", "C1", "G1"};
 	docs[n++] = (struct insights_doc){n, T0 - DAY, "", "x", "H01", "S1", "C1", "G1"};
 	for (int i = 0; i < 2; i++)
 		docs[n++] = (struct insights_doc){n, T0 + i, "", "x", "H03", "S1", "C1", "G2"};
@@ -229,7 +234,7 @@ static void test_hotspots(void)
 	for (int i = 0; i < 2; i++)
 		docs[n++] = (struct insights_doc){n, T0 + DAY, "", "x", "", "S2", "C2", "G4"};
 	docs[n++] = (struct insights_doc){n, T0 + 9 * DAY, "", "x", "H01", "S2", "C2", "G4"}; /* after `to` */
-	docs[n++] = (struct insights_doc){n, T0 + DAY, "", "x", "H01", "", "", ""};           /* unplaced */
+	docs[n++] = (struct insights_doc){n, T0 + DAY, "", "x", "H01", "", "", ""};	      /* unplaced */
 	struct insights_hotspot h[8];
 	size_t w = 0;
 	CHECK_INT_EQ(insights_hotspots(docs, n, T0, T0 + 7 * DAY, INSIGHTS_GRID, h, 8, &w), CD_OK);
@@ -266,8 +271,10 @@ static void test_rising_terms(void)
 		docs[n++] = (struct insights_doc){n, now - DAY - i * 3600, "", lift[i], "", "", "", ""};
 	for (int w = 0; w < 5; w++)
 		for (int i = 0; i < 4; i++)
-			docs[n++] = (struct insights_doc){n, now - w * 7 * DAY - 2 * DAY, "", other[i], "", "", "", ""};
-	docs[n++] = (struct insights_doc){n, now + DAY, "", lift[0], "", "", "", ""}; /* the future: ignored */
+			docs[n++] = (struct insights_doc){
+			    n, now - w * 7 * DAY - 2 * DAY, "", other[i], "", "", "", ""};
+	docs[n++] =
+	    (struct insights_doc){n, now + DAY, "", lift[0], "", "", "", ""}; /* the future: ignored */
 	struct insights_term t[10];
 	size_t w = 0;
 	CHECK_INT_EQ(insights_terms(NULL, docs, n, now, 3, t, 10, &w), CD_OK);
@@ -276,8 +283,8 @@ static void test_rising_terms(void)
 	for (size_t i = 0; i < w && t[i].ratio == t[0].ratio; i++)
 		lift_first |= strstr(t[i].term, "电梯") != NULL;
 	for (size_t i = 0; i < w; i++) {
-		printf("  rising: %s %zu (%.2f a week before, x%.2f)\n", t[i].term, t[i].count, t[i].weekly_before,
-		       t[i].ratio);
+		printf("  rising: %s %zu (%.2f a week before, x%.2f)\n", t[i].term, t[i].count,
+		       t[i].weekly_before, t[i].ratio);
 		CHECK(t[i].count >= 3);
 		CHECK(strstr(t[i].term, "垃圾") == NULL); /* steady */
 		if (i)
@@ -291,10 +298,10 @@ static void test_rising_terms(void)
 }
 
 static const struct test_case tests[] = {
-	{"hot messages: two groups found, nothing mixed", test_hot_messages},
-	{"clusters: trend, period, category", test_trend_and_period},
-	{"hot spots", test_hotspots},
-	{"rising terms", test_rising_terms},
+    {"hot messages: two groups found, nothing mixed", test_hot_messages},
+    {"clusters: trend, period, category", test_trend_and_period},
+    {"hot spots", test_hotspots},
+    {"rising terms", test_rising_terms},
 };
 
 TEST_MAIN(tests)

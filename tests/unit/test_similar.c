@@ -16,7 +16,7 @@
 #define T0 1795000000 /* 2026-11-18, some day */
 #define LAT0 22.548
 #define LNG0 114.131
-#define M_LAT (1.0 / 111320.0)              /* degrees of latitude per metre */
+#define M_LAT (1.0 / 111320.0)		   /* degrees of latitude per metre */
 #define M_LNG (1.0 / (111320.0 * 0.92354)) /* degrees of longitude per metre at 22.5 N */
 
 static const char text_a[] = "东门步行街垃圾桶满了没人清理，臭气熏天，苍蝇很多，请尽快安排清运。";
@@ -70,7 +70,8 @@ static void test_place_time_text(void)
 	make_case(&q, 10, text_a, 0, 0, T0 - 8 * 86400, "H0101");
 	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 0);
 	/* a different complaint at the same spot */
-	make_case(&q, 10, "小区门口的路灯坏了好几天，晚上一片漆黑，老人小孩出行很不安全。", 0, 0, T0, "H0101");
+	make_case(&q, 10, "小区门口的路灯坏了好几天，晚上一片漆黑，老人小孩出行很不安全。", 0, 0, T0,
+		  "H0101");
 	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 0);
 	/* never itself */
 	CHECK_INT_EQ(similar_query(ix, &a, h, 8), 0);
@@ -299,7 +300,10 @@ static uint32_t rnd(void)
 	rng_state ^= rng_state << 17;
 	return (uint32_t)(rng_state >> 11);
 }
-static double rnd01(void) { return rnd() / 4294967296.0; }
+static double rnd01(void)
+{
+	return rnd() / 4294967296.0;
+}
 
 static size_t utf8_len(unsigned char b)
 {
@@ -425,8 +429,9 @@ static void test_labelled_set(void)
 	/* Queries: positives (variants near in place and time) and negatives (copies elsewhere
 	 * or long after, other messages at the same spot). */
 	enum { TRAD, TYPO, TRUNC, REFRAME, ALL4, N_POS, FAR = N_POS, LATE, OTHER, N_KIND };
-	static const char *const kind_names[] = {"traditional", "typos", "first 60 %", "reframed", "all four",
-						 "2 km away", "10 days later", "other message"};
+	static const char *const kind_names[] = {"traditional",	  "typos",	  "first 60 %",
+						 "reframed",	  "all four",	  "2 km away",
+						 "10 days later", "other message"};
 	size_t found[N_KIND] = {0}, asked[N_KIND] = {0}, tp = 0, fp = 0;
 	struct similar_hit h[8];
 	for (size_t k = 0; k < np; k++) {
@@ -434,10 +439,18 @@ static void test_labelled_set(void)
 		for (int kind = 0; kind < N_KIND; kind++) {
 			char *text = NULL, *t1 = NULL, *t2 = NULL;
 			switch (kind) {
-			case TRAD: text = traditional(s2hk, mm->detail); break;
-			case TYPO: text = typos(mm->detail); break;
-			case TRUNC: text = truncated(mm->detail, 0.6); break;
-			case REFRAME: text = reframed(mm->detail); break;
+			case TRAD:
+				text = traditional(s2hk, mm->detail);
+				break;
+			case TYPO:
+				text = typos(mm->detail);
+				break;
+			case TRUNC:
+				text = truncated(mm->detail, 0.6);
+				break;
+			case REFRAME:
+				text = reframed(mm->detail);
+				break;
 			case ALL4:
 				t1 = reframed(mm->detail);
 				t2 = truncated(t1, 0.7);
@@ -445,8 +458,13 @@ static void test_labelled_set(void)
 				t1 = typos(t2);
 				text = traditional(s2hk, t1);
 				break;
-			case FAR: case LATE: text = xstrdup(mm->detail); break;
-			default: text = xstrdup(m[pick[(k + 1) % np]].detail); break;
+			case FAR:
+			case LATE:
+				text = xstrdup(mm->detail);
+				break;
+			default:
+				text = xstrdup(m[pick[(k + 1) % np]].detail);
+				break;
 			}
 			xfree(t1);
 			xfree(t2);
@@ -467,7 +485,8 @@ static void test_labelled_set(void)
 			size_t n = similar_query(ix, &q, h, 8);
 			asked[kind]++;
 			for (size_t i = 0; i < n; i++) {
-				/* the other message's own original may lie near by chance: a true duplicate */
+				/* the other message's own original may lie near by chance: a true duplicate
+				 */
 				if (kind == OTHER && h[i].id == orig[(k + 1) % np].id)
 					continue;
 				bool right = kind < N_POS && h[i].id == orig[k].id;
@@ -484,8 +503,8 @@ static void test_labelled_set(void)
 	printf("  labelled set: %zu originals, %zu positive and %zu negative queries\n", np, pos,
 	       asked[FAR] + asked[LATE] + asked[OTHER]);
 	for (int kind = 0; kind < N_KIND; kind++)
-		printf("    %-14s %s %zu/%zu\n", kind_names[kind], kind < N_POS ? "found" : "false hits", found[kind],
-		       asked[kind]);
+		printf("    %-14s %s %zu/%zu\n", kind_names[kind], kind < N_POS ? "found" : "false hits",
+		       found[kind], asked[kind]);
 	printf("  precision %.4f recall %.4f (threshold 0.3)\n", precision, recall);
 	CHECK(np >= 300);
 	CHECK(precision >= 0.99);
@@ -505,13 +524,13 @@ static void test_labelled_set(void)
 }
 
 static const struct test_case tests[] = {
-	{"place, time and text rules", test_place_time_text},
-	{"score", test_score},
-	{"ranking, cap, removal", test_ranking_and_cap},
-	{"cases without a point", test_no_point},
-	{"eviction", test_eviction},
-	{"threads", test_threads},
-	{"labelled duplicate set: precision and recall", test_labelled_set},
+    {"place, time and text rules", test_place_time_text},
+    {"score", test_score},
+    {"ranking, cap, removal", test_ranking_and_cap},
+    {"cases without a point", test_no_point},
+    {"eviction", test_eviction},
+    {"threads", test_threads},
+    {"labelled duplicate set: precision and recall", test_labelled_set},
 };
 
 TEST_MAIN(tests)
