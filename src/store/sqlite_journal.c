@@ -35,7 +35,9 @@
 #define J_PENDING_MAX 200000         /* journalled but unapplied cases before intake waits */
 #define J_PENDING_BYTES (192u << 20) /* ... or payload bytes */
 #define J_ROTATE_BYTES (64u << 20)   /* restart the file once everything in it is applied */
-#define J_GROW (4u << 20)            /* zeroes written ahead of the records at a time */
+#define J_GROW (1u << 20)            /* zeroes the writer adds when it runs out */
+#define J_AHEAD (16u << 20)          /* zeroes the applier keeps ahead of the records */
+#define J_AHEAD_CHUNK (256u << 10)   /* ... written and synced this much at a time */
 #define J_DAYS 4096                  /* daily ref counters kept in memory */
 #define J_PAYLOAD_VERSION 1
 #ifndef J_APPLIER_NICE
@@ -77,6 +79,7 @@ struct store__journal {
 	uint64_t jid;             /* journal id in the header */
 	uint64_t end;             /* end of the durable records */
 	uint64_t zeroed;          /* the file's size: [end, zeroed) is zeroes or stale records */
+	pthread_mutex_t xlock;    /* held while the file is extended; guards zeroed */
 	struct jrec *head, *tail; /* pending, oldest first */
 	size_t npending, pending_bytes;
 	uint64_t seq_written, seq_applied;
@@ -88,6 +91,8 @@ struct store__journal {
 	/* Statistics. */
 	int64_t batches, apply_tx, max_pending;
 };
+
+static void extend_ahead(struct store__journal *j);
 
 /* ---- CRC-32 (IEEE) ----------------------------------------------------------------------- */
 
@@ -775,6 +780,9 @@ static void *applier_main(void *arg)
 		j->apply_tx++;
 		pthread_cond_broadcast(&j->applied);
 		pthread_cond_broadcast(&j->room);
+		pthread_mutex_unlock(&j->lock);
+		extend_ahead(j);
+		pthread_mutex_lock(&j->lock);
 	}
 	j->applier_alive = 0;
 	pthread_cond_broadcast(&j->applied);
@@ -795,6 +803,7 @@ static void journal_free(struct store__journal *j)
 	xfree(j->by_ext);
 	xfree(j->path);
 	pthread_mutex_destroy(&j->wlock);
+	pthread_mutex_destroy(&j->xlock);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->work);
 	pthread_cond_destroy(&j->applied);
@@ -820,6 +829,7 @@ enum cd_err store_case_journal_start(struct store *st)
 	j->fd = fd;
 	j->path = path;
 	pthread_mutex_init(&j->wlock, NULL);
+	pthread_mutex_init(&j->xlock, NULL);
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->work, NULL);
 	pthread_cond_init(&j->applied, NULL);
@@ -977,23 +987,56 @@ static enum cd_err find_ext(struct store__journal *j, struct store_case *const *
 	return rc;
 }
 
-/* Writes zeroes past the file's end so that the records ahead land in allocated blocks (one
- * fdatasync then flushes data only) and a reader finds a zero frame after the last record. The
- * caller's fdatasync makes them durable with the records. */
-static int extend(struct store__journal *j, uint64_t need)
+static unsigned char zeros[1 << 16];
+
+static int write_zeros(int fd, uint64_t from, uint64_t to)
 {
-	static unsigned char zeros[1 << 16];
-	if (need <= j->zeroed)
-		return 0;
-	uint64_t to = need + J_GROW;
-	for (uint64_t off = j->zeroed; off < to;) {
+	for (uint64_t off = from; off < to;) {
 		size_t n = to - off < sizeof zeros ? (size_t)(to - off) : sizeof zeros;
-		if (write_all(j->fd, zeros, n, off) != 0)
+		if (write_all(fd, zeros, n, off) != 0)
 			return -1;
 		off += n;
 	}
-	j->zeroed = to;
 	return 0;
+}
+
+/* Makes sure the file has zeroes up to `need`, so that the records land in allocated blocks (one
+ * fdatasync then flushes data only, no metadata). Normally the applier keeps J_AHEAD of them
+ * ready (extend_ahead); if the writer runs out it adds J_GROW itself, made durable by its own
+ * fdatasync with the records. Writer lock held. */
+static int extend(struct store__journal *j, uint64_t need)
+{
+	int rc = 0;
+	pthread_mutex_lock(&j->xlock);
+	if (need > j->zeroed) {
+		rc = write_zeros(j->fd, j->zeroed, need + J_GROW);
+		if (!rc)
+			j->zeroed = need + J_GROW;
+	}
+	pthread_mutex_unlock(&j->xlock);
+	return rc;
+}
+
+/* The applier's side: zeroes ahead of the writer in small synced steps, so that the writer's
+ * fdatasync never carries megabytes of them (a 4 MB extension inside an intake batch was a
+ * ~20 ms stall). Writes only past `zeroed`, where the writer never writes. */
+static void extend_ahead(struct store__journal *j)
+{
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		uint64_t end = j->end;
+		int stop = j->stopping || j->broken;
+		pthread_mutex_unlock(&j->lock);
+		pthread_mutex_lock(&j->xlock);
+		uint64_t from = j->zeroed;
+		if (stop || from >= end + J_AHEAD ||
+		    write_zeros(j->fd, from, from + J_AHEAD_CHUNK) != 0 || fdatasync(j->fd) != 0) {
+			pthread_mutex_unlock(&j->xlock);
+			return;
+		}
+		j->zeroed = from + J_AHEAD_CHUNK;
+		pthread_mutex_unlock(&j->xlock);
+	}
 }
 
 struct day_undo {
@@ -1030,12 +1073,18 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 		j->ndays = 0;
 	}
 	if (empty && j->end >= J_ROTATE_BYTES) {
-		rc = reset_file(j->fd, &j->jid);
+		uint64_t jid = 0;
+		rc = reset_file(j->fd, &jid);
+		pthread_mutex_lock(&j->lock);
 		if (rc) {
 			j->broken = 1;
-			goto out;
+		} else {
+			j->jid = jid;
+			j->end = J_HEADER;
 		}
-		j->end = J_HEADER;
+		pthread_mutex_unlock(&j->lock);
+		if (rc)
+			goto out;
 	}
 
 	int64_t next_id = j->next_id;
@@ -1126,7 +1175,9 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 		if (extend(j, j->end + w.len + J_FRAME) != 0 ||
 		    write_all(j->fd, w.p, w.len + J_FRAME, j->end) != 0 || fdatasync(j->fd) != 0) {
 			log_msg(LOG_ERROR, "store: intake journal write failed; intake stops", "\"errno\":%d", errno);
+			pthread_mutex_lock(&j->lock);
 			j->broken = 1; /* what reached the disk is unknown: take no more */
+			pthread_mutex_unlock(&j->lock);
 			rc = CD_ERR_IO;
 		}
 	}
