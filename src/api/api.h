@@ -77,6 +77,13 @@ void api_map_streets(struct http_request *req, struct http_response *res, void *
 void api_map_communities(struct http_request *req, struct http_response *res, void *app);
 void api_map_grids(struct http_request *req, struct http_response *res, void *app);
 void api_stream(struct http_request *req, struct http_response *res, void *app);
+void api_insights_clusters(struct http_request *req, struct http_response *res, void *app);
+void api_insights_hotspots(struct http_request *req, struct http_response *res, void *app);
+void api_insights_terms(struct http_request *req, struct http_response *res, void *app);
+void api_cases_similar(struct http_request *req, struct http_response *res, void *app);
+/* Fills the duplicate finder with the cases reported since now - its window (start-up). */
+struct similar_index;
+enum cd_err api_similar_load(struct store *st, int64_t now, struct similar_index *ix, size_t *loaded) CD_MUST_CHECK;
 
 /* Prometheus gauges of the app (store size) for http_config.metrics_hook. */
 enum cd_err api_metrics(struct buf *out, void *app);

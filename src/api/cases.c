@@ -129,6 +129,8 @@ static void intake_respond(struct http_request *req, struct http_response *res, 
 {
 	(void)req;
 	struct pending_intake *pi = ctx;
+	if (pi->rc == CD_OK)
+		intake_index_case(pi->app, &pi->c);
 	if (pi->rc == CD_OK || pi->rc == CD_ERR_EXISTS) {
 		reply_case(res, pi->rc == CD_OK ? 201 : 200, pi->app, &pi->c, pi->who);
 	} else if (pi->rc == CD_ERR_INVALID) {

@@ -17,6 +17,7 @@ struct classify_model;
 struct commit_queue;
 struct events;
 struct webhooks;
+struct similar_index;
 
 struct app {
 	struct config cfg;            /* resolved settings */
@@ -34,6 +35,7 @@ struct app {
 	struct commit_queue *intake;  /* group commit of new cases */
 	struct events *events;        /* case and alert events for GET /api/v1/stream (app/events.h) */
 	struct webhooks *webhooks;    /* outgoing webhooks, fed by `events` (app/webhooks.h) */
+	struct similar_index *similar; /* duplicate finder over recent cases (core/similar.h), or NULL */
 };
 
 #endif

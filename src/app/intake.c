@@ -12,6 +12,8 @@
 #include "core/classify.h"
 #include "core/classify_kw.h"
 #include "core/locate.h"
+#include "core/similar.h"
+#include "util/log.h"
 #include "core/text.h"
 #include "core/workflow.h"
 
@@ -212,6 +214,16 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 	/* route: the unit the dispatcher will send it to unless told otherwise */
 	intake_route(app, c->category_code, c->community_code, c->street_code, c->unit_code);
 
+	/* duplicates: the best earlier case near in place and time with similar text */
+	if (app->similar) {
+		struct similar_case sc;
+		struct similar_hit hit;
+		if (similar_case_make(&sc, 0, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
+				      c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description) == CD_OK &&
+		    similar_query(app->similar, &sc, &hit, 1) == 1)
+			c->duplicate_of = hit.id;
+	}
+
 	/* deadline */
 	struct cal_limit lim;
 	intake_category_limit(app, c->category_code, &lim, c->urgency);
@@ -259,5 +271,16 @@ enum cd_err intake_submit(struct app *app, const struct intake_request *in, stru
 		return rc;
 	*created = true;
 	events_case(app->events, "case.created", c);
+	intake_index_case(app, c);
 	return CD_OK;
+}
+
+void intake_index_case(struct app *app, const struct store_case *c)
+{
+	struct similar_case sc;
+	if (app->similar &&
+	    (similar_case_make(&sc, c->id, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
+			       c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description) != CD_OK ||
+	     similar_add(app->similar, &sc) != CD_OK))
+		log_warn("duplicate finder: case not indexed", "\"case\":%lld", (long long)c->id);
 }

@@ -74,4 +74,8 @@ void intake_category_limit(struct app *app, const char *category, struct cal_lim
  * writing at most cap bytes (whole characters) into out. */
 void intake_normalize_text(const char *in, char *out, size_t cap);
 
+/* Adds a stored case (id assigned) to the duplicate finder, when there is one. Signs its text
+ * (~20 us): call it on a request thread, not the intake writer. */
+void intake_index_case(struct app *app, const struct store_case *c);
+
 #endif

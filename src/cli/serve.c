@@ -21,6 +21,7 @@
 #include "core/category.h"
 #include "core/classify.h"
 #include "core/classify_kw.h"
+#include "core/similar.h"
 #include "core/text.h"
 #include "util/alloc.h"
 #include "util/csv.h"
@@ -130,6 +131,11 @@ static int wait_for_signal(struct app *app, const sigset_t *signals)
 		if (errno == EAGAIN || errno == EINTR) {
 			reload_map_if_changed(app);
 			casework_mark_due(app, (int64_t)time(NULL));
+			if (app->similar && time(NULL) % 60 == 0) {
+				struct similar_config sc;
+				similar_get_config(app->similar, &sc);
+				similar_evict(app->similar, (int64_t)time(NULL) - sc.window_s);
+			}
 		}
 	}
 }
@@ -187,6 +193,14 @@ int cli_serve(int argc, char **argv)
 	}
 	if (load_services(&app) || commit_queue_start(app.st, &app.intake))
 		goto out;
+	app.similar = similar_new(NULL);
+	size_t recent = 0;
+	rc = api_similar_load(app.st, (int64_t)time(NULL), app.similar, &recent);
+	if (rc) {
+		fprintf(stderr, "citydesk serve: cannot load recent cases for the duplicate finder: %s\n", cd_err_name(rc));
+		goto out;
+	}
+	log_info("duplicate finder loaded", "\"cases\":%zu", recent);
 	app.events = events_new(NULL);
 	char db_path[4096];
 	if (config_db_path(&app.cfg, db_path, sizeof db_path) ||
@@ -218,6 +232,7 @@ int cli_serve(int argc, char **argv)
 out:
 	http_server_stop(srv);
 	commit_queue_stop(app.intake);
+	similar_free(app.similar); /* after the server and the intake writer stopped */
 	webhooks_stop(app.webhooks); /* before events_free: it unsubscribes from the bus */
 	events_free(app.events); /* after http_server_stop: no stream unsubscribes any more */
 	classify_kw_free(app.classifier);
