@@ -40,6 +40,7 @@
 #define J_AHEAD_CHUNK (256u << 10)   /* ... written and synced this much at a time */
 #define J_DAYS 4096                  /* daily ref counters kept in memory */
 #define J_PAYLOAD_VERSION 1
+#define J_FAILING 25                 /* failed apply tries (200 ms apart) before intake stops waiting */
 #ifndef J_APPLIER_NICE
 #define J_APPLIER_NICE 10            /* the applier's nice value (0: same as the server) */
 #endif
@@ -76,6 +77,7 @@ struct store__journal {
 	int applier_alive;
 	int stopping;
 	int broken;               /* an append failed: the file's tail is unknown, intake refused */
+	int failing;              /* the applier's last J_FAILING tries failed: a full backlog refuses */
 	uint64_t jid;             /* journal id in the header */
 	uint64_t end;             /* end of the durable records */
 	uint64_t zeroed;          /* the file's size: [end, zeroed) is zeroes or stale records */
@@ -765,7 +767,12 @@ static void *applier_main(void *arg)
 			 * and it keeps failing, in which case the next start replays them. */
 			log_msg(LOG_ERROR, "store: applying journalled cases failed", "\"cases\":%zu,\"error\":\"%s\"",
 				b.n, cd_err_name(rc));
-			if (j->stopping && ++failures >= 3)
+			failures++;
+			if (failures >= J_FAILING && !j->failing) {
+				j->failing = 1;
+				pthread_cond_broadcast(&j->room);
+			}
+			if (j->stopping && failures >= 3)
 				break;
 			pthread_mutex_unlock(&j->lock);
 			struct timespec ts = {0, 200 * 1000 * 1000};
@@ -774,6 +781,7 @@ static void *applier_main(void *arg)
 			continue;
 		}
 		failures = 0;
+		j->failing = 0;
 		for (size_t i = 0; i < b.n; i++)
 			drop_head(j);
 		j->seq_applied += b.n;
@@ -1059,8 +1067,17 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 	pthread_mutex_lock(&j->wlock);
 	/* Backpressure: the applier must keep up on average; bursts wait here, not in memory. */
 	pthread_mutex_lock(&j->lock);
-	while ((j->npending >= J_PENDING_MAX || j->pending_bytes >= J_PENDING_BYTES) && j->applier_alive)
+	while ((j->npending >= J_PENDING_MAX || j->pending_bytes >= J_PENDING_BYTES) && j->applier_alive &&
+	       !j->failing)
 		pthread_cond_wait(&j->room, &j->lock);
+	int full = j->npending >= J_PENDING_MAX || j->pending_bytes >= J_PENDING_BYTES;
+	if (full) {
+		/* The database has refused the backlog for seconds (logged by the applier): answer
+		 * "busy" rather than hold the requests; the journalled cases are safe. */
+		pthread_mutex_unlock(&j->lock);
+		rc = CD_ERR_BUSY;
+		goto out;
+	}
 	int alive = j->applier_alive;
 	int empty = j->head == NULL;
 	pthread_mutex_unlock(&j->lock);
