@@ -319,6 +319,14 @@ struct store__field {
 /* One entry per column of STORE__CASE_COLS, in that order (sqlite_cases.c). */
 extern const struct store__field store__case_fields[STORE__CASE_NFIELDS];
 
+/* Fills c from a row of STORE__CASE_COLS (sqlite_cases.c; used by sqlite_case_reads.c). */
+enum cd_err store__case_from_row(sqlite3_stmt *s, struct store_case *c) CD_MUST_CHECK;
+/* Applies the cases workload's connection settings once (page cache, checkpoint interval). Store
+ * locked. */
+void store__cases_setup(struct store *st);
+/* "YYYY-MM-DD" with digits where digits belong. */
+int store__day_well_formed(const char *d);
+
 /* Checks a new case and its first event as the schema would (terminated strings, channel,
  * status, level, source, limit kind, satisfaction, 0/1 flags, description, reported_at) and
  * fills the defaults store_case_insert_batch promises. CD_ERR_INVALID when refused. */
