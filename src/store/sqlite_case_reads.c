@@ -20,8 +20,8 @@ struct where {
 	const char *text[LIST_PARAMS_MAX]; /* text parameter, or NULL for num */
 	int64_t num[LIST_PARAMS_MAX];
 	int n;
-	char cat_hi[STORE_CATEGORY_MAX];   /* upper bound of a category prefix range */
-	int empty;                         /* the filter cannot match anything */
+	char cat_hi[STORE_CATEGORY_MAX]; /* upper bound of a category prefix range */
+	int empty;			 /* the filter cannot match anything */
 };
 
 static enum cd_err where_text(struct where *w, const char *cond, const char *value)
@@ -128,8 +128,8 @@ static enum cd_err where_build(struct where *w, const struct store_case_filter *
 		w->text[w->n] = f->q;
 		w->n++;
 		/* instr, not LIKE: no wildcards to escape, and it compares bytes (UTF-8 safe). */
-		rc = buf_printf(&w->sql, " AND (instr(title, ?%d) > 0 OR instr(description, ?%d) > 0)",
-				w->n, w->n);
+		rc = buf_printf(&w->sql, " AND (instr(title, ?%d) > 0 OR instr(description, ?%d) > 0)", w->n,
+				w->n);
 	}
 	return rc;
 }
@@ -310,8 +310,7 @@ enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f
 
 /* ---- scheduler, duplicates, scores --------------------------------------------------- */
 
-enum cd_err store_cases_due(struct store *st, int64_t now, size_t max, store_case_due_fn fn,
-			    void *ctx)
+enum cd_err store_cases_due(struct store *st, int64_t now, size_t max, store_case_due_fn fn, void *ctx)
 {
 	if (max == 0)
 		max = 10000;
@@ -389,8 +388,7 @@ enum cd_err store_cases_recent(struct store *st, int64_t since, store_case_recen
 enum cd_err store_scores(struct store *st, const char *by, const char *from_day, const char *to_day,
 			 store_score_fn fn, void *ctx)
 {
-	if (!by || (strcmp(by, "unit") != 0 && strcmp(by, "street") != 0 &&
-		    strcmp(by, "category") != 0) ||
+	if (!by || (strcmp(by, "unit") != 0 && strcmp(by, "street") != 0 && strcmp(by, "category") != 0) ||
 	    !store__day_well_formed(from_day) || !store__day_well_formed(to_day))
 		return CD_ERR_INVALID;
 	store__journal_barrier(st, STORE__READ_WAIT_MS);
@@ -407,9 +405,16 @@ enum cd_err store_scores(struct store *st, const char *by, const char *from_day,
 			struct store_score_row r;
 			const unsigned char *key = sqlite3_column_text(s, 0);
 			r.key = key ? (const char *)key : "";
-			int64_t *v[] = {&r.received, &r.closed, &r.closed_on_time, &r.responded,
-					&r.responded_on_time, &r.rework, &r.rated, &r.satisfied,
-					&r.basically_satisfied, &r.dissatisfied,
+			int64_t *v[] = {&r.received,
+					&r.closed,
+					&r.closed_on_time,
+					&r.responded,
+					&r.responded_on_time,
+					&r.rework,
+					&r.rated,
+					&r.satisfied,
+					&r.basically_satisfied,
+					&r.dissatisfied,
 					&r.handling_seconds_sum};
 			for (int i = 0; i < 11; i++)
 				*v[i] = sqlite3_column_int64(s, i + 1);
@@ -436,8 +441,7 @@ static int hex_ok(const char *s, size_t want)
 	return 1;
 }
 
-static enum cd_err file_add_tx(struct store *st, const struct store_actor *actor,
-			       const struct store_file *f)
+static enum cd_err file_add_tx(struct store *st, const struct store_actor *actor, const struct store_file *f)
 {
 	sqlite3_stmt *s = store__stmt(st, STORE__FILE_INSERT);
 	if (!s)
@@ -446,8 +450,10 @@ static enum cd_err file_add_tx(struct store *st, const struct store_actor *actor
 	store__bind_text(s, 2, f->mime);
 	sqlite3_bind_int64(s, 3, f->bytes);
 	store__bind_text(s, 4, f->sha256);
-	store__bind_text(s, 5, f->created_by[0] ? f->created_by
-				: actor && actor->name && *actor->name ? actor->name : "system");
+	store__bind_text(s, 5,
+			 f->created_by[0]			? f->created_by
+			 : actor && actor->name && *actor->name ? actor->name
+								: "system");
 	sqlite3_bind_int64(s, 6, f->created_at ? f->created_at : (int64_t)time(NULL));
 	enum cd_err rc = store__exec(st, s, "file insert");
 	char *after = NULL, target[48];
@@ -460,12 +466,11 @@ static enum cd_err file_add_tx(struct store *st, const struct store_actor *actor
 	return rc;
 }
 
-enum cd_err store_file_add(struct store *st, const struct store_actor *actor,
-			   const struct store_file *f)
+enum cd_err store_file_add(struct store *st, const struct store_actor *actor, const struct store_file *f)
 {
-	if (!STORE__TERMINATED(f->id) || !STORE__TERMINATED(f->mime) ||
-	    !STORE__TERMINATED(f->sha256) || !STORE__TERMINATED(f->created_by) ||
-	    !hex_ok(f->id, 32) || !hex_ok(f->sha256, 64) || !f->mime[0] || f->bytes < 0)
+	if (!STORE__TERMINATED(f->id) || !STORE__TERMINATED(f->mime) || !STORE__TERMINATED(f->sha256) ||
+	    !STORE__TERMINATED(f->created_by) || !hex_ok(f->id, 32) || !hex_ok(f->sha256, 64) ||
+	    !f->mime[0] || f->bytes < 0)
 		return CD_ERR_INVALID;
 	store__lock(st);
 	enum cd_err rc = store__begin(st);

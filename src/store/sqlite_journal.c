@@ -25,37 +25,37 @@
 #include "util/log.h"
 
 #define J_MAGIC "CDJ1"
-#define J_HEADER 16                  /* magic (4), version/zero (4), journal id (8, little-endian) */
-#define J_FRAME 8                    /* per record: payload length (4), CRC-32 of the payload (4) */
-#define J_RECORD_MAX (64u * 1024)    /* a case with every text at its maximum is ~25 KB */
-#define J_BUCKETS (1u << 16)         /* hash buckets per index of pending cases */
+#define J_HEADER 16		  /* magic (4), version/zero (4), journal id (8, little-endian) */
+#define J_FRAME 8		  /* per record: payload length (4), CRC-32 of the payload (4) */
+#define J_RECORD_MAX (64u * 1024) /* a case with every text at its maximum is ~25 KB */
+#define J_BUCKETS (1u << 16)	  /* hash buckets per index of pending cases */
 #ifndef J_APPLY_MAX
-#define J_APPLY_MAX 2000             /* cases per apply transaction */
+#define J_APPLY_MAX 2000 /* cases per apply transaction */
 #endif
-#define J_PENDING_MAX 200000         /* journalled but unapplied cases before intake waits */
+#define J_PENDING_MAX 200000	     /* journalled but unapplied cases before intake waits */
 #define J_PENDING_BYTES (192u << 20) /* ... or payload bytes */
 #define J_ROTATE_BYTES (64u << 20)   /* restart the file once everything in it is applied */
-#define J_GROW (1u << 20)            /* zeroes the writer adds when it runs out */
-#define J_AHEAD (16u << 20)          /* zeroes the applier keeps ahead of the records */
+#define J_GROW (1u << 20)	     /* zeroes the writer adds when it runs out */
+#define J_AHEAD (16u << 20)	     /* zeroes the applier keeps ahead of the records */
 #define J_AHEAD_CHUNK (256u << 10)   /* ... written and synced this much at a time */
-#define J_DAYS 4096                  /* daily ref counters kept in memory */
+#define J_DAYS 4096		     /* daily ref counters kept in memory */
 #define J_PAYLOAD_VERSION 1
-#define J_FAILING 25                 /* failed apply tries (200 ms apart) before intake stops waiting */
+#define J_FAILING 25 /* failed apply tries (200 ms apart) before intake stops waiting */
 #ifndef J_APPLIER_NICE
-#define J_APPLIER_NICE 10            /* the applier's nice value (0: same as the server) */
+#define J_APPLIER_NICE 10 /* the applier's nice value (0: same as the server) */
 #endif
 
 /* One journalled case not yet in the database: its record and the keys readers look it up by. */
 struct jrec {
-	struct jrec *next;                  /* FIFO, oldest first */
+	struct jrec *next;			    /* FIFO, oldest first */
 	struct jrec *next_id, *next_ref, *next_ext; /* bucket chains */
 	int64_t id;
-	uint64_t seq;                       /* 1, 2, 3 ... in journal order */
-	uint64_t end;                       /* journal offset just past this record */
+	uint64_t seq; /* 1, 2, 3 ... in journal order */
+	uint64_t end; /* journal offset just past this record */
 	char ref[STORE_CASE_REF_MAX];
-	char *ext;                          /* "channel\x1f" "external id", or NULL; same allocation */
-	uint32_t len;                       /* payload bytes */
-	unsigned char data[];               /* the payload */
+	char *ext;	      /* "channel\x1f" "external id", or NULL; same allocation */
+	uint32_t len;	      /* payload bytes */
+	unsigned char data[]; /* the payload */
 };
 
 struct jday {
@@ -64,24 +64,24 @@ struct jday {
 };
 
 struct store__journal {
-	struct store *st;         /* the store whose intake this is */
-	struct store *ast;        /* the applier's own connection */
-	int fd;                   /* the journal file, flock()ed for the life of the journal */
+	struct store *st;  /* the store whose intake this is */
+	struct store *ast; /* the applier's own connection */
+	int fd;		   /* the journal file, flock()ed for the life of the journal */
 	char *path;
-	pthread_mutex_t wlock;    /* one writer at a time (appends, rotation, counters) */
-	pthread_mutex_t lock;     /* pending list and indexes, counters below */
-	pthread_cond_t work;      /* pending cases arrived, or stop */
-	pthread_cond_t applied;   /* the applier committed some */
-	pthread_cond_t room;      /* the pending backlog shrank */
+	pthread_mutex_t wlock;	/* one writer at a time (appends, rotation, counters) */
+	pthread_mutex_t lock;	/* pending list and indexes, counters below */
+	pthread_cond_t work;	/* pending cases arrived, or stop */
+	pthread_cond_t applied; /* the applier committed some */
+	pthread_cond_t room;	/* the pending backlog shrank */
 	pthread_t applier;
 	int applier_alive;
 	int stopping;
-	int broken;               /* an append failed: the file's tail is unknown, intake refused */
-	int failing;              /* the applier's last J_FAILING tries failed: a full backlog refuses */
-	uint64_t jid;             /* journal id in the header */
-	uint64_t end;             /* end of the durable records */
-	uint64_t zeroed;          /* the file's size: [end, zeroed) is zeroes or stale records */
-	pthread_mutex_t xlock;    /* held while the file is extended; guards zeroed */
+	int broken;		  /* an append failed: the file's tail is unknown, intake refused */
+	int failing;		  /* the applier's last J_FAILING tries failed: a full backlog refuses */
+	uint64_t jid;		  /* journal id in the header */
+	uint64_t end;		  /* end of the durable records */
+	uint64_t zeroed;	  /* the file's size: [end, zeroed) is zeroes or stale records */
+	pthread_mutex_t xlock;	  /* held while the file is extended; guards zeroed */
 	struct jrec *head, *tail; /* pending, oldest first */
 	size_t npending, pending_bytes;
 	uint64_t seq_written, seq_applied;
@@ -453,8 +453,8 @@ void store__journal_barrier(struct store *st, int max_ms)
 	int done = wait_applied(j, target, max_ms);
 	pthread_mutex_unlock(&j->lock);
 	if (!done)
-		log_msg(LOG_WARN, "store: read answered before the applier caught up", "\"waited_ms\":%d,\"behind\":%" PRIu64,
-			max_ms, behind);
+		log_msg(LOG_WARN, "store: read answered before the applier caught up",
+			"\"waited_ms\":%d,\"behind\":%" PRIu64, max_ms, behind);
 }
 
 void store__journal_wait_case(struct store *st, int64_t id)
@@ -552,15 +552,16 @@ static enum cd_err reset_file(int fd, uint64_t *jid)
 struct replay {
 	int fd;
 	uint64_t off, size;
-	size_t count, max;     /* records handed out in this transaction, and its limit */
-	int torn;              /* stopped at a record that is not whole (or of an older generation) */
+	size_t count, max; /* records handed out in this transaction, and its limit */
+	int torn;	   /* stopped at a record that is not whole (or of an older generation) */
 	uint64_t jid;
-	char mark[64];         /* "<jid>:<offset past the last record handed out>" */
-	unsigned char *buf;    /* J_RECORD_MAX bytes */
+	char mark[64];	    /* "<jid>:<offset past the last record handed out>" */
+	unsigned char *buf; /* J_RECORD_MAX bytes */
 	char name[STORE_USERNAME_MAX], client[64];
 };
 
-static int replay_next(void *ctx, struct store_case *c, struct store_case_event *ev, struct store_actor *actor)
+static int replay_next(void *ctx, struct store_case *c, struct store_case_event *ev,
+		       struct store_actor *actor)
 {
 	struct replay *rp = ctx;
 	unsigned char fr[J_FRAME];
@@ -574,7 +575,8 @@ static int replay_next(void *ctx, struct store_case *c, struct store_case_event 
 	if (len == 0 && crc == 0)
 		return 0; /* the zeroes written ahead: the end */
 	if (len == 0 || len > J_RECORD_MAX || rp->size - rp->off - J_FRAME < len ||
-	    read_all(rp->fd, rp->buf, len, rp->off + J_FRAME) != 0 || record_crc(rp->jid, rp->buf, len) != crc ||
+	    read_all(rp->fd, rp->buf, len, rp->off + J_FRAME) != 0 ||
+	    record_crc(rp->jid, rp->buf, len) != crc ||
 	    !decode(rp->buf, len, c, ev, rp->name, sizeof rp->name, rp->client, sizeof rp->client)) {
 		rp->torn = 1; /* written but never acknowledged: the fdatasync did not return */
 		return 0;
@@ -641,11 +643,13 @@ static enum cd_err replay(struct store *st, int fd, uint64_t *jid_out)
 	}
 	xfree(rp.buf);
 	if (rc) {
-		log_msg(LOG_ERROR, "store: intake journal replay failed", "\"error\":\"%s\"", cd_err_name(rc));
+		log_msg(LOG_ERROR, "store: intake journal replay failed", "\"error\":\"%s\"",
+			cd_err_name(rc));
 		return rc;
 	}
 	if (rp.torn)
-		log_msg(LOG_WARN, "store: intake journal ends at a record that is torn or from an earlier "
+		log_msg(LOG_WARN,
+			"store: intake journal ends at a record that is torn or from an earlier "
 			"generation of the file (never acknowledged); dropped",
 			"\"offset\":%" PRIu64, rp.off);
 	if (rp.off > from || total)
@@ -695,7 +699,8 @@ enum cd_err store__journal_recover(struct store *st)
 	enum cd_err rc = CD_OK;
 	if (fd < 0) {
 		if (errno == EWOULDBLOCK)
-			log_msg(LOG_INFO, "store: intake journal held by another process (the server); not replaying",
+			log_msg(LOG_INFO,
+				"store: intake journal held by another process (the server); not replaying",
 				NULL);
 		else if (errno != ENOENT)
 			rc = CD_ERR_IO;
@@ -741,7 +746,8 @@ static void *applier_main(void *arg)
 	 * applier catches up after it (the backlog is bounded by J_PENDING_MAX). Linux applies a
 	 * nice value to the calling thread alone. */
 	if (J_APPLIER_NICE && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), J_APPLIER_NICE) != 0)
-		log_msg(LOG_WARN, "store: cannot lower the journal applier's priority", "\"errno\":%d", errno);
+		log_msg(LOG_WARN, "store: cannot lower the journal applier's priority", "\"errno\":%d",
+			errno);
 	b.recs = xcalloc(J_APPLY_MAX, sizeof *b.recs);
 	int failures = 0;
 	pthread_mutex_lock(&j->lock);
@@ -765,8 +771,8 @@ static void *applier_main(void *arg)
 		if (rc) {
 			/* The cases stay pending (and in the file): try again, unless we are stopping
 			 * and it keeps failing, in which case the next start replays them. */
-			log_msg(LOG_ERROR, "store: applying journalled cases failed", "\"cases\":%zu,\"error\":\"%s\"",
-				b.n, cd_err_name(rc));
+			log_msg(LOG_ERROR, "store: applying journalled cases failed",
+				"\"cases\":%zu,\"error\":\"%s\"", b.n, cd_err_name(rc));
 			failures++;
 			if (failures >= J_FAILING && !j->failing) {
 				j->failing = 1;
@@ -889,7 +895,8 @@ void store__journal_close(struct store *st)
 	pthread_mutex_unlock(&j->lock);
 	pthread_join(j->applier, NULL);
 	log_msg(LOG_INFO, "store: intake journal closed",
-		"\"journalled\":%" PRIu64 ",\"applied\":%" PRIu64 ",\"batches\":%lld,\"apply_transactions\":%lld,"
+		"\"journalled\":%" PRIu64 ",\"applied\":%" PRIu64
+		",\"batches\":%lld,\"apply_transactions\":%lld,"
 		"\"max_pending\":%lld",
 		j->seq_written, j->seq_applied, (long long)j->batches, (long long)j->apply_tx,
 		(long long)j->max_pending);
@@ -976,12 +983,13 @@ static enum cd_err id_known(struct store__journal *j, int64_t id, int64_t batch_
 
 /* Looks (channel, external_id) up among earlier cases of this batch, the pending ones and the
  * stored ones; CD_OK and *out filled when found. */
-static enum cd_err find_ext(struct store__journal *j, struct store_case *const *cases, const enum cd_err *results,
-			    size_t before, const char *channel, const char *ext, struct store_case *out)
+static enum cd_err find_ext(struct store__journal *j, struct store_case *const *cases,
+			    const enum cd_err *results, size_t before, const char *channel, const char *ext,
+			    struct store_case *out)
 {
 	for (size_t k = 0; k < before; k++) {
-		if (results[k] == CD_OK && cases[k]->external_id[0] && strcmp(cases[k]->external_id, ext) == 0 &&
-		    strcmp(cases[k]->channel, channel) == 0) {
+		if (results[k] == CD_OK && cases[k]->external_id[0] &&
+		    strcmp(cases[k]->external_id, ext) == 0 && strcmp(cases[k]->channel, channel) == 0) {
 			memmove(out, cases[k], sizeof *out);
 			return CD_OK;
 		}
@@ -1037,8 +1045,8 @@ static void extend_ahead(struct store__journal *j)
 		pthread_mutex_unlock(&j->lock);
 		pthread_mutex_lock(&j->xlock);
 		uint64_t from = j->zeroed;
-		if (stop || from >= end + J_AHEAD ||
-		    write_zeros(j->fd, from, from + J_AHEAD_CHUNK) != 0 || fdatasync(j->fd) != 0) {
+		if (stop || from >= end + J_AHEAD || write_zeros(j->fd, from, from + J_AHEAD_CHUNK) != 0 ||
+		    fdatasync(j->fd) != 0) {
 			pthread_mutex_unlock(&j->xlock);
 			return;
 		}
@@ -1052,8 +1060,9 @@ struct day_undo {
 	int64_t last;
 };
 
-enum cd_err store__journal_insert(struct store *st, const struct store_actor *actor, struct store_case *const *cases,
-				  struct store_case_event *const *evs, size_t n, enum cd_err *results)
+enum cd_err store__journal_insert(struct store *st, const struct store_actor *actor,
+				  struct store_case *const *cases, struct store_case_event *const *evs,
+				  size_t n, enum cd_err *results)
 {
 	struct store__journal *j = st->journal;
 	int64_t now = (int64_t)time(NULL);
@@ -1191,7 +1200,8 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 	if (!rc && accepted) {
 		if (extend(j, j->end + w.len + J_FRAME) != 0 ||
 		    write_all(j->fd, w.p, w.len + J_FRAME, j->end) != 0 || fdatasync(j->fd) != 0) {
-			log_msg(LOG_ERROR, "store: intake journal write failed; intake stops", "\"errno\":%d", errno);
+			log_msg(LOG_ERROR, "store: intake journal write failed; intake stops", "\"errno\":%d",
+				errno);
 			pthread_mutex_lock(&j->lock);
 			j->broken = 1; /* what reached the disk is unknown: take no more */
 			pthread_mutex_unlock(&j->lock);

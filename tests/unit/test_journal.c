@@ -131,7 +131,7 @@ static void test_batch_contract(void)
 	for (int i = 0; i < 6; i++)
 		fill_case(&b[i], "hotline", ext[i], DAY0 + 3600 + i);
 	snprintf(b[4].channel, sizeof b[4].channel, "fax"); /* the schema's CHECK, in C */
-	b[5].duplicate_of = 999;                             /* no such case: the foreign key, in C */
+	b[5].duplicate_of = 999;			    /* no such case: the foreign key, in C */
 	CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, 6, res), CD_OK);
 	CHECK_INT_EQ(res[0], CD_OK);
 	CHECK_INT_EQ(res[1], CD_OK);
@@ -351,8 +351,9 @@ static void test_kill_replay_torn_and_exactly_once(void)
 }
 
 static const struct test_case tests[] = {
-	{"journal-mode batches keep the contract; pending cases readable", test_batch_contract},
-	{"kill -9 with pending cases: replay, torn tail, exactly once, counter", test_kill_replay_torn_and_exactly_once},
+    {"journal-mode batches keep the contract; pending cases readable", test_batch_contract},
+    {"kill -9 with pending cases: replay, torn tail, exactly once, counter",
+     test_kill_replay_torn_and_exactly_once},
 };
 
 TEST_MAIN(tests)
