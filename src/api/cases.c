@@ -135,6 +135,8 @@ static void intake_respond(struct http_request *req, struct http_response *res, 
 		reply_case(res, pi->rc == CD_OK ? 201 : 200, pi->app, &pi->c, pi->who);
 	} else if (pi->rc == CD_ERR_INVALID) {
 		http_error(res, 422, "invalid_field", "the store refused the case", NULL);
+	} else if (pi->rc == CD_ERR_BUSY) {
+		http_error(res, 503, "busy", "服务繁忙，请稍后重试 (busy; nothing was stored, try again)", NULL);
 	} else {
 		http_error(res, 500, "internal", "服务器内部错误 (the store failed; nothing was changed)", NULL);
 	}

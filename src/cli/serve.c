@@ -226,6 +226,9 @@ int cli_serve(int argc, char **argv)
 	log_info("stopping", "\"signal\":%d,\"in_flight\":%u", sig, http_server_in_flight(srv));
 	http_server_stop(srv);
 	srv = NULL;
+	/* Every acknowledged case into the database, then the WAL into the database file. */
+	commit_queue_stop(app.intake);
+	app.intake = NULL;
 	if (store_checkpoint(app.st))
 		log_warn("checkpoint failed", NULL);
 	status = 0;

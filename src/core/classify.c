@@ -15,6 +15,7 @@
 
 #include "core/text.h"
 #include "util/alloc.h"
+#include "util/utf8.h"
 #include "util/buf.h"
 #include "util/csv.h"
 
@@ -22,41 +23,6 @@
 #define NAME_MAX_CPS 64	    /* code points of a name we look for; longer names only teach */
 
 /* ---- text to code points ---------------------------------------------------------------- */
-
-/* Decodes one UTF-8 code point at s[*i] (advancing *i); 0 for a malformed sequence (advancing
- * one byte), which then acts as a boundary. */
-static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
-{
-	unsigned c = s[*i];
-	size_t k;
-	uint32_t cp;
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	} else if ((c & 0xe0) == 0xc0) {
-		k = 1, cp = c & 0x1f;
-	} else if ((c & 0xf0) == 0xe0) {
-		k = 2, cp = c & 0x0f;
-	} else if ((c & 0xf8) == 0xf0) {
-		k = 3, cp = c & 0x07;
-	} else {
-		(*i)++;
-		return 0;
-	}
-	if (*i + k >= n) {
-		(*i)++;
-		return 0;
-	}
-	for (size_t j = 1; j <= k; j++) {
-		if ((s[*i + j] & 0xc0) != 0x80) {
-			(*i)++;
-			return 0;
-		}
-		cp = (cp << 6) | (s[*i + j] & 0x3f);
-	}
-	*i += k + 1;
-	return cp;
-}
 
 /* The code point a feature sees: letters lower-cased, full-width forms folded, every digit
  * one symbol (numbers in messages are dates, phones and house numbers, not topics), and 0 for
@@ -94,7 +60,7 @@ static size_t text_cps(const char *text, size_t len, uint32_t *cps)
 	const unsigned char *s = (const unsigned char *)text;
 	size_t n = 0;
 	for (size_t i = 0; i < len;) {
-		uint32_t cp = fold_cp(next_cp(s, len, &i));
+		uint32_t cp = fold_cp(utf8_next_cp(s, len, &i));
 		if (cp || (n && cps[n - 1]))
 			cps[n++] = cp;
 	}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/utf8.h"
 
 #define TOP_FOR_CONFIDENCE 10 /* scores summed in the confidence denominator */
 #define PARENT_SHARE 0.5      /* share of the parent's own score added to a node's */
@@ -36,41 +37,6 @@ struct classify_kw {
 				  name bigrams and are rejected here without probing the table */
 };
 
-/* Decodes one UTF-8 code point at s[*i] (advancing *i); returns 0 for a malformed sequence
- * (advancing one byte), so bad bytes only break runs. */
-static uint32_t next_cp(const unsigned char *s, size_t n, size_t *i)
-{
-	unsigned c = s[*i];
-	size_t k;
-	uint32_t cp;
-	if (c < 0x80) {
-		(*i)++;
-		return c;
-	} else if ((c & 0xe0) == 0xc0) {
-		k = 1, cp = c & 0x1f;
-	} else if ((c & 0xf0) == 0xe0) {
-		k = 2, cp = c & 0x0f;
-	} else if ((c & 0xf8) == 0xf0) {
-		k = 3, cp = c & 0x07;
-	} else {
-		(*i)++;
-		return 0;
-	}
-	if (*i + k >= n) {
-		(*i)++;
-		return 0;
-	}
-	for (size_t j = 1; j <= k; j++) {
-		if ((s[*i + j] & 0xc0) != 0x80) {
-			(*i)++;
-			return 0;
-		}
-		cp = (cp << 6) | (s[*i + j] & 0x3f);
-	}
-	*i += k + 1;
-	return cp;
-}
-
 static int is_cjk(uint32_t cp)
 {
 	return (cp >= 0x3400 && cp <= 0x9fff) || (cp >= 0xf900 && cp <= 0xfaff) ||
@@ -83,7 +49,7 @@ static void each_bigram(const char *text, size_t len, void (*fn)(uint64_t key, v
 	const unsigned char *s = (const unsigned char *)text;
 	uint32_t prev = 0;
 	for (size_t i = 0; i < len;) {
-		uint32_t cp = next_cp(s, len, &i);
+		uint32_t cp = utf8_next_cp(s, len, &i);
 		if (!is_cjk(cp)) {
 			prev = 0;
 			continue;
