@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../tests/unit/messages.h"
 #include "core/insights.h"
 #include "core/similar.h"
 #include "util/alloc.h"
@@ -67,64 +68,18 @@ static void place(double *lat, double *lng)
 	}
 }
 
-/* Reads one CSV field at *pos into a new string (xfree it). */
-static char *csv_field(const char *d, size_t len, size_t *pos, bool *end)
-{
-	size_t i = *pos, o = 0;
-	char *f = xmalloc(len - i + 1);
-	if (i < len && d[i] == '"') {
-		for (i++; i < len; i++) {
-			if (d[i] == '"' && i + 1 < len && d[i + 1] == '"')
-				f[o++] = '"', i++;
-			else if (d[i] == '"')
-				break;
-			else
-				f[o++] = d[i];
-		}
-		i++;
-	}
-	while (i < len && d[i] != ',' && d[i] != '\n' && d[i] != '\r')
-		f[o++] = d[i++];
-	f[o] = '\0';
-	*end = i >= len || d[i] != ',';
-	if (i < len && d[i] == ',')
-		i++;
-	while (*end && i < len && (d[i] == '\r' || d[i] == '\n'))
-		i++;
-	*pos = i;
-	return f;
-}
-
 static size_t load(const char *path, char ***titles, char ***details)
 {
-	char *d = NULL;
-	size_t len = 0, pos = 0, n = 0;
-	if (file_read_all(path, 1 << 23, &d, &len) != CD_OK)
-		return 0;
+	struct message *m;
+	size_t n = messages_load(path, 1024, &m);
 	*titles = xcalloc(1024, sizeof **titles);
 	*details = xcalloc(1024, sizeof **details);
-	bool header = true;
-	while (pos < len && n < 1024) {
-		char *f[8] = {0};
-		int nf = 0;
-		bool end = false;
-		while (!end) {
-			char *x = csv_field(d, len, &pos, &end);
-			if (nf < 8)
-				f[nf++] = x;
-			else
-				xfree(x);
-		}
-		if (!header && nf >= 5) {
-			(*titles)[n] = f[2], (*details)[n] = f[4];
-			f[2] = f[4] = NULL;
-			n++;
-		}
-		header = false;
-		for (int k = 0; k < nf; k++)
-			xfree(f[k]);
+	for (size_t i = 0; i < n; i++) {
+		(*titles)[i] = m[i].title;
+		(*details)[i] = m[i].detail;
+		xfree(m[i].label);
 	}
-	xfree(d);
+	xfree(m);
 	return n;
 }
 

@@ -567,114 +567,46 @@ enum cd_err classify_set_add(struct classify_set *s, const char *text, size_t le
 	return classify__set_push(s, text, len, (uint32_t)li, 1.0f, 0);
 }
 
-/* A minimal RFC 4180 reader without a field cap (messages can be long): reads one record
- * starting at *pos into fields (pointers into scratch, which must hold len - *pos + 1 bytes).
- * Returns the field count, 0 at the end, -1 for an unterminated quote. */
-static int csv_record(const char *t, size_t len, size_t *pos, char *scratch, char **fields, int max)
-{
-	size_t p = *pos, w = 0;
-	int nf = 0;
-	while (p < len && (t[p] == '\n' || t[p] == '\r'))
-		p++;
-	if (p >= len) {
-		*pos = p;
-		return 0;
-	}
-	for (;;) {
-		char *start = scratch + w;
-		if (p < len && t[p] == '"') {
-			p++;
-			for (;;) {
-				if (p >= len)
-					return -1;
-				if (t[p] == '"') {
-					if (p + 1 < len && t[p + 1] == '"') {
-						scratch[w++] = '"';
-						p += 2;
-						continue;
-					}
-					p++;
-					break;
-				}
-				scratch[w++] = t[p++];
-			}
-			while (p < len && t[p] != ',' && t[p] != '\n' && t[p] != '\r')
-				scratch[w++] = t[p++];
-		} else {
-			while (p < len && t[p] != ',' && t[p] != '\n' && t[p] != '\r')
-				scratch[w++] = t[p++];
-		}
-		scratch[w++] = '\0';
-		if (nf < max)
-			fields[nf++] = start;
-		if (p < len && t[p] == ',') {
-			p++;
-			continue;
-		}
-		break;
-	}
-	if (p < len && t[p] == '\r')
-		p++;
-	if (p < len && t[p] == '\n')
-		p++;
-	*pos = p;
-	return nf;
-}
-
-static int column(char **fields, int nf, const char *name)
-{
-	for (int i = 0; i < nf; i++)
-		if (strcmp(fields[i], name) == 0)
-			return i;
-	return -1;
-}
-
 enum cd_err classify_set_add_csv(struct classify_set *s, const char *text, size_t len, size_t *rows,
 				 size_t *line)
 {
 	enum cd_err rc = CD_ERR_INVALID;
-	size_t added = 0, pos = 0, rec = 0;
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		pos = 3;
-	char *scratch = try_malloc(len + 1);
+	size_t added = 0;
+	struct csv_reader r;
 	struct buf b;
+	csv_init(&r, text, len);
 	buf_init(&b, CLASSIFY_MAX_TEXT + 2);
-	if (!scratch) {
-		rc = CD_ERR_NOMEM;
+	if (csv_next(&r))
 		goto out;
-	}
-	char *f[CSV_MAX_FIELDS];
-	int nf = csv_record(text, len, &pos, scratch, f, CSV_MAX_FIELDS);
-	rec = 1;
-	if (nf <= 0)
-		goto out;
-	int c_title = column(f, nf, "title"), c_detail = column(f, nf, "detail");
-	int c_text = column(f, nf, "text"), c_label = column(f, nf, "label_l1");
+	int c_title = csv_column(&r, "title"), c_detail = csv_column(&r, "detail");
+	int c_text = csv_column(&r, "text"), c_label = csv_column(&r, "label_l1");
 	if (c_label < 0)
-		c_label = column(f, nf, "label");
+		c_label = csv_column(&r, "label");
 	if (c_label < 0 || (c_text < 0 && c_title < 0 && c_detail < 0))
 		goto out;
 	for (;;) {
-		nf = csv_record(text, len, &pos, scratch, f, CSV_MAX_FIELDS);
-		rec++;
-		if (nf == 0)
+		enum cd_err next = csv_next(&r);
+		if (next == CD_ERR_NOTFOUND)
 			break;
-		if (nf < 0 || nf <= c_label || nf <= c_text || nf <= c_title || nf <= c_detail)
+		int nf = (int)r.nfields;
+		if (next || nf <= c_label || nf <= c_text || nf <= c_title || nf <= c_detail) {
+			rc = next == CD_ERR_NOMEM ? CD_ERR_NOMEM : CD_ERR_INVALID;
 			goto out;
+		}
 		buf_reset(&b);
 		const int cols[3] = {c_title, c_detail, c_text};
 		for (int k = 0; k < 3; k++) {
-			if (cols[k] < 0 || !f[cols[k]][0])
+			if (cols[k] < 0 || !r.fields[cols[k]][0])
 				continue;
-			size_t fl = strlen(f[cols[k]]);
+			size_t fl = strlen(r.fields[cols[k]]);
 			if (b.len + fl + 1 > CLASSIFY_MAX_TEXT)
 				fl = CLASSIFY_MAX_TEXT > b.len + 1 ? CLASSIFY_MAX_TEXT - b.len - 1 : 0;
-			if ((b.len && buf_putc(&b, '\n')) || buf_append(&b, f[cols[k]], fl)) {
+			if ((b.len && buf_putc(&b, '\n')) || buf_append(&b, r.fields[cols[k]], fl)) {
 				rc = CD_ERR_NOMEM;
 				goto out;
 			}
 		}
-		rc = classify_set_add(s, b.data ? b.data : "", b.len, f[c_label], NULL);
+		rc = classify_set_add(s, b.data ? b.data : "", b.len, r.fields[c_label], NULL);
 		if (rc)
 			goto out;
 		added++;
@@ -682,10 +614,10 @@ enum cd_err classify_set_add_csv(struct classify_set *s, const char *text, size_
 	rc = CD_OK;
 out:
 	if (rc && line)
-		*line = rec;
+		*line = r.line ? r.line : 1;
 	if (rows)
 		*rows = added;
-	xfree(scratch);
+	csv_release(&r);
 	buf_release(&b);
 	return rc;
 }

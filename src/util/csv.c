@@ -43,6 +43,8 @@ static enum cd_err push_field(struct csv_reader *r, struct buf *f)
 enum cd_err csv_next(struct csv_reader *r)
 {
 	clear_fields(r);
+	r->line += r->lines_inside;
+	r->lines_inside = 0;
 	/* Skip blank lines. */
 	while (r->pos < r->len && (r->text[r->pos] == '\n' || r->text[r->pos] == '\r')) {
 		if (r->text[r->pos] == '\n')
@@ -68,7 +70,7 @@ enum cd_err csv_next(struct csv_reader *r)
 				}
 			} else {
 				if (c == '\n')
-					r->line++;
+					r->lines_inside++;
 				rc = buf_putc(&f, c);
 			}
 		} else if (c == '"' && f.len == 0 && !quoted) {

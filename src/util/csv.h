@@ -9,13 +9,14 @@
 #include "util/err.h"
 
 #define CSV_MAX_FIELDS 64
-#define CSV_MAX_FIELD 8192
+#define CSV_MAX_FIELD 65536 /* a citizen message runs to about 11 KB */
 
 struct csv_reader {
 	const char *text;   /* the whole input, not owned */
 	size_t len;         /* its length */
 	size_t pos;         /* where the next record starts */
-	size_t line;        /* 1-based line of the record last read */
+	size_t line;        /* 1-based line where the record last read starts */
+	size_t lines_inside; /* newlines inside that record's quoted fields, counted at the next read */
 	size_t nfields;     /* fields in the record last read */
 	char *fields[CSV_MAX_FIELDS]; /* owned copies of those fields */
 };

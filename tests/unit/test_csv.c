@@ -25,7 +25,9 @@ static void test_csv_quotes_and_newlines(void)
 	CHECK_STR_EQ(r.fields[1], "a \"quoted\", with comma");
 	CHECK_INT_EQ(csv_next(&r), CD_OK);
 	CHECK_STR_EQ(r.fields[1], "two\nlines");
+	CHECK_INT_EQ(r.line, 5); /* where the record starts, not where it ends */
 	CHECK_INT_EQ(csv_next(&r), CD_OK);
+	CHECK_INT_EQ(r.line, 7);
 	CHECK_INT_EQ(r.nfields, 2);
 	CHECK_STR_EQ(r.fields[1], "");
 	CHECK_INT_EQ(csv_next(&r), CD_ERR_NOTFOUND);

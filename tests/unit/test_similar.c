@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/similar.h"
+#include "messages.h"
 #include "test.h"
 #include "util/alloc.h"
 #include "util/csv.h"
@@ -222,74 +223,10 @@ static void test_threads(void)
 
 /* ---- the labelled duplicate set ------------------------------------------------------- */
 
-/* Reads one CSV field at *pos into a new string (xfree it); quoted fields may hold commas,
- * quotes and newlines. *end tells whether the record ended after it. */
-static char *csv_field(const char *d, size_t len, size_t *pos, bool *end)
-{
-	size_t i = *pos, o = 0;
-	char *f = xmalloc(len - i + 1);
-	if (i < len && d[i] == '"') {
-		for (i++; i < len; i++) {
-			if (d[i] == '"' && i + 1 < len && d[i + 1] == '"')
-				f[o++] = '"', i++;
-			else if (d[i] == '"')
-				break;
-			else
-				f[o++] = d[i];
-		}
-		i++;
-	}
-	while (i < len && d[i] != ',' && d[i] != '\n' && d[i] != '\r')
-		f[o++] = d[i++];
-	f[o] = '\0';
-	*end = i >= len || d[i] != ',';
-	if (i < len && d[i] == ',')
-		i++;
-	while (*end && i < len && (d[i] == '\r' || d[i] == '\n'))
-		i++;
-	*pos = i;
-	return f;
-}
-
-struct msg {
-	char *title, *detail, *label;
-};
-
 /* The messages of the training file (title, detail, first-level label); returns the count. */
-static size_t load_messages(struct msg **out)
+static size_t load_messages(struct message **out)
 {
-	char *d = NULL;
-	size_t len = 0, pos = 0, n = 0;
-	*out = NULL;
-	if (file_read_all(TRAIN_CSV, 1 << 23, &d, &len) != CD_OK)
-		return 0;
-	struct msg *m = xcalloc(1024, sizeof *m);
-	if (len >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0)
-		pos = 3;
-	bool header = true;
-	while (pos < len && n < 1024) {
-		char *f[8] = {0};
-		int nf = 0;
-		bool end = false;
-		while (!end) {
-			char *x = csv_field(d, len, &pos, &end);
-			if (nf < 8)
-				f[nf++] = x;
-			else
-				xfree(x);
-		}
-		if (!header && nf >= 6) {
-			m[n].title = f[2], m[n].detail = f[4], m[n].label = f[5];
-			f[2] = f[4] = f[5] = NULL;
-			n++;
-		}
-		header = false;
-		for (int k = 0; k < nf; k++)
-			xfree(f[k]);
-	}
-	xfree(d);
-	*out = m;
-	return n;
+	return messages_load(TRAIN_CSV, 1024, out);
 }
 
 static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
@@ -389,7 +326,7 @@ static char *traditional(const struct text_norm *s2hk, const char *s)
 
 static void test_labelled_set(void)
 {
-	struct msg *m = NULL;
+	struct message *m = NULL;
 	size_t nm = load_messages(&m);
 	if (nm < 100) {
 		printf("  SKIP labelled set: %s not readable\n", TRAIN_CSV);
@@ -435,7 +372,7 @@ static void test_labelled_set(void)
 	size_t found[N_KIND] = {0}, asked[N_KIND] = {0}, tp = 0, fp = 0;
 	struct similar_hit h[8];
 	for (size_t k = 0; k < np; k++) {
-		const struct msg *mm = &m[pick[k]];
+		const struct message *mm = &m[pick[k]];
 		for (int kind = 0; kind < N_KIND; kind++) {
 			char *text = NULL, *t1 = NULL, *t2 = NULL;
 			switch (kind) {

@@ -8,6 +8,7 @@
 
 #include "core/minhash.h"
 #include "core/text.h"
+#include "messages.h"
 #include "test.h"
 #include "util/alloc.h"
 #include "util/csv.h"
@@ -339,71 +340,20 @@ static void test_threads(void)
 
 /* ---- signatures on the labelled messages ----------------------------------------------- */
 
-/* Reads one CSV field at *pos into a new string (xfree it); *end_of_record tells whether the
- * record ended after it. Quoted fields may hold commas, quotes and newlines. */
-static char *csv_field(const char *d, size_t len, size_t *pos, bool *end_of_record)
-{
-	size_t i = *pos, o = 0;
-	char *f = xmalloc(len - i + 1);
-	if (i < len && d[i] == '"') {
-		for (i++; i < len; i++) {
-			if (d[i] == '"' && i + 1 < len && d[i + 1] == '"')
-				f[o++] = '"', i++;
-			else if (d[i] == '"')
-				break;
-			else
-				f[o++] = d[i];
-		}
-		i++;
-	}
-	while (i < len && d[i] != ',' && d[i] != '\n' && d[i] != '\r')
-		f[o++] = d[i++];
-	f[o] = '\0';
-	*end_of_record = i >= len || d[i] != ',';
-	if (i < len && d[i] == ',')
-		i++;
-	while (*end_of_record && i < len && (d[i] == '\r' || d[i] == '\n'))
-		i++;
-	*pos = i;
-	return f;
-}
-
 /* title + "。" + detail of every message (columns 3 and 5); returns the count. */
 static size_t load_messages(char ***out)
 {
-	char *d = NULL;
-	size_t len = 0, pos = 0, n = 0;
-	*out = NULL;
-	if (file_read_all(TRAIN_CSV, 1 << 22, &d, &len) != CD_OK)
-		return 0;
+	struct message *m;
+	size_t n = messages_load(TRAIN_CSV, 1024, &m);
 	char **msgs = xcalloc(1024, sizeof *msgs);
-	if (len >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0)
-		pos = 3;
-	bool header = true;
-	while (pos < len && n < 1024) {
-		char *f[8] = {0};
-		int nf = 0;
-		bool end = false;
-		while (!end) {
-			char *x = csv_field(d, len, &pos, &end);
-			if (nf < 8)
-				f[nf++] = x;
-			else
-				xfree(x);
-		}
-		if (!header && nf >= 5) {
-			size_t tl = strlen(f[2]), dl = strlen(f[4]);
-			msgs[n] = xmalloc(tl + dl + 4);
-			memcpy(msgs[n], f[2], tl);
-			memcpy(msgs[n] + tl, "。", 3);
-			memcpy(msgs[n] + tl + 3, f[4], dl + 1);
-			n++;
-		}
-		header = false;
-		for (int k = 0; k < nf; k++)
-			xfree(f[k]);
+	for (size_t i = 0; i < n; i++) {
+		size_t tl = strlen(m[i].title), dl = strlen(m[i].detail);
+		msgs[i] = xmalloc(tl + dl + 4);
+		memcpy(msgs[i], m[i].title, tl);
+		memcpy(msgs[i] + tl, "。", 3);
+		memcpy(msgs[i] + tl + 3, m[i].detail, dl + 1);
 	}
-	xfree(d);
+	messages_free(m, n);
 	*out = msgs;
 	return n;
 }
