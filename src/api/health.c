@@ -22,6 +22,21 @@ enum cd_err api_metrics(struct buf *out, void *ctx)
 		return rc;
 	if (app->webhooks && (rc = webhooks_metrics(app->webhooks, out)))
 		return rc;
+	struct store_journal_stats js;
+	store_case_journal_stats(app->st, &js);
+	rc = buf_printf(out,
+			"# HELP citydesk_intake_journal_pending Acknowledged cases not yet written into the database.\n"
+			"# TYPE citydesk_intake_journal_pending gauge\n"
+			"citydesk_intake_journal_pending %lld\n"
+			"# HELP citydesk_intake_journal_cases_total Cases journalled (acknowledged) since start.\n"
+			"# TYPE citydesk_intake_journal_cases_total counter\n"
+			"citydesk_intake_journal_cases_total %lld\n"
+			"# HELP citydesk_intake_journal_batches_total Journal appends, one fdatasync each.\n"
+			"# TYPE citydesk_intake_journal_batches_total counter\n"
+			"citydesk_intake_journal_batches_total %lld\n",
+			(long long)js.pending, (long long)js.journalled, (long long)js.batches);
+	if (rc)
+		return rc;
 	return buf_printf(out,
 			  "# HELP citydesk_store_bytes Size of the store: database file and its write-ahead log.\n"
 			  "# TYPE citydesk_store_bytes gauge\n"

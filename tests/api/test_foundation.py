@@ -28,6 +28,7 @@ def test_health_and_metrics():
         assert "citydesk_http_request_duration_seconds_bucket" in text
         assert "citydesk_uptime_seconds" in text
         assert "citydesk_store_bytes" in text
+        assert "citydesk_intake_journal_pending 0" in text, text[-800:]
         size = [l for l in text.splitlines() if l.startswith("citydesk_store_bytes ")][0]
         assert int(float(size.split()[1])) > 0
 
