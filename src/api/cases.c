@@ -406,7 +406,7 @@ void api_cases_list(struct http_request *req, struct http_response *res, void *c
 	const unsigned may_list = API_ANY_ROLE & ~API_ROLE(ROLE_CITIZEN);
 	struct api_caller *who = api_require(req, res, app, may_list);
 	struct store_case_filter f;
-	const char *overdue = NULL;
+	const char *overdue = NULL, *triage = NULL;
 	long page, page_size;
 	memset(&f, 0, sizeof f);
 	if (!who || !api_paging(req, res, &page, &page_size) || !query_word(req, res, "status", 20, &f.status) ||
@@ -415,6 +415,7 @@ void api_cases_list(struct http_request *req, struct http_response *res, void *c
 	    !query_word(req, res, "unit", 30, &f.unit_code) ||
 	    !query_word(req, res, "category", 23, &f.category_prefix) ||
 	    !query_word(req, res, "channel", 16, &f.channel) || !query_word(req, res, "overdue", 5, &overdue) ||
+	    !query_word(req, res, "triage", 5, &triage) ||
 	    !query_word(req, res, "q", 100, &f.q) || !query_time(req, res, "from", &f.from) ||
 	    !query_time(req, res, "to", &f.to))
 		return;
@@ -433,6 +434,13 @@ void api_cases_list(struct http_request *req, struct http_response *res, void *c
 			return;
 		}
 		f.overdue = strcmp(overdue, "true") == 0 ? 1 : -1;
+	}
+	if (triage) {
+		if (strcmp(triage, "true") != 0 && strcmp(triage, "false") != 0) {
+			http_error(res, 422, "invalid_parameter", "triage is true or false", "triage");
+			return;
+		}
+		f.uncategorized = strcmp(triage, "true") == 0; /* the queue of cases waiting for a category */
 	}
 	/* The caller's scope narrows every list. */
 	if (who->role == ROLE_STREET_DISPATCHER || (who->role == ROLE_GRID_WORKER && who->user.street_code[0]))

@@ -116,6 +116,8 @@ static enum cd_err where_build(struct where *w, const struct store_case_filter *
 				rc = where_text(w, cond, w->cat_hi);
 		}
 	}
+	if (!rc && f->uncategorized)
+		rc = buf_puts(&w->sql, " AND category_code IS NULL"); /* "" is stored as NULL */
 	if (!rc && f->overdue)
 		rc = buf_puts(&w->sql, f->overdue > 0 ? " AND overdue = 1" : " AND overdue = 0");
 	if (!rc && f->from)

@@ -410,6 +410,7 @@ struct store_case_filter {
 	const char *community_code;
 	const char *unit_code;
 	const char *category_prefix; /* "H01" matches H01, H0101, H010101 ... */
+	int uncategorized;           /* 1: only cases without a category (the triage queue) */
 	const char *channel;
 	int overdue;                 /* 0 any, 1 only overdue, -1 only not overdue */
 	int64_t from, to;            /* reported_at in [from, to); 0 = open end */

@@ -69,6 +69,9 @@ def test_address_only_and_unplaced_reports():
         assert r.json()["grid"] is None and r.json()["location"] is None
         r = s.request("POST", "/api/v1/cases", {"description": "路面破损", "address": "某个不知道的地方"},
                       token=t["disp"])
+        triage = s.request("GET", "/api/v1/cases?triage=true", token=t["disp"]).json()
+        assert all(c["category"] is None for c in triage["items"]) and triage["total"] >= 1, triage
+        expect_error(s.request("GET", "/api/v1/cases?triage=maybe", token=t["disp"]), 422, field="triage")
         assert r.status == 201 and r.json()["street"] is None, r  # waits for a dispatcher to place it
         ref = r.json()["id"]
         expect_error(s.request("GET", "/api/v1/cases/" + ref, token=t["dongmen"]), 404)  # no street yet
