@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/categories.h"
 #include "cli/cli.h"
+#include "store/store.h"
 #include "core/classify.h"
 #include "util/alloc.h"
 #include "util/csv.h"
@@ -23,6 +25,56 @@ static const char usage[] =
     "idf weighting and title features by K-fold cross-validation, reports that accuracy and\n"
     "macro-F1, and fits the confidence temperature on the out-of-fold scores.\n"
     "The model goes to DATA/" CLASSIFY_MODEL_FILE ".\n";
+
+/* Adds the store's closed cases whose final category a person chose (given at intake, or set
+ * by a dispatcher at registration), labelled with their first-level hotline class: the
+ * dispatchers' corrections teach the next model. Cases the model itself labelled are left out,
+ * so it never learns from its own guesses. No store yet is no error. */
+static enum cd_err add_closed_cases(const struct config *cfg, const struct category_tree *tree,
+				    struct classify_set *set, size_t *added)
+{
+	static const char *const finished[] = {"closed", "rated"};
+	char path[4096];
+	struct store *st = NULL;
+	*added = 0;
+	if (config_db_path(cfg, path, sizeof path) || access(path, R_OK) != 0)
+		return CD_OK;
+	enum cd_err rc = store_open(path, &st);
+	if (rc)
+		return rc;
+	for (size_t k = 0; k < sizeof finished / sizeof finished[0] && !rc; k++) {
+		struct store_case_filter f;
+		memset(&f, 0, sizeof f);
+		f.status = finished[k];
+		f.category_prefix = "H";
+		for (int64_t offset = 0; !rc; offset += STORE_CASES_PAGE_MAX) {
+			struct store_case_page pg;
+			memset(&pg, 0, sizeof pg);
+			rc = store_cases_list(st, &f, offset, STORE_CASES_PAGE_MAX, &pg);
+			if (rc == CD_ERR_TOOBIG) { /* the store's time budget: take what we have */
+				rc = CD_OK;
+				break;
+			}
+			for (size_t i = 0; !rc && i < pg.n; i++) {
+				const struct store_case *c = &pg.cases[i];
+				const struct category *l1 = category_ancestor_at(category_get(tree, c->category_code), 1);
+				if (!l1 || (strcmp(c->category_source, "given") && strcmp(c->category_source, "dispatcher")))
+					continue;
+				char text[STORE_CASE_TITLE_MAX + STORE_CASE_DESC_MAX];
+				int n = snprintf(text, sizeof text, "%s\n%s", c->title, c->description);
+				rc = classify_set_add(set, text, n > 0 ? (size_t)n : 0, l1->name, l1->code);
+				if (!rc)
+					(*added)++;
+			}
+			size_t got = pg.n;
+			store_case_page_release(&pg);
+			if (got < STORE_CASES_PAGE_MAX)
+				break;
+		}
+	}
+	store_close(st);
+	return rc;
+}
 
 int cli_train(int argc, char **argv)
 {
@@ -109,6 +161,16 @@ int cli_train(int argc, char **argv)
 			fprintf(stderr, "citydesk train: taxonomy: %s\n", cd_err_name(rc));
 			goto out;
 		}
+	}
+	if (tree) {
+		size_t closed = 0;
+		rc = add_closed_cases(&cfg, tree, set, &closed);
+		if (rc) {
+			fprintf(stderr, "citydesk train: reading closed cases from the store: %s\n", cd_err_name(rc));
+			goto out;
+		}
+		rows += closed;
+		printf("closed cases with a category chosen by a person: %zu\n", closed);
 	}
 	if (classify_set_label_count(set) < 2) {
 		fprintf(stderr, "citydesk train: %s has fewer than two labels\n", file);

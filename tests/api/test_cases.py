@@ -287,9 +287,16 @@ def test_trained_model_classifies_intake_and_the_classify_endpoint():
         # Keywords before any training.
         r = s.request("POST", "/api/v1/classify", {"text": "路灯不亮已经一周了"}, token=t["disp"])
         assert r.status == 200 and r.json()["category"]["source"] == "keyword", r
+        # A case whose category the dispatcher corrected, taken through to closing: a new label.
+        ref = new_case(s, t["admin"], description="小区电梯经常故障困人").json()["id"]
+        for action, kw in (("register", {"category": "H0101"}), ("dispatch", {}), ("accept", {}),
+                           ("handle", {"result": "已维修"}), ("verify", {"passed": True}), ("close", {})):
+            r = act(s, t["admin"], ref, action, **kw)
+            assert r.status == 200, (action, r)
         train = os.path.join(ROOT, "..", "shared", "data", "complaints", "taidi2020C_train.csv")
         out = s.cli("train", "--taxonomy", "hotline", "--cv", "0", train)
         assert out.returncode == 0, out.stderr
+        assert "closed cases with a category chosen by a person: 1" in out.stdout, out.stdout
         s.stop()
         s.start()
         t = {u: s.login(u) for u in ("disp",)}
