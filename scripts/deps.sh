@@ -26,7 +26,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# nginx is only a benchmark peer: keep its service from starting on package install.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+# nginx is only a benchmark peer: keep its service from starting on package install (and
+# leave a policy-rc.d the machine already had alone).
+own_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+	own_policy=1
+fi
 apt-get install -y -qq --no-install-recommends $missing
-rm -f /usr/sbin/policy-rc.d
+[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+exit 0
