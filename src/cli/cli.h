@@ -3,6 +3,8 @@
 #ifndef CD_CLI_H
 #define CD_CLI_H
 
+#include <stddef.h>
+
 #include "app/config.h"
 #include "store/store.h"
 
@@ -13,6 +15,19 @@ int cli_audit(int argc, char **argv);
 int cli_webhook(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_classify(int argc, char **argv);
+
+/* One option of a subcommand: "--flag VALUE" stores VALUE in the `const char *` field at
+ * `offset` of the options struct; a switch ("--flag" alone) sets the `int` field there to 1. */
+struct cli_flag {
+	const char *flag;
+	size_t offset;
+	int is_switch;
+};
+
+/* Parses argv[1..argc): the config flags (config.h) and the subcommand's own flags into opts.
+ * Returns 0, or 2 after printing "citydesk <command>: unknown or incomplete option" and usage. */
+int cli_parse_flags(int argc, char **argv, struct config *cfg, const struct cli_flag *flags, size_t n,
+		    void *opts, const char *command, const char *usage);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

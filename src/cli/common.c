@@ -41,3 +41,28 @@ struct store_actor cli_actor(void)
 	struct store_actor a = {name, ""};
 	return a;
 }
+
+int cli_parse_flags(int argc, char **argv, struct config *cfg, const struct cli_flag *flags, size_t n,
+		    void *opts, const char *command, const char *usage)
+{
+	for (int i = 1; i < argc; i++) {
+		int taken = config_take_flag(cfg, argc, argv, &i);
+		if (taken < 0)
+			return 2;
+		if (taken)
+			continue;
+		size_t k = 0;
+		while (k < n && strcmp(argv[i], flags[k].flag) != 0)
+			k++;
+		if (k == n || (!flags[k].is_switch && i + 1 >= argc)) {
+			fprintf(stderr, "citydesk %s: unknown or incomplete option %s\n%s", command, argv[i], usage);
+			return 2;
+		}
+		char *field = (char *)opts + flags[k].offset;
+		if (flags[k].is_switch)
+			*(int *)(void *)field = 1;
+		else
+			*(const char **)(void *)field = argv[++i];
+	}
+	return 0;
+}

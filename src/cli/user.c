@@ -38,37 +38,15 @@ static enum cd_err read_password(char *pw, size_t cap)
 
 static int parse_opts(int argc, char **argv, struct config *cfg, struct user_opts *o)
 {
-	static const struct {
-		const char *flag;
-		size_t offset;
-	} value_flags[] = {
-		{"--username", offsetof(struct user_opts, username)},
-		{"--role", offsetof(struct user_opts, role)},
-		{"--street", offsetof(struct user_opts, street)},
-		{"--unit", offsetof(struct user_opts, unit)},
-		{"--name", offsetof(struct user_opts, name)},
+	static const struct cli_flag flags[] = {
+		{"--username", offsetof(struct user_opts, username), 0},
+		{"--role", offsetof(struct user_opts, role), 0},
+		{"--street", offsetof(struct user_opts, street), 0},
+		{"--unit", offsetof(struct user_opts, unit), 0},
+		{"--name", offsetof(struct user_opts, name), 0},
+		{"--password-stdin", offsetof(struct user_opts, password_stdin), 1},
 	};
-	for (int i = 1; i < argc; i++) {
-		int taken = config_take_flag(cfg, argc, argv, &i);
-		if (taken < 0)
-			return 2;
-		if (taken)
-			continue;
-		if (strcmp(argv[i], "--password-stdin") == 0) {
-			o->password_stdin = 1;
-			continue;
-		}
-		size_t k;
-		for (k = 0; k < sizeof value_flags / sizeof value_flags[0]; k++)
-			if (strcmp(argv[i], value_flags[k].flag) == 0)
-				break;
-		if (k == sizeof value_flags / sizeof value_flags[0] || i + 1 >= argc) {
-			fprintf(stderr, "citydesk user: unknown or incomplete option %s\n%s", argv[i], usage);
-			return 2;
-		}
-		*(const char **)((char *)o + value_flags[k].offset) = argv[++i];
-	}
-	return 0;
+	return cli_parse_flags(argc, argv, cfg, flags, sizeof flags / sizeof flags[0], o, "user", usage);
 }
 
 static int user_add(struct store *st, const struct user_opts *o)

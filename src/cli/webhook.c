@@ -34,36 +34,16 @@ struct webhook_opts {
 
 static int parse_opts(int argc, char **argv, struct config *cfg, struct webhook_opts *o)
 {
-	static const struct {
-		const char *flag;
-		size_t offset;
-	} value_flags[] = {
-	    {"--name", offsetof(struct webhook_opts, name)},
-	    {"--url", offsetof(struct webhook_opts, url)},
-	    {"--events", offsetof(struct webhook_opts, events)},
-	    {"--street", offsetof(struct webhook_opts, street)},
-	    {"--unit", offsetof(struct webhook_opts, unit)},
-	    {"--limit", offsetof(struct webhook_opts, limit)},
-	    {"--id", offsetof(struct webhook_opts, id)},
+	static const struct cli_flag flags[] = {
+	    {"--name", offsetof(struct webhook_opts, name), 0},
+	    {"--url", offsetof(struct webhook_opts, url), 0},
+	    {"--events", offsetof(struct webhook_opts, events), 0},
+	    {"--street", offsetof(struct webhook_opts, street), 0},
+	    {"--unit", offsetof(struct webhook_opts, unit), 0},
+	    {"--limit", offsetof(struct webhook_opts, limit), 0},
+	    {"--id", offsetof(struct webhook_opts, id), 0},
 	};
-	for (int i = 1; i < argc; i++) {
-		int taken = config_take_flag(cfg, argc, argv, &i);
-		if (taken < 0)
-			return 2;
-		if (taken)
-			continue;
-		size_t k;
-		for (k = 0; k < sizeof value_flags / sizeof value_flags[0]; k++)
-			if (strcmp(argv[i], value_flags[k].flag) == 0)
-				break;
-		if (k == sizeof value_flags / sizeof value_flags[0] || i + 1 >= argc) {
-			fprintf(stderr, "citydesk webhook: unknown or incomplete option %s\n%s", argv[i],
-				usage);
-			return 2;
-		}
-		*(const char **)((char *)o + value_flags[k].offset) = argv[++i];
-	}
-	return 0;
+	return cli_parse_flags(argc, argv, cfg, flags, sizeof flags / sizeof flags[0], o, "webhook", usage);
 }
 
 /* A subscription name: 1-63 bytes of letters, digits, '-', '_' and '.'. */
