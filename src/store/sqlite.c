@@ -96,6 +96,14 @@ enum cd_err store__err(struct store *st, int src, const char *what)
 	}
 }
 
+enum cd_err store__step_row(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int src = sqlite3_step(s);
+	if (src == SQLITE_ROW)
+		return CD_OK;
+	return src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, what);
+}
+
 sqlite3_stmt *store__stmt(struct store *st, enum store__stmt id)
 {
 	if (!st->stmts[id]) {

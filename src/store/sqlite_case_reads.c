@@ -492,8 +492,8 @@ enum cd_err store_file_get(struct store *st, const char *id, struct store_file *
 	sqlite3_stmt *s = store__stmt(st, STORE__FILE_GET);
 	if (s) {
 		store__bind_text(s, 1, id);
-		int src = sqlite3_step(s);
-		if (src == SQLITE_ROW) {
+		rc = store__step_row(st, s, "file get");
+		if (!rc) {
 			rc = store__col_copy(s, 0, out->id, sizeof out->id);
 			if (!rc)
 				rc = store__col_copy(s, 1, out->mime, sizeof out->mime);
@@ -503,8 +503,6 @@ enum cd_err store_file_get(struct store *st, const char *id, struct store_file *
 			if (!rc)
 				rc = store__col_copy(s, 4, out->created_by, sizeof out->created_by);
 			out->created_at = sqlite3_column_int64(s, 5);
-		} else {
-			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "file get");
 		}
 		store__done(s);
 	}

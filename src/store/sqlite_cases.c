@@ -559,12 +559,9 @@ void store__cases_setup(struct store *st)
 /* Fetches the case a bound by-something statement finds; NOTFOUND when none. Store locked. */
 static enum cd_err case_fetch(struct store *st, sqlite3_stmt *s, struct store_case *out)
 {
-	int src = sqlite3_step(s);
-	enum cd_err rc;
-	if (src == SQLITE_ROW)
+	enum cd_err rc = store__step_row(st, s, "case get");
+	if (!rc)
 		rc = store__case_from_row(s, out);
-	else
-		rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "case get");
 	store__done(s);
 	return rc;
 }

@@ -260,6 +260,9 @@ void store__done(sqlite3_stmt *s);
  * sqlite3_errmsg. Constraint failures: UNIQUE/PRIMARY KEY -> CD_ERR_EXISTS; FOREIGN KEY,
  * CHECK, NOT NULL -> CD_ERR_INVALID. */
 enum cd_err store__err(struct store *st, int src, const char *what);
+/* Steps a query expected to give at most one row: CD_OK with the row ready to read,
+ * CD_ERR_NOTFOUND when there is none, else the mapped error (logged with `what`). */
+enum cd_err store__step_row(struct store *st, sqlite3_stmt *s, const char *what);
 
 /* BEGIN IMMEDIATE (takes the write lock up front, so no upgrade deadlocks between processes). */
 enum cd_err store__begin(struct store *st) CD_MUST_CHECK;

@@ -168,14 +168,12 @@ enum cd_err store_area_get(struct store *st, const char *code, struct store_area
 	sqlite3_stmt *s = store__stmt(st, STORE__AREA_GET);
 	if (s) {
 		store__bind_text(s, 1, code);
-		int src = sqlite3_step(s);
-		if (src == SQLITE_ROW) {
+		rc = store__step_row(st, s, "area get");
+		if (!rc) {
 			rc = area_from_row(s, out);
 			out->geometry = NULL;
 			if (!rc && geometry_out)
 				rc = store__col_dup(s, 4, geometry_out);
-		} else {
-			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "area get");
 		}
 		store__done(s);
 	}
@@ -309,11 +307,9 @@ enum cd_err store_unit_get(struct store *st, const char *code, struct store_unit
 	sqlite3_stmt *s = store__stmt(st, STORE__UNIT_GET);
 	if (s) {
 		store__bind_text(s, 1, code);
-		int src = sqlite3_step(s);
-		if (src == SQLITE_ROW)
+		rc = store__step_row(st, s, "unit get");
+		if (!rc)
 			rc = unit_from_row(s, out);
-		else
-			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "unit get");
 		store__done(s);
 	}
 	store__unlock(st);
@@ -458,11 +454,9 @@ enum cd_err store_resp_lookup(struct store *st, const char *category, const char
 		store__bind_text(s, 1, category);
 		store__bind_opt(s, 2, community);
 		store__bind_opt(s, 3, street);
-		int src = sqlite3_step(s);
-		if (src == SQLITE_ROW)
+		rc = store__step_row(st, s, "resp lookup");
+		if (!rc)
 			rc = store__col_copy(s, 0, unit_out, STORE_CODE_MAX);
-		else
-			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "resp lookup");
 		store__done(s);
 	}
 	store__unlock(st);

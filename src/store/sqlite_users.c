@@ -84,12 +84,9 @@ enum cd_err store_user_add(struct store *st, const struct store_actor *actor,
 /* Runs a user query whose ?1 is already bound; NOTFOUND when no row. Store locked. */
 static enum cd_err user_fetch(struct store *st, sqlite3_stmt *s, struct store_user *out)
 {
-	int src = sqlite3_step(s);
-	enum cd_err rc;
-	if (src == SQLITE_ROW)
+	enum cd_err rc = store__step_row(st, s, "user get");
+	if (!rc)
 		rc = user_from_row(s, out);
-	else
-		rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "user get");
 	store__done(s);
 	return rc;
 }
@@ -301,14 +298,11 @@ enum cd_err store_session_lookup(struct store *st, const uint8_t token_hash[STOR
 	if (s) {
 		sqlite3_bind_blob(s, 1, token_hash, STORE_TOKEN_HASH_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, now);
-		int src = sqlite3_step(s);
-		if (src == SQLITE_ROW) {
+		rc = store__step_row(st, s, "session lookup");
+		if (!rc) {
 			rc = user_from_row(s, out);
 			if (expires_at_out)
 				*expires_at_out = sqlite3_column_int64(s, 9);
-		} else {
-			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND
-						: store__err(st, src, "session lookup");
 		}
 		store__done(s);
 	}

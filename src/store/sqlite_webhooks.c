@@ -111,12 +111,9 @@ enum cd_err store_webhook_add(struct store *st, const struct store_actor *actor,
 /* Runs a webhook query whose ?1 is bound; NOTFOUND when no row. Store locked. */
 static enum cd_err webhook_fetch(struct store *st, sqlite3_stmt *s, struct store_webhook *out)
 {
-	int src = sqlite3_step(s);
-	enum cd_err rc;
-	if (src == SQLITE_ROW)
+	enum cd_err rc = store__step_row(st, s, "webhook get");
+	if (!rc)
 		rc = webhook_from_row(s, out);
-	else
-		rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "webhook get");
 	store__done(s);
 	return rc;
 }
