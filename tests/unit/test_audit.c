@@ -15,46 +15,10 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "tmpstore.h"
 #include "util/alloc.h"
 
 static const struct store_actor admin = {"admin", "10.0.0.7"};
-
-struct tmpdb {
-	char dir[64];
-	char path[128];
-};
-
-static void tmpdb_make(struct tmpdb *t)
-{
-	snprintf(t->dir, sizeof t->dir, "/tmp/citydesk-audit-XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(t->path, sizeof t->path, "%s/citydesk.db", t->dir);
-}
-
-static void tmpdb_remove(struct tmpdb *t)
-{
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char p[160];
-	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-		snprintf(p, sizeof p, "%s%s", t->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(t->dir);
-}
-
-static struct store *open_ok(struct tmpdb *t)
-{
-	struct store *st = NULL;
-	CHECK_INT_EQ(store_open(t->path, &st), CD_OK);
-	if (!st) {
-		fprintf(stderr, "cannot open test store\n");
-		exit(2);
-	}
-	return st;
-}
 
 /* The entries a fresh store starts with: one "store.migrate" per migration from the one that
  * created the audit table (0002) on. */

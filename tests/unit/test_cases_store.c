@@ -11,6 +11,7 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "tmpstore.h"
 #include "util/alloc.h"
 
 extern const char *const store_migrations[];
@@ -20,43 +21,6 @@ static const struct store_actor admin = {"admin", "127.0.0.1"};
 
 /* 2026-11-27 00:00:00 +08:00 */
 #define DAY0 ((int64_t)1795708800)
-
-struct tmpdb {
-	char dir[64];
-	char path[128];
-};
-
-static void tmpdb_make(struct tmpdb *t)
-{
-	snprintf(t->dir, sizeof t->dir, "/tmp/citydesk-cases-XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(t->path, sizeof t->path, "%s/citydesk.db", t->dir);
-}
-
-static void tmpdb_remove(struct tmpdb *t)
-{
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char p[160];
-	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-		snprintf(p, sizeof p, "%s%s", t->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(t->dir);
-}
-
-static struct store *open_ok(struct tmpdb *t)
-{
-	struct store *st = NULL;
-	CHECK_INT_EQ(store_open(t->path, &st), CD_OK);
-	if (!st) {
-		fprintf(stderr, "cannot open test store\n");
-		exit(2);
-	}
-	return st;
-}
 
 static int64_t audit_count(struct store *st)
 {

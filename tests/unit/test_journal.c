@@ -15,51 +15,13 @@
 
 #include "store/store.h"
 #include "test.h"
+#include "tmpstore.h"
 #include "util/alloc.h"
 
 static const struct store_actor intake = {"system", ""};
 
 /* 2026-11-27 00:00:00 +08:00 */
 #define DAY0 ((int64_t)1795708800)
-
-struct tmpdb {
-	char dir[64];
-	char path[128];
-	char journal[160];
-};
-
-static void tmpdb_make(struct tmpdb *t)
-{
-	snprintf(t->dir, sizeof t->dir, "/tmp/citydesk-journal-XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(t->path, sizeof t->path, "%s/citydesk.db", t->dir);
-	snprintf(t->journal, sizeof t->journal, "%s-intake", t->path);
-}
-
-static void tmpdb_remove(struct tmpdb *t)
-{
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal", "-intake", "-intake.copy"};
-	char p[192];
-	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-		snprintf(p, sizeof p, "%s%s", t->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(t->dir);
-}
-
-static struct store *open_ok(const struct tmpdb *t)
-{
-	struct store *st = NULL;
-	CHECK_INT_EQ(store_open(t->path, &st), CD_OK);
-	if (!st) {
-		fprintf(stderr, "cannot open test store\n");
-		exit(2);
-	}
-	return st;
-}
 
 static void fill_case(struct store_case *c, const char *channel, const char *ext, int64_t reported_at)
 {

@@ -23,6 +23,7 @@
 #include "app/webhooks.h"
 #include "store/store.h"
 #include "test.h"
+#include "tmpstore.h"
 #include "util/alloc.h"
 
 static const struct store_actor admin = {"admin", "10.0.0.7"};
@@ -159,36 +160,16 @@ static void test_body(void)
 
 /* ---- the store ---- */
 
-struct tmpdb {
-	char dir[64];
-	char path[128];
-};
-
 static struct store *tmpdb_open(struct tmpdb *t)
 {
-	snprintf(t->dir, sizeof t->dir, "/tmp/citydesk-wh-XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		perror("mkdtemp");
-		exit(2);
-	}
-	snprintf(t->path, sizeof t->path, "%s/citydesk.db", t->dir);
-	struct store *st = NULL;
-	CHECK_INT_EQ(store_open(t->path, &st), CD_OK);
-	if (!st)
-		exit(2);
-	return st;
+	tmpdb_make(t);
+	return open_ok(t);
 }
 
 static void tmpdb_close(struct tmpdb *t, struct store *st)
 {
 	store_close(st);
-	static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-	char p[160];
-	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
-		snprintf(p, sizeof p, "%s%s", t->path, suffix[i]);
-		unlink(p);
-	}
-	rmdir(t->dir);
+	tmpdb_remove(t);
 }
 
 static int64_t add_hook(struct store *st, const char *name, const char *url, const char *events)
