@@ -17,25 +17,9 @@
 
 #include "core/geojson.h"
 #include "core/locate.h"
+#include "locate_common.h"
 #include "util/alloc.h"
 
-#define REPEAT 3 /* passes over the points; the fastest is reported (as in bench_locate.c) */
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng;
-static double rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (double)(rng >> 11) / 9007199254740992.0;
-}
 
 static void geos_msg(const char *fmt, ...)
 {
@@ -44,29 +28,6 @@ static void geos_msg(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static int load(const char *path, struct geojson_features *out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "cannot open %s\n", path);
-		return -1;
-	}
-	size_t cap = 1 << 20, n = 0, got;
-	char *b = xmalloc(cap);
-	while ((got = fread(b + n, 1, cap - n, f)) > 0)
-		if ((n += got) == cap)
-			b = xrealloc(b, cap *= 2);
-	fclose(f);
-	char err[300];
-	enum cd_err rc = geojson_read(b, n, GEOJSON_WGS84, out, err, sizeof(err));
-	xfree(b);
-	if (rc) {
-		fprintf(stderr, "%s: %s\n", path, err);
-		return -1;
-	}
-	return 0;
 }
 
 static GEOSGeometry *ring_geos(GEOSContextHandle_t h, const struct geo_ring *r)
@@ -120,7 +81,7 @@ static void on_candidate(void *item, void *userdata)
 static void run(GEOSContextHandle_t h, const char *label, const struct geo_multipolygon *const *shapes,
 		size_t n, GEOSGeometry **pts, long npoints)
 {
-	double t0 = now();
+	double t0 = bench_now();
 	GEOSGeometry **geoms = xcalloc(n, sizeof(*geoms));
 	struct item *items = xcalloc(n, sizeof(*items));
 	GEOSSTRtree *tree = GEOSSTRtree_create_r(h, 10);
@@ -133,14 +94,14 @@ static void run(GEOSContextHandle_t h, const char *label, const struct geo_multi
 	/* The tree builds itself on the first query; do that outside the clock. */
 	struct query q = {h, pts[0], -1};
 	GEOSSTRtree_query_r(h, tree, pts[0], on_candidate, &q);
-	double t_build = now() - t0;
+	double t_build = bench_now() - t0;
 	uint64_t sum = 0;
 	long found = 0;
 	double dt = 1e30;
 	for (int rep = 0; rep < REPEAT; rep++) {
 		sum = 0;
 		found = 0;
-		t0 = now();
+		t0 = bench_now();
 		for (long i = 0; i < npoints; i++) {
 			q.pt = pts[i];
 			q.best = -1;
@@ -148,7 +109,7 @@ static void run(GEOSContextHandle_t h, const char *label, const struct geo_multi
 			sum += (uint64_t)(q.best + 1);
 			found += q.best >= 0;
 		}
-		double t = now() - t0;
+		double t = bench_now() - t0;
 		dt = t < dt ? t : dt;
 	}
 	printf("geos %s %.3f M/s checksum %llu found %ld build %.3f s\n", label, npoints / dt / 1e6,
@@ -164,52 +125,33 @@ static void run(GEOSContextHandle_t h, const char *label, const struct geo_multi
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: bench_locate_geos OUTLINE STREETS COMMUNITIES [POINTS [SEED]]\n");
-		return 2;
-	}
-	long npoints = argc > 4 ? strtol(argv[4], NULL, 10) : 1000000;
-	uint64_t seed = argc > 5 ? strtoull(argv[5], NULL, 10) : 20261127;
-	if (npoints <= 0 || seed == 0) {
-		fprintf(stderr, "POINTS and SEED must be positive\n");
-		return 2;
-	}
-	struct geojson_features outline, streets, comms;
-	if (load(argv[1], &outline) || load(argv[2], &streets) || load(argv[3], &comms))
-		return 1;
 	/* The grid cells come from citydesk's builder, so both sides see the same polygons. */
-	struct locate_area district = {outline.items[0].code, NULL, &outline.items[0].geom};
-	struct locate_area *st = xcalloc(streets.n, sizeof(*st));
-	struct locate_area *cm = xcalloc(comms.n, sizeof(*cm));
-	for (size_t i = 0; i < streets.n; i++)
-		st[i] = (struct locate_area){streets.items[i].code, NULL, &streets.items[i].geom};
-	for (size_t i = 0; i < comms.n; i++)
-		cm[i] = (struct locate_area){comms.items[i].code, NULL, &comms.items[i].geom};
-	struct locate_index *idx = NULL;
-	char why[300];
-	if (locate_build(&district, st, streets.n, cm, comms.n, NULL, &idx, why, sizeof(why))) {
-		fprintf(stderr, "locate_build: %s\n", why);
-		return 1;
-	}
+	struct bench_district d;
+	int rc = bench_district_load(argc, argv,
+				     "usage: bench_locate_geos OUTLINE STREETS COMMUNITIES [POINTS [SEED]]\n", &d);
+	if (rc)
+		return rc;
+	long npoints = d.npoints;
+	const struct geojson_features *streets = &d.streets;
+	const struct locate_index *idx = d.idx;
 
 	GEOSContextHandle_t h = GEOS_init_r();
 	GEOSContext_setNoticeHandler_r(h, geos_msg);
 	GEOSContext_setErrorHandler_r(h, geos_msg);
-	struct geo_bbox bb = geo_multipolygon_bbox(&outline.items[0].geom);
+	struct geo_bbox bb = geo_multipolygon_bbox(&d.outline.items[0].geom);
 	GEOSGeometry **pts = xmalloc((size_t)npoints * sizeof(*pts));
-	rng = seed;
+	uint64_t rng = d.seed;
 	for (long i = 0; i < npoints; i++) {
-		double x = bb.min_lng + rnd() * (bb.max_lng - bb.min_lng);
-		double y = bb.min_lat + rnd() * (bb.max_lat - bb.min_lat);
-		pts[i] = GEOSGeom_createPointFromXY_r(h, x, y);
+		struct geo_point p = bench_point(&bb, &rng);
+		pts[i] = GEOSGeom_createPointFromXY_r(h, p.lng, p.lat);
 	}
-	printf("geos %s, %zu streets, %zu grid cells, %ld points\n", GEOSversion(), streets.n,
+	printf("geos %s, %zu streets, %zu grid cells, %ld points\n", GEOSversion(), streets->n,
 	       locate_cell_count(idx), npoints);
 
-	const struct geo_multipolygon **sg = xcalloc(streets.n, sizeof(*sg));
-	for (size_t i = 0; i < streets.n; i++)
-		sg[i] = &streets.items[i].geom;
-	run(h, "streets", sg, streets.n, pts, npoints);
+	const struct geo_multipolygon **sg = xcalloc(streets->n, sizeof(*sg));
+	for (size_t i = 0; i < streets->n; i++)
+		sg[i] = &streets->items[i].geom;
+	run(h, "streets", sg, streets->n, pts, npoints);
 	size_t nc = locate_cell_count(idx);
 	const struct geo_multipolygon **cg = xcalloc(nc, sizeof(*cg));
 	for (size_t i = 0; i < nc; i++)
@@ -222,11 +164,6 @@ int main(int argc, char **argv)
 	xfree(sg);
 	xfree(cg);
 	GEOS_finish_r(h);
-	locate_free(idx);
-	xfree(st);
-	xfree(cm);
-	geojson_features_release(&outline);
-	geojson_features_release(&streets);
-	geojson_features_release(&comms);
+	bench_district_release(&d);
 	return 0;
 }
