@@ -592,22 +592,32 @@ static enum cd_err hotline_child(struct category_tree *t, struct strmap *m, cons
 	return CD_OK;
 }
 
+/* The start every loader shares: the tree must accept loads, a snapshot is taken so a refused
+ * file changes nothing, and the reader is set on the text. On failure nothing needs undoing;
+ * on success the caller ends with csv_release and snapshot_end. */
+static enum cd_err load_begin(struct category_tree *t, struct snapshot *snap, struct csv_reader *r,
+			      const char *text, size_t len, struct category_error *err)
+{
+	enum cd_err rc = check_loadable(t, err);
+	if (!rc)
+		rc = snapshot_take(t, snap);
+	if (!rc)
+		csv_init(r, text, len);
+	return rc;
+}
+
 enum cd_err category_tree_load_hotline(struct category_tree *t, const char *text, size_t len,
 				       struct category_error *err)
 {
-	enum cd_err rc = check_loadable(t, err);
-	if (rc)
-		return rc;
 	struct snapshot snap;
-	rc = snapshot_take(t, &snap);
+	struct csv_reader r;
+	enum cd_err rc = load_begin(t, &snap, &r, text, len, err);
 	if (rc)
 		return rc;
 	static const char *const need[] = {"一级分类", "二级分类", "三级分类"};
 	int cols[3];
 	struct strmap m;
 	strmap_init(&m);
-	struct csv_reader r;
-	csv_init(&r, text, len);
 	rc = read_header(&r, need, 3, cols, err);
 	if (rc)
 		goto done;
@@ -663,19 +673,15 @@ static bool all_digits(const char *s, size_t n)
 enum cd_err category_tree_load_urban(struct category_tree *t, const char *text, size_t len,
 				     struct category_error *err)
 {
-	enum cd_err rc = check_loadable(t, err);
-	if (rc)
-		return rc;
 	struct snapshot snap;
-	rc = snapshot_take(t, &snap);
+	struct csv_reader r;
+	enum cd_err rc = load_begin(t, &snap, &r, text, len, err);
 	if (rc)
 		return rc;
 	static const char *const need[] = {"kind", "major_code", "major_name", "code", "name"};
 	int cols[5];
 	struct strmap m;
 	strmap_init(&m);
-	struct csv_reader r;
-	csv_init(&r, text, len);
 	rc = read_header(&r, need, 5, cols, err);
 	if (rc)
 		goto done;
@@ -790,17 +796,13 @@ static enum cd_err parse_limits(const char *kind, const char *value, const char 
 enum cd_err category_tree_load_limits(struct category_tree *t, const char *text, size_t len,
 				      struct category_error *err)
 {
-	enum cd_err rc = check_loadable(t, err);
-	if (rc)
-		return rc;
 	struct snapshot snap;
-	rc = snapshot_take(t, &snap);
+	struct csv_reader r;
+	enum cd_err rc = load_begin(t, &snap, &r, text, len, err);
 	if (rc)
 		return rc;
 	static const char *const need[] = {"category_code", "limit_kind", "limit_value", "urgency"};
 	int cols[4];
-	struct csv_reader r;
-	csv_init(&r, text, len);
 	rc = read_header(&r, need, 4, cols, err);
 	if (rc)
 		goto done;
@@ -831,19 +833,15 @@ done:
 enum cd_err category_tree_load_csv(struct category_tree *t, const char *text, size_t len,
 				   struct category_error *err)
 {
-	enum cd_err rc = check_loadable(t, err);
-	if (rc)
-		return rc;
 	struct snapshot snap;
-	rc = snapshot_take(t, &snap);
+	struct csv_reader r;
+	enum cd_err rc = load_begin(t, &snap, &r, text, len, err);
 	if (rc)
 		return rc;
 	static const char *const need[] = {"code", "name", "parent_code"};
 	int cols[3];
 	struct strmap m;
 	strmap_init(&m);
-	struct csv_reader r;
-	csv_init(&r, text, len);
 	rc = read_header(&r, need, 3, cols, err);
 	if (rc)
 		goto done;
