@@ -121,7 +121,8 @@ struct pending_intake {
 	struct store_case c;
 	struct store_case_event ev;
 	struct commit_slot slot;
-	enum cd_err rc; /* the store's answer for this case */
+	struct similar_case sig; /* its duplicate-finder signature, made before the commit */
+	enum cd_err rc;          /* the store's answer for this case */
 };
 
 /* Runs on a server thread when the answer goes out: builds it from the stored case. */
@@ -129,8 +130,6 @@ static void intake_respond(struct http_request *req, struct http_response *res, 
 {
 	(void)req;
 	struct pending_intake *pi = ctx;
-	if (pi->rc == CD_OK)
-		intake_index_case(pi->app, &pi->c);
 	if (pi->rc == CD_OK || pi->rc == CD_ERR_EXISTS) {
 		reply_case(res, pi->rc == CD_OK ? 201 : 200, pi->app, &pi->c, pi->who);
 	} else if (pi->rc == CD_ERR_INVALID) {
@@ -148,8 +147,12 @@ static void intake_stored(void *ctx, enum cd_err rc)
 {
 	struct pending_intake *pi = ctx;
 	pi->rc = rc;
-	if (rc == CD_OK)
+	if (rc == CD_OK) {
+		/* Indexed here, not when the answer is written: a client that has gone away does not
+		 * keep its case out of the duplicate finder. The signature was made before the commit. */
+		intake_index_case(pi->app, &pi->c, &pi->sig);
 		events_case(pi->app->events, "case.created", &pi->c);
+	}
 	http_deferred_finish_with(pi->deferred, intake_respond, pi);
 }
 
@@ -259,7 +262,7 @@ void api_cases_create(struct http_request *req, struct http_response *res, void 
 		http_error(res, 500, "internal", "out of memory", NULL);
 		goto out;
 	}
-	enum cd_err rc = intake_prepare(app, &in, &pi->c, &pi->ev, &p);
+	enum cd_err rc = intake_prepare(app, &in, &pi->c, &pi->ev, &pi->sig, &p);
 	if (rc == CD_ERR_INVALID)
 		goto refuse;
 	if (rc) {
@@ -673,7 +676,7 @@ void api_cases_locate(struct http_request *req, struct http_response *res, void 
 	in.reported_at = c->reported_at;
 	in.actor = who->user.username;
 	in.actor_role = who->user.role;
-	if (intake_prepare(app, &in, placed, &ev, &p))
+	if (intake_prepare(app, &in, placed, &ev, NULL, &p))
 		goto refuse;
 	if (who->role == ROLE_STREET_DISPATCHER && strcmp(placed->street_code, who->user.street_code) != 0) {
 		http_error(res, 403, "forbidden", "a street dispatcher places cases within their street", "lat");

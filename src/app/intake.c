@@ -182,7 +182,7 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 }
 
 enum cd_err intake_prepare(struct app *app, const struct intake_request *in, struct store_case *c,
-			   struct store_case_event *ev, struct json_problem *p)
+			   struct store_case_event *ev, struct similar_case *sig, struct json_problem *p)
 {
 	memset(c, 0, sizeof *c);
 	memset(ev, 0, sizeof *ev);
@@ -215,13 +215,16 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 	intake_route(app, c->category_code, c->community_code, c->street_code, c->unit_code);
 
 	/* duplicates: the best earlier case near in place and time with similar text */
-	if (app->similar) {
-		struct similar_case sc;
+	struct similar_case scratch, *sc = sig ? sig : &scratch;
+	memset(sc, 0, sizeof *sc);
+	if (app->similar &&
+	    similar_case_make(sc, 0, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
+			      c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description) == CD_OK) {
 		struct similar_hit hit;
-		if (similar_case_make(&sc, 0, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
-				      c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description) == CD_OK &&
-		    similar_query(app->similar, &sc, &hit, 1) == 1)
+		if (similar_query(app->similar, sc, &hit, 1) == 1)
 			c->duplicate_of = hit.id;
+	} else {
+		sc->shingles = 0; /* nothing signed: intake_index_case signs it itself */
 	}
 
 	/* deadline */
@@ -255,8 +258,9 @@ enum cd_err intake_submit(struct app *app, const struct intake_request *in, stru
 			  bool *created, struct json_problem *p)
 {
 	struct store_case_event ev;
+	struct similar_case sig;
 	*created = false;
-	enum cd_err rc = intake_prepare(app, in, c, &ev, p);
+	enum cd_err rc = intake_prepare(app, in, c, &ev, &sig, p);
 	if (rc)
 		return rc;
 	/* one transaction, with every other case that arrived meanwhile */
@@ -271,16 +275,24 @@ enum cd_err intake_submit(struct app *app, const struct intake_request *in, stru
 		return rc;
 	*created = true;
 	events_case(app->events, "case.created", c);
-	intake_index_case(app, c);
+	intake_index_case(app, c, &sig);
 	return CD_OK;
 }
 
-void intake_index_case(struct app *app, const struct store_case *c)
+void intake_index_case(struct app *app, const struct store_case *c, struct similar_case *sig)
 {
-	struct similar_case sc;
-	if (app->similar &&
-	    (similar_case_make(&sc, c->id, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
-			       c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description) != CD_OK ||
-	     similar_add(app->similar, &sc) != CD_OK))
+	struct similar_case own;
+	if (!app->similar)
+		return;
+	enum cd_err rc = CD_OK;
+	if (!sig || !sig->shingles) { /* not signed at intake: sign now */
+		sig = &own;
+		rc = similar_case_make(sig, c->id, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
+				       c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description);
+	}
+	sig->id = c->id;
+	if (!rc)
+		rc = similar_add(app->similar, sig);
+	if (rc)
 		log_warn("duplicate finder: case not indexed", "\"case\":%lld", (long long)c->id);
 }

@@ -10,6 +10,7 @@
 #include "app/app.h"
 #include "core/calendar.h"
 #include "core/classify_kw.h"
+#include "core/similar.h"
 #include "store/store.h"
 #include "util/json.h"
 
@@ -46,10 +47,12 @@ struct intake_request {
 };
 
 /* Runs every stage but the store: on success *c is the case ready to be stored and *ev its
- * first event (hand both to commit_queue_submit or _submit_async). On a refusal returns
- * CD_ERR_INVALID with *p naming the field (422). */
+ * first event (hand both to commit_queue_submit or _submit_async), and *sig (may be NULL) its
+ * duplicate-finder signature, for intake_index_case once the case has its id. On a refusal
+ * returns CD_ERR_INVALID with *p naming the field (422). */
 enum cd_err intake_prepare(struct app *app, const struct intake_request *in, struct store_case *c,
-			   struct store_case_event *ev, struct json_problem *p) CD_MUST_CHECK;
+			   struct store_case_event *ev, struct similar_case *sig,
+			   struct json_problem *p) CD_MUST_CHECK;
 
 /* Runs the pipeline and stores the case, waiting for the commit. On success *out is the stored case and *created
  * says whether it is new (false: the same channel + external_id was stored before, and *out
@@ -74,8 +77,9 @@ void intake_category_limit(struct app *app, const char *category, struct cal_lim
  * writing at most cap bytes (whole characters) into out. */
 void intake_normalize_text(const char *in, char *out, size_t cap);
 
-/* Adds a stored case (id assigned) to the duplicate finder, when there is one. Signs its text
- * (~20 us): call it on a request thread, not the intake writer. */
-void intake_index_case(struct app *app, const struct store_case *c);
+/* Adds a stored case (id assigned) to the duplicate finder, when there is one, with the
+ * signature intake_prepare made (cheap: the intake writer calls it); with a NULL or empty sig
+ * it signs the text itself (~20 us). */
+void intake_index_case(struct app *app, const struct store_case *c, struct similar_case *sig);
 
 #endif
