@@ -18,6 +18,10 @@ struct commit_queue;
 struct events;
 struct webhooks;
 struct similar_index;
+struct devices;
+struct series;
+struct alerts;
+struct iot_hub;
 
 struct app {
 	struct config cfg;            /* resolved settings */
@@ -36,6 +40,10 @@ struct app {
 	struct events *events;        /* case and alert events for GET /api/v1/stream (app/events.h) */
 	struct webhooks *webhooks;    /* outgoing webhooks, fed by `events` (app/webhooks.h) */
 	struct similar_index *similar; /* duplicate finder over recent cases (core/similar.h), or NULL */
+	struct devices *devices;      /* device registry, in memory over the store (app/devices.h) */
+	struct series *series;        /* telemetry time series (app/series.h) */
+	struct alerts *alerts;        /* rules and alerts (app/alerts.h) */
+	struct iot_hub *iot;          /* the IoT hub's queue, threads, broker and listeners (app/iot.h) */
 };
 
 #endif

@@ -25,6 +25,13 @@ static const struct {
 			    "category taxonomies (hotline, urban management) and their time limits"},
 	[CFG_WORK_HOURS] = {"--work-hours", "CITYDESK_WORK_HOURS", "08:30-12:00,14:00-18:00",
 			    "working periods of a working day"},
+	[CFG_MQTT_LISTEN] = {"--mqtt-listen", "CITYDESK_MQTT_LISTEN", "127.0.0.1:1883",
+			     "address of the Mosquitto broker serve starts and supervises"},
+	[CFG_MQTT_URL] = {"--mqtt-url", "CITYDESK_MQTT_URL", "",
+			  "an external MQTT broker to use instead (mqtt://user:password@host:port)"},
+	[CFG_GB26875_LISTEN] = {"--gb26875-listen", "CITYDESK_GB26875_LISTEN", "127.0.0.1:9026",
+				"TCP address for GB/T 26875.3 fire-alarm transmitters"},
+	[CFG_IOT] = {"--iot", "CITYDESK_IOT", "on", "on|off: run the MQTT broker, client and device listeners"},
 };
 
 void config_init(struct config *cfg)

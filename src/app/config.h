@@ -16,6 +16,10 @@ enum config_key {
 	CFG_CALENDAR,      /* --calendar, CITYDESK_CALENDAR: holiday-cn year files */
 	CFG_CATEGORIES,    /* --categories, CITYDESK_CATEGORIES: category taxonomies and limits */
 	CFG_WORK_HOURS,    /* --work-hours, CITYDESK_WORK_HOURS: working periods of a working day */
+	CFG_MQTT_LISTEN,   /* --mqtt-listen, CITYDESK_MQTT_LISTEN: the supervised Mosquitto's HOST:PORT */
+	CFG_MQTT_URL,      /* --mqtt-url, CITYDESK_MQTT_URL: an external broker (mqtt://user:pass@host:port) */
+	CFG_GB26875_LISTEN, /* --gb26875-listen, CITYDESK_GB26875_LISTEN: fire-alarm transmitters' TCP */
+	CFG_IOT,           /* --iot, CITYDESK_IOT: on|off: the broker, MQTT client and listeners */
 	CFG_COUNT
 };
 
