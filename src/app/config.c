@@ -32,6 +32,10 @@ static const struct {
 	[CFG_GB26875_LISTEN] = {"--gb26875-listen", "CITYDESK_GB26875_LISTEN", "127.0.0.1:9026",
 				"TCP address for GB/T 26875.3 fire-alarm transmitters"},
 	[CFG_IOT] = {"--iot", "CITYDESK_IOT", "on", "on|off: run the MQTT broker, client and device listeners"},
+	[CFG_DEMO] = {"--demo", "CITYDESK_DEMO", "off",
+		      "on|off: seed an empty store with a year of history and keep a simulator running"},
+	[CFG_DUP_AUTO_MERGE] = {"--dup-auto-merge", "CITYDESK_DUP_AUTO_MERGE", "off",
+				"off, or the similarity (0..1, e.g. 0.8) from which duplicates merge automatically"},
 };
 
 void config_init(struct config *cfg)

@@ -20,6 +20,9 @@ enum config_key {
 	CFG_MQTT_URL,      /* --mqtt-url, CITYDESK_MQTT_URL: an external broker (mqtt://user:pass@host:port) */
 	CFG_GB26875_LISTEN, /* --gb26875-listen, CITYDESK_GB26875_LISTEN: fire-alarm transmitters' TCP */
 	CFG_IOT,           /* --iot, CITYDESK_IOT: on|off: the broker, MQTT client and listeners */
+	CFG_DEMO,          /* --demo, CITYDESK_DEMO: on|off: seed a year of history and run a simulator */
+	CFG_DUP_AUTO_MERGE, /* --dup-auto-merge, CITYDESK_DUP_AUTO_MERGE: off, or a score 0..1 from which a
+			       new case is merged into its duplicate automatically */
 	CFG_COUNT
 };
 

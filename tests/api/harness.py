@@ -42,9 +42,14 @@ class Response:
 class Server:
     """One citydesk process with its own data directory; use as a context manager."""
 
-    def __init__(self, extra_env=None, data_dir=None):
+    def __init__(self, extra_env=None, data_dir=None, iot=False):
+        """iot=True runs the IoT side (a supervised Mosquitto, the GB/T 26875.3 listener) on
+        free ports, in .mqtt_port and .gb_port; otherwise it is off (CITYDESK_IOT=off)."""
         self.data = data_dir or tempfile.mkdtemp(prefix="citydesk-test-")
         self.own_data = data_dir is None
+        self.iot = iot
+        self.mqtt_port = None
+        self.gb_port = None
         self.port = None
         self.proc = None
         self.env = dict(os.environ)
@@ -75,6 +80,15 @@ class Server:
         env = dict(self.env)
         env["CITYDESK_DATA"] = self.data
         env["CITYDESK_LISTEN"] = "127.0.0.1:%d" % self.port
+        if self.iot:
+            if self.mqtt_port is None:  # kept across restarts, as a real deployment would
+                self.mqtt_port = free_port()
+                self.gb_port = free_port()
+            env["CITYDESK_IOT"] = "on"
+            env["CITYDESK_MQTT_LISTEN"] = "127.0.0.1:%d" % self.mqtt_port
+            env["CITYDESK_GB26875_LISTEN"] = "127.0.0.1:%d" % self.gb_port
+        else:
+            env["CITYDESK_IOT"] = "off"
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve"], env=env, cwd=ROOT, stdout=self.logf,
                                      stderr=self.logf)
