@@ -36,6 +36,7 @@ static const struct {
 		      "on|off: seed an empty store with a year of history and keep a simulator running"},
 	[CFG_DUP_AUTO_MERGE] = {"--dup-auto-merge", "CITYDESK_DUP_AUTO_MERGE", "off",
 				"off, or the similarity (0..1, e.g. 0.8) from which duplicates merge automatically"},
+	[CFG_WEB] = {"--web", "CITYDESK_WEB", "web", "folder of the console and the residents' app (static files)"},
 };
 
 void config_init(struct config *cfg)

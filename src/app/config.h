@@ -23,6 +23,7 @@ enum config_key {
 	CFG_DEMO,          /* --demo, CITYDESK_DEMO: on|off: seed a year of history and run a simulator */
 	CFG_DUP_AUTO_MERGE, /* --dup-auto-merge, CITYDESK_DUP_AUTO_MERGE: off, or a score 0..1 from which a
 			       new case is merged into its duplicate automatically */
+	CFG_WEB,           /* --web, CITYDESK_WEB: the browser console and residents' app (static files) */
 	CFG_COUNT
 };
 
