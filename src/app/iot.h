@@ -13,6 +13,7 @@
 #include "util/json.h"
 
 struct app;
+struct buf;
 
 #define IOT_ID_MAX 64        /* device id, with NUL: [A-Za-z0-9_.-]{1,63} */
 #define IOT_METRIC_MAX 32    /* metric name, with NUL: [A-Za-z0-9_.-]{1,31} */
@@ -108,5 +109,9 @@ bool iot_device_for_address(struct app *app, const char *address_hex, char devic
  * threads), as configured. */
 enum cd_err iot_start(struct app *app) CD_MUST_CHECK;
 void iot_stop(struct app *app);
+
+/* Appends the hub's counters (messages by source, unknown devices, queue depth) to a
+ * Prometheus text page. */
+enum cd_err iot_metrics(struct app *app, struct buf *out) CD_MUST_CHECK;
 
 #endif
