@@ -250,7 +250,18 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 	snprintf(ev->role, sizeof ev->role, "%s", in->actor_role);
 	snprintf(ev->action, sizeof ev->action, "report");
 	snprintf(ev->to_status, sizeof ev->to_status, "%s", c->status);
-	snprintf(ev->data, sizeof ev->data, "{\"channel\":\"%s\"}", c->channel);
+	const char *extra = in->event_data ? in->event_data : "";
+	while (*extra == ' ')
+		extra++;
+	if (extra[0] == '{' && extra[1] != '}') { /* "{...}": its members after the channel */
+		int n = snprintf(ev->data, sizeof ev->data, "{\"channel\":\"%s\",%s", c->channel, extra + 1);
+		if (n < 0 || (size_t)n >= sizeof ev->data) {
+			json_problem_set(p, 422, "invalid_field", "attributes", "the report's extra data is too long");
+			return CD_ERR_INVALID;
+		}
+	} else {
+		snprintf(ev->data, sizeof ev->data, "{\"channel\":\"%s\"}", c->channel);
+	}
 	return CD_OK;
 }
 

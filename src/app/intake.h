@@ -42,6 +42,8 @@ struct intake_request {
 	struct cal_limit limit;
 	int64_t reported_at;       /* 0 = now (others are for admins and systems: imports, replays) */
 	int64_t reporter_user_id;  /* citizen account, or 0 */
+	const char *event_data;    /* a JSON object text whose members join the first event's data
+				      (e.g. Open311's attributes and media_url), or NULL */
 	const char *actor;         /* username recorded on the first event */
 	const char *actor_role;
 };
