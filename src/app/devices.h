@@ -29,6 +29,10 @@ enum cd_err devices_load(struct app *app, struct devices **out) CD_MUST_CHECK;
 /* Saves the online states one last time, stops the thread, frees. NULL is fine. */
 void devices_free(struct devices *d);
 
+/* Saves online states and re-reads devices stored by others now, as the saver thread does every
+ * DEVICES_SAVE_MS (for tests, and for callers that just changed the store themselves). */
+void devices_sync(struct devices *d);
+
 /* Copies the device `id` into *out; false when unknown (out untouched). Decommissioned devices
  * (active false) are found too: callers that take data check out->active. */
 bool devices_get(struct devices *d, const char *id, struct iot_device *out);

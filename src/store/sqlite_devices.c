@@ -1,0 +1,375 @@
+/* The SQLite store's IoT device registry (store_devices.h): audited registrations, updates and
+ * new secrets, and the unaudited online/last-seen bookkeeping. Its statements are prepared per
+ * call rather than cached in the store's table: registry writes are rare (provisioning), the
+ * whole table is read once at start-up, and the bookkeeping runs every few seconds. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/sqlite_int.h"
+#include "store/store_devices.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+#define DEV_COLS \
+	"id, type, name, site, owner, lat, lng, street_code, community_code, grid_code, address_hex, " \
+	"tags, active, secret_hash, mqtt_hash, online, last_seen_ms, created_at, updated_at"
+
+/* The audit snapshot of a device: every registry field, never the hashes. */
+#define DEV_SNAP \
+	"SELECT json_object('id', id, 'type', type, 'name', name, 'site', site, 'owner', owner, " \
+	"'lat', lat, 'lng', lng, 'street_code', street_code, 'community_code', community_code, " \
+	"'grid_code', grid_code, 'address_hex', address_hex, 'tags', tags, 'active', active) " \
+	"FROM devices WHERE id = ?1"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Prepares sql on the store's connection (store locked); NULL with the error logged. */
+static sqlite3_stmt *prep(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (src != SQLITE_OK) {
+		log_msg(LOG_ERROR, "store: cannot prepare a devices statement", "\"sqlite\":%d", src);
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+static bool dev_terminated(const struct store_device *d)
+{
+	return STORE__TERMINATED(d->id) && STORE__TERMINATED(d->type) && STORE__TERMINATED(d->name) &&
+	       STORE__TERMINATED(d->site) && STORE__TERMINATED(d->owner) &&
+	       STORE__TERMINATED(d->street_code) && STORE__TERMINATED(d->community_code) &&
+	       STORE__TERMINATED(d->grid_code) && STORE__TERMINATED(d->address_hex) &&
+	       STORE__TERMINATED(d->tags) && STORE__TERMINATED(d->secret_hash) &&
+	       STORE__TERMINATED(d->mqtt_hash);
+}
+
+/* Fills d from a DEV_COLS row. */
+static enum cd_err dev_from_row(sqlite3_stmt *s, struct store_device *d)
+{
+	memset(d, 0, sizeof *d);
+	enum cd_err rc = store__col_copy(s, 0, d->id, sizeof d->id);
+	if (!rc)
+		rc = store__col_copy(s, 1, d->type, sizeof d->type);
+	if (!rc)
+		rc = store__col_copy(s, 2, d->name, sizeof d->name);
+	if (!rc)
+		rc = store__col_copy(s, 3, d->site, sizeof d->site);
+	if (!rc)
+		rc = store__col_copy(s, 4, d->owner, sizeof d->owner);
+	d->has_point = sqlite3_column_type(s, 5) != SQLITE_NULL && sqlite3_column_type(s, 6) != SQLITE_NULL;
+	if (d->has_point) {
+		d->lat = sqlite3_column_double(s, 5);
+		d->lng = sqlite3_column_double(s, 6);
+	}
+	if (!rc)
+		rc = store__col_copy(s, 7, d->street_code, sizeof d->street_code);
+	if (!rc)
+		rc = store__col_copy(s, 8, d->community_code, sizeof d->community_code);
+	if (!rc)
+		rc = store__col_copy(s, 9, d->grid_code, sizeof d->grid_code);
+	if (!rc)
+		rc = store__col_copy(s, 10, d->address_hex, sizeof d->address_hex);
+	if (!rc)
+		rc = store__col_copy(s, 11, d->tags, sizeof d->tags);
+	d->active = sqlite3_column_int(s, 12);
+	if (!rc)
+		rc = store__col_copy(s, 13, d->secret_hash, sizeof d->secret_hash);
+	if (!rc)
+		rc = store__col_copy(s, 14, d->mqtt_hash, sizeof d->mqtt_hash);
+	d->online = sqlite3_column_int(s, 15);
+	d->last_seen_ms = sqlite3_column_int64(s, 16);
+	d->created_at = sqlite3_column_int64(s, 17);
+	d->updated_at = sqlite3_column_int64(s, 18);
+	return rc;
+}
+
+/* The audit snapshot of device `id` (store locked, in the transaction); *out to xfree, NULL
+ * when there is no such row. */
+static enum cd_err dev_snapshot(struct store *st, const char *id, char **out)
+{
+	*out = NULL;
+	sqlite3_stmt *s = prep(st, DEV_SNAP);
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, id);
+	int src = sqlite3_step(s);
+	enum cd_err rc = CD_OK;
+	if (src == SQLITE_ROW)
+		rc = store__col_dup(s, 0, out);
+	else if (src != SQLITE_DONE)
+		rc = store__err(st, src, "device snapshot");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void dev_target(char *out, size_t cap, const char *id)
+{
+	snprintf(out, cap, "devices/%s", id);
+}
+
+/* Binds the registry fields ?2..?13 shared by insert and update (?1 is the id). */
+static void bind_registry(sqlite3_stmt *s, const struct store_device *d)
+{
+	store__bind_text(s, 2, d->type);
+	store__bind_text(s, 3, d->name);
+	store__bind_text(s, 4, d->site);
+	store__bind_text(s, 5, d->owner);
+	if (d->has_point) {
+		sqlite3_bind_double(s, 6, d->lat);
+		sqlite3_bind_double(s, 7, d->lng);
+	}
+	store__bind_text(s, 8, d->street_code);
+	store__bind_text(s, 9, d->community_code);
+	store__bind_text(s, 10, d->grid_code);
+	store__bind_opt(s, 11, d->address_hex); /* "" -> NULL: UNIQUE allows many NULLs */
+	store__bind_text(s, 12, d->tags);
+	sqlite3_bind_int(s, 13, d->active ? 1 : 0);
+}
+
+static enum cd_err add_tx(struct store *st, const struct store_actor *actor, struct store_device *v, size_t n,
+			  size_t *bad)
+{
+	sqlite3_stmt *s = prep(st, "INSERT INTO devices (" DEV_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+				   "?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, 0, ?16, ?17)");
+	if (!s)
+		return CD_ERR_STORE;
+	enum cd_err rc = CD_OK;
+	int64_t now = now_ms();
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct store_device *d = &v[i];
+		*bad = i;
+		if (!d->created_at)
+			d->created_at = now / 1000;
+		d->updated_at = now;
+		d->online = 0;
+		d->last_seen_ms = 0;
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		store__bind_text(s, 1, d->id);
+		bind_registry(s, d);
+		store__bind_text(s, 14, d->secret_hash);
+		store__bind_text(s, 15, d->mqtt_hash);
+		sqlite3_bind_int64(s, 16, d->created_at);
+		sqlite3_bind_int64(s, 17, d->updated_at);
+		int src = sqlite3_step(s);
+		if (src != SQLITE_DONE) {
+			rc = store__err(st, src, "device insert");
+			break;
+		}
+		char *after = NULL, target[96];
+		dev_target(target, sizeof target, d->id);
+		rc = dev_snapshot(st, d->id, &after);
+		if (!rc)
+			rc = store__audit_add(st, actor, "device.add", target, NULL, after);
+		xfree(after);
+	}
+	if (!rc)
+		*bad = n;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cd_err store_devices_add(struct store *st, const struct store_actor *actor, struct store_device *v,
+			      size_t n, size_t *bad)
+{
+	size_t at = n;
+	if (bad)
+		*bad = n;
+	if (n > STORE_DEVICE_BATCH_MAX)
+		return CD_ERR_RANGE;
+	for (size_t i = 0; i < n; i++) {
+		if (!dev_terminated(&v[i]) || !v[i].id[0] || !v[i].secret_hash[0] || !v[i].mqtt_hash[0]) {
+			if (bad)
+				*bad = i;
+			return CD_ERR_INVALID;
+		}
+	}
+	if (n == 0)
+		return CD_OK;
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, add_tx(st, actor, v, n, &at));
+	else
+		at = n;
+	store__unlock(st);
+	if (rc && bad)
+		*bad = at;
+	return rc;
+}
+
+static enum cd_err update_tx(struct store *st, const struct store_actor *actor, struct store_device *d)
+{
+	char *before = NULL, *after = NULL, target[96];
+	enum cd_err rc = dev_snapshot(st, d->id, &before);
+	if (!rc && !before)
+		rc = CD_ERR_NOTFOUND;
+	sqlite3_stmt *s = NULL;
+	if (!rc) {
+		s = prep(st, "UPDATE devices SET type = ?2, name = ?3, site = ?4, owner = ?5, lat = ?6, "
+			     "lng = ?7, street_code = ?8, community_code = ?9, grid_code = ?10, "
+			     "address_hex = ?11, tags = ?12, active = ?13, updated_at = ?14 WHERE id = ?1");
+		if (!s)
+			rc = CD_ERR_STORE;
+	}
+	if (!rc) {
+		d->updated_at = now_ms();
+		store__bind_text(s, 1, d->id);
+		bind_registry(s, d);
+		sqlite3_bind_int64(s, 14, d->updated_at);
+		int src = sqlite3_step(s);
+		if (src != SQLITE_DONE)
+			rc = store__err(st, src, "device update");
+	}
+	sqlite3_finalize(s);
+	if (!rc)
+		rc = dev_snapshot(st, d->id, &after);
+	if (!rc) {
+		dev_target(target, sizeof target, d->id);
+		rc = store__audit_add(st, actor, "device.update", target, before, after);
+	}
+	xfree(before);
+	xfree(after);
+	return rc;
+}
+
+enum cd_err store_device_update(struct store *st, const struct store_actor *actor, struct store_device *d)
+{
+	if (!dev_terminated(d) || !d->id[0])
+		return CD_ERR_INVALID;
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, update_tx(st, actor, d));
+	store__unlock(st);
+	return rc;
+}
+
+static enum cd_err secret_tx(struct store *st, const struct store_actor *actor, const char *id,
+			     const char *secret_hash, const char *mqtt_hash, int64_t updated_at)
+{
+	sqlite3_stmt *s = prep(st, "UPDATE devices SET secret_hash = ?2, mqtt_hash = ?3, updated_at = ?4 "
+				   "WHERE id = ?1");
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, id);
+	store__bind_text(s, 2, secret_hash);
+	store__bind_text(s, 3, mqtt_hash);
+	sqlite3_bind_int64(s, 4, updated_at);
+	int src = sqlite3_step(s);
+	enum cd_err rc = src == SQLITE_DONE ? CD_OK : store__err(st, src, "device secret");
+	if (!rc && sqlite3_changes(st->db) == 0)
+		rc = CD_ERR_NOTFOUND;
+	sqlite3_finalize(s);
+	if (!rc) {
+		char target[96];
+		dev_target(target, sizeof target, id);
+		rc = store__audit_add(st, actor, "device.secret", target, NULL, "{\"secret\":\"replaced\"}");
+	}
+	return rc;
+}
+
+enum cd_err store_device_set_secret(struct store *st, const struct store_actor *actor, const char *id,
+				    const char *secret_hash, const char *mqtt_hash, int64_t *updated_at)
+{
+	if (!id || !*id || !secret_hash || !*secret_hash || !mqtt_hash || !*mqtt_hash)
+		return CD_ERR_INVALID;
+	int64_t at = now_ms();
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, secret_tx(st, actor, id, secret_hash, mqtt_hash, at));
+	store__unlock(st);
+	if (!rc && updated_at)
+		*updated_at = at;
+	return rc;
+}
+
+enum cd_err store_device_get(struct store *st, const char *id, struct store_device *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!id || !*id)
+		return CD_ERR_NOTFOUND;
+	store__lock(st);
+	enum cd_err rc = CD_OK;
+	sqlite3_stmt *s = prep(st, "SELECT " DEV_COLS " FROM devices WHERE id = ?1");
+	if (!s)
+		rc = CD_ERR_STORE;
+	if (!rc) {
+		store__bind_text(s, 1, id);
+		rc = store__step_row(st, s, "device get");
+		if (!rc)
+			rc = dev_from_row(s, out);
+	}
+	sqlite3_finalize(s);
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_devices_list(struct store *st, int64_t since_ms, store_device_fn fn, void *ctx)
+{
+	store__lock(st);
+	enum cd_err rc = CD_OK;
+	sqlite3_stmt *s = prep(st, "SELECT " DEV_COLS " FROM devices WHERE updated_at > ?1 ORDER BY id");
+	if (!s)
+		rc = CD_ERR_STORE;
+	if (!rc) {
+		sqlite3_bind_int64(s, 1, since_ms);
+		int src;
+		struct store_device d;
+		while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+			rc = dev_from_row(s, &d);
+			if (rc || fn(ctx, &d))
+				break;
+		}
+		if (!rc && src != SQLITE_ROW && src != SQLITE_DONE)
+			rc = store__err(st, src, "device list");
+	}
+	sqlite3_finalize(s);
+	store__unlock(st);
+	return rc;
+}
+
+static enum cd_err seen_tx(struct store *st, const struct store_device_seen *v, size_t n)
+{
+	sqlite3_stmt *s = prep(st, "UPDATE devices SET online = ?2, last_seen_ms = max(last_seen_ms, ?3) "
+				   "WHERE id = ?1");
+	if (!s)
+		return CD_ERR_STORE;
+	enum cd_err rc = CD_OK;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (!STORE__TERMINATED(v[i].id))
+			continue;
+		sqlite3_reset(s);
+		store__bind_text(s, 1, v[i].id);
+		sqlite3_bind_int(s, 2, v[i].online ? 1 : 0);
+		sqlite3_bind_int64(s, 3, v[i].last_seen_ms);
+		int src = sqlite3_step(s);
+		if (src != SQLITE_DONE)
+			rc = store__err(st, src, "device seen");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cd_err store_devices_save_seen(struct store *st, const struct store_device_seen *v, size_t n)
+{
+	if (n == 0)
+		return CD_OK;
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, seen_tx(st, v, n));
+	store__unlock(st);
+	return rc;
+}
