@@ -15,6 +15,7 @@ static const struct command {
 	{"user", cli_user, "add, list, change or disable accounts"},
 	{"audit", cli_audit, "verify or list the audit trail"},
 	{"webhook", cli_webhook, "add, list or remove webhooks; dead letters and retries"},
+	{"apikey", cli_apikey, "add, list or revoke Open311 API keys"},
 	{"train", cli_train, "train the category model from labelled messages"},
 	{"classify", cli_classify, "classify texts from stdin (one per line)"},
 };

@@ -1,6 +1,8 @@
 /* The route table of the HTTP API: every route the server answers, in one place. The
  * OpenAPI document and its test walk this table. */
 #include "api/api.h"
+#include "api/open311.h"
+#include "api/openapi.h"
 
 const struct http_route api_routes[] = {
 	{"GET", "/healthz", api_health, "health"},
@@ -33,6 +35,12 @@ const struct http_route api_routes[] = {
 	{"GET", "/api/v1/map/communities", api_map_communities, "map_communities"},
 	{"GET", "/api/v1/map/grids", api_map_grids, "map_grids"},
 	{"GET", "/api/v1/stream", api_stream, "stream"},
+	{"GET", "/api/v1/openapi.json", api_openapi, "openapi"},
+	{"GET", "/open311/v2/{doc}", api_open311_get, "open311_get"},
+	{"POST", "/open311/v2/{doc}", api_open311_post, "open311_post"},
+	{"GET", "/open311/v2/services/{code}", api_open311_service, "open311_service"},
+	{"GET", "/open311/v2/requests/{id}", api_open311_request, "open311_request"},
+	{"GET", "/open311/v2/tokens/{token}", api_open311_token, "open311_token"},
 };
 
 const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];

@@ -15,6 +15,7 @@ int cli_audit(int argc, char **argv);
 int cli_webhook(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_classify(int argc, char **argv);
+int cli_apikey(int argc, char **argv);
 
 /* One option of a subcommand: "--flag VALUE" stores VALUE in the `const char *` field at
  * `offset` of the options struct; a switch ("--flag" alone) sets the `int` field there to 1. */
@@ -28,6 +29,18 @@ struct cli_flag {
  * Returns 0, or 2 after printing "citydesk <command>: unknown or incomplete option" and usage. */
 int cli_parse_flags(int argc, char **argv, struct config *cfg, const struct cli_flag *flags, size_t n,
 		    void *opts, const char *command, const char *usage);
+
+/* One verb of a subcommand with verbs ("citydesk webhook add ..."): it runs on the open store
+ * with the parsed options and returns the exit status. */
+struct cli_verb {
+	const char *verb;
+	int (*run)(struct store *st, const void *opts);
+};
+
+/* The whole of a subcommand with verbs: help, flags (into opts), libsodium, the verb, the
+ * store opened for it and closed after. argv[0] is the subcommand, argv[1] the verb. */
+int cli_run_verbs(int argc, char **argv, const char *command, const char *usage, const struct cli_flag *flags,
+		  size_t nflags, const struct cli_verb *verbs, size_t nverbs, void *opts);
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/auth.h"
 
 int cli_wants_help(int argc, char **argv)
 {
@@ -40,6 +41,38 @@ struct store_actor cli_actor(void)
 	}
 	struct store_actor a = {name, ""};
 	return a;
+}
+
+int cli_run_verbs(int argc, char **argv, const char *command, const char *usage, const struct cli_flag *flags,
+		  size_t nflags, const struct cli_verb *verbs, size_t nverbs, void *opts)
+{
+	struct config cfg;
+	config_init(&cfg);
+	if (argc < 2 || cli_wants_help(argc, argv)) {
+		printf("%s\n", usage);
+		config_print_help();
+		return argc < 2 ? 2 : 0;
+	}
+	int urc = cli_parse_flags(argc - 1, argv + 1, &cfg, flags, nflags, opts, command, usage);
+	if (urc)
+		return urc;
+	if (auth_init()) {
+		fprintf(stderr, "citydesk: libsodium failed to initialise\n");
+		return 1;
+	}
+	size_t k = 0;
+	while (k < nverbs && strcmp(argv[1], verbs[k].verb) != 0)
+		k++;
+	if (k == nverbs) {
+		fprintf(stderr, "citydesk %s: unknown command \"%s\"\n%s", command, argv[1], usage);
+		return 2;
+	}
+	struct store *st = NULL;
+	if (cli_open_store(&cfg, &st))
+		return 1;
+	int status = verbs[k].run(st, opts);
+	store_close(st);
+	return status;
 }
 
 int cli_parse_flags(int argc, char **argv, struct config *cfg, const struct cli_flag *flags, size_t n,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/open311.h"
 #include "app/casework.h"
 #include "app/categories.h"
 #include "app/commit_queue.h"
@@ -69,6 +70,7 @@ static enum cd_err load_services(struct app *app)
 		fprintf(stderr, "citydesk serve: calendar: %s\n", reason);
 		return rc;
 	}
+	api_open311_configure(config_get(&app->cfg, CFG_CATEGORIES));
 	rc = categories_load(&app->cfg, &app->cats, reason, sizeof reason);
 	if (rc) {
 		fprintf(stderr, "citydesk serve: %s\n", reason);

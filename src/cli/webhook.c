@@ -32,19 +32,15 @@ struct webhook_opts {
 	const char *name, *url, *events, *street, *unit, *limit, *id;
 };
 
-static int parse_opts(int argc, char **argv, struct config *cfg, struct webhook_opts *o)
-{
-	static const struct cli_flag flags[] = {
-	    {"--name", offsetof(struct webhook_opts, name), 0},
-	    {"--url", offsetof(struct webhook_opts, url), 0},
-	    {"--events", offsetof(struct webhook_opts, events), 0},
-	    {"--street", offsetof(struct webhook_opts, street), 0},
-	    {"--unit", offsetof(struct webhook_opts, unit), 0},
-	    {"--limit", offsetof(struct webhook_opts, limit), 0},
-	    {"--id", offsetof(struct webhook_opts, id), 0},
-	};
-	return cli_parse_flags(argc, argv, cfg, flags, sizeof flags / sizeof flags[0], o, "webhook", usage);
-}
+static const struct cli_flag webhook_flags[] = {
+	{"--name", offsetof(struct webhook_opts, name), 0},
+	{"--url", offsetof(struct webhook_opts, url), 0},
+	{"--events", offsetof(struct webhook_opts, events), 0},
+	{"--street", offsetof(struct webhook_opts, street), 0},
+	{"--unit", offsetof(struct webhook_opts, unit), 0},
+	{"--limit", offsetof(struct webhook_opts, limit), 0},
+	{"--id", offsetof(struct webhook_opts, id), 0},
+};
 
 /* A subscription name: 1-63 bytes of letters, digits, '-', '_' and '.'. */
 static int valid_name(const char *s)
@@ -65,8 +61,9 @@ static long long parse_count(const char *s, long long min, long long max)
 	return v;
 }
 
-static int webhook_add(struct store *st, const struct webhook_opts *o)
+static int webhook_add(struct store *st, const void *opts)
 {
+	const struct webhook_opts *o = opts;
 	if (!o->name || !o->url) {
 		fprintf(stderr, "citydesk webhook add: --name and --url are required\n%s", usage);
 		return 2;
@@ -127,9 +124,9 @@ static int webhook_add(struct store *st, const struct webhook_opts *o)
 	return 0;
 }
 
-static int webhook_list(struct store *st, const struct webhook_opts *o)
+static int webhook_list(struct store *st, const void *opts)
 {
-	(void)o;
+	(void)opts;
 	struct store_webhook *v = NULL;
 	size_t n = 0;
 	if (store_webhooks_list(st, &v, &n)) {
@@ -153,8 +150,9 @@ static int webhook_list(struct store *st, const struct webhook_opts *o)
 	return 0;
 }
 
-static int webhook_remove(struct store *st, const struct webhook_opts *o)
+static int webhook_remove(struct store *st, const void *opts)
 {
+	const struct webhook_opts *o = opts;
 	if (!o->name) {
 		fprintf(stderr, "citydesk webhook remove: --name is required\n%s", usage);
 		return 2;
@@ -185,8 +183,9 @@ static void format_time(int64_t t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
 }
 
-static int webhook_deadletters(struct store *st, const struct webhook_opts *o)
+static int webhook_deadletters(struct store *st, const void *opts)
 {
+	const struct webhook_opts *o = opts;
 	long long limit = 50;
 	if (o->limit && (limit = parse_count(o->limit, 1, STORE_WEBHOOK_PAGE_MAX)) < 0) {
 		fprintf(stderr, "citydesk webhook deadletters: --limit must be 1 to %d\n",
@@ -222,8 +221,9 @@ static int webhook_deadletters(struct store *st, const struct webhook_opts *o)
 	return 0;
 }
 
-static int webhook_retry(struct store *st, const struct webhook_opts *o)
+static int webhook_retry(struct store *st, const void *opts)
 {
+	const struct webhook_opts *o = opts;
 	long long id = o->id ? parse_count(o->id, 1, INT64_MAX) : -1;
 	if (id < 0) {
 		fprintf(stderr, "citydesk webhook retry: --id N (a delivery id from `webhook deadletters`) "
@@ -249,41 +249,13 @@ static int webhook_retry(struct store *st, const struct webhook_opts *o)
 
 int cli_webhook(int argc, char **argv)
 {
-	struct config cfg;
+	static const struct cli_verb verbs[] = {
+		{"add", webhook_add},	    {"list", webhook_list},
+		{"remove", webhook_remove}, {"deadletters", webhook_deadletters},
+		{"retry", webhook_retry},
+	};
 	struct webhook_opts o;
 	memset(&o, 0, sizeof o);
-	config_init(&cfg);
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		printf("%s\n", usage);
-		config_print_help();
-		return argc < 2 ? 2 : 0;
-	}
-	int urc = parse_opts(argc - 1, argv + 1, &cfg, &o);
-	if (urc)
-		return urc;
-	if (auth_init()) {
-		fprintf(stderr, "citydesk: libsodium failed to initialise\n");
-		return 1;
-	}
-	static const struct {
-		const char *verb;
-		int (*run)(struct store *st, const struct webhook_opts *o);
-	} verbs[] = {
-	    {"add", webhook_add},	{"list", webhook_list},
-	    {"remove", webhook_remove}, {"deadletters", webhook_deadletters},
-	    {"retry", webhook_retry},
-	};
-	size_t k = 0;
-	while (k < sizeof verbs / sizeof verbs[0] && strcmp(argv[1], verbs[k].verb) != 0)
-		k++;
-	if (k == sizeof verbs / sizeof verbs[0]) {
-		fprintf(stderr, "citydesk webhook: unknown command \"%s\"\n%s", argv[1], usage);
-		return 2;
-	}
-	struct store *st = NULL;
-	if (cli_open_store(&cfg, &st))
-		return 1;
-	int status = verbs[k].run(st, &o);
-	store_close(st);
-	return status;
+	return cli_run_verbs(argc, argv, "webhook", usage, webhook_flags, sizeof webhook_flags / sizeof webhook_flags[0],
+			     verbs, sizeof verbs / sizeof verbs[0], &o);
 }
