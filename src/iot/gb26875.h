@@ -247,26 +247,29 @@ struct gb_listener_config {
 	const char *listen;	  /* "HOST:PORT", "[v6]:PORT"; port 0 picks a free one */
 	gb_message_fn on_message; /* may be NULL */
 	void *ctx;		  /* passed to on_message */
-	int idle_timeout_ms;	  /* close a silent connection, report offline; 0 = 90 s */
-	size_t max_connections;	  /* more are refused; 0 = 4096 */
-	bool nak_undecodable;	  /* NAK a send frame whose known data unit is malformed (default
-				     true via gb_listener_config_init) */
+	int idle_timeout_ms;	  /* close a silent connection, report its address offline (90 s) */
+	int frame_timeout_ms;	  /* give up on a frame that stops half way (5 s) */
+	size_t max_connections;	  /* more are refused (4096) */
+	bool nak_undecodable;	  /* NAK a send frame whose known data unit is malformed (true) */
 };
 
 /* Counters, for /metrics and tests. */
 struct gb_listener_stats {
-	uint64_t connections;	/* accepted since start */
-	uint64_t open;		/* connected now */
-	uint64_t frames;	/* good frames */
-	uint64_t bad_frames;	/* NAKed by the reader */
-	uint64_t undecodable;	/* good frames whose data unit did not decode */
-	uint64_t garbage_bytes; /* skipped while resynchronising */
-	uint64_t acks, naks;	/* sent */
-	uint64_t refused;	/* connections over max_connections */
-	uint64_t timeouts;	/* connections closed for silence */
+	uint64_t connections;	 /* accepted since start */
+	uint64_t open;		 /* connected now */
+	uint64_t frames;	 /* good frames */
+	uint64_t bad_frames;	 /* refused by the reader (NAKed when they had a header) */
+	uint64_t undecodable;	 /* good frames whose data unit did not decode */
+	uint64_t garbage_bytes;	 /* skipped while resynchronising */
+	uint64_t acks, naks;	 /* sent */
+	uint64_t refused;	 /* connections over max_connections */
+	uint64_t timeouts;	 /* connections closed for silence */
+	uint64_t truncated;	 /* unfinished frames given up after frame_timeout_ms */
+	uint64_t closed_garbage; /* connections closed for sending nothing but bad bytes */
+	uint64_t offline;	 /* addresses reported offline */
 };
 
-/* Defaults for every field but listen and on_message. */
+/* Zeroes cfg and sets the defaults above (listen, on_message and ctx stay NULL). */
 void gb_listener_config_init(struct gb_listener_config *cfg);
 /* Binds, listens and starts the listener's thread. CD_ERR_INVALID for a malformed listen
  * address, CD_ERR_IO when binding fails (logged). The caller frees with gb_listener_stop. */
