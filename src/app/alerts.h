@@ -1,0 +1,96 @@
+/* Alerts (监测预警) for the running server: a worker thread that owns the rule engine
+ * (core/rules.h), fed by the IoT hub and by other district systems, that stores each raised
+ * alert (audited), publishes it on the event bus (kind "alert") and opens a case for it through
+ * the intake pipeline (channel "iot", external_id = the alert id, so a retry never makes two
+ * cases). Acknowledge and clear come from people (the API) or from the rule when its condition
+ * ends; clearing is noted on the case. Design: docs/internals/rules.md. */
+#ifndef CD_ALERTS_H
+#define CD_ALERTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "app/app.h"
+#include "app/iot.h"
+#include "store/store_alerts.h"
+#include "util/buf.h"
+
+#define ALERTS_TELEMETRY_QUEUE_MAX 20000 /* telemetry waiting for the worker; more is dropped (counted) */
+#define ALERTS_TICK_MS 1000		 /* time-based rules are judged this often */
+#define ALERTS_SEED_MS 60000		 /* the registry is walked this often (absence of silent devices) */
+
+struct alerts;
+
+/* Loads the rules from the store, restores the active alerts into the engine, and starts the
+ * worker (with its 1 s ticker). Uses app->st, app->events, app->devices and app->intake when
+ * set (without app->intake no case is opened). Does not set app->alerts (the caller does). */
+enum cd_err alerts_start(struct app *app, struct alerts **out) CD_MUST_CHECK;
+/* Finishes what is queued, stops the worker and frees. NULL is fine. */
+void alerts_stop(struct alerts *a);
+
+/* The hub's calls, from its worker thread: each copies its arguments, queues them and returns.
+ * Telemetry past ALERTS_TELEMETRY_QUEUE_MAX waiting is dropped and counted; events and status
+ * changes are never dropped. A NULL `a` does nothing. */
+void alerts_on_telemetry(struct alerts *a, const struct iot_device *dev, const struct iot_telemetry *t);
+void alerts_on_event(struct alerts *a, const struct iot_device *dev, const struct iot_event *e);
+void alerts_on_status(struct alerts *a, const struct iot_device *dev, bool online, int64_t ts_ms);
+
+/* One event or alert from another district system (POST /api/v1/ingest/{system}). */
+struct alerts_ingest {
+	char system[STORE_ALERT_ID_MAX]; /* the sender (its key was checked) */
+	char id[STORE_ALERT_ID_MAX];	 /* the sender's own id of the alert, "" when none */
+	char device[IOT_ID_MAX];	 /* a registered device it concerns, or "" */
+	char type[IOT_WORD_MAX];	 /* e.g. fire_alarm, gas_leak, elderly_no_activity */
+	char level[IOT_WORD_MAX];	 /* blue yellow orange red, or "" (recorded, no alert) */
+	bool cleared;			 /* the sender says it is over: clears the alert */
+	int64_t ts_ms;
+	char title[STORE_NAME_MAX]; /* "" = made from type and device */
+	char detail[STORE_ALERT_TEXT_MAX];
+	bool has_point;	 /* else the device's point, if any */
+	double lat, lng; /* WGS-84 */
+	char address[256];
+	char category[STORE_CATEGORY_MAX]; /* case category, "" = from type/device */
+};
+/* Queues it for the worker (never dropped). */
+void alerts_ingest(struct alerts *a, const struct alerts_ingest *in);
+
+/* The rules in the store changed: the worker reloads them. */
+void alerts_rules_changed(struct alerts *a);
+
+/* A person acknowledges (clear false) or clears alert id: stored (audited, as actor), published
+ * ("alert.acknowledged" / "alert.cleared"), and for a clear the engine is told (suppression
+ * starts) and the clearing is noted on the alert's case. Works with app->alerts NULL (IoT off):
+ * then the note is written at once. *out (may be NULL) gets the new row. CD_ERR_NOTFOUND,
+ * CD_ERR_CONFLICT (already acknowledged/cleared), CD_ERR_INVALID (comment too long). */
+enum cd_err alerts_act(struct app *app, const struct store_actor *actor, const char *role, int64_t id,
+		       bool clear, const char *comment, struct store_alert *out) CD_MUST_CHECK;
+
+/* Waits until everything queued before the call has been handled (tests, shutdown). */
+void alerts_drain(struct alerts *a);
+
+/* The category a case about a device of this type and tags gets when the rule names none:
+ * fire-safety devices → H130809 (消防安全), a water meter of a person living alone → H090805
+ * (民政/社会服务), water → H010216, energy → H070602, sorting points → UM06041; NULL = classify
+ * from the text. */
+const char *alerts_category_for(const char *device_type, const char *tags, const char *event_type);
+
+/* The alert as the API shows it: a new reference. */
+json_t *alerts_json(const struct store_alert *al);
+/* Publishes `type` ("alert.raised" ...) for the alert on app->events. Failures are logged. */
+void alerts_publish(struct app *app, const char *type, const struct store_alert *al);
+
+struct alerts_stats {
+	uint64_t telemetry, events, status, ingested; /* messages handled */
+	uint64_t dropped;			      /* telemetry dropped at a full queue */
+	uint64_t raised, repeated, cleared;	      /* alert changes written */
+	uint64_t cases_opened, case_failures;
+	uint64_t queued; /* waiting now */
+	uint64_t rules;	 /* rules in use */
+};
+void alerts_get_stats(struct alerts *a, struct alerts_stats *out);
+/* Appends the counters as Prometheus text (citydesk_alerts_*). */
+enum cd_err alerts_metrics(struct alerts *a, struct buf *out) CD_MUST_CHECK;
+
+#endif

@@ -1,0 +1,874 @@
+/* The SQLite store's rules and alerts (store_alerts.h). Statements are prepared per call rather
+ * than cached in the store's table: rule and alert writes are events, not a stream (the stream
+ * of telemetry never reaches the main store). One transaction per write, with its audit entry. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/sqlite_int.h"
+#include "store/store_alerts.h"
+#include "util/alloc.h"
+
+#define ALERT_COLS                                                                                           \
+	"id, key, source, rule_id, device, system, type, level, status, title, detail, value, limit_value, " \
+	"count, lat, lng, street_code, community_code, grid_code, category_code, want_case, case_id, "       \
+	"case_ref, unit_code, raised_at_ms, last_at_ms, acked_at_ms, acked_by, cleared_at_ms, cleared_by, "  \
+	"note"
+
+#define ALERT_SNAP                                                                                           \
+	"SELECT json_object('id', id, 'key', key, 'source', source, 'device', device, 'system', system, "    \
+	"'type', type, 'level', level, 'status', status, 'count', count, 'case_ref', case_ref, "             \
+	"'unit_code', unit_code, 'note', note) FROM alerts WHERE id = ?1"
+
+#define RULE_SNAP                                                                                            \
+	"SELECT json_object('id', id, 'name', name, 'body', json(body)) FROM alert_rules WHERE id = ?1"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Prepares sql on the store's connection (store locked); NULL with the error logged. */
+static sqlite3_stmt *prep(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (src != SQLITE_OK) {
+		(void)store__err(st, src, "alerts prepare");
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Steps a no-row statement and finalizes it. */
+static enum cd_err run(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	if (!s)
+		return CD_ERR_STORE;
+	int src = sqlite3_step(s);
+	enum cd_err rc = src == SQLITE_DONE || src == SQLITE_ROW ? CD_OK : store__err(st, src, what);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* The one-column snapshot of row id by `sql` (json_object), *out to xfree, NULL if no row. */
+static enum cd_err snapshot(struct store *st, const char *sql, int64_t id, char **out)
+{
+	*out = NULL;
+	sqlite3_stmt *s = prep(st, sql);
+	if (!s)
+		return CD_ERR_STORE;
+	sqlite3_bind_int64(s, 1, id);
+	int src = sqlite3_step(s);
+	enum cd_err rc = CD_OK;
+	if (src == SQLITE_ROW)
+		rc = store__col_dup(s, 0, out);
+	else if (src != SQLITE_DONE)
+		rc = store__err(st, src, "alerts snapshot");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void target_of(char *out, size_t cap, const char *table, int64_t id)
+{
+	snprintf(out, cap, "%s/%lld", table, (long long)id);
+}
+
+/* Runs fn(st, ctx) in one transaction under the store's lock. */
+static enum cd_err in_tx(struct store *st, enum cd_err (*fn)(struct store *, void *), void *ctx)
+{
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, fn(st, ctx));
+	store__unlock(st);
+	return rc;
+}
+
+/* ---- rules ------------------------------------------------------------------------------ */
+
+struct rule_op {
+	const struct store_actor *actor;
+	int64_t id;
+	const char *name, *body;
+};
+
+/* CD_ERR_INVALID unless text is JSON (SQLite's json_valid). Store locked. */
+static enum cd_err check_json(struct store *st, const char *text)
+{
+	sqlite3_stmt *s = prep(st, "SELECT json_valid(?1)");
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, text);
+	enum cd_err rc =
+	    sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) == 1 ? CD_OK : CD_ERR_INVALID;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static enum cd_err rule_add_tx(struct store *st, void *ctx)
+{
+	struct rule_op *op = ctx;
+	if (check_json(st, op->body))
+		return CD_ERR_INVALID;
+	sqlite3_stmt *s = prep(st, "INSERT INTO alert_rules (name, body, created_at, updated_at) "
+				   "VALUES (?1, ?2, ?3, ?3)");
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, op->name);
+	store__bind_text(s, 2, op->body);
+	sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+	enum cd_err rc = run(st, s, "rule insert");
+	if (rc)
+		return rc;
+	op->id = sqlite3_last_insert_rowid(st->db);
+	char *after = NULL, target[48];
+	rc = snapshot(st, RULE_SNAP, op->id, &after);
+	target_of(target, sizeof target, "rules", op->id);
+	if (!rc)
+		rc = store__audit_add(st, op->actor, "rule.add", target, NULL, after);
+	xfree(after);
+	return rc;
+}
+
+enum cd_err store_rule_add(struct store *st, const struct store_actor *actor, const char *name,
+			   const char *body, int64_t *id_out)
+{
+	struct rule_op op = {actor, 0, name, body};
+	if (!name || !body || strlen(body) >= STORE_RULE_BODY_MAX)
+		return CD_ERR_INVALID;
+	enum cd_err rc = in_tx(st, rule_add_tx, &op);
+	if (id_out)
+		*id_out = rc ? 0 : op.id;
+	return rc;
+}
+
+static enum cd_err rule_update_tx(struct store *st, void *ctx)
+{
+	struct rule_op *op = ctx;
+	char *before = NULL, *after = NULL, target[48];
+	enum cd_err rc = snapshot(st, RULE_SNAP, op->id, &before);
+	if (!rc && !before)
+		rc = CD_ERR_NOTFOUND;
+	if (!rc) {
+		sqlite3_stmt *s =
+		    prep(st, "UPDATE alert_rules SET name = ?2, body = ?3, updated_at = ?4 WHERE id = ?1");
+		if (s) {
+			sqlite3_bind_int64(s, 1, op->id);
+			store__bind_text(s, 2, op->name);
+			store__bind_text(s, 3, op->body);
+			sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+		}
+		rc = run(st, s, "rule update");
+	}
+	if (!rc)
+		rc = snapshot(st, RULE_SNAP, op->id, &after);
+	if (!rc) {
+		target_of(target, sizeof target, "rules", op->id);
+		rc = store__audit_add(st, op->actor, "rule.update", target, before, after);
+	}
+	xfree(before);
+	xfree(after);
+	return rc;
+}
+
+enum cd_err store_rule_update(struct store *st, const struct store_actor *actor, int64_t id, const char *name,
+			      const char *body)
+{
+	struct rule_op op = {actor, id, name, body};
+	if (!name || !body || strlen(body) >= STORE_RULE_BODY_MAX)
+		return CD_ERR_INVALID;
+	return in_tx(st, rule_update_tx, &op);
+}
+
+static enum cd_err rule_delete_tx(struct store *st, void *ctx)
+{
+	struct rule_op *op = ctx;
+	char *before = NULL, target[48];
+	enum cd_err rc = snapshot(st, RULE_SNAP, op->id, &before);
+	if (!rc && !before)
+		rc = CD_ERR_NOTFOUND;
+	if (!rc) {
+		sqlite3_stmt *s = prep(st, "DELETE FROM alert_rules WHERE id = ?1");
+		if (s)
+			sqlite3_bind_int64(s, 1, op->id);
+		rc = run(st, s, "rule delete");
+	}
+	if (!rc) {
+		target_of(target, sizeof target, "rules", op->id);
+		rc = store__audit_add(st, op->actor, "rule.delete", target, before, NULL);
+	}
+	xfree(before);
+	return rc;
+}
+
+enum cd_err store_rule_delete(struct store *st, const struct store_actor *actor, int64_t id)
+{
+	struct rule_op op = {actor, id, NULL, NULL};
+	return in_tx(st, rule_delete_tx, &op);
+}
+
+static enum cd_err rule_from_row(sqlite3_stmt *s, struct store_rule *r)
+{
+	memset(r, 0, sizeof *r);
+	r->id = sqlite3_column_int64(s, 0);
+	enum cd_err rc = store__col_copy(s, 1, r->name, sizeof r->name);
+	if (!rc)
+		rc = store__col_copy(s, 2, r->body, sizeof r->body);
+	r->created_at = sqlite3_column_int64(s, 3);
+	r->updated_at = sqlite3_column_int64(s, 4);
+	return rc;
+}
+
+enum cd_err store_rule_get(struct store *st, int64_t id, struct store_rule *out)
+{
+	memset(out, 0, sizeof *out);
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s =
+	    prep(st, "SELECT id, name, body, created_at, updated_at FROM alert_rules WHERE id = ?1");
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		int src = sqlite3_step(s);
+		if (src == SQLITE_ROW)
+			rc = rule_from_row(s, out);
+		else
+			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "rule get");
+		sqlite3_finalize(s);
+	}
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_rules_list(struct store *st, struct store_rule **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t cap = 16, count = 0;
+	struct store_rule *v = xmalloc(cap * sizeof *v);
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s =
+	    prep(st, "SELECT id, name, body, created_at, updated_at FROM alert_rules ORDER BY id");
+	if (s) {
+		int src;
+		rc = CD_OK;
+		while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
+			if (count == cap) {
+				cap *= 2;
+				v = xrealloc(v, cap * sizeof *v);
+			}
+			rc = rule_from_row(s, &v[count++]);
+		}
+		if (!rc && src != SQLITE_DONE)
+			rc = store__err(st, src, "rules list");
+		sqlite3_finalize(s);
+	}
+	store__unlock(st);
+	if (rc) {
+		xfree(v);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return CD_OK;
+}
+
+/* ---- alerts ----------------------------------------------------------------------------- */
+
+static enum cd_err alert_from_row(sqlite3_stmt *s, struct store_alert *a)
+{
+	memset(a, 0, sizeof *a);
+	a->id = sqlite3_column_int64(s, 0);
+	enum cd_err rc = store__col_copy(s, 1, a->key, sizeof a->key);
+	if (!rc)
+		rc = store__col_copy(s, 2, a->source, sizeof a->source);
+	a->rule_id = sqlite3_column_int64(s, 3);
+	if (!rc)
+		rc = store__col_copy(s, 4, a->device, sizeof a->device);
+	if (!rc)
+		rc = store__col_copy(s, 5, a->system, sizeof a->system);
+	if (!rc)
+		rc = store__col_copy(s, 6, a->type, sizeof a->type);
+	if (!rc)
+		rc = store__col_copy(s, 7, a->level, sizeof a->level);
+	if (!rc)
+		rc = store__col_copy(s, 8, a->status, sizeof a->status);
+	if (!rc)
+		rc = store__col_copy(s, 9, a->title, sizeof a->title);
+	if (!rc)
+		rc = store__col_copy(s, 10, a->detail, sizeof a->detail);
+	a->has_value = sqlite3_column_type(s, 11) != SQLITE_NULL;
+	a->value = sqlite3_column_double(s, 11);
+	a->limit = sqlite3_column_double(s, 12);
+	a->count = sqlite3_column_int64(s, 13);
+	a->has_point = sqlite3_column_type(s, 14) != SQLITE_NULL && sqlite3_column_type(s, 15) != SQLITE_NULL;
+	a->lat = sqlite3_column_double(s, 14);
+	a->lng = sqlite3_column_double(s, 15);
+	if (!rc)
+		rc = store__col_copy(s, 16, a->street_code, sizeof a->street_code);
+	if (!rc)
+		rc = store__col_copy(s, 17, a->community_code, sizeof a->community_code);
+	if (!rc)
+		rc = store__col_copy(s, 18, a->grid_code, sizeof a->grid_code);
+	if (!rc)
+		rc = store__col_copy(s, 19, a->category_code, sizeof a->category_code);
+	a->want_case = sqlite3_column_int(s, 20);
+	a->case_id = sqlite3_column_int64(s, 21);
+	if (!rc)
+		rc = store__col_copy(s, 22, a->case_ref, sizeof a->case_ref);
+	if (!rc)
+		rc = store__col_copy(s, 23, a->unit_code, sizeof a->unit_code);
+	a->raised_at_ms = sqlite3_column_int64(s, 24);
+	a->last_at_ms = sqlite3_column_int64(s, 25);
+	a->acked_at_ms = sqlite3_column_int64(s, 26);
+	if (!rc)
+		rc = store__col_copy(s, 27, a->acked_by, sizeof a->acked_by);
+	a->cleared_at_ms = sqlite3_column_int64(s, 28);
+	if (!rc)
+		rc = store__col_copy(s, 29, a->cleared_by, sizeof a->cleared_by);
+	if (!rc)
+		rc = store__col_copy(s, 30, a->note, sizeof a->note);
+	return rc;
+}
+
+/* One alert by a query whose ?1 (and ?2) are bound by the caller; store locked. */
+static enum cd_err alert_fetch(struct store *st, sqlite3_stmt *s, struct store_alert *out)
+{
+	if (!s)
+		return CD_ERR_STORE;
+	int src = sqlite3_step(s);
+	enum cd_err rc;
+	if (src == SQLITE_ROW)
+		rc = alert_from_row(s, out);
+	else
+		rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "alert get");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static enum cd_err alert_get_locked(struct store *st, int64_t id, struct store_alert *out)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " ALERT_COLS " FROM alerts WHERE id = ?1");
+	if (s)
+		sqlite3_bind_int64(s, 1, id);
+	return alert_fetch(st, s, out);
+}
+
+static enum cd_err find_active_locked(struct store *st, const char *key, const char *device,
+				      struct store_alert *out)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " ALERT_COLS " FROM alerts WHERE key = ?1 AND device = ?2 "
+				   "AND status != 'cleared'");
+	if (s) {
+		store__bind_text(s, 1, key);
+		store__bind_text(s, 2, device);
+	}
+	return alert_fetch(st, s, out);
+}
+
+enum cd_err store_alert_get(struct store *st, int64_t id, struct store_alert *out)
+{
+	store__lock(st);
+	enum cd_err rc = alert_get_locked(st, id, out);
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_alert_find_active(struct store *st, const char *key, const char *device,
+				    struct store_alert *out)
+{
+	store__lock(st);
+	enum cd_err rc = find_active_locked(st, key ? key : "", device ? device : "", out);
+	store__unlock(st);
+	return rc;
+}
+
+struct raise_op {
+	const struct store_actor *actor;
+	struct store_alert *a;
+};
+
+static enum cd_err raise_tx(struct store *st, void *ctx)
+{
+	struct raise_op *op = ctx;
+	struct store_alert *a = op->a;
+	sqlite3_stmt *s =
+	    prep(st, "INSERT INTO alerts (key, source, rule_id, device, system, type, level, status, "
+		     "title, detail, value, limit_value, count, lat, lng, street_code, community_code, "
+		     "grid_code, category_code, want_case, raised_at_ms, last_at_ms) VALUES (?1, ?2, ?3, "
+		     "?4, ?5, ?6, ?7, 'open', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+		     "?20, ?21)");
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, a->key);
+	store__bind_text(s, 2, a->source);
+	if (a->rule_id)
+		sqlite3_bind_int64(s, 3, a->rule_id);
+	store__bind_text(s, 4, a->device);
+	store__bind_text(s, 5, a->system);
+	store__bind_text(s, 6, a->type);
+	store__bind_text(s, 7, a->level);
+	store__bind_text(s, 8, a->title);
+	store__bind_text(s, 9, a->detail);
+	if (a->has_value) {
+		sqlite3_bind_double(s, 10, a->value);
+		sqlite3_bind_double(s, 11, a->limit);
+	}
+	sqlite3_bind_int64(s, 12, a->count > 0 ? a->count : 1);
+	if (a->has_point) {
+		sqlite3_bind_double(s, 13, a->lat);
+		sqlite3_bind_double(s, 14, a->lng);
+	}
+	store__bind_opt(s, 15, a->street_code);
+	store__bind_opt(s, 16, a->community_code);
+	store__bind_opt(s, 17, a->grid_code);
+	store__bind_opt(s, 18, a->category_code);
+	sqlite3_bind_int(s, 19, a->want_case ? 1 : 0);
+	sqlite3_bind_int64(s, 20, a->raised_at_ms);
+	sqlite3_bind_int64(s, 21, a->last_at_ms);
+	enum cd_err rc = run(st, s, "alert insert");
+	if (rc)
+		return rc;
+	int64_t id = sqlite3_last_insert_rowid(st->db);
+	char *after = NULL, target[48];
+	rc = snapshot(st, ALERT_SNAP, id, &after);
+	target_of(target, sizeof target, "alerts", id);
+	if (!rc)
+		rc = store__audit_add(st, op->actor, "alert.raise", target, NULL, after);
+	xfree(after);
+	if (!rc)
+		rc = alert_get_locked(st, id, a);
+	return rc;
+}
+
+enum cd_err store_alert_raise(struct store *st, const struct store_actor *actor, struct store_alert *a)
+{
+	if (!STORE__TERMINATED(a->key) || !STORE__TERMINATED(a->device) || !STORE__TERMINATED(a->title) ||
+	    !STORE__TERMINATED(a->detail) || !STORE__TERMINATED(a->type) || !STORE__TERMINATED(a->level) ||
+	    !STORE__TERMINATED(a->source) || !STORE__TERMINATED(a->system) || !a->key[0] || !a->title[0])
+		return CD_ERR_INVALID;
+	int64_t now = now_ms();
+	if (!a->raised_at_ms)
+		a->raised_at_ms = now;
+	if (!a->last_at_ms)
+		a->last_at_ms = a->raised_at_ms;
+	struct raise_op op = {actor, a};
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, raise_tx(st, &op));
+	if (rc == CD_ERR_EXISTS) { /* an active alert holds the key: hand it back */
+		struct store_alert held;
+		if (find_active_locked(st, a->key, a->device, &held) == CD_OK)
+			*a = held;
+	}
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_alert_bump(struct store *st, int64_t id, int64_t count, int64_t at_ms, double value)
+{
+	store__lock(st);
+	sqlite3_stmt *s =
+	    prep(st, "UPDATE alerts SET count = CASE WHEN ?2 > 0 THEN ?2 ELSE count + 1 END, "
+		     "last_at_ms = max(last_at_ms, ?3), value = ?4 WHERE id = ?1 AND status != 'cleared'");
+	if (s) {
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, count);
+		sqlite3_bind_int64(s, 3, at_ms);
+		sqlite3_bind_double(s, 4, value);
+	}
+	enum cd_err rc = run(st, s, "alert bump");
+	if (!rc && sqlite3_changes(st->db) != 1)
+		rc = CD_ERR_NOTFOUND;
+	store__unlock(st);
+	return rc;
+}
+
+/* A change of one alert (acknowledge, clear, link to its case), audited as `action`. */
+struct change_op {
+	const struct store_actor *actor;
+	int64_t id;
+	const char *action;
+	const char *comment;
+	int64_t at_ms;
+	int64_t case_id;
+	const char *case_ref, *unit_code;
+	struct store_alert *out;
+};
+
+static enum cd_err change_tx(struct store *st, void *ctx)
+{
+	struct change_op *op = ctx;
+	struct store_alert cur;
+	enum cd_err rc = alert_get_locked(st, op->id, &cur);
+	if (rc)
+		return rc;
+	bool ack = strcmp(op->action, "alert.acknowledge") == 0,
+	     clear = strcmp(op->action, "alert.clear") == 0;
+	if ((ack && strcmp(cur.status, "open") != 0) || (clear && strcmp(cur.status, "cleared") == 0))
+		return CD_ERR_CONFLICT;
+	char *before = NULL, *after = NULL, target[48];
+	rc = snapshot(st, ALERT_SNAP, op->id, &before);
+	sqlite3_stmt *s = NULL;
+	if (!rc && ack)
+		s = prep(st, "UPDATE alerts SET status = 'acknowledged', acked_at_ms = ?2, acked_by = ?3, "
+			     "note = ?4 WHERE id = ?1");
+	else if (!rc && clear)
+		s = prep(st, "UPDATE alerts SET status = 'cleared', cleared_at_ms = ?2, cleared_by = ?3, "
+			     "note = ?4 WHERE id = ?1");
+	else if (!rc)
+		s = prep(st, "UPDATE alerts SET case_id = ?2, case_ref = ?3, unit_code = ?4 WHERE id = ?1");
+	if (!rc) {
+		if (s) {
+			sqlite3_bind_int64(s, 1, op->id);
+			if (ack || clear) {
+				sqlite3_bind_int64(s, 2, op->at_ms ? op->at_ms : now_ms());
+				store__bind_text(s, 3,
+						 op->actor && op->actor->name ? op->actor->name : "system");
+				store__bind_text(s, 4, op->comment ? op->comment : "");
+			} else {
+				sqlite3_bind_int64(s, 2, op->case_id);
+				store__bind_opt(s, 3, op->case_ref);
+				store__bind_opt(s, 4, op->unit_code);
+			}
+		}
+		rc = run(st, s, op->action);
+	}
+	if (!rc)
+		rc = snapshot(st, ALERT_SNAP, op->id, &after);
+	if (!rc) {
+		target_of(target, sizeof target, "alerts", op->id);
+		rc = store__audit_add(st, op->actor, op->action, target, before, after);
+	}
+	if (!rc && op->out)
+		rc = alert_get_locked(st, op->id, op->out);
+	xfree(before);
+	xfree(after);
+	return rc;
+}
+
+enum cd_err store_alert_set_case(struct store *st, const struct store_actor *actor, int64_t id,
+				 int64_t case_id, const char *case_ref, const char *unit_code)
+{
+	struct change_op op = {actor, id, "alert.case", NULL, 0, case_id, case_ref, unit_code, NULL};
+	return in_tx(st, change_tx, &op);
+}
+
+enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, int64_t id,
+			    const char *comment, int64_t at_ms, struct store_alert *out)
+{
+	struct change_op op = {actor, id, "alert.acknowledge", comment, at_ms, 0, NULL, NULL, out};
+	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
+		return CD_ERR_INVALID;
+	return in_tx(st, change_tx, &op);
+}
+
+enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor, int64_t id,
+			      const char *comment, int64_t at_ms, struct store_alert *out)
+{
+	struct change_op op = {actor, id, "alert.clear", comment, at_ms, 0, NULL, NULL, out};
+	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
+		return CD_ERR_INVALID;
+	return in_tx(st, change_tx, &op);
+}
+
+/* Collects the rows of a bound query into a new array. Store locked; finalizes s. */
+static enum cd_err collect_alerts(struct store *st, sqlite3_stmt *s, struct store_alert **out, size_t *n)
+{
+	size_t cap = 16, count = 0;
+	struct store_alert *v = xmalloc(cap * sizeof *v);
+	enum cd_err rc = CD_OK;
+	int src = SQLITE_DONE;
+	while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap *= 2;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		rc = alert_from_row(s, &v[count++]);
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = store__err(st, src, "alerts list");
+	sqlite3_finalize(s);
+	if (rc) {
+		xfree(v);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return CD_OK;
+}
+
+/* The filter's WHERE clause, its parameters bound from ?1 in order. */
+struct bound {
+	char where[1024];
+	size_t len;
+	const char *text[12];
+	int64_t num[12];
+	int is_num[12];
+	int n;
+};
+
+static void add_clause(struct bound *bd, const char *clause)
+{
+	int w = snprintf(bd->where + bd->len, sizeof bd->where - bd->len, " AND %s ?%d", clause, bd->n);
+	if (w > 0 && (size_t)w < sizeof bd->where - bd->len)
+		bd->len += (size_t)w;
+}
+
+static void add_text(struct bound *bd, const char *clause, const char *v)
+{
+	if (!v || !*v)
+		return;
+	bd->text[bd->n] = v;
+	bd->is_num[bd->n] = 0;
+	bd->n++;
+	add_clause(bd, clause);
+}
+
+static void add_num(struct bound *bd, const char *clause, int64_t v)
+{
+	if (!v)
+		return;
+	bd->num[bd->n] = v;
+	bd->is_num[bd->n] = 1;
+	bd->n++;
+	add_clause(bd, clause);
+}
+
+static void bind_all(sqlite3_stmt *s, const struct bound *bd)
+{
+	for (int i = 0; i < bd->n; i++) {
+		if (bd->is_num[i])
+			sqlite3_bind_int64(s, i + 1, bd->num[i]);
+		else
+			store__bind_text(s, i + 1, bd->text[i]);
+	}
+}
+
+enum cd_err store_alerts_list(struct store *st, const struct store_alert_filter *f, int64_t offset,
+			      int64_t limit, struct store_alert **out, size_t *n, int64_t *total)
+{
+	*out = NULL;
+	*n = 0;
+	if (total)
+		*total = 0;
+	if (limit > STORE_ALERTS_PAGE_MAX)
+		limit = STORE_ALERTS_PAGE_MAX;
+	if (limit < 1)
+		limit = 1;
+	struct bound bd;
+	memset(&bd, 0, sizeof bd);
+	bd.len =
+	    (size_t)snprintf(bd.where, sizeof bd.where, " WHERE 1 = 1%s",
+			     f->status && strcmp(f->status, "active") == 0 ? " AND status != 'cleared'" : "");
+	if (!f->status || strcmp(f->status, "active") != 0)
+		add_text(&bd, "status =", f->status);
+	add_text(&bd, "level =", f->level);
+	add_text(&bd, "device =", f->device);
+	add_text(&bd, "street_code =", f->street);
+	add_text(&bd, "street_code =", f->scope_street);
+	add_text(&bd, "unit_code =", f->scope_unit);
+	add_num(&bd, "rule_id =", f->rule_id);
+	add_num(&bd, "raised_at_ms >=", f->from_ms);
+	add_num(&bd, "raised_at_ms <", f->to_ms);
+	char q[2048], cq[1536];
+	snprintf(q, sizeof q,
+		 "SELECT " ALERT_COLS
+		 " FROM alerts%s ORDER BY raised_at_ms DESC, id DESC LIMIT %lld OFFSET %lld",
+		 bd.where, (long long)limit, (long long)(offset > 0 ? offset : 0));
+	snprintf(cq, sizeof cq, "SELECT count(*) FROM alerts%s", bd.where);
+	enum cd_err rc = CD_ERR_STORE;
+	store__lock(st);
+	sqlite3_stmt *s = prep(st, q);
+	if (s) {
+		bind_all(s, &bd);
+		rc = collect_alerts(st, s, out, n);
+	}
+	if (!rc && total) {
+		sqlite3_stmt *c = prep(st, cq);
+		rc = CD_ERR_STORE;
+		if (c) {
+			bind_all(c, &bd);
+			int src = sqlite3_step(c);
+			if (src == SQLITE_ROW) {
+				*total = sqlite3_column_int64(c, 0);
+				rc = CD_OK;
+			} else {
+				rc = store__err(st, src, "alerts count");
+			}
+			sqlite3_finalize(c);
+		}
+		if (rc) {
+			xfree(*out);
+			*out = NULL;
+			*n = 0;
+		}
+	}
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_alerts_active(struct store *st, struct store_alert **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = prep(st, "SELECT " ALERT_COLS " FROM alerts WHERE status != 'cleared' ORDER BY id");
+	if (s)
+		rc = collect_alerts(st, s, out, n);
+	store__unlock(st);
+	return rc;
+}
+
+/* ---- device events ---------------------------------------------------------------------- */
+
+struct events_op {
+	const struct store_device_event *ev;
+	size_t n;
+};
+
+static enum cd_err events_tx(struct store *st, void *ctx)
+{
+	struct events_op *op = ctx;
+	sqlite3_stmt *s =
+	    prep(st, "INSERT INTO device_events (device, ts_ms, type, level, detail, source, alert_id) "
+		     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	if (!s)
+		return CD_ERR_STORE;
+	enum cd_err rc = CD_OK;
+	for (size_t i = 0; !rc && i < op->n; i++) {
+		const struct store_device_event *e = &op->ev[i];
+		if (!STORE__TERMINATED(e->device) || !STORE__TERMINATED(e->type) ||
+		    !STORE__TERMINATED(e->level) || !STORE__TERMINATED(e->detail) ||
+		    !STORE__TERMINATED(e->source)) {
+			rc = CD_ERR_INVALID;
+			break;
+		}
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		store__bind_text(s, 1, e->device);
+		sqlite3_bind_int64(s, 2, e->ts_ms);
+		store__bind_text(s, 3, e->type);
+		store__bind_text(s, 4, e->level);
+		store__bind_text(s, 5, e->detail);
+		store__bind_text(s, 6, e->source);
+		if (e->alert_id)
+			sqlite3_bind_int64(s, 7, e->alert_id);
+		int src = sqlite3_step(s);
+		if (src != SQLITE_DONE)
+			rc = store__err(st, src, "device event insert");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cd_err store_device_events_add(struct store *st, const struct store_device_event *ev, size_t n)
+{
+	if (n == 0)
+		return CD_OK;
+	struct events_op op = {ev, n};
+	return in_tx(st, events_tx, &op);
+}
+
+enum cd_err store_device_events_count(struct store *st, const char *device, int64_t *out)
+{
+	*out = 0;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = prep(st, "SELECT count(*) FROM device_events WHERE ?1 IS NULL OR device = ?1");
+	if (s) {
+		store__bind_opt(s, 1, device);
+		int src = sqlite3_step(s);
+		if (src == SQLITE_ROW) {
+			*out = sqlite3_column_int64(s, 0);
+			rc = CD_OK;
+		} else {
+			rc = store__err(st, src, "device events count");
+		}
+		sqlite3_finalize(s);
+	}
+	store__unlock(st);
+	return rc;
+}
+
+/* ---- ingest keys ------------------------------------------------------------------------ */
+
+struct ingest_op {
+	const struct store_actor *actor;
+	const char *name, *hash;
+};
+
+static enum cd_err ingest_put_tx(struct store *st, void *ctx)
+{
+	struct ingest_op *op = ctx;
+	sqlite3_stmt *s = prep(st, "SELECT count(*) FROM ingest_systems WHERE name = ?1");
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, op->name);
+	int existed = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) > 0;
+	sqlite3_finalize(s);
+	s = prep(st, "INSERT INTO ingest_systems (name, key_hash, created_at) VALUES (?1, ?2, ?3) "
+		     "ON CONFLICT (name) DO UPDATE SET key_hash = excluded.key_hash, disabled = 0");
+	if (s) {
+		store__bind_text(s, 1, op->name);
+		store__bind_text(s, 2, op->hash);
+		sqlite3_bind_int64(s, 3, (int64_t)time(NULL));
+	}
+	enum cd_err rc = run(st, s, "ingest key");
+	if (rc)
+		return rc;
+	char target[96], after[64];
+	snprintf(target, sizeof target, "ingest_systems/%s", op->name);
+	snprintf(after, sizeof after, "{\"key\":\"%s\"}", existed ? "replaced" : "new");
+	return store__audit_add(st, op->actor, "ingest.key", target, NULL, after);
+}
+
+static bool valid_system_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 63)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_' || *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+enum cd_err store_ingest_put(struct store *st, const struct store_actor *actor, const char *name,
+			     const char *key_hash)
+{
+	if (!name || !key_hash || !valid_system_name(name) || strlen(key_hash) != 64 ||
+	    strspn(key_hash, "0123456789abcdef") != 64)
+		return CD_ERR_INVALID;
+	struct ingest_op op = {actor, name, key_hash};
+	return in_tx(st, ingest_put_tx, &op);
+}
+
+enum cd_err store_ingest_get(struct store *st, const char *name, char key_hash[STORE_HASH_HEX])
+{
+	key_hash[0] = 0;
+	if (!name || !valid_system_name(name))
+		return CD_ERR_NOTFOUND;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = prep(st, "SELECT key_hash FROM ingest_systems WHERE name = ?1 AND disabled = 0");
+	if (s) {
+		store__bind_text(s, 1, name);
+		int src = sqlite3_step(s);
+		if (src == SQLITE_ROW)
+			rc = store__col_copy(s, 0, key_hash, STORE_HASH_HEX);
+		else
+			rc = src == SQLITE_DONE ? CD_ERR_NOTFOUND : store__err(st, src, "ingest get");
+		sqlite3_finalize(s);
+	}
+	store__unlock(st);
+	return rc;
+}
