@@ -1,0 +1,120 @@
+/* The GB/T 26875.3 listener wired to the IoT hub: each decoded message is mapped
+ * (gb26875_map.c) for the device registered at the transmitter's address and handed to
+ * iot_*_in. Also remembers which listener serves which app, for the commands API. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "app/app.h"
+#include "app/config.h"
+#include "app/iot.h"
+#include "iot/gb26875.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+struct bridge {
+	struct app *app;
+	struct gb_listener *listener;
+	atomic_uint_fast64_t unknown; /* messages from addresses no device is registered for */
+	int64_t unknown_logged_s;     /* last time one was logged (listener thread only) */
+};
+
+/* The running bridges (a server has one; tests may start several apps in one process). */
+#define MAX_BRIDGES 8
+static pthread_mutex_t bridges_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bridge *bridges[MAX_BRIDGES];
+
+static void hub_telemetry(void *ctx, const struct iot_telemetry *t)
+{
+	iot_telemetry_in(ctx, IOT_SRC_GB26875, t);
+}
+
+static void hub_event(void *ctx, const struct iot_event *e)
+{
+	iot_event_in(ctx, IOT_SRC_GB26875, e);
+}
+
+static void hub_status(void *ctx, const struct iot_status *s)
+{
+	iot_status_in(ctx, IOT_SRC_GB26875, s);
+}
+
+static void on_message(void *ctx, const struct gb_message *m)
+{
+	struct bridge *b = ctx;
+	char device[IOT_ID_MAX];
+	if (!iot_device_for_address(b->app, m->addr, device)) {
+		uint64_t n = atomic_fetch_add(&b->unknown, 1) + 1;
+		int64_t now = (int64_t)time(NULL);
+		if (now - b->unknown_logged_s >= 60) { /* at most one line a minute */
+			b->unknown_logged_s = now;
+			log_msg(LOG_WARN, "gb26875 message from an unregistered transmitter",
+				"\"address\":\"%s\",\"unknown_total\":%llu", m->addr, (unsigned long long)n);
+		}
+		return;
+	}
+	struct gb_bridge_sink sink = {hub_telemetry, hub_event, hub_status, b->app};
+	gb26875_bridge_map(device, m, &sink);
+}
+
+enum cd_err gb26875_bridge_start(struct app *app, struct gb_listener **out)
+{
+	*out = NULL;
+	struct bridge *b = xcalloc(1, sizeof *b);
+	b->app = app;
+	atomic_init(&b->unknown, 0);
+	struct gb_listener_config cfg;
+	gb_listener_config_init(&cfg);
+	cfg.listen = config_get(&app->cfg, CFG_GB26875_LISTEN);
+	cfg.on_message = on_message;
+	cfg.ctx = b;
+	enum cd_err rc = gb_listener_start(&cfg, &b->listener);
+	if (rc) {
+		xfree(b);
+		return rc;
+	}
+	pthread_mutex_lock(&bridges_lock);
+	size_t i = 0;
+	while (i < MAX_BRIDGES && bridges[i])
+		i++;
+	if (i < MAX_BRIDGES)
+		bridges[i] = b;
+	pthread_mutex_unlock(&bridges_lock);
+	if (i == MAX_BRIDGES) {
+		log_msg(LOG_ERROR, "gb26875 too many bridges in one process", "\"max\":%d", MAX_BRIDGES);
+		gb_listener_stop(b->listener);
+		xfree(b);
+		return CD_ERR_BUSY;
+	}
+	*out = b->listener;
+	return CD_OK;
+}
+
+void gb26875_bridge_stop(struct gb_listener *l)
+{
+	if (!l)
+		return;
+	struct bridge *b = NULL;
+	pthread_mutex_lock(&bridges_lock);
+	for (size_t i = 0; i < MAX_BRIDGES; i++) {
+		if (bridges[i] && bridges[i]->listener == l) {
+			b = bridges[i];
+			bridges[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&bridges_lock);
+	/* The listener's thread uses b until it is stopped. */
+	gb_listener_stop(l);
+	xfree(b);
+}
+
+struct gb_listener *gb26875_bridge_listener(const struct app *app)
+{
+	struct gb_listener *l = NULL;
+	pthread_mutex_lock(&bridges_lock);
+	for (size_t i = 0; i < MAX_BRIDGES && !l; i++)
+		if (bridges[i] && bridges[i]->app == app)
+			l = bridges[i]->listener;
+	pthread_mutex_unlock(&bridges_lock);
+	return l;
+}
