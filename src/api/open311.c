@@ -903,7 +903,10 @@ static void create_request(struct http_request *req, struct http_response *res, 
 			json_object_set_new(data, client_ids[i], json_string(v));
 	}
 	/* FixMyStreet names its own report: a repeat of it returns the same request. */
-	const char *ext = json_string_value(json_object_get(json_object_get(data, "attributes"), "fixmystreet_id"));
+	const char *fms = json_string_value(json_object_get(json_object_get(data, "attributes"), "fixmystreet_id"));
+	char ext[65] = "";
+	if (fms && strlen(fms) < sizeof ext)
+		snprintf(ext, sizeof ext, "%s", fms);
 	char *data_text = json_dumps(data, JSON_COMPACT);
 	json_decref(data);
 
@@ -912,7 +915,7 @@ static void create_request(struct http_request *req, struct http_response *res, 
 	char actor[STORE_APIKEY_NAME_MAX + 16];
 	snprintf(actor, sizeof actor, "open311:%s", key.name);
 	in.channel = O311_CHANNEL;
-	in.external_id = ext && strlen(ext) <= 64 ? ext : NULL;
+	in.external_id = ext[0] ? ext : NULL;
 	in.description = description;
 	in.address = addr;
 	in.category = cat->code;
@@ -980,7 +983,9 @@ static void post_update(struct http_request *req, struct http_response *res, str
 	}
 	char actor[STORE_APIKEY_NAME_MAX + 16];
 	snprintf(actor, sizeof actor, "open311:%s", key.name);
-	struct casework_actor who = {.username = actor, .role = ROLE_SYSTEM};
+	/* The client speaks for the resident; reopening is a dispatcher's step in the workflow,
+	 * and the only one a client may ask for. */
+	struct casework_actor who = {.username = actor, .role = ROLE_DISTRICT_DISPATCHER};
 	who.store_actor.name = actor;
 	who.store_actor.client = req->remote;
 	struct casework_action a = {.action = WF_ACTION_REOPEN, .comment = desc, .reason = desc ? desc : "市民重新提出"};

@@ -233,3 +233,16 @@ def test_list_filters_and_updates():
         assert r.status == 200, r
         again = srv.request("GET", "/open311/v2/requests/%s.json" % ids[0]).json()[0]
         assert again["status"] == "open"
+
+
+def test_openapi_document_is_valid():
+    from openapi_spec_validator import validate
+    with Server() as srv:
+        r = srv.request("GET", "/api/v1/openapi.json")
+        assert r.status == 200, r
+        doc = r.json()
+        validate(doc)  # OpenAPI 3.1 schema
+        assert doc["openapi"] == "3.1.0"
+        ops = {op["operationId"] for item in doc["paths"].values() for op in item.values()}
+        assert {"cases_create", "cases_list", "cases_action", "scores", "stream"} <= ops
+        assert doc["paths"]["/api/v1/cases/{id}"]["get"]["parameters"][0]["in"] == "path"
