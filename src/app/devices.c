@@ -766,6 +766,26 @@ enum cd_err devices_create(struct app *app, const struct store_actor *actor, str
 	return devices_create_many(app, actor, dev, 1, one, &bad, p);
 }
 
+enum cd_err devices_new_secret(struct app *app, const struct store_actor *actor, const char *id,
+			       char secret_out[65])
+{
+	struct store_device row;
+	enum cd_err rc = store_device_get(app->st, id, &row);
+	if (!rc)
+		rc = make_secret(secret_out, &row);
+	if (!rc)
+		rc = store_device_set_secret(app->st, actor, id, row.secret_hash, row.mqtt_hash, &row.updated_at);
+	if (!rc && app->devices) {
+		pthread_mutex_lock(&app->devices->lock);
+		merge_row(app->devices, &row);
+		pthread_mutex_unlock(&app->devices->lock);
+	}
+	sodium_memzero(&row, sizeof row);
+	if (rc)
+		sodium_memzero(secret_out, 65);
+	return rc;
+}
+
 /* ---- CSV import ---------------------------------------------------------------------- */
 
 /* Copies a CSV field into dst[cap]; false when it does not fit. */

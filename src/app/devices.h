@@ -84,6 +84,12 @@ enum cd_err devices_create(struct app *app, const struct store_actor *actor, str
 enum cd_err devices_create_many(struct app *app, const struct store_actor *actor, struct iot_device *devs,
 				size_t n, char (*secrets)[65], size_t *bad, struct json_problem *p) CD_MUST_CHECK;
 
+/* Gives device `id` a new secret (secret_out, shown once; the old one stops working, also for
+ * MQTT once the broker's password file is rewritten), audited as "device.secret".
+ * CD_ERR_NOTFOUND when there is no such device. */
+enum cd_err devices_new_secret(struct app *app, const struct store_actor *actor, const char *id,
+			       char secret_out[65]) CD_MUST_CHECK;
+
 /* True when `type` is one of the eight device types. */
 bool devices_valid_type(const char *type);
 /* Parses one CSV import file (header row naming the columns: id,type,name,site,owner,lat,lng,
