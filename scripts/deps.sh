@@ -7,7 +7,23 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libsodium-dev
 libgeos-dev libopencc-dev libutf8proc-dev libmosquitto-dev mosquitto mosquitto-clients
 libxlsxwriter-dev libcurl4-openssl-dev python3 curl nginx-light wrk
-fasttext"
+fasttext
+chromium fonts-wqy-microhei"
+
+# The browser tests' npm packages (package-lock.json), installed when node_modules is missing
+# or older than the lockfile. Quiet when they are there.
+npm_deps() {
+	[ -f package-lock.json ] || return 0
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "deps: npm is missing (Node.js 20 with npm is needed for tests/e2e)" >&2
+		return 1
+	fi
+	if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		echo "deps: npm ci"
+		npm ci --no-audit --no-fund --silent
+	fi
+}
+cd "$(dirname "$0")/.."
 
 missing=""
 for p in $PKGS; do
@@ -17,6 +33,7 @@ for p in $PKGS; do
 done
 
 if [ -z "$missing" ]; then
+	npm_deps
 	exit 0
 fi
 echo "deps: installing:$missing"
@@ -35,4 +52,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 apt-get install -y -qq --no-install-recommends $missing
 [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
+npm_deps
 exit 0
