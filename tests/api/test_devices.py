@@ -1,0 +1,240 @@
+"""Black-box tests of the device registry and the time series: POST/GET /api/v1/devices (secret
+once, located on the map, refusals, scope), CSV import (all or nothing, secrets as JSON or CSV),
+the HTTP alternative to MQTT for devices (Basic auth with the device secret; 202; wrong secret,
+another device's id, malformed payloads, rate limit), a device's series (raw and 1m), the
+online state, `citydesk device add` while the server runs, and restarts. Until the routes are
+wired (they answer 404) the tests print SKIP and pass."""
+import base64
+import json
+import re
+import time
+import urllib.parse
+
+from harness import Server, expect_error
+
+DONGMEN = (22.5453, 114.1157)   # inside Luohu
+SHEKOU = (22.48, 113.91)        # Nanshan: outside the district
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def basic(dev, secret):
+    return {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (dev, secret)).encode()).decode()}
+
+
+def wired(s, tok):
+    if s.request("GET", "/api/v1/devices", token=tok).status == 404:
+        print("SKIP test_devices: /api/v1/devices routes are not wired yet (404)")
+        return False
+    return True
+
+
+def wait_for(fn, timeout=10.0):
+    """Polls fn until it returns a true value (the hub and the series writer are asynchronous)."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(0.1)
+
+
+def create(s, tok, **body):
+    r = s.request("POST", "/api/v1/devices", body, token=tok)
+    assert r.status == 201, r
+    return r.json()
+
+
+def test_register_import_list_scope():
+    with Server(iot=True) as s:
+        s.add_user("admin", "admin")
+        s.add_user("disp", "district_dispatcher")
+        s.add_user("dongmen", "street_dispatcher", street="440303003")
+        s.add_user("guiyuan", "street_dispatcher", street="440303001")
+        s.add_user("res1", "citizen")
+        t = {u: s.login(u) for u in ("admin", "disp", "dongmen", "guiyuan", "res1")}
+        if not wired(s, t["admin"]):
+            return
+
+        d = create(s, t["admin"], id="smoke-001", type="smoke_detector", name="东门 3 号楼烟感",
+                   owner="东门物业", lat=DONGMEN[0], lng=DONGMEN[1], tags=["fire", "building_3"],
+                   address_hex="79030000ABCD")
+        assert HEX64.match(d["secret"]), d
+        assert d["street_code"] == "440303003" and len(d["grid_code"]) == 15, d
+        assert d["community_code"].startswith("440303003") and d["street_name"], d
+        assert d["address_hex"] == "79030000abcd" and d["tags"] == ["fire", "building_3"], d
+        assert d["online"] is False and d["active"] is True and d["last_seen"] is None, d
+        secret = d["secret"]
+
+        # the secret is never shown again
+        g = s.request("GET", "/api/v1/devices/smoke-001", token=t["disp"])
+        assert g.status == 200 and "secret" not in g.json() and secret not in g.body.decode(), g
+        assert g.json()["metrics"] == [], g
+
+        # refusals
+        expect_error(s.request("POST", "/api/v1/devices", {"id": "smoke-001", "type": "camera"},
+                               token=t["admin"]), 409, "device_exists", "id")
+        expect_error(s.request("POST", "/api/v1/devices", {"id": "x-1", "type": "uitd",
+                                                           "address_hex": "79030000abcd"},
+                               token=t["admin"]), 409, "address_taken", "address_hex")
+        expect_error(s.request("POST", "/api/v1/devices", {"id": "x-2", "type": "toaster"},
+                               token=t["admin"]), 422, None, "type")
+        expect_error(s.request("POST", "/api/v1/devices", {"id": "bad id", "type": "camera"},
+                               token=t["admin"]), 422, None, "id")
+        expect_error(s.request("POST", "/api/v1/devices", {"id": "x-3", "type": "camera",
+                                                           "lat": SHEKOU[0], "lng": SHEKOU[1]},
+                               token=t["admin"]), 422, "outside_jurisdiction", "lat")
+        expect_error(s.request("POST", "/api/v1/devices", {"id": "x-4", "type": "camera", "colour": 1},
+                               token=t["admin"]), 422, "unknown_field", "colour")
+        expect_error(s.request("POST", "/api/v1/devices", {"id": "x-5", "type": "camera"},
+                               token=t["disp"]), 403)
+        expect_error(s.request("GET", "/api/v1/devices", token=t["res1"]), 403)
+        expect_error(s.request("GET", "/api/v1/devices"), 401)
+
+        # import: one bad row refuses all
+        bad_csv = ("id,type,name,lat,lng,tags\n"
+                   "wm-1,water_meter,独居老人 1 栋,%f,%f,elderly_alone\n"
+                   "wm-2,water_meter,2 栋,%f,%f,elderly_alone\n" % (DONGMEN + SHEKOU))
+        r = s.request("POST", "/api/v1/devices/import", token=t["admin"], raw=bad_csv.encode(),
+                      headers={"Content-Type": "text/csv"})
+        err = expect_error(r, 422, "outside_jurisdiction")
+        assert "row 3" in err["message"] and "wm-2" in err["message"], err
+        expect_error(s.request("GET", "/api/v1/devices/wm-1", token=t["admin"]), 404)
+
+        good_csv = ("id,type,name,lat,lng,tags\n"
+                    "wm-1,water_meter,独居老人 1 栋,%f,%f,elderly_alone\n"
+                    "wm-2,water_meter,\"2 栋, 东门\",,,elderly_alone\n" % DONGMEN)
+        r = s.request("POST", "/api/v1/devices/import", token=t["admin"], raw=good_csv.encode(),
+                      headers={"Content-Type": "text/csv"})
+        assert r.status == 201, r
+        got = r.json()
+        assert got["created"] == 2 and [x["id"] for x in got["devices"]] == ["wm-1", "wm-2"], got
+        assert all(HEX64.match(x["secret"]) for x in got["devices"]), got
+        assert got["devices"][1]["name"] == "2 栋, 东门" and got["devices"][1]["lat"] is None, got
+        r = s.request("POST", "/api/v1/devices/import?format=csv", token=t["admin"],
+                      raw=b"id,type\nem-1,energy_meter\nem-2,energy_meter\n",
+                      headers={"Content-Type": "text/csv"})
+        assert r.status == 201 and r.header("Content-Type").startswith("text/csv"), r
+        lines = r.body.decode().strip().splitlines()
+        assert lines[0] == "id,secret" and len(lines) == 3 and lines[1].startswith("em-1,"), lines
+        assert HEX64.match(lines[2].split(",")[1]), lines
+
+        # lists: filters, paging, scope
+        def ids(path, who="disp"):
+            r = s.request("GET", path, token=t[who])
+            assert r.status == 200, r
+            return [x["id"] for x in r.json()["items"]], r.json()["total"]
+
+        assert ids("/api/v1/devices") == (["em-1", "em-2", "smoke-001", "wm-1", "wm-2"], 5)
+        assert ids("/api/v1/devices?type=water_meter") == (["wm-1", "wm-2"], 2)
+        assert ids("/api/v1/devices?street=440303003") == (["smoke-001", "wm-1"], 2)
+        assert ids("/api/v1/devices?q=" + urllib.parse.quote("独居")) == (["wm-1"], 1)
+        assert ids("/api/v1/devices?q=elderly_alone") == (["wm-1", "wm-2"], 2)
+        assert ids("/api/v1/devices?online=true") == ([], 0)
+        assert ids("/api/v1/devices?page=2&page_size=2") == (["smoke-001", "wm-1"], 5)
+        assert ids("/api/v1/devices", "dongmen") == (["smoke-001", "wm-1"], 2)
+        assert ids("/api/v1/devices", "guiyuan") == ([], 0)
+        expect_error(s.request("GET", "/api/v1/devices/smoke-001", token=t["guiyuan"]), 404)
+        expect_error(s.request("GET", "/api/v1/devices?type=toaster", token=t["disp"]), 422, None, "type")
+        expect_error(s.request("GET", "/api/v1/devices?online=maybe", token=t["disp"]), 422, None, "online")
+
+        # audited, without secrets or hashes
+        r = s.request("GET", "/api/v1/audit?page_size=50", token=t["admin"])
+        assert r.status == 200, r
+        adds = [e for e in r.json()["items"] if e["action"] == "device.add"]
+        assert len(adds) == 5, adds
+        text = r.body.decode()
+        assert secret not in text and "argon2" not in text and "$7$101$" not in text
+
+
+def test_device_posts_series_online_restart():
+    with Server(iot=True) as s:
+        s.add_user("admin", "admin")
+        tok = s.login("admin")
+        if not wired(s, tok):
+            return
+        d = create(s, tok, id="pump-1", type="hydrant_pressure", lat=DONGMEN[0], lng=DONGMEN[1])
+        other = create(s, tok, id="pump-2", type="hydrant_pressure")
+        secret = d["secret"]
+        base = int(time.time() * 1000) - 30 * 60 * 1000  # half an hour ago
+        base -= base % 60000
+
+        def post(kind, body, dev="pump-1", sec=secret, raw=None):
+            data = raw if raw is not None else json.dumps(body).encode()
+            h = basic(dev, sec)
+            h["Content-Type"] = "application/json"
+            return s.request("POST", "/api/v1/devices/pump-1/" + kind, raw=data, headers=h)
+
+        # six values in two minutes
+        for i, v in enumerate([0.30, 0.34, 0.32, 0.28, 0.26, 0.27]):
+            r = post("telemetry", {"ts": base + i * 20000, "values": {"pressure_mpa": v, "temperature_c": 20 + i}})
+            assert r.status == 202 and r.json() == {"accepted": True}, r
+
+        # refusals: no auth, wrong secret, another device's credentials, malformed payloads
+        r = s.request("POST", "/api/v1/devices/pump-1/telemetry", raw=b'{"values":{"a":1}}',
+                      headers={"Content-Type": "application/json"})
+        expect_error(r, 401)
+        assert r.header("WWW-Authenticate"), r
+        expect_error(post("telemetry", {"values": {"a": 1}}, sec="0" * 64), 401)
+        expect_error(post("telemetry", {"values": {"a": 1}}, dev="pump-2", sec=other["secret"]), 403)
+        expect_error(post("telemetry", None, raw=b'{"values":'), 400)
+        expect_error(post("telemetry", {"values": {"a": "high"}}), 422)
+        expect_error(post("telemetry", {"values": {"a": 1}, "colour": "red"}), 422, None, "colour")
+        expect_error(post("event", {"type": "fire_alarm", "level": "purple"}), 422)
+
+        # series: raw and by minute
+        q = "/api/v1/devices/pump-1/series?metric=pressure_mpa&from=%d&to=%d" % (base, base + 3600000)
+
+        def raw_points():
+            r = s.request("GET", q + "&step=raw", token=tok)
+            assert r.status == 200, r
+            return r.json()["points"] if len(r.json()["points"]) == 6 else None
+
+        pts = wait_for(raw_points)
+        assert pts, "telemetry did not reach the series"
+        assert [p["value"] for p in pts] == [0.30, 0.34, 0.32, 0.28, 0.26, 0.27], pts
+        assert pts[0]["ts_ms"] == base and pts[0]["ts"].endswith("+08:00"), pts
+        r = s.request("GET", q + "&step=1m", token=tok)
+        assert r.status == 200 and r.json()["step"] == "1m", r
+        m = r.json()["points"]
+        assert [p["count"] for p in m] == [3, 3], m
+        assert abs(m[0]["avg"] - 0.32) < 1e-9 and m[0]["min"] == 0.30 and m[0]["max"] == 0.34, m
+        r = s.request("GET", "/api/v1/devices/pump-1/series?metric=pressure_mpa", token=tok)
+        assert r.status == 200 and r.json()["step"] in ("1m", "raw"), r  # last 24 h: auto
+        expect_error(s.request("GET", "/api/v1/devices/pump-1/series", token=tok), 422, None, "metric")
+        expect_error(s.request("GET", q + "&step=5m", token=tok), 422, None, "step")
+        expect_error(s.request("GET", "/api/v1/devices/nope/series?metric=x", token=tok), 404)
+
+        dev = s.request("GET", "/api/v1/devices/pump-1", token=tok).json()
+        assert dev["online"] is True and dev["last_seen"], dev
+        assert dev["metrics"] == ["pressure_mpa", "temperature_c"], dev
+
+        # status offline, then online again
+        assert post("status", {"status": "offline"}).status == 202
+        assert wait_for(lambda: s.request("GET", "/api/v1/devices/pump-1", token=tok).json()["online"] is False)
+        assert post("status", {"status": "online"}).status == 202
+        assert wait_for(lambda: s.request("GET", "/api/v1/devices/pump-1", token=tok).json()["online"] is True)
+        assert post("event", {"type": "tamper", "level": "", "detail": "lid opened"}).status == 202
+
+        # a device registered with the CLI while the server runs is picked up
+        p = s.cli("device", "add", "--id", "cam-9", "--type", "camera", "--lat", str(DONGMEN[0]),
+                  "--lng", str(DONGMEN[1]))
+        cam_secret = re.search(r"secret: ([0-9a-f]{64})", p.stdout).group(1)
+        assert wait_for(lambda: s.request("GET", "/api/v1/devices/cam-9", token=tok).status == 200)
+        r = s.request("POST", "/api/v1/devices/cam-9/status", raw=b'{"status":"online"}',
+                      headers=dict(basic("cam-9", cam_secret), **{"Content-Type": "application/json"}))
+        assert r.status == 202, r
+
+        # too many wrong secrets for one device id: 429 with Retry-After
+        codes = [post("telemetry", {"values": {"a": 1}}, dev="pump-2", sec="f" * 64) for _ in range(6)]
+        assert [r.status for r in codes[:5]] == [401] * 5, codes
+        expect_error(codes[5], 429)
+        assert codes[5].header("Retry-After"), codes[5]
+
+        # after a restart the registry and the series are still there
+        s.stop()
+        s.start()
+        tok = s.login("admin")
+        r = s.request("GET", q + "&step=raw", token=tok)
+        assert r.status == 200 and len(r.json()["points"]) == 6, r
+        r = s.request("GET", "/api/v1/devices?type=camera", token=tok)
+        assert [x["id"] for x in r.json()["items"]] == ["cam-9"], r
