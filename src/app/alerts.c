@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -711,6 +712,33 @@ void alerts_ingest(struct alerts *a, const struct alerts_ingest *in)
 	struct msg *m = msg_new(M_INGEST, NULL);
 	m->u.in = *in;
 	enqueue(a, m);
+}
+
+void alerts_ingest_key_hash(const char *key, char hash[STORE_HASH_HEX])
+{
+	unsigned char d[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(d, (const unsigned char *)key, strlen(key));
+	sodium_bin2hex(hash, STORE_HASH_HEX, d, sizeof d);
+}
+
+void alerts_ingest_key_new(char key[ALERTS_INGEST_KEY_MAX], char hash[STORE_HASH_HEX])
+{
+	unsigned char raw[32];
+	char hex[65];
+	randombytes_buf(raw, sizeof raw);
+	sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+	snprintf(key, ALERTS_INGEST_KEY_MAX, "cdi_%s", hex);
+	sodium_memzero(raw, sizeof raw);
+	alerts_ingest_key_hash(key, hash);
+}
+
+bool alerts_ingest_check(struct store *st, const char *system, const char *key)
+{
+	char want[STORE_HASH_HEX], got[STORE_HASH_HEX];
+	alerts_ingest_key_hash(key ? key : "", got);
+	if (!key || store_ingest_get(st, system, want) != CD_OK)
+		return false;
+	return sodium_memcmp(want, got, 64) == 0;
 }
 
 void alerts_rules_changed(struct alerts *a)

@@ -56,6 +56,16 @@ struct alerts_ingest {
 /* Queues it for the worker (never dropped). */
 void alerts_ingest(struct alerts *a, const struct alerts_ingest *in);
 
+#define ALERTS_INGEST_KEY_MAX 72 /* "cdi_" + 64 hex digits, with NUL */
+
+/* A new random key for a district system (shown once) and its SHA-256 (hex) to store. Needs
+ * libsodium initialised (auth_init). */
+void alerts_ingest_key_new(char key[ALERTS_INGEST_KEY_MAX], char hash[STORE_HASH_HEX]);
+/* The SHA-256 (hex) of a key, as stored. */
+void alerts_ingest_key_hash(const char *key, char hash[STORE_HASH_HEX]);
+/* True when `key` is the key of the enabled system `system` (compared in constant time). */
+bool alerts_ingest_check(struct store *st, const char *system, const char *key);
+
 /* The rules in the store changed: the worker reloads them. */
 void alerts_rules_changed(struct alerts *a);
 
