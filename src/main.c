@@ -16,6 +16,8 @@ static const struct command {
 	{"audit", cli_audit, "verify or list the audit trail"},
 	{"webhook", cli_webhook, "add, list or remove webhooks; dead letters and retries"},
 	{"apikey", cli_apikey, "add, list or revoke Open311 API keys"},
+	{"device", cli_device, "register, import or list IoT devices"},
+	{"ingest", cli_ingest, "keys for other district systems that push events in"},
 	{"train", cli_train, "train the category model from labelled messages"},
 	{"classify", cli_classify, "classify texts from stdin (one per line)"},
 };

@@ -1,7 +1,10 @@
 /* GET /healthz and the app's own Prometheus gauges. */
 #include "api/api.h"
-#include "app/webhooks.h"
+#include "api/devices.h"
+#include "app/alerts.h"
 #include "app/events.h"
+#include "app/iot.h"
+#include "app/webhooks.h"
 
 void api_health(struct http_request *req, struct http_response *res, void *ctx)
 {
@@ -21,6 +24,12 @@ enum cd_err api_metrics(struct buf *out, void *ctx)
 	if (app->events && (rc = events_metrics(app->events, out)))
 		return rc;
 	if (app->webhooks && (rc = webhooks_metrics(app->webhooks, out)))
+		return rc;
+	if ((rc = iot_metrics(app, out)))
+		return rc;
+	if (app->devices && (rc = api_devices_metrics(out, app)))
+		return rc;
+	if (app->alerts && (rc = alerts_metrics(app->alerts, out)))
 		return rc;
 	struct store_journal_stats js;
 	store_case_journal_stats(app->st, &js);

@@ -1,8 +1,14 @@
 /* The route table of the HTTP API: every route the server answers, in one place. The
  * OpenAPI document and its test walk this table. */
+#include "api/alerts.h"
 #include "api/api.h"
+#include "api/device_commands.h"
+#include "api/devices.h"
+#include "api/ingest.h"
 #include "api/open311.h"
 #include "api/openapi.h"
+#include "api/rules.h"
+#include "api/web.h"
 
 const struct http_route api_routes[] = {
 	{"GET", "/healthz", api_health, "health"},
@@ -36,6 +42,27 @@ const struct http_route api_routes[] = {
 	{"GET", "/api/v1/map/grids", api_map_grids, "map_grids"},
 	{"GET", "/api/v1/stream", api_stream, "stream"},
 	{"GET", "/api/v1/openapi.json", api_openapi, "openapi"},
+	{"POST", "/api/v1/devices", api_devices_create, "devices_create"},
+	{"GET", "/api/v1/devices", api_devices_list, "devices_list"},
+	{"POST", "/api/v1/devices/import", api_devices_import, "devices_import"},
+	{"GET", "/api/v1/devices/{id}", api_devices_get, "devices_get"},
+	{"GET", "/api/v1/devices/{id}/series", api_devices_series, "devices_series"},
+	{"POST", "/api/v1/devices/{id}/telemetry", api_devices_telemetry, "devices_telemetry"},
+	{"POST", "/api/v1/devices/{id}/event", api_devices_event, "devices_event"},
+	{"POST", "/api/v1/devices/{id}/status", api_devices_status, "devices_status"},
+	{"POST", "/api/v1/devices/{id}/commands", api_device_commands, "devices_commands"},
+	{"GET", "/api/v1/rules", api_rules_list, "rules_list"},
+	{"POST", "/api/v1/rules", api_rules_create, "rules_create"},
+	{"GET", "/api/v1/rules/{id}", api_rules_get, "rules_get"},
+	{"PUT", "/api/v1/rules/{id}", api_rules_update, "rules_update"},
+	{"DELETE", "/api/v1/rules/{id}", api_rules_delete, "rules_delete"},
+	{"GET", "/api/v1/alerts", api_alerts_list, "alerts_list"},
+	{"GET", "/api/v1/alerts/{id}", api_alerts_get, "alerts_get"},
+	{"POST", "/api/v1/alerts/{id}/actions", api_alerts_action, "alerts_action"},
+	{"POST", "/api/v1/ingest/{system}", api_ingest, "ingest"},
+	{"GET", "/", web_index, "web_index"},
+	{"GET", "/app", web_app, "web_app"},
+	{"GET", "/static/{file}", web_static, "web_static"},
 	{"GET", "/open311/v2/{doc}", api_open311_get, "open311_get"},
 	{"POST", "/open311/v2/{doc}", api_open311_post, "open311_post"},
 	{"GET", "/open311/v2/services/{code}", api_open311_service, "open311_service"},

@@ -15,6 +15,7 @@
 #include "app/categories.h"
 #include "app/commit_queue.h"
 #include "app/events.h"
+#include "app/iot.h"
 #include "app/district.h"
 #include "app/mapview.h"
 #include "app/webhooks.h"
@@ -208,6 +209,8 @@ int cli_serve(int argc, char **argv)
 	if (config_db_path(&app.cfg, db_path, sizeof db_path) ||
 	    webhooks_start(db_path, app.events, NULL, &app.webhooks))
 		goto out;
+	if (iot_start(&app))
+		goto out;
 	struct http_config hc = {
 		.listen = config_get(&app.cfg, CFG_LISTEN),
 		.routes = api_routes,
@@ -229,6 +232,7 @@ int cli_serve(int argc, char **argv)
 	http_server_stop(srv);
 	srv = NULL;
 	/* Every acknowledged case into the database, then the WAL into the database file. */
+	iot_stop(&app); /* alerts open cases through intake: before the intake writer stops */
 	commit_queue_stop(app.intake);
 	app.intake = NULL;
 	if (store_checkpoint(app.st))
@@ -236,6 +240,7 @@ int cli_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv);
+	iot_stop(&app);
 	commit_queue_stop(app.intake);
 	similar_free(app.similar); /* after the server and the intake writer stopped */
 	webhooks_stop(app.webhooks); /* before events_free: it unsubscribes from the bus */

@@ -1,0 +1,368 @@
+/* The IoT hub (app/iot.h): one bounded queue that every source writes into and one worker
+ * thread that reads it, so a slow store or a busy rule never stalls the MQTT loop or the
+ * GB/T 26875.3 listener, and messages from one device are handled in the order they came. A
+ * full queue makes the producer wait (the broker then holds messages in its own queue) rather
+ * than drop anything: an alarm must not be lost. A ticker marks silent devices offline and
+ * keeps the broker's credentials in step with the registry. */
+#include "app/iot.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/alerts.h"
+#include "app/app.h"
+#include "app/devices.h"
+#include "app/events.h"
+#include "app/series.h"
+#include "iot/gb26875.h"
+#include "util/alloc.h"
+#include "util/log.h"
+
+#define HUB_QUEUE_CAP 4096         /* messages waiting for the worker */
+#define HUB_BATCH 64               /* taken from the queue under one lock */
+#define DEVICE_TIMEOUT_MS (5 * 60 * 1000) /* no data and no heartbeat for this long → offline */
+
+enum hub_kind { HUB_TELEMETRY, HUB_EVENT, HUB_STATUS };
+
+struct hub_msg {
+	enum hub_kind kind;
+	enum iot_source src;
+	union {
+		struct iot_telemetry t;
+		struct iot_event e;
+		struct iot_status s;
+	} u;
+};
+
+struct iot_hub {
+	struct app *app;
+	pthread_mutex_t mu;
+	pthread_cond_t not_empty, not_full, stopped_cv;
+	struct hub_msg *ring; /* HUB_QUEUE_CAP slots */
+	size_t head, count;
+	bool stopping;
+	pthread_t worker, ticker;
+	bool worker_started, ticker_started;
+	uint64_t cred_version;           /* registry credentials last sent to the broker */
+	struct mqtt_bridge *mqtt;        /* NULL when IoT listeners are off */
+	struct gb_listener *gb;          /* NULL when IoT listeners are off */
+	atomic_ullong received[IOT_SRC_COUNT];
+	atomic_ullong unknown_device;    /* dropped: the registry does not know the device */
+	atomic_ullong handled;
+};
+
+static const char *const source_names[IOT_SRC_COUNT] = {"mqtt", "http", "gb26875", "ingest"};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Puts a message on the queue, waiting while it is full; drops it only when stopping. */
+static void hub_put(struct app *app, const struct hub_msg *m)
+{
+	struct iot_hub *h = app->iot;
+	if (!h)
+		return;
+	atomic_fetch_add(&h->received[m->src], 1);
+	pthread_mutex_lock(&h->mu);
+	while (h->count == HUB_QUEUE_CAP && !h->stopping)
+		pthread_cond_wait(&h->not_full, &h->mu);
+	if (!h->stopping) {
+		h->ring[(h->head + h->count) % HUB_QUEUE_CAP] = *m;
+		h->count++;
+		pthread_cond_signal(&h->not_empty);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+void iot_telemetry_in(struct app *app, enum iot_source src, const struct iot_telemetry *t)
+{
+	struct hub_msg m = {.kind = HUB_TELEMETRY, .src = src};
+	m.u.t = *t;
+	hub_put(app, &m);
+}
+
+void iot_event_in(struct app *app, enum iot_source src, const struct iot_event *e)
+{
+	struct hub_msg m = {.kind = HUB_EVENT, .src = src};
+	m.u.e = *e;
+	hub_put(app, &m);
+}
+
+void iot_status_in(struct app *app, enum iot_source src, const struct iot_status *s)
+{
+	struct hub_msg m = {.kind = HUB_STATUS, .src = src};
+	m.u.s = *s;
+	hub_put(app, &m);
+}
+
+bool iot_device_for_address(struct app *app, const char *address_hex, char device[IOT_ID_MAX])
+{
+	return app->devices && devices_find_address(app->devices, address_hex, device);
+}
+
+/* Tells the bus (and so the console) that a device came online or went offline. */
+static void publish_status(struct app *app, const struct iot_device *dev, bool online)
+{
+	if (!app->events)
+		return;
+	char payload[256];
+	snprintf(payload, sizeof payload, "{\"device\":\"%s\",\"online\":%s}", dev->id, online ? "true" : "false");
+	struct event_msg ev = {
+		.kind = "alert",
+		.type = online ? "device.online" : "device.offline",
+		.ref = dev->id,
+		.street_code = dev->street_code,
+		.payload = payload,
+	};
+	if (events_publish(app->events, &ev, NULL))
+		log_warn("device status not published", "\"device\":\"%s\"", dev->id);
+}
+
+/* Handles one message on the worker thread. */
+static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
+{
+	struct app *app = h->app;
+	const char *id = m->kind == HUB_TELEMETRY ? m->u.t.device : m->kind == HUB_EVENT ? m->u.e.device : m->u.s.device;
+	struct iot_device dev;
+	if (!devices_get(app->devices, id, &dev) || !dev.active) {
+		unsigned long long n = atomic_fetch_add(&h->unknown_device, 1);
+		if ((n & (n + 1)) == 0) /* 1st, 2nd, 4th, 8th ...: enough to notice, never a flood */
+			log_warn("message from an unknown device dropped",
+				 "\"device\":\"%s\",\"source\":\"%s\",\"count\":%llu", id, source_names[m->src], n + 1);
+		return;
+	}
+	switch (m->kind) {
+	case HUB_TELEMETRY:
+		if (devices_seen(app->devices, id, m->u.t.ts_ms)) {
+			publish_status(app, &dev, true);
+			alerts_on_status(app->alerts, &dev, true, m->u.t.ts_ms);
+		}
+		series_append(app->series, &m->u.t);
+		alerts_on_telemetry(app->alerts, &dev, &m->u.t);
+		break;
+	case HUB_EVENT:
+		if (devices_seen(app->devices, id, m->u.e.ts_ms)) {
+			publish_status(app, &dev, true);
+			alerts_on_status(app->alerts, &dev, true, m->u.e.ts_ms);
+		}
+		alerts_on_event(app->alerts, &dev, &m->u.e);
+		break;
+	case HUB_STATUS:
+		if (devices_set_online(app->devices, id, m->u.s.online, m->u.s.ts_ms)) {
+			publish_status(app, &dev, m->u.s.online);
+			alerts_on_status(app->alerts, &dev, m->u.s.online, m->u.s.ts_ms);
+		}
+		break;
+	}
+	atomic_fetch_add(&h->handled, 1);
+}
+
+static void *hub_worker(void *arg)
+{
+	struct iot_hub *h = arg;
+	struct hub_msg *batch = xcalloc(HUB_BATCH, sizeof *batch);
+	for (;;) {
+		pthread_mutex_lock(&h->mu);
+		while (h->count == 0 && !h->stopping)
+			pthread_cond_wait(&h->not_empty, &h->mu);
+		if (h->count == 0 && h->stopping) {
+			pthread_mutex_unlock(&h->mu);
+			break;
+		}
+		size_t n = h->count < HUB_BATCH ? h->count : HUB_BATCH;
+		for (size_t i = 0; i < n; i++)
+			batch[i] = h->ring[(h->head + i) % HUB_QUEUE_CAP];
+		h->head = (h->head + n) % HUB_QUEUE_CAP;
+		h->count -= n;
+		pthread_cond_broadcast(&h->not_full);
+		pthread_mutex_unlock(&h->mu);
+		for (size_t i = 0; i < n; i++)
+			hub_handle(h, &batch[i]);
+	}
+	xfree(batch);
+	return NULL;
+}
+
+struct offline_ctx {
+	struct app *app;
+	int64_t now;
+};
+
+static void went_offline(void *ctx, const struct iot_device *dev)
+{
+	struct offline_ctx *c = ctx;
+	publish_status(c->app, dev, false);
+	alerts_on_status(c->app->alerts, dev, false, c->now);
+}
+
+struct cred_list {
+	size_t n, cap;
+	char **ids, **hashes;
+};
+
+static void collect_cred(void *ctx, const char *id, const char *mqtt_hash)
+{
+	struct cred_list *l = ctx;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
+		l->hashes = xrealloc(l->hashes, l->cap * sizeof *l->hashes);
+	}
+	l->ids[l->n] = xstrdup(id);
+	l->hashes[l->n] = xstrdup(mqtt_hash);
+	l->n++;
+}
+
+/* Sends the registry's device credentials to the broker when they changed. */
+static void sync_credentials(struct iot_hub *h)
+{
+	if (!h->mqtt)
+		return;
+	uint64_t v = devices_version(h->app->devices);
+	if (v == h->cred_version)
+		return;
+	struct cred_list l = {0};
+	h->cred_version = devices_credentials(h->app->devices, collect_cred, &l);
+	/* MQTT_WIRE: mqtt_bridge_set_credentials(h->mqtt, ids, hashes, n) once the bridge lands */
+	for (size_t i = 0; i < l.n; i++) {
+		xfree(l.ids[i]);
+		xfree(l.hashes[i]);
+	}
+	xfree(l.ids);
+	xfree(l.hashes);
+}
+
+static void *hub_ticker(void *arg)
+{
+	struct iot_hub *h = arg;
+	pthread_mutex_lock(&h->mu);
+	while (!h->stopping) {
+		pthread_mutex_unlock(&h->mu);
+		struct offline_ctx c = {h->app, now_ms()};
+		devices_sweep(h->app->devices, c.now, DEVICE_TIMEOUT_MS, went_offline, &c);
+		sync_credentials(h);
+		pthread_mutex_lock(&h->mu);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		if (!h->stopping)
+			pthread_cond_timedwait(&h->stopped_cv, &h->mu, &until);
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+static bool iot_listeners_on(struct app *app)
+{
+	return strcmp(config_get(&app->cfg, CFG_IOT), "off") != 0;
+}
+
+enum cd_err iot_start(struct app *app)
+{
+	const char *iot = config_get(&app->cfg, CFG_IOT);
+	if (strcmp(iot, "on") != 0 && strcmp(iot, "off") != 0) {
+		log_error("CITYDESK_IOT must be on or off", "\"value\":\"%s\"", iot);
+		return CD_ERR_INVALID;
+	}
+	struct iot_hub *h = xcalloc(1, sizeof *h);
+	h->app = app;
+	h->ring = xcalloc(HUB_QUEUE_CAP, sizeof *h->ring);
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_cond_init(&h->not_empty, NULL);
+	pthread_cond_init(&h->not_full, NULL);
+	pthread_cond_init(&h->stopped_cv, NULL);
+	app->iot = h;
+
+	char series_path[4200];
+	snprintf(series_path, sizeof series_path, "%.4000s/series.db", config_get(&app->cfg, CFG_DATA));
+	enum cd_err rc = devices_load(app, &app->devices);
+	if (!rc)
+		rc = series_open(series_path, &app->series);
+	if (!rc)
+		rc = alerts_start(app, &app->alerts);
+	if (rc) {
+		log_error("IoT services failed to start", "\"error\":\"%s\"", cd_err_name(rc));
+		return rc;
+	}
+	if (pthread_create(&h->worker, NULL, hub_worker, h))
+		return CD_ERR_IO;
+	h->worker_started = true;
+	if (iot_listeners_on(app)) {
+		rc = gb26875_bridge_start(app, &h->gb);
+		if (rc) {
+			log_error("IoT listeners failed to start", "\"error\":\"%s\"", cd_err_name(rc));
+			return rc;
+		}
+	}
+	if (pthread_create(&h->ticker, NULL, hub_ticker, h))
+		return CD_ERR_IO;
+	h->ticker_started = true;
+	return CD_OK;
+}
+
+void iot_stop(struct app *app)
+{
+	struct iot_hub *h = app->iot;
+	if (!h)
+		return;
+	/* Sources first, so nothing new arrives; then drain the queue; then what it feeds. */
+	gb26875_bridge_stop(h->gb);
+	pthread_mutex_lock(&h->mu);
+	h->stopping = true;
+	pthread_cond_broadcast(&h->not_empty);
+	pthread_cond_broadcast(&h->not_full);
+	pthread_cond_broadcast(&h->stopped_cv);
+	pthread_mutex_unlock(&h->mu);
+	if (h->worker_started)
+		pthread_join(h->worker, NULL);
+	if (h->ticker_started)
+		pthread_join(h->ticker, NULL);
+	alerts_stop(app->alerts);
+	app->alerts = NULL;
+	series_close(app->series);
+	app->series = NULL;
+	devices_free(app->devices);
+	app->devices = NULL;
+	app->iot = NULL;
+	pthread_cond_destroy(&h->stopped_cv);
+	pthread_cond_destroy(&h->not_full);
+	pthread_cond_destroy(&h->not_empty);
+	pthread_mutex_destroy(&h->mu);
+	xfree(h->ring);
+	xfree(h);
+}
+
+enum cd_err iot_metrics(struct app *app, struct buf *out)
+{
+	struct iot_hub *h = app->iot;
+	if (!h)
+		return CD_OK;
+	enum cd_err rc = buf_printf(out, "# HELP citydesk_iot_messages_total Device messages handed to the hub, by source.\n"
+					 "# TYPE citydesk_iot_messages_total counter\n");
+	for (int s = 0; s < IOT_SRC_COUNT && !rc; s++)
+		rc = buf_printf(out, "citydesk_iot_messages_total{source=\"%s\"} %llu\n", source_names[s],
+				(unsigned long long)atomic_load(&h->received[s]));
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&h->mu);
+	size_t queued = h->count;
+	pthread_mutex_unlock(&h->mu);
+	return buf_printf(out,
+			  "# HELP citydesk_iot_unknown_device_total Messages dropped because the device is not registered.\n"
+			  "# TYPE citydesk_iot_unknown_device_total counter\n"
+			  "citydesk_iot_unknown_device_total %llu\n"
+			  "# HELP citydesk_iot_handled_total Messages the hub has handled.\n"
+			  "# TYPE citydesk_iot_handled_total counter\n"
+			  "citydesk_iot_handled_total %llu\n"
+			  "# HELP citydesk_iot_queued Messages waiting for the hub's worker.\n"
+			  "# TYPE citydesk_iot_queued gauge\n"
+			  "citydesk_iot_queued %zu\n",
+			  (unsigned long long)atomic_load(&h->unknown_device), (unsigned long long)atomic_load(&h->handled),
+			  queued);
+}
