@@ -19,8 +19,6 @@
 #include "util/alloc.h"
 #include "util/csv.h"
 
-/* The subcommand's entry point (main.c's table; declared here until cli.h lists it). */
-int cli_device(int argc, char **argv);
 
 static const char usage[] =
     "usage: citydesk device add --id ID --type TYPE [--name TEXT] [--site TEXT] [--owner TEXT]\n"

@@ -204,9 +204,12 @@ def test_device_posts_series_online_restart():
         expect_error(s.request("GET", q + "&step=5m", token=tok), 422, None, "step")
         expect_error(s.request("GET", "/api/v1/devices/nope/series?metric=x", token=tok), 404)
 
-        dev = s.request("GET", "/api/v1/devices/pump-1", token=tok).json()
-        assert dev["online"] is True and dev["last_seen"], dev
-        assert dev["metrics"] == ["pressure_mpa", "temperature_c"], dev
+        # a reading now (no ts: the arrival time) keeps the device online
+        assert post("telemetry", {"values": {"battery_v": 3.6}}).status == 202
+        dev = wait_for(lambda: (lambda d: d if len(d["metrics"]) == 3 else None)(
+            s.request("GET", "/api/v1/devices/pump-1", token=tok).json()))
+        assert dev and dev["online"] is True and dev["last_seen"], dev
+        assert dev["metrics"] == ["battery_v", "pressure_mpa", "temperature_c"], dev
 
         # status offline, then online again
         assert post("status", {"status": "offline"}).status == 202
