@@ -1,0 +1,638 @@
+/* Runs and supervises the local Mosquitto: writes its configuration, password file and ACL
+ * into its own directory, forks /usr/sbin/mosquitto from a supervisor thread (so the child's
+ * parent-death signal follows that thread, which lives exactly as long as the broker should),
+ * restarts it with backoff when it dies, and rewrites the password file + SIGHUP when the
+ * registry's credentials change. See docs/internals/mqtt.md. */
+#include "iot/broker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "app/iot.h"
+#include "net/http.h"
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+#define DEFAULT_EXE "/usr/sbin/mosquitto"
+#define DEFAULT_MAX_QUEUED 1000000L
+#define START_WAIT_MS 10000  /* how long a start may take before we give up */
+#define STOP_WAIT_MS 5000    /* SIGTERM, then SIGKILL after this */
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define STABLE_MS 60000      /* a broker that ran this long restarts without backoff */
+
+struct broker {
+	char dir[PATH_MAX];          /* the broker's directory */
+	char conf[PATH_MAX + 32];    /* DIR/mosquitto.conf */
+	char passwd[PATH_MAX + 32];  /* DIR/passwd (mode 0600) */
+	char acl[PATH_MAX + 32];     /* DIR/acl */
+	char errlog[PATH_MAX + 32];  /* DIR/mosquitto.stderr: what it says before its log opens */
+	char exe[PATH_MAX];          /* the broker binary */
+	char host[256];              /* listen host */
+	int port;                    /* listen port (chosen when 0 was asked) */
+	long max_queued;             /* max_queued_messages */
+	char service_pw[BROKER_SECRET_LEN];   /* the service account's password, this run only */
+	char service_hash[IOT_MQTT_HASH_MAX]; /* ... and its password-file form */
+
+	pthread_mutex_t lock;        /* guards everything below */
+	pthread_cond_t cond;         /* wakes the supervisor's backoff sleep and broker_stop's wait */
+	pid_t pid;                   /* the running broker, 0 while down (never a reaped pid) */
+	bool stopping;               /* broker_stop was called */
+	bool done;                   /* the supervisor thread has finished */
+	uint64_t restarts;           /* restarts after the broker died */
+	char **ids, **hashes;        /* the device logins, copies */
+	size_t n;                    /* entries in ids/hashes */
+	pthread_t thread;            /* the supervisor */
+	bool thread_started;         /* thread is joinable */
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Copies s into out for a JSON log field, replacing quotes, backslashes and control bytes. */
+static const char *log_safe(const char *s, char *out, size_t cap)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		out[i] = (c < 0x20 || c == '"' || c == '\\') ? '?' : (char)c;
+	}
+	out[i] = '\0';
+	return out;
+}
+
+/* Writes data to path through path.tmp + fsync + rename, so the broker never reads half a file. */
+static enum cd_err write_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX + 48];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+		return CD_ERR_TOOBIG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		log_error("broker: cannot write a file", "\"errno\":%d", errno);
+		return CD_ERR_IO;
+	}
+	fchmod(fd, mode); /* the umask may have trimmed it */
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_error("broker: cannot write a file", "\"errno\":%d", errno);
+			close(fd);
+			unlink(tmp);
+			return CD_ERR_IO;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+		log_error("broker: cannot write a file", "\"errno\":%d", errno);
+		unlink(tmp);
+		return CD_ERR_IO;
+	}
+	return CD_OK;
+}
+
+/* Paths go into mosquitto.conf unquoted, where a space or a newline would split them. */
+static bool conf_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == '#')
+			return false;
+	return true;
+}
+
+static enum cd_err write_config(const struct broker *b)
+{
+	struct passwd *me = getpwuid(geteuid());
+	struct buf c;
+	buf_init(&c, 16384);
+	/* `user`: run as ourselves. Left out, a broker started by root would switch to the
+	 * "mosquitto" user and could no longer read our 0600 files. */
+	enum cd_err rc = buf_printf(
+		&c,
+		"# Generated by citydesk at every start; edits are lost. See docs/internals/mqtt.md.\n"
+		"user %s\n"
+		"per_listener_settings false\n"
+		"allow_anonymous false\n"
+		"password_file %s\n"
+		"acl_file %s\n"
+		"listener %d %s\n"
+		"set_tcp_nodelay true\n"
+		"max_connections -1\n"
+		"max_packet_size 65536\n"
+		"# citydesk's own session queues here while it is away or busy: sized so a burst or a\n"
+		"# restart of citydesk loses nothing, bounded in bytes so memory stays bounded.\n"
+		"max_queued_messages %ld\n"
+		"max_queued_bytes 536870912\n"
+		"queue_qos0_messages true\n"
+		"max_inflight_messages 1000\n"
+		"persistence true\n"
+		"persistence_location %s/\n"
+		"persistence_file mosquitto.db\n"
+		"autosave_interval 60\n"
+		"log_dest file %s/mosquitto.log\n"
+		"log_type error\n"
+		"log_type warning\n"
+		"log_type notice\n"
+		"connection_messages true\n"
+		"log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n",
+		me && conf_safe(me->pw_name) ? me->pw_name : "root", b->passwd, b->acl, b->port, b->host,
+		b->max_queued, b->dir, b->dir);
+	if (!rc)
+		rc = write_atomic(b->conf, c.data, c.len, 0600);
+	buf_release(&c);
+	return rc;
+}
+
+static enum cd_err write_acl(const struct broker *b)
+{
+	static const char acl[] =
+		"# Generated by citydesk at every start. See docs/iot.md and docs/internals/mqtt.md.\n"
+		"# citydesk's own client reads every device's data and sends commands.\n"
+		"user " BROKER_SERVICE_USER "\n"
+		"topic read citydesk/v1/#\n"
+		"topic write citydesk/v1/+/command\n"
+		"\n"
+		"# Every device (login name = device id) publishes only under its own topics and\n"
+		"# reads only its own commands.\n"
+		"pattern write citydesk/v1/%u/telemetry\n"
+		"pattern write citydesk/v1/%u/event\n"
+		"pattern write citydesk/v1/%u/status\n"
+		"pattern read citydesk/v1/%u/command\n";
+	return write_atomic(b->acl, acl, sizeof acl - 1, 0600);
+}
+
+/* A hash as iot_mqtt_password_hash writes it: "$7$" then base64 and '$' only. */
+static bool valid_hash(const char *h)
+{
+	if (strncmp(h, "$7$", 3) != 0 || strlen(h) >= IOT_MQTT_HASH_MAX)
+		return false;
+	for (const char *p = h; *p; p++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+		      c == '/' || c == '=' || c == '$'))
+			return false;
+	}
+	return true;
+}
+
+/* The password file: the service account, then every device. Caller holds b->lock (or is the
+ * only thread). */
+static enum cd_err write_passwd(const struct broker *b)
+{
+	struct buf c;
+	buf_init(&c, (size_t)1 << 30);
+	enum cd_err rc = buf_printf(&c, BROKER_SERVICE_USER ":%s\n", b->service_hash);
+	for (size_t i = 0; !rc && i < b->n; i++)
+		rc = buf_printf(&c, "%s:%s\n", b->ids[i], b->hashes[i]);
+	if (!rc)
+		rc = write_atomic(b->passwd, c.data ? c.data : "", c.len, 0600);
+	buf_release(&c);
+	return rc;
+}
+
+/* Forks the broker. Caller holds b->lock. Only async-signal-safe calls in the child. */
+static pid_t spawn(struct broker *b)
+{
+	int err = open(b->errlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	static char dash_c[] = "-c";
+	char *const argv[] = {b->exe, dash_c, b->conf, NULL};
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Die with our parent thread: a kill -9 of citydesk must not leave a broker holding
+		 * the port. SIGTERM lets it save its sessions first. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		setpgid(0, 0); /* a Ctrl-C at the terminal is for citydesk, which stops us in order */
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		struct sigaction dfl = {.sa_handler = SIG_DFL};
+		sigaction(SIGPIPE, &dfl, NULL);
+		sigaction(SIGHUP, &dfl, NULL);
+		sigaction(SIGTERM, &dfl, NULL);
+		sigaction(SIGINT, &dfl, NULL);
+		if (devnull >= 0)
+			dup2(devnull, 0);
+		if (err >= 0) {
+			dup2(err, 1);
+			dup2(err, 2);
+		}
+		/* nothing of ours (the HTTP socket, the store) may stay open in the broker */
+		syscall(SYS_close_range, 3U, ~0U, 0U);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int saved = errno;
+	if (err >= 0)
+		close(err);
+	if (devnull >= 0)
+		close(devnull);
+	if (pid < 0)
+		log_error("broker: fork failed", "\"errno\":%d", saved);
+	return pid;
+}
+
+/* The address to test readiness on: a wildcard listen is reached through loopback. */
+static const char *connect_host(const struct broker *b)
+{
+	if (strcmp(b->host, "0.0.0.0") == 0 || !*b->host)
+		return "127.0.0.1";
+	if (strcmp(b->host, "::") == 0)
+		return "::1";
+	return b->host;
+}
+
+/* 1 when something accepts on host:port, 0 when refused, -1 when the host does not resolve. */
+static int try_connect(const char *host, int port)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	char ps[8];
+	snprintf(ps, sizeof ps, "%d", port);
+	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai)
+		return -1;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok = fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return ok;
+}
+
+/* Binds host:port for a moment: CD_ERR_BUSY when taken. With port 0, *port gets a free one. */
+static enum cd_err claim_port(const char *host, int *port)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char ps[8];
+	snprintf(ps, sizeof ps, "%d", *port);
+	if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai)
+		return CD_ERR_INVALID;
+	enum cd_err rc = CD_ERR_IO;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof ss;
+			if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+				*port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+								 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+				rc = CD_OK;
+			}
+		} else if (errno == EADDRINUSE) {
+			rc = CD_ERR_BUSY;
+		}
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return rc;
+}
+
+/* Logs the last line the broker wrote on stderr (why it would not start). */
+static void log_broker_complaint(const struct broker *b)
+{
+	char tail[512] = "", safe[512];
+	int fd = open(b->errlog, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		off_t end = lseek(fd, 0, SEEK_END);
+		off_t from = end > (off_t)sizeof tail - 1 ? end - (off_t)sizeof tail + 1 : 0;
+		ssize_t r = pread(fd, tail, sizeof tail - 1, from);
+		tail[r > 0 ? r : 0] = '\0';
+		close(fd);
+		size_t n = strlen(tail);
+		while (n && (tail[n - 1] == '\n' || tail[n - 1] == '\r'))
+			tail[--n] = '\0';
+		char *nl = strrchr(tail, '\n');
+		memmove(tail, nl ? nl + 1 : tail, strlen(nl ? nl + 1 : tail) + 1);
+	}
+	log_error("broker: mosquitto would not start", "\"said\":\"%s\"", log_safe(tail, safe, sizeof safe));
+}
+
+static struct timespec deadline_in(long ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return until;
+}
+
+/* Sleeps ms unless broker_stop wakes us; returns true when stopping. Caller holds b->lock. */
+static bool wait_stop_locked(struct broker *b, long ms)
+{
+	struct timespec until = deadline_in(ms);
+	while (!b->stopping && pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0)
+		;
+	return b->stopping;
+}
+
+/* The supervisor: waits for the broker to exit; unless we are stopping, starts it again,
+ * backing off while it keeps dying young. */
+static void *supervise(void *arg)
+{
+	struct broker *b = arg;
+	long backoff = BACKOFF_MIN_MS;
+	int64_t started = now_ms();
+	pthread_mutex_lock(&b->lock);
+	if (!b->stopping) {
+		pid_t first = spawn(b); /* the first start: broker_start is waiting for it */
+		b->pid = first > 0 ? first : 0;
+	}
+	for (;;) {
+		pid_t pid = b->pid;
+		pthread_mutex_unlock(&b->lock);
+		if (pid > 0) {
+			/* WNOWAIT: the pid stays ours (not reusable) until b->pid is cleared below,
+			 * so a SIGHUP under the lock can never hit a stranger. */
+			siginfo_t si;
+			memset(&si, 0, sizeof si);
+			while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == -1 && errno == EINTR)
+				;
+			pthread_mutex_lock(&b->lock);
+			b->pid = 0;
+			pthread_mutex_unlock(&b->lock);
+			int st = 0;
+			waitpid(pid, &st, 0);
+			pthread_mutex_lock(&b->lock);
+			if (b->stopping)
+				break;
+			bool sig = WIFSIGNALED(st);
+			log_warn("broker: mosquitto died; restarting", "\"pid\":%d,\"%s\":%d,\"restarts\":%llu",
+				 (int)pid, sig ? "signal" : "status", sig ? WTERMSIG(st) : WEXITSTATUS(st),
+				 (unsigned long long)b->restarts);
+			if (now_ms() - started >= STABLE_MS)
+				backoff = BACKOFF_MIN_MS;
+		} else {
+			pthread_mutex_lock(&b->lock);
+		}
+		if (wait_stop_locked(b, backoff))
+			break;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		if (write_passwd(b) != CD_OK)
+			continue; /* try again after the next backoff */
+		started = now_ms();
+		pid_t np = spawn(b);
+		b->pid = np > 0 ? np : 0;
+		b->restarts++;
+	}
+	b->done = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+static enum cd_err make_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("broker: cannot create its directory", "\"errno\":%d", errno);
+		return CD_ERR_IO;
+	}
+	chmod(dir, 0700);
+	return CD_OK;
+}
+
+enum cd_err broker_start(const struct broker_options *opts, struct broker **out)
+{
+	*out = NULL;
+	struct broker *b = xcalloc(1, sizeof *b);
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	enum cd_err rc = CD_ERR_INVALID;
+	unsigned port;
+	const char *exe = opts->exe ? opts->exe : DEFAULT_EXE;
+	if (!opts->dir || !conf_safe(opts->dir) || strlen(opts->dir) >= sizeof b->dir || !conf_safe(exe) ||
+	    strlen(exe) >= sizeof b->exe) {
+		log_error("broker: its directory and binary need paths without spaces", NULL);
+		goto fail;
+	}
+	if (!opts->listen || http_parse_listen(opts->listen, b->host, sizeof b->host, &port) ||
+	    !conf_safe(b->host)) {
+		log_error("broker: bad MQTT listen address, expected HOST:PORT", NULL);
+		goto fail;
+	}
+	snprintf(b->dir, sizeof b->dir, "%s", opts->dir);
+	snprintf(b->exe, sizeof b->exe, "%s", exe);
+	snprintf(b->conf, sizeof b->conf, "%s/mosquitto.conf", b->dir);
+	snprintf(b->passwd, sizeof b->passwd, "%s/passwd", b->dir);
+	snprintf(b->acl, sizeof b->acl, "%s/acl", b->dir);
+	snprintf(b->errlog, sizeof b->errlog, "%s/mosquitto.stderr", b->dir);
+	b->port = (int)port;
+	b->max_queued = opts->max_queued > 0 ? opts->max_queued : DEFAULT_MAX_QUEUED;
+	if (access(b->exe, X_OK) != 0) {
+		log_error("broker: mosquitto is not installed (apt-get install mosquitto)", NULL);
+		rc = CD_ERR_NOTFOUND;
+		goto fail;
+	}
+	rc = claim_port(b->host, &b->port);
+	if (rc) {
+		char safe[300];
+		log_error(rc == CD_ERR_BUSY ? "broker: the MQTT port is taken" : "broker: cannot use the MQTT address",
+			  "\"listen\":\"%s\"", log_safe(opts->listen, safe, sizeof safe));
+		goto fail;
+	}
+	unsigned char raw[32];
+	if (RAND_bytes(raw, sizeof raw) != 1) {
+		rc = CD_ERR_IO;
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(b->service_pw + 2 * i, 3, "%02x", raw[i]);
+	rc = iot_mqtt_password_hash(b->service_pw, b->service_hash);
+	if (!rc)
+		rc = make_dir(b->dir);
+	if (!rc)
+		rc = write_config(b);
+	if (!rc)
+		rc = write_acl(b);
+	if (!rc)
+		rc = write_passwd(b);
+	if (rc)
+		goto fail;
+	/* The supervisor thread forks the broker (see supervise) so that the child's parent-death
+	 * signal is tied to it; we wait here for the first start. */
+	pthread_mutex_lock(&b->lock);
+	if (pthread_create(&b->thread, NULL, supervise, b) != 0) {
+		pthread_mutex_unlock(&b->lock);
+		rc = CD_ERR_IO;
+		goto fail;
+	}
+	b->thread_started = true;
+	pthread_mutex_unlock(&b->lock);
+	rc = CD_ERR_IO;
+	int64_t deadline = now_ms() + START_WAIT_MS;
+	pid_t pid = 0;
+	while (now_ms() < deadline) {
+		pthread_mutex_lock(&b->lock);
+		pid = b->pid;
+		pthread_mutex_unlock(&b->lock);
+		if (pid > 0)
+			break;
+		sleep_ms(10);
+	}
+	const char *host = connect_host(b);
+	while (pid > 0 && now_ms() < deadline) {
+		if (try_connect(host, b->port) == 1) {
+			rc = CD_OK;
+			break;
+		}
+		pthread_mutex_lock(&b->lock);
+		bool died = b->pid != pid;
+		pthread_mutex_unlock(&b->lock);
+		if (died)
+			break;
+		sleep_ms(20);
+	}
+	if (rc) {
+		log_broker_complaint(b);
+		goto fail;
+	}
+	log_info("broker: mosquitto started", "\"pid\":%d,\"port\":%d", (int)pid, b->port);
+	*out = b;
+	return CD_OK;
+fail:
+	broker_stop(b);
+	return rc;
+}
+
+void broker_stop(struct broker *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stopping = true;
+	pid_t pid = b->pid;
+	if (pid > 0)
+		kill(pid, SIGTERM);
+	pthread_cond_broadcast(&b->cond);
+	if (b->thread_started) {
+		int64_t deadline = now_ms() + STOP_WAIT_MS;
+		while (!b->done) {
+			if (now_ms() >= deadline && b->pid > 0) {
+				log_warn("broker: mosquitto ignored SIGTERM; killing it", "\"pid\":%d", (int)b->pid);
+				kill(b->pid, SIGKILL);
+				deadline = INT64_MAX;
+			}
+			struct timespec until = deadline_in(50);
+			pthread_cond_timedwait(&b->cond, &b->lock, &until);
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (b->thread_started)
+		pthread_join(b->thread, NULL);
+	for (size_t i = 0; i < b->n; i++) {
+		xfree(b->ids[i]);
+		xfree(b->hashes[i]);
+	}
+	xfree(b->ids);
+	xfree(b->hashes);
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->lock);
+	xfree(b);
+}
+
+enum cd_err broker_set_credentials(struct broker *b, const char *const *ids, const char *const *hashes,
+				   size_t n)
+{
+	char **ni = xcalloc(n ? n : 1, sizeof *ni), **nh = xcalloc(n ? n : 1, sizeof *nh);
+	size_t k = 0, skipped = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!ids[i] || !hashes[i] || !iot_valid_id(ids[i]) || !valid_hash(hashes[i])) {
+			skipped++;
+			continue;
+		}
+		ni[k] = xstrdup(ids[i]);
+		nh[k] = xstrdup(hashes[i]);
+		k++;
+	}
+	if (skipped)
+		log_warn("broker: logins skipped (bad id or hash)", "\"skipped\":%zu", skipped);
+	pthread_mutex_lock(&b->lock);
+	char **oi = b->ids, **oh = b->hashes;
+	size_t on = b->n;
+	b->ids = ni;
+	b->hashes = nh;
+	b->n = k;
+	enum cd_err rc = write_passwd(b);
+	/* a broker that is down rereads the file when the supervisor starts it again */
+	if (!rc && b->pid > 0)
+		kill(b->pid, SIGHUP);
+	pthread_mutex_unlock(&b->lock);
+	for (size_t i = 0; i < on; i++) {
+		xfree(oi[i]);
+		xfree(oh[i]);
+	}
+	xfree(oi);
+	xfree(oh);
+	return rc;
+}
+
+const char *broker_host(const struct broker *b)
+{
+	return connect_host(b);
+}
+
+int broker_port(const struct broker *b)
+{
+	return b->port;
+}
+
+const char *broker_service_password(const struct broker *b)
+{
+	return b->service_pw;
+}
+
+uint64_t broker_restarts(struct broker *b)
+{
+	pthread_mutex_lock(&b->lock);
+	uint64_t r = b->restarts;
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
+int broker_pid(struct broker *b)
+{
+	pthread_mutex_lock(&b->lock);
+	int pid = (int)b->pid;
+	pthread_mutex_unlock(&b->lock);
+	return pid;
+}

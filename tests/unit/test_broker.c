@@ -1,0 +1,347 @@
+/* The supervised Mosquitto: a real broker in a temporary directory, logins from the registry,
+ * the ACL that keeps each device to its own topics, restarts after a crash, reload of changed
+ * credentials, and no broker left behind when its parent is killed with SIGKILL. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <mosquitto.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "app/iot.h"
+#include "iot/broker.h"
+#include "test.h"
+
+static char tmpdir[] = "/tmp/citydesk-broker-XXXXXX";
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static bool port_open(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A test client: what it was told at CONNACK and what it received. */
+struct cli {
+	struct mosquitto *m;
+	int connack;          /* -1 until CONNACK arrives */
+	int got;              /* messages received */
+	int subacks;          /* SUBACKs received */
+	char last[128];       /* the topic of the last one */
+	char topics[32][128]; /* the first 32 topics received */
+};
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+	(void)m;
+	((struct cli *)ud)->connack = rc;
+}
+
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	(void)m;
+	struct cli *c = ud;
+	if (c->got < 32)
+		snprintf(c->topics[c->got], sizeof c->topics[0], "%s", msg->topic);
+	snprintf(c->last, sizeof c->last, "%s", msg->topic);
+	c->got++;
+}
+
+static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
+{
+	(void)m, (void)mid, (void)n, (void)granted;
+	((struct cli *)ud)->subacks++;
+}
+
+/* Connects and waits for CONNACK; returns its code (0 = accepted), -1 if none came. */
+static int cli_open(struct cli *c, int port, const char *user, const char *pass)
+{
+	memset(c, 0, sizeof *c);
+	c->connack = -1;
+	c->m = mosquitto_new(NULL, true, c);
+	mosquitto_username_pw_set(c->m, user, pass);
+	mosquitto_connect_callback_set(c->m, on_connect);
+	mosquitto_message_callback_set(c->m, on_message);
+	mosquitto_subscribe_callback_set(c->m, on_subscribe);
+	if (mosquitto_connect(c->m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS)
+		return -1;
+	int64_t until = mono_ms() + 5000;
+	while (c->connack < 0 && mono_ms() < until)
+		if (mosquitto_loop(c->m, 20, 1) != MOSQ_ERR_SUCCESS)
+			break;
+	return c->connack;
+}
+
+static void cli_close(struct cli *c)
+{
+	if (c->m) {
+		mosquitto_disconnect(c->m);
+		mosquitto_loop(c->m, 10, 1);
+		mosquitto_destroy(c->m);
+	}
+	c->m = NULL;
+}
+
+/* Runs both clients' loops until `sub` has received a message on `topic` (or 5 s). */
+static bool pump_until(struct cli *a, struct cli *sub, const char *topic)
+{
+	int64_t until = mono_ms() + 5000;
+	while (mono_ms() < until) {
+		if (a && a->m)
+			mosquitto_loop(a->m, 5, 1);
+		mosquitto_loop(sub->m, 5, 1);
+		if (strcmp(sub->last, topic) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Subscribes and waits for the SUBACK. */
+static bool cli_sub(struct cli *c, const char *pattern)
+{
+	int before = c->subacks;
+	if (mosquitto_subscribe(c->m, NULL, pattern, 1) != MOSQ_ERR_SUCCESS)
+		return false;
+	int64_t until = mono_ms() + 5000;
+	while (c->subacks == before && mono_ms() < until)
+		mosquitto_loop(c->m, 5, 1);
+	return c->subacks > before;
+}
+
+/* Keeps trying to log in until the answer is `want_ok` (the broker reloads asynchronously). */
+static bool login_becomes(int port, const char *user, const char *pass, bool want_ok)
+{
+	int64_t until = mono_ms() + 8000;
+	while (mono_ms() < until) {
+		struct cli c;
+		int rc = cli_open(&c, port, user, pass);
+		cli_close(&c);
+		if ((rc == 0) == want_ok)
+			return true;
+		nap(100);
+	}
+	return false;
+}
+
+static void test_broker_acl_and_credentials(void)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/mq1", tmpdir);
+	struct broker_options o = {.dir = dir, .listen = "127.0.0.1:0"};
+	struct broker *b;
+	CHECK_INT_EQ(broker_start(&o, &b), CD_OK);
+	if (!b)
+		return;
+	int port = broker_port(b);
+	CHECK(port > 0);
+	CHECK(broker_pid(b) > 0);
+	CHECK_STR_EQ(broker_host(b), "127.0.0.1");
+	struct stat st;
+	char path[192];
+	snprintf(path, sizeof path, "%s/passwd", dir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+
+	/* a second broker on the same port is refused before anything is spawned */
+	char listen[32], dir2[128];
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	snprintf(dir2, sizeof dir2, "%s/mq2", tmpdir);
+	struct broker_options o2 = {.dir = dir2, .listen = listen};
+	struct broker *b2;
+	CHECK_INT_EQ(broker_start(&o2, &b2), CD_ERR_BUSY);
+	CHECK(b2 == NULL);
+
+	char ha[IOT_MQTT_HASH_MAX], hb[IOT_MQTT_HASH_MAX];
+	CHECK_INT_EQ(iot_mqtt_password_hash("secret-a", ha), CD_OK);
+	CHECK_INT_EQ(iot_mqtt_password_hash("secret-b", hb), CD_OK);
+	const char *ids[] = {"dev-a", "dev-b", "bad/id", "dev-c"};
+	const char *hashes[] = {ha, hb, ha, "plaintext"};
+	CHECK_INT_EQ(broker_set_credentials(b, ids, hashes, 4), CD_OK);
+	CHECK(login_becomes(port, "dev-a", "secret-a", true));
+	CHECK(login_becomes(port, "dev-b", "secret-b", true));
+
+	struct cli svc, a;
+	CHECK_INT_EQ(cli_open(&svc, port, BROKER_SERVICE_USER, broker_service_password(b)), 0);
+	cli_close(&svc);
+	CHECK(cli_open(&svc, port, BROKER_SERVICE_USER, "guess") != 0);
+	cli_close(&svc);
+	CHECK_INT_EQ(cli_open(&svc, port, BROKER_SERVICE_USER, broker_service_password(b)), 0);
+	CHECK(cli_open(&a, port, "dev-a", "secret-b") != 0);
+	cli_close(&a);
+	CHECK(cli_open(&a, port, "anyone", "") != 0);
+	cli_close(&a);
+	CHECK_INT_EQ(cli_open(&a, port, "dev-a", "secret-a"), 0);
+	CHECK(cli_sub(&svc, "citydesk/v1/#"));
+	/* dev-a tries its own topics, another device's, and topics outside the scheme; the last
+	 * message (on its own topic) marks the end: one connection keeps order. */
+	static const char *const tries[] = {
+		"citydesk/v1/dev-b/telemetry", "citydesk/v1/dev-a/telemetry", "citydesk/v1/dev-a/command",
+		"citydesk/v1/dev-b/event",     "citydesk/v1/dev-a/event",     "citydesk/v1/dev-a/extra",
+		"elsewhere/x",                 "citydesk/v1/dev-a/status",
+	};
+	for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++)
+		CHECK_INT_EQ(mosquitto_publish(a.m, NULL, tries[i], 2, "{}", 1, false), MOSQ_ERR_SUCCESS);
+	CHECK(pump_until(&a, &svc, "citydesk/v1/dev-a/status"));
+	CHECK_INT_EQ(svc.got, 3);
+	CHECK_STR_EQ(svc.topics[0], "citydesk/v1/dev-a/telemetry");
+	CHECK_STR_EQ(svc.topics[1], "citydesk/v1/dev-a/event");
+	CHECK_STR_EQ(svc.topics[2], "citydesk/v1/dev-a/status");
+
+	/* commands: the service writes them; a device reads only its own */
+	CHECK(cli_sub(&a, "citydesk/v1/+/command"));
+	CHECK_INT_EQ(mosquitto_publish(svc.m, NULL, "citydesk/v1/dev-b/command", 2, "{}", 1, false),
+		     MOSQ_ERR_SUCCESS);
+	CHECK_INT_EQ(mosquitto_publish(svc.m, NULL, "citydesk/v1/dev-a/command", 2, "{}", 1, false),
+		     MOSQ_ERR_SUCCESS);
+	CHECK(pump_until(&svc, &a, "citydesk/v1/dev-a/command"));
+	CHECK_INT_EQ(a.got, 1);
+	cli_close(&a);
+	cli_close(&svc);
+
+	/* dev-b is withdrawn and dev-c added: the broker reloads without a restart */
+	int pid = broker_pid(b);
+	char hc[IOT_MQTT_HASH_MAX];
+	CHECK_INT_EQ(iot_mqtt_password_hash("secret-c", hc), CD_OK);
+	const char *ids2[] = {"dev-a", "dev-c"};
+	const char *hashes2[] = {ha, hc};
+	CHECK_INT_EQ(broker_set_credentials(b, ids2, hashes2, 2), CD_OK);
+	CHECK(login_becomes(port, "dev-b", "secret-b", false));
+	CHECK(login_becomes(port, "dev-c", "secret-c", true));
+	CHECK(login_becomes(port, "dev-a", "secret-a", true));
+	CHECK_INT_EQ(broker_pid(b), pid);
+	CHECK_INT_EQ(broker_restarts(b), 0);
+
+	/* a crash: the supervisor starts it again, with the same logins */
+	kill(pid, SIGKILL);
+	int64_t until = mono_ms() + 10000;
+	while (mono_ms() < until && (broker_restarts(b) < 1 || !port_open(port)))
+		nap(50);
+	CHECK_INT_EQ(broker_restarts(b), 1);
+	CHECK(broker_pid(b) > 0 && broker_pid(b) != pid);
+	CHECK(login_becomes(port, "dev-c", "secret-c", true));
+	CHECK(login_becomes(port, "dev-b", "secret-b", false));
+
+	pid = broker_pid(b);
+	broker_stop(b);
+	CHECK(!port_open(port));
+	CHECK(kill(pid, 0) == -1 && errno == ESRCH); /* stopped and reaped */
+}
+
+/* A child process starts a broker and is killed with SIGKILL: the broker must go too. */
+static void test_no_orphan_after_sigkill(void)
+{
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	pid_t child = fork();
+	if (child == 0) {
+		close(fds[0]);
+		char dir[128];
+		snprintf(dir, sizeof dir, "%s/mq3", tmpdir);
+		struct broker_options o = {.dir = dir, .listen = "127.0.0.1:0"};
+		struct broker *b;
+		int v[2] = {0, 0};
+		if (broker_start(&o, &b) == CD_OK) {
+			v[0] = broker_port(b);
+			v[1] = broker_pid(b);
+		}
+		if (write(fds[1], v, sizeof v) != (ssize_t)sizeof v)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	int v[2] = {0, 0};
+	CHECK(read(fds[0], v, sizeof v) == (ssize_t)sizeof v);
+	close(fds[0]);
+	CHECK(v[0] > 0 && v[1] > 0);
+	CHECK(port_open(v[0]));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	int64_t until = mono_ms() + 10000;
+	while (mono_ms() < until && port_open(v[0]))
+		nap(50);
+	CHECK(!port_open(v[0]));
+	/* the broker itself is gone (or at worst a zombie waiting for init to reap it) */
+	char stat_path[64], buf[256] = "";
+	snprintf(stat_path, sizeof stat_path, "/proc/%d/stat", v[1]);
+	FILE *f = fopen(stat_path, "r");
+	if (f) {
+		if (!fgets(buf, sizeof buf, f))
+			buf[0] = '\0';
+		fclose(f);
+		const char *close_paren = strrchr(buf, ')');
+		CHECK(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
+	}
+}
+
+static void test_bad_options(void)
+{
+	struct broker *b;
+	struct broker_options o = {.dir = "/tmp/has space", .listen = "127.0.0.1:0"};
+	CHECK_INT_EQ(broker_start(&o, &b), CD_ERR_INVALID);
+	o.dir = tmpdir;
+	o.listen = "nonsense";
+	CHECK_INT_EQ(broker_start(&o, &b), CD_ERR_INVALID);
+	o.listen = "127.0.0.1:0";
+	o.exe = "/nonexistent/mosquitto";
+	CHECK_INT_EQ(broker_start(&o, &b), CD_ERR_NOTFOUND);
+	/* a broker that refuses to start (its binary exits at once) is reported, not waited on */
+	o.exe = "/bin/false";
+	CHECK_INT_EQ(broker_start(&o, &b), CD_ERR_IO);
+	CHECK(b == NULL);
+}
+
+static void cleanup(void)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
+}
+
+static void test_setup(void)
+{
+	CHECK(mkdtemp(tmpdir) != NULL);
+	mosquitto_lib_init();
+}
+
+static void test_teardown(void)
+{
+	mosquitto_lib_cleanup();
+	cleanup();
+}
+
+static const struct test_case tests[] = {
+	{"setup", test_setup},
+	{"no_orphan_after_sigkill", test_no_orphan_after_sigkill},
+	{"bad_options", test_bad_options},
+	{"broker_acl_and_credentials", test_broker_acl_and_credentials},
+	{"teardown", test_teardown},
+};
+
+TEST_MAIN(tests)
