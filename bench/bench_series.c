@@ -68,7 +68,8 @@ static double peer_raw(const char *path, long values, long devices, int64_t base
 		     "PRIMARY KEY (key, ts)) WITHOUT ROWID;",
 		     NULL, NULL, NULL);
 	sqlite3_stmt *ins = NULL;
-	sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO raw (key, ts, value) VALUES (?1, ?2, ?3)", -1, &ins, NULL);
+	sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO raw (key, ts, value) VALUES (?1, ?2, ?3)", -1, &ins,
+			   NULL);
 	struct row *rows = malloc(65536 * sizeof *rows);
 	if (!rows)
 		return -1;
@@ -163,9 +164,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.waits, (unsigned long long)st.dropped, (unsigned long long)st.written,
 	       values ? (double)bytes / (double)values : 0);
 	double prate = peer_raw(peer, values, devices, base);
-	printf("peer: plain sqlite3 inserts of the same rows into the raw table alone: %.0f values/s\n", prate);
-	printf("ratio: %.2f of the raw-table ceiling; target >= 30000 values/s: %s\n", prate > 0 ? rate / prate : 0,
-	       rate >= 30000 ? "met" : "NOT met");
+	printf("peer: plain sqlite3 inserts of the same rows into the raw table alone: %.0f values/s\n",
+	       prate);
+	printf("ratio: %.2f of the raw-table ceiling; target >= 30000 values/s: %s\n",
+	       prate > 0 ? rate / prate : 0, rate >= 30000 ? "met" : "NOT met");
 	rm_db(path);
 	rm_db(peer);
 	return 0;

@@ -35,14 +35,16 @@ static void time_iso_ms(int64_t ms, char out[40])
 	char base[32];
 	api_time_iso(sec, base); /* "...T15:04:05+08:00" */
 	const char *zone = strlen(base) >= 6 ? base + strlen(base) - 6 : "";
-	snprintf(out, 40, "%.*s.%03d%s", (int)(strlen(base) - strlen(zone)), base, (int)(ms - sec * 1000), zone);
+	snprintf(out, 40, "%.*s.%03d%s", (int)(strlen(base) - strlen(zone)), base, (int)(ms - sec * 1000),
+		 zone);
 }
 
 /* The registry, or a 503 in res when IoT is not running. */
 static struct devices *registry(struct app *app, struct http_response *res)
 {
 	if (!app->devices)
-		http_error(res, 503, "iot_off", "the device registry is not running (CITYDESK_IOT=off?)", NULL);
+		http_error(res, 503, "iot_off", "the device registry is not running (CITYDESK_IOT=off?)",
+			   NULL);
 	return app->devices;
 }
 
@@ -93,7 +95,8 @@ static json_t *device_json(struct app *app, const struct iot_device *d)
 /* Street dispatchers (and grid workers with a street) see their street's devices only. */
 static const char *scope_street(const struct api_caller *who)
 {
-	if (who->role == ROLE_STREET_DISPATCHER || (who->role == ROLE_GRID_WORKER && who->user.street_code[0]))
+	if (who->role == ROLE_STREET_DISPATCHER ||
+	    (who->role == ROLE_GRID_WORKER && who->user.street_code[0]))
 		return who->user.street_code;
 	return NULL;
 }
@@ -111,7 +114,8 @@ static enum cd_err get_text(const json_t *body, const char *field, unsigned flag
 	if (rc)
 		return rc;
 	if (strlen(v) >= cap) {
-		json_problem_set(p, 422, "invalid_field", field, "%s is longer than %zu bytes", field, cap - 1);
+		json_problem_set(p, 422, "invalid_field", field, "%s is longer than %zu bytes", field,
+				 cap - 1);
 		return CD_ERR_INVALID;
 	}
 	snprintf(dst, cap, "%s", v);
@@ -128,7 +132,8 @@ static enum cd_err get_tags(const json_t *body, char *dst, size_t cap, struct js
 	if (json_is_string(t))
 		return get_text(body, "tags", JSON_OPTIONAL, dst, cap, p);
 	if (!json_is_array(t)) {
-		json_problem_set(p, 422, "invalid_field", "tags", "tags is a list of words or a comma-separated string");
+		json_problem_set(p, 422, "invalid_field", "tags",
+				 "tags is a list of words or a comma-separated string");
 		return CD_ERR_INVALID;
 	}
 	size_t i, len = 0;
@@ -138,7 +143,8 @@ static enum cd_err get_tags(const json_t *body, char *dst, size_t cap, struct js
 		const char *w = json_string_value(v);
 		size_t n = w ? strlen(w) : 0;
 		if (!w || !n || strchr(w, ',') || len + n + 2 > cap) {
-			json_problem_set(p, 422, "invalid_field", "tags", "tags must be short words without commas");
+			json_problem_set(p, 422, "invalid_field", "tags",
+					 "tags must be short words without commas");
 			return CD_ERR_INVALID;
 		}
 		if (len)
@@ -152,8 +158,8 @@ static enum cd_err get_tags(const json_t *body, char *dst, size_t cap, struct js
 /* Reads a device registration body into d. */
 static enum cd_err device_from_body(const json_t *body, struct iot_device *d, struct json_problem *p)
 {
-	static const char *const allowed[] = {"id", "type", "name", "site", "owner", "lat", "lng", "crs",
-					      "address_hex", "tags", NULL};
+	static const char *const allowed[] = {"id",  "type", "name",	    "site", "owner", "lat",
+					      "lng", "crs",  "address_hex", "tags", NULL};
 	memset(d, 0, sizeof *d);
 	double lat = NAN, lng = NAN;
 	const char *crs = NULL;
@@ -181,7 +187,8 @@ static enum cd_err device_from_body(const json_t *body, struct iot_device *d, st
 	if (rc)
 		return rc;
 	if (isnan(lat) != isnan(lng)) {
-		json_problem_set(p, 422, "missing_field", isnan(lat) ? "lat" : "lng", "lat and lng go together");
+		json_problem_set(p, 422, "missing_field", isnan(lat) ? "lat" : "lng",
+				 "lat and lng go together");
 		return CD_ERR_INVALID;
 	}
 	if (crs && strcmp(crs, "wgs84") != 0 && strcmp(crs, "gcj02") != 0) {
@@ -259,7 +266,8 @@ void api_devices_import(struct http_request *req, struct http_response *res, voi
 		rc = devices_create_many(app, &who->actor, v, n, secrets, &bad, &p);
 		if (rc && bad < n) { /* name the row: line = index + 2 (the header is line 1) */
 			char msg[sizeof p.message + 96];
-			snprintf(msg, sizeof msg, "row %zu (device %.63s): %s", bad + 2, v[bad].id, p.message);
+			snprintf(msg, sizeof msg, "row %zu (device %.63s): %s", bad + 2, v[bad].id,
+				 p.message);
 			size_t l = strnlen(msg, sizeof p.message - 1);
 			memcpy(p.message, msg, l);
 			p.message[l] = '\0';
@@ -315,8 +323,10 @@ static bool contains(const char *hay, const char *needle)
 static void list_each(void *ctx, const struct iot_device *d)
 {
 	struct list_ctx *c = ctx;
-	if ((c->scope && strcmp(d->street_code, c->scope) != 0) || (c->type && strcmp(d->type, c->type) != 0) ||
-	    (c->street && strcmp(d->street_code, c->street) != 0) || (c->online >= 0 && d->online != (c->online == 1)))
+	if ((c->scope && strcmp(d->street_code, c->scope) != 0) ||
+	    (c->type && strcmp(d->type, c->type) != 0) ||
+	    (c->street && strcmp(d->street_code, c->street) != 0) ||
+	    (c->online >= 0 && d->online != (c->online == 1)))
 		return;
 	if (c->q && !contains(d->id, c->q) && !contains(d->name, c->q) && !contains(d->site, c->q) &&
 	    !contains(d->owner, c->q) && !contains(d->tags, c->q))
@@ -448,8 +458,8 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 	struct iot_device d;
 	const char *metric = NULL, *step_s = NULL, *limit_s = NULL;
 	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d) ||
-	    !query_word(req, res, "metric", IOT_METRIC_MAX - 1, &metric) || !query_word(req, res, "step", 8, &step_s) ||
-	    !query_word(req, res, "limit", 6, &limit_s))
+	    !query_word(req, res, "metric", IOT_METRIC_MAX - 1, &metric) ||
+	    !query_word(req, res, "step", 8, &step_s) || !query_word(req, res, "limit", 6, &limit_s))
 		return;
 	if (!app->series) {
 		http_error(res, 503, "series_off", "the time series is not running", NULL);
@@ -457,7 +467,8 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 	}
 	if (!metric || !iot_valid_id(metric)) {
 		http_error(res, 422, metric ? "invalid_parameter" : "missing_parameter",
-			   "metric names one of the device's metrics (see GET /api/v1/devices/{id})", "metric");
+			   "metric names one of the device's metrics (see GET /api/v1/devices/{id})",
+			   "metric");
 		return;
 	}
 	enum series_step step = SERIES_STEP_AUTO;
@@ -488,8 +499,8 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 	size_t n = 0;
 	enum series_step used;
 	bool truncated;
-	enum cd_err rc = series_query(app->series, d.id, metric, from, to, step, (size_t)limit, &pts, &n, &used,
-				      &truncated);
+	enum cd_err rc = series_query(app->series, d.id, metric, from, to, step, (size_t)limit, &pts, &n,
+				      &used, &truncated);
 	if (rc) {
 		api_store_failed(req, res, rc);
 		return;
@@ -499,11 +510,11 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 	for (size_t i = 0; i < n; i++) {
 		time_iso_ms(pts[i].ts_ms, iso);
 		json_t *o = used == SERIES_STEP_RAW
-				? json_pack("{s:s,s:I,s:f}", "ts", iso, "ts_ms", (json_int_t)pts[i].ts_ms, "value",
-					    pts[i].avg)
-				: json_pack("{s:s,s:I,s:I,s:f,s:f,s:f}", "ts", iso, "ts_ms", (json_int_t)pts[i].ts_ms,
-					    "count", (json_int_t)pts[i].count, "avg", pts[i].avg, "min", pts[i].min,
-					    "max", pts[i].max);
+				? json_pack("{s:s,s:I,s:f}", "ts", iso, "ts_ms", (json_int_t)pts[i].ts_ms,
+					    "value", pts[i].avg)
+				: json_pack("{s:s,s:I,s:I,s:f,s:f,s:f}", "ts", iso, "ts_ms",
+					    (json_int_t)pts[i].ts_ms, "count", (json_int_t)pts[i].count,
+					    "avg", pts[i].avg, "min", pts[i].min, "max", pts[i].max);
 		if (o)
 			json_array_append_new(points, o);
 	}
@@ -530,7 +541,8 @@ static bool device_auth(struct http_request *req, struct http_response *res, str
 	if (!registry(app, res))
 		return false;
 	if (!h || strncasecmp(h, "Basic ", 6) != 0) {
-		http_error(res, 401, "unauthenticated", "a device logs in with HTTP Basic auth: its id and secret", NULL);
+		http_error(res, 401, "unauthenticated",
+			   "a device logs in with HTTP Basic auth: its id and secret", NULL);
 		if (http_header_add(req, res, "WWW-Authenticate", "Basic realm=\"citydesk devices\""))
 			return false; /* the 401 stands without the hint */
 		return false;
@@ -541,7 +553,8 @@ static bool device_auth(struct http_request *req, struct http_response *res, str
 	unsigned char raw[IOT_ID_MAX + AUTH_PASSWORD_MAX + 2];
 	size_t len = 0;
 	if (strlen(b64) > 4 * (sizeof raw / 3) ||
-	    sodium_base642bin(raw, sizeof raw - 1, b64, strlen(b64), NULL, &len, NULL, sodium_base64_VARIANT_ORIGINAL)) {
+	    sodium_base642bin(raw, sizeof raw - 1, b64, strlen(b64), NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL)) {
 		http_error(res, 401, "unauthenticated", "malformed Basic credentials", NULL);
 		return false;
 	}
@@ -563,13 +576,15 @@ static bool device_auth(struct http_request *req, struct http_response *res, str
 	if (wait > 0) {
 		char after[24];
 		snprintf(after, sizeof after, "%lld", (long long)wait);
-		http_error(res, 429, "too_many_attempts", "too many failed device logins; try again later", NULL);
+		http_error(res, 429, "too_many_attempts", "too many failed device logins; try again later",
+			   NULL);
 		if (http_header_add(req, res, "Retry-After", after))
 			res->n_headers = 0; /* the 429 stands without the hint */
 	} else if (!devices_check_secret(app->devices, id, secret)) {
 		if (app->limiter)
 			auth_limiter_fail(app->limiter, key, now);
-		http_error(res, 401, "unauthenticated", "unknown device, wrong secret or decommissioned device", NULL);
+		http_error(res, 401, "unauthenticated",
+			   "unknown device, wrong secret or decommissioned device", NULL);
 	} else if (!want || strcmp(want, id) != 0) {
 		http_error(res, 403, "forbidden", "a device may post only under its own id", NULL);
 	} else {
@@ -670,22 +685,23 @@ enum cd_err api_devices_metrics(struct buf *out, struct app *app)
 		return rc;
 	struct series_stats st;
 	series_get_stats(app->series, &st);
-	return buf_printf(out,
-			  "# HELP citydesk_series_values_written_total Telemetry values stored in the time series.\n"
-			  "# TYPE citydesk_series_values_written_total counter\n"
-			  "citydesk_series_values_written_total %llu\n"
-			  "# HELP citydesk_series_values_dropped_total Telemetry values dropped: the queue stayed full.\n"
-			  "# TYPE citydesk_series_values_dropped_total counter\n"
-			  "citydesk_series_values_dropped_total %llu\n"
-			  "# HELP citydesk_series_values_failed_total Telemetry values lost to a store error.\n"
-			  "# TYPE citydesk_series_values_failed_total counter\n"
-			  "citydesk_series_values_failed_total %llu\n"
-			  "# HELP citydesk_series_queue Telemetry values waiting for the series writer.\n"
-			  "# TYPE citydesk_series_queue gauge\n"
-			  "citydesk_series_queue %zu\n"
-			  "# HELP citydesk_series Distinct (device, metric) series.\n"
-			  "# TYPE citydesk_series gauge\n"
-			  "citydesk_series %zu\n",
-			  (unsigned long long)st.written, (unsigned long long)st.dropped, (unsigned long long)st.failed,
-			  st.queued, st.series);
+	return buf_printf(
+	    out,
+	    "# HELP citydesk_series_values_written_total Telemetry values stored in the time series.\n"
+	    "# TYPE citydesk_series_values_written_total counter\n"
+	    "citydesk_series_values_written_total %llu\n"
+	    "# HELP citydesk_series_values_dropped_total Telemetry values dropped: the queue stayed full.\n"
+	    "# TYPE citydesk_series_values_dropped_total counter\n"
+	    "citydesk_series_values_dropped_total %llu\n"
+	    "# HELP citydesk_series_values_failed_total Telemetry values lost to a store error.\n"
+	    "# TYPE citydesk_series_values_failed_total counter\n"
+	    "citydesk_series_values_failed_total %llu\n"
+	    "# HELP citydesk_series_queue Telemetry values waiting for the series writer.\n"
+	    "# TYPE citydesk_series_queue gauge\n"
+	    "citydesk_series_queue %zu\n"
+	    "# HELP citydesk_series Distinct (device, metric) series.\n"
+	    "# TYPE citydesk_series gauge\n"
+	    "citydesk_series %zu\n",
+	    (unsigned long long)st.written, (unsigned long long)st.dropped, (unsigned long long)st.failed,
+	    st.queued, st.series);
 }

@@ -23,12 +23,12 @@
 /* One device and what only the registry sees of it. */
 struct entry {
 	struct iot_device dev;
-	char secret_hash[STORE_PWHASH_MAX];         /* argon2id of the secret */
+	char secret_hash[STORE_PWHASH_MAX];	    /* argon2id of the secret */
 	char mqtt_hash[STORE_DEVICE_MQTT_HASH_MAX]; /* for the broker's password file */
 	unsigned char ok[crypto_generichash_BYTES]; /* keyed hash of the last secret that verified */
-	bool ok_set;                                /* `ok` holds one */
-	bool dirty;                                 /* online/last seen changed since last saved */
-	int64_t updated_at;                         /* the store row's updated_at (ms) */
+	bool ok_set;				    /* `ok` holds one */
+	bool dirty;				    /* online/last seen changed since last saved */
+	int64_t updated_at;			    /* the store row's updated_at (ms) */
 };
 
 /* An open-addressing index from a key (id or address) to entry number + 1 (0 = empty slot).
@@ -40,24 +40,26 @@ struct index {
 };
 
 struct devices {
-	struct store *st;                 /* where the registry is kept; not owned */
-	pthread_mutex_t lock;             /* guards everything below except the thread fields */
-	struct entry **v;                 /* entries in registration order (pointers stay put) */
+	struct store *st;     /* where the registry is kept; not owned */
+	pthread_mutex_t lock; /* guards everything below except the thread fields */
+	struct entry **v;     /* entries in registration order (pointers stay put) */
 	size_t n, cap;
 	struct index by_id, by_addr;
-	uint64_t version;                 /* bumped when credentials or active flags change */
-	int64_t seen_upto;                /* largest store updated_at merged (ms) */
-	size_t online;                    /* entries with dev.online */
+	uint64_t version;  /* bumped when credentials or active flags change */
+	int64_t seen_upto; /* largest store updated_at merged (ms) */
+	size_t online;	   /* entries with dev.online */
 	unsigned char cache_key[crypto_generichash_KEYBYTES]; /* keys the remembered-secret hashes */
-	pthread_t saver;                  /* saves online state, picks up other processes' devices */
+	pthread_t saver; /* saves online state, picks up other processes' devices */
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	bool stop;
 	bool saver_running;
 };
 
-static const char *const device_types[] = {"smoke_detector", "electrical_fire_monitor", "hydrant_pressure",
-					   "uitd", "water_meter", "rfid_reader", "energy_meter", "camera"};
+static const char *const device_types[] = {"smoke_detector",   "electrical_fire_monitor",
+					   "hydrant_pressure", "uitd",
+					   "water_meter",      "rfid_reader",
+					   "energy_meter",     "camera"};
 
 bool devices_valid_type(const char *type)
 {
@@ -484,8 +486,8 @@ uint64_t devices_version(struct devices *d)
 	return v;
 }
 
-uint64_t devices_credentials(struct devices *d, void (*each)(void *ctx, const char *id, const char *mqtt_hash),
-			     void *ctx)
+uint64_t devices_credentials(struct devices *d,
+			     void (*each)(void *ctx, const char *id, const char *mqtt_hash), void *ctx)
 {
 	if (!d)
 		return 0;
@@ -506,7 +508,8 @@ bool devices_check_secret(struct devices *d, const char *id, const char *secret)
 	if (len > AUTH_PASSWORD_MAX)
 		return false;
 	unsigned char mac[crypto_generichash_BYTES];
-	crypto_generichash(mac, sizeof mac, (const unsigned char *)secret, len, d->cache_key, sizeof d->cache_key);
+	crypto_generichash(mac, sizeof mac, (const unsigned char *)secret, len, d->cache_key,
+			   sizeof d->cache_key);
 	char hash[STORE_PWHASH_MAX] = "";
 	bool known = false, active = false;
 	pthread_mutex_lock(&d->lock);
@@ -591,17 +594,18 @@ static enum cd_err check_device(struct iot_device *dev, struct json_problem *p)
 		return CD_ERR_INVALID;
 	}
 	if (!text_ok(dev->type, sizeof dev->type) || !devices_valid_type(dev->type)) {
-		json_problem_set(p, 422, "invalid_field", "type",
-				 "type is one of smoke_detector, electrical_fire_monitor, hydrant_pressure, uitd, "
-				 "water_meter, rfid_reader, energy_meter, camera");
+		json_problem_set(
+		    p, 422, "invalid_field", "type",
+		    "type is one of smoke_detector, electrical_fire_monitor, hydrant_pressure, uitd, "
+		    "water_meter, rfid_reader, energy_meter, camera");
 		return CD_ERR_INVALID;
 	}
 	static const char *const names[] = {"name", "site", "owner"};
 	char *texts[] = {dev->name, dev->site, dev->owner};
 	for (size_t i = 0; i < 3; i++) {
 		if (!text_ok(texts[i], 128)) {
-			json_problem_set(p, 422, "invalid_field", names[i], "%s must be UTF-8 of at most 127 bytes",
-					 names[i]);
+			json_problem_set(p, 422, "invalid_field", names[i],
+					 "%s must be UTF-8 of at most 127 bytes", names[i]);
 			return CD_ERR_INVALID;
 		}
 	}
@@ -612,15 +616,16 @@ static enum cd_err check_device(struct iot_device *dev, struct json_problem *p)
 	}
 	if (dev->address_hex[0]) {
 		char norm[16];
-		if (!text_ok(dev->address_hex, sizeof dev->address_hex) || !norm_address(dev->address_hex, norm)) {
+		if (!text_ok(dev->address_hex, sizeof dev->address_hex) ||
+		    !norm_address(dev->address_hex, norm)) {
 			json_problem_set(p, 422, "invalid_field", "address_hex",
 					 "a GB/T 26875.3 address is 12 hex digits");
 			return CD_ERR_INVALID;
 		}
 		memcpy(dev->address_hex, norm, sizeof norm);
 	}
-	if (dev->has_point && (!isfinite(dev->lat) || !isfinite(dev->lng) || fabs(dev->lat) > 90 ||
-			       fabs(dev->lng) > 180)) {
+	if (dev->has_point &&
+	    (!isfinite(dev->lat) || !isfinite(dev->lng) || fabs(dev->lat) > 90 || fabs(dev->lng) > 180)) {
 		json_problem_set(p, 422, "invalid_field", "lat", "lat/lng are WGS-84 degrees");
 		return CD_ERR_INVALID;
 	}
@@ -647,7 +652,8 @@ static enum cd_err locate_device(struct app *app, struct iot_device *dev, struct
 				 "该位置不在本辖区内 (the point is outside the district)");
 	} else {
 		if (hit.street >= 0)
-			snprintf(dev->street_code, sizeof dev->street_code, "%s", m->streets.items[hit.street].code);
+			snprintf(dev->street_code, sizeof dev->street_code, "%s",
+				 m->streets.items[hit.street].code);
 		if (hit.community >= 0)
 			snprintf(dev->community_code, sizeof dev->community_code, "%s",
 				 m->communities.items[hit.community].code);
@@ -690,11 +696,13 @@ enum cd_err devices_create_many(struct app *app, const struct store_actor *actor
 			rc = locate_device(app, &devs[i], p);
 		for (size_t j = 0; j < i && !rc; j++) { /* repeats inside the batch, before hashing */
 			if (strcmp(devs[j].id, devs[i].id) == 0) {
-				json_problem_set(p, 409, "device_exists", "id", "device %s appears twice", devs[i].id);
+				json_problem_set(p, 409, "device_exists", "id", "device %s appears twice",
+						 devs[i].id);
 				rc = CD_ERR_EXISTS;
-			} else if (devs[i].address_hex[0] && strcmp(devs[j].address_hex, devs[i].address_hex) == 0) {
-				json_problem_set(p, 409, "address_taken", "address_hex", "address %s appears twice",
-						 devs[i].address_hex);
+			} else if (devs[i].address_hex[0] &&
+				   strcmp(devs[j].address_hex, devs[i].address_hex) == 0) {
+				json_problem_set(p, 409, "address_taken", "address_hex",
+						 "address %s appears twice", devs[i].address_hex);
 				rc = CD_ERR_EXISTS;
 			}
 		}
@@ -702,13 +710,14 @@ enum cd_err devices_create_many(struct app *app, const struct store_actor *actor
 			struct iot_device known;
 			char other[IOT_ID_MAX];
 			if (devices_get(app->devices, devs[i].id, &known)) {
-				json_problem_set(p, 409, "device_exists", "id", "device %s is already registered",
-						 devs[i].id);
+				json_problem_set(p, 409, "device_exists", "id",
+						 "device %s is already registered", devs[i].id);
 				rc = CD_ERR_EXISTS;
 			} else if (devs[i].address_hex[0] &&
 				   devices_find_address(app->devices, devs[i].address_hex, other)) {
 				json_problem_set(p, 409, "address_taken", "address_hex",
-						 "address %s is registered to device %s", devs[i].address_hex, other);
+						 "address %s is registered to device %s", devs[i].address_hex,
+						 other);
 				rc = CD_ERR_EXISTS;
 			}
 		}
@@ -762,7 +771,7 @@ enum cd_err devices_create(struct app *app, const struct store_actor *actor, str
 			   char secret_out[65], struct json_problem *p)
 {
 	size_t bad;
-	char (*one)[65] = (char (*)[65])secret_out;
+	char(*one)[65] = (char(*)[65])secret_out;
 	return devices_create_many(app, actor, dev, 1, one, &bad, p);
 }
 
@@ -774,7 +783,8 @@ enum cd_err devices_new_secret(struct app *app, const struct store_actor *actor,
 	if (!rc)
 		rc = make_secret(secret_out, &row);
 	if (!rc)
-		rc = store_device_set_secret(app->st, actor, id, row.secret_hash, row.mqtt_hash, &row.updated_at);
+		rc = store_device_set_secret(app->st, actor, id, row.secret_hash, row.mqtt_hash,
+					     &row.updated_at);
 	if (!rc && app->devices) {
 		pthread_mutex_lock(&app->devices->lock);
 		merge_row(app->devices, &row);
@@ -813,7 +823,8 @@ static bool parse_coord(const char *s, double *out)
 enum cd_err devices_parse_csv(const char *text, size_t len, struct iot_device **out, size_t *n,
 			      struct json_problem *p)
 {
-	static const char *const cols[] = {"id", "type", "name", "site", "owner", "lat", "lng", "address_hex", "tags"};
+	static const char *const cols[] = {"id",  "type", "name",	 "site", "owner",
+					   "lat", "lng",  "address_hex", "tags"};
 	enum { C_ID, C_TYPE, C_NAME, C_SITE, C_OWNER, C_LAT, C_LNG, C_ADDR, C_TAGS, C_N };
 	int at[C_N];
 	*out = NULL;
@@ -833,7 +844,8 @@ enum cd_err devices_parse_csv(const char *text, size_t len, struct iot_device **
 		for (size_t c = 0; c < C_N; c++)
 			known |= strcmp(r.fields[i], cols[c]) == 0;
 		if (!known) {
-			json_problem_set(p, 422, "unknown_column", NULL, "line 1: unknown column \"%.40s\"", r.fields[i]);
+			json_problem_set(p, 422, "unknown_column", NULL, "line 1: unknown column \"%.40s\"",
+					 r.fields[i]);
 			rc = CD_ERR_INVALID;
 			goto out;
 		}
@@ -848,7 +860,8 @@ enum cd_err devices_parse_csv(const char *text, size_t len, struct iot_device **
 	}
 	while ((rc = csv_next(&r)) == CD_OK) {
 		if (count == DEVICES_IMPORT_MAX) {
-			json_problem_set(p, 413, "too_many", NULL, "at most %d devices at once", DEVICES_IMPORT_MAX);
+			json_problem_set(p, 413, "too_many", NULL, "at most %d devices at once",
+					 DEVICES_IMPORT_MAX);
 			rc = CD_ERR_TOOBIG;
 			goto out;
 		}
@@ -858,9 +871,17 @@ enum cd_err devices_parse_csv(const char *text, size_t len, struct iot_device **
 		}
 		struct iot_device *dv = &v[count];
 		memset(dv, 0, sizeof *dv);
-		char *dst[C_N] = {dv->id, dv->type, dv->name, dv->site, dv->owner, NULL, NULL, dv->address_hex, dv->tags};
-		size_t caps[C_N] = {sizeof dv->id, sizeof dv->type, sizeof dv->name, sizeof dv->site,
-				    sizeof dv->owner, 0, 0, sizeof dv->address_hex, sizeof dv->tags};
+		char *dst[C_N] = {dv->id, dv->type, dv->name,	     dv->site, dv->owner,
+				  NULL,	  NULL,	    dv->address_hex, dv->tags};
+		size_t caps[C_N] = {sizeof dv->id,
+				    sizeof dv->type,
+				    sizeof dv->name,
+				    sizeof dv->site,
+				    sizeof dv->owner,
+				    0,
+				    0,
+				    sizeof dv->address_hex,
+				    sizeof dv->tags};
 		const char *lat = "", *lng = "";
 		for (size_t c = 0; c < C_N; c++) {
 			if (at[c] < 0 || (size_t)at[c] >= r.nfields)
@@ -871,16 +892,16 @@ enum cd_err devices_parse_csv(const char *text, size_t len, struct iot_device **
 			} else if (c == C_LNG) {
 				lng = f;
 			} else if (!field_copy(dst[c], caps[c], f)) {
-				json_problem_set(p, 422, "invalid_field", cols[c], "line %zu: %s is too long", r.line,
-						 cols[c]);
+				json_problem_set(p, 422, "invalid_field", cols[c], "line %zu: %s is too long",
+						 r.line, cols[c]);
 				rc = CD_ERR_INVALID;
 				goto out;
 			}
 		}
 		if (*lat || *lng) {
 			if (!parse_coord(lat, &dv->lat) || !parse_coord(lng, &dv->lng)) {
-				json_problem_set(p, 422, "invalid_field", "lat", "line %zu: lat/lng are not numbers",
-						 r.line);
+				json_problem_set(p, 422, "invalid_field", "lat",
+						 "line %zu: lat/lng are not numbers", r.line);
 				rc = CD_ERR_INVALID;
 				goto out;
 			}

@@ -19,9 +19,9 @@
 struct app;
 struct devices;
 
-#define DEVICES_SECRET_LEN 64       /* a device secret: 64 lower-case hex digits (256 bits) */
-#define DEVICES_SAVE_MS 5000        /* how often online/last seen are saved and the store re-read */
-#define DEVICES_IMPORT_MAX 10000    /* devices one import takes */
+#define DEVICES_SECRET_LEN 64	 /* a device secret: 64 lower-case hex digits (256 bits) */
+#define DEVICES_SAVE_MS 5000	 /* how often online/last seen are saved and the store re-read */
+#define DEVICES_IMPORT_MAX 10000 /* devices one import takes */
 
 /* Loads every device from app->st into a new registry (*out, freed with devices_free) and starts
  * its saver thread. Does not set app->devices (the caller does). */
@@ -59,8 +59,8 @@ void devices_each(struct devices *d, void (*fn)(void *ctx, const struct iot_devi
 uint64_t devices_version(struct devices *d);
 /* Calls each(ctx, id, mqtt_hash) for every active device, under the registry's lock (each must
  * not call back into the registry), and returns the version the list belongs to. */
-uint64_t devices_credentials(struct devices *d, void (*each)(void *ctx, const char *id, const char *mqtt_hash),
-			     void *ctx);
+uint64_t devices_credentials(struct devices *d,
+			     void (*each)(void *ctx, const char *id, const char *mqtt_hash), void *ctx);
 /* True when `secret` is the device's secret and the device is active. The first check of a
  * secret costs an argon2id verification (tens of ms); a good secret is then remembered (as a
  * keyed hash) so a device posting often pays it once. Unknown ids take as long as wrong secrets. */
@@ -82,7 +82,8 @@ enum cd_err devices_create(struct app *app, const struct store_actor *actor, str
  * i's secret. On failure *bad is the index of the device at fault (n when none in particular)
  * and p names the field; nothing is stored. */
 enum cd_err devices_create_many(struct app *app, const struct store_actor *actor, struct iot_device *devs,
-				size_t n, char (*secrets)[65], size_t *bad, struct json_problem *p) CD_MUST_CHECK;
+				size_t n, char (*secrets)[65], size_t *bad,
+				struct json_problem *p) CD_MUST_CHECK;
 
 /* Gives device `id` a new secret (secret_out, shown once; the old one stops working, also for
  * MQTT once the broker's password file is rewritten), audited as "device.secret".

@@ -16,8 +16,8 @@
 
 #define DAY_MS 86400000LL
 #define HOUR_MS 3600000LL
-#define BATCH_MAX 65536       /* rows in one write transaction at most */
-#define BATCH_EARLY 16384     /* a queue this long wakes the writer before batch_ms */
+#define BATCH_MAX 65536	  /* rows in one write transaction at most */
+#define BATCH_EARLY 16384 /* a queue this long wakes the writer before batch_ms */
 #define RETENTION_EVERY_MS HOUR_MS
 
 /* One interned series. */
@@ -30,24 +30,24 @@ struct skey {
 struct series {
 	struct store_series *ss;
 	struct series_options o;
-	pthread_mutex_t lock;           /* guards the queue, the keys and the counters */
-	pthread_cond_t work;            /* the writer waits here */
-	pthread_cond_t room;            /* appenders wait here when the queue is full */
-	pthread_cond_t done;            /* flushers wait here */
-	struct store_series_row *q;     /* ring of queued rows */
+	pthread_mutex_t lock;	    /* guards the queue, the keys and the counters */
+	pthread_cond_t work;	    /* the writer waits here */
+	pthread_cond_t room;	    /* appenders wait here when the queue is full */
+	pthread_cond_t done;	    /* flushers wait here */
+	struct store_series_row *q; /* ring of queued rows */
 	size_t qcap, qhead, qcount;
-	struct skey *keys;              /* keys[id - 1] */
+	struct skey *keys; /* keys[id - 1] */
 	size_t nkeys, keys_cap;
-	uint32_t *slots;                /* open addressing: key id, 0 = empty */
+	uint32_t *slots; /* open addressing: key id, 0 = empty */
 	size_t slots_cap;
 	struct store_series_key *fresh; /* keys not yet stored */
 	size_t nfresh, fresh_cap;
-	uint64_t seq_in;                /* values accepted so far */
-	uint64_t seq_done;              /* of those, stored or failed */
-	int flushers;                   /* series_flush calls waiting */
+	uint64_t seq_in;   /* values accepted so far */
+	uint64_t seq_done; /* of those, stored or failed */
+	int flushers;	   /* series_flush calls waiting */
 	bool stop;
 	struct series_stats st;
-	pthread_mutex_t wlock;          /* the write connection: batches and retention */
+	pthread_mutex_t wlock; /* the write connection: batches and retention */
 	pthread_t writer;
 	bool writer_running;
 	int64_t last_retention_ms;
@@ -158,7 +158,8 @@ static int load_key(void *ctx, const struct store_series_key *k)
 	struct series *s = ctx;
 	/* Ids are stored dense from 1; a gap (never written by this code) would break keys[id-1]. */
 	if (k->id != s->nkeys + 1) {
-		log_error("series: series keys are not dense", "\"id\":%u,\"expected\":%zu", k->id, s->nkeys + 1);
+		log_error("series: series keys are not dense", "\"id\":%u,\"expected\":%zu", k->id,
+			  s->nkeys + 1);
 		return 1;
 	}
 	key_add(s, k->device, k->metric, k->id);
@@ -225,8 +226,8 @@ static void *writer_main(void *arg)
 			rc = store_series_write(s->ss, keys, nkeys, rows, n, &written);
 			pthread_mutex_unlock(&s->wlock);
 			if (rc)
-				log_error("series: a batch could not be stored", "\"values\":%zu,\"error\":\"%s\"", n,
-					  cd_err_name(rc));
+				log_error("series: a batch could not be stored",
+					  "\"values\":%zu,\"error\":\"%s\"", n, cd_err_name(rc));
 		}
 		int64_t now = wall_ms();
 		if (!s->o.no_retention && now - s->last_retention_ms >= RETENTION_EVERY_MS) {
@@ -311,8 +312,8 @@ enum cd_err series_open_with(const char *path, const struct series_options *o, s
 		return rc;
 	}
 	s->writer_running = true;
-	log_info("series: opened", "\"series\":%zu,\"raw_days\":%d,\"minute_days\":%d,\"hour_days\":%d", s->nkeys,
-		 s->o.raw_days, s->o.minute_days, s->o.hour_days);
+	log_info("series: opened", "\"series\":%zu,\"raw_days\":%d,\"minute_days\":%d,\"hour_days\":%d",
+		 s->nkeys, s->o.raw_days, s->o.minute_days, s->o.hour_days);
 	*out = s;
 	return CD_OK;
 }
@@ -353,8 +354,8 @@ bool series_append(struct series *s, const struct iot_telemetry *t)
 	bool good[IOT_MAX_VALUES];
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		good[i] = ok_dev && memchr(t->v[i].metric, 0, sizeof t->v[i].metric) && iot_valid_id(t->v[i].metric) &&
-			  isfinite(t->v[i].value);
+		good[i] = ok_dev && memchr(t->v[i].metric, 0, sizeof t->v[i].metric) &&
+			  iot_valid_id(t->v[i].metric) && isfinite(t->v[i].value);
 		k += good[i];
 	}
 	pthread_mutex_lock(&s->lock);
@@ -434,8 +435,8 @@ const char *series_step_name(enum series_step step)
 }
 
 enum cd_err series_query(struct series *s, const char *device, const char *metric, int64_t from_ms,
-			 int64_t to_ms, enum series_step step, size_t limit, struct series_point **out, size_t *n,
-			 enum series_step *used, bool *truncated)
+			 int64_t to_ms, enum series_step step, size_t limit, struct series_point **out,
+			 size_t *n, enum series_step *used, bool *truncated)
 {
 	*out = NULL;
 	*n = 0;
@@ -448,7 +449,9 @@ enum cd_err series_query(struct series *s, const char *device, const char *metri
 	int64_t now = wall_ms();
 	if (step == SERIES_STEP_AUTO) {
 		int64_t range = to_ms - from_ms;
-		step = range <= 3 * HOUR_MS ? SERIES_STEP_RAW : range <= 3 * DAY_MS ? SERIES_STEP_1M : SERIES_STEP_1H;
+		step = range <= 3 * HOUR_MS  ? SERIES_STEP_RAW
+		       : range <= 3 * DAY_MS ? SERIES_STEP_1M
+					     : SERIES_STEP_1H;
 	}
 	/* What is no longer kept at this resolution is only in a coarser one. */
 	if (step == SERIES_STEP_RAW && from_ms < now - s->o.raw_days * DAY_MS)
@@ -461,7 +464,7 @@ enum cd_err series_query(struct series *s, const char *device, const char *metri
 	pthread_mutex_unlock(&s->lock);
 	if (!key)
 		return CD_OK;
-	enum store_series_res res = step == SERIES_STEP_RAW ? STORE_SERIES_RAW
+	enum store_series_res res = step == SERIES_STEP_RAW  ? STORE_SERIES_RAW
 				    : step == SERIES_STEP_1M ? STORE_SERIES_1M
 							     : STORE_SERIES_1H;
 	int64_t width = res == STORE_SERIES_1M ? 60000 : res == STORE_SERIES_1H ? HOUR_MS : 1;

@@ -16,19 +16,20 @@ struct series;
 
 /* Settings; zero fields take the defaults. */
 struct series_options {
-	int raw_days;          /* raw values kept (default 7) */
-	int minute_days;       /* 1-minute rollups kept (default 90) */
-	int hour_days;         /* 1-hour rollups kept (default 730) */
-	size_t queue_values;   /* values the queue holds before series_append waits (default 262144) */
-	int batch_ms;          /* longest a value waits in the queue before a write (default 200) */
-	int block_ms;          /* how long series_append waits for room before dropping (default 2000) */
-	bool no_retention;     /* do not run retention on the writer (tests, benchmarks) */
+	int raw_days;	     /* raw values kept (default 7) */
+	int minute_days;     /* 1-minute rollups kept (default 90) */
+	int hour_days;	     /* 1-hour rollups kept (default 730) */
+	size_t queue_values; /* values the queue holds before series_append waits (default 262144) */
+	int batch_ms;	     /* longest a value waits in the queue before a write (default 200) */
+	int block_ms;	     /* how long series_append waits for room before dropping (default 2000) */
+	bool no_retention;   /* do not run retention on the writer (tests, benchmarks) */
 };
 
 /* Opens (creating) the series file at `path` with default settings and starts the writer. */
 enum cd_err series_open(const char *path, struct series **out) CD_MUST_CHECK;
 /* The same with settings (o may be NULL). */
-enum cd_err series_open_with(const char *path, const struct series_options *o, struct series **out) CD_MUST_CHECK;
+enum cd_err series_open_with(const char *path, const struct series_options *o,
+			     struct series **out) CD_MUST_CHECK;
 /* Stores what is queued, stops the writer, closes. NULL is fine. */
 void series_close(struct series *s);
 
@@ -69,8 +70,8 @@ struct series_point {
  * and CD_OK. CD_ERR_INVALID when from_ms >= to_ms. Sees what the writer has stored (at most
  * batch_ms behind; series_flush first to see everything). */
 enum cd_err series_query(struct series *s, const char *device, const char *metric, int64_t from_ms,
-			 int64_t to_ms, enum series_step step, size_t limit, struct series_point **out, size_t *n,
-			 enum series_step *used, bool *truncated) CD_MUST_CHECK;
+			 int64_t to_ms, enum series_step step, size_t limit, struct series_point **out,
+			 size_t *n, enum series_step *used, bool *truncated) CD_MUST_CHECK;
 
 /* The metrics stored for `device`, sorted, into a new array (*out, *n; xfree it). */
 enum cd_err series_metrics(struct series *s, const char *device, char (**out)[IOT_METRIC_MAX],
@@ -82,17 +83,17 @@ enum cd_err series_retention_run(struct series *s, int64_t now_ms, int64_t *dele
 
 /* Counters since open, for /metrics and benchmarks. */
 struct series_stats {
-	uint64_t appended;  /* values accepted into the queue */
-	uint64_t written;   /* values stored (repeats of a stored (series, ts) are not) */
-	uint64_t repeated;  /* values skipped as repeats */
-	uint64_t failed;    /* values lost to a store error */
-	uint64_t dropped;   /* values dropped because the queue stayed full */
-	uint64_t rejected;  /* values with a bad metric name or a non-finite number */
-	uint64_t batches;   /* write transactions */
-	uint64_t waits;     /* appends that had to wait for room */
-	size_t queued;      /* values in the queue now */
-	size_t max_queued;  /* the most seen at once */
-	size_t series;      /* distinct (device, metric) series known */
+	uint64_t appended; /* values accepted into the queue */
+	uint64_t written;  /* values stored (repeats of a stored (series, ts) are not) */
+	uint64_t repeated; /* values skipped as repeats */
+	uint64_t failed;   /* values lost to a store error */
+	uint64_t dropped;  /* values dropped because the queue stayed full */
+	uint64_t rejected; /* values with a bad metric name or a non-finite number */
+	uint64_t batches;  /* write transactions */
+	uint64_t waits;	   /* appends that had to wait for room */
+	size_t queued;	   /* values in the queue now */
+	size_t max_queued; /* the most seen at once */
+	size_t series;	   /* distinct (device, metric) series known */
 };
 void series_get_stats(struct series *s, struct series_stats *out);
 

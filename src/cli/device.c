@@ -19,7 +19,6 @@
 #include "util/alloc.h"
 #include "util/csv.h"
 
-
 static const char usage[] =
     "usage: citydesk device add --id ID --type TYPE [--name TEXT] [--site TEXT] [--owner TEXT]\n"
     "                           [--lat LAT --lng LNG] [--address HEX12] [--tags a,b]\n"
@@ -95,8 +94,8 @@ static int parse_deg(const char *s, double *out)
 
 static void print_problem(const char *verb, const char *where, const struct json_problem *p)
 {
-	fprintf(stderr, "citydesk device %s: %s%s%s%s%s\n", verb, where, p->message, p->field[0] ? " (field " : "",
-		p->field, p->field[0] ? ")" : "");
+	fprintf(stderr, "citydesk device %s: %s%s%s%s%s\n", verb, where, p->message,
+		p->field[0] ? " (field " : "", p->field, p->field[0] ? ")" : "");
 }
 
 static int device_add(struct store *st, const void *opts)
@@ -112,8 +111,10 @@ static int device_add(struct store *st, const void *opts)
 	}
 	struct iot_device d;
 	memset(&d, 0, sizeof d);
-	int urc = copy_opt(d.id, sizeof d.id, o->id, "--id") | copy_opt(d.type, sizeof d.type, o->type, "--type") |
-		  copy_opt(d.name, sizeof d.name, o->name, "--name") | copy_opt(d.site, sizeof d.site, o->site, "--site") |
+	int urc = copy_opt(d.id, sizeof d.id, o->id, "--id") |
+		  copy_opt(d.type, sizeof d.type, o->type, "--type") |
+		  copy_opt(d.name, sizeof d.name, o->name, "--name") |
+		  copy_opt(d.site, sizeof d.site, o->site, "--site") |
 		  copy_opt(d.owner, sizeof d.owner, o->owner, "--owner") |
 		  copy_opt(d.address_hex, sizeof d.address_hex, o->address, "--address") |
 		  copy_opt(d.tags, sizeof d.tags, o->tags, "--tags");
@@ -144,7 +145,8 @@ static int device_add(struct store *st, const void *opts)
 		printf(" at %.6f,%.6f: street %s, community %s, grid %s", d.lat, d.lng,
 		       d.street_code[0] ? d.street_code : "-", d.community_code[0] ? d.community_code : "-",
 		       d.grid_code[0] ? d.grid_code : "-");
-	printf("\nsecret: %s\n(shown only now: MQTT password and HTTP Basic password of the device)\n", secret);
+	printf("\nsecret: %s\n(shown only now: MQTT password and HTTP Basic password of the device)\n",
+	       secret);
 	return 0;
 }
 
@@ -194,8 +196,10 @@ static int device_import(struct store *st, const void *opts)
 		if (!out) {
 			if (fd >= 0)
 				close(fd);
-			fprintf(stderr, "citydesk device import: cannot create %s (it must not exist yet); the %zu devices "
-					"are registered: give them new secrets with `citydesk device secret`\n",
+			fprintf(stderr,
+				"citydesk device import: cannot create %s (it must not exist yet); the %zu "
+				"devices "
+				"are registered: give them new secrets with `citydesk device secret`\n",
 				o->out, n);
 			out = stdout;
 			goto done;
@@ -258,9 +262,12 @@ static int list_row(void *ctx, const struct store_device *d)
 		localtime_r(&t, &tm);
 		strftime(seen, sizeof seen, "%Y-%m-%d %H:%M:%S", &tm);
 	}
-	printf("%-24s %-24s %-10s %-7s %-19s %-12s %s\n", d->id, d->type, d->street_code[0] ? d->street_code : "-",
-	       !d->active ? "retired" : d->online ? "online" : "offline", seen, d->address_hex[0] ? d->address_hex : "-",
-	       d->name);
+	printf("%-24s %-24s %-10s %-7s %-19s %-12s %s\n", d->id, d->type,
+	       d->street_code[0] ? d->street_code : "-",
+	       !d->active  ? "retired"
+	       : d->online ? "online"
+			   : "offline",
+	       seen, d->address_hex[0] ? d->address_hex : "-", d->name);
 	c->n++;
 	return 0;
 }
@@ -269,8 +276,8 @@ static int device_list(struct store *st, const void *opts)
 {
 	const struct device_opts *o = opts;
 	struct list_ctx c = {o->type, 0};
-	printf("%-24s %-24s %-10s %-7s %-19s %-12s %s\n", "id", "type", "street", "state", "last seen", "address",
-	       "name");
+	printf("%-24s %-24s %-10s %-7s %-19s %-12s %s\n", "id", "type", "street", "state", "last seen",
+	       "address", "name");
 	if (store_devices_list(st, 0, list_row, &c)) {
 		fprintf(stderr, "citydesk device list: the store failed\n");
 		return 1;

@@ -12,15 +12,15 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define DEV_COLS \
-	"id, type, name, site, owner, lat, lng, street_code, community_code, grid_code, address_hex, " \
+#define DEV_COLS                                                                                             \
+	"id, type, name, site, owner, lat, lng, street_code, community_code, grid_code, address_hex, "       \
 	"tags, active, secret_hash, mqtt_hash, online, last_seen_ms, created_at, updated_at"
 
 /* The audit snapshot of a device: every registry field, never the hashes. */
-#define DEV_SNAP \
-	"SELECT json_object('id', id, 'type', type, 'name', name, 'site', site, 'owner', owner, " \
-	"'lat', lat, 'lng', lng, 'street_code', street_code, 'community_code', community_code, " \
-	"'grid_code', grid_code, 'address_hex', address_hex, 'tags', tags, 'active', active) " \
+#define DEV_SNAP                                                                                             \
+	"SELECT json_object('id', id, 'type', type, 'name', name, 'site', site, 'owner', owner, "            \
+	"'lat', lat, 'lng', lng, 'street_code', street_code, 'community_code', community_code, "             \
+	"'grid_code', grid_code, 'address_hex', address_hex, 'tags', tags, 'active', active) "               \
 	"FROM devices WHERE id = ?1"
 
 static int64_t now_ms(void)
@@ -139,8 +139,9 @@ static void bind_registry(sqlite3_stmt *s, const struct store_device *d)
 static enum cd_err add_tx(struct store *st, const struct store_actor *actor, struct store_device *v, size_t n,
 			  size_t *bad)
 {
-	sqlite3_stmt *s = prep(st, "INSERT INTO devices (" DEV_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-				   "?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, 0, ?16, ?17)");
+	sqlite3_stmt *s =
+	    prep(st, "INSERT INTO devices (" DEV_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+		     "?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, 0, ?16, ?17)");
 	if (!s)
 		return CD_ERR_STORE;
 	enum cd_err rc = CD_OK;

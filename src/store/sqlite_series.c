@@ -42,16 +42,7 @@ static const char schema[] =
 static const char *const res_table[] = {"raw", "m1", "h1"};
 static const int64_t res_bucket_ms[] = {0, 60000, 3600000};
 
-enum {
-	W_BEGIN,
-	W_COMMIT,
-	W_ROLLBACK,
-	W_KEY,
-	W_RAW,
-	W_M1,
-	W_H1,
-	W_N
-};
+enum { W_BEGIN, W_COMMIT, W_ROLLBACK, W_KEY, W_RAW, W_M1, W_H1, W_N };
 
 static const char *const write_sql[W_N] = {
     "BEGIN IMMEDIATE",
@@ -68,12 +59,12 @@ static const char *const write_sql[W_N] = {
 };
 
 struct store_series {
-	sqlite3 *w;                  /* the writer's connection (one thread) */
-	sqlite3_stmt *ws[W_N];       /* its statements, prepared at open */
-	sqlite3 *r;                  /* the readers' connection */
-	pthread_mutex_t rlock;       /* guards r */
+	sqlite3 *w;	       /* the writer's connection (one thread) */
+	sqlite3_stmt *ws[W_N]; /* its statements, prepared at open */
+	sqlite3 *r;	       /* the readers' connection */
+	pthread_mutex_t rlock; /* guards r */
 	char *path;
-	unsigned char *fresh;        /* per-row "was new" flags of the current write (grown) */
+	unsigned char *fresh; /* per-row "was new" flags of the current write (grown) */
 	size_t fresh_cap;
 };
 
@@ -96,11 +87,12 @@ static enum cd_err map_err(sqlite3 *db, int src, const char *what)
 		return CD_ERR_IO;
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
-		log_error("series: file is damaged or not a database", "\"what\":\"%s\",\"sqlite\":%d", what, src);
+		log_error("series: file is damaged or not a database", "\"what\":\"%s\",\"sqlite\":%d", what,
+			  src);
 		return CD_ERR_CORRUPT;
 	default:
-		log_error("series: database error", "\"what\":\"%s\",\"sqlite\":%d,\"msg_len\":%zu", what, src,
-			  strlen(sqlite3_errmsg(db)));
+		log_error("series: database error", "\"what\":\"%s\",\"sqlite\":%d,\"msg_len\":%zu", what,
+			  src, strlen(sqlite3_errmsg(db)));
 		return CD_ERR_STORE;
 	}
 }
@@ -149,7 +141,8 @@ enum cd_err store_series_open(const char *path, struct store_series **out)
 	ss->path = xstrdup(path);
 	enum cd_err rc = open_conn(path, true, &ss->w);
 	for (int i = 0; !rc && i < W_N; i++) {
-		int src = sqlite3_prepare_v3(ss->w, write_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ss->ws[i], NULL);
+		int src =
+		    sqlite3_prepare_v3(ss->w, write_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ss->ws[i], NULL);
 		if (src != SQLITE_OK)
 			rc = map_err(ss->w, src, "prepare");
 	}
@@ -185,7 +178,8 @@ enum cd_err store_series_keys(struct store_series *ss, store_series_key_fn fn, v
 {
 	sqlite3_stmt *s = NULL;
 	pthread_mutex_lock(&ss->rlock);
-	int src = sqlite3_prepare_v2(ss->r, "SELECT id, device, metric FROM series_keys ORDER BY id", -1, &s, NULL);
+	int src =
+	    sqlite3_prepare_v2(ss->r, "SELECT id, device, metric FROM series_keys ORDER BY id", -1, &s, NULL);
 	enum cd_err rc = map_err(ss->r, src, "keys");
 	struct store_series_key k;
 	while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
@@ -325,11 +319,13 @@ enum cd_err store_series_query(struct store_series *ss, uint32_t key, enum store
 		return CD_ERR_INVALID;
 	char sql[160];
 	if (res == STORE_SERIES_RAW)
-		snprintf(sql, sizeof sql, "SELECT ts, 1, value, value, value FROM raw "
-					  "WHERE key = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts LIMIT ?4");
+		snprintf(sql, sizeof sql,
+			 "SELECT ts, 1, value, value, value FROM raw "
+			 "WHERE key = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts LIMIT ?4");
 	else
-		snprintf(sql, sizeof sql, "SELECT bucket, n, sum, lo, hi FROM %s "
-					  "WHERE key = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket LIMIT ?4",
+		snprintf(sql, sizeof sql,
+			 "SELECT bucket, n, sum, lo, hi FROM %s "
+			 "WHERE key = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket LIMIT ?4",
 			 res_table[res]);
 	sqlite3_stmt *s = NULL;
 	pthread_mutex_lock(&ss->rlock);

@@ -10,34 +10,34 @@
 
 #include "store/store.h"
 
-#define STORE_DEVICE_ID_MAX 64        /* [A-Za-z0-9_.-]{1,63} and NUL (IOT_ID_MAX) */
-#define STORE_DEVICE_WORD_MAX 32      /* the type, with NUL */
-#define STORE_DEVICE_TEXT_MAX 128     /* name, site, owner, with NUL */
-#define STORE_DEVICE_TAGS_MAX 256     /* comma-separated tags, with NUL */
+#define STORE_DEVICE_ID_MAX 64	       /* [A-Za-z0-9_.-]{1,63} and NUL (IOT_ID_MAX) */
+#define STORE_DEVICE_WORD_MAX 32       /* the type, with NUL */
+#define STORE_DEVICE_TEXT_MAX 128      /* name, site, owner, with NUL */
+#define STORE_DEVICE_TAGS_MAX 256      /* comma-separated tags, with NUL */
 #define STORE_DEVICE_MQTT_HASH_MAX 160 /* IOT_MQTT_HASH_MAX */
-#define STORE_DEVICE_BATCH_MAX 10000  /* devices one store_devices_add call takes */
+#define STORE_DEVICE_BATCH_MAX 10000   /* devices one store_devices_add call takes */
 
 /* One registered device, every stored column. */
 struct store_device {
 	char id[STORE_DEVICE_ID_MAX];
-	char type[STORE_DEVICE_WORD_MAX];        /* one of the eight types (the schema checks) */
+	char type[STORE_DEVICE_WORD_MAX]; /* one of the eight types (the schema checks) */
 	char name[STORE_DEVICE_TEXT_MAX];
 	char site[STORE_DEVICE_TEXT_MAX];
 	char owner[STORE_DEVICE_TEXT_MAX];
-	int has_point;                           /* 1 when lat/lng hold a point */
-	double lat, lng;                         /* WGS-84 */
-	char street_code[16];                    /* "" when not placed */
+	int has_point;	      /* 1 when lat/lng hold a point */
+	double lat, lng;      /* WGS-84 */
+	char street_code[16]; /* "" when not placed */
 	char community_code[16];
 	char grid_code[24];
-	char address_hex[16];                    /* GB/T 26875.3 address, 12 lower-case hex, or "" */
+	char address_hex[16]; /* GB/T 26875.3 address, 12 lower-case hex, or "" */
 	char tags[STORE_DEVICE_TAGS_MAX];
-	int active;                              /* 0 once decommissioned */
-	char secret_hash[STORE_PWHASH_MAX];      /* argon2id string; never audited */
+	int active;				    /* 0 once decommissioned */
+	char secret_hash[STORE_PWHASH_MAX];	    /* argon2id string; never audited */
 	char mqtt_hash[STORE_DEVICE_MQTT_HASH_MAX]; /* Mosquitto password-file hash; never audited */
-	int online;                              /* last saved online state */
-	int64_t last_seen_ms;                    /* unix ms, 0 = never */
-	int64_t created_at;                      /* unix seconds; set by the store when 0 */
-	int64_t updated_at;                      /* unix ms of the last audited change; set by the store */
+	int online;				    /* last saved online state */
+	int64_t last_seen_ms;			    /* unix ms, 0 = never */
+	int64_t created_at;			    /* unix seconds; set by the store when 0 */
+	int64_t updated_at;			    /* unix ms of the last audited change; set by the store */
 };
 
 /* Adds devices v[0..n) (n <= STORE_DEVICE_BATCH_MAX) in ONE transaction, all or nothing, with

@@ -36,7 +36,8 @@ static void fixture_open(struct fixture *f, bool with_map)
 	pthread_rwlock_init(&f->app.map_lock, NULL);
 	if (with_map) {
 		char reason[256] = "";
-		CHECK_INT_EQ(district_load_default(f->app.st, &admin, "data/luohu", reason, sizeof reason), CD_OK);
+		CHECK_INT_EQ(district_load_default(f->app.st, &admin, "data/luohu", reason, sizeof reason),
+			     CD_OK);
 		CHECK_INT_EQ(mapview_load(f->app.st, &f->app.map), CD_OK);
 	}
 	CHECK_INT_EQ(devices_load(&f->app, &f->app.devices), CD_OK);
@@ -137,9 +138,9 @@ static void test_refused(void)
 	    {"ok-3", "camera", "a b", "", false, 0, 0, "tags", 422},
 	    {"ok-4", "uitd", "", "79030000", false, 0, 0, "address_hex", 422},
 	    {"ok-5", "uitd", "", "7903000000zz", false, 0, 0, "address_hex", 422},
-	    {"ok-6", "camera", "", "", true, 22.3, 113.9, "lat", 422},    /* Shekou: not Luohu */
+	    {"ok-6", "camera", "", "", true, 22.3, 113.9, "lat", 422}, /* Shekou: not Luohu */
 	    {"ok-7", "camera", "", "", true, 95.0, 114.1, "lat", 422},
-	    {"smoke-001", "camera", "", "", false, 0, 0, "id", 409},      /* taken */
+	    {"smoke-001", "camera", "", "", false, 0, 0, "id", 409},		   /* taken */
 	    {"ok-8", "uitd", "", "79030000abcd", false, 0, 0, "address_hex", 409}, /* taken */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -189,16 +190,17 @@ static void test_import_all_or_nothing(void)
 		/* without the bad row all go in */
 		CHECK_INT_EQ(devices_create_many(&f->app, &admin, v, 2, secrets, &bad, &p), CD_OK);
 		CHECK(devices_get(f->app.devices, "wm-2", &got));
-		CHECK(strlen(secrets[0]) == 64 && strlen(secrets[1]) == 64 && strcmp(secrets[0], secrets[1]) != 0);
+		CHECK(strlen(secrets[0]) == 64 && strlen(secrets[1]) == 64 &&
+		      strcmp(secrets[0], secrets[1]) != 0);
 		xfree(secrets);
 	}
 	xfree(v);
 	static const char *const broken[] = {
-	    "type,name\ncamera,x\n",                 /* no id column */
-	    "id,type,colour\ncam-1,camera,red\n",    /* unknown column */
-	    "id,type,lat\ncam-1,camera,22.5\n",      /* lat without lng */
+	    "type,name\ncamera,x\n",		  /* no id column */
+	    "id,type,colour\ncam-1,camera,red\n", /* unknown column */
+	    "id,type,lat\ncam-1,camera,22.5\n",	  /* lat without lng */
 	    "id,type,lat,lng\ncam-1,camera,north,114.1\n",
-	    "id,type\n\"cam-1,camera\n",             /* unterminated quote */
+	    "id,type\n\"cam-1,camera\n", /* unterminated quote */
 	};
 	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
 		v = NULL;
@@ -251,8 +253,8 @@ static void test_online_sweep_credentials(void)
 	CHECK(devices_credentials(f.app.devices, cred_each, &creds) == v1);
 	CHECK_INT_EQ(creds, 3);
 
-	CHECK(devices_seen(f.app.devices, "em-0", 1000));  /* came online */
-	CHECK(!devices_seen(f.app.devices, "em-0", 900));  /* already; last seen does not go back */
+	CHECK(devices_seen(f.app.devices, "em-0", 1000)); /* came online */
+	CHECK(!devices_seen(f.app.devices, "em-0", 900)); /* already; last seen does not go back */
 	CHECK(!devices_seen(f.app.devices, "ghost", 1000));
 	CHECK(devices_set_online(f.app.devices, "em-1", true, 2000));
 	CHECK(!devices_set_online(f.app.devices, "em-1", true, 2500));

@@ -52,7 +52,8 @@ static int64_t now_ms(void)
 }
 
 /* A message with one or two values. */
-static struct iot_telemetry msg(const char *dev, int64_t ts, const char *m1, double v1, const char *m2, double v2)
+static struct iot_telemetry msg(const char *dev, int64_t ts, const char *m1, double v1, const char *m2,
+				double v2)
 {
 	struct iot_telemetry t;
 	memset(&t, 0, sizeof t);
@@ -91,9 +92,11 @@ static void test_raw_and_rollups(void)
 	const struct {
 		int64_t at;
 		double v;
-	} pts[] = {{0, 10}, {20000, 30}, {40000, 20}, {MIN_MS + 1, -5}, {MIN_MS + 2000, 5}, {HOUR_MS + 7, 100}};
+	} pts[] = {{0, 10},	     {20000, 30},	 {40000, 20},
+		   {MIN_MS + 1, -5}, {MIN_MS + 2000, 5}, {HOUR_MS + 7, 100}};
 	for (size_t i = 0; i < 6; i++) {
-		struct iot_telemetry m = msg("pump-1", base + pts[i].at, "pressure_mpa", pts[i].v, "temp_c", 20 + (double)i);
+		struct iot_telemetry m =
+		    msg("pump-1", base + pts[i].at, "pressure_mpa", pts[i].v, "temp_c", 20 + (double)i);
 		CHECK(series_append(s, &m));
 	}
 	series_flush(s);
@@ -101,8 +104,8 @@ static void test_raw_and_rollups(void)
 	size_t n = 0;
 	enum series_step used;
 	bool more;
-	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + 2 * HOUR_MS, SERIES_STEP_RAW, 0, &p, &n,
-				  &used, &more),
+	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + 2 * HOUR_MS, SERIES_STEP_RAW, 0,
+				  &p, &n, &used, &more),
 		     CD_OK);
 	CHECK_INT_EQ(used, SERIES_STEP_RAW);
 	CHECK_INT_EQ(n, 6);
@@ -114,16 +117,16 @@ static void test_raw_and_rollups(void)
 	}
 	xfree(p);
 	/* a limit leaves the rest out and says so */
-	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + 2 * HOUR_MS, SERIES_STEP_RAW, 4, &p, &n,
-				  &used, &more),
+	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + 2 * HOUR_MS, SERIES_STEP_RAW, 4,
+				  &p, &n, &used, &more),
 		     CD_OK);
 	CHECK_INT_EQ(n, 4);
 	CHECK(more);
 	xfree(p);
 
 	/* minutes: [10,30,20] -> n 3 avg 20 min 10 max 30; [-5,5] -> avg 0; [100] */
-	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base + 30000, base + 2 * HOUR_MS, SERIES_STEP_1M, 0, &p,
-				  &n, &used, &more),
+	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base + 30000, base + 2 * HOUR_MS,
+				  SERIES_STEP_1M, 0, &p, &n, &used, &more),
 		     CD_OK); /* from inside the first minute: its bucket is included */
 	CHECK_INT_EQ(used, SERIES_STEP_1M);
 	CHECK_INT_EQ(n, 3);
@@ -139,8 +142,8 @@ static void test_raw_and_rollups(void)
 		CHECK_INT_EQ(p[2].ts_ms, base + HOUR_MS);
 	}
 	xfree(p);
-	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + 2 * HOUR_MS, SERIES_STEP_1H, 0, &p, &n,
-				  &used, &more),
+	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + 2 * HOUR_MS, SERIES_STEP_1H, 0,
+				  &p, &n, &used, &more),
 		     CD_OK);
 	CHECK_INT_EQ(n, 2);
 	if (n == 2) {
@@ -162,8 +165,8 @@ static void test_raw_and_rollups(void)
 	CHECK_INT_EQ(st.written, 12);
 	CHECK_INT_EQ(st.repeated, 1);
 	CHECK_INT_EQ(st.series, 2);
-	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + MIN_MS, SERIES_STEP_1M, 0, &p, &n, &used,
-				  &more),
+	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + MIN_MS, SERIES_STEP_1M, 0, &p, &n,
+				  &used, &more),
 		     CD_OK);
 	CHECK_INT_EQ(n, 1);
 	if (n == 1)
@@ -187,8 +190,8 @@ static void test_raw_and_rollups(void)
 	series_flush(s);
 	series_get_stats(s, &st);
 	CHECK_INT_EQ(st.series, 2);
-	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + MIN_MS, SERIES_STEP_1M, 0, &p, &n, &used,
-				  &more),
+	CHECK_INT_EQ(series_query(s, "pump-1", "pressure_mpa", base, base + MIN_MS, SERIES_STEP_1M, 0, &p, &n,
+				  &used, &more),
 		     CD_OK);
 	CHECK_INT_EQ(n, 1);
 	if (n == 1) {
@@ -218,18 +221,19 @@ static void test_steps_and_refusals(void)
 	    {now - DAY_MS, now, SERIES_STEP_AUTO, SERIES_STEP_1M},
 	    {now - 10 * DAY_MS, now, SERIES_STEP_AUTO, SERIES_STEP_1H},
 	    {now - 8 * DAY_MS, now - 8 * DAY_MS + HOUR_MS, SERIES_STEP_RAW, SERIES_STEP_1M}, /* raw gone */
-	    {now - 100 * DAY_MS, now - 99 * DAY_MS, SERIES_STEP_1M, SERIES_STEP_1H},       /* minutes gone */
+	    {now - 100 * DAY_MS, now - 99 * DAY_MS, SERIES_STEP_1M, SERIES_STEP_1H}, /* minutes gone */
 	    {now - DAY_MS, now, SERIES_STEP_1H, SERIES_STEP_1H},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		CHECK_INT_EQ(series_query(s, "none", "x", cases[i].from, cases[i].to, cases[i].asked, 0, &p, &n, &used,
-					  &more),
+		CHECK_INT_EQ(series_query(s, "none", "x", cases[i].from, cases[i].to, cases[i].asked, 0, &p,
+					  &n, &used, &more),
 			     CD_OK);
 		CHECK_INT_EQ(used, cases[i].used);
 		CHECK_INT_EQ(n, 0); /* an unknown series has no points */
 		xfree(p);
 	}
-	CHECK_INT_EQ(series_query(s, "none", "x", now, now, SERIES_STEP_RAW, 0, &p, &n, &used, &more), CD_ERR_INVALID);
+	CHECK_INT_EQ(series_query(s, "none", "x", now, now, SERIES_STEP_RAW, 0, &p, &n, &used, &more),
+		     CD_ERR_INVALID);
 	enum series_step st;
 	CHECK(series_parse_step("1m", &st) && st == SERIES_STEP_1M);
 	CHECK(series_parse_step("auto", &st) && st == SERIES_STEP_AUTO);
@@ -280,11 +284,13 @@ static void test_retention(void)
 	size_t n = 0;
 	enum series_step used;
 	bool more;
-	CHECK_INT_EQ(series_query(s, "wm-1", "litres", now - 2 * HOUR_MS, now, SERIES_STEP_RAW, 0, &p, &n, &used, &more),
+	CHECK_INT_EQ(series_query(s, "wm-1", "litres", now - 2 * HOUR_MS, now, SERIES_STEP_RAW, 0, &p, &n,
+				  &used, &more),
 		     CD_OK);
 	CHECK_INT_EQ(n, 1);
 	xfree(p);
-	CHECK_INT_EQ(series_query(s, "wm-1", "litres", now - 50 * DAY_MS, now, SERIES_STEP_1H, 0, &p, &n, &used, &more),
+	CHECK_INT_EQ(series_query(s, "wm-1", "litres", now - 50 * DAY_MS, now, SERIES_STEP_1H, 0, &p, &n,
+				  &used, &more),
 		     CD_OK);
 	CHECK_INT_EQ(n, 2);
 	if (n == 2)
@@ -347,7 +353,8 @@ static void test_small_queue_threads(void)
 	enum series_step used;
 	bool more;
 	int64_t from = now_ms() - 2 * HOUR_MS;
-	CHECK_INT_EQ(series_query(s, "dev-3", "b", from, now_ms(), SERIES_STEP_RAW, 0, &p, &n, &used, &more), CD_OK);
+	CHECK_INT_EQ(series_query(s, "dev-3", "b", from, now_ms(), SERIES_STEP_RAW, 0, &p, &n, &used, &more),
+		     CD_OK);
 	CHECK_INT_EQ(n, 5000);
 	if (n == 5000)
 		CHECK_NEAR(p[4999].avg, -4999, 0);
