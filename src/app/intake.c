@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app/automerge.h"
 #include "app/commit_queue.h"
 #include "app/mapview.h"
 #include "core/category.h"
@@ -306,4 +307,6 @@ void intake_index_case(struct app *app, const struct store_case *c, struct simil
 		rc = similar_add(app->similar, sig);
 	if (rc)
 		log_warn("duplicate finder: case not indexed", "\"case\":%lld", (long long)c->id);
+	else
+		automerge_offer(app, c, sig); /* queued; merged later on its own thread when it qualifies */
 }
