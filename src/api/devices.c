@@ -382,7 +382,8 @@ void api_devices_list(struct http_request *req, struct http_response *res, void 
 	}
 	c.scope = scope_street(who);
 	devices_each(app->devices, list_each, &c);
-	qsort(c.v, c.n, sizeof *c.v, by_id);
+	if (c.n)
+		qsort(c.v, c.n, sizeof *c.v, by_id);
 	json_t *items = json_array();
 	size_t from = (size_t)(page - 1) * (size_t)page_size;
 	for (size_t i = from; i < c.n && i < from + (size_t)page_size; i++)

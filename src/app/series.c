@@ -510,7 +510,8 @@ enum cd_err series_metrics(struct series *s, const char *device, char (**out)[IO
 		memcpy(v[count++], s->keys[i].metric, IOT_METRIC_MAX);
 	}
 	pthread_mutex_unlock(&s->lock);
-	qsort(v, count, sizeof *v, metric_cmp);
+	if (count)
+		qsort(v, count, sizeof *v, metric_cmp);
 	*out = v;
 	*n = count;
 	return CD_OK;

@@ -274,7 +274,8 @@ enum cd_err store_series_write(struct store_series *ss, const struct store_serie
 		ss->fresh_cap = n;
 		ss->fresh = xrealloc(ss->fresh, n);
 	}
-	qsort(rows, n, sizeof *rows, row_cmp);
+	if (n)
+		qsort(rows, n, sizeof *rows, row_cmp);
 	int src = wstep(ss, W_BEGIN);
 	for (size_t i = 0; src == SQLITE_DONE && i < nkeys; i++) {
 		sqlite3_stmt *s = ss->ws[W_KEY];
