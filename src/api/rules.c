@@ -14,6 +14,13 @@
 
 #define READERS (API_ANY_ROLE & ~API_ROLE(ROLE_CITIZEN))
 
+/* Tells the engine and waits until it has reloaded, so a rule is in force when the API answers. */
+static void rules_in_force(struct app *app)
+{
+	alerts_rules_changed(app->alerts);
+	alerts_drain(app->alerts);
+}
+
 /* The stored rule as the API shows it: the rule JSON with id and times, or the stored text
  * under "body" if it no longer reads (a newer or hand-edited form). */
 static json_t *rule_json(const struct store_rule *r)
@@ -128,7 +135,7 @@ void api_rules_create(struct http_request *req, struct http_response *res, void 
 		api_store_failed(req, res, rc);
 		return;
 	}
-	alerts_rules_changed(app->alerts);
+	rules_in_force(app);
 	reply_rule(req, res, app, id, 201);
 }
 
@@ -176,7 +183,7 @@ void api_rules_update(struct http_request *req, struct http_response *res, void 
 		api_store_failed(req, res, rc);
 		return;
 	}
-	alerts_rules_changed(app->alerts);
+	rules_in_force(app);
 	reply_rule(req, res, app, id, 200);
 }
 
@@ -198,6 +205,6 @@ void api_rules_delete(struct http_request *req, struct http_response *res, void 
 		api_store_failed(req, res, rc);
 		return;
 	}
-	alerts_rules_changed(app->alerts);
+	rules_in_force(app);
 	res->status = 204;
 }

@@ -1,6 +1,6 @@
 /* /api/v1/rules: the alert rules (监测预警) as data. Everyone but residents reads them; admins
- * write. A write reaches the running rule engine within a moment (alerts_rules_changed). The
- * JSON form is core/rules.h's (docs/internals/rules.md). */
+ * write. A write is in force in the running engine when the answer comes (the API waits for
+ * the reload). The JSON form is core/rules.h's (docs/internals/rules.md). */
 #ifndef CD_API_RULES_H
 #define CD_API_RULES_H
 

@@ -231,11 +231,10 @@ static void open_case(struct alerts *a, struct store_alert *al, const char *addr
 	}
 	if (created)
 		count_one(a, &a->stats.cases_opened);
-	if (store_alert_set_case(app->st, &system_actor, al->id, c.id, c.ref, c.unit_code) == CD_OK) {
-		al->case_id = c.id;
-		snprintf(al->case_ref, sizeof al->case_ref, "%s", c.ref);
-		snprintf(al->unit_code, sizeof al->unit_code, "%s", c.unit_code);
-	}
+	struct store_alert linked;
+	if (store_alert_set_case(app->st, &system_actor, al->id, &c) == CD_OK &&
+	    store_alert_get(app->st, al->id, &linked) == CD_OK)
+		*al = linked;
 }
 
 /* Writes "alert_cleared" into the history of the alert's case (status unchanged). */

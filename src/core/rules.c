@@ -486,8 +486,12 @@ static void judge_held(struct sink *k, struct rstate *s, const struct rules_rule
 	if (!s->since_ms)
 		s->since_ms = ts;
 	if (ts - s->since_ms >= rule->for_s * 1000) {
-		snprintf(reason, sizeof reason, "%s = %g %s %g for %lld s", what, v, op_names[rule->op],
-			 rule->value, (long long)((ts - s->since_ms) / 1000));
+		if (rule->for_s)
+			snprintf(reason, sizeof reason, "%s = %g %s %g for %lld s", what, v,
+				 op_names[rule->op], rule->value, (long long)((ts - s->since_ms) / 1000));
+		else
+			snprintf(reason, sizeof reason, "%s = %g %s %g", what, v, op_names[rule->op],
+				 rule->value);
 		trigger(k, s, ts, v, rule->value, reason);
 	}
 }

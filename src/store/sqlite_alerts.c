@@ -497,8 +497,7 @@ struct change_op {
 	const char *action;
 	const char *comment;
 	int64_t at_ms;
-	int64_t case_id;
-	const char *case_ref, *unit_code;
+	const struct store_case *c; /* set_case */
 	struct store_alert *out;
 };
 
@@ -523,7 +522,11 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 		s = prep(st, "UPDATE alerts SET status = 'cleared', cleared_at_ms = ?2, cleared_by = ?3, "
 			     "note = ?4 WHERE id = ?1");
 	else if (!rc)
-		s = prep(st, "UPDATE alerts SET case_id = ?2, case_ref = ?3, unit_code = ?4 WHERE id = ?1");
+		s = prep(
+		    st,
+		    "UPDATE alerts SET case_id = ?2, case_ref = ?3, unit_code = ?4, "
+		    "street_code = coalesce(street_code, ?5), community_code = coalesce(community_code, ?6), "
+		    "grid_code = coalesce(grid_code, ?7) WHERE id = ?1");
 	if (!rc) {
 		if (s) {
 			sqlite3_bind_int64(s, 1, op->id);
@@ -533,9 +536,12 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 						 op->actor && op->actor->name ? op->actor->name : "system");
 				store__bind_text(s, 4, op->comment ? op->comment : "");
 			} else {
-				sqlite3_bind_int64(s, 2, op->case_id);
-				store__bind_opt(s, 3, op->case_ref);
-				store__bind_opt(s, 4, op->unit_code);
+				sqlite3_bind_int64(s, 2, op->c->id);
+				store__bind_opt(s, 3, op->c->ref);
+				store__bind_opt(s, 4, op->c->unit_code);
+				store__bind_opt(s, 5, op->c->street_code);
+				store__bind_opt(s, 6, op->c->community_code);
+				store__bind_opt(s, 7, op->c->grid_code);
 			}
 		}
 		rc = run(st, s, op->action);
@@ -554,16 +560,16 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 }
 
 enum cd_err store_alert_set_case(struct store *st, const struct store_actor *actor, int64_t id,
-				 int64_t case_id, const char *case_ref, const char *unit_code)
+				 const struct store_case *c)
 {
-	struct change_op op = {actor, id, "alert.case", NULL, 0, case_id, case_ref, unit_code, NULL};
+	struct change_op op = {actor, id, "alert.case", NULL, 0, c, NULL};
 	return in_tx(st, change_tx, &op);
 }
 
 enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, int64_t id,
 			    const char *comment, int64_t at_ms, struct store_alert *out)
 {
-	struct change_op op = {actor, id, "alert.acknowledge", comment, at_ms, 0, NULL, NULL, out};
+	struct change_op op = {actor, id, "alert.acknowledge", comment, at_ms, NULL, out};
 	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
 		return CD_ERR_INVALID;
 	return in_tx(st, change_tx, &op);
@@ -572,7 +578,7 @@ enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, i
 enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor, int64_t id,
 			      const char *comment, int64_t at_ms, struct store_alert *out)
 {
-	struct change_op op = {actor, id, "alert.clear", comment, at_ms, 0, NULL, NULL, out};
+	struct change_op op = {actor, id, "alert.clear", comment, at_ms, NULL, out};
 	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
 		return CD_ERR_INVALID;
 	return in_tx(st, change_tx, &op);

@@ -80,9 +80,11 @@ enum cd_err store_alert_raise(struct store *st, const struct store_actor *actor,
  * CD_ERR_NOTFOUND when the alert is not active. */
 enum cd_err store_alert_bump(struct store *st, int64_t id, int64_t count, int64_t at_ms,
 			     double value) CD_MUST_CHECK;
-/* Links the alert to its case ("alert.case"). */
+/* Links the alert to its case c (id, ref, unit) and, where the alert has no place yet (an
+ * ingested alert with only a point), takes the case's street, community and grid
+ * ("alert.case"). */
 enum cd_err store_alert_set_case(struct store *st, const struct store_actor *actor, int64_t id,
-				 int64_t case_id, const char *case_ref, const char *unit_code) CD_MUST_CHECK;
+				 const struct store_case *c) CD_MUST_CHECK;
 /* Acknowledges an open alert ("alert.acknowledge"). CD_ERR_CONFLICT when it is not open,
  * CD_ERR_NOTFOUND when there is none. *out (may be NULL) gets the new row. */
 enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, int64_t id,

@@ -123,7 +123,10 @@ static void alert_lifecycle(void)
 	struct store_alert e = make_alert("rule:1", "SD-1", "red", "440303001");
 	CHECK_INT_EQ(store_alert_raise(st, &admin, &e), CD_OK);
 	CHECK(e.id > d.id);
-	CHECK_INT_EQ(store_alert_set_case(st, &admin, e.id, 0, "LH20261123000001", "D-XF"), CD_ERR_INVALID);
+	struct store_case nocase;
+	memset(&nocase, 0, sizeof nocase);
+	nocase.id = 12345; /* no such case: the link is refused */
+	CHECK_INT_EQ(store_alert_set_case(st, &admin, e.id, &nocase), CD_ERR_INVALID);
 
 	/* filters and scope */
 	struct store_alert *v = NULL;
