@@ -40,13 +40,14 @@ function frame(w, ht, title, desc) {
 // Lines of received and closed per day.
 function trendChart(days) {
   const W = 520, H = 220, L = 40, B = 28, T = 12, R = 10;
-  const max = Math.max(1, ...days.map((d) => Math.max(d.received, d.closed)));
+  const step = Math.max(1, Math.ceil(Math.max(1, ...days.map((d) => Math.max(d.received, d.closed))) / 4));
+  const max = step * 4;
   const x = (i) => L + (i * (W - L - R)) / Math.max(1, days.length - 1);
   const y = (v) => T + (H - T - B) * (1 - v / max);
   const total = days.reduce((s, d) => s + d.received, 0);
   const s = frame(W, H, t('ch_trend'), `${days.length} days, ${total} received; peak ${max}`);
   for (let k = 0; k <= 4; k++) {
-    const v = Math.round((max * k) / 4);
+    const v = step * k;
     s.append(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: '#e0e0e0' }),
       svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, String(v)));
   }
@@ -57,8 +58,8 @@ function trendChart(days) {
     s.append(svg('polyline', { fill: 'none', stroke: colour, 'stroke-width': 2,
       points: days.map((d, i) => `${x(i).toFixed(1)},${y(d[key]).toFixed(1)}`).join(' ') }, svg('title', {}, name)));
   }
-  s.append(svg('text', { x: W - R, y: T + 4, 'text-anchor': 'end', fill: PALETTE[0], class: 'axis' }, '— ' + t('received')),
-    svg('text', { x: W - R, y: T + 18, 'text-anchor': 'end', fill: PALETTE[1], class: 'axis' }, '— ' + t('closed')));
+  s.append(svg('text', { x: L + 8, y: T + 4, fill: PALETTE[0], class: 'axis' }, '— ' + t('received')),
+    svg('text', { x: L + 8, y: T + 18, fill: PALETTE[1], class: 'axis' }, '— ' + t('closed')));
   return s;
 }
 
@@ -66,7 +67,7 @@ function trendChart(days) {
 function mixChart(rows) {
   const W = 520, H = 220, cx = 110, cy = 110, r = 90, ri = 52;
   const sorted = [...rows].sort((a, b) => b.received - a.received);
-  const top = sorted.slice(0, 8).map((r0) => ({ name: r0.name || r0.key, n: r0.received }));
+  const top = sorted.slice(0, 8).map((r0) => ({ name: r0.name || r0.key || t('uncategorized'), n: r0.received }));
   const rest = sorted.slice(8).reduce((s, r0) => s + r0.received, 0);
   if (rest) top.push({ name: '…', n: rest });
   const total = top.reduce((s, p) => s + p.n, 0);
@@ -142,7 +143,7 @@ export async function showScores(api) {
   table.tHead.replaceChildren(h('tr', {}, cols.map((c) => h('th', { scope: 'col', text: t(c) }))));
   table.tBodies[0].replaceChildren(...r.data.rows.map((row) => h('tr', { class: row.small_sample ? 'small' : undefined },
     h('td', { text: String(row.rank) }),
-    h('td', {}, row.name || row.key, row.small_sample ? h('span', { class: 'muted', text: ' · ' + t('small_sample') }) : null),
+    h('td', {}, row.name || row.key || t('uncategorized'), row.small_sample ? h('span', { class: 'muted', text: ' · ' + t('small_sample') }) : null),
     h('td', { class: 'num', text: String(row.received) }), h('td', { class: 'num', text: String(row.closed) }),
     h('td', { class: 'num', text: pct(row.on_time_rate) }), h('td', { class: 'num', text: pct(row.closure_rate) }),
     h('td', { class: 'num', text: pct(row.satisfaction_rate) }), h('td', { class: 'num', text: pct(row.rework_rate) }),

@@ -35,7 +35,8 @@ const zh = {
   a_merge: '合并', a_reassign: '改派', a_report: '上报', a_locate: '定位', a_classify: '分类',
   s_reported: '已上报', s_registered: '已立案', s_rejected: '不予立案', s_dispatched: '已派遣', s_accepted: '已签收',
   s_handled: '已处置', s_verified: '已核查', s_closed: '已结案', s_rated: '已评价', s_suspended: '已挂起',
-  s_merged: '已合并', lang_other: 'English', severity: '级别', source: '来源', at: '时间', device: '设备',
+  s_merged: '已合并', lang_other: 'English', al_active: '未解除', al_open: '待确认', al_acknowledged: '已确认', al_cleared: '已解除',
+  al_acknowledge: '确认', al_clear: '解除', lv_red: '红色', lv_orange: '橙色', lv_yellow: '黄色', lv_blue: '蓝色', severity: '级别', source: '来源', at: '时间', device: '设备',
 };
 
 const en = {
@@ -74,7 +75,8 @@ const en = {
   a_merge: 'Merge', a_reassign: 'Reassign', a_report: 'Report', a_locate: 'Locate', a_classify: 'Classify',
   s_reported: 'Reported', s_registered: 'Registered', s_rejected: 'Rejected', s_dispatched: 'Dispatched', s_accepted: 'Accepted',
   s_handled: 'Handled', s_verified: 'Verified', s_closed: 'Closed', s_rated: 'Rated', s_suspended: 'Suspended',
-  s_merged: 'Merged', lang_other: '中文', severity: 'Severity', source: 'Source', at: 'Time', device: 'Device',
+  s_merged: 'Merged', lang_other: '中文', al_active: 'Active', al_open: 'Open', al_acknowledged: 'Acknowledged', al_cleared: 'Cleared',
+  al_acknowledge: 'Acknowledge', al_clear: 'Clear', lv_red: 'Red', lv_orange: 'Orange', lv_yellow: 'Yellow', lv_blue: 'Blue', severity: 'Severity', source: 'Source', at: 'Time', device: 'Device',
 };
 
 const dicts = { zh, en };

@@ -248,8 +248,10 @@ function onEvent(type, data) {
   if (type === 'resync') { refreshView(); return; }
   if (!d) return;
   if (type.startsWith('alert.')) {
-    toast(t('alert_raised', { m: d.title || d.message || d.kind || d.id || '' }), 'alert');
-    if (S.map) S.map.alert(d);
+    if (type === 'alert.raised') toast(t('alert_raised', { m: (d.title || d.type || d.id) + (d.level ? ' · ' + t('lv_' + d.level) : '') }),
+      d.level === 'red' || d.level === 'orange' ? 'alert' : 'warn');
+    const p = alertPoint(d);
+    if (S.map && p) { if (type === 'alert.cleared') S.map.unalert(p.id); else S.map.alert(p, type === 'alert.raised'); }
     if (S.view === 'alerts') showAlerts();
     return;
   }
@@ -290,6 +292,7 @@ async function showQueue() {
     return;
   }
   S.total = r.data.total;
+  S.capped = !!r.data.total_capped;
   S.rows.clear();
   body.replaceChildren();
   for (const c of r.data.items) {
@@ -301,11 +304,13 @@ async function showQueue() {
   syncSelection();
 }
 
+// "page p of n, t cases"; past the server's count cap (10,000) totals read "10000+".
 function pageInfo() {
   const pages = Math.max(1, Math.ceil(S.total / PAGE_SIZE));
-  $('#page-info').textContent = t('page_info', { p: S.page, n: pages, t: S.total });
+  const more = S.capped ? '+' : '';
+  $('#page-info').textContent = t('page_info', { p: S.page, n: pages + more, t: S.total + more });
   $('#prev').disabled = S.page <= 1;
-  $('#next').disabled = S.page >= pages;
+  $('#next').disabled = S.page >= pages && !S.capped;
 }
 
 function queueRow(c) {
@@ -559,24 +564,57 @@ function triageCard(c) {
 
 // ---- alerts ----
 
+const LEVELS = ['red', 'orange', 'yellow', 'blue'];
+
+function alertPoint(a) {
+  return a.point ? { id: String(a.id), lat: a.point.lat, lng: a.point.lng, title: a.title, level: a.level } : null;
+}
+
+async function alertAct(a, action) {
+  const r = await api('POST', `/api/v1/alerts/${encodeURIComponent(a.id)}/actions`, { action });
+  if (r.ok) toast(t('action_ok', { a: t('al_' + action) }));
+  else toast(t('error', { m: errMessage(r) }), 'warn');
+  showAlerts();
+}
+
 async function showAlerts() {
   const box = $('#alerts-list');
-  const r = await api('GET', '/api/v1/alerts');
-  if (r.status === 404) { box.replaceChildren(el('p', { class: 'muted', text: t('alerts_missing') })); return; }
+  const status = $('#alert-status') ? $('#alert-status').value : 'active';
+  const r = await api('GET', '/api/v1/alerts?page_size=100' + (status ? '&status=' + status : ''));
+  if (r.status === 404 && !(r.data && r.data.error && r.data.error.code !== 'not_found')) {
+    box.replaceChildren(el('p', { class: 'muted', text: t('alerts_missing') }));
+    return;
+  }
   if (!r.ok) { box.replaceChildren(el('p', { class: 'error', text: t('error', { m: errMessage(r) }) })); return; }
-  const items = r.data.items || r.data.alerts || [];
-  box.replaceChildren();
+  const items = r.data.items || [];
+  const sel = el('select', { id: 'alert-status', onchange: showAlerts },
+    el('option', { value: 'active', text: t('al_active') }), el('option', { value: '', text: t('all') }));
+  sel.value = status;
+  box.replaceChildren(el('div', { class: 'filters' }, el('div', { class: 'field' },
+    el('label', { for: 'alert-status', text: t('f_status') }), sel)));
   if (!items.length) box.append(el('p', { class: 'muted', text: t('alerts_none') }));
   const list = el('ul', { class: 'alerts' });
+  const canAct = S.user && S.user.role !== 'auditor';
   for (const a of items) {
-    list.append(el('li', { class: 'alert sev-' + (a.severity || 'info') },
-      el('strong', { text: a.title || a.kind || a.type || a.id }), ' ',
-      el('span', { class: 'badge', text: a.severity || '' }), ' ',
-      el('span', { class: 'muted', text: [a.device_id || a.device, fmtTime(a.at || a.raised_at || a.created_at), a.status].filter(Boolean).join(' · ') }),
-      a.message ? el('div', { text: a.message }) : null,
-      a.case_id ? el('a', { href: '#/case/' + a.case_id, text: a.case_id }) : null));
+    list.append(el('li', { class: 'alert lv-' + (a.level || 'blue'), 'data-id': a.id },
+      el('strong', { text: a.title || a.type }), ' ',
+      el('span', { class: 'badge lv-' + a.level, text: t('lv_' + a.level) }), ' ',
+      el('span', { class: 'badge', text: t('al_' + a.status) }), ' ',
+      el('span', { class: 'muted', text: [a.device || a.system, fmtTime(a.raised_at), a.count > 1 ? '×' + a.count : ''].filter(Boolean).join(' · ') }),
+      a.detail ? el('div', { text: a.detail }) : null,
+      el('div', { class: 'act-buttons' },
+        a.case_ref ? el('a', { href: '#/case/' + a.case_ref, text: a.case_ref }) : null,
+        canAct && a.status === 'open' ? el('button', { type: 'button', text: t('al_acknowledge'), onclick: () => alertAct(a, 'acknowledge') }) : null,
+        canAct && a.status !== 'cleared' ? el('button', { type: 'button', text: t('al_clear'), onclick: () => alertAct(a, 'clear') }) : null)));
   }
   box.append(list);
+}
+
+// Active alerts with a position, for the map when it opens.
+async function loadMapAlerts() {
+  const r = await api('GET', '/api/v1/alerts?status=active&page_size=200');
+  if (!r.ok || !S.map) return;
+  for (const a of r.data.items || []) { const p = alertPoint(a); if (p) S.map.alert(p, false); }
 }
 
 // ---- router ----
@@ -597,6 +635,7 @@ function route() {
     if (!S.map) S.map = new CityMap($('#map'), { tip: $('#map-tip'), count: $('#map-count'), api, countText: (n) => t('map_count', { n }) });
     $('#map-legend').replaceChildren(...CityMap.legend(t).map((l) => el('span', { class: 'key' },
       el('span', { class: 'swatch', style: 'background:' + l.colour, 'aria-hidden': 'true' }), l.text)));
+    if (!S.map.loaded) loadMapAlerts();
     S.map.show();
   } else if (v === 'triage') showTriage();
   else if (v === 'scores') showScores(api);

@@ -166,6 +166,7 @@ export class CityMap {
     const [h, x, y] = this.hitAt(e);
     if (!h) return;
     if (h.ids.length === 1) location.hash = '#/case/' + h.ids[0];
+    else if (!h.ids.length) location.hash = '#/alerts';
     else this.zoom(3, x, y);
   }
 
@@ -175,7 +176,7 @@ export class CityMap {
     const [h, x, y] = this.hitAt(e);
     this.canvas.style.cursor = h ? 'pointer' : 'grab';
     if (!h) { tip.hidden = true; return; }
-    tip.textContent = h.ids.length === 1 ? h.label : h.ids.length + ' ×';
+    tip.textContent = h.ids.length > 1 ? h.ids.length + ' ×' : h.label;
     tip.style.left = x + 12 + 'px';
     tip.style.top = y + 12 + 'px';
     tip.hidden = false;
@@ -210,9 +211,15 @@ export class CityMap {
     this.schedule();
   }
 
-  alert(a) {
+  // An alert with a position: a ring, pulsing for two minutes when it is new.
+  alert(a, fresh) {
     if (a.lat == null || a.lng == null) return;
-    this.alerts.set(a.id || String(this.alerts.size), { lat: a.lat, lng: a.lng, at: Date.now(), label: a.title || a.kind || a.id });
+    this.alerts.set(a.id, { lat: a.lat, lng: a.lng, at: fresh ? Date.now() : 0, label: a.title || a.id, level: a.level });
+    this.schedule();
+  }
+
+  unalert(id) {
+    this.alerts.delete(id);
     this.schedule();
   }
 
@@ -346,10 +353,11 @@ export class CityMap {
     for (const a of this.alerts.values()) {
       const [x, y] = this.project(a.lng, a.lat);
       const age = (now - a.at) / 1000;
-      const pulse = 14 + 8 * Math.abs(Math.sin(age * 2));
+      const pulse = age < 120 ? 14 + 8 * Math.abs(Math.sin(age * 2)) : 14;
       ctx.beginPath(); ctx.arc(x, y, pulse, 0, 2 * Math.PI);
       ctx.strokeStyle = COLOURS.alert; ctx.lineWidth = 4; ctx.stroke();
       ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.fillStyle = COLOURS.alert; ctx.fill();
+      this.hits.push({ x, y, r: 10, ids: [], label: a.label });
       if (age < 120) live = true;
     }
     if (live) this.schedule();
