@@ -18,7 +18,11 @@
 
 #include "app/iot.h"
 #include "iot/broker.h"
+#include "iot/mqtt_client.h"
+#include "iot/mqtt_topics.h"
 #include "test.h"
+
+#include <stdatomic.h>
 
 static char tmpdir[] = "/tmp/citydesk-broker-XXXXXX";
 
@@ -52,6 +56,7 @@ struct cli {
 	int connack;          /* -1 until CONNACK arrives */
 	int got;              /* messages received */
 	int subacks;          /* SUBACKs received */
+	int acked;            /* our QoS 1 publishes the broker acknowledged */
 	char last[128];       /* the topic of the last one */
 	char topics[32][128]; /* the first 32 topics received */
 };
@@ -78,6 +83,12 @@ static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const in
 	((struct cli *)ud)->subacks++;
 }
 
+static void on_publish(struct mosquitto *m, void *ud, int mid)
+{
+	(void)m, (void)mid;
+	((struct cli *)ud)->acked++;
+}
+
 /* Connects and waits for CONNACK; returns its code (0 = accepted), -1 if none came. */
 static int cli_open(struct cli *c, int port, const char *user, const char *pass)
 {
@@ -88,6 +99,7 @@ static int cli_open(struct cli *c, int port, const char *user, const char *pass)
 	mosquitto_connect_callback_set(c->m, on_connect);
 	mosquitto_message_callback_set(c->m, on_message);
 	mosquitto_subscribe_callback_set(c->m, on_subscribe);
+	mosquitto_publish_callback_set(c->m, on_publish);
 	if (mosquitto_connect(c->m, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS)
 		return -1;
 	int64_t until = mono_ms() + 5000;
@@ -299,6 +311,233 @@ static void test_no_orphan_after_sigkill(void)
 	}
 }
 
+/* What the bridge handed on, as the hub would get it. */
+struct recorder {
+	atomic_int telemetry, events, status;
+	atomic_int burst_seen[2000]; /* telemetry with values.seq = i */
+	atomic_int dup;              /* a seq seen twice (allowed at QoS 1, counted) */
+	char last_event_type[IOT_WORD_MAX];
+	char last_event_device[IOT_ID_MAX];
+};
+
+static void rec_telemetry(void *ctx, const struct iot_telemetry *t)
+{
+	struct recorder *r = ctx;
+	atomic_fetch_add(&r->telemetry, 1);
+	if (t->n == 1 && strcmp(t->v[0].metric, "seq") == 0 && t->v[0].value >= 0 && t->v[0].value < 2000)
+		if (atomic_fetch_add(&r->burst_seen[(int)t->v[0].value], 1))
+			atomic_fetch_add(&r->dup, 1);
+}
+
+static void rec_event(void *ctx, const struct iot_event *e)
+{
+	struct recorder *r = ctx;
+	snprintf(r->last_event_type, sizeof r->last_event_type, "%s", e->type);
+	snprintf(r->last_event_device, sizeof r->last_event_device, "%s", e->device);
+	atomic_fetch_add(&r->events, 1);
+}
+
+static void rec_status(void *ctx, const struct iot_status *s)
+{
+	(void)s;
+	atomic_fetch_add(&((struct recorder *)ctx)->status, 1);
+}
+
+static void test_topic_parse(void)
+{
+	char dev[IOT_ID_MAX];
+	enum mqtt_kind k;
+	CHECK(mqtt_topic_parse("citydesk/v1/smoke-01/telemetry", dev, &k));
+	CHECK_STR_EQ(dev, "smoke-01");
+	CHECK_INT_EQ(k, MQTT_KIND_TELEMETRY);
+	CHECK(mqtt_topic_parse("citydesk/v1/u.7/event", dev, &k) && k == MQTT_KIND_EVENT);
+	CHECK(mqtt_topic_parse("citydesk/v1/u_7/status", dev, &k) && k == MQTT_KIND_STATUS);
+	CHECK(mqtt_topic_parse("citydesk/v1/u_7/command", dev, &k) && k == MQTT_KIND_COMMAND);
+	static const char *const bad[] = {
+		"citydesk/v1//telemetry", "citydesk/v1/a/telemetry/x", "citydesk/v1/a/b/telemetry",
+		"citydesk/v2/a/telemetry", "citydesk/v1/a", "citydesk/v1/a/", "citydesk/v1/a/Telemetry",
+		"citydesk/v1/a b/event", "x/citydesk/v1/a/event",
+		"citydesk/v1/1234567890123456789012345678901234567890123456789012345678901234/event",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (mqtt_topic_parse(bad[i], dev, &k)) {
+			fprintf(stderr, "  accepted %s\n", bad[i]);
+			CHECK(0);
+		}
+}
+
+/* Publishes from a device connection and waits until the broker has acknowledged all of it
+ * (QoS 1 PUBACKs), so "sent" means "the broker has it". */
+static bool device_publish_all(struct cli *d, const char *topic, const char *const *payloads, size_t n)
+{
+	int want = d->acked + (int)n;
+	for (size_t i = 0; i < n; i++)
+		if (mosquitto_publish(d->m, NULL, topic, (int)strlen(payloads[i]), payloads[i], 1, false) !=
+		    MOSQ_ERR_SUCCESS)
+			return false;
+	int64_t until = mono_ms() + 20000;
+	while (mono_ms() < until && d->acked < want)
+		mosquitto_loop(d->m, 5, 1);
+	return d->acked >= want;
+}
+
+static bool wait_for(atomic_int *v, int want)
+{
+	int64_t until = mono_ms() + 15000;
+	while (mono_ms() < until && atomic_load(v) < want)
+		nap(10);
+	return atomic_load(v) >= want;
+}
+
+static void test_bridge(void)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/mq4", tmpdir);
+	static struct recorder rec;
+	struct mqtt_bridge_options o = {
+		.listen = "127.0.0.1:0",
+		.url = "",
+		.dir = dir,
+		.client_id = "citydesk-test",
+		.sink = {rec_telemetry, rec_event, rec_status, &rec},
+	};
+	struct mqtt_bridge *b;
+	CHECK_INT_EQ(mqtt_bridge_open(&o, &b), CD_OK);
+	if (!b)
+		return;
+	struct mqtt_bridge_stats st;
+	mqtt_bridge_get_stats(b, &st);
+	CHECK(st.connected);
+	CHECK(st.broker_pid > 0);
+	int port = st.port;
+	char ha[IOT_MQTT_HASH_MAX], hb[IOT_MQTT_HASH_MAX];
+	CHECK_INT_EQ(iot_mqtt_password_hash("sa", ha), CD_OK);
+	CHECK_INT_EQ(iot_mqtt_password_hash("sb", hb), CD_OK);
+	const char *ids[] = {"dev-a", "dev-b"};
+	const char *hashes[] = {ha, hb};
+	mqtt_bridge_set_credentials(b, ids, hashes, 2);
+	CHECK(login_becomes(port, "dev-a", "sa", true));
+
+	struct cli a;
+	CHECK_INT_EQ(cli_open(&a, port, "dev-a", "sa"), 0);
+	/* good, malformed, good again: the stream keeps going after bad payloads */
+	static const char *const mixed[] = {
+		"{\"values\":{\"t\":1}}",
+		"not json",
+		"{\"values\":{\"t\":\"hot\"}}",
+		"",
+		"{\"values\":{\"t\":2},\"extra\":1}",
+		"{\"values\":{\"t\":3}}",
+	};
+	CHECK(device_publish_all(&a, "citydesk/v1/dev-a/telemetry", mixed, 6));
+	static const char *const ev[] = {"{\"type\":\"fire_alarm\",\"level\":\"red\"}"};
+	CHECK(device_publish_all(&a, "citydesk/v1/dev-b/event", ev, 1)); /* not its topic: dropped */
+	CHECK(device_publish_all(&a, "citydesk/v1/dev-a/event", ev, 1));
+	static const char *const stat[] = {"{\"status\":\"online\"}", "{\"status\":\"asleep\"}"};
+	CHECK(device_publish_all(&a, "citydesk/v1/dev-a/status", stat, 2));
+	CHECK(wait_for(&rec.status, 1));
+	int64_t until = mono_ms() + 5000;
+	do {
+		mqtt_bridge_get_stats(b, &st);
+	} while (st.malformed[MQTT_KIND_STATUS] < 1 && mono_ms() < until && (nap(10), 1));
+	CHECK_INT_EQ(atomic_load(&rec.telemetry), 2);
+	CHECK_INT_EQ(atomic_load(&rec.events), 1);
+	CHECK_STR_EQ(rec.last_event_device, "dev-a");
+	CHECK_STR_EQ(rec.last_event_type, "fire_alarm");
+	CHECK_INT_EQ(st.handled[MQTT_KIND_TELEMETRY], 2);
+	CHECK_INT_EQ(st.malformed[MQTT_KIND_TELEMETRY], 4);
+	CHECK_INT_EQ(st.handled[MQTT_KIND_EVENT], 1);
+	CHECK_INT_EQ(st.handled[MQTT_KIND_STATUS], 1);
+	CHECK_INT_EQ(st.malformed[MQTT_KIND_STATUS], 1);
+	CHECK_INT_EQ(st.received, 9);
+
+	/* a burst at QoS 1: every one arrives */
+	enum { BURST = 2000 };
+	static char payloads[BURST][48];
+	static const char *pp[BURST];
+	for (int i = 0; i < BURST; i++) {
+		snprintf(payloads[i], sizeof payloads[i], "{\"values\":{\"seq\":%d}}", i);
+		pp[i] = payloads[i];
+	}
+	atomic_store(&rec.telemetry, 0);
+	CHECK(device_publish_all(&a, "citydesk/v1/dev-a/telemetry", pp, BURST));
+	CHECK(wait_for(&rec.telemetry, BURST));
+	int missing = 0;
+	for (int i = 0; i < BURST; i++)
+		missing += atomic_load(&rec.burst_seen[i]) == 0;
+	CHECK_INT_EQ(missing, 0);
+	CHECK_INT_EQ(atomic_load(&rec.dup), 0);
+
+	/* commands go out to the device's own command topic */
+	CHECK(cli_sub(&a, "citydesk/v1/dev-a/command"));
+	CHECK_INT_EQ(mqtt_bridge_command(b, "dev-a", "{\"command\":\"ping\"}", 18), CD_OK);
+	CHECK(pump_until(NULL, &a, "citydesk/v1/dev-a/command"));
+	CHECK_INT_EQ(mqtt_bridge_command(b, "a/b", "{}", 2), CD_ERR_INVALID);
+	cli_close(&a);
+
+	struct buf m;
+	buf_init(&m, 1 << 16);
+	CHECK_INT_EQ(mqtt_bridge_metrics(b, &m), CD_OK);
+	CHECK(m.data && strstr(m.data, "citydesk_mqtt_malformed_total{kind=\"telemetry\"} 4\n"));
+	CHECK(m.data && strstr(m.data, "citydesk_mqtt_connected 1\n"));
+	buf_release(&m);
+	mqtt_bridge_stop(b);
+	CHECK(!port_open(port));
+}
+
+static atomic_int queued_got;
+
+static void count_message(void *ctx, const char *topic, const void *payload, size_t len)
+{
+	(void)ctx, (void)topic, (void)payload, (void)len;
+	atomic_fetch_add(&queued_got, 1);
+}
+
+/* The client's session outlives it: what devices sent at QoS 1 while citydesk was away is
+ * delivered when it comes back with the same client id. */
+static void test_persistent_session(void)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/mq5", tmpdir);
+	struct broker_options bo = {.dir = dir, .listen = "127.0.0.1:0"};
+	struct broker *br;
+	CHECK_INT_EQ(broker_start(&bo, &br), CD_OK);
+	if (!br)
+		return;
+	char h[IOT_MQTT_HASH_MAX];
+	CHECK_INT_EQ(iot_mqtt_password_hash("sd", h), CD_OK);
+	const char *ids[] = {"dev-d"};
+	const char *hashes[] = {h};
+	CHECK_INT_EQ(broker_set_credentials(br, ids, hashes, 1), CD_OK);
+	int port = broker_port(br);
+	CHECK(login_becomes(port, "dev-d", "sd", true));
+	static const char *const subs[] = {"citydesk/v1/+/telemetry"};
+	struct mqtt_client_options co = {
+		.host = "127.0.0.1", .port = port, .user = BROKER_SERVICE_USER,
+		.password = broker_service_password(br), .client_id = "citydesk-session-test",
+		.subscriptions = subs, .n_subscriptions = 1, .on_message = count_message,
+	};
+	struct mqtt_client *c;
+	CHECK_INT_EQ(mqtt_client_start(&co, 10000, &c), CD_OK);
+	mqtt_client_stop(c);
+	struct cli d;
+	CHECK_INT_EQ(cli_open(&d, port, "dev-d", "sd"), 0);
+	static const char *const msgs[] = {"{\"values\":{\"x\":1}}", "{\"values\":{\"x\":2}}",
+					   "{\"values\":{\"x\":3}}"};
+	CHECK(device_publish_all(&d, "citydesk/v1/dev-d/telemetry", msgs, 3));
+	cli_close(&d);
+	CHECK_INT_EQ(atomic_load(&queued_got), 0);
+	CHECK_INT_EQ(mqtt_client_start(&co, 10000, &c), CD_OK);
+	CHECK(wait_for(&queued_got, 3));
+	CHECK_INT_EQ(atomic_load(&queued_got), 3);
+	mqtt_client_stop(c);
+	/* a wrong password is refused, not retried forever */
+	co.password = "wrong";
+	CHECK_INT_EQ(mqtt_client_start(&co, 10000, &c), CD_ERR_DENIED);
+	CHECK(c == NULL);
+	broker_stop(br);
+}
+
 static void test_bad_options(void)
 {
 	struct broker *b;
@@ -341,6 +580,9 @@ static const struct test_case tests[] = {
 	{"no_orphan_after_sigkill", test_no_orphan_after_sigkill},
 	{"bad_options", test_bad_options},
 	{"broker_acl_and_credentials", test_broker_acl_and_credentials},
+	{"topic_parse", test_topic_parse},
+	{"bridge", test_bridge},
+	{"persistent_session", test_persistent_session},
 	{"teardown", test_teardown},
 };
 
