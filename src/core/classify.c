@@ -684,12 +684,13 @@ void classify_params_default(struct classify_params *p)
 	p->ngram_max = 2;
 	p->epochs = 50;
 	p->lr = 2.0;
-	p->name_weight = 1.0;
+	p->name_weight = 3.0;
 	p->name_features = 1;
-	p->idf = 0;
+	p->idf = 1;
 	p->title_weight = 1.0;
 	p->name_boost = 2.5;
 	p->balance = 1.0;
+	p->nb_weight = 2.0;
 	p->seed = 20261127;
 }
 
@@ -698,7 +699,7 @@ static int params_ok(const struct classify_params *p)
 	return p->hash_bits >= 12 && p->hash_bits <= 24 && p->ngram_max >= 1 && p->ngram_max <= 3 &&
 	       p->epochs >= 1 && p->epochs <= 1000 && p->lr > 0 && p->lr < 100 && p->name_weight >= 0 &&
 	       p->title_weight >= 0 && p->title_weight <= 10 && p->name_boost > 0 && p->name_boost <= 10 &&
-	       p->balance >= 0 && p->balance <= 1;
+	       p->balance >= 0 && p->balance <= 1 && p->nb_weight >= 0 && p->nb_weight <= 100;
 }
 
 void classify_model_free(struct classify_model *m)
@@ -828,6 +829,64 @@ uint64_t classify__rng_next(uint64_t *state)
 	return mix64(*state);
 }
 
+#define NB_SMOOTH 0.1 /* additive smoothing of the naive Bayes feature mass */
+
+/* Adds nb_weight times a complement naive Bayes model (Rennie et al. 2003) to m's weights:
+ * for each bucket j seen in training and label k, -ln P(j | not k) from the feature mass
+ * (the same weighted, unit-length vectors SGD saw, with the same example weights) of every
+ * other label, centred over the labels. Naive Bayes is linear in the features, so the sum is
+ * still one linear model: prediction costs nothing more and the model file is unchanged.
+ * On a few hundred messages the two disagree usefully: NB trusts rare but telling n-grams
+ * and names that SGD's few passes leave small. CD_ERR_NOMEM for the scratch counts. */
+static enum cd_err add_complement_nb(struct classify_model *m, const struct classify_set *s,
+				     const struct fvec *fv, const uint32_t *order, size_t n,
+				     const double *label_weight, const struct classify_params *p)
+{
+	size_t rows = (size_t)1 << m->hash_bits, c = m->n_labels;
+	float *mass = try_calloc(rows * c, sizeof *mass);
+	unsigned char *seen = try_calloc(rows, 1);
+	if (!mass || !seen) {
+		xfree(mass);
+		xfree(seen);
+		return CD_ERR_NOMEM;
+	}
+	double per_label[CLASSIFY_MAX_LABELS] = {0}, all = 0;
+	size_t n_seen = 0;
+	for (size_t t = 0; t < n; t++) {
+		const struct example *e = &s->ex[order[t]];
+		const struct fvec *v = &fv[order[t]];
+		double wgt = e->pseudo ? p->name_weight : e->weight * label_weight[e->label];
+		for (size_t j = 0; j < v->n; j++) {
+			double x = wgt * v->val[j];
+			mass[(size_t)v->idx[j] * c + e->label] += (float)x;
+			per_label[e->label] += x;
+			all += x;
+			n_seen += !seen[v->idx[j]];
+			seen[v->idx[j]] = 1;
+		}
+	}
+	double lt[CLASSIFY_MAX_LABELS];
+	for (size_t r = 0; r < rows; r++) {
+		if (!seen[r])
+			continue; /* never seen: no evidence either way, and the row stays empty */
+		const float *row = mass + r * c;
+		double row_sum = 0, mean = 0;
+		for (size_t k = 0; k < c; k++)
+			row_sum += row[k];
+		for (size_t k = 0; k < c; k++) {
+			lt[k] = -log((row_sum - row[k] + NB_SMOOTH) / (all - per_label[k] + NB_SMOOTH * (double)n_seen));
+			mean += lt[k];
+		}
+		mean /= (double)c; /* a per-bucket constant changes no ranking and no probability */
+		float *w = m->w + r * c;
+		for (size_t k = 0; k < c; k++)
+			w[k] += (float)(p->nb_weight * (lt[k] - mean));
+	}
+	xfree(mass);
+	xfree(seen);
+	return CD_OK;
+}
+
 /* Trains on the examples of s for which use[i] is nonzero (NULL: all). */
 enum cd_err classify__train_subset(const struct classify_set *s, const struct classify_params *p,
 				   const unsigned char *use, struct classify_model **out)
@@ -930,6 +989,11 @@ enum cd_err classify__train_subset(const struct classify_set *s, const struct cl
 					row[k] -= (float)(prob[k] * x);
 			}
 		}
+	}
+	if (p->nb_weight > 0) {
+		rc = add_complement_nb(m, s, fv, order, n, label_weight, p);
+		if (rc)
+			goto out;
 	}
 	*out = m;
 	m = NULL;

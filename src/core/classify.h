@@ -1,6 +1,7 @@
-/* The statistical classifier: a multinomial logistic regression (softmax, trained by SGD) over
- * hashed character 1..3-grams of the normalized text, with the taxonomy's names as extra
- * evidence (pseudo-examples, and a feature per category name found verbatim in a text).
+/* The statistical classifier: a multinomial logistic regression (softmax, trained by SGD) plus a
+ * complement naive Bayes model folded into the same weights, over hashed character 1..3-grams
+ * of the normalized text, with the taxonomy's names as extra evidence (pseudo-examples, and a
+ * feature per category name found verbatim in a text).
  * Models are saved as versioned, checksummed files; see docs/internals/classify.md. */
 #ifndef CD_CLASSIFY_H
 #define CD_CLASSIFY_H
@@ -35,6 +36,8 @@ struct classify_params {
 	double title_weight; /* weight of the first line's own features, 0..10 (0: none) */
 	double name_boost;   /* weight of a name found in a text against a token's, (0, 10] */
 	double balance;	     /* 0..1: real examples of label k weigh (n / (labels * n_k))^balance */
+	double nb_weight;    /* weight of the complement naive Bayes model added to the trained
+				weights, 0..100 (0: plain logistic regression) */
 	uint64_t seed;	     /* shuffling; the same seed and data give the same model */
 };
 
@@ -109,9 +112,10 @@ void classify_cv_folds(const struct classify_set *s, unsigned folds, uint64_t se
 const char *classify_set_label_of(const struct classify_set *s, size_t i);
 const char *classify_set_text_of(const struct classify_set *s, size_t i, size_t *len);
 
-/* Chooses among a small grid around base (idf weighting off/on × title features off/on) the
- * configuration with the best `folds`-fold cross-validated accuracy on s (macro-F1 breaks
- * ties): *best gets it and *best_cv (may be NULL) its figures. Four CV runs. */
+/* Chooses among a small grid around base (idf weighting off/on × title features off/on ×
+ * complement naive Bayes off/base's) the configuration with the best `folds`-fold
+ * cross-validated accuracy on s (macro-F1 breaks ties): *best gets it and *best_cv (may be
+ * NULL) its figures. Eight CV runs (four when base->nb_weight is 0). */
 enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base, unsigned folds,
 			    uint64_t seed, struct classify_params *best,
 			    struct classify_cv_result *best_cv) CD_MUST_CHECK;

@@ -96,23 +96,25 @@ static enum cd_err set_subset(const struct classify_set *s, const unsigned char 
 	return CD_OK;
 }
 
-/* The configurations classify_select compares: idf off/on × title features off/on. */
+/* The configurations classify_select compares: idf off/on × title features off/on × the
+ * complement naive Bayes at base's weight / off (with it first, so a tie keeps it). */
 static void grid_params(const struct classify_params *base, unsigned g, struct classify_params *p)
 {
 	*p = *base;
 	p->idf = (int)(g & 1);
 	p->title_weight = g & 2 ? 1.0 : 0.0;
+	if (g & 4)
+		p->nb_weight = 0;
 }
-
-#define GRID_SIZE 4
 
 enum cd_err classify_select(const struct classify_set *s, const struct classify_params *base, unsigned folds,
 			    uint64_t seed, struct classify_params *best, struct classify_cv_result *best_cv)
 {
 	struct classify_cv_result bcv;
 	struct classify_params b = *base; /* best may be base */
+	const unsigned grid = base->nb_weight > 0 ? 8 : 4;
 	memset(&bcv, 0, sizeof bcv);
-	for (unsigned g = 0; g < GRID_SIZE; g++) {
+	for (unsigned g = 0; g < grid; g++) {
 		struct classify_params p;
 		struct classify_cv_result r;
 		grid_params(&b, g, &p);
