@@ -508,7 +508,8 @@ async function runAction(a, params) {
     return;
   }
   const allowed = r.data && r.data.error && r.data.error.allowed_actions;
-  err.textContent = r.status === 409 && allowed
+  const stale = r.data && r.data.error && r.data.error.code === 'version_conflict';
+  err.textContent = stale ? t('stale') : r.status === 409 && allowed
     ? t('conflict', { list: allowed.map((x) => label('a', x)).join('、') || t('none') })
     : t('error', { m: errMessage(r) });
   err.hidden = false;

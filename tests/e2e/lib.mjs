@@ -138,19 +138,21 @@ export async function launch() {
 }
 
 // A new page logged into the console as username (through the login form, as a person would).
-export async function consolePage(browser, server, username, { lang } = {}) {
+// With offline: true the event stream is refused, so the page only knows what it last read.
+export async function consolePage(browser, server, username, { lang, offline } = {}) {
   const ctx = await browser.newContext({ viewport: { width: 1360, height: 860 }, locale: 'zh-CN' });
   const page = await ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  if (offline) await page.route('**/api/v1/stream', (route) => route.abort());
   if (lang) await page.addInitScript((l) => localStorage.setItem('citydesk.lang', l), lang);
   await page.goto(server.base + '/');
   await page.getByLabel(lang === 'en' ? 'Username' : '用户名').fill(username);
   await page.getByLabel(lang === 'en' ? 'Password' : '密码').fill(PASSWORD);
   await page.getByRole('button', { name: lang === 'en' ? 'Sign in' : '登录' }).click();
   await page.locator('#shell').waitFor({ state: 'visible' });
-  await page.locator('#live[data-state="on"]').waitFor({ timeout: 15000 });
+  if (!offline) await page.locator('#live[data-state="on"]').waitFor({ timeout: 15000 });
   return page;
 }
 

@@ -241,3 +241,26 @@ export async function test_map_triage_scores_insights(server, browser) {
   check(page.errors.filter((e) => !e.includes('404')).length === 0, 'no page errors: ' + page.errors.join('; '));
   await page.context().close();
 }
+
+export async function test_stale_page_rereads_on_409(server, browser) {
+  const citizen = await server.login('res1');
+  const c = await report(server, citizen, DONGMEN, '东门市场门口井盖松动');
+  const page = await consolePage(browser, server, 'disp', { offline: true });
+  await page.goto(server.base + '/#/case/' + c.id);
+  await waitStatus(page, 'reported');
+  check((await page.locator('#live').getAttribute('data-state')) !== 'on', 'the stream is cut');
+  // meanwhile someone registers it: the page still offers 不予立案 (reject)
+  const r = await server.request('POST', `/api/v1/cases/${c.id}/actions`, { action: 'register' }, await server.login('admin'));
+  check(r.status === 200, 'register ' + r.status);
+  await act(page, 'reject', async (p) => { await p.getByLabel('理由').fill('重复'); });
+  const err = page.locator('#act-error');
+  await err.waitFor();
+  const text = await err.textContent();
+  check(text.includes('已被他人更新'), 'the 409 says the case changed: ' + text);
+  // the page re-read the case: the buttons are the new state's
+  await waitStatus(page, 'registered');
+  const allowed = await actions(page);
+  check(allowed.includes('dispatch') && !allowed.includes('reject'), 'buttons follow the 409: ' + allowed);
+  await shot(page, 'conflict');
+  await page.context().close();
+}
