@@ -53,9 +53,6 @@ static int ingest_add(struct store *st, const void *opts)
 	return 0;
 }
 
-/* Until the lead lists it in cli/cli.h. */
-int cli_ingest(int argc, char **argv);
-
 int cli_ingest(int argc, char **argv)
 {
 	static const struct cli_verb verbs[] = {
