@@ -61,9 +61,10 @@ uint64_t devices_version(struct devices *d);
  * not call back into the registry), and returns the version the list belongs to. */
 uint64_t devices_credentials(struct devices *d,
 			     void (*each)(void *ctx, const char *id, const char *mqtt_hash), void *ctx);
-/* True when `secret` is the device's secret and the device is active. The first check of a
- * secret costs an argon2id verification (tens of ms); a good secret is then remembered (as a
- * keyed hash) so a device posting often pays it once. Unknown ids take as long as wrong secrets. */
+/* True when `secret` is the device's secret and the device is active. Secrets are stored as
+ * SHA-256 digests (256 random bits need no slow hash), compared in constant time; a device whose
+ * stored hash is argon2id pays one verification (tens of ms), after which the good secret is
+ * remembered as a keyed hash. */
 bool devices_check_secret(struct devices *d, const char *id, const char *secret);
 /* How many devices are registered, and how many of them are online. Either may be NULL. */
 void devices_count(struct devices *d, size_t *total, size_t *online);

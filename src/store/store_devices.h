@@ -32,7 +32,7 @@ struct store_device {
 	char address_hex[16]; /* GB/T 26875.3 address, 12 lower-case hex, or "" */
 	char tags[STORE_DEVICE_TAGS_MAX];
 	int active;				    /* 0 once decommissioned */
-	char secret_hash[STORE_PWHASH_MAX];	    /* argon2id string; never audited */
+	char secret_hash[STORE_PWHASH_MAX];	    /* "sha256$<hex>" (app/devices.c); never audited */
 	char mqtt_hash[STORE_DEVICE_MQTT_HASH_MAX]; /* Mosquitto password-file hash; never audited */
 	int online;				    /* last saved online state */
 	int64_t last_seen_ms;			    /* unix ms, 0 = never */
