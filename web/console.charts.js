@@ -155,6 +155,25 @@ export async function showScores(api) {
   trend.replaceChildren(trendChart(await dailyCounts(api, 30)));
 }
 
+let areaNames = null;
+
+// Street and community names by code (public map data), fetched once.
+function loadAreaNames() {
+  if (!areaNames) {
+    areaNames = Promise.all(['/api/v1/map/streets', '/api/v1/map/communities'].map((p) =>
+      fetch(p).then((r) => (r.ok ? r.json() : { features: [] })).catch(() => ({ features: [] }))))
+      .then((fcs) => new Map(fcs.flatMap((fc) => fc.features.map((f) => [f.properties.code, f.properties.name]))));
+  }
+  return areaNames;
+}
+
+// A hot spot's name: its own, else (a grid cell) its community's name and the cell's number.
+function placeName(names, i) {
+  if (i.name) return i.name;
+  const community = names.get(i.code.slice(0, 12));
+  return community && i.code.length > 12 ? `${community} ${t('lv_grid')}${i.code.slice(12)}` : i.code;
+}
+
 function trendWord(tr) {
   return tr === 'rising' || tr === 'up' ? t('trend_up') : tr === 'falling' || tr === 'down' ? t('trend_down') : t('trend_flat');
 }
@@ -165,8 +184,8 @@ export async function showInsights(api) {
     level.dataset.bound = '1';
     level.addEventListener('change', () => showInsights(api));
   }
-  const [cl, hot, terms] = await Promise.all([api('GET', '/api/v1/insights/clusters'),
-    api('GET', '/api/v1/insights/hotspots?level=' + level.value), api('GET', '/api/v1/insights/terms')]);
+  const [cl, hot, terms, names] = await Promise.all([api('GET', '/api/v1/insights/clusters'),
+    api('GET', '/api/v1/insights/hotspots?level=' + level.value), api('GET', '/api/v1/insights/terms'), loadAreaNames()]);
   const cbox = document.getElementById('clusters');
   cbox.replaceChildren();
   if (cl.ok) {
@@ -186,7 +205,7 @@ export async function showInsights(api) {
     const max = Math.max(1, ...hot.data.items.map((i) => i.count));
     const list = h('ol', { class: 'bars' });
     for (const i of hot.data.items.slice(0, 20)) {
-      list.append(h('li', {}, h('span', { class: 'bar-label', text: i.name || i.code }),
+      list.append(h('li', {}, h('span', { class: 'bar-label', text: placeName(names, i) }),
         h('span', { class: 'bar', style: `width:${(100 * i.count) / max}%`, 'aria-hidden': 'true' }),
         h('span', { class: 'num', text: `${i.count} (${i.growth >= 0 ? '+' : ''}${pct(i.growth)})` })));
     }

@@ -1,5 +1,6 @@
 // Runs every test_* export of tests/e2e/test_*.mjs: one citydesk (fresh data directory) per
-// file, set up by the file's setup(server), one chromium for all. Prints one line per test and
+// file, with the file's serverEnv() settings if it has one, set up by the file's setup(server),
+// one chromium for all. Prints one line per test and
 // "e2e: N passed, N failed" (tests/run.sh sums it). Arguments filter tests by substring.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,7 +28,7 @@ async function main() {
       const tests = Object.keys(mod).filter((k) => k.startsWith('test_')).sort()
         .filter((k) => !only.length || only.some((o) => `${f}::${k}`.includes(o)));
       if (!tests.length) continue;
-      const server = new Server();
+      const server = new Server({ env: mod.serverEnv ? await mod.serverEnv() : {} });
       try {
         await server.start();
         const probe = await server.request('GET', '/');
