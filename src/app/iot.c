@@ -137,26 +137,29 @@ static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
 				 "\"device\":\"%s\",\"source\":\"%s\",\"count\":%llu", id, source_names[m->src], n + 1);
 		return;
 	}
+	/* "Seen" is when the message arrived, not the device's own clock: a device that sends
+	 * buffered readings, or whose clock is behind, would otherwise look silent and flap. */
+	int64_t arrived = now_ms();
 	switch (m->kind) {
 	case HUB_TELEMETRY:
-		if (devices_seen(app->devices, id, m->u.t.ts_ms)) {
+		if (devices_seen(app->devices, id, arrived)) {
 			publish_status(app, &dev, true);
-			alerts_on_status(app->alerts, &dev, true, m->u.t.ts_ms);
+			alerts_on_status(app->alerts, &dev, true, arrived);
 		}
 		series_append(app->series, &m->u.t);
 		alerts_on_telemetry(app->alerts, &dev, &m->u.t);
 		break;
 	case HUB_EVENT:
-		if (devices_seen(app->devices, id, m->u.e.ts_ms)) {
+		if (devices_seen(app->devices, id, arrived)) {
 			publish_status(app, &dev, true);
-			alerts_on_status(app->alerts, &dev, true, m->u.e.ts_ms);
+			alerts_on_status(app->alerts, &dev, true, arrived);
 		}
 		alerts_on_event(app->alerts, &dev, &m->u.e);
 		break;
 	case HUB_STATUS:
-		if (devices_set_online(app->devices, id, m->u.s.online, m->u.s.ts_ms)) {
+		if (devices_set_online(app->devices, id, m->u.s.online, arrived)) {
 			publish_status(app, &dev, m->u.s.online);
-			alerts_on_status(app->alerts, &dev, m->u.s.online, m->u.s.ts_ms);
+			alerts_on_status(app->alerts, &dev, m->u.s.online, arrived);
 		}
 		break;
 	}
