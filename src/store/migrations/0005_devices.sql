@@ -18,7 +18,7 @@ CREATE TABLE devices (
 	address_hex    TEXT UNIQUE CHECK (address_hex IS NULL OR length(address_hex) = 12),
 	tags           TEXT NOT NULL DEFAULT '',  -- comma-separated, rules select on them
 	active         INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
-	secret_hash    TEXT NOT NULL,             -- argon2id of the device secret (HTTP device login)
+	secret_hash    TEXT NOT NULL,             -- SHA-256 of the 256-bit device secret (argon2id accepted; docs/internals/devices.md)
 	mqtt_hash      TEXT NOT NULL,             -- the same secret as Mosquitto's password file wants it
 	online         INTEGER NOT NULL DEFAULT 0 CHECK (online IN (0, 1)), -- saved now and then, not audited
 	last_seen_ms   INTEGER NOT NULL DEFAULT 0,
