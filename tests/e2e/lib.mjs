@@ -69,6 +69,7 @@ export class Server {
       await done;
       clearTimeout(t);
     }
+    if (this.proc) this.exitCode = this.proc.exitCode; // non-zero: a crash or a sanitizer report
     this.proc = null;
     if (this.log !== undefined) fs.closeSync(this.log);
     this.log = undefined;

@@ -62,7 +62,12 @@ async function main() {
         failed++;
         console.log(`FAIL ${f} (setup): ${e.stack || e}\n${server.logTail(2000)}`);
       } finally {
-        await server.stop();
+        await server.stop(true);
+        if (server.exitCode) {
+          failed++;
+          console.log(`FAIL ${f}: the server exited with ${server.exitCode} at its stop:\n${server.logTail(6000)}`);
+        }
+        fs.rmSync(server.data, { recursive: true, force: true });
       }
     }
   } finally {
