@@ -42,6 +42,9 @@ fi
 if ls tests/api/test_*.py >/dev/null 2>&1; then
 	step python3 tests/api/run.py
 fi
+if [ -f tests/e2e/run.sh ]; then
+	step sh tests/e2e/run.sh
+fi
 
 echo "total: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
