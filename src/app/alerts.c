@@ -344,13 +344,23 @@ struct emit_ctx {
 	const struct iot_device *dev; /* the device of the message being handled, or NULL (tick) */
 };
 
+/* The sensor of a prefix rule's alert key "rule:<id>:<metric>", "" for "rule:<id>". */
+static const char *key_metric(const char *key)
+{
+	const char *c = strncmp(key, "rule:", 5) == 0 ? strchr(key + 5, ':') : NULL;
+	return c ? c + 1 : "";
+}
+
 /* The engine reports a change. */
 static void on_rule_change(void *ctx, const struct rules_alert *ra)
 {
 	struct emit_ctx *ec = ctx;
 	struct alerts *a = ec->a;
 	char key[STORE_ALERT_KEY_MAX];
-	snprintf(key, sizeof key, "rule:%" PRId64, ra->rule->id);
+	if (ra->metric && ra->metric[0]) /* a prefix rule: one alert per sensor */
+		snprintf(key, sizeof key, "rule:%" PRId64 ":%s", ra->rule->id, ra->metric);
+	else
+		snprintf(key, sizeof key, "rule:%" PRId64, ra->rule->id);
 	if (ra->change == RULES_REPEAT) {
 		repeat_alert(a, key, ra->device, ra->count, ra->value);
 		return;
@@ -371,8 +381,9 @@ static void on_rule_change(void *ctx, const struct rules_alert *ra)
 	snprintf(al.device, sizeof al.device, "%s", ra->device);
 	snprintf(al.type, sizeof al.type, "%s", rules_kind_name(ra->rule->kind));
 	snprintf(al.level, sizeof al.level, "%s", rules_level_name(ra->rule->level));
-	snprintf(al.title, sizeof al.title, "%.120s: %.120s", ra->rule->name,
-		 dev && dev->name[0] ? dev->name : ra->device);
+	snprintf(al.title, sizeof al.title, "%.100s: %.100s%s%.31s%s", ra->rule->name,
+		 dev && dev->name[0] ? dev->name : ra->device, ra->metric[0] ? " (" : "", ra->metric,
+		 ra->metric[0] ? ")" : "");
 	snprintf(al.detail, sizeof al.detail, "%s%s%.200s", ra->reason,
 		 dev && dev->site[0] ? "; 位置 (site): " : "", dev ? dev->site : "");
 	al.has_value = 1;
@@ -571,7 +582,7 @@ static void handle(struct alerts *a, struct msg *m)
 		struct store_alert al;
 		if (store_alert_get(a->app->st, m->u.alert_id, &al) == CD_OK) {
 			if (al.rule_id)
-				rules_cleared(a->engine, al.rule_id, al.device,
+				rules_cleared(a->engine, al.rule_id, al.device, key_metric(al.key),
 					      al.cleared_at_ms ? al.cleared_at_ms : now_ms());
 			note_cleared(a->app, &al, al.cleared_by, NULL);
 		}
@@ -774,7 +785,7 @@ enum cd_err alerts_start(struct app *app, struct alerts **out)
 	if (store_alerts_active(app->st, &act, &n) == CD_OK) {
 		for (size_t i = 0; i < n; i++) {
 			if (act[i].rule_id)
-				rules_restore_open(a->engine, act[i].rule_id, act[i].device,
+				rules_restore_open(a->engine, act[i].rule_id, act[i].device, key_metric(act[i].key),
 						   (uint32_t)act[i].count);
 			if (act[i].want_case && !act[i].case_id) {
 				struct msg *m = msg_new(M_OPEN_CASE, NULL);

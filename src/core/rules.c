@@ -25,6 +25,7 @@ struct rstate {
 	int64_t rule_id;
 	size_t rule_ix; /* index of the rule in r->rules */
 	char device[RULES_ID_MAX];
+	char metric[RULES_WORD_MAX]; /* the sensor, for a prefix rule's per-metric memory; "" = per device */
 	/* the alert */
 	bool open;	     /* an alert is open for this pair */
 	bool fired;	     /* the current episode was already counted (no repeat per sample) */
@@ -168,10 +169,16 @@ static int64_t window_overlap(const struct rules_rule *rule, int64_t a, int64_t 
 
 /* ---- the state table -------------------------------------------------------------------- */
 
-static uint64_t key_hash(int64_t rule_id, const char *device)
+static uint64_t key_hash(int64_t rule_id, const char *device, const char *metric)
 {
 	uint64_t h = 1469598103934665603ULL ^ (uint64_t)rule_id * 0x9E3779B97F4A7C15ULL;
 	for (const unsigned char *p = (const unsigned char *)device; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ULL;
+	}
+	h ^= 0x1f; /* separates "ab"+"c" from "a"+"bc" */
+	h *= 1099511628211ULL;
+	for (const unsigned char *p = (const unsigned char *)metric; *p; p++) {
 		h ^= *p;
 		h *= 1099511628211ULL;
 	}
@@ -190,7 +197,7 @@ static void state_free(struct rstate *s)
 
 static void table_put(struct rstate **slots, size_t cap, struct rstate *s)
 {
-	size_t i = key_hash(s->rule_id, s->device) & (cap - 1);
+	size_t i = key_hash(s->rule_id, s->device, s->metric) & (cap - 1);
 	while (slots[i])
 		i = (i + 1) & (cap - 1);
 	slots[i] = s;
@@ -208,22 +215,24 @@ static void table_grow(struct rules *r)
 	r->cap = cap;
 }
 
-static struct rstate *state_find(struct rules *r, int64_t rule_id, const char *device)
+static struct rstate *state_find(struct rules *r, int64_t rule_id, const char *device, const char *metric)
 {
 	if (!r->cap)
 		return NULL;
-	size_t i = key_hash(rule_id, device) & (r->cap - 1);
+	size_t i = key_hash(rule_id, device, metric) & (r->cap - 1);
 	for (; r->slots[i]; i = (i + 1) & (r->cap - 1))
-		if (r->slots[i]->rule_id == rule_id && strcmp(r->slots[i]->device, device) == 0)
+		if (r->slots[i]->rule_id == rule_id && strcmp(r->slots[i]->device, device) == 0 &&
+		    strcmp(r->slots[i]->metric, metric) == 0)
 			return r->slots[i];
 	return NULL;
 }
 
-/* The memory of (rule ix, device), made on first use. */
-static struct rstate *state_get(struct rules *r, size_t ix, const char *device)
+/* The memory of (rule ix, device, metric), made on first use; metric is "" except for the
+ * per-sensor memory of a prefix rule. */
+static struct rstate *state_get(struct rules *r, size_t ix, const char *device, const char *metric)
 {
 	const struct rules_rule *rule = &r->rules[ix];
-	struct rstate *s = state_find(r, rule->id, device);
+	struct rstate *s = state_find(r, rule->id, device, metric);
 	if (s)
 		return s;
 	if ((r->used + 1) * 10 > r->cap * 7)
@@ -232,6 +241,7 @@ static struct rstate *state_get(struct rules *r, size_t ix, const char *device)
 	s->rule_id = rule->id;
 	s->rule_ix = ix;
 	snprintf(s->device, sizeof s->device, "%s", device);
+	snprintf(s->metric, sizeof s->metric, "%s", metric);
 	table_put(r->slots, r->cap, s);
 	r->used++;
 	return s;
@@ -379,6 +389,35 @@ static bool matches(const struct rules_rule *rule, const struct rules_device *de
 	return true;
 }
 
+bool rules_metric_is_prefix(const char *pattern)
+{
+	size_t n = pattern ? strlen(pattern) : 0;
+	return n > 2 && pattern[n - 2] == '.' && pattern[n - 1] == '*';
+}
+
+bool rules_metric_matches(const char *pattern, const char *metric)
+{
+	if (!pattern || !metric || !pattern[0])
+		return false;
+	if (!rules_metric_is_prefix(pattern))
+		return strcmp(pattern, metric) == 0;
+	size_t n = strlen(pattern) - 2; /* "pressure_mpa" of "pressure_mpa.*" */
+	return strncmp(pattern, metric, n) == 0 && (metric[n] == '\0' || metric[n] == '.');
+}
+
+/* A prefix rule keeps memory (and raises alerts) per matching metric, so two sensors of one
+ * transmitter never mix; an absence rule stays per device (any matching metric is data). */
+static bool per_metric(const struct rules_rule *rule)
+{
+	return rule->kind != RULES_ABSENCE && rules_metric_is_prefix(rule->metric);
+}
+
+/* The metric named in reasons: the sensor's for per-metric memory, else the rule's. */
+static const char *metric_of(const struct rstate *s, const struct rules_rule *rule)
+{
+	return s->metric[0] ? s->metric : rule->metric;
+}
+
 static bool compare(double a, enum rules_op op, double b)
 {
 	switch (op) {
@@ -417,6 +456,7 @@ static void emit_change(struct sink *k, struct rstate *s, enum rules_change ch, 
 	a.change = ch;
 	a.rule = &k->r->rules[s->rule_ix];
 	a.device = s->device;
+	a.metric = s->metric;
 	a.ts_ms = ts;
 	a.value = value;
 	a.limit = limit;
@@ -520,7 +560,7 @@ static void rate_sample(struct sink *k, struct rstate *s, const struct rules_rul
 		return; /* too little of the window seen to judge */
 	double per_min = (v - s->ring[0].v) / (double)span * 60000.0;
 	char what[64];
-	snprintf(what, sizeof what, "%s change per minute", rule->metric);
+	snprintf(what, sizeof what, "%s change per minute", metric_of(s, rule));
 	judge_held(k, s, rule, ts, per_min, compare(per_min, rule->op, rule->value), what);
 }
 
@@ -542,7 +582,7 @@ static void idle_check(struct sink *k, struct rstate *s, const struct rules_rule
 		return;
 	char reason[200];
 	snprintf(reason, sizeof reason, "no %s %s %g for %.1f h of the %02d:%02d-%02d:%02d window",
-		 rule->metric, op_names[rule->op], rule->value, (double)s->quiet_ms / 3600000.0,
+		 metric_of(s, rule), op_names[rule->op], rule->value, (double)s->quiet_ms / 3600000.0,
 		 rule->from_min / 60, rule->from_min % 60, rule->to_min / 60, rule->to_min % 60);
 	trigger(k, s, now, (double)s->quiet_ms / 60000.0, (double)rule->for_s / 60.0, reason);
 }
@@ -578,7 +618,7 @@ static void window_close(struct sink *k, struct rstate *s, const struct rules_ru
 		double v = window_aggregate(s, rule->agg);
 		char reason[200];
 		snprintf(reason, sizeof reason, "%s of %s over the %02d:%02d-%02d:%02d window = %g (%s %g)",
-			 agg_names[rule->agg], rule->metric, rule->from_min / 60, rule->from_min % 60,
+			 agg_names[rule->agg], metric_of(s, rule), rule->from_min / 60, rule->from_min % 60,
 			 rule->to_min / 60, rule->to_min % 60, v, op_names[rule->op], rule->value);
 		if (compare(v, rule->op, rule->value))
 			trigger(k, s, end, v, rule->value, reason);
@@ -610,7 +650,7 @@ static void window_sample(struct sink *k, struct rstate *s, const struct rules_r
 		if (compare(v, rule->op, rule->value)) { /* activity: the person is about */
 			s->quiet_ms = 0;
 			char reason[160];
-			snprintf(reason, sizeof reason, "%s = %g: activity again", rule->metric, v);
+			snprintf(reason, sizeof reason, "%s = %g: activity again", metric_of(s, rule), v);
 			if (s->fired || s->open)
 				untrigger(k, s, ts, v, rule->value, reason);
 		} else {
@@ -667,7 +707,7 @@ static void baseline_judge(struct sink *k, struct rstate *s, const struct rules_
 	double limit = base * (1.0 + rule->percent / 100.0), total = baseline_total(s, d);
 	char reason[200];
 	snprintf(reason, sizeof reason, "%s %s %g against a same-weekday baseline of %g (limit +%g %% = %g)",
-		 rule->metric, whole ? "for the day" : "so far today", total, base, rule->percent, limit);
+		 metric_of(s, rule), whole ? "for the day" : "so far today", total, base, rule->percent, limit);
 	if (total > limit)
 		trigger(k, s, at, total, limit, reason);
 	else if (whole)
@@ -719,15 +759,15 @@ void rules_sample(struct rules *r, const struct rules_device *dev, const char *m
 		return;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct rules_rule *rule = &r->rules[i];
-		if (!rule->metric[0] || strcmp(rule->metric, metric) != 0 || !matches(rule, dev))
+		if (!rules_metric_matches(rule->metric, metric) || !matches(rule, dev))
 			continue;
-		struct rstate *s = state_get(r, i, dev->id);
+		struct rstate *s = state_get(r, i, dev->id, per_metric(rule) ? metric : "");
 		switch (rule->kind) {
 		case RULES_THRESHOLD:
 			if (ts_ms < s->last_ts)
 				break; /* late: a newer value was judged already */
 			s->last_ts = ts_ms;
-			judge_held(&k, s, rule, ts_ms, v, compare(v, rule->op, rule->value), rule->metric);
+			judge_held(&k, s, rule, ts_ms, v, compare(v, rule->op, rule->value), metric_of(s, rule));
 			break;
 		case RULES_RATE:
 			if (ts_ms <= s->last_ts)
@@ -761,13 +801,15 @@ void rules_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, 
 		if (!matches(rule, dev))
 			continue;
 		if (rule->kind == RULES_ABSENCE && !rule->metric[0]) {
-			struct rstate *s = state_get(r, i, dev->id);
+			struct rstate *s = state_get(r, i, dev->id, "");
 			if (ts_ms > s->seen_ms)
 				s->seen_ms = ts_ms;
 			if (s->fired || s->open)
 				untrigger(&k, s, ts_ms, 0, 0, "heard from again");
-		} else if (rule->kind == RULES_WINDOW || (rule->kind == RULES_ABSENCE && rule->metric[0])) {
-			struct rstate *s = state_get(r, i, dev->id);
+		} else if ((rule->kind == RULES_WINDOW && !per_metric(rule)) ||
+			   (rule->kind == RULES_ABSENCE && rule->metric[0])) {
+			/* (a prefix window rule's sensors are known only from their samples) */
+			struct rstate *s = state_get(r, i, dev->id, "");
 			if (rule->kind == RULES_WINDOW && rule->mode == RULES_MODE_IDLE && !s->quiet_at)
 				s->quiet_at = ts_ms; /* quiet time counts from when the device is known */
 			if (rule->kind == RULES_ABSENCE && !s->seen_ms)
@@ -786,7 +828,7 @@ static void tick_state(struct sink *k, struct rstate *s, int64_t now)
 	case RULES_THRESHOLD:
 	case RULES_RATE:
 		if (s->since_ms && !s->fired && now - s->since_ms >= rule->for_s * 1000) {
-			snprintf(reason, sizeof reason, "%s%s = %g %s %g for %lld s", rule->metric,
+			snprintf(reason, sizeof reason, "%s%s = %g %s %g for %lld s", metric_of(s, rule),
 				 rule->kind == RULES_RATE ? " change per minute" : "", s->last_v,
 				 op_names[rule->op], rule->value, (long long)((now - s->since_ms) / 1000));
 			trigger(k, s, now, s->last_v, rule->value, reason);
@@ -829,12 +871,13 @@ void rules_tick(struct rules *r, int64_t now_ms, rules_emit_fn emit, void *ctx)
 			tick_state(&k, r->slots[i], now_ms);
 }
 
-void rules_restore_open(struct rules *r, int64_t rule_id, const char *device, uint32_t count)
+void rules_restore_open(struct rules *r, int64_t rule_id, const char *device, const char *metric,
+			uint32_t count)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		if (r->rules[i].id != rule_id)
 			continue;
-		struct rstate *s = state_get(r, i, device);
+		struct rstate *s = state_get(r, i, device, per_metric(&r->rules[i]) && metric ? metric : "");
 		s->open = true;
 		s->fired = true; /* the episode it was raised for; a false condition ends it */
 		s->count = count ? count : 1;
@@ -842,9 +885,9 @@ void rules_restore_open(struct rules *r, int64_t rule_id, const char *device, ui
 	}
 }
 
-void rules_cleared(struct rules *r, int64_t rule_id, const char *device, int64_t now_ms)
+void rules_cleared(struct rules *r, int64_t rule_id, const char *device, const char *metric, int64_t now_ms)
 {
-	struct rstate *s = state_find(r, rule_id, device);
+	struct rstate *s = state_find(r, rule_id, device, metric ? metric : "");
 	if (!s)
 		return;
 	s->open = false;
@@ -871,15 +914,28 @@ static bool valid_word(const char *s)
 	return true;
 }
 
+/* A metric name, or a prefix pattern "name.*" (rules_metric_matches). */
+static bool valid_metric(const char *s)
+{
+	size_t n = strlen(s);
+	if (!rules_metric_is_prefix(s))
+		return strchr(s, '*') == NULL && valid_word(s);
+	char base[RULES_WORD_MAX];
+	snprintf(base, sizeof base, "%.*s", (int)(n - 2), s);
+	return strchr(base, '*') == NULL && valid_word(base);
+}
+
 enum cd_err rules_check(const struct rules_rule *rule, struct json_problem *p)
 {
 	if ((unsigned)rule->kind >= RULES_KIND_COUNT)
 		return bad(p, "kind", "kind must be threshold, rate, absence, window or baseline");
 	if (!memchr(rule->name, 0, sizeof rule->name) || !rule->name[0])
 		return bad(p, "name", "a rule needs a name");
-	if (!valid_word(rule->device_type) || !valid_word(rule->device) || !valid_word(rule->metric) ||
-	    !valid_word(rule->category))
-		return bad(p, "metric", "device_type, device, metric and category are [A-Za-z0-9_.-]");
+	if (!valid_word(rule->device_type) || !valid_word(rule->device) || !valid_word(rule->category))
+		return bad(p, "device_type", "device_type, device and category are [A-Za-z0-9_.-]");
+	if (!valid_metric(rule->metric))
+		return bad(p, "metric",
+			   "metric is a name of [A-Za-z0-9_.-], or a prefix \"name.*\" (name and name.anything)");
 	if (rule->level <= RULES_LEVEL_NONE || rule->level >= RULES_LEVEL_COUNT)
 		return bad(p, "level", "level must be blue, yellow, orange or red");
 	if ((unsigned)rule->op >= RULES_OP_COUNT)

@@ -56,7 +56,8 @@ struct rules_rule {
 	char device_type[RULES_WORD_MAX];  /* selector: this device type, "" = any */
 	char tag[RULES_TAG_MAX];	   /* selector: devices carrying this tag, "" = any */
 	char device[RULES_ID_MAX];	   /* selector: this one device, "" = any */
-	char metric[RULES_WORD_MAX];	   /* the metric judged ("" only for absence: any data) */
+	char metric[RULES_WORD_MAX];	   /* the metric judged ("" only for absence: any data), or a
+					      prefix "name.*": name and every name.<sensor> */
 	enum rules_op op;		   /* threshold, rate, window (activity / aggregate) */
 	double value;			   /* compared with */
 	int64_t for_s;			   /* threshold, rate: how long the condition must hold;
@@ -93,6 +94,8 @@ struct rules_alert {
 	enum rules_change change;
 	const struct rules_rule *rule;
 	const char *device;
+	const char *metric; /* the sensor when the rule matches by prefix (one alert per matching
+			       metric, e.g. "pressure_mpa.1.0.7"); "" = one alert per device */
 	int64_t ts_ms;	  /* when (the sample's time or the tick's) */
 	double value;	  /* observed: the sample, the rate per minute, silent minutes, the window's
 			     aggregate or quiet minutes, the day's total */
@@ -130,11 +133,21 @@ void rules_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, 
  * time without activity, windows and days that closed. Call about once a second. */
 void rules_tick(struct rules *r, int64_t now_ms, rules_emit_fn emit, void *ctx);
 
-/* Restores an open alert (at start, from the store) so it is de-duplicated and can clear. */
-void rules_restore_open(struct rules *r, int64_t rule_id, const char *device, uint32_t count);
-/* A person cleared the alert of (rule, device) at now_ms: the suppression window starts and a
- * condition that still holds raises again once it has passed. Unknown pairs are ignored. */
-void rules_cleared(struct rules *r, int64_t rule_id, const char *device, int64_t now_ms);
+/* Restores an open alert (at start, from the store) so it is de-duplicated and can clear.
+ * metric is the alert's rules_alert.metric ("" or NULL for a per-device alert). */
+void rules_restore_open(struct rules *r, int64_t rule_id, const char *device, const char *metric,
+			uint32_t count);
+/* A person cleared the alert of (rule, device, metric as in rules_alert; "" or NULL per device)
+ * at now_ms: the suppression window starts and a condition that still holds raises again once
+ * it has passed. Unknown ones are ignored. */
+void rules_cleared(struct rules *r, int64_t rule_id, const char *device, const char *metric, int64_t now_ms);
+
+/* True when pattern is a prefix form "name.*". */
+bool rules_metric_is_prefix(const char *pattern);
+/* True when a rule's metric selects this metric: equal, or for "name.*" the metric is "name" or
+ * starts with "name." ("pressure_mpa.*" selects "pressure_mpa" and "pressure_mpa.1.0.7", not
+ * "pressure_mpa2"). */
+bool rules_metric_matches(const char *pattern, const char *metric);
 
 /* Counters. */
 struct rules_stats {

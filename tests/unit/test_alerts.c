@@ -429,6 +429,107 @@ static void worker_rules_events_ingest(void)
 	pthread_mutex_destroy(&seen.lock);
 }
 
+/* A prefix rule ("pressure_mpa.*") raises one alert per sensor of a transmitter, keyed
+ * "rule:<id>:<metric>"; a person's clear reaches that sensor's memory (suppression), and a
+ * restart keeps each sensor's alert de-duplicated. */
+static void prefix_rule_alert_per_sensor(void)
+{
+	struct tmpdb t;
+	struct app app;
+	memset(&app, 0, sizeof app);
+	app.st = open_store(&t);
+	int64_t rule_id = 0;
+	CHECK_INT_EQ(store_rule_add(app.st, &admin, "消火栓压力低",
+				    "{\"name\":\"消火栓压力低\",\"kind\":\"threshold\",\"metric\":\"pressure_mpa.*\","
+				    "\"op\":\"<\",\"value\":0.1,\"level\":\"orange\",\"suppress_s\":3600}",
+				    &rule_id),
+		     CD_OK);
+	struct alerts *a = NULL;
+	CHECK_INT_EQ(alerts_start(&app, &a), CD_OK);
+	app.alerts = a;
+	struct iot_device u = device("UITD-1", "uitd", "");
+	struct iot_telemetry tm;
+	memset(&tm, 0, sizeof tm);
+	snprintf(tm.device, sizeof tm.device, "UITD-1");
+	tm.ts_ms = 1795363200000LL;
+	tm.n = 3;
+	snprintf(tm.v[0].metric, sizeof tm.v[0].metric, "pressure_mpa.1.0.7");
+	tm.v[0].value = 0.05;
+	snprintf(tm.v[1].metric, sizeof tm.v[1].metric, "pressure_mpa.1.0.8");
+	tm.v[1].value = 0.02;
+	snprintf(tm.v[2].metric, sizeof tm.v[2].metric, "temperature_c.1.0.8");
+	tm.v[2].value = 0.01;
+	alerts_on_telemetry(a, &u, &tm);
+	alerts_drain(a);
+	char k7[64], k8[64];
+	snprintf(k7, sizeof k7, "rule:%lld:pressure_mpa.1.0.7", (long long)rule_id);
+	snprintf(k8, sizeof k8, "rule:%lld:pressure_mpa.1.0.8", (long long)rule_id);
+	struct store_alert a7, a8;
+	CHECK_INT_EQ(store_alert_find_active(app.st, k7, "UITD-1", &a7), CD_OK);
+	CHECK_INT_EQ(store_alert_find_active(app.st, k8, "UITD-1", &a8), CD_OK);
+	CHECK(a7.id != a8.id);
+	CHECK_STR_EQ(a7.level, "orange");
+	CHECK(strstr(a8.title, "pressure_mpa.1.0.8") != NULL);
+	CHECK_NEAR(a8.value, 0.02, 1e-12);
+	struct alerts_stats s;
+	alerts_get_stats(a, &s);
+	CHECK_INT_EQ(s.raised, 2);
+
+	/* a person clears sensor 8; still low, it stays quiet for the suppression hour */
+	struct store_actor disp = {"disp", "10.0.0.1"};
+	CHECK_INT_EQ(alerts_act(&app, &disp, "district_dispatcher", a8.id, true, "已排查", NULL), CD_OK);
+	tm.ts_ms += 1000;
+	alerts_on_telemetry(a, &u, &tm);
+	alerts_drain(a);
+	CHECK_INT_EQ(store_alert_find_active(app.st, k8, "UITD-1", &a8), CD_ERR_NOTFOUND);
+	/* sensor 7 recovers: only its alert is cleared by the rule */
+	tm.v[0].value = 0.3;
+	tm.ts_ms += 1000;
+	alerts_on_telemetry(a, &u, &tm);
+	alerts_drain(a);
+	CHECK_INT_EQ(store_alert_get(app.st, a7.id, &a7), CD_OK);
+	CHECK_STR_EQ(a7.status, "cleared");
+	CHECK_STR_EQ(a7.cleared_by, "system");
+
+	/* sensor 7 low again within the hour after its clear: suppressed */
+	tm.v[0].value = 0.01;
+	tm.ts_ms += 1000;
+	alerts_on_telemetry(a, &u, &tm);
+	alerts_drain(a);
+	CHECK_INT_EQ(store_alert_find_active(app.st, k7, "UITD-1", &a7), CD_ERR_NOTFOUND);
+	/* sensor 9 drops: a new alert, which a restart keeps de-duplicated */
+	tm.v[0].value = 0.3;
+	tm.v[1].value = 0.3;
+	snprintf(tm.v[2].metric, sizeof tm.v[2].metric, "pressure_mpa.1.0.9");
+	tm.v[2].value = 0.01;
+	tm.ts_ms += 1000;
+	alerts_on_telemetry(a, &u, &tm);
+	alerts_drain(a);
+	char k9[64];
+	snprintf(k9, sizeof k9, "rule:%lld:pressure_mpa.1.0.9", (long long)rule_id);
+	struct store_alert a9;
+	CHECK_INT_EQ(store_alert_find_active(app.st, k9, "UITD-1", &a9), CD_OK);
+	alerts_stop(a);
+	CHECK_INT_EQ(alerts_start(&app, &a), CD_OK);
+	app.alerts = a;
+	tm.ts_ms += 1000;
+	alerts_on_telemetry(a, &u, &tm);
+	alerts_drain(a);
+	alerts_get_stats(a, &s);
+	CHECK_INT_EQ(s.raised, 0);
+	CHECK_INT_EQ(store_alert_find_active(app.st, k9, "UITD-1", &a9), CD_OK);
+	CHECK_INT_EQ(a9.count, 1);
+	tm.v[2].value = 0.2; /* and the restored alert of sensor 9 clears with its sensor */
+	tm.ts_ms += 1000;
+	alerts_on_telemetry(a, &u, &tm);
+	alerts_drain(a);
+	CHECK_INT_EQ(store_alert_find_active(app.st, k9, "UITD-1", &a9), CD_ERR_NOTFOUND);
+	alerts_stop(a);
+	audit_whole(app.st);
+	store_close(app.st);
+	tmpdb_remove(&t);
+}
+
 static void categories(void)
 {
 	CHECK_STR_EQ(alerts_category_for("smoke_detector", "", NULL), "H130809");
@@ -445,6 +546,7 @@ static const struct test_case tests[] = {
     {"alert_lifecycle", alert_lifecycle},
     {"device_events_and_ingest_keys", device_events_and_ingest_keys},
     {"worker_rules_events_ingest", worker_rules_events_ingest},
+    {"prefix_rule_alert_per_sensor", prefix_rule_alert_per_sensor},
     {"categories", categories},
 };
 

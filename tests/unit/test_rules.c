@@ -17,6 +17,7 @@ struct got {
 	int n;
 	enum rules_change ch[64];
 	char device[64][RULES_ID_MAX];
+	char metric[64][RULES_WORD_MAX];
 	int64_t ts[64];
 	double value[64];
 	uint32_t count[64];
@@ -29,6 +30,7 @@ static void collect(void *ctx, const struct rules_alert *a)
 		return;
 	g->ch[g->n] = a->change;
 	snprintf(g->device[g->n], sizeof g->device[g->n], "%s", a->device);
+	snprintf(g->metric[g->n], sizeof g->metric[g->n], "%s", a->metric);
 	g->ts[g->n] = a->ts_ms;
 	g->value[g->n] = a->value;
 	g->count[g->n] = a->count;
@@ -161,7 +163,7 @@ static void repeats_bump_count_without_auto_clear(void)
 	CHECK_INT_EQ(g.ch[2], RULES_REPEAT);
 	CHECK_INT_EQ(g.count[2], 3);
 	/* a person clears it: the next episode raises anew */
-	rules_cleared(r, 1, "SD-1", MON + 6 * SEC);
+	rules_cleared(r, 1, "SD-1", NULL, MON + 6 * SEC);
 	rules_sample(r, &smoke, "gas_lel", MON + 7 * SEC, 40, collect, &g);
 	CHECK_INT_EQ(g.n, 4);
 	CHECK_INT_EQ(g.ch[3], RULES_RAISE);
@@ -191,7 +193,7 @@ static void suppression_window(void)
 	CHECK_INT_EQ(g.n, 3);
 	CHECK_INT_EQ(g.ch[2], RULES_RAISE);
 	/* cleared by a person while still high: raised again only after the window */
-	rules_cleared(r, 1, "SD-1", MON + 12 * MIN);
+	rules_cleared(r, 1, "SD-1", NULL, MON + 12 * MIN);
 	rules_sample(r, &smoke, "temperature_c", MON + 13 * MIN, 80, collect, &g);
 	rules_tick(r, MON + 21 * MIN, collect, &g);
 	CHECK_INT_EQ(g.n, 3);
@@ -519,7 +521,7 @@ static void rule_changes_keep_or_drop_memory(void)
 	rules_list(r, &n);
 	CHECK_INT_EQ(n, 1);
 	/* an alert restored from the store is de-duplicated, and clears */
-	rules_restore_open(r, 1, "SD-9", 3);
+	rules_restore_open(r, 1, "SD-9", "", 3);
 	struct rules_device sd9 = {"SD-9", "smoke_detector", ""};
 	rules_sample(r, &sd9, "temperature_c", MON + 4 * SEC, 90, collect, &g);
 	CHECK_INT_EQ(g.n, 2);
@@ -637,6 +639,171 @@ static void json_round_trip(void)
 	}
 }
 
+static void prefix_matching(void)
+{
+	CHECK(rules_metric_matches("pressure_mpa.*", "pressure_mpa.1.0.7"));
+	CHECK(rules_metric_matches("pressure_mpa.*", "pressure_mpa"));
+	CHECK(rules_metric_matches("pressure_mpa.*", "pressure_mpa.x"));
+	CHECK(!rules_metric_matches("pressure_mpa.*", "pressure_mpa2"));
+	CHECK(!rules_metric_matches("pressure_mpa.*", "pressure_mp"));
+	CHECK(!rules_metric_matches("pressure_mpa.*", "pressure_kpa.1.0.7"));
+	CHECK(!rules_metric_matches("pressure_mpa.*", ""));
+	CHECK(rules_metric_matches("pressure_mpa", "pressure_mpa"));
+	CHECK(!rules_metric_matches("pressure_mpa", "pressure_mpa.1.0.7")); /* exact stays exact */
+	CHECK(!rules_metric_matches("", "pressure_mpa"));
+	CHECK(!rules_metric_matches("pressure_mpa.*", NULL));
+	CHECK(rules_metric_is_prefix("t.*"));
+	CHECK(!rules_metric_is_prefix(".*"));
+	CHECK(!rules_metric_is_prefix("t*"));
+	CHECK(!rules_metric_is_prefix("t"));
+}
+
+/* "pressure_mpa.*" below 0.1: each sensor of a transmitter has its own episode and alert. */
+static void prefix_threshold_per_sensor(void)
+{
+	struct rules_rule rule = base_rule(1, RULES_THRESHOLD, "pressure_mpa.*");
+	rule.op = RULES_LT;
+	rule.value = 0.1;
+	rule.suppress_s = 600;
+	struct rules *r = engine_with(&rule);
+	struct rules_device uitd = {"U-1", "uitd", ""};
+	struct got g = {0};
+	rules_sample(r, &uitd, "pressure_mpa.1.0.7", MON, 0.05, collect, &g);
+	CHECK_INT_EQ(g.n, 1);
+	CHECK_INT_EQ(g.ch[0], RULES_RAISE);
+	CHECK_STR_EQ(g.metric[0], "pressure_mpa.1.0.7");
+	CHECK_STR_EQ(g.device[0], "U-1");
+	/* another sensor, fine: neither raises nor clears the first one's alert */
+	rules_sample(r, &uitd, "pressure_mpa.1.0.8", MON + SEC, 0.3, collect, &g);
+	CHECK_INT_EQ(g.n, 1);
+	/* the same sensor still low: de-duplicated */
+	rules_sample(r, &uitd, "pressure_mpa.1.0.7", MON + 2 * SEC, 0.04, collect, &g);
+	CHECK_INT_EQ(g.n, 1);
+	/* the second sensor drops: its own alert */
+	rules_sample(r, &uitd, "pressure_mpa.1.0.8", MON + 3 * SEC, 0.02, collect, &g);
+	CHECK_INT_EQ(g.n, 2);
+	CHECK_INT_EQ(g.ch[1], RULES_RAISE);
+	CHECK_STR_EQ(g.metric[1], "pressure_mpa.1.0.8");
+	CHECK_NEAR(g.value[1], 0.02, 1e-12);
+	/* names that only look alike are not selected; the bare name is */
+	rules_sample(r, &uitd, "pressure_mpa2", MON + 4 * SEC, 0, collect, &g);
+	rules_sample(r, &uitd, "pressure_kpa.1.0.7", MON + 4 * SEC, 0, collect, &g);
+	CHECK_INT_EQ(g.n, 2);
+	rules_sample(r, &uitd, "pressure_mpa", MON + 4 * SEC, 0.01, collect, &g);
+	CHECK_INT_EQ(g.n, 3);
+	CHECK_STR_EQ(g.metric[2], "pressure_mpa");
+	/* sensor 7 recovers: only its alert clears */
+	rules_sample(r, &uitd, "pressure_mpa.1.0.7", MON + 5 * SEC, 0.3, collect, &g);
+	CHECK_INT_EQ(g.n, 4);
+	CHECK_INT_EQ(g.ch[3], RULES_CLEAR);
+	CHECK_STR_EQ(g.metric[3], "pressure_mpa.1.0.7");
+	/* a person clears sensor 8's alert: suppressed for 600 s, then raised again */
+	rules_cleared(r, 1, "U-1", "pressure_mpa.1.0.8", MON + 6 * SEC);
+	rules_sample(r, &uitd, "pressure_mpa.1.0.8", MON + 7 * SEC, 0.02, collect, &g);
+	CHECK_INT_EQ(g.n, 4);
+	rules_tick(r, MON + 700 * SEC, collect, &g);
+	CHECK_INT_EQ(g.n, 5);
+	CHECK_INT_EQ(g.ch[4], RULES_RAISE);
+	CHECK_STR_EQ(g.metric[4], "pressure_mpa.1.0.8");
+	/* clearing "per device" (no metric) does not touch a sensor's memory */
+	rules_cleared(r, 1, "U-1", NULL, MON + 701 * SEC);
+	rules_sample(r, &uitd, "pressure_mpa.1.0.8", MON + 702 * SEC, 0.3, collect, &g);
+	CHECK_INT_EQ(g.n, 6);
+	CHECK_INT_EQ(g.ch[5], RULES_CLEAR);
+	/* a restored alert of a sensor is de-duplicated and clears with its sensor */
+	rules_restore_open(r, 1, "U-2", "pressure_mpa.2.0.1", 4);
+	struct rules_device u2 = {"U-2", "uitd", ""};
+	rules_sample(r, &u2, "pressure_mpa.2.0.1", MON + 800 * SEC, 0.01, collect, &g);
+	CHECK_INT_EQ(g.n, 6);
+	rules_sample(r, &u2, "pressure_mpa.2.0.1", MON + 801 * SEC, 0.2, collect, &g);
+	CHECK_INT_EQ(g.n, 7);
+	CHECK_INT_EQ(g.ch[6], RULES_CLEAR);
+	CHECK_INT_EQ(g.count[6], 4);
+	CHECK_STR_EQ(g.metric[6], "pressure_mpa.2.0.1");
+	struct rules_stats st;
+	rules_get_stats(r, &st);
+	CHECK_INT_EQ(st.states, 4); /* U-1: .1.0.7 .1.0.8 bare; U-2: .2.0.1 */
+	rules_free(r);
+}
+
+/* A prefix rate rule judges each sensor's own series (mixing two would make every alternation
+ * a jump), and an exact rule keeps one alert per device with metric "". */
+static void prefix_rate_keeps_sensors_apart(void)
+{
+	struct rules_rule rules[2] = {base_rule(1, RULES_RATE, "temperature_c.*"),
+				      base_rule(2, RULES_THRESHOLD, "temperature_c.1.0.7")};
+	rules[0].op = RULES_GT;
+	rules[0].value = 2;
+	rules[0].window_s = 300;
+	rules[1].value = 80;
+	struct rules *r = rules_new();
+	CHECK_INT_EQ(rules_set(r, rules, 2), CD_OK);
+	struct rules_device uitd = {"U-1", "uitd", ""};
+	struct got g = {0};
+	for (int i = 0; i <= 10; i++) { /* two steady sensors, 20 degrees apart, interleaved */
+		rules_sample(r, &uitd, "temperature_c.1.0.7", MON + i * MIN, 20, collect, &g);
+		rules_sample(r, &uitd, "temperature_c.1.0.8", MON + i * MIN + SEC, 40, collect, &g);
+	}
+	CHECK_INT_EQ(g.n, 0);
+	rules_sample(r, &uitd, "temperature_c.1.0.8", MON + 11 * MIN, 70, collect, &g); /* +30 in 5 min */
+	CHECK_INT_EQ(g.n, 1);
+	CHECK_STR_EQ(g.metric[0], "temperature_c.1.0.8");
+	rules_sample(r, &uitd, "temperature_c.1.0.7", MON + 12 * MIN, 90, collect, &g);
+	CHECK_INT_EQ(g.n, 3); /* the rate of sensor 7, and the exact rule */
+	int exact = g.metric[1][0] == 0 ? 1 : 2;
+	CHECK_STR_EQ(g.metric[exact], "");
+	CHECK_STR_EQ(g.metric[3 - exact], "temperature_c.1.0.7");
+	rules_free(r);
+}
+
+/* An absence rule with a prefix stays one per device: any matching sensor is data. */
+static void prefix_absence_per_device(void)
+{
+	struct rules_rule rule = base_rule(1, RULES_ABSENCE, "pressure_mpa.*");
+	rule.window_s = 600;
+	rule.level = RULES_BLUE;
+	struct rules *r = engine_with(&rule);
+	struct rules_device uitd = {"U-1", "uitd", ""};
+	struct got g = {0};
+	rules_sample(r, &uitd, "pressure_mpa.1.0.7", MON, 0.3, collect, &g);
+	rules_sample(r, &uitd, "pressure_mpa.1.0.8", MON + 5 * MIN, 0.3, collect, &g);
+	rules_sample(r, &uitd, "temperature_c.1.0.8", MON + 14 * MIN, 20, collect, &g); /* not data */
+	rules_tick(r, MON + 14 * MIN, collect, &g);
+	CHECK_INT_EQ(g.n, 0);
+	rules_tick(r, MON + 15 * MIN, collect, &g);
+	CHECK_INT_EQ(g.n, 1);
+	CHECK_INT_EQ(g.ch[0], RULES_RAISE);
+	CHECK_STR_EQ(g.metric[0], "");
+	rules_sample(r, &uitd, "pressure_mpa.1.0.9", MON + 16 * MIN, 0.3, collect, &g);
+	CHECK_INT_EQ(g.n, 2);
+	CHECK_INT_EQ(g.ch[1], RULES_CLEAR);
+	rules_free(r);
+}
+
+static void prefix_json(void)
+{
+	struct rules_rule a;
+	struct json_problem p;
+	memset(&p, 0, sizeof p);
+	json_t *in = json_pack("{s:s,s:s,s:s,s:s,s:f}", "name", "消火栓压力低", "kind", "threshold", "metric",
+			       "pressure_mpa.*", "op", "<", "value", 0.1);
+	CHECK_INT_EQ(rules_from_json(in, &a, &p), CD_OK);
+	CHECK_STR_EQ(a.metric, "pressure_mpa.*");
+	json_t *out = rules_to_json(&a);
+	CHECK_STR_EQ(json_string_value(json_object_get(out, "metric")), "pressure_mpa.*");
+	json_decref(out);
+	json_decref(in);
+	static const char *const bad_metrics[] = {"pressure*", "*", ".*", "a.*.*", "a*.*", "a b.*", "p.**"};
+	for (size_t i = 0; i < sizeof bad_metrics / sizeof bad_metrics[0]; i++) {
+		json_t *v = json_pack("{s:s,s:s,s:s,s:f}", "name", "x", "kind", "threshold", "metric",
+				      bad_metrics[i], "value", 1.0);
+		memset(&p, 0, sizeof p);
+		CHECK_INT_EQ(rules_from_json(v, &a, &p), CD_ERR_INVALID);
+		CHECK_STR_EQ(p.field, "metric");
+		json_decref(v);
+	}
+}
+
 static const struct test_case tests[] = {
     {"threshold_raises_after_holding", threshold_raises_after_holding},
     {"threshold_brief_excursion_does_not_raise", threshold_brief_excursion_does_not_raise},
@@ -653,6 +820,11 @@ static const struct test_case tests[] = {
     {"rule_changes_keep_or_drop_memory", rule_changes_keep_or_drop_memory},
     {"many_devices", many_devices},
     {"json_round_trip", json_round_trip},
+    {"prefix_matching", prefix_matching},
+    {"prefix_threshold_per_sensor", prefix_threshold_per_sensor},
+    {"prefix_rate_keeps_sensors_apart", prefix_rate_keeps_sensors_apart},
+    {"prefix_absence_per_device", prefix_absence_per_device},
+    {"prefix_json", prefix_json},
 };
 
 TEST_MAIN(tests)
