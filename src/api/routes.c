@@ -7,6 +7,7 @@
 #include "api/ingest.h"
 #include "api/open311.h"
 #include "api/openapi.h"
+#include "api/public.h"
 #include "api/rules.h"
 #include "api/web.h"
 
@@ -60,6 +61,11 @@ const struct http_route api_routes[] = {
 	{"GET", "/api/v1/alerts/{id}", api_alerts_get, "alerts_get"},
 	{"POST", "/api/v1/alerts/{id}/actions", api_alerts_action, "alerts_action"},
 	{"POST", "/api/v1/ingest/{system}", api_ingest, "ingest"},
+	{"POST", "/api/v1/public/reports", api_public_report, "public_report"},
+	{"POST", "/api/v1/public/track", api_public_track, "public_track"},
+	{"POST", "/api/v1/public/reports/{ref}/rating", api_public_rate, "public_rate"},
+	{"POST", "/api/v1/public/files", api_public_file, "public_file"},
+	{"GET", "/api/v1/public/news", api_public_news, "public_news"},
 	{"GET", "/", web_index, "web_index"},
 	{"GET", "/app", web_app, "web_app"},
 	{"GET", "/static/{file}", web_static, "web_static"},

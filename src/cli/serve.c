@@ -14,6 +14,7 @@
 #include "app/casework.h"
 #include "app/categories.h"
 #include "app/commit_queue.h"
+#include "app/demo.h"
 #include "app/events.h"
 #include "app/iot.h"
 #include "app/district.h"
@@ -179,6 +180,7 @@ int cli_serve(int argc, char **argv)
 
 	int status = 1;
 	struct http_server *srv = NULL;
+	struct demo *demo = NULL;
 	if (auth_init()) {
 		fprintf(stderr, "citydesk serve: libsodium failed to initialise\n");
 		return 1;
@@ -227,7 +229,11 @@ int cli_serve(int argc, char **argv)
 	}
 	log_info("serving", "\"url\":\"http://%s\",\"port\":%u,\"data\":\"%s\"", hc.listen, http_server_port(srv),
 		 config_get(&app.cfg, CFG_DATA));
+	if (demo_start(&app, &demo)) /* reads CITYDESK_DEMO: off starts nothing */
+		goto out;
 	int sig = wait_for_signal(&app, &signals);
+	demo_stop(demo);
+	demo = NULL;
 	log_info("stopping", "\"signal\":%d,\"in_flight\":%u", sig, http_server_in_flight(srv));
 	http_server_stop(srv);
 	srv = NULL;
@@ -239,6 +245,7 @@ int cli_serve(int argc, char **argv)
 		log_warn("checkpoint failed", NULL);
 	status = 0;
 out:
+	demo_stop(demo);
 	http_server_stop(srv);
 	iot_stop(&app);
 	commit_queue_stop(app.intake);
