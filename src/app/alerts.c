@@ -53,6 +53,7 @@ struct alerts {
 	struct alerts_stats stats;
 	int64_t started_ms;
 	int64_t next_seed_ms;
+	uint64_t rules_fp;		  /* fingerprint of the stored rules last loaded */
 	struct store_device_event *evbuf; /* device events to store at the end of a pass */
 	size_t evn, evcap;
 };
@@ -506,7 +507,24 @@ static void handle_ingest(struct alerts *a, const struct alerts_ingest *in)
 
 /* ---- rules from the store ------------------------------------------------------------------ */
 
-static void load_rules(struct alerts *a)
+/* FNV-1a over the stored rules (ids, times, bodies): another process's change moves it. */
+static uint64_t rules_fingerprint(const struct store_rule *rows, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL ^ n;
+	for (size_t i = 0; i < n; i++) {
+		int64_t nums[3] = {rows[i].id, rows[i].created_at, rows[i].updated_at};
+		const unsigned char *p = (const unsigned char *)nums;
+		for (size_t k = 0; k < sizeof nums; k++)
+			h = (h ^ p[k]) * 1099511628211ULL;
+		for (p = (const unsigned char *)rows[i].body; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Loads the rules from the store into the engine; only_if_changed skips it when the stored
+ * rules are what was loaded last (the periodic check for other processes' changes). */
+static void load_rules(struct alerts *a, bool only_if_changed)
 {
 	struct store_rule *rows = NULL;
 	size_t n = 0;
@@ -514,6 +532,14 @@ static void load_rules(struct alerts *a)
 		log_warn("alerts: rules not loaded", NULL);
 		return;
 	}
+	uint64_t fp = rules_fingerprint(rows, n);
+	if (only_if_changed && fp == a->rules_fp) {
+		xfree(rows);
+		return;
+	}
+	a->rules_fp = fp;
+	if (only_if_changed)
+		log_info("alerts: rules changed in the store, reloaded", "\"rules\":%zu", n);
 	struct rules_rule *rules = xcalloc(n ? n : 1, sizeof *rules);
 	size_t used = 0;
 	for (size_t i = 0; i < n && used < RULES_MAX; i++) {
@@ -589,7 +615,7 @@ static void handle(struct alerts *a, struct msg *m)
 		break;
 	}
 	case M_RULES:
-		load_rules(a);
+		load_rules(a, false);
 		break;
 	case M_OPEN_CASE: {
 		struct store_alert al;
@@ -633,6 +659,9 @@ static void *worker(void *arg)
 		if (now >= next_tick) {
 			if (a->app->devices && now >= a->next_seed_ms) {
 				devices_each(a->app->devices, seed_one, a);
+			}
+			if (now >= a->next_seed_ms) {
+				load_rules(a, true); /* e.g. `citydesk rules import` while serving */
 				a->next_seed_ms = now + ALERTS_SEED_MS;
 			}
 			struct emit_ctx ec = {a, NULL};
@@ -778,7 +807,7 @@ enum cd_err alerts_start(struct app *app, struct alerts **out)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->idle, NULL);
-	load_rules(a);
+	load_rules(a, false);
 	/* the active alerts: de-duplicated by the engine, and cases still to open */
 	struct store_alert *act = NULL;
 	size_t n = 0;

@@ -66,8 +66,41 @@ void alerts_ingest_key_hash(const char *key, char hash[STORE_HASH_HEX]);
 /* True when `key` is the key of the enabled system `system` (compared in constant time). */
 bool alerts_ingest_check(struct store *st, const char *system, const char *key);
 
-/* The rules in the store changed: the worker reloads them. */
+/* The rules in the store changed: the worker reloads them. (It also notices changes made by
+ * another process, such as `citydesk rules import`, within ALERTS_SEED_MS.) */
 void alerts_rules_changed(struct alerts *a);
+
+/* ---- rule sets as files (alerts_rules.c) ---- */
+
+struct rules_rule;
+
+/* Reads a rules file: {"rules": [...]} or [...] with 1..RULES_MAX items, each a rule in the
+ * JSON form of docs/internals/rules.md or {"rule": {...}, "source": "...", "intent": "..."}
+ * (the documented form of data/luohu/rules.json). Every rule is checked; names must be unique.
+ * On success *out (xfree) holds *n rules with id 0. CD_ERR_INVALID with a sentence in reason
+ * naming the rule and field at fault. */
+enum cd_err alerts_rules_parse(const char *text, size_t len, struct rules_rule **out, size_t *n, char *reason,
+			       size_t cap) CD_MUST_CHECK;
+
+struct alerts_import_result {
+	size_t added;	  /* new rules */
+	size_t updated;	  /* a stored rule of the same name got the file's definition */
+	size_t unchanged; /* a stored rule of the same name already had it */
+};
+/* Imports the rules file at path into the store as actor: the whole file is checked before
+ * anything is written; a rule whose name is stored already replaces that rule's definition
+ * ("rule.update") unless it is the same, others are added ("rule.add"), so importing a file
+ * twice changes nothing. A running server picks the rules up within ALERTS_SEED_MS.
+ * CD_ERR_NOTFOUND (no file), CD_ERR_INVALID, CD_ERR_RANGE (too many rules), store errors; the
+ * reason says which. */
+enum cd_err alerts_rules_import(struct store *st, const struct store_actor *actor, const char *path,
+				struct alerts_import_result *res, char *reason, size_t cap) CD_MUST_CHECK;
+/* For `citydesk serve`, after the district is loaded: when the store's rules table is empty
+ * and the default set was never loaded, imports district_dir/rules.json as "system" and tells
+ * app->alerts (if running). Marks the store ("rules_loaded") so that an administrator who
+ * deletes every rule is not overruled at the next start. A missing file is logged and is not
+ * an error; a file that does not read is (the server should not run a broken district). */
+enum cd_err alerts_load_default_rules(struct app *app, const char *district_dir) CD_MUST_CHECK;
 
 /* A person acknowledges (clear false) or clears alert id: stored (audited, as actor), published
  * ("alert.acknowledged" / "alert.cleared"), and for a clear the engine is told (suppression

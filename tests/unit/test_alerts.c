@@ -13,6 +13,7 @@
 #include "test.h"
 #include "tmpstore.h"
 #include "util/alloc.h"
+#include "util/csv.h"
 
 static const struct store_actor admin = {"admin", "127.0.0.1"};
 
@@ -530,6 +531,119 @@ static void prefix_rule_alert_per_sensor(void)
 	tmpdb_remove(&t);
 }
 
+/* data/luohu/rules.json reads, every rule checked; the default loader fills an empty table
+ * once (an admin who deletes all rules is not overruled); import is idempotent, replaces by
+ * name, and refuses a broken file whole. */
+static void default_rules_and_import(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	CHECK_INT_EQ(file_read_all("data/luohu/rules.json", 1 << 20, &text, &len), CD_OK);
+	struct rules_rule *v = NULL;
+	size_t n = 0;
+	char reason[512] = "";
+	CHECK_INT_EQ(alerts_rules_parse(text, len, &v, &n, reason, sizeof reason), CD_OK);
+	if (reason[0])
+		fprintf(stderr, "  %s\n", reason);
+	CHECK_INT_EQ(n, 10);
+	int kinds[RULES_KIND_COUNT] = {0}, prefixes = 0;
+	for (size_t i = 0; i < n; i++) {
+		kinds[v[i].kind]++;
+		prefixes += rules_metric_is_prefix(v[i].metric);
+	}
+	CHECK_INT_EQ(kinds[RULES_WINDOW], 3);
+	CHECK_INT_EQ(kinds[RULES_BASELINE], 1);
+	CHECK_INT_EQ(kinds[RULES_THRESHOLD], 5);
+	CHECK_INT_EQ(kinds[RULES_ABSENCE], 1);
+	CHECK_INT_EQ(prefixes, 5);
+	xfree(v);
+	xfree(text);
+
+	struct tmpdb t;
+	struct app app;
+	memset(&app, 0, sizeof app);
+	app.st = open_store(&t);
+	CHECK_INT_EQ(alerts_load_default_rules(&app, "data/luohu"), CD_OK);
+	struct store_rule *rows = NULL;
+	CHECK_INT_EQ(store_rules_list(app.st, &rows, &n), CD_OK);
+	CHECK_INT_EQ(n, 10);
+	/* the engine takes them all */
+	struct alerts *a = NULL;
+	CHECK_INT_EQ(alerts_start(&app, &a), CD_OK);
+	struct alerts_stats s;
+	alerts_get_stats(a, &s);
+	CHECK_INT_EQ(s.rules, 10);
+	alerts_stop(a);
+	/* loaded once: deleting every rule sticks across the next start */
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT_EQ(store_rule_delete(app.st, &admin, rows[i].id), CD_OK);
+	xfree(rows);
+	CHECK_INT_EQ(alerts_load_default_rules(&app, "data/luohu"), CD_OK);
+	CHECK_INT_EQ(store_rules_list(app.st, &rows, &n), CD_OK);
+	CHECK_INT_EQ(n, 0);
+	xfree(rows);
+
+	/* import: add, then nothing, then a changed rule replaced by name */
+	char path[192];
+	snprintf(path, sizeof path, "%s/rules.json", t.dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("[{\"name\":\"高温\",\"kind\":\"threshold\",\"metric\":\"temperature_c.*\",\"op\":\">\",\"value\":60},"
+	      "{\"rule\":{\"name\":\"离线\",\"kind\":\"absence\",\"window_s\":600},\"source\":\"s\",\"intent\":\"i\"}]",
+	      f);
+	fclose(f);
+	struct alerts_import_result res;
+	CHECK_INT_EQ(alerts_rules_import(app.st, &admin, path, &res, reason, sizeof reason), CD_OK);
+	CHECK_INT_EQ(res.added, 2);
+	CHECK_INT_EQ(alerts_rules_import(app.st, &admin, path, &res, reason, sizeof reason), CD_OK);
+	CHECK_INT_EQ(res.added, 0);
+	CHECK_INT_EQ(res.unchanged, 2);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("{\"rules\":[{\"name\":\"高温\",\"kind\":\"threshold\",\"metric\":\"temperature_c.*\",\"op\":\">\","
+	      "\"value\":70}]}",
+	      f);
+	fclose(f);
+	CHECK_INT_EQ(alerts_rules_import(app.st, &admin, path, &res, reason, sizeof reason), CD_OK);
+	CHECK_INT_EQ(res.updated, 1);
+	CHECK_INT_EQ(store_rules_list(app.st, &rows, &n), CD_OK);
+	CHECK_INT_EQ(n, 2);
+	CHECK(n >= 1 && strstr(rows[0].body, "\"value\":70") != NULL);
+	xfree(rows);
+
+	/* refused whole: one bad rule (named), a duplicate name, no list, not JSON, no file */
+	static const char *const bad[] = {
+	    "[{\"name\":\"新\",\"kind\":\"absence\",\"window_s\":60},{\"name\":\"坏\",\"kind\":\"threshold\","
+	    "\"metric\":\"t\",\"value\":1,\"colour\":\"red\"}]",
+	    "[{\"name\":\"x\",\"kind\":\"absence\",\"window_s\":60},{\"name\":\"x\",\"kind\":\"absence\","
+	    "\"window_s\":60}]",
+	    "{\"about\":\"no rules\"}",
+	    "[]",
+	    "[{\"rule\":{\"name\":\"x\",\"kind\":\"absence\",\"window_s\":60},\"source\":5}]",
+	    "{not json",
+	};
+	static const char *const says[] = {"colour", "twice", "rules", "rules", "rule 1", "not JSON"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		f = fopen(path, "w");
+		CHECK(f != NULL);
+		fputs(bad[i], f);
+		fclose(f);
+		reason[0] = 0;
+		CHECK_INT_EQ(alerts_rules_import(app.st, &admin, path, &res, reason, sizeof reason), CD_ERR_INVALID);
+		CHECK(strstr(reason, says[i]) != NULL);
+		if (!strstr(reason, says[i]))
+			fprintf(stderr, "  bad %zu: %s\n", i, reason);
+	}
+	CHECK_INT_EQ(store_rules_list(app.st, &rows, &n), CD_OK);
+	CHECK_INT_EQ(n, 2); /* nothing of the bad files was added */
+	xfree(rows);
+	unlink(path);
+	CHECK_INT_EQ(alerts_rules_import(app.st, &admin, path, &res, reason, sizeof reason), CD_ERR_NOTFOUND);
+	audit_whole(app.st);
+	store_close(app.st);
+	tmpdb_remove(&t);
+}
+
 static void categories(void)
 {
 	CHECK_STR_EQ(alerts_category_for("smoke_detector", "", NULL), "H130809");
@@ -547,6 +661,7 @@ static const struct test_case tests[] = {
     {"device_events_and_ingest_keys", device_events_and_ingest_keys},
     {"worker_rules_events_ingest", worker_rules_events_ingest},
     {"prefix_rule_alert_per_sensor", prefix_rule_alert_per_sensor},
+    {"default_rules_and_import", default_rules_and_import},
     {"categories", categories},
 };
 
