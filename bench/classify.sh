@@ -6,12 +6,13 @@
 #      otherwise defaults (its 2M-bucket model file is about 800 MB). Its throughput is the time
 #      of `fasttext predict` over the test set repeated REPEAT (20) times minus the faster of two
 #      runs of the same command over a one-line file (the model load).
-#      citydesk: the configuration (idf, title features) chosen by 3-fold CV on dev.txt alone
-#      (classify_select, what `citydesk train` does), then trained on all of dev.txt.
+#      citydesk: the configuration (idf, title features, complement naive Bayes) chosen by
+#      3-fold CV on dev.txt alone (classify_select, what `citydesk train` does), then trained on
+#      all of dev.txt.
 #   2. The labelled citizen messages (../shared/data/complaints/taidi2020C_train.csv): 5-fold
 #      cross-validated accuracy and macro-F1, the same stratified folds for both (written by
 #      bench_classify). citydesk: nested CV (4 inner folds choose the configuration on each
-#      outer training part). fastText: as above but -lr 1.0 (its default 0.1 learns nothing
+#      outer training part; the taxonomy's names are in every training part). fastText: as above but -lr 1.0 (its default 0.1 learns nothing
 #      from 320 messages in 25 epochs: it answers the majority class) and -bucket 200000 (to
 #      keep five 800 MB model files off the disk), no taxonomy names.
 # Prints
