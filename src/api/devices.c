@@ -306,6 +306,132 @@ out:
 	xfree(v);
 }
 
+/* ---- changing and decommissioning ---------------------------------------------------- */
+
+static bool device_in_scope(struct http_request *req, struct http_response *res, struct app *app,
+			    const struct api_caller *who, struct iot_device *d);
+
+/* Applies a PUT body to d (the device as registered): fields present change, absent ones stay;
+ * "lat": null with "lng": null removes the point, "address_hex": null or "" the address. */
+static enum cd_err apply_body(const json_t *body, struct iot_device *d, struct json_problem *p)
+{
+	static const char *const allowed[] = {"id",  "type", "name",	    "site", "owner",  "lat",
+					      "lng", "crs",  "address_hex", "tags", "active", NULL};
+	enum cd_err rc = json_check_fields(body, allowed, p);
+	const char *id = NULL, *type = NULL, *crs = NULL;
+	if (!rc)
+		rc = json_get_string(body, "id", JSON_OPTIONAL, 0, &id, p);
+	if (!rc)
+		rc = json_get_string(body, "type", JSON_OPTIONAL, 0, &type, p);
+	if (!rc && ((id && strcmp(id, d->id) != 0) || (type && strcmp(type, d->type) != 0))) {
+		json_problem_set(p, 422, "invalid_field", id && strcmp(id, d->id) != 0 ? "id" : "type",
+				 "a device keeps its id and type (register a new device instead)");
+		rc = CD_ERR_INVALID;
+	}
+	if (!rc && json_object_get(body, "name"))
+		rc = get_text(body, "name", JSON_OPTIONAL, d->name, sizeof d->name, p);
+	if (!rc && json_object_get(body, "site"))
+		rc = get_text(body, "site", JSON_OPTIONAL, d->site, sizeof d->site, p);
+	if (!rc && json_object_get(body, "owner"))
+		rc = get_text(body, "owner", JSON_OPTIONAL, d->owner, sizeof d->owner, p);
+	if (!rc && json_object_get(body, "address_hex"))
+		rc = get_text(body, "address_hex", JSON_OPTIONAL, d->address_hex, sizeof d->address_hex, p);
+	if (!rc && json_object_get(body, "tags"))
+		rc = get_tags(body, d->tags, sizeof d->tags, p);
+	if (!rc)
+		rc = json_get_bool(body, "active", JSON_OPTIONAL, &d->active, p);
+	if (!rc)
+		rc = json_get_string(body, "crs", JSON_OPTIONAL, 8, &crs, p);
+	if (rc)
+		return rc;
+	const json_t *jlat = json_object_get(body, "lat"), *jlng = json_object_get(body, "lng");
+	if (!jlat && !jlng) {
+		if (!crs)
+			return CD_OK;
+		json_problem_set(p, 422, "invalid_field", "crs", "crs goes with lat and lng");
+		return CD_ERR_INVALID;
+	}
+	if (!jlat || !jlng || json_is_null(jlat) != json_is_null(jlng)) {
+		json_problem_set(p, 422, "missing_field", jlat ? "lng" : "lat", "lat and lng go together");
+		return CD_ERR_INVALID;
+	}
+	if (json_is_null(jlat)) {
+		d->has_point = false;
+		d->lat = d->lng = 0;
+		return CD_OK;
+	}
+	double lat = NAN, lng = NAN;
+	rc = json_get_double(body, "lat", JSON_REQUIRED, -90, 90, &lat, p);
+	if (!rc)
+		rc = json_get_double(body, "lng", JSON_REQUIRED, -180, 180, &lng, p);
+	if (rc)
+		return rc;
+	if (crs && strcmp(crs, "wgs84") != 0 && strcmp(crs, "gcj02") != 0) {
+		json_problem_set(p, 422, "invalid_field", "crs", "crs must be wgs84 or gcj02");
+		return CD_ERR_INVALID;
+	}
+	struct geo_point pt = {lng, lat};
+	if (crs && strcmp(crs, "gcj02") == 0)
+		pt = gcj02_to_wgs84(pt);
+	d->has_point = true;
+	d->lat = pt.lat;
+	d->lng = pt.lng;
+	return CD_OK;
+}
+
+/* The answer to a failed change: the problem when there is one, else the store's error. */
+static void change_failed(struct http_request *req, struct http_response *res, enum cd_err rc,
+			  const struct json_problem *p)
+{
+	if (p->status)
+		http_error_json(res, p);
+	else
+		api_store_failed(req, res, rc);
+}
+
+void api_devices_update(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	struct api_caller *who = api_require(req, res, app, API_ROLE(ROLE_ADMIN));
+	struct iot_device d;
+	json_t *body = NULL;
+	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d) ||
+	    !http_read_json(req, res, &body))
+		return;
+	struct json_problem p;
+	memset(&p, 0, sizeof p);
+	enum cd_err rc = apply_body(body, &d, &p);
+	json_decref(body);
+	if (!rc)
+		rc = devices_update(app, &who->actor, &d, &p);
+	if (rc) {
+		change_failed(req, res, rc, &p);
+		return;
+	}
+	json_t *reply = device_json(app, &d);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+}
+
+void api_devices_delete(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	struct api_caller *who = api_require(req, res, app, API_ROLE(ROLE_ADMIN));
+	struct iot_device d;
+	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d))
+		return;
+	struct json_problem p;
+	memset(&p, 0, sizeof p);
+	enum cd_err rc = devices_decommission(app, &who->actor, d.id, &d, &p);
+	if (rc) {
+		change_failed(req, res, rc, &p);
+		return;
+	}
+	json_t *reply = device_json(app, &d);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+}
+
 /* ---- reading ------------------------------------------------------------------------- */
 
 struct list_ctx {

@@ -13,6 +13,10 @@ struct app;
 /* Staff (admins) */
 void api_devices_create(struct http_request *req, struct http_response *res, void *app);
 void api_devices_import(struct http_request *req, struct http_response *res, void *app);
+/* Admins: PUT changes name, site, owner, point, tags, address_hex, active (absent fields stay);
+ * DELETE decommissions (active false, credentials withdrawn; the row and its history stay). */
+void api_devices_update(struct http_request *req, struct http_response *res, void *app);
+void api_devices_delete(struct http_request *req, struct http_response *res, void *app);
 /* Staff except citizens; street dispatchers see their street's devices */
 void api_devices_list(struct http_request *req, struct http_response *res, void *app);
 void api_devices_get(struct http_request *req, struct http_response *res, void *app);

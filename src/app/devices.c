@@ -818,6 +818,100 @@ enum cd_err devices_new_secret(struct app *app, const struct store_actor *actor,
 	return rc;
 }
 
+/* ---- changing and decommissioning ------------------------------------------------------ */
+
+/* Re-reads device id from the store into the registry; offline too when it is inactive. */
+static void registry_refresh(struct app *app, const char *id)
+{
+	struct store_device row;
+	if (!app->devices || store_device_get(app->st, id, &row) != CD_OK)
+		return;
+	struct devices *d = app->devices;
+	pthread_mutex_lock(&d->lock);
+	merge_row(d, &row);
+	struct entry *e = index_find(d, &d->by_id, false, id);
+	if (e && !e->dev.active && e->dev.online) {
+		e->dev.online = false;
+		e->dirty = true;
+		d->online--;
+	}
+	pthread_mutex_unlock(&d->lock);
+	sodium_memzero(&row, sizeof row);
+}
+
+enum cd_err devices_update(struct app *app, const struct store_actor *actor, struct iot_device *dev,
+			   struct json_problem *p)
+{
+	struct store_device cur;
+	enum cd_err rc = store_device_get(app->st, dev->id, &cur);
+	if (rc == CD_ERR_NOTFOUND) {
+		json_problem_set(p, 404, "not_found", NULL, "no such device");
+		return rc;
+	}
+	if (rc)
+		return rc;
+	sodium_memzero(cur.secret_hash, sizeof cur.secret_hash);
+	snprintf(dev->type, sizeof dev->type, "%s", cur.type); /* a device does not change its kind */
+	rc = check_device(dev, p);
+	if (!rc)
+		rc = locate_device(app, dev, p);
+	char other[IOT_ID_MAX];
+	if (!rc && dev->address_hex[0] && app->devices &&
+	    devices_find_address(app->devices, dev->address_hex, other) && strcmp(other, dev->id) != 0) {
+		json_problem_set(p, 409, "address_taken", "address_hex", "address %s is registered to device %s",
+				 dev->address_hex, other);
+		rc = CD_ERR_EXISTS;
+	}
+	if (rc)
+		return rc;
+	struct store_device row;
+	dev_to_store(dev, &row);
+	if (cur.active && !dev->active) { /* decommissioned here: withdraw the credentials too */
+		char nobody[65];
+		rc = make_secret(nobody, &row);
+		sodium_memzero(nobody, sizeof nobody);
+		if (!rc)
+			rc = store_device_decommission(app->st, actor, &row, row.secret_hash, row.mqtt_hash);
+	} else {
+		rc = store_device_update(app->st, actor, &row);
+	}
+	sodium_memzero(&row, sizeof row);
+	if (rc == CD_ERR_EXISTS)
+		json_problem_set(p, 409, "address_taken", "address_hex", "address %s is registered to another device",
+				 dev->address_hex);
+	else if (rc == CD_ERR_NOTFOUND)
+		json_problem_set(p, 404, "not_found", NULL, "no such device");
+	if (rc)
+		return rc;
+	registry_refresh(app, dev->id);
+	if (app->devices)
+		devices_get(app->devices, dev->id, dev);
+	return CD_OK;
+}
+
+enum cd_err devices_decommission(struct app *app, const struct store_actor *actor, const char *id,
+				 struct iot_device *out, struct json_problem *p)
+{
+	struct store_device cur;
+	enum cd_err rc = store_device_get(app->st, id, &cur);
+	if (rc == CD_ERR_NOTFOUND)
+		json_problem_set(p, 404, "not_found", NULL, "no such device");
+	if (rc)
+		return rc;
+	sodium_memzero(cur.secret_hash, sizeof cur.secret_hash);
+	if (!cur.active) {
+		json_problem_set(p, 409, "decommissioned", NULL, "device %s is decommissioned already", id);
+		return CD_ERR_CONFLICT;
+	}
+	struct iot_device dev;
+	dev_from_store(&cur, &dev);
+	dev.active = false;
+	rc = devices_update(app, actor, &dev, p);
+	if (!rc && out)
+		*out = dev;
+	return rc;
+}
+
 /* ---- CSV import ---------------------------------------------------------------------- */
 
 /* Copies a CSV field into dst[cap]; false when it does not fit. */

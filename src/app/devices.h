@@ -92,6 +92,24 @@ enum cd_err devices_create_many(struct app *app, const struct store_actor *actor
 enum cd_err devices_new_secret(struct app *app, const struct store_actor *actor, const char *id,
 			       char secret_out[65]) CD_MUST_CHECK;
 
+/* Changes a registered device: dev->id names it; name, site, owner, has_point/lat/lng,
+ * address_hex, tags and active are its new values (the type stays; the caller fills every
+ * field, e.g. from devices_get, and changes what it wants). Checked and located again like a
+ * new device; audited "device.update" with before/after. Setting active false decommissions
+ * it: the credentials are replaced by those of a secret nobody holds ("device.decommission",
+ * one transaction), devices_version moves so the broker's password file drops it, HTTP device
+ * posts get 401, the hub drops its messages, and it is offline. Setting active true again
+ * does not give it a secret back (devices_new_secret does; GB/T 26875.3 transmitters need
+ * none). On success *dev is the device as the registry now holds it. CD_ERR_NOTFOUND (p 404),
+ * CD_ERR_INVALID (p 422), CD_ERR_EXISTS (p 409: the address belongs to another device). */
+enum cd_err devices_update(struct app *app, const struct store_actor *actor, struct iot_device *dev,
+			   struct json_problem *p) CD_MUST_CHECK;
+/* Decommissions device id (devices_update with active false, everything else kept, the
+ * transmitter address included, so history still reads). *out (may be NULL) gets the device.
+ * CD_ERR_NOTFOUND (p 404), CD_ERR_CONFLICT (p 409: decommissioned already). */
+enum cd_err devices_decommission(struct app *app, const struct store_actor *actor, const char *id,
+				 struct iot_device *out, struct json_problem *p) CD_MUST_CHECK;
+
 /* True when `type` is one of the eight device types. */
 bool devices_valid_type(const char *type);
 /* Parses one CSV import file (header row naming the columns: id,type,name,site,owner,lat,lng,

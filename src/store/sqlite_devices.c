@@ -209,7 +209,10 @@ enum cd_err store_devices_add(struct store *st, const struct store_actor *actor,
 	return rc;
 }
 
-static enum cd_err update_tx(struct store *st, const struct store_actor *actor, struct store_device *d)
+/* Rewrites the registry fields of d (and, with secret_hash set, the credentials: a
+ * decommission withdraws them), audited as `action` with before/after (never the hashes). */
+static enum cd_err update_tx(struct store *st, const struct store_actor *actor, struct store_device *d,
+			     const char *action, const char *secret_hash, const char *mqtt_hash)
 {
 	char *before = NULL, *after = NULL, target[96];
 	enum cd_err rc = dev_snapshot(st, d->id, &before);
@@ -233,11 +236,25 @@ static enum cd_err update_tx(struct store *st, const struct store_actor *actor, 
 			rc = store__err(st, src, "device update");
 	}
 	sqlite3_finalize(s);
+	if (!rc && secret_hash) {
+		s = prep(st, "UPDATE devices SET secret_hash = ?2, mqtt_hash = ?3 WHERE id = ?1");
+		if (!s) {
+			rc = CD_ERR_STORE;
+		} else {
+			store__bind_text(s, 1, d->id);
+			store__bind_text(s, 2, secret_hash);
+			store__bind_text(s, 3, mqtt_hash);
+			int src = sqlite3_step(s);
+			if (src != SQLITE_DONE)
+				rc = store__err(st, src, "device credentials");
+			sqlite3_finalize(s);
+		}
+	}
 	if (!rc)
 		rc = dev_snapshot(st, d->id, &after);
 	if (!rc) {
 		dev_target(target, sizeof target, d->id);
-		rc = store__audit_add(st, actor, "device.update", target, before, after);
+		rc = store__audit_add(st, actor, action, target, before, after);
 	}
 	xfree(before);
 	xfree(after);
@@ -251,7 +268,21 @@ enum cd_err store_device_update(struct store *st, const struct store_actor *acto
 	store__lock(st);
 	enum cd_err rc = store__begin(st);
 	if (!rc)
-		rc = store__end(st, update_tx(st, actor, d));
+		rc = store__end(st, update_tx(st, actor, d, "device.update", NULL, NULL));
+	store__unlock(st);
+	return rc;
+}
+
+enum cd_err store_device_decommission(struct store *st, const struct store_actor *actor, struct store_device *d,
+				      const char *secret_hash, const char *mqtt_hash)
+{
+	if (!dev_terminated(d) || !d->id[0] || d->active || !secret_hash || !*secret_hash || !mqtt_hash ||
+	    !*mqtt_hash)
+		return CD_ERR_INVALID;
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, update_tx(st, actor, d, "device.decommission", secret_hash, mqtt_hash));
 	store__unlock(st);
 	return rc;
 }

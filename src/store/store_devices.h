@@ -56,6 +56,12 @@ enum cd_err store_devices_add(struct store *st, const struct store_actor *actor,
 enum cd_err store_device_update(struct store *st, const struct store_actor *actor,
 				struct store_device *d) CD_MUST_CHECK;
 
+/* Decommissions device d->id: writes d's registry fields (d->active must be 0) and replaces the
+ * credentials with the given hashes (of a secret nobody holds), in one transaction audited as
+ * "device.decommission" with before/after (no hashes). CD_ERR_NOTFOUND, CD_ERR_INVALID. */
+enum cd_err store_device_decommission(struct store *st, const struct store_actor *actor, struct store_device *d,
+				      const char *secret_hash, const char *mqtt_hash) CD_MUST_CHECK;
+
 /* Replaces the device's credentials (a new secret): "device.secret" audited without the hashes.
  * *updated_at (may be NULL) gets the new updated_at. CD_ERR_NOTFOUND when no such device. */
 enum cd_err store_device_set_secret(struct store *st, const struct store_actor *actor, const char *id,

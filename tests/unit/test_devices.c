@@ -353,6 +353,82 @@ static void test_store_batch_conflict(void)
 	fixture_close(&f);
 }
 
+/* devices_update and devices_decommission: checked, located again, address moves, the
+ * registry follows at once; decommissioning moves devices_version, drops the device from the
+ * broker's credentials, refuses its secret, makes it offline, and is audited once. */
+static void test_update_and_decommission(void)
+{
+	struct fixture *f = &shared;
+	struct iot_device d = make("uitd-77", "uitd");
+	snprintf(d.address_hex, sizeof d.address_hex, "%s", "790300000077");
+	d.has_point = true;
+	d.lat = IN_LAT;
+	d.lng = IN_LNG;
+	char secret[65];
+	struct json_problem p;
+	memset(&p, 0, sizeof p);
+	CHECK_INT_EQ(devices_create(&f->app, &admin, &d, secret, &p), CD_OK);
+	CHECK(devices_check_secret(f->app.devices, "uitd-77", secret));
+	devices_seen(f->app.devices, "uitd-77", 5000);
+
+	struct iot_device u;
+	CHECK(devices_get(f->app.devices, "uitd-77", &u));
+	snprintf(u.name, sizeof u.name, "%s", "新名字");
+	snprintf(u.address_hex, sizeof u.address_hex, "%s", "7903000000AA");
+	snprintf(u.type, sizeof u.type, "%s", "camera"); /* ignored: the type stays */
+	u.has_point = false;
+	memset(&p, 0, sizeof p);
+	CHECK_INT_EQ(devices_update(&f->app, &admin, &u, &p), CD_OK);
+	CHECK_STR_EQ(u.type, "uitd");
+	CHECK_STR_EQ(u.street_code, "");
+	CHECK(u.online); /* a change of fields keeps the online state */
+	char id[IOT_ID_MAX];
+	CHECK(devices_find_address(f->app.devices, "7903000000aa", id));
+	CHECK_STR_EQ(id, "uitd-77");
+	CHECK(!devices_find_address(f->app.devices, "790300000077", id));
+	/* refusals */
+	u.has_point = true;
+	u.lat = 22.48; /* Nanshan */
+	u.lng = 113.91;
+	memset(&p, 0, sizeof p);
+	CHECK_INT_EQ(devices_update(&f->app, &admin, &u, &p), CD_ERR_INVALID);
+	CHECK_INT_EQ(p.status, 422);
+	struct iot_device missing = make("nope-77", "uitd");
+	memset(&p, 0, sizeof p);
+	CHECK_INT_EQ(devices_update(&f->app, &admin, &missing, &p), CD_ERR_NOTFOUND);
+	CHECK_INT_EQ(p.status, 404);
+
+	int64_t audit_before = 0, audit_after = 0;
+	CHECK_INT_EQ(store_audit_count(f->app.st, &audit_before), CD_OK);
+	uint64_t v = devices_version(f->app.devices);
+	size_t online_before = 0;
+	devices_count(f->app.devices, NULL, &online_before);
+	memset(&p, 0, sizeof p);
+	CHECK_INT_EQ(devices_decommission(&f->app, &admin, "uitd-77", &u, &p), CD_OK);
+	CHECK(!u.active);
+	CHECK(!u.online);
+	CHECK_STR_EQ(u.name, "新名字");
+	CHECK(devices_version(f->app.devices) != v);
+	size_t online_after = 0;
+	devices_count(f->app.devices, NULL, &online_after);
+	CHECK_INT_EQ(online_after + 1, online_before);
+	CHECK(!devices_check_secret(f->app.devices, "uitd-77", secret));
+	CHECK_INT_EQ(store_audit_count(f->app.st, &audit_after), CD_OK);
+	CHECK_INT_EQ(audit_after - audit_before, 1); /* one "device.decommission", hashes and all */
+	memset(&p, 0, sizeof p);
+	CHECK_INT_EQ(devices_decommission(&f->app, &admin, "uitd-77", NULL, &p), CD_ERR_CONFLICT);
+	CHECK_INT_EQ(p.status, 409);
+	/* reactivated: active, but the withdrawn secret stays withdrawn */
+	u.active = true;
+	memset(&p, 0, sizeof p);
+	CHECK_INT_EQ(devices_update(&f->app, &admin, &u, &p), CD_OK);
+	CHECK(u.active);
+	CHECK(!devices_check_secret(f->app.devices, "uitd-77", secret));
+	int64_t first_bad = -1;
+	CHECK_INT_EQ(store_audit_verify(f->app.st, &first_bad, NULL, 0), CD_OK);
+	CHECK_INT_EQ(first_bad, 0);
+}
+
 static void test_setup(void)
 {
 	CHECK_INT_EQ(auth_init(), CD_OK);
@@ -371,6 +447,7 @@ static const struct test_case tests[] = {
     {"import_all_or_nothing", test_import_all_or_nothing},
     {"online_sweep_credentials", test_online_sweep_credentials},
     {"store_batch_conflict", test_store_batch_conflict},
+    {"update_and_decommission", test_update_and_decommission},
     {"teardown", test_teardown},
 };
 TEST_MAIN(tests)
