@@ -1,6 +1,7 @@
 /* Acting on a stored case: turns an allowed workflow step into the new case row, its event and
- * the score counters, and writes them in one transaction. The HTTP layer checks scope and
- * parameters; core/workflow decides; this file records. */
+ * the score counters, and writes them in one transaction (or hands them to a caller that
+ * writes many steps at once: casework_prepare). The HTTP layer checks scope and parameters;
+ * core/workflow decides; this file records. */
 #ifndef CD_CASEWORK_H
 #define CD_CASEWORK_H
 
@@ -25,6 +26,9 @@ struct casework_action {
 	int working_days;         /* extension asked or granted, 0 when absent */
 	int64_t into_id;          /* merge: the master case */
 	const char *attachments;  /* JSON array text of file ids, or NULL */
+	int64_t at;               /* when the step happened (Unix seconds), 0 = now: a moment in
+				   * the past records history (the demo, imports) with every stamp,
+				   * on-time comparison, new deadline and score day taken at `at` */
 };
 
 /* Who acts. */
@@ -33,6 +37,29 @@ struct casework_actor {
 	enum auth_role role;
 	struct store_actor store_actor;
 };
+
+/* A decided step, ready to be stored: what casework_apply writes with store_case_apply. */
+struct casework_change {
+	struct store_case after;             /* the new row (version not yet raised) */
+	struct store_case_event ev;          /* its event, at a->at (or now) */
+	struct store_stats_delta deltas[4];  /* score counters: response, closure, reopen, rating,
+					      * rework (at most four apply to one step) */
+	size_t ndeltas;
+	int64_t master_id;                   /* merge / unmerge: the master whose support count
+					      * follows (a second write), else 0 */
+	int master_step;                     /* +1 (merged into it) or -1 (no longer follows it) */
+};
+
+/* Decides `a` on case *c (as read) and builds the change without writing anything: the same
+ * decision, row, event and deltas as casework_apply, for a caller that stores many steps in
+ * one transaction (store_case_apply_steps; the demo's history). Errors as casework_apply's
+ * (CD_ERR_CONFLICT with *why / *allowed when the workflow refuses; CD_ERR_INVALID with *p).
+ * A resume reads the case's last suspension from the store, so a batch must not hold both a
+ * suspend and the resume that follows it. Deadline marks (warned, overdue) are left as in *c
+ * except where the step restarts the clock (reopen, extension, resume). */
+enum cd_err casework_prepare(struct app *app, const struct casework_actor *who, const struct store_case *c,
+			     const struct casework_action *a, struct casework_change *out, uint32_t *allowed,
+			     const char **why, struct json_problem *p) CD_MUST_CHECK;
 
 /* Applies `a` to case *c (as read, with its version). On success *c is the stored new row.
  * CD_ERR_CONFLICT with *why when the workflow refuses it (and *allowed holds the actions the

@@ -1,8 +1,8 @@
 /* Demo mode: a year of plausible history on an empty store, then a simulator; see demo.h and
  * docs/internals/demo.md. Reports go through intake_prepare and the commit queue like any
- * channel's; the workflow steps of the history are decided by core/workflow and recorded with
- * store_case_apply at the moment they would have happened (history_apply below), and the live
- * simulator acts through casework_apply. */
+ * channel's; the workflow steps of the history are built by casework_prepare at the moment they
+ * would have happened (history_apply below), and the live simulator acts through
+ * casework_apply. */
 #include "app/demo.h"
 
 #include <math.h>
@@ -433,17 +433,6 @@ static void fill_request(const struct fake_report *f, int64_t reported_at, struc
 
 /* ---- the history of one case, recorded at the moments it happened ------------------------ */
 
-static struct store_stats_delta delta_at(const struct store_case *c, int64_t at)
-{
-	struct store_stats_delta d;
-	memset(&d, 0, sizeof d);
-	d.at = at;
-	snprintf(d.unit_code, sizeof d.unit_code, "%s", c->unit_code);
-	snprintf(d.street_code, sizeof d.street_code, "%s", c->street_code);
-	snprintf(d.category_code, sizeof d.category_code, "%s", c->category_code);
-	return d;
-}
-
 /* The street office of the case's street: a dispatcher's choice when the list names no unit. */
 static const char *street_office(const struct world *w, const char *street)
 {
@@ -453,141 +442,80 @@ static const char *street_office(const struct world *w, const char *street)
 	return w->nunits ? w->units[0].code : NULL;
 }
 
-/* One step of a case's past: the workflow decides (so the history only holds steps the rules
- * allow), and the step is recorded at time `at` with the row fields, event and score counters
- * casework_apply would record at that moment. Only the steps the demo takes are handled
- * (register, reject, dispatch, accept, handle, verify, close, rate). */
+/* The deadline marks a step of the past leaves: a case that ends here keeps them as they stood
+ * at `at` (a rating keeps the closure's); an open one carries both until history_release hands
+ * it to the scheduler, which would otherwise mark it (now) between two steps of its past. */
+static void history_marks(struct store_case *after, enum workflow_action a, int64_t at)
+{
+	enum workflow_state s;
+	if (workflow_state_parse(after->status, &s) || !workflow_state_is_final(s)) {
+		after->warned = after->overdue = 1;
+	} else if (a != WF_ACTION_RATE) {
+		after->overdue = after->deadline && at > after->deadline;
+		after->warned = after->overdue || (after->warn_at && at >= after->warn_at);
+	}
+}
+
+/* One step of a case's past, decided and built by casework_prepare as the console's would be,
+ * at time `at` (so the stamps, deadlines and score days are those of that moment). The
+ * dispatcher registers with the category the classifier proposes when the case has none, and
+ * dispatches to the street office when the responsibility list names no unit. */
 static enum cd_err history_apply(struct app *app, struct world *w, struct store_case *c,
-				 enum workflow_action a, enum auth_role role, const char *actor, int64_t at,
+				 enum workflow_action action, enum auth_role role, const char *actor, int64_t at,
 				 bool negative, enum workflow_satisfaction sat, const char *text)
 {
-	struct workflow_case facts = casework_facts(c);
-	struct workflow_step step;
-	enum cd_err rc = workflow_decide(&facts, role, a, negative, &step, NULL);
-	if (rc)
-		return rc;
-	struct store_case after = *c;
-	struct store_stats_delta deltas[4];
-	size_t nd = 0;
-	snprintf(after.status, sizeof after.status, "%s", workflow_state_name(step.after.state));
-	snprintf(after.level, sizeof after.level, "%s", workflow_level_name(step.after.level));
-	if (a == WF_ACTION_REGISTER) {
-		after.registered_at = at;
-		if (!after.category_code[0]) { /* the dispatcher picks what the classifier only proposed */
-			struct classify_result top;
-			double auto_min;
-			if (intake_classify(app, after.title, after.description, 1, &top, &auto_min) == 1 &&
-			    category_get(app->cats, top.code)) {
-				snprintf(after.category_code, sizeof after.category_code, "%s", top.code);
-				snprintf(after.category_source, sizeof after.category_source, "dispatcher");
-				after.category_confidence = 1.0;
-				intake_route(app, after.category_code, after.community_code,
-					     after.street_code, after.unit_code);
-				struct cal_limit lim;
-				intake_category_limit(app, after.category_code, &lim, after.urgency);
-				snprintf(after.limit_kind, sizeof after.limit_kind, "%s",
-					 cal_kind_name(lim.kind));
-				after.limit_value =
-				    lim.kind == CAL_WORKING_DAYS ? lim.amount : lim.amount / 60.0;
-				if (intake_deadline(app, after.reported_at, lim, &after.deadline,
-						    &after.warn_at))
-					return CD_ERR_INVALID;
-			}
+	struct casework_action a;
+	char category[STORE_CATEGORY_MAX];
+	memset(&a, 0, sizeof a);
+	a.action = action;
+	a.at = at;
+	a.approved = true;
+	switch (action) {
+	case WF_ACTION_REJECT:
+		a.reason = text;
+		break;
+	case WF_ACTION_HANDLE:
+		a.result = text;
+		break;
+	case WF_ACTION_VERIFY:
+		a.passed = !negative;
+		a.comment = text;
+		break;
+	case WF_ACTION_RATE:
+		a.satisfaction = sat;
+		a.comment = text;
+		break;
+	default:
+		a.comment = text;
+		break;
+	}
+	if (action == WF_ACTION_REGISTER && !c->category_code[0]) {
+		struct classify_result top;
+		double auto_min;
+		if (intake_classify(app, c->title, c->description, 1, &top, &auto_min) == 1 &&
+		    category_get(app->cats, top.code)) {
+			snprintf(category, sizeof category, "%s", top.code);
+			a.category = category;
 		}
 	}
-	if (a == WF_ACTION_HANDLE)
-		after.handled_at = at;
-	if (step.effects & WF_EFFECT_SET_UNIT) {
-		if (!after.unit_code[0])
-			intake_route(app, after.category_code, after.community_code, after.street_code,
-				     after.unit_code);
-		if (!after.unit_code[0]) {
-			const char *office = street_office(w, after.street_code);
-			if (!office)
-				return CD_ERR_INVALID;
-			snprintf(after.unit_code, sizeof after.unit_code, "%s", office);
-		}
-		after.dispatched_at = at;
+	struct casework_actor who = {actor, role, {actor, ""}};
+	struct casework_change *ch = xmalloc(sizeof *ch);
+	uint32_t allowed;
+	const char *why;
+	struct json_problem p;
+	enum cd_err rc = casework_prepare(app, &who, c, &a, ch, &allowed, &why, &p);
+	if (rc == CD_ERR_INVALID && action == WF_ACTION_DISPATCH) {
+		a.unit = street_office(w, c->street_code);
+		rc = a.unit ? casework_prepare(app, &who, c, &a, ch, &allowed, &why, &p) : rc;
 	}
-	if (step.effects & WF_EFFECT_RESPONSE && !after.first_response_at) {
-		after.first_response_at = at;
-		struct store_stats_delta d = delta_at(&after, at);
-		d.responded = 1;
-		d.responded_on_time = !after.deadline || at <= after.deadline;
-		deltas[nd++] = d;
+	if (!rc) {
+		history_marks(&ch->after, action, at);
+		rc = store_case_apply(app->st, &who.store_actor, c->id, c->version, &ch->after, &ch->ev,
+				      ch->deltas, ch->ndeltas);
 	}
-	if (step.effects & WF_EFFECT_CLOSURE) {
-		after.closed_at = at;
-		struct store_stats_delta d = delta_at(&after, at);
-		d.closed = 1;
-		d.closed_on_time = !after.deadline || at <= after.deadline;
-		d.handling_seconds_sum = at - after.reported_at;
-		deltas[nd++] = d;
-	}
-	if (step.effects & WF_EFFECT_REOPEN) {
-		if (c->closed_at) {
-			struct store_stats_delta d = delta_at(c, c->closed_at);
-			d.closed = -1;
-			d.closed_on_time = -(!c->deadline || c->closed_at <= c->deadline);
-			d.handling_seconds_sum = -(c->closed_at - c->reported_at);
-			deltas[nd++] = d;
-		}
-		after.closed_at = 0;
-		struct cal_limit lim;
-		char urgency[16];
-		intake_category_limit(app, after.category_code, &lim, urgency);
-		if (intake_deadline(app, at, lim, &after.deadline, &after.warn_at) == CD_OK)
-			after.warned = after.overdue = 0;
-	}
-	if (step.effects & WF_EFFECT_RATING) {
-		snprintf(after.satisfaction, sizeof after.satisfaction, "%s",
-			 workflow_satisfaction_name(sat));
-		struct store_stats_delta d = delta_at(&after, at);
-		d.rated = 1;
-		d.satisfied = sat == WF_SAT_SATISFIED;
-		d.basically_satisfied = sat == WF_SAT_BASICALLY_SATISFIED;
-		d.dissatisfied = sat == WF_SAT_DISSATISFIED;
-		deltas[nd++] = d;
-	}
-	if (step.effects & WF_EFFECT_REWORK && nd < sizeof deltas / sizeof deltas[0]) {
-		after.rework_count++;
-		struct store_stats_delta d = delta_at(&after, at);
-		d.rework = 1;
-		deltas[nd++] = d;
-	}
-	/* The deadline marks: a case that ends here keeps them as they stood at `at` (a rating
-	 * keeps the closure's); an open one carries both until history_release hands it to the
-	 * scheduler, which would otherwise mark it (now) between two steps of its past. */
-	if (!workflow_state_is_final(step.after.state)) {
-		after.warned = after.overdue = 1;
-	} else if (a != WF_ACTION_RATE) {
-		after.overdue = after.deadline && at > after.deadline;
-		after.warned = after.overdue || (after.warn_at && at >= after.warn_at);
-	}
-
-	struct store_case_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.at = at;
-	snprintf(ev.actor, sizeof ev.actor, "%s", actor);
-	snprintf(ev.role, sizeof ev.role, "%s", auth_role_name(role));
-	snprintf(ev.action, sizeof ev.action, "%s", workflow_action_name(a));
-	snprintf(ev.from_status, sizeof ev.from_status, "%s", c->status);
-	snprintf(ev.to_status, sizeof ev.to_status, "%s", after.status);
-	snprintf(ev.comment, sizeof ev.comment, "%s", text ? text : "");
-	if (a == WF_ACTION_VERIFY)
-		snprintf(ev.data, sizeof ev.data, "{\"passed\":%s}", negative ? "false" : "true");
-	else if (strcmp(c->unit_code, after.unit_code) != 0)
-		snprintf(ev.data, sizeof ev.data, "{\"unit\":\"%s\"}", after.unit_code);
-	else if (a == WF_ACTION_HANDLE && text)
-		snprintf(ev.data, sizeof ev.data, "{\"result\":\"%s\"}", text); /* the texts hold no quotes */
-	else if (a == WF_ACTION_REJECT && text)
-		snprintf(ev.data, sizeof ev.data, "{\"reason\":\"%s\"}", text);
-	else
-		snprintf(ev.data, sizeof ev.data, "{}");
-	struct store_actor sa = {actor, ""};
-	rc = store_case_apply(app->st, &sa, c->id, c->version, &after, &ev, deltas, nd);
 	if (!rc)
-		*c = after;
+		*c = ch->after;
+	xfree(ch);
 	return rc;
 }
 
