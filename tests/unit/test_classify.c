@@ -234,6 +234,7 @@ static void test_select_and_nested(void)
 	CHECK(r.accuracy >= 0.9); /* three topics with disjoint words */
 	CHECK(best.idf == 0 || best.idf == 1);
 	CHECK(best.title_weight == 0 || best.title_weight == 1);
+	CHECK(best.nb_weight == 0 || best.nb_weight == p.nb_weight);
 	CHECK_INT_EQ(best.epochs, 10); /* the rest comes from the base */
 	CHECK_INT_EQ(classify_cv_nested(s, &p, 3, 2, 7, &n), CD_OK);
 	CHECK_INT_EQ(n.n, classify_set_count(s));
@@ -244,6 +245,43 @@ static void test_select_and_nested(void)
 	CHECK_INT_EQ(classify_cv(s, &p, 3, 99, &a), CD_OK);
 	CHECK_INT_EQ(classify_cv(s, &p, 3, 99, &b), CD_OK);
 	CHECK(memcmp(&a, &b, sizeof a) == 0);
+	classify_set_free(s);
+}
+
+/* The complement naive Bayes term alone (SGD given almost no step) already separates the
+ * topics, and it is folded into the weights: the model ranks with it, and without it (weight
+ * 0) the same near-untrained model cannot. Out-of-range weights are refused. */
+static void test_naive_bayes_folded(void)
+{
+	struct classify_set *s = synthetic_set();
+	struct classify_params p;
+	small_params(&p);
+	p.epochs = 1;
+	p.lr = 1e-6;
+	struct classify_model *with = NULL, *without = NULL;
+	CHECK_INT_EQ(classify_train(s, &p, &with), CD_OK);
+	p.nb_weight = 0;
+	CHECK_INT_EQ(classify_train(s, &p, &without), CD_OK);
+	const char *texts[][2] = {
+	    {"楼下垃圾堆了一个星期没人清理", "环卫"},
+	    {"老板拖欠我们三个月工资", "劳动"},
+	    {"学校强制学生补课还要收费", "教育"},
+	};
+	for (size_t i = 0; with && without && i < sizeof texts / sizeof texts[0]; i++) {
+		size_t lw = 9, lo = 9;
+		double pw = 0, po = 0;
+		CHECK_INT_EQ(classify_model_rank(with, texts[i][0], strlen(texts[i][0]), 1, &lw, &pw), 1);
+		CHECK_INT_EQ(classify_model_rank(without, texts[i][0], strlen(texts[i][0]), 1, &lo, &po), 1);
+		CHECK_STR_EQ(classify_model_label_name(with, lw), texts[i][1]);
+		CHECK(pw > 0.5);  /* NB's evidence, not a coin toss */
+		CHECK(po < 0.35); /* three labels, almost no training: near uniform */
+	}
+	p.nb_weight = 101;
+	struct classify_model *bad = NULL;
+	CHECK_INT_EQ(classify_train(s, &p, &bad), CD_ERR_INVALID);
+	CHECK(bad == NULL);
+	classify_model_free(with);
+	classify_model_free(without);
 	classify_set_free(s);
 }
 
@@ -606,6 +644,7 @@ static const struct test_case tests[] = {
     {"classify_fn_interface", test_classify_fn_interface},
     {"temperature", test_temperature},
     {"select_and_nested", test_select_and_nested},
+    {"naive_bayes_folded", test_naive_bayes_folded},
     {"round_trip", test_round_trip},
     {"threads_share_a_model", test_threads_share_a_model},
     {"corrupt_files_refused", test_corrupt_files_refused},
