@@ -14,6 +14,7 @@
 #include "app/casework.h"
 #include "app/categories.h"
 #include "app/commit_queue.h"
+#include "app/automerge.h"
 #include "app/demo.h"
 #include "app/events.h"
 #include "app/iot.h"
@@ -249,6 +250,7 @@ out:
 	http_server_stop(srv);
 	iot_stop(&app);
 	commit_queue_stop(app.intake);
+	automerge_stop(); /* its merges use the store and the duplicate finder: before both go */
 	similar_free(app.similar); /* after the server and the intake writer stopped */
 	webhooks_stop(app.webhooks); /* before events_free: it unsubscribes from the bus */
 	events_free(app.events); /* after http_server_stop: no stream unsubscribes any more */
