@@ -233,13 +233,18 @@ static void open_case(struct alerts *a, struct store_alert *al, const char *addr
 	if (created)
 		count_one(a, &a->stats.cases_opened);
 	struct store_alert linked;
-	if (store_alert_set_case(app->st, &system_actor, al->id, &c) == CD_OK &&
-	    store_alert_get(app->st, al->id, &linked) == CD_OK)
+	rc = store_alert_set_case(app->st, &system_actor, al->id, &c);
+	if (rc)
+		log_warn("alert: case not linked", "\"alert\":%" PRId64 ",\"case\":\"%s\",\"error\":\"%s\"", al->id,
+			 c.ref, cd_err_name(rc));
+	else if (store_alert_get(app->st, al->id, &linked) == CD_OK)
 		*al = linked;
 }
 
-/* Writes "alert_cleared" into the history of the alert's case (status unchanged). */
-static void note_cleared(struct app *app, const struct store_alert *al, const char *who, const char *role)
+/* Writes "alert_cleared" or, with acked, "alert_acknowledged" into the history of the alert's
+ * case (status unchanged), by who with the person's comment, and republishes the case. */
+static void note_on_case(struct app *app, const struct store_alert *al, bool acked, const char *who,
+			 const char *role)
 {
 	if (!al->case_id)
 		return;
@@ -252,12 +257,12 @@ static void note_cleared(struct app *app, const struct store_alert *al, const ch
 		memset(&ev, 0, sizeof ev);
 		snprintf(ev.actor, sizeof ev.actor, "%s", who ? who : "system");
 		snprintf(ev.role, sizeof ev.role, "%s", role ? role : "system");
-		snprintf(ev.action, sizeof ev.action, "alert_cleared");
+		snprintf(ev.action, sizeof ev.action, "%s", acked ? "alert_acknowledged" : "alert_cleared");
 		snprintf(ev.from_status, sizeof ev.from_status, "%s", c.status);
 		snprintf(ev.to_status, sizeof ev.to_status, "%s", c.status);
-		snprintf(ev.comment, sizeof ev.comment,
-			 "预警已解除 (alert %" PRId64 " cleared by %s)%s%.900s", al->id, who ? who : "system",
-			 al->note[0] ? ": " : "", al->note);
+		snprintf(ev.comment, sizeof ev.comment, "%s (alert %" PRId64 " %s by %s)%s%.900s",
+			 acked ? "预警已确认" : "预警已解除", al->id, acked ? "acknowledged" : "cleared",
+			 who ? who : "system", al->note[0] ? ": " : "", al->note);
 		snprintf(ev.data, sizeof ev.data, "{\"alert_id\":%" PRId64 ",\"level\":\"%s\"}", al->id,
 			 al->level);
 		struct store_actor actor = {who ? who : "system", NULL};
@@ -265,9 +270,10 @@ static void note_cleared(struct app *app, const struct store_alert *al, const ch
 		if (rc == CD_ERR_CONFLICT)
 			continue; /* changed meanwhile: read it again */
 		if (rc == CD_OK)
-			events_case(app->events, "case.alert_cleared", &after);
+			events_case(app->events, acked ? "case.alert_acknowledged" : "case.alert_cleared", &after);
 		else
-			log_warn("alert: clearing not noted on the case", "\"alert\":%" PRId64, al->id);
+			log_warn("alert: not noted on the case", "\"alert\":%" PRId64 ",\"acknowledged\":%d", al->id,
+				 acked);
 		return;
 	}
 }
@@ -336,7 +342,7 @@ static void clear_alert(struct alerts *a, const char *key, const char *device, c
 	if (store_alert_clear(a->app->st, &system_actor, al.id, why, now_ms(), &al) != CD_OK)
 		return;
 	count_one(a, &a->stats.cleared);
-	note_cleared(a->app, &al, "system", "system");
+	note_on_case(a->app, &al, false, "system", "system");
 	alerts_publish(a->app, "alert.cleared", &al);
 }
 
@@ -610,7 +616,7 @@ static void handle(struct alerts *a, struct msg *m)
 			if (al.rule_id)
 				rules_cleared(a->engine, al.rule_id, al.device, key_metric(al.key),
 					      al.cleared_at_ms ? al.cleared_at_ms : now_ms());
-			note_cleared(a->app, &al, al.cleared_by, NULL);
+			note_on_case(a->app, &al, false, al.cleared_by, NULL);
 		}
 		break;
 	}
@@ -871,6 +877,8 @@ enum cd_err alerts_act(struct app *app, const struct store_actor *actor, const c
 	if (rc)
 		return rc;
 	alerts_publish(app, clear ? "alert.cleared" : "alert.acknowledged", &al);
+	if (!clear) /* on the caller's thread: the engine has nothing to do with it */
+		note_on_case(app, &al, true, actor->name, role);
 	if (clear) {
 		if (app->alerts) {
 			struct msg *m = msg_new(M_CLEARED, NULL);
@@ -878,7 +886,7 @@ enum cd_err alerts_act(struct app *app, const struct store_actor *actor, const c
 			enqueue(app->alerts, m);
 			count_one(app->alerts, &app->alerts->stats.cleared);
 		} else {
-			note_cleared(app, &al, actor->name, role);
+			note_on_case(app, &al, false, actor->name, role);
 		}
 	}
 	if (out)

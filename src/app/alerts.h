@@ -103,8 +103,9 @@ enum cd_err alerts_rules_import(struct store *st, const struct store_actor *acto
 enum cd_err alerts_load_default_rules(struct app *app, const char *district_dir) CD_MUST_CHECK;
 
 /* A person acknowledges (clear false) or clears alert id: stored (audited, as actor), published
- * ("alert.acknowledged" / "alert.cleared"), and for a clear the engine is told (suppression
- * starts) and the clearing is noted on the alert's case. Works with app->alerts NULL (IoT off):
+ * ("alert.acknowledged" / "alert.cleared") and noted on the alert's case ("alert_acknowledged"
+ * at once, on the caller's thread; "alert_cleared" by the worker, which also tells the engine so
+ * that suppression starts). Works with app->alerts NULL (IoT off):
  * then the note is written at once. *out (may be NULL) gets the new row. CD_ERR_NOTFOUND,
  * CD_ERR_CONFLICT (already acknowledged/cleared), CD_ERR_INVALID (comment too long). */
 enum cd_err alerts_act(struct app *app, const struct store_actor *actor, const char *role, int64_t id,

@@ -563,6 +563,9 @@ enum cd_err store_alert_set_case(struct store *st, const struct store_actor *act
 				 const struct store_case *c)
 {
 	struct change_op op = {actor, id, "alert.case", NULL, 0, c, NULL};
+	/* a case just taken by the intake journal may not be in the cases table yet: the link
+	 * (a foreign key) waits for it rather than failing */
+	store__journal_wait_case(st, c->id);
 	return in_tx(st, change_tx, &op);
 }
 

@@ -221,6 +221,10 @@ def test_fire_alarm_event_acknowledge_and_clear():
         r = s.request("POST", path, {"action": "acknowledge", "comment": "已通知物业"}, token=t["dongmen"])
         assert r.status == 200 and r.json()["status"] == "acknowledged", r
         assert r.json()["acknowledged_by"] == "dongmen", r
+        # the acknowledgement is on the case by the time the API answers
+        acked = [e for e in case_of(s, t["disp"], al["case_ref"])["history"] if e["action"] == "alert_acknowledged"]
+        assert len(acked) == 1 and acked[0]["actor"] == "dongmen" and "已通知物业" in acked[0]["comment"], acked
+        assert acked[0]["data"]["alert_id"] == al["id"], acked
         expect_error(s.request("POST", path, {"action": "acknowledge"}, token=t["disp"]), 409)
         expect_error(s.request("POST", path, {"action": "clear"}, token=t["guiyuan"]), 404)
         r = s.request("POST", path, {"action": "clear", "comment": "误报，已复位"}, token=t["disp"])
@@ -305,7 +309,7 @@ def test_default_rules_and_cli_import():
         else:
             names = [x["name"] for x in listed]
             assert sorted(names) == sorted(DEFAULT_NAMES), names
-            hydrant = [x for x in listed if x["metric"] == "pressure_mpa.*"]
+            hydrant = [x for x in listed if x.get("metric") == "pressure_mpa.*"]
             assert hydrant and hydrant[0]["level"] == "orange" and hydrant[0]["value"] == 0.1, hydrant
             offline = [x for x in listed if x["kind"] == "absence"][0]
             assert offline["window_s"] == 1800 and offline["level"] == "blue", offline
