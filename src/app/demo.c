@@ -21,6 +21,7 @@
 #include "app/intake.h"
 #include "app/iot.h"
 #include "app/mapview.h"
+#include "store/store_case_batch.h"
 #include "core/category.h"
 #include "core/classify.h"
 #include "core/geo.h"
@@ -442,9 +443,55 @@ static const char *street_office(const struct world *w, const char *street)
 	return w->nunits ? w->units[0].code : NULL;
 }
 
+/* ---- a case's past, written many steps to a transaction ------------------------------------ */
+
+/* One step waiting to be written (or the release of a case that took none). */
+struct history_entry {
+	int64_t case_id;
+	int64_t expected_version; /* the version the step was decided on */
+	bool has_event;		  /* false: only the deadline marks change (history_release) */
+	struct casework_change ch;
+};
+
+#define HISTORY_FLUSH_STEPS 2048 /* written once this many are waiting (whole cases only) */
+#define HISTORY_CASE_STEPS 32	 /* room for one more case (the longest path is 16 steps) */
+#define HISTORY_RETRIES 16	 /* cases dropped from one batch at most (changed meanwhile) */
+
+/* The steps of whole cases waiting for one store_case_apply_steps call, and what was written. */
+struct history {
+	struct app *app;
+	struct world *w;
+	struct history_entry *e; /* HISTORY_FLUSH_STEPS + HISTORY_CASE_STEPS of them */
+	size_t n;
+	struct store_case_step *steps; /* built from e at each flush */
+	struct store_actor *actors;
+	size_t written;	   /* steps committed (with an event) */
+	size_t dropped;	   /* cases whose past was dropped (someone acted on them meanwhile) */
+	double write_s;	   /* time spent writing */
+};
+
+static void history_init(struct history *h, struct app *app, struct world *w)
+{
+	memset(h, 0, sizeof *h);
+	h->app = app;
+	h->w = w;
+	size_t cap = HISTORY_FLUSH_STEPS + HISTORY_CASE_STEPS;
+	h->e = xmalloc(cap * sizeof *h->e);
+	h->steps = xmalloc(cap * sizeof *h->steps);
+	h->actors = xmalloc(cap * sizeof *h->actors);
+}
+
+static void history_release_all(struct history *h)
+{
+	xfree(h->e);
+	xfree(h->steps);
+	xfree(h->actors);
+	memset(h, 0, sizeof *h);
+}
+
 /* The deadline marks a step of the past leaves: a case that ends here keeps them as they stood
  * at `at` (a rating keeps the closure's); an open one carries both until history_release hands
- * it to the scheduler, which would otherwise mark it (now) between two steps of its past. */
+ * it to the scheduler (which would otherwise mark it, now, before its past is written). */
 static void history_marks(struct store_case *after, enum workflow_action a, int64_t at)
 {
 	enum workflow_state s;
@@ -457,15 +504,18 @@ static void history_marks(struct store_case *after, enum workflow_action a, int6
 }
 
 /* One step of a case's past, decided and built by casework_prepare as the console's would be,
- * at time `at` (so the stamps, deadlines and score days are those of that moment). The
- * dispatcher registers with the category the classifier proposes when the case has none, and
- * dispatches to the street office when the responsibility list names no unit. */
-static enum cd_err history_apply(struct app *app, struct world *w, struct store_case *c,
-				 enum workflow_action action, enum auth_role role, const char *actor, int64_t at,
-				 bool negative, enum workflow_satisfaction sat, const char *text)
+ * at time `at` (so the stamps, deadlines and score days are those of that moment), and queued.
+ * *c becomes the row it leaves (its version as it will be stored). The dispatcher registers
+ * with the category the classifier proposes when the case has none, and dispatches to the
+ * street office when the responsibility list names no unit. */
+static enum cd_err history_apply(struct history *h, struct store_case *c, enum workflow_action action,
+				 enum auth_role role, const char *actor, int64_t at, bool negative,
+				 enum workflow_satisfaction sat, const char *text)
 {
 	struct casework_action a;
 	char category[STORE_CATEGORY_MAX];
+	if (h->n >= HISTORY_FLUSH_STEPS + HISTORY_CASE_STEPS)
+		return CD_ERR_TOOBIG;
 	memset(&a, 0, sizeof a);
 	a.action = action;
 	a.at = at;
@@ -492,47 +542,117 @@ static enum cd_err history_apply(struct app *app, struct world *w, struct store_
 	if (action == WF_ACTION_REGISTER && !c->category_code[0]) {
 		struct classify_result top;
 		double auto_min;
-		if (intake_classify(app, c->title, c->description, 1, &top, &auto_min) == 1 &&
-		    category_get(app->cats, top.code)) {
+		if (intake_classify(h->app, c->title, c->description, 1, &top, &auto_min) == 1 &&
+		    category_get(h->app->cats, top.code)) {
 			snprintf(category, sizeof category, "%s", top.code);
 			a.category = category;
 		}
 	}
 	struct casework_actor who = {actor, role, {actor, ""}};
-	struct casework_change *ch = xmalloc(sizeof *ch);
+	struct history_entry *e = &h->e[h->n];
 	uint32_t allowed;
 	const char *why;
 	struct json_problem p;
-	enum cd_err rc = casework_prepare(app, &who, c, &a, ch, &allowed, &why, &p);
+	enum cd_err rc = casework_prepare(h->app, &who, c, &a, &e->ch, &allowed, &why, &p);
 	if (rc == CD_ERR_INVALID && action == WF_ACTION_DISPATCH) {
-		a.unit = street_office(w, c->street_code);
-		rc = a.unit ? casework_prepare(app, &who, c, &a, ch, &allowed, &why, &p) : rc;
+		a.unit = street_office(h->w, c->street_code);
+		rc = a.unit ? casework_prepare(h->app, &who, c, &a, &e->ch, &allowed, &why, &p) : rc;
 	}
-	if (!rc) {
-		history_marks(&ch->after, action, at);
-		rc = store_case_apply(app->st, &who.store_actor, c->id, c->version, &ch->after, &ch->ev,
-				      ch->deltas, ch->ndeltas);
-	}
-	if (!rc)
-		*c = ch->after;
-	xfree(ch);
-	return rc;
+	if (rc)
+		return rc;
+	history_marks(&e->ch.after, action, at);
+	e->case_id = c->id;
+	e->expected_version = c->version;
+	e->has_event = true;
+	h->n++;
+	*c = e->ch.after;
+	c->version++;
+	return CD_OK;
 }
 
 /* After its history, an open case is handed to the deadline scheduler, which marks it (with
  * events, now) if its warning point or deadline has passed. Until then seeded cases carry the
- * marks (see seed_run), so the scheduler leaves them alone while their past is being written. */
-static enum cd_err history_release(struct app *app, struct store_case *c)
+ * marks (see seed_run), so the scheduler leaves them alone while their past is being written.
+ * The marks are cleared in the case's last queued step, or in a step of their own when it took
+ * none. */
+static void history_release(struct history *h, struct store_case *c)
 {
 	enum workflow_state s;
 	if (workflow_state_parse(c->status, &s) || workflow_state_is_final(s))
-		return CD_OK;
-	struct store_case after = *c;
-	struct store_actor sa = {"system", ""};
-	after.warned = after.overdue = 0;
-	enum cd_err rc = store_case_apply(app->st, &sa, c->id, c->version, &after, NULL, NULL, 0);
-	if (!rc)
-		*c = after;
+		return;
+	c->warned = c->overdue = 0;
+	if (h->n && h->e[h->n - 1].case_id == c->id) {
+		h->e[h->n - 1].ch.after.warned = h->e[h->n - 1].ch.after.overdue = 0;
+		return;
+	}
+	struct history_entry *e = &h->e[h->n++];
+	memset(&e->ch, 0, sizeof e->ch);
+	e->ch.after = *c;
+	e->case_id = c->id;
+	e->expected_version = c->version;
+	e->has_event = false;
+	c->version++;
+}
+
+/* Gives a case whose past could not be written to the scheduler as it is stored. */
+static void history_give_back(struct app *app, int64_t case_id)
+{
+	struct store_case *c = xmalloc(sizeof *c);
+	struct store_actor sys = {"system", ""};
+	enum workflow_state s;
+	if (store_case_get_by_id(app->st, case_id, c) == CD_OK && !workflow_state_parse(c->status, &s) &&
+	    !workflow_state_is_final(s) && (c->warned || c->overdue)) {
+		int64_t v = c->version;
+		c->warned = c->overdue = 0;
+		if (store_case_apply(app->st, &sys, case_id, v, c, NULL, NULL, 0))
+			log_warn("demo: case not released to the scheduler", "\"case\":\"%s\"", c->ref);
+	}
+	xfree(c);
+}
+
+/* Writes the queued steps in one transaction. When a case changed meanwhile (someone acted on
+ * it in the console while it was being seeded), its past is dropped and the rest written. */
+static enum cd_err history_flush(struct history *h)
+{
+	struct timespec t0, t1;
+	enum cd_err rc = CD_OK;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int attempt = 0; h->n && attempt <= HISTORY_RETRIES; attempt++) {
+		for (size_t i = 0; i < h->n; i++) {
+			struct history_entry *e = &h->e[i];
+			h->actors[i].name = e->has_event ? e->ch.ev.actor : "system";
+			h->actors[i].client = "";
+			h->steps[i] = (struct store_case_step){e->case_id, e->expected_version, &e->ch.after,
+								e->has_event ? &e->ch.ev : NULL, e->ch.deltas,
+								e->ch.ndeltas, &h->actors[i]};
+		}
+		size_t failed = 0;
+		rc = store_case_apply_steps(h->app->st, h->steps, h->n, &failed);
+		if (!rc) {
+			for (size_t i = 0; i < h->n; i++)
+				h->written += h->e[i].has_event;
+			h->n = 0;
+			break;
+		}
+		if (failed >= h->n || (rc != CD_ERR_CONFLICT && rc != CD_ERR_NOTFOUND && rc != CD_ERR_INVALID))
+			break;
+		int64_t id = h->e[failed].case_id;
+		log_warn("demo: a case changed while its past was written; that past is dropped",
+			 "\"case\":\"%s\",\"error\":\"%s\"", h->e[failed].ch.after.ref, cd_err_name(rc));
+		size_t k = 0;
+		for (size_t i = 0; i < h->n; i++)
+			if (h->e[i].case_id != id) {
+				if (k != i)
+					h->e[k] = h->e[i];
+				k++;
+			}
+		h->n = k;
+		h->dropped++;
+		history_give_back(h->app, id);
+	}
+	h->n = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	h->write_s += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	return rc;
 }
 
@@ -557,29 +677,29 @@ static double delay(struct world *w, double median)
 
 /* Plays one case's past up to `now`: each step happens at a plausible moment after the last,
  * and the case stops wherever `now` falls. Returns the steps recorded. */
-static size_t play_history(struct app *app, struct world *w, struct store_case *c, int64_t now)
+static size_t play_history(struct history *h, struct store_case *c, int64_t now)
 {
+	struct app *app = h->app;
+	struct world *w = h->w;
 	size_t steps = 0;
 	int64_t t = c->reported_at;
 	const char *dispatcher = "dispatcher.district";
 	const char *staff = "unit.staff";
 	char unit_actor[STORE_USERNAME_MAX];
-#define STEP(a, role, who, minutes, neg, sat, text)                                                          \
-	do {                                                                                                 \
-		int64_t next_ = after_working(app, t, delay(w, (minutes)));                                  \
-		if (next_ >= now)                                                                            \
-			return steps;                                                                        \
-		enum cd_err rc_ = history_apply(app, w, c, (a), (role), (who), next_, (neg), (sat), (text)); \
-		if (rc_ == CD_ERR_CONFLICT && store_case_get_by_id(app->st, c->id, c) == CD_OK)              \
-			rc_ = history_apply(app, w, c, (a), (role), (who), next_, (neg), (sat), (text));     \
-		if (rc_) {                                                                                   \
-			log_warn("demo: history step refused",                                               \
-				 "\"case\":\"%s\",\"action\":\"%s\",\"error\":\"%s\"", c->ref,               \
-				 workflow_action_name(a), cd_err_name(rc_));                                 \
-			return steps;                                                                        \
-		}                                                                                            \
-		t = next_;                                                                                   \
-		steps++;                                                                                     \
+#define STEP(a, role, who, minutes, neg, sat, text)                                                    \
+	do {                                                                                           \
+		int64_t next_ = after_working(app, t, delay(w, (minutes)));                            \
+		if (next_ >= now)                                                                      \
+			return steps;                                                                  \
+		enum cd_err rc_ = history_apply(h, c, (a), (role), (who), next_, (neg), (sat), (text)); \
+		if (rc_) {                                                                             \
+			log_warn("demo: history step refused",                                         \
+				 "\"case\":\"%s\",\"action\":\"%s\",\"error\":\"%s\"", c->ref,         \
+				 workflow_action_name(a), cd_err_name(rc_));                           \
+			return steps;                                                                  \
+		}                                                                                      \
+		t = next_;                                                                             \
+		steps++;                                                                               \
 	} while (0)
 
 	if (rng_chance(&w->rng, 0.04)) {
@@ -747,6 +867,8 @@ static enum cd_err seed_run(struct app *app, const struct demo_options *opt, str
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_cond_init(&b->cv, NULL);
 	struct fake_report *f = xmalloc(sizeof *f);
+	struct history h;
+	history_init(&h, app, &w);
 	struct timespec t0;
 	double intake_s = 0, steps_s = 0;
 	/* Newest first: the console has the recent weeks (open cases, live deadlines) within
@@ -799,17 +921,28 @@ static enum cd_err seed_run(struct app *app, const struct demo_options *opt, str
 				recent = xrealloc(recent, (nrecent + 1) * sizeof *recent);
 				recent[nrecent++] = b->c[i].id;
 			}
-			stats.steps += play_history(app, &w, &b->c[i], now);
-			enum cd_err hr = history_release(app, &b->c[i]);
-			if (hr)
-				log_warn("demo: case not released to the scheduler",
-					 "\"case\":\"%s\",\"error\":\"%s\"", b->c[i].ref, cd_err_name(hr));
+			play_history(&h, &b->c[i], now);
+			history_release(&h, &b->c[i]);
+			if (h.n >= HISTORY_FLUSH_STEPS && !rc)
+				rc = history_flush(&h);
 		}
 		steps_s += seconds_since(&t0);
+		stats.steps = h.written;
 		if ((done / SEED_WINDOW) % 8 == 7)
 			log_info("demo seeding", "\"cases\":%zu,\"of\":%zu,\"steps\":%zu", stats.cases,
 				 opt->cases, stats.steps);
 	}
+	if (h.n) {
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		enum cd_err frc = history_flush(&h);
+		rc = rc ? rc : frc;
+		steps_s += seconds_since(&t1);
+	}
+	stats.steps = h.written;
+	stats.dropped = h.dropped;
+	stats.write_seconds = h.write_s;
+	history_release_all(&h);
 	/* The duplicate finder learns the recent cases in the order they came in (during the
 	 * seeding it knew none, so no case was marked a duplicate of a later one). */
 	struct store_case *rc_case = xmalloc(sizeof *rc_case);
@@ -1165,10 +1298,10 @@ static void *demo_main(void *arg)
 		else
 			log_info(
 			    "demo seeded",
-			    "\"cases\":%zu,\"refused\":%zu,\"steps\":%zu,\"texts\":%zu,\"intake_s\":%.2f,"
-			    "\"steps_s\":%.2f,\"seconds\":%.2f",
-			    st.cases, st.refused, st.steps, st.texts, st.intake_seconds, st.steps_seconds,
-			    seconds_since(&t0));
+			    "\"cases\":%zu,\"refused\":%zu,\"steps\":%zu,\"dropped\":%zu,\"texts\":%zu,"
+			    "\"intake_s\":%.2f,\"steps_s\":%.2f,\"write_s\":%.2f,\"seconds\":%.2f",
+			    st.cases, st.refused, st.steps, st.dropped, st.texts, st.intake_seconds,
+			    st.steps_seconds, st.write_seconds, seconds_since(&t0));
 	} else {
 		log_info("demo: the store already holds cases; simulating only", NULL);
 	}

@@ -33,9 +33,11 @@ struct demo_seed_stats {
 	size_t cases;	       /* cases stored */
 	size_t refused;	       /* cases intake refused (a point that failed to locate ...) */
 	size_t steps;	       /* workflow steps recorded */
+	size_t dropped;	       /* cases whose past was not written: someone acted on them first */
 	size_t texts;	       /* messages read from opt->texts */
 	double intake_seconds; /* wall time of the intake part */
-	double steps_seconds;  /* wall time of the workflow part */
+	double steps_seconds;  /* wall time of the workflow part (deciding and writing) */
+	double write_seconds;  /* of that, writing the steps (store_case_apply_steps) */
 };
 
 /* Fills opt with the defaults for app: DEMO_DEFAULT_CASES over 365 days, and the messages file
