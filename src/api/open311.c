@@ -230,9 +230,26 @@ struct notes_ctx {
 	json_t *notes;
 };
 
+/* A comment as the public may read it: only the steps whose comments are written for the
+ * resident, with phones, ID numbers and plates masked; NULL otherwise. A new reference. */
+static json_t *public_comment(const struct store_case_event *ev)
+{
+	if (!ev->comment[0] || !workflow_comment_public(ev->action))
+		return json_null();
+	struct buf b;
+	buf_init(&b, STORE_CASE_EVENT_TEXT_MAX * 2);
+	json_t *v = pii_mask(ev->comment, strlen(ev->comment), PII_ALL, &b) || buf_putc(&b, '\0')
+			    ? json_null()
+			    : json_string(b.data);
+	buf_release(&b);
+	return v;
+}
+
 static int note_event(void *ctx, const struct store_case_event *ev)
 {
 	struct notes_ctx *n = ctx;
+	if (!workflow_step_public(ev->action))
+		return 0;
 	enum workflow_action a;
 	const char *summary = ev->action;
 	if (strcmp(ev->action, "report") == 0)
@@ -241,7 +258,7 @@ static int note_event(void *ctx, const struct store_case_event *ev)
 		summary = workflow_action_label_zh(a);
 	json_array_append_new(n->notes, json_pack("{s:o, s:s, s:s, s:s, s:o}", "datetime", time_or_null(ev->at),
 						   "summary", summary, "action", ev->action, "status", ev->to_status,
-						   "description", text_or_null(ev->comment)));
+						   "description", public_comment(ev)));
 	return 0;
 }
 
@@ -274,9 +291,11 @@ static json_t *request_json(struct app *app, const struct store_case *c, bool ex
 	if (pii_mask(c->description, strlen(c->description), PII_ALL, &desc) || buf_putc(&desc, '\0'))
 		buf_reset(&desc);
 
-	char address[STORE_TEXT_MAX + 2 * STORE_NAME_MAX + 8];
-	if (c->address[0])
-		snprintf(address, sizeof address, "%s", c->address);
+	char address[STORE_TEXT_MAX * 2 + 2 * STORE_NAME_MAX + 8];
+	struct buf ab;
+	buf_init(&ab, STORE_TEXT_MAX * 2);
+	if (c->address[0] && !pii_mask(c->address, strlen(c->address), PII_ALL, &ab) && !buf_putc(&ab, '\0'))
+		snprintf(address, sizeof address, "%s", ab.data); /* what residents typed may hold a phone */
 	else
 		snprintf(address, sizeof address, "%s%s%s", street, street[0] && community[0] ? " " : "", community);
 
@@ -319,6 +338,7 @@ static json_t *request_json(struct app *app, const struct store_case *c, bool ex
 	json_object_set_new(r, "long", c->has_point ? json_real(c->lng) : json_null());
 	json_object_set_new(r, "media_url", text_or_null(media));
 	buf_release(&desc);
+	buf_release(&ab);
 	if (extensions) {
 		json_object_set_new(r, "extended_attributes",
 				    json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:i}", "channel", c->channel, "status_code",
@@ -570,7 +590,7 @@ static enum cd_err update_row(void *ctx, const char *ref, const struct store_cas
 {
 	struct updates_ctx *u = ctx;
 	const char *status = update_status(ev->action, ev->to_status);
-	if (!status)
+	if (!status || !workflow_step_public(ev->action))
 		return CD_OK;
 	char id[32];
 	snprintf(id, sizeof id, "%lld", (long long)ev->id);
@@ -578,8 +598,11 @@ static enum cd_err update_row(void *ctx, const char *ref, const struct store_cas
 	const char *label = strcmp(ev->action, "report") == 0			 ? "上报"
 			    : workflow_action_parse(ev->action, &a) == CD_OK ? workflow_action_label_zh(a)
 									     : ev->action;
-	char desc[STORE_CASE_EVENT_TEXT_MAX + 64];
-	snprintf(desc, sizeof desc, "%s%s%s", label, ev->comment[0] ? "：" : "", ev->comment);
+	json_t *comment = public_comment(ev);
+	const char *said = json_string_value(comment);
+	char desc[2 * STORE_CASE_EVENT_TEXT_MAX + 64];
+	snprintf(desc, sizeof desc, "%s%s%s", label, said ? "：" : "", said ? said : "");
+	json_decref(comment);
 	json_array_append_new(u->list, json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:s}", "update_id", id,
 						  "service_request_id", ref, "status", status, "updated_datetime",
 						  time_or_null(ev->at), "description", desc, "media_url", json_null(),
@@ -696,7 +719,7 @@ void api_open311_token(struct http_request *req, struct http_response *res, void
 static struct {
 	pthread_mutex_t mu;
 	struct {
-		int64_t key_id;
+		int64_t key_id; /* 0 = free */
 		int64_t minute;
 		int count;
 	} slot[O311_LIMIT_SLOTS];
@@ -706,9 +729,25 @@ static bool rate_ok(const struct store_api_key *k)
 {
 	int64_t minute = (int64_t)time(NULL) / 60;
 	pthread_mutex_lock(&limiter.mu);
-	size_t i = (size_t)k->id % O311_LIMIT_SLOTS;
-	if (limiter.slot[i].key_id != k->id || limiter.slot[i].minute != minute) {
+	/* The key's own slot, else a free one or one whose minute is over (keys are few: a scan). */
+	size_t i = O311_LIMIT_SLOTS, spare = O311_LIMIT_SLOTS;
+	for (size_t j = 0; j < O311_LIMIT_SLOTS && i == O311_LIMIT_SLOTS; j++) {
+		if (limiter.slot[j].key_id == k->id)
+			i = j;
+		else if (spare == O311_LIMIT_SLOTS && (!limiter.slot[j].key_id || limiter.slot[j].minute != minute))
+			spare = j;
+	}
+	if (i == O311_LIMIT_SLOTS) {
+		if (spare == O311_LIMIT_SLOTS) { /* 256 keys busy this very minute */
+			pthread_mutex_unlock(&limiter.mu);
+			return false;
+		}
+		i = spare;
 		limiter.slot[i].key_id = k->id;
+		limiter.slot[i].minute = minute;
+		limiter.slot[i].count = 0;
+	}
+	if (limiter.slot[i].minute != minute) {
 		limiter.slot[i].minute = minute;
 		limiter.slot[i].count = 0;
 	}
@@ -904,9 +943,10 @@ static void create_request(struct http_request *req, struct http_response *res, 
 	}
 	/* FixMyStreet names its own report: a repeat of it returns the same request. */
 	const char *fms = json_string_value(json_object_get(json_object_get(data, "attributes"), "fixmystreet_id"));
-	char ext[65] = "";
-	if (fms && strlen(fms) < sizeof ext)
-		snprintf(ext, sizeof ext, "%s", fms);
+	/* Namespaced by the key: another client's id can never name this client's request. */
+	char ext[STORE_CASE_EXTID_MAX] = "";
+	if (fms && strlen(fms) <= 40)
+		snprintf(ext, sizeof ext, "k%lld:%s", (long long)key.id, fms);
 	char *data_text = json_dumps(data, JSON_COMPACT);
 	json_decref(data);
 
@@ -949,6 +989,21 @@ static void create_request(struct http_request *req, struct http_response *res, 
 	o311_send(res, fmt, created ? 201 : 200, "service_requests", "request", ans);
 }
 
+/* True when the request was filed with the key called `key_name` (its first event's data). */
+static bool filed_by(struct app *app, const struct store_case *c, const char *key_name)
+{
+	struct first_data *f = xcalloc(1, sizeof *f);
+	bool mine = false;
+	if (store_case_events(app->st, c->id, first_event, f) == CD_OK && f->seen) {
+		json_t *d = json_loads(f->data, 0, NULL);
+		const char *k = json_string_value(json_object_get(d, "api_key"));
+		mine = k && strcmp(k, key_name) == 0;
+		json_decref(d);
+	}
+	xfree(f);
+	return mine;
+}
+
 /* mySociety's POST servicerequestupdates: a client's update to a request. A reopening moves the
  * case back into the workflow; other words are noted as what the client said. */
 static void post_update(struct http_request *req, struct http_response *res, struct app *app, enum o311_fmt fmt,
@@ -971,6 +1026,10 @@ static void post_update(struct http_request *req, struct http_response *res, str
 	struct store_case c;
 	if (store_case_get_by_ref(app->st, ref, &c) != CD_OK || strcmp(c.channel, O311_CHANNEL) != 0) {
 		o311_error(res, fmt, 404, "unknown service_request_id");
+		return;
+	}
+	if (!filed_by(app, &c, key.name)) {
+		o311_error(res, fmt, 403, "only the client that filed a request may update it");
 		return;
 	}
 	bool reopen = strcmp(status, "REOPEN") == 0 || ((strcmp(status, "OPEN") == 0 || strcmp(status, "open") == 0) &&

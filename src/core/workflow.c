@@ -538,3 +538,18 @@ bool workflow_in_scope(enum auth_role role, const struct workflow_scope *s)
 	}
 	return false;
 }
+
+bool workflow_step_public(const char *action)
+{
+	static const char *const steps[] = {"report", "register", "reject", "dispatch", "accept", "handle",
+					    "verify", "close",	"rate",	  "reopen",   "reassign", "merge"};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (strcmp(action, steps[i]) == 0)
+			return true;
+	return false;
+}
+
+bool workflow_comment_public(const char *action)
+{
+	return strcmp(action, "handle") == 0 || strcmp(action, "close") == 0 || strcmp(action, "reject") == 0;
+}

@@ -159,6 +159,13 @@ enum cd_err workflow_param_parse(const char *name, enum workflow_param *out) CD_
 
 /* True for states no deadline applies to any more: rejected, closed, rated, merged. */
 bool workflow_state_is_final(enum workflow_state s);
+/* Whether a recorded step ("report", "dispatch", ...) is shown to the public (the reporter,
+ * Open311 clients): the steps a resident recognises. Deadline marks, placing, supervision,
+ * escalation and extensions are the centre's business. */
+bool workflow_step_public(const char *action);
+/* Whether a step's comment is written for the resident (what the unit did, why a report was not
+ * taken); every other comment is an internal note and is never published. */
+bool workflow_comment_public(const char *action);
 /* True when the case's deadline clock runs: every state that is not final and not suspended. */
 bool workflow_state_clock_runs(enum workflow_state s);
 

@@ -246,3 +246,34 @@ def test_openapi_document_is_valid():
         ops = {op["operationId"] for item in doc["paths"].values() for op in item.values()}
         assert {"cases_create", "cases_list", "cases_action", "scores", "stream"} <= ops
         assert doc["paths"]["/api/v1/cases/{id}"]["get"]["parameters"][0]["in"] == "path"
+
+
+def test_clients_are_kept_apart_and_internal_notes_stay_internal():
+    with Server() as srv:
+        fms, other = new_key(srv, "fms"), new_key(srv, "other")
+        a = post_request(srv, fms, **{"attribute[fixmystreet_id]": "42"}).json()[0]["service_request_id"]
+        r = post_request(srv, other, service_code="H010101", description="路口交通事故",
+                         **{"attribute[fixmystreet_id]": "42"})
+        assert r.status == 201, r  # another client's id 42 is another request
+        b = r.json()[0]["service_request_id"]
+        assert a != b
+        assert srv.request("GET", "/open311/v2/requests/%s.json" % b).json()[0]["service_code"] == "H010101"
+
+        srv.add_user("admin1", "admin")
+        tok = srv.login("admin1")
+        steps = ({"action": "register"}, {"action": "supervise", "comment": "内部备注：举报人张三 13812345678 别告诉他"},
+                 {"action": "dispatch"}, {"action": "accept"},
+                 {"action": "handle", "result": "已修复", "comment": "已更换井盖，联系电话 13912345678"},
+                 {"action": "verify", "passed": True}, {"action": "close"})
+        for body in steps:
+            r = srv.request("POST", "/api/v1/cases/%s/actions" % a, body, token=tok)
+            assert r.status == 200, (body, r)
+        published = (srv.request("GET", "/open311/v2/servicerequestupdates.json").body.decode() +
+                     srv.request("GET", "/open311/v2/requests/%s.json?extensions=true" % a).body.decode())
+        assert "内部备注" not in published and "13812345678" not in published
+        assert "已更换井盖" in published and "13912345678" not in published and "139****5678" in published
+        # only the client that filed a request may reopen it
+        r = form(srv, "/open311/v2/servicerequestupdates.json",
+                 {"api_key": other, "service_request_id": a, "status": "REOPEN"})
+        assert r.status == 403, r
+        assert srv.request("GET", "/open311/v2/requests/%s.json" % a).json()[0]["status"] == "closed"
