@@ -20,8 +20,8 @@ static long long now_ms(void)
 }
 
 struct state {
-	int connack;         /* -1 until CONNACK */
-	int subscribed;      /* SUBACK seen */
+	int connack;	     /* -1 until CONNACK */
+	int subscribed;	     /* SUBACK seen */
 	long long published; /* on_publish calls (QoS 0: written; QoS 1: acknowledged) */
 	long long count;     /* messages received */
 	long long first_ms, last_ms;
@@ -135,7 +135,8 @@ int main(int argc, char **argv)
 	char payload[128];
 	long long start = now_ms();
 	for (long long i = 0; i < n; i++) {
-		int len = snprintf(payload, sizeof payload, "{\"ts\":%lld,\"values\":{\"v\":%lld}}", ts_base + i, i);
+		int len = snprintf(payload, sizeof payload, "{\"ts\":%lld,\"values\":{\"v\":%lld}}",
+				   ts_base + i, i);
 		if (mosquitto_publish(m, NULL, topic, len, payload, qos, false) != MOSQ_ERR_SUCCESS) {
 			fprintf(stderr, "mqtt_bench: publish failed at %lld\n", i);
 			return 1;

@@ -18,10 +18,10 @@
 struct broker;
 
 struct broker_options {
-	const char *dir;     /* the broker's directory (created, mode 0700): config, passwd, acl, db, log */
-	const char *listen;  /* HOST:PORT ("127.0.0.1:1883"); port 0 picks a free one */
-	const char *exe;     /* the broker binary; NULL = /usr/sbin/mosquitto */
-	long max_queued;     /* messages queued per client (the service account's backlog); 0 = 1,000,000 */
+	const char *dir;    /* the broker's directory (created, mode 0700): config, passwd, acl, db, log */
+	const char *listen; /* HOST:PORT ("127.0.0.1:1883"); port 0 picks a free one */
+	const char *exe;    /* the broker binary; NULL = /usr/sbin/mosquitto */
+	long max_queued;    /* messages queued per client (the service account's backlog); 0 = 1,000,000 */
 };
 
 /* Writes the configuration, starts the broker and waits (up to 10 s) until it accepts TCP

@@ -9,8 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define SALT_LEN 12   /* mosquitto_passwd's SALT_LEN */
-#define HASH_LEN 64   /* SHA-512 output */
+#define SALT_LEN 12    /* mosquitto_passwd's SALT_LEN */
+#define HASH_LEN 64    /* SHA-512 output */
 #define ITERATIONS 101 /* mosquitto_passwd's PW_DEFAULT_ITERATIONS */
 
 enum cd_err iot_mqtt_password_hash(const char *secret, char out[IOT_MQTT_HASH_MAX])

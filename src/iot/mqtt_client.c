@@ -19,9 +19,9 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define READ_BUDGET 1024      /* packets per mosquitto_loop_read call (it stops early on EAGAIN) */
-#define WRITE_BUDGET 1024     /* packets per mosquitto_loop_write call */
-#define POLL_MS 1000          /* upper bound between keepalive checks */
+#define READ_BUDGET 1024  /* packets per mosquitto_loop_read call (it stops early on EAGAIN) */
+#define WRITE_BUDGET 1024 /* packets per mosquitto_loop_write call */
+#define POLL_MS 1000	  /* upper bound between keepalive checks */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define PUBLISH_MAX (256 * 1024)
@@ -29,22 +29,22 @@
 struct mqtt_client {
 	struct mosquitto *m;
 	char *host, *user, *password, *client_id;
-	char **subs;                 /* topic filters */
+	char **subs; /* topic filters */
 	size_t n_subs;
 	mqtt_message_fn on_message;
 	void *ctx;
 	int port, keepalive;
-	int wake[2];                 /* pipe: publish and stop wake the poll */
+	int wake[2]; /* pipe: publish and stop wake the poll */
 	pthread_t thread;
 	bool thread_started;
 
-	pthread_mutex_t mu;          /* guards the four below */
-	pthread_cond_t cv;           /* signalled on subscribed / refused */
-	bool stopping;               /* mqtt_client_stop was called */
-	int sub_mid;                 /* message id of our SUBSCRIBE, 0 when none in flight */
-	int last_connack;            /* -1 before any, else the last CONNACK code */
+	pthread_mutex_t mu; /* guards the four below */
+	pthread_cond_t cv;  /* signalled on subscribed / refused */
+	bool stopping;	    /* mqtt_client_stop was called */
+	int sub_mid;	    /* message id of our SUBSCRIBE, 0 when none in flight */
+	int last_connack;   /* -1 before any, else the last CONNACK code */
 
-	atomic_bool subscribed;      /* connected and the SUBACK came */
+	atomic_bool subscribed; /* connected and the SUBACK came */
 	atomic_ullong received, connects, connect_failures, published;
 };
 
@@ -161,8 +161,8 @@ static void *client_thread(void *arg)
 			continue;
 		}
 		struct pollfd fds[2] = {
-			{.fd = sock, .events = (short)(POLLIN | (mosquitto_want_write(c->m) ? POLLOUT : 0))},
-			{.fd = c->wake[0], .events = POLLIN},
+		    {.fd = sock, .events = (short)(POLLIN | (mosquitto_want_write(c->m) ? POLLOUT : 0))},
+		    {.fd = c->wake[0], .events = POLLIN},
 		};
 		int n = poll(fds, 2, POLL_MS);
 		if (n < 0 && errno != EINTR) {

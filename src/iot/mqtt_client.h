@@ -19,23 +19,23 @@ typedef void (*mqtt_message_fn)(void *ctx, const char *topic, const void *payloa
 
 struct mqtt_client_options {
 	const char *host;      /* broker host */
-	int port;              /* broker port */
+	int port;	       /* broker port */
 	const char *user;      /* login, or NULL */
 	const char *password;  /* password, or NULL */
 	const char *client_id; /* fixed, so the broker keeps our session (and queues) while we are away */
 	const char *const *subscriptions; /* topic filters, subscribed at QoS 1 on every connect */
 	size_t n_subscriptions;
 	mqtt_message_fn on_message;
-	void *ctx;             /* passed to on_message */
-	int keepalive_s;       /* 0 = 30 */
+	void *ctx;	 /* passed to on_message */
+	int keepalive_s; /* 0 = 30 */
 };
 
 struct mqtt_client_stats {
-	bool connected;        /* connected and subscribed right now */
-	uint64_t received;     /* messages delivered to on_message */
-	uint64_t connects;     /* successful connections (the first one included) */
+	bool connected;		   /* connected and subscribed right now */
+	uint64_t received;	   /* messages delivered to on_message */
+	uint64_t connects;	   /* successful connections (the first one included) */
 	uint64_t connect_failures; /* refused or failed attempts */
-	uint64_t published;    /* messages accepted by mqtt_client_publish */
+	uint64_t published;	   /* messages accepted by mqtt_client_publish */
 };
 
 /* Starts the client thread and waits up to wait_ms for the first connection and SUBACK.

@@ -16,21 +16,21 @@
 #include "util/alloc.h"
 #include "util/log.h"
 
-#define OPEN_WAIT_MS 10000   /* for the first subscription */
-#define LOG_EVERY_MS 1000    /* at most one "malformed" line per second; the rest are counted */
+#define OPEN_WAIT_MS 10000 /* for the first subscription */
+#define LOG_EVERY_MS 1000  /* at most one "malformed" line per second; the rest are counted */
 
 static const char *const kind_names[MQTT_KIND_COUNT] = {"telemetry", "event", "status", "command"};
 
 struct mqtt_bridge {
-	struct broker *broker;       /* the local broker, NULL with an external one */
+	struct broker *broker; /* the local broker, NULL with an external one */
 	struct mqtt_client *client;
 	struct mqtt_sink sink;
 	int port;
 	bool external;
 	atomic_bool external_warned; /* set_credentials on an external broker, logged once */
 	atomic_ullong handled[MQTT_KIND_COUNT], malformed[MQTT_KIND_COUNT], bad_topic;
-	int64_t last_log_ms;         /* client thread only */
-	uint64_t unlogged;           /* refusals since the last log line; client thread only */
+	int64_t last_log_ms; /* client thread only */
+	uint64_t unlogged;   /* refusals since the last log line; client thread only */
 };
 
 static int64_t wall_ms(void)
@@ -79,7 +79,8 @@ static void log_refusal(struct mqtt_bridge *b, const char *topic, const struct j
 		buf_reset(&t);
 		buf_reset(&m);
 	}
-	log_warn("mqtt: message refused", "\"topic\":\"%s\",\"code\":\"%s\",\"field\":\"%s\",\"reason\":\"%s\",\"not_logged\":%llu",
+	log_warn("mqtt: message refused",
+		 "\"topic\":\"%s\",\"code\":\"%s\",\"field\":\"%s\",\"reason\":\"%s\",\"not_logged\":%llu",
 		 t.data ? t.data : "", p ? p->code : "bad_topic", p ? p->field : "", m.data ? m.data : "",
 		 (unsigned long long)b->unlogged);
 	buf_release(&t);
@@ -194,7 +195,8 @@ enum cd_err mqtt_bridge_open(const struct mqtt_bridge_options *o, struct mqtt_br
 		b->external = true;
 		rc = parse_url(o->url, host, sizeof host, &b->port, user, sizeof user, pass, sizeof pass);
 		if (rc) {
-			log_error("mqtt: CITYDESK_MQTT_URL must be mqtt://[user[:password]@]host[:port]", NULL);
+			log_error("mqtt: CITYDESK_MQTT_URL must be mqtt://[user[:password]@]host[:port]",
+				  NULL);
 			goto fail;
 		}
 		login = user[0] ? user : NULL;
@@ -211,15 +213,15 @@ enum cd_err mqtt_bridge_open(const struct mqtt_bridge_options *o, struct mqtt_br
 	static const char *const subs[] = {MQTT_TOPIC_PREFIX "+/telemetry", MQTT_TOPIC_PREFIX "+/event",
 					   MQTT_TOPIC_PREFIX "+/status"};
 	struct mqtt_client_options co = {
-		.host = host,
-		.port = b->port,
-		.user = login,
-		.password = password,
-		.client_id = o->client_id ? o->client_id : MQTT_CLIENT_ID,
-		.subscriptions = subs,
-		.n_subscriptions = sizeof subs / sizeof subs[0],
-		.on_message = on_message,
-		.ctx = b,
+	    .host = host,
+	    .port = b->port,
+	    .user = login,
+	    .password = password,
+	    .client_id = o->client_id ? o->client_id : MQTT_CLIENT_ID,
+	    .subscriptions = subs,
+	    .n_subscriptions = sizeof subs / sizeof subs[0],
+	    .on_message = on_message,
+	    .ctx = b,
 	};
 	rc = mqtt_client_start(&co, OPEN_WAIT_MS, &b->client);
 	if (rc) {
@@ -255,10 +257,10 @@ enum cd_err mqtt_bridge_start(struct app *app, struct mqtt_bridge **out)
 	char dir[4200];
 	snprintf(dir, sizeof dir, "%.4000s/mosquitto", config_get(&app->cfg, CFG_DATA));
 	struct mqtt_bridge_options o = {
-		.listen = config_get(&app->cfg, CFG_MQTT_LISTEN),
-		.url = config_get(&app->cfg, CFG_MQTT_URL),
-		.dir = dir,
-		.sink = {hub_telemetry, hub_event, hub_status, app},
+	    .listen = config_get(&app->cfg, CFG_MQTT_LISTEN),
+	    .url = config_get(&app->cfg, CFG_MQTT_URL),
+	    .dir = dir,
+	    .sink = {hub_telemetry, hub_event, hub_status, app},
 	};
 	return mqtt_bridge_open(&o, out);
 }
@@ -279,7 +281,8 @@ void mqtt_bridge_set_credentials(struct mqtt_bridge *b, const char *const *ids, 
 		return;
 	if (!b->broker) {
 		if (!atomic_exchange(&b->external_warned, true))
-			log_info("mqtt: device logins are managed by the external broker, not by citydesk", NULL);
+			log_info("mqtt: device logins are managed by the external broker, not by citydesk",
+				 NULL);
 		return;
 	}
 	enum cd_err rc = broker_set_credentials(b->broker, ids, hashes, n);
@@ -323,37 +326,43 @@ enum cd_err mqtt_bridge_metrics(struct mqtt_bridge *b, struct buf *out)
 		return CD_OK;
 	struct mqtt_bridge_stats s;
 	mqtt_bridge_get_stats(b, &s);
-	enum cd_err rc = buf_printf(out,
-				    "# HELP citydesk_mqtt_connected 1 while citydesk is subscribed at the broker.\n"
-				    "# TYPE citydesk_mqtt_connected gauge\n"
-				    "citydesk_mqtt_connected %d\n"
-				    "# HELP citydesk_mqtt_received_total Messages received from the broker.\n"
-				    "# TYPE citydesk_mqtt_received_total counter\n"
-				    "citydesk_mqtt_received_total %llu\n"
-				    "# HELP citydesk_mqtt_messages_total Messages parsed and handed to the hub, by kind.\n"
-				    "# TYPE citydesk_mqtt_messages_total counter\n",
-				    s.connected ? 1 : 0, (unsigned long long)s.received);
+	enum cd_err rc =
+	    buf_printf(out,
+		       "# HELP citydesk_mqtt_connected 1 while citydesk is subscribed at the broker.\n"
+		       "# TYPE citydesk_mqtt_connected gauge\n"
+		       "citydesk_mqtt_connected %d\n"
+		       "# HELP citydesk_mqtt_received_total Messages received from the broker.\n"
+		       "# TYPE citydesk_mqtt_received_total counter\n"
+		       "citydesk_mqtt_received_total %llu\n"
+		       "# HELP citydesk_mqtt_messages_total Messages parsed and handed to the hub, by kind.\n"
+		       "# TYPE citydesk_mqtt_messages_total counter\n",
+		       s.connected ? 1 : 0, (unsigned long long)s.received);
 	for (int k = 0; k < MQTT_KIND_STATUS + 1 && !rc; k++)
 		rc = buf_printf(out, "citydesk_mqtt_messages_total{kind=\"%s\"} %llu\n", kind_names[k],
 				(unsigned long long)s.handled[k]);
 	if (!rc)
-		rc = buf_printf(out, "# HELP citydesk_mqtt_malformed_total Payloads refused (bad JSON or fields), by kind.\n"
-				     "# TYPE citydesk_mqtt_malformed_total counter\n");
+		rc = buf_printf(
+		    out,
+		    "# HELP citydesk_mqtt_malformed_total Payloads refused (bad JSON or fields), by kind.\n"
+		    "# TYPE citydesk_mqtt_malformed_total counter\n");
 	for (int k = 0; k < MQTT_KIND_STATUS + 1 && !rc; k++)
 		rc = buf_printf(out, "citydesk_mqtt_malformed_total{kind=\"%s\"} %llu\n", kind_names[k],
 				(unsigned long long)s.malformed[k]);
 	if (!rc)
 		rc = buf_printf(out,
-				"# HELP citydesk_mqtt_bad_topic_total Messages on a topic that is not citydesk/v1/{device}/{kind}.\n"
+				"# HELP citydesk_mqtt_bad_topic_total Messages on a topic that is not "
+				"citydesk/v1/{device}/{kind}.\n"
 				"# TYPE citydesk_mqtt_bad_topic_total counter\n"
 				"citydesk_mqtt_bad_topic_total %llu\n"
 				"# HELP citydesk_mqtt_connects_total Connections of citydesk's MQTT client.\n"
 				"# TYPE citydesk_mqtt_connects_total counter\n"
 				"citydesk_mqtt_connects_total %llu\n"
-				"# HELP citydesk_mqtt_broker_restarts_total Restarts of the supervised Mosquitto after it died.\n"
+				"# HELP citydesk_mqtt_broker_restarts_total Restarts of the supervised "
+				"Mosquitto after it died.\n"
 				"# TYPE citydesk_mqtt_broker_restarts_total counter\n"
 				"citydesk_mqtt_broker_restarts_total %llu\n"
-				"# HELP citydesk_mqtt_broker_up 1 while the supervised Mosquitto runs (external broker: 0).\n"
+				"# HELP citydesk_mqtt_broker_up 1 while the supervised Mosquitto runs "
+				"(external broker: 0).\n"
 				"# TYPE citydesk_mqtt_broker_up gauge\n"
 				"citydesk_mqtt_broker_up %d\n",
 				(unsigned long long)s.bad_topic, (unsigned long long)s.connects,

@@ -50,15 +50,15 @@ struct mqtt_bridge_options {
 };
 
 struct mqtt_bridge_stats {
-	bool connected;                      /* subscribed right now */
-	uint64_t received;                   /* messages from the broker */
+	bool connected;			     /* subscribed right now */
+	uint64_t received;		     /* messages from the broker */
 	uint64_t handled[MQTT_KIND_COUNT];   /* parsed and handed on, by kind (commands: seen) */
 	uint64_t malformed[MQTT_KIND_COUNT]; /* refused by iot_parse_*, by kind */
-	uint64_t bad_topic;                  /* under citydesk/v1/ but not a known topic */
+	uint64_t bad_topic;		     /* under citydesk/v1/ but not a known topic */
 	uint64_t connects, connect_failures; /* of our client */
-	uint64_t broker_restarts;            /* of the local broker (0 with an external one) */
-	int broker_pid;                      /* the local broker, 0 when down or external */
-	int port;                            /* the broker's port */
+	uint64_t broker_restarts;	     /* of the local broker (0 with an external one) */
+	int broker_pid;			     /* the local broker, 0 when down or external */
+	int port;			     /* the broker's port */
 };
 
 /* Starts the local broker (unless o->url is set), then the client, and waits up to 10 s for

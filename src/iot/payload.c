@@ -62,7 +62,8 @@ static bool parse_iso8601_ms(const char *s, int64_t *out)
 		return false;
 	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
 	int h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+	    sec > 60)
 		return false;
 	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -118,8 +119,9 @@ static enum cd_err get_ts(const json_t *obj, int64_t now_ms, int64_t *out, struc
 	int64_t ts;
 	if (json_is_string(v)) {
 		if (!parse_iso8601_ms(json_string_value(v), &ts)) {
-			json_problem_set(p, 422, "invalid_field", "ts",
-					 "\"ts\" must be ISO 8601 (2024-05-01T08:30:00+08:00) or unix milliseconds");
+			json_problem_set(
+			    p, 422, "invalid_field", "ts",
+			    "\"ts\" must be ISO 8601 (2024-05-01T08:30:00+08:00) or unix milliseconds");
 			return CD_ERR_INVALID;
 		}
 	} else if (json_is_number(v)) {
@@ -135,8 +137,9 @@ static enum cd_err get_ts(const json_t *obj, int64_t now_ms, int64_t *out, struc
 		return CD_ERR_INVALID;
 	}
 	if (ts < TS_MIN_MS || ts >= TS_MAX_MS) {
-		json_problem_set(p, 422, "invalid_field", "ts",
-				 "\"ts\" must lie between 2000 and 2100 (a number is unix milliseconds, not seconds)");
+		json_problem_set(
+		    p, 422, "invalid_field", "ts",
+		    "\"ts\" must lie between 2000 and 2100 (a number is unix milliseconds, not seconds)");
 		return CD_ERR_INVALID;
 	}
 	*out = ts;
@@ -189,28 +192,33 @@ enum cd_err iot_parse_telemetry(const char *device, const char *json, size_t len
 	rc = CD_ERR_INVALID;
 	size_t count = json_object_size(values);
 	if (count == 0) {
-		json_problem_set(p, 422, "invalid_field", "values", "\"values\" must hold at least one metric");
+		json_problem_set(p, 422, "invalid_field", "values",
+				 "\"values\" must hold at least one metric");
 		goto done;
 	}
 	if (count > IOT_MAX_VALUES) {
 		json_problem_set(p, 422, "invalid_field", "values",
-				 "\"values\" holds %zu metrics; at most %d in one message", count, IOT_MAX_VALUES);
+				 "\"values\" holds %zu metrics; at most %d in one message", count,
+				 IOT_MAX_VALUES);
 		goto done;
 	}
 	const char *key;
 	json_t *v;
 	/* jansson iterates in insertion order (2.8+), so the first bad metric is the one named */
-	json_object_foreach (values, key, v) {
+	json_object_foreach(values, key, v)
+	{
 		size_t klen = strlen(key);
 		if (klen == 0 || klen >= IOT_METRIC_MAX || !iot_valid_id(key)) {
 			json_problem_set(p, 422, "invalid_field", "values",
-					 "metric names must be 1 to %d of A-Z a-z 0-9 _ . -", IOT_METRIC_MAX - 1);
+					 "metric names must be 1 to %d of A-Z a-z 0-9 _ . -",
+					 IOT_METRIC_MAX - 1);
 			goto done;
 		}
 		if (!json_is_number(v) || !isfinite(json_number_value(v))) {
 			char field[96];
 			snprintf(field, sizeof field, "values.%s", key);
-			json_problem_set(p, 422, "invalid_field", field, "\"values.%s\" must be a number", key);
+			json_problem_set(p, 422, "invalid_field", field, "\"values.%s\" must be a number",
+					 key);
 			goto done;
 		}
 		memcpy(out->v[out->n].metric, key, klen + 1);
@@ -271,7 +279,8 @@ enum cd_err iot_parse_event(const char *device, const char *json, size_t len, in
 			if (n == 0 || n >= IOT_DETAIL_MAX) {
 				out->detail[0] = '\0';
 				json_problem_set(p, 422, "invalid_field", "detail",
-						 "\"detail\" is longer than %d bytes as JSON", IOT_DETAIL_MAX - 1);
+						 "\"detail\" is longer than %d bytes as JSON",
+						 IOT_DETAIL_MAX - 1);
 				goto done;
 			}
 			out->detail[n] = '\0';

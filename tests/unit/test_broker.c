@@ -42,7 +42,8 @@ static void nap(long ms)
 static bool port_open(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
 	if (fd >= 0)
@@ -53,11 +54,11 @@ static bool port_open(int port)
 /* A test client: what it was told at CONNACK and what it received. */
 struct cli {
 	struct mosquitto *m;
-	int connack;          /* -1 until CONNACK arrives */
-	int got;              /* messages received */
-	int subacks;          /* SUBACKs received */
-	int acked;            /* our QoS 1 publishes the broker acknowledged */
-	char last[128];       /* the topic of the last one */
+	int connack;	      /* -1 until CONNACK arrives */
+	int got;	      /* messages received */
+	int subacks;	      /* SUBACKs received */
+	int acked;	      /* our QoS 1 publishes the broker acknowledged */
+	char last[128];	      /* the topic of the last one */
 	char topics[32][128]; /* the first 32 topics received */
 };
 
@@ -212,9 +213,14 @@ static void test_broker_acl_and_credentials(void)
 	/* dev-a tries its own topics, another device's, and topics outside the scheme; the last
 	 * message (on its own topic) marks the end: one connection keeps order. */
 	static const char *const tries[] = {
-		"citydesk/v1/dev-b/telemetry", "citydesk/v1/dev-a/telemetry", "citydesk/v1/dev-a/command",
-		"citydesk/v1/dev-b/event",     "citydesk/v1/dev-a/event",     "citydesk/v1/dev-a/extra",
-		"elsewhere/x",                 "citydesk/v1/dev-a/status",
+	    "citydesk/v1/dev-b/telemetry",
+	    "citydesk/v1/dev-a/telemetry",
+	    "citydesk/v1/dev-a/command",
+	    "citydesk/v1/dev-b/event",
+	    "citydesk/v1/dev-a/event",
+	    "citydesk/v1/dev-a/extra",
+	    "elsewhere/x",
+	    "citydesk/v1/dev-a/status",
 	};
 	for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++)
 		CHECK_INT_EQ(mosquitto_publish(a.m, NULL, tries[i], 2, "{}", 1, false), MOSQ_ERR_SUCCESS);
@@ -315,7 +321,7 @@ static void test_no_orphan_after_sigkill(void)
 struct recorder {
 	atomic_int telemetry, events, status;
 	atomic_int burst_seen[2000]; /* telemetry with values.seq = i */
-	atomic_int dup;              /* a seq seen twice (allowed at QoS 1, counted) */
+	atomic_int dup;		     /* a seq seen twice (allowed at QoS 1, counted) */
 	char last_event_type[IOT_WORD_MAX];
 	char last_event_device[IOT_ID_MAX];
 };
@@ -354,10 +360,16 @@ static void test_topic_parse(void)
 	CHECK(mqtt_topic_parse("citydesk/v1/u_7/status", dev, &k) && k == MQTT_KIND_STATUS);
 	CHECK(mqtt_topic_parse("citydesk/v1/u_7/command", dev, &k) && k == MQTT_KIND_COMMAND);
 	static const char *const bad[] = {
-		"citydesk/v1//telemetry", "citydesk/v1/a/telemetry/x", "citydesk/v1/a/b/telemetry",
-		"citydesk/v2/a/telemetry", "citydesk/v1/a", "citydesk/v1/a/", "citydesk/v1/a/Telemetry",
-		"citydesk/v1/a b/event", "x/citydesk/v1/a/event",
-		"citydesk/v1/1234567890123456789012345678901234567890123456789012345678901234/event",
+	    "citydesk/v1//telemetry",
+	    "citydesk/v1/a/telemetry/x",
+	    "citydesk/v1/a/b/telemetry",
+	    "citydesk/v2/a/telemetry",
+	    "citydesk/v1/a",
+	    "citydesk/v1/a/",
+	    "citydesk/v1/a/Telemetry",
+	    "citydesk/v1/a b/event",
+	    "x/citydesk/v1/a/event",
+	    "citydesk/v1/1234567890123456789012345678901234567890123456789012345678901234/event",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		if (mqtt_topic_parse(bad[i], dev, &k)) {
@@ -395,11 +407,11 @@ static void test_bridge(void)
 	snprintf(dir, sizeof dir, "%s/mq4", tmpdir);
 	static struct recorder rec;
 	struct mqtt_bridge_options o = {
-		.listen = "127.0.0.1:0",
-		.url = "",
-		.dir = dir,
-		.client_id = "citydesk-test",
-		.sink = {rec_telemetry, rec_event, rec_status, &rec},
+	    .listen = "127.0.0.1:0",
+	    .url = "",
+	    .dir = dir,
+	    .client_id = "citydesk-test",
+	    .sink = {rec_telemetry, rec_event, rec_status, &rec},
 	};
 	struct mqtt_bridge *b;
 	CHECK_INT_EQ(mqtt_bridge_open(&o, &b), CD_OK);
@@ -422,12 +434,12 @@ static void test_bridge(void)
 	CHECK_INT_EQ(cli_open(&a, port, "dev-a", "sa"), 0);
 	/* good, malformed, good again: the stream keeps going after bad payloads */
 	static const char *const mixed[] = {
-		"{\"values\":{\"t\":1}}",
-		"not json",
-		"{\"values\":{\"t\":\"hot\"}}",
-		"",
-		"{\"values\":{\"t\":2},\"extra\":1}",
-		"{\"values\":{\"t\":3}}",
+	    "{\"values\":{\"t\":1}}",
+	    "not json",
+	    "{\"values\":{\"t\":\"hot\"}}",
+	    "",
+	    "{\"values\":{\"t\":2},\"extra\":1}",
+	    "{\"values\":{\"t\":3}}",
 	};
 	CHECK(device_publish_all(&a, "citydesk/v1/dev-a/telemetry", mixed, 6));
 	static const char *const ev[] = {"{\"type\":\"fire_alarm\",\"level\":\"red\"}"};
@@ -513,9 +525,14 @@ static void test_persistent_session(void)
 	CHECK(login_becomes(port, "dev-d", "sd", true));
 	static const char *const subs[] = {"citydesk/v1/+/telemetry"};
 	struct mqtt_client_options co = {
-		.host = "127.0.0.1", .port = port, .user = BROKER_SERVICE_USER,
-		.password = broker_service_password(br), .client_id = "citydesk-session-test",
-		.subscriptions = subs, .n_subscriptions = 1, .on_message = count_message,
+	    .host = "127.0.0.1",
+	    .port = port,
+	    .user = BROKER_SERVICE_USER,
+	    .password = broker_service_password(br),
+	    .client_id = "citydesk-session-test",
+	    .subscriptions = subs,
+	    .n_subscriptions = 1,
+	    .on_message = count_message,
 	};
 	struct mqtt_client *c;
 	CHECK_INT_EQ(mqtt_client_start(&co, 10000, &c), CD_OK);
@@ -576,14 +593,14 @@ static void test_teardown(void)
 }
 
 static const struct test_case tests[] = {
-	{"setup", test_setup},
-	{"no_orphan_after_sigkill", test_no_orphan_after_sigkill},
-	{"bad_options", test_bad_options},
-	{"broker_acl_and_credentials", test_broker_acl_and_credentials},
-	{"topic_parse", test_topic_parse},
-	{"bridge", test_bridge},
-	{"persistent_session", test_persistent_session},
-	{"teardown", test_teardown},
+    {"setup", test_setup},
+    {"no_orphan_after_sigkill", test_no_orphan_after_sigkill},
+    {"bad_options", test_bad_options},
+    {"broker_acl_and_credentials", test_broker_acl_and_credentials},
+    {"topic_parse", test_topic_parse},
+    {"bridge", test_bridge},
+    {"persistent_session", test_persistent_session},
+    {"teardown", test_teardown},
 };
 
 TEST_MAIN(tests)

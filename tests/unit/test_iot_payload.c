@@ -47,17 +47,17 @@ static void test_valid_id(void)
 		const char *s;
 		bool ok;
 	} cases[] = {
-		{"smoke-01", true},
-		{"A.b_c-9", true},
-		{"x", true},
-		{"", false},
-		{"a b", false},
-		{"a/b", false},
-		{"a+", false},
-		{"a#", false},
-		{"烟感1", false},
-		{"123456789012345678901234567890123456789012345678901234567890123", true},  /* 63 */
-		{"1234567890123456789012345678901234567890123456789012345678901234", false}, /* 64 */
+	    {"smoke-01", true},
+	    {"A.b_c-9", true},
+	    {"x", true},
+	    {"", false},
+	    {"a b", false},
+	    {"a/b", false},
+	    {"a+", false},
+	    {"a#", false},
+	    {"烟感1", false},
+	    {"123456789012345678901234567890123456789012345678901234567890123", true},	 /* 63 */
+	    {"1234567890123456789012345678901234567890123456789012345678901234", false}, /* 64 */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (iot_valid_id(cases[i].s) != cases[i].ok) {
@@ -70,8 +70,9 @@ static void test_valid_id(void)
 static void test_telemetry_ok(void)
 {
 	struct iot_telemetry t;
-	CHECK_INT_EQ(tele("{\"ts\":\"2024-05-01T08:30:00+08:00\",\"values\":{\"temp_c\":21.5,\"smoke\":0}}", &t),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    tele("{\"ts\":\"2024-05-01T08:30:00+08:00\",\"values\":{\"temp_c\":21.5,\"smoke\":0}}", &t),
+	    CD_OK);
 	CHECK_STR_EQ(t.device, "smoke-01");
 	CHECK_INT_EQ(t.ts_ms, NOW);
 	CHECK_INT_EQ(t.n, 2);
@@ -81,12 +82,12 @@ static void test_telemetry_ok(void)
 	CHECK_NEAR(t.v[1].value, 0, 0);
 	/* the same moment written four ways, and a missing ts becomes now */
 	static const char *const forms[] = {
-		"{\"ts\":\"2024-05-01T00:30:00Z\",\"values\":{\"a\":1}}",
-		"{\"ts\":\"2024-05-01T08:30:00\",\"values\":{\"a\":1}}",
-		"{\"ts\":\"2024-04-30T19:30:00-05:00\",\"values\":{\"a\":1}}",
-		"{\"ts\":1714523400000,\"values\":{\"a\":1}}",
-		"{\"values\":{\"a\":1}}",
-		"{\"ts\":null,\"values\":{\"a\":1}}",
+	    "{\"ts\":\"2024-05-01T00:30:00Z\",\"values\":{\"a\":1}}",
+	    "{\"ts\":\"2024-05-01T08:30:00\",\"values\":{\"a\":1}}",
+	    "{\"ts\":\"2024-04-30T19:30:00-05:00\",\"values\":{\"a\":1}}",
+	    "{\"ts\":1714523400000,\"values\":{\"a\":1}}",
+	    "{\"values\":{\"a\":1}}",
+	    "{\"ts\":null,\"values\":{\"a\":1}}",
 	};
 	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
 		CHECK_INT_EQ(tele(forms[i], &t), CD_OK);
@@ -116,35 +117,35 @@ static void test_telemetry_bad(void)
 		int status;
 		const char *code, *field;
 	} cases[] = {
-		{"{\"values\":{\"a\":1},\"battery\":3}", 422, "unknown_field", "battery"},
-		{"{\"values\":{\"a\":\"1\"}}", 422, "invalid_field", "values.a"},
-		{"{\"values\":{\"a\":true}}", 422, "invalid_field", "values.a"},
-		{"{\"values\":{\"a\":null}}", 422, "invalid_field", "values.a"},
-		{"{\"values\":{\"a\":[1]}}", 422, "invalid_field", "values.a"},
-		{"{\"values\":{}}", 422, "invalid_field", "values"},
-		{"{\"values\":[1,2]}", 422, "invalid_field", "values"},
-		{"{\"values\":{\"a b\":1}}", 422, "invalid_field", "values"},
-		{"{\"values\":{\"abcdefghijabcdefghijabcdefghij12\":1}}", 422, "invalid_field", "values"},
-		{"{\"ts\":1714523400,\"values\":{\"a\":1}}", 422, "invalid_field", "ts"}, /* seconds */
-		{"{\"ts\":\"yesterday\",\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
-		{"{\"ts\":\"2024-02-30T00:00:00Z\",\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
-		{"{\"ts\":\"2024-05-01T00:30:00+0800\",\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
-		{"{\"ts\":true,\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
-		{"{\"ts\":1e300,\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
-		{"{}", 422, "missing_field", "values"},
-		{"[1]", 422, "not_an_object", ""},
-		{"{\"values\":{\"a\":1}", 400, "invalid_json", ""},
-		{"", 400, "invalid_json", ""},
-		{"{\"values\":{\"a\":1,\"a\":2}}", 400, "duplicate_key", ""},
-		{"{\"values\":{\"a\":NaN}}", 400, "invalid_json", ""},
+	    {"{\"values\":{\"a\":1},\"battery\":3}", 422, "unknown_field", "battery"},
+	    {"{\"values\":{\"a\":\"1\"}}", 422, "invalid_field", "values.a"},
+	    {"{\"values\":{\"a\":true}}", 422, "invalid_field", "values.a"},
+	    {"{\"values\":{\"a\":null}}", 422, "invalid_field", "values.a"},
+	    {"{\"values\":{\"a\":[1]}}", 422, "invalid_field", "values.a"},
+	    {"{\"values\":{}}", 422, "invalid_field", "values"},
+	    {"{\"values\":[1,2]}", 422, "invalid_field", "values"},
+	    {"{\"values\":{\"a b\":1}}", 422, "invalid_field", "values"},
+	    {"{\"values\":{\"abcdefghijabcdefghijabcdefghij12\":1}}", 422, "invalid_field", "values"},
+	    {"{\"ts\":1714523400,\"values\":{\"a\":1}}", 422, "invalid_field", "ts"}, /* seconds */
+	    {"{\"ts\":\"yesterday\",\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
+	    {"{\"ts\":\"2024-02-30T00:00:00Z\",\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
+	    {"{\"ts\":\"2024-05-01T00:30:00+0800\",\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
+	    {"{\"ts\":true,\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
+	    {"{\"ts\":1e300,\"values\":{\"a\":1}}", 422, "invalid_field", "ts"},
+	    {"{}", 422, "missing_field", "values"},
+	    {"[1]", 422, "not_an_object", ""},
+	    {"{\"values\":{\"a\":1}", 400, "invalid_json", ""},
+	    {"", 400, "invalid_json", ""},
+	    {"{\"values\":{\"a\":1,\"a\":2}}", 400, "duplicate_key", ""},
+	    {"{\"values\":{\"a\":NaN}}", 400, "invalid_json", ""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct iot_telemetry t;
 		enum cd_err rc = tele(cases[i].json, &t);
-		if (rc != CD_ERR_INVALID || prob.status != cases[i].status || strcmp(prob.code, cases[i].code) ||
-		    strcmp(prob.field, cases[i].field)) {
-			fprintf(stderr, "  payload %s -> rc %d %d %s \"%s\": %s\n", cases[i].json, rc, prob.status,
-				prob.code, prob.field, prob.message);
+		if (rc != CD_ERR_INVALID || prob.status != cases[i].status ||
+		    strcmp(prob.code, cases[i].code) || strcmp(prob.field, cases[i].field)) {
+			fprintf(stderr, "  payload %s -> rc %d %d %s \"%s\": %s\n", cases[i].json, rc,
+				prob.status, prob.code, prob.field, prob.message);
 			CHECK(0);
 		}
 		CHECK_INT_EQ(t.n, 0);
@@ -160,7 +161,8 @@ static void test_telemetry_bad(void)
 	CHECK_STR_EQ(prob.field, "values");
 	/* a bad device id (from a topic or a URL) */
 	memset(&prob, 0, sizeof prob);
-	CHECK_INT_EQ(iot_parse_telemetry("a/b", "{\"values\":{\"a\":1}}", 18, NOW, &t, &prob), CD_ERR_INVALID);
+	CHECK_INT_EQ(iot_parse_telemetry("a/b", "{\"values\":{\"a\":1}}", 18, NOW, &t, &prob),
+		     CD_ERR_INVALID);
 	CHECK_STR_EQ(prob.field, "device");
 	/* not NUL-terminated input is read only up to len */
 	const char raw[] = "{\"values\":{\"a\":7}}garbage";
@@ -191,18 +193,20 @@ static void test_event(void)
 	static const struct {
 		const char *json, *code, *field;
 	} bad[] = {
-		{"{\"level\":\"red\"}", "missing_field", "type"},
-		{"{\"type\":\"Fire Alarm\"}", "invalid_field", "type"},
-		{"{\"type\":\"\"}", "invalid_field", "type"},
-		{"{\"type\":\"fire\",\"level\":\"purple\"}", "invalid_field", "level"},
-		{"{\"type\":\"fire\",\"level\":3}", "invalid_field", "level"},
-		{"{\"type\":\"fire\",\"detail\":5}", "invalid_field", "detail"},
-		{"{\"type\":\"fire\",\"where\":\"here\"}", "unknown_field", "where"},
+	    {"{\"level\":\"red\"}", "missing_field", "type"},
+	    {"{\"type\":\"Fire Alarm\"}", "invalid_field", "type"},
+	    {"{\"type\":\"\"}", "invalid_field", "type"},
+	    {"{\"type\":\"fire\",\"level\":\"purple\"}", "invalid_field", "level"},
+	    {"{\"type\":\"fire\",\"level\":3}", "invalid_field", "level"},
+	    {"{\"type\":\"fire\",\"detail\":5}", "invalid_field", "detail"},
+	    {"{\"type\":\"fire\",\"where\":\"here\"}", "unknown_field", "where"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		enum cd_err rc = event(bad[i].json, &e);
-		if (rc != CD_ERR_INVALID || strcmp(prob.code, bad[i].code) || strcmp(prob.field, bad[i].field)) {
-			fprintf(stderr, "  event %s -> %d %s \"%s\"\n", bad[i].json, rc, prob.code, prob.field);
+		if (rc != CD_ERR_INVALID || strcmp(prob.code, bad[i].code) ||
+		    strcmp(prob.field, bad[i].field)) {
+			fprintf(stderr, "  event %s -> %d %s \"%s\"\n", bad[i].json, rc, prob.code,
+				prob.field);
 			CHECK(0);
 		}
 	}
@@ -311,7 +315,8 @@ static int free_port(void)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t al = sizeof a;
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &al)) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
+	    getsockname(fd, (struct sockaddr *)&a, &al)) {
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -323,7 +328,8 @@ static int free_port(void)
 static bool port_open(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
 	if (fd >= 0)
@@ -370,8 +376,9 @@ static void test_hash_with_real_mosquitto(void)
 	CHECK(f != NULL);
 	if (!f)
 		return;
-	fprintf(f, "user %s\nlistener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\n"
-		   "persistence false\nlog_dest none\n",
+	fprintf(f,
+		"user %s\nlistener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\n"
+		"persistence false\nlog_dest none\n",
 		me ? me->pw_name : "root", port, pw);
 	fclose(f);
 	pid_t pid = fork();
@@ -406,13 +413,13 @@ static void test_hash_with_real_mosquitto(void)
 }
 
 static const struct test_case tests[] = {
-	{"valid_id", test_valid_id},
-	{"telemetry_ok", test_telemetry_ok},
-	{"telemetry_bad", test_telemetry_bad},
-	{"event", test_event},
-	{"status", test_status},
-	{"hash_format", test_hash_format},
-	{"hash_with_real_mosquitto", test_hash_with_real_mosquitto},
+    {"valid_id", test_valid_id},
+    {"telemetry_ok", test_telemetry_ok},
+    {"telemetry_bad", test_telemetry_bad},
+    {"event", test_event},
+    {"status", test_status},
+    {"hash_format", test_hash_format},
+    {"hash_with_real_mosquitto", test_hash_with_real_mosquitto},
 };
 
 TEST_MAIN(tests)
