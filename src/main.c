@@ -18,6 +18,7 @@ static const struct command {
 	{"apikey", cli_apikey, "add, list or revoke Open311 API keys"},
 	{"device", cli_device, "register, import or list IoT devices"},
 	{"ingest", cli_ingest, "keys for other district systems that push events in"},
+	{"rules", cli_rules, "import or list alert rules (监测预警)"},
 	{"train", cli_train, "train the category model from labelled messages"},
 	{"classify", cli_classify, "classify texts from stdin (one per line)"},
 };

@@ -47,6 +47,8 @@ const struct http_route api_routes[] = {
 	{"GET", "/api/v1/devices", api_devices_list, "devices_list"},
 	{"POST", "/api/v1/devices/import", api_devices_import, "devices_import"},
 	{"GET", "/api/v1/devices/{id}", api_devices_get, "devices_get"},
+	{"PUT", "/api/v1/devices/{id}", api_devices_update, "devices_update"},
+	{"DELETE", "/api/v1/devices/{id}", api_devices_delete, "devices_delete"},
 	{"GET", "/api/v1/devices/{id}/series", api_devices_series, "devices_series"},
 	{"POST", "/api/v1/devices/{id}/telemetry", api_devices_telemetry, "devices_telemetry"},
 	{"POST", "/api/v1/devices/{id}/event", api_devices_event, "devices_event"},

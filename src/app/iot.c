@@ -17,6 +17,7 @@
 #include "app/events.h"
 #include "app/series.h"
 #include "iot/gb26875.h"
+#include "iot/mqtt_topics.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -232,7 +233,7 @@ static void sync_credentials(struct iot_hub *h)
 		return;
 	struct cred_list l = {0};
 	h->cred_version = devices_credentials(h->app->devices, collect_cred, &l);
-	/* MQTT_WIRE: mqtt_bridge_set_credentials(h->mqtt, ids, hashes, n) once the bridge lands */
+	mqtt_bridge_set_credentials(h->mqtt, (const char *const *)l.ids, (const char *const *)l.hashes, l.n);
 	for (size_t i = 0; i < l.n; i++) {
 		xfree(l.ids[i]);
 		xfree(l.hashes[i]);
@@ -297,12 +298,15 @@ enum cd_err iot_start(struct app *app)
 		return CD_ERR_IO;
 	h->worker_started = true;
 	if (iot_listeners_on(app)) {
-		rc = gb26875_bridge_start(app, &h->gb);
+		rc = mqtt_bridge_start(app, &h->mqtt);
+		if (!rc)
+			rc = gb26875_bridge_start(app, &h->gb);
 		if (rc) {
 			log_error("IoT listeners failed to start", "\"error\":\"%s\"", cd_err_name(rc));
 			return rc;
 		}
 	}
+	sync_credentials(h); /* registered devices can log in from the start */
 	if (pthread_create(&h->ticker, NULL, hub_ticker, h))
 		return CD_ERR_IO;
 	h->ticker_started = true;
@@ -316,6 +320,7 @@ void iot_stop(struct app *app)
 		return;
 	/* Sources first, so nothing new arrives; then drain the queue; then what it feeds. */
 	gb26875_bridge_stop(h->gb);
+	mqtt_bridge_stop(h->mqtt);
 	pthread_mutex_lock(&h->mu);
 	h->stopping = true;
 	pthread_cond_broadcast(&h->not_empty);
@@ -351,6 +356,8 @@ enum cd_err iot_metrics(struct app *app, struct buf *out)
 	for (int s = 0; s < IOT_SRC_COUNT && !rc; s++)
 		rc = buf_printf(out, "citydesk_iot_messages_total{source=\"%s\"} %llu\n", source_names[s],
 				(unsigned long long)atomic_load(&h->received[s]));
+	if (!rc)
+		rc = mqtt_bridge_metrics(h->mqtt, out);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&h->mu);

@@ -18,6 +18,7 @@ int cli_classify(int argc, char **argv);
 int cli_apikey(int argc, char **argv);
 int cli_device(int argc, char **argv);
 int cli_ingest(int argc, char **argv);
+int cli_rules(int argc, char **argv);
 
 /* One option of a subcommand: "--flag VALUE" stores VALUE in the `const char *` field at
  * `offset` of the options struct; a switch ("--flag" alone) sets the `int` field there to 1. */

@@ -14,6 +14,7 @@
 #include "app/casework.h"
 #include "app/categories.h"
 #include "app/commit_queue.h"
+#include "app/alerts.h"
 #include "app/automerge.h"
 #include "app/demo.h"
 #include "app/events.h"
@@ -212,7 +213,7 @@ int cli_serve(int argc, char **argv)
 	if (config_db_path(&app.cfg, db_path, sizeof db_path) ||
 	    webhooks_start(db_path, app.events, NULL, &app.webhooks))
 		goto out;
-	if (iot_start(&app))
+	if (iot_start(&app) || alerts_load_default_rules(&app, config_get(&app.cfg, CFG_DISTRICT)))
 		goto out;
 	struct http_config hc = {
 		.listen = config_get(&app.cfg, CFG_LISTEN),
