@@ -1,9 +1,10 @@
 /* store_case_apply_steps: many workflow steps in one SQLite transaction (store_case_batch.h).
- * Each step is checked and written as store_case_apply writes one (sqlite_cases.c): row with
+ * Each step is checked and recorded as store_case_apply records one (sqlite_cases.c): row with
  * optimistic version, event, score deltas, audit entry with the changed fields. What a batch
- * saves is the commit (one WAL sync instead of one per step), the re-read of a case between two
- * of its own steps, and the score upserts: deltas are sorted and summed per row of case_stats
- * before they are written. */
+ * saves: the commit (one WAL sync instead of one per step); the read and the UPDATE of a case
+ * between two of its own consecutive steps (the row and its fourteen index entries are written
+ * once per run of steps, as the last step leaves it); and the score upserts (deltas are sorted
+ * and summed per row of case_stats first). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -296,46 +297,56 @@ static enum cd_err stat_lines_write(struct store *st, struct stat_lines *sl)
 
 /* ---- the batch -------------------------------------------------------------------------------- */
 
-/* One step inside the transaction. *old is the stored row it applies to (read, or the row the
- * previous step of the same case wrote); on success it becomes the new row. */
-static enum cd_err step_write(struct store *st, struct store_case_step *sp, struct store_case *old,
-			      struct stat_lines *sl, struct buf *b, struct buf *a, int64_t now)
+/* Writes the row of the case being walked: once per run of steps on one case, with the
+ * version the run started from (rows between two steps of a run exist only inside this
+ * transaction, so nobody could read them: the store ends up exactly as after one UPDATE per
+ * step, with one index update instead of one per step). */
+static enum cd_err row_write(struct store *st, const struct store_case *row, int64_t stored_version)
 {
-	struct store_case *after = sp->after;
-	if (old->version != sp->expected_version)
-		return CD_ERR_CONFLICT;
-	after->id = old->id;
-	memcpy(after->ref, old->ref, sizeof after->ref);
-	after->created_at = old->created_at;
-	after->version = sp->expected_version + 1;
-	after->updated_at = now;
-	row_defaults(after);
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_UPDATE);
 	if (!s)
 		return CD_ERR_STORE;
-	bind_row(s, after);
-	sqlite3_bind_int64(s, PARAM_WHERE_ID, sp->case_id);
-	sqlite3_bind_int64(s, PARAM_WHERE_VERSION, sp->expected_version);
+	bind_row(s, row);
+	sqlite3_bind_int64(s, PARAM_WHERE_ID, row->id);
+	sqlite3_bind_int64(s, PARAM_WHERE_VERSION, stored_version);
 	enum cd_err rc = store__exec(st, s, "case update");
 	if (!rc && sqlite3_changes(st->db) != 1)
 		rc = CD_ERR_CONFLICT;
-	if (!rc && sp->ev)
+	return rc;
+}
+
+/* One step inside the transaction. *cur is the case as it stands (read, or as the previous step
+ * of the same case left it); on success it becomes the step's row, to be written by row_write. */
+static enum cd_err step_write(struct store *st, struct store_case_step *sp, struct store_case *cur,
+			      struct stat_lines *sl, struct buf *b, struct buf *a, int64_t now)
+{
+	struct store_case *after = sp->after;
+	if (cur->version != sp->expected_version)
+		return CD_ERR_CONFLICT;
+	after->id = cur->id;
+	memcpy(after->ref, cur->ref, sizeof after->ref);
+	after->created_at = cur->created_at;
+	after->version = sp->expected_version + 1;
+	after->updated_at = now;
+	row_defaults(after);
+	enum cd_err rc = CD_OK;
+	if (sp->ev)
 		rc = event_write(st, sp->case_id, sp->ev, sp->actor, now);
 	for (size_t i = 0; i < sp->ndeltas && !rc; i++)
 		rc = stat_lines_add(sl, &sp->deltas[i], now);
 	if (!rc)
-		rc = audit_step(st, sp->actor, old, after, sp->ev, b, a);
+		rc = audit_step(st, sp->actor, cur, after, sp->ev, b, a);
 	if (!rc)
-		*old = *after;
+		*cur = *after;
 	return rc;
 }
 
 static enum cd_err steps_tx(struct store *st, struct store_case_step *steps, size_t n, size_t *failed)
 {
-	struct store_case *cur = xmalloc(sizeof *cur); /* the case being walked, as stored now */
+	struct store_case *cur = xmalloc(sizeof *cur); /* the case being walked, as it stands */
 	struct stat_lines sl = {NULL, 0, 0};
 	struct buf b, a;
-	int64_t now = (int64_t)time(NULL), cur_id = 0;
+	int64_t now = (int64_t)time(NULL), cur_id = 0, stored_version = 0;
 	enum cd_err rc = CD_OK;
 	buf_init(&b, 1 << 20);
 	buf_init(&a, 1 << 20);
@@ -345,7 +356,12 @@ static enum cd_err steps_tx(struct store *st, struct store_case_step *steps, siz
 			rc = CD_ERR_INVALID;
 			break;
 		}
-		if (!cur_id || cur_id != steps[i].case_id) {
+		if (cur_id != steps[i].case_id) {
+			if (cur_id && (rc = row_write(st, cur, stored_version)) != CD_OK) {
+				i--; /* the previous case's last step */
+				break;
+			}
+			cur_id = 0;
 			sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_ID);
 			if (!s) {
 				rc = CD_ERR_STORE;
@@ -356,14 +372,17 @@ static enum cd_err steps_tx(struct store *st, struct store_case_step *steps, siz
 			if (!rc)
 				rc = store__case_from_row(s, cur);
 			store__done(s);
-			cur_id = rc ? 0 : steps[i].case_id;
 			if (rc)
 				break;
+			cur_id = steps[i].case_id;
+			stored_version = cur->version;
 		}
 		rc = step_write(st, &steps[i], cur, &sl, &b, &a, now);
 		if (rc)
 			break;
 	}
+	if (!rc && cur_id && (rc = row_write(st, cur, stored_version)) != CD_OK)
+		i = n - 1;
 	if (!rc) {
 		rc = stat_lines_write(st, &sl);
 		i = n;

@@ -23,11 +23,13 @@ struct store_case_step {
 
 #define STORE_CASE_STEPS_MAX 100000 /* steps in one call: one transaction holds the store */
 
-/* Writes steps[0..n) in order in ONE transaction, each exactly as store_case_apply writes one
+/* Writes steps[0..n) in order in ONE transaction, each recorded as store_case_apply records one
  * step: the row (version expected_version + 1, updated_at now), its event, the score deltas
- * (summed per unit/street/category and day before they are written: the aggregates end up the
- * same) and one audit entry "case.<ev->action>" (or "case.update") with before/after JSON of
- * the fields that changed. All or nothing: CD_OK when every step committed; otherwise nothing
+ * and one audit entry "case.<ev->action>" (or "case.update") with before/after JSON of the
+ * fields that changed. The tables end up exactly as after n store_case_apply calls; on the way,
+ * consecutive steps of one case UPDATE its row once (as the last leaves it) and deltas are
+ * summed per unit/street/category and day before they are added. Intermediate rows are checked
+ * for well-formed fields, the schema's CHECKs see the last one. All or nothing: CD_OK when every step committed; otherwise nothing
  * was written, *failed (may be NULL) is the index of the step that failed (n when the commit
  * itself did) and the error is store_case_apply's: CD_ERR_CONFLICT (stored version differs),
  * CD_ERR_NOTFOUND, CD_ERR_INVALID (a row or event the schema refuses). CD_ERR_RANGE when
