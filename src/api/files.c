@@ -1,7 +1,8 @@
-/* /api/v1/files: photos attached to reports and actions. The body is the image itself
- * (Content-Type image/jpeg, image/png, image/gif or image/webp, at most 1 MiB); its first
- * bytes must match the type. The bytes go to DATA/files/<id> (written, synced, renamed into
- * place) before the store records them, so a recorded file always exists. */
+/* /api/v1/files: photos attached to reports and actions, and the saver the residents' upload
+ * uses too (files.h). The body is the image itself (Content-Type image/jpeg, image/png,
+ * image/gif or image/webp, at most 1 MiB); its first bytes must match the type. The bytes go
+ * to DATA/files/<id> (written, synced, renamed into place) before the store records them, so a
+ * recorded file always exists. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -10,6 +11,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "api/files.h"
 
 #include "api/api.h"
 #include "util/alloc.h"
@@ -71,45 +74,52 @@ static enum cd_err write_file(const char *dir, const char *id, const char *data,
 	return CD_OK;
 }
 
-void api_files_create(struct http_request *req, struct http_response *res, void *ctx)
+bool api_files_save(struct http_request *req, struct http_response *res, struct app *app,
+		    const struct store_actor *actor, const char *creator, struct store_file *out)
 {
-	struct app *app = ctx;
-	struct api_caller *who = api_require(req, res, app, API_ANY_ROLE & ~API_ROLE(ROLE_AUDITOR));
-	if (!who)
-		return;
 	const struct image_type *type = image_type_of(http_header(req, "Content-Type"));
 	if (!type) {
 		http_error(res, 415, "unsupported_media_type",
 			   "只接受图片 (images only: image/jpeg, image/png, image/gif, image/webp)", "Content-Type");
-		return;
+		return false;
 	}
 	if (req->body_len < type->offset + type->len ||
 	    memcmp(req->body + type->offset, type->signature, type->len) != 0) {
 		http_error(res, 422, "invalid_image", "the bytes are not the image type the request says", "body");
-		return;
+		return false;
 	}
-	struct store_file f;
+	struct store_file *f = out;
 	uint8_t raw[16], digest[crypto_hash_sha256_BYTES];
-	memset(&f, 0, sizeof f);
+	memset(f, 0, sizeof *f);
 	randombytes_buf(raw, sizeof raw);
-	sodium_bin2hex(f.id, sizeof f.id, raw, sizeof raw);
+	sodium_bin2hex(f->id, sizeof f->id, raw, sizeof raw);
 	crypto_hash_sha256(digest, (const unsigned char *)req->body, req->body_len);
-	sodium_bin2hex(f.sha256, sizeof f.sha256, digest, sizeof digest);
-	snprintf(f.mime, sizeof f.mime, "%s", type->mime);
-	snprintf(f.created_by, sizeof f.created_by, "%s", who->user.username);
-	f.bytes = (int64_t)req->body_len;
+	sodium_bin2hex(f->sha256, sizeof f->sha256, digest, sizeof digest);
+	snprintf(f->mime, sizeof f->mime, "%s", type->mime);
+	snprintf(f->created_by, sizeof f->created_by, "%s", creator);
+	f->bytes = (int64_t)req->body_len;
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%.4000s/files", config_get(&app->cfg, CFG_DATA));
-	if (write_file(dir, f.id, req->body, req->body_len)) {
+	if (write_file(dir, f->id, req->body, req->body_len)) {
 		log_error("file write failed", "\"errno\":%d", errno);
 		http_error(res, 500, "internal", "could not save the file", NULL);
-		return;
+		return false;
 	}
-	enum cd_err rc = store_file_add(app->st, &who->actor, &f);
+	enum cd_err rc = store_file_add(app->st, actor, f);
 	if (rc) {
 		api_store_failed(req, res, rc);
-		return;
+		return false;
 	}
+	return true;
+}
+
+void api_files_create(struct http_request *req, struct http_response *res, void *ctx)
+{
+	struct app *app = ctx;
+	struct api_caller *who = api_require(req, res, app, API_ANY_ROLE & ~API_ROLE(ROLE_AUDITOR));
+	struct store_file f;
+	if (!who || !api_files_save(req, res, app, &who->actor, who->user.username, &f))
+		return;
 	json_t *reply = json_pack("{s:s, s:s, s:I, s:s}", "id", f.id, "mime", f.mime, "bytes", (json_int_t)f.bytes,
 				  "sha256", f.sha256);
 	http_respond_json(res, 201, reply);

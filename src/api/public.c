@@ -4,20 +4,16 @@
  * gave) and what they are shown (their own case, personal data masked). */
 #include "api/public.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "api/api.h"
 #include "api/cases.h"
+#include "api/files.h"
 #include "app/casework.h"
 #include "app/intake.h"
 #include "app/mapview.h"
@@ -465,104 +461,13 @@ out:
 
 /* ---- photos ------------------------------------------------------------------------------- */
 
-/* The image types POST /api/v1/files accepts, with their magic bytes (the same table; kept
- * here until files.c exports its saver). */
-static const struct image_type {
-	const char *mime;
-	size_t offset;
-	const char *signature;
-	size_t len;
-} image_types[] = {
-    {"image/jpeg", 0, "\xFF\xD8\xFF", 3},
-    {"image/png", 0, "\x89PNG\r\n\x1A\n", 8},
-    {"image/gif", 0, "GIF8", 4},
-    {"image/webp", 8, "WEBP", 4},
-};
-
-static const struct image_type *image_type_of(const char *content_type)
-{
-	if (!content_type)
-		return NULL;
-	for (size_t i = 0; i < sizeof image_types / sizeof image_types[0]; i++) {
-		size_t n = strlen(image_types[i].mime);
-		if (strncasecmp(content_type, image_types[i].mime, n) == 0 &&
-		    (content_type[n] == '\0' || content_type[n] == ';'))
-			return &image_types[i];
-	}
-	return NULL;
-}
-
-/* Writes the bytes durably to dir/id (temporary file, fsync, rename). */
-static enum cd_err save_bytes(const char *dir, const char *id, const char *data, size_t len)
-{
-	char path[4200], tmp[4300];
-	if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-		return CD_ERR_IO;
-	snprintf(path, sizeof path, "%.4000s/%.64s", dir, id);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return CD_ERR_IO;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(fd);
-			unlink(tmp);
-			return CD_ERR_IO;
-		}
-		done += (size_t)w;
-	}
-	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return CD_ERR_IO;
-	}
-	return CD_OK;
-}
-
 void api_public_file(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
-	if (over_limit(req, res, app, "file"))
-		return;
-	const struct image_type *type = image_type_of(http_header(req, "Content-Type"));
-	if (!type) {
-		http_error(res, 415, "unsupported_media_type",
-			   "只接受图片 (images only: image/jpeg, image/png, image/gif, image/webp)",
-			   "Content-Type");
-		return;
-	}
-	if (req->body_len < type->offset + type->len ||
-	    memcmp(req->body + type->offset, type->signature, type->len) != 0) {
-		http_error(res, 422, "invalid_image", "the bytes are not the image type the request says",
-			   "body");
-		return;
-	}
-	struct store_file f;
-	uint8_t raw[16], digest[crypto_hash_sha256_BYTES];
-	memset(&f, 0, sizeof f);
-	randombytes_buf(raw, sizeof raw);
-	sodium_bin2hex(f.id, sizeof f.id, raw, sizeof raw);
-	crypto_hash_sha256(digest, (const unsigned char *)req->body, req->body_len);
-	sodium_bin2hex(f.sha256, sizeof f.sha256, digest, sizeof digest);
-	snprintf(f.mime, sizeof f.mime, "%s", type->mime);
-	snprintf(f.created_by, sizeof f.created_by, "resident");
-	f.bytes = (int64_t)req->body_len;
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%.4000s/files", config_get(&app->cfg, CFG_DATA));
-	if (save_bytes(dir, f.id, req->body, req->body_len)) {
-		log_error("public: photo not saved", "\"errno\":%d", errno);
-		http_error(res, 500, "internal", "could not save the photo", NULL);
-		return;
-	}
 	struct store_actor actor = {"resident", req->remote};
-	enum cd_err rc = store_file_add(app->st, &actor, &f);
-	if (rc) {
-		api_store_failed(req, res, rc);
+	struct store_file f;
+	if (over_limit(req, res, app, "file") || !api_files_save(req, res, app, &actor, "resident", &f))
 		return;
-	}
 	count_toward_limit(req, app, "file");
 	json_t *reply =
 	    json_pack("{s:s, s:s, s:I}", "id", f.id, "mime", f.mime, "bytes", (json_int_t)f.bytes);
