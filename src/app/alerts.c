@@ -235,8 +235,8 @@ static void open_case(struct alerts *a, struct store_alert *al, const char *addr
 	struct store_alert linked;
 	rc = store_alert_set_case(app->st, &system_actor, al->id, &c);
 	if (rc)
-		log_warn("alert: case not linked", "\"alert\":%" PRId64 ",\"case\":\"%s\",\"error\":\"%s\"", al->id,
-			 c.ref, cd_err_name(rc));
+		log_warn("alert: case not linked", "\"alert\":%" PRId64 ",\"case\":\"%s\",\"error\":\"%s\"",
+			 al->id, c.ref, cd_err_name(rc));
 	else if (store_alert_get(app->st, al->id, &linked) == CD_OK)
 		*al = linked;
 }
@@ -270,10 +270,11 @@ static void note_on_case(struct app *app, const struct store_alert *al, bool ack
 		if (rc == CD_ERR_CONFLICT)
 			continue; /* changed meanwhile: read it again */
 		if (rc == CD_OK)
-			events_case(app->events, acked ? "case.alert_acknowledged" : "case.alert_cleared", &after);
+			events_case(app->events, acked ? "case.alert_acknowledged" : "case.alert_cleared",
+				    &after);
 		else
-			log_warn("alert: not noted on the case", "\"alert\":%" PRId64 ",\"acknowledged\":%d", al->id,
-				 acked);
+			log_warn("alert: not noted on the case", "\"alert\":%" PRId64 ",\"acknowledged\":%d",
+				 al->id, acked);
 		return;
 	}
 }
@@ -820,8 +821,8 @@ enum cd_err alerts_start(struct app *app, struct alerts **out)
 	if (store_alerts_active(app->st, &act, &n) == CD_OK) {
 		for (size_t i = 0; i < n; i++) {
 			if (act[i].rule_id)
-				rules_restore_open(a->engine, act[i].rule_id, act[i].device, key_metric(act[i].key),
-						   (uint32_t)act[i].count);
+				rules_restore_open(a->engine, act[i].rule_id, act[i].device,
+						   key_metric(act[i].key), (uint32_t)act[i].count);
 			if (act[i].want_case && !act[i].case_id) {
 				struct msg *m = msg_new(M_OPEN_CASE, NULL);
 				m->u.alert_id = act[i].id;

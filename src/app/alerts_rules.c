@@ -14,7 +14,7 @@
 #include "util/csv.h"
 #include "util/log.h"
 
-#define RULES_FILE_MAX (1024 * 1024) /* a rules file is read whole; more is refused */
+#define RULES_FILE_MAX (1024 * 1024)	  /* a rules file is read whole; more is refused */
 #define DEFAULT_RULES_META "rules_loaded" /* store meta: the default set was loaded once */
 
 __attribute__((format(printf, 3, 4))) static void say(char *reason, size_t cap, const char *fmt, ...)
@@ -77,7 +77,8 @@ enum cd_err alerts_rules_parse(const char *text, size_t len, struct rules_rule *
 		const json_t *r = item_rule(item, &documented);
 		if (!r) {
 			say(reason, cap,
-			    "rule %zu: a rule object, or {\"rule\": {...}, \"source\": \"...\", \"intent\": \"...\"}",
+			    "rule %zu: a rule object, or {\"rule\": {...}, \"source\": \"...\", \"intent\": "
+			    "\"...\"}",
 			    i + 1);
 			rc = CD_ERR_INVALID;
 			break;
@@ -215,7 +216,8 @@ enum cd_err alerts_load_default_rules(struct app *app, const char *district_dir)
 			return CD_OK; /* a district without a rule set: not an error, try again next start */
 		}
 		if (rc) {
-			log_error("alerts: default rules refused", "\"path\":\"%s\",\"reason\":\"%s\"", path, reason);
+			log_error("alerts: default rules refused", "\"path\":\"%s\",\"reason\":\"%s\"", path,
+				  reason);
 			return rc;
 		}
 		log_info("alerts: default rules loaded", "\"path\":\"%s\",\"rules\":%zu", path, res.added);

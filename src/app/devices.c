@@ -858,8 +858,8 @@ enum cd_err devices_update(struct app *app, const struct store_actor *actor, str
 	char other[IOT_ID_MAX];
 	if (!rc && dev->address_hex[0] && app->devices &&
 	    devices_find_address(app->devices, dev->address_hex, other) && strcmp(other, dev->id) != 0) {
-		json_problem_set(p, 409, "address_taken", "address_hex", "address %s is registered to device %s",
-				 dev->address_hex, other);
+		json_problem_set(p, 409, "address_taken", "address_hex",
+				 "address %s is registered to device %s", dev->address_hex, other);
 		rc = CD_ERR_EXISTS;
 	}
 	if (rc)
@@ -877,8 +877,8 @@ enum cd_err devices_update(struct app *app, const struct store_actor *actor, str
 	}
 	sodium_memzero(&row, sizeof row);
 	if (rc == CD_ERR_EXISTS)
-		json_problem_set(p, 409, "address_taken", "address_hex", "address %s is registered to another device",
-				 dev->address_hex);
+		json_problem_set(p, 409, "address_taken", "address_hex",
+				 "address %s is registered to another device", dev->address_hex);
 	else if (rc == CD_ERR_NOTFOUND)
 		json_problem_set(p, 404, "not_found", NULL, "no such device");
 	if (rc)

@@ -77,8 +77,8 @@ static int verb_list(struct store *st, const void *opts)
 			       rules_kind_name(r.kind), rules_level_name(r.level), r.enabled ? "on" : "off",
 			       r.name);
 		} else {
-			printf("%" JSON_INTEGER_FORMAT "\t?\t?\t?\t%s (does not read)\n", (json_int_t)rows[i].id,
-			       rows[i].name);
+			printf("%" JSON_INTEGER_FORMAT "\t?\t?\t?\t%s (does not read)\n",
+			       (json_int_t)rows[i].id, rows[i].name);
 		}
 	}
 	if (all) {

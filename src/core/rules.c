@@ -707,7 +707,8 @@ static void baseline_judge(struct sink *k, struct rstate *s, const struct rules_
 	double limit = base * (1.0 + rule->percent / 100.0), total = baseline_total(s, d);
 	char reason[200];
 	snprintf(reason, sizeof reason, "%s %s %g against a same-weekday baseline of %g (limit +%g %% = %g)",
-		 metric_of(s, rule), whole ? "for the day" : "so far today", total, base, rule->percent, limit);
+		 metric_of(s, rule), whole ? "for the day" : "so far today", total, base, rule->percent,
+		 limit);
 	if (total > limit)
 		trigger(k, s, at, total, limit, reason);
 	else if (whole)
@@ -767,7 +768,8 @@ void rules_sample(struct rules *r, const struct rules_device *dev, const char *m
 			if (ts_ms < s->last_ts)
 				break; /* late: a newer value was judged already */
 			s->last_ts = ts_ms;
-			judge_held(&k, s, rule, ts_ms, v, compare(v, rule->op, rule->value), metric_of(s, rule));
+			judge_held(&k, s, rule, ts_ms, v, compare(v, rule->op, rule->value),
+				   metric_of(s, rule));
 			break;
 		case RULES_RATE:
 			if (ts_ms <= s->last_ts)
@@ -934,8 +936,9 @@ enum cd_err rules_check(const struct rules_rule *rule, struct json_problem *p)
 	if (!valid_word(rule->device_type) || !valid_word(rule->device) || !valid_word(rule->category))
 		return bad(p, "device_type", "device_type, device and category are [A-Za-z0-9_.-]");
 	if (!valid_metric(rule->metric))
-		return bad(p, "metric",
-			   "metric is a name of [A-Za-z0-9_.-], or a prefix \"name.*\" (name and name.anything)");
+		return bad(
+		    p, "metric",
+		    "metric is a name of [A-Za-z0-9_.-], or a prefix \"name.*\" (name and name.anything)");
 	if (rule->level <= RULES_LEVEL_NONE || rule->level >= RULES_LEVEL_COUNT)
 		return bad(p, "level", "level must be blue, yellow, orange or red");
 	if ((unsigned)rule->op >= RULES_OP_COUNT)

@@ -273,8 +273,8 @@ enum cd_err store_device_update(struct store *st, const struct store_actor *acto
 	return rc;
 }
 
-enum cd_err store_device_decommission(struct store *st, const struct store_actor *actor, struct store_device *d,
-				      const char *secret_hash, const char *mqtt_hash)
+enum cd_err store_device_decommission(struct store *st, const struct store_actor *actor,
+				      struct store_device *d, const char *secret_hash, const char *mqtt_hash)
 {
 	if (!dev_terminated(d) || !d->id[0] || d->active || !secret_hash || !*secret_hash || !mqtt_hash ||
 	    !*mqtt_hash)

@@ -440,11 +440,12 @@ static void prefix_rule_alert_per_sensor(void)
 	memset(&app, 0, sizeof app);
 	app.st = open_store(&t);
 	int64_t rule_id = 0;
-	CHECK_INT_EQ(store_rule_add(app.st, &admin, "消火栓压力低",
-				    "{\"name\":\"消火栓压力低\",\"kind\":\"threshold\",\"metric\":\"pressure_mpa.*\","
-				    "\"op\":\"<\",\"value\":0.1,\"level\":\"orange\",\"suppress_s\":3600}",
-				    &rule_id),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    store_rule_add(app.st, &admin, "消火栓压力低",
+			   "{\"name\":\"消火栓压力低\",\"kind\":\"threshold\",\"metric\":\"pressure_mpa.*\","
+			   "\"op\":\"<\",\"value\":0.1,\"level\":\"orange\",\"suppress_s\":3600}",
+			   &rule_id),
+	    CD_OK);
 	struct alerts *a = NULL;
 	CHECK_INT_EQ(alerts_start(&app, &a), CD_OK);
 	app.alerts = a;
@@ -588,8 +589,10 @@ static void default_rules_and_import(void)
 	snprintf(path, sizeof path, "%s/rules.json", t.dir);
 	FILE *f = fopen(path, "w");
 	CHECK(f != NULL);
-	fputs("[{\"name\":\"高温\",\"kind\":\"threshold\",\"metric\":\"temperature_c.*\",\"op\":\">\",\"value\":60},"
-	      "{\"rule\":{\"name\":\"离线\",\"kind\":\"absence\",\"window_s\":600},\"source\":\"s\",\"intent\":\"i\"}]",
+	fputs("[{\"name\":\"高温\",\"kind\":\"threshold\",\"metric\":\"temperature_c.*\",\"op\":\">\","
+	      "\"value\":60},"
+	      "{\"rule\":{\"name\":\"离线\",\"kind\":\"absence\",\"window_s\":600},\"source\":\"s\","
+	      "\"intent\":\"i\"}]",
 	      f);
 	fclose(f);
 	struct alerts_import_result res;
@@ -600,7 +603,8 @@ static void default_rules_and_import(void)
 	CHECK_INT_EQ(res.unchanged, 2);
 	f = fopen(path, "w");
 	CHECK(f != NULL);
-	fputs("{\"rules\":[{\"name\":\"高温\",\"kind\":\"threshold\",\"metric\":\"temperature_c.*\",\"op\":\">\","
+	fputs("{\"rules\":[{\"name\":\"高温\",\"kind\":\"threshold\",\"metric\":\"temperature_c.*\",\"op\":"
+	      "\">\","
 	      "\"value\":70}]}",
 	      f);
 	fclose(f);
@@ -629,7 +633,8 @@ static void default_rules_and_import(void)
 		fputs(bad[i], f);
 		fclose(f);
 		reason[0] = 0;
-		CHECK_INT_EQ(alerts_rules_import(app.st, &admin, path, &res, reason, sizeof reason), CD_ERR_INVALID);
+		CHECK_INT_EQ(alerts_rules_import(app.st, &admin, path, &res, reason, sizeof reason),
+			     CD_ERR_INVALID);
 		CHECK(strstr(reason, says[i]) != NULL);
 		if (!strstr(reason, says[i]))
 			fprintf(stderr, "  bad %zu: %s\n", i, reason);
