@@ -243,13 +243,17 @@ struct gb_message {
  * the gb_listener_* functions (the listener's lock is held). */
 typedef void (*gb_message_fn)(void *ctx, const struct gb_message *m);
 
+#define GB_MAX_CONNECTIONS 4096 /* default max_connections (before the RLIMIT_NOFILE cap) */
+#define GB_PER_HOST_MAX 64	/* default max_per_host: connections from one remote IP */
+
 struct gb_listener_config {
 	const char *listen;	  /* "HOST:PORT", "[v6]:PORT"; port 0 picks a free one */
 	gb_message_fn on_message; /* may be NULL */
 	void *ctx;		  /* passed to on_message */
 	int idle_timeout_ms;	  /* close a silent connection, report its address offline (90 s) */
 	int frame_timeout_ms;	  /* give up on a frame that stops half way (5 s) */
-	size_t max_connections;	  /* more are refused (4096) */
+	size_t max_connections;	  /* more are refused; lowered to gb_listener_fd_cap() at start */
+	size_t max_per_host;	  /* connections from one remote IP address; more are refused */
 	bool nak_undecodable;	  /* NAK a send frame whose known data unit is malformed (true) */
 };
 
@@ -267,10 +271,17 @@ struct gb_listener_stats {
 	uint64_t truncated;	 /* unfinished frames given up after frame_timeout_ms */
 	uint64_t closed_garbage; /* connections closed for sending nothing but bad bytes */
 	uint64_t offline;	 /* addresses reported offline */
+	uint64_t refused_host;	 /* connections over max_per_host */
+	uint64_t accept_pauses;	 /* times accepting stopped for a second (out of file descriptors) */
+	uint64_t max_connections; /* the limit in force (after the RLIMIT_NOFILE cap) */
 };
 
 /* Zeroes cfg and sets the defaults above (listen, on_message and ctx stay NULL). */
 void gb_listener_config_init(struct gb_listener_config *cfg);
+/* The most connections the listener keeps open under a file-descriptor limit of nofile (the
+ * soft RLIMIT_NOFILE): three eighths of it (at least 1), so HTTP, SQLite, the broker and the
+ * rest keep five eighths. gb_listener_start lowers max_connections to it. */
+size_t gb_listener_fd_cap(uint64_t nofile);
 /* Binds, listens and starts the listener's thread. CD_ERR_INVALID for a malformed listen
  * address, CD_ERR_IO when binding fails (logged). The caller frees with gb_listener_stop. */
 enum cd_err gb_listener_start(const struct gb_listener_config *cfg, struct gb_listener **out) CD_MUST_CHECK;

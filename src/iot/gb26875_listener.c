@@ -1,19 +1,22 @@
 /* The GB/T 26875.3 TCP listener: one thread, one epoll set, non-blocking sockets. Each
  * connection has a fixed-size frame reader and a capped output queue; good send-data frames
  * are ACKed, bad frames NAKed, and every transmitter address is tracked (last seen, current
- * connection, the centre address it uses) so the centre can send duty checks and clock syncs. */
+ * connection, the centre address it uses) so the centre can send duty checks and clock syncs. Connections are capped in total (to fit the file-descriptor limit) and per
+ * remote host; running out of descriptors pauses accepting instead of spinning. */
 #include "iot/gb26875.h"
 
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +30,16 @@
 #define GARBAGE_LIMIT (16 * 1024) /* bad bytes without a good frame before the connection closes */
 #define NAKS_PER_SECOND 8	  /* more NAKs to one connection are counted, not sent */
 #define MAX_STATIONS 65536	  /* transmitter addresses tracked; more are served untracked */
+#define ACCEPT_BUDGET 256	  /* connections accepted per wake-up, for fairness */
+#define ACCEPT_PAUSE_MS 1000	  /* accepting stops this long when descriptors run out */
+#define RATELOG_MS 10000	  /* at most one log line this often for each kind of trouble */
+
+/* One log line per RATELOG_MS for one kind of event; the lines in between are counted. */
+struct ratelog {
+	bool used;	     /* a line was written */
+	int64_t last_mono;   /* when */
+	uint64_t suppressed; /* events not logged since */
+};
 
 struct conn {
 	int fd;
@@ -42,7 +55,8 @@ struct conn {
 	bool dead;     /* closed at the end of this round */
 	uint64_t key;  /* the first transmitter address seen on it (0 = none yet) */
 	bool multi;    /* more than one address (a gateway): closing scans the stations */
-	char peer[64]; /* "ip:port", for logs */
+	uint8_t host[16]; /* the peer's IP (IPv4 as ::ffff:a.b.c.d), for max_per_host */
+	char peer[64];	  /* "ip:port", for logs */
 };
 
 /* A transmitter address seen on some connection. */
@@ -69,6 +83,10 @@ struct gb_listener {
 	uint16_t serial; /* the centre's own frames */
 	struct gb_listener_stats stats;
 	int64_t last_sweep_mono;
+	bool accept_paused;	    /* the listening socket is out of the epoll set */
+	int64_t accept_resume_mono; /* when to put it back */
+	bool closed_since_pause;    /* a connection closed meanwhile: a descriptor is free */
+	struct ratelog log_accept, log_refused;
 };
 
 /* Tags for epoll_event.data.ptr that are not connections. */
@@ -79,6 +97,20 @@ static int64_t now_ms(clockid_t clk)
 	struct timespec ts;
 	clock_gettime(clk, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True when a line may be written now; *suppressed gets the events skipped since the last. */
+static bool ratelog_ok(struct ratelog *r, int64_t mono, uint64_t *suppressed)
+{
+	if (r->used && mono - r->last_mono < RATELOG_MS) {
+		r->suppressed++;
+		return false;
+	}
+	r->used = true;
+	r->last_mono = mono;
+	*suppressed = r->suppressed;
+	r->suppressed = 0;
+	return true;
 }
 
 /* ---- Stations ---- */
@@ -418,6 +450,7 @@ static void conn_close(struct gb_listener *l, size_t i)
 	xfree(c);
 	l->conns[i] = l->conns[--l->nconns];
 	l->stats.open--;
+	l->closed_since_pause = true;
 }
 
 static void peer_name(const struct sockaddr_storage *sa, char out[64])
@@ -428,22 +461,100 @@ static void peer_name(const struct sockaddr_storage *sa, char out[64])
 	snprintf(out, 64, "%s:%s", host, port);
 }
 
+/* The peer's IP as 16 bytes (IPv4 mapped into IPv6), so both families compare alike. */
+static void peer_host(const struct sockaddr_storage *sa, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (sa->ss_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+static size_t host_conns(const struct gb_listener *l, const uint8_t host[16])
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->nconns; i++)
+		if (!l->conns[i]->dead && memcmp(l->conns[i]->host, host, 16) == 0)
+			n++;
+	return n;
+}
+
+/* Out of descriptors (or kernel memory): the listening socket leaves the epoll set, so the
+ * level-triggered wake-ups stop, until ACCEPT_PAUSE_MS pass or one of ours closes (a descriptor
+ * is free again). The waiting connections stay in the kernel's backlog meanwhile. */
+static void accept_pause(struct gb_listener *l, int err, int64_t mono)
+{
+	if (!l->accept_paused && epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL) == 0)
+		l->accept_paused = true;
+	l->accept_resume_mono = mono + ACCEPT_PAUSE_MS;
+	l->closed_since_pause = false;
+	l->stats.accept_pauses++;
+	uint64_t sup;
+	if (ratelog_ok(&l->log_accept, mono, &sup))
+		log_msg(LOG_ERROR, "gb26875 accept failed: not accepting for a second",
+			"\"errno\":%d,\"error\":\"%s\",\"open\":%zu,\"suppressed\":%llu", err, strerror(err),
+			l->nconns, (unsigned long long)sup);
+}
+
+static void accept_resume_due(struct gb_listener *l, int64_t mono)
+{
+	if (!l->accept_paused || (mono < l->accept_resume_mono && !l->closed_since_pause))
+		return;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &tag_listen};
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd, &ev) == 0 || errno == EEXIST)
+		l->accept_paused = false;
+	else
+		l->accept_resume_mono = mono + ACCEPT_PAUSE_MS;
+}
+
+/* Refuses a connection just accepted; logged at most every RATELOG_MS. */
+static void refuse(struct gb_listener *l, int fd, const struct sockaddr_storage *sa, const char *why)
+{
+	close(fd);
+	uint64_t sup;
+	if (ratelog_ok(&l->log_refused, now_ms(CLOCK_MONOTONIC), &sup)) {
+		char peer[64];
+		peer_name(sa, peer);
+		log_msg(LOG_WARN, "gb26875 connection refused", "\"why\":\"%s\",\"peer\":\"%s\",\"open\":%zu,"
+			"\"refused_total\":%llu,\"refused_host_total\":%llu,\"suppressed\":%llu", why, peer, l->nconns,
+			(unsigned long long)l->stats.refused, (unsigned long long)l->stats.refused_host,
+			(unsigned long long)sup);
+	}
+}
+
 static void accept_all(struct gb_listener *l)
 {
-	for (;;) {
+	for (int budget = ACCEPT_BUDGET; budget > 0 && !l->accept_paused; budget--) {
 		struct sockaddr_storage sa;
 		socklen_t salen = sizeof sa;
 		int fd = accept4(l->lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			int err = errno;
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				return;
+			/* That connection's own failure (accept(2) passes pending network errors on):
+			 * it is gone from the backlog, so trying again makes progress. */
+			if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == ENETDOWN ||
+			    err == ENOPROTOOPT || err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH ||
+			    err == EOPNOTSUPP || err == ENETUNREACH)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_msg(LOG_WARN, "gb26875 accept failed", "\"errno\":%d", errno);
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM or anything else: retrying at once would spin. */
+			accept_pause(l, err, now_ms(CLOCK_MONOTONIC));
 			return;
 		}
+		uint8_t host[16];
+		peer_host(&sa, host);
 		if (l->nconns >= l->cfg.max_connections) {
 			l->stats.refused++;
-			close(fd);
+			refuse(l, fd, &sa, "max_connections");
+			continue;
+		}
+		if (host_conns(l, host) >= l->cfg.max_per_host) {
+			l->stats.refused_host++;
+			refuse(l, fd, &sa, "max_per_host");
 			continue;
 		}
 		int one = 1;
@@ -453,6 +564,7 @@ static void accept_all(struct gb_listener *l)
 		gb_reader_init(&c->rd);
 		c->last_rx_mono = now_ms(CLOCK_MONOTONIC);
 		c->reading = true;
+		memcpy(c->host, host, sizeof c->host);
 		peer_name(&sa, c->peer);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 		if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -545,6 +657,7 @@ static void *listener_main(void *arg)
 			sweep(l, mono);
 		}
 		reap(l);
+		accept_resume_due(l, mono);
 		pthread_mutex_unlock(&l->lock);
 	}
 	return NULL;
@@ -557,8 +670,17 @@ void gb_listener_config_init(struct gb_listener_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->idle_timeout_ms = 90 * 1000;
 	cfg->frame_timeout_ms = 5 * 1000;
-	cfg->max_connections = 4096;
+	cfg->max_connections = GB_MAX_CONNECTIONS;
+	cfg->max_per_host = GB_PER_HOST_MAX;
 	cfg->nak_undecodable = true;
+}
+
+size_t gb_listener_fd_cap(uint64_t nofile)
+{
+	uint64_t cap = nofile / 8 * 3 + nofile % 8 * 3 / 8; /* no overflow near UINT64_MAX */
+	if (cap > SIZE_MAX)
+		cap = SIZE_MAX;
+	return cap ? (size_t)cap : 1;
 }
 
 /* Splits "host:port", "[v6]:port" or ":port" into its parts. */
@@ -654,7 +776,22 @@ enum cd_err gb_listener_start(const struct gb_listener_config *cfg, struct gb_li
 	if (l->cfg.frame_timeout_ms <= 0)
 		l->cfg.frame_timeout_ms = 5 * 1000;
 	if (!l->cfg.max_connections)
-		l->cfg.max_connections = 4096;
+		l->cfg.max_connections = GB_MAX_CONNECTIONS;
+	if (!l->cfg.max_per_host)
+		l->cfg.max_per_host = GB_PER_HOST_MAX;
+	/* Every connection is a descriptor: past the process's limit, HTTP and SQLite fail too. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		size_t cap = gb_listener_fd_cap((uint64_t)rl.rlim_cur);
+		if (cap < l->cfg.max_connections) {
+			log_msg(LOG_WARN, "gb26875 max_connections lowered to fit the file-descriptor limit",
+				"\"configured\":%zu,\"max_connections\":%zu,\"nofile\":%llu,"
+				"\"hint\":\"raise ulimit -n / LimitNOFILE for more transmitters\"",
+				l->cfg.max_connections, cap, (unsigned long long)rl.rlim_cur);
+			l->cfg.max_connections = cap;
+		}
+	}
+	l->stats.max_connections = l->cfg.max_connections;
 	l->lfd = l->efd = l->ep = -1;
 	pthread_mutex_init(&l->lock, NULL);
 	atomic_init(&l->stop, false);
@@ -680,7 +817,8 @@ enum cd_err gb_listener_start(const struct gb_listener_config *cfg, struct gb_li
 	l->serial = 0;
 	if (pthread_create(&l->thread, NULL, listener_main, l) != 0)
 		goto fail;
-	log_msg(LOG_INFO, "gb26875 listening", "\"port\":%d", l->port);
+	log_msg(LOG_INFO, "gb26875 listening", "\"port\":%d,\"max_connections\":%zu,\"max_per_host\":%zu", l->port,
+		l->cfg.max_connections, l->cfg.max_per_host);
 	*out = l;
 	return CD_OK;
 fail:

@@ -1,16 +1,20 @@
 /* Unit tests of the GB/T 26875.3 TCP listener over real loopback sockets: frames split byte
  * by byte, several frames in one write, garbage, broken frames (ACK/NAK bytes checked
  * exactly), duty check and clock sync from the centre, timeouts, limits, back-pressure and
- * random bytes from many connections. */
+ * random bytes from many connections; running out of file descriptors (a forked child with a
+ * low RLIMIT_NOFILE) and the per-host cap. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,20 +95,13 @@ static size_t wait_seen(size_t n)
 
 /* ---- Sockets ---- */
 
-static struct gb_listener *start(int idle_ms, int frame_ms, size_t max_conns)
+/* Starts a listener on a free loopback port with cfg (listen and on_message are set here). */
+static struct gb_listener *start_with(struct gb_listener_config *cfg)
 {
-	struct gb_listener_config cfg;
-	gb_listener_config_init(&cfg);
-	cfg.listen = "127.0.0.1:0";
-	cfg.on_message = on_message;
-	if (idle_ms)
-		cfg.idle_timeout_ms = idle_ms;
-	if (frame_ms)
-		cfg.frame_timeout_ms = frame_ms;
-	if (max_conns)
-		cfg.max_connections = max_conns;
+	cfg->listen = "127.0.0.1:0";
+	cfg->on_message = on_message;
 	struct gb_listener *l = NULL;
-	enum cd_err rc = gb_listener_start(&cfg, &l);
+	enum cd_err rc = gb_listener_start(cfg, &l);
 	CHECK_INT_EQ(rc, CD_OK);
 	CHECK(l != NULL);
 	if (l)
@@ -113,10 +110,28 @@ static struct gb_listener *start(int idle_ms, int frame_ms, size_t max_conns)
 	return l;
 }
 
-static int dial(struct gb_listener *l)
+static struct gb_listener *start(int idle_ms, int frame_ms, size_t max_conns)
+{
+	struct gb_listener_config cfg;
+	gb_listener_config_init(&cfg);
+	if (idle_ms)
+		cfg.idle_timeout_ms = idle_ms;
+	if (frame_ms)
+		cfg.frame_timeout_ms = frame_ms;
+	if (max_conns)
+		cfg.max_connections = max_conns;
+	return start_with(&cfg);
+}
+
+/* Connects to port from the loopback address `from` ("127.0.0.1", "127.0.0.2" ...: Linux
+ * answers on all of 127/8, so each is another remote host to the listener). */
+static int dial_port_from(int port, const char *from)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gb_listener_port(l))};
+	struct sockaddr_in me = {.sin_family = AF_INET};
+	CHECK_INT_EQ(inet_pton(AF_INET, from, &me.sin_addr), 1);
+	CHECK_INT_EQ(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
 	CHECK_INT_EQ(rc, 0);
@@ -125,6 +140,16 @@ static int dial(struct gb_listener *l)
 	struct timeval tv = {10, 0}; /* a safety net: a read never hangs the suite */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	return fd;
+}
+
+static int dial_from(struct gb_listener *l, const char *from)
+{
+	return dial_port_from(gb_listener_port(l), from);
+}
+
+static int dial(struct gb_listener *l)
+{
+	return dial_from(l, "127.0.0.1");
 }
 
 static void put(int fd, const void *p, size_t n)
@@ -667,6 +692,287 @@ static void test_random_bytes(void)
 	gb_listener_stop(l);
 }
 
+/* Sends a heartbeat (empty send-data frame) from src and checks the reply is exactly the
+ * ACK or NAK (want) of that serial. */
+static void beat(int fd, uint16_t serial, const uint8_t src[GB_ADDR_LEN], uint8_t want)
+{
+	uint8_t buf[GB_FRAME_MAX], r[30];
+	size_t n = frame(buf, serial, GB_CMD_SEND, src, NULL, 0);
+	put(fd, buf, n);
+	bool got = get(fd, r, sizeof r);
+	CHECK(got);
+	if (got)
+		check_reply(r, serial, want, src);
+}
+
+static void test_fd_cap_rule(void)
+{
+	CHECK_INT_EQ(gb_listener_fd_cap(1024), 384);
+	CHECK_INT_EQ(gb_listener_fd_cap(65536), 24576);
+	CHECK_INT_EQ(gb_listener_fd_cap(64), 24);
+	CHECK_INT_EQ(gb_listener_fd_cap(1), 1);
+	CHECK_INT_EQ(gb_listener_fd_cap(0), 1);
+	CHECK(gb_listener_fd_cap(UINT64_MAX) > (size_t)1 << 30); /* no overflow */
+	/* The limit in force is reported; this process's limit is far above the default. */
+	struct rlimit rl;
+	CHECK_INT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	struct gb_listener *l = start(0, 0, 0);
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	size_t want = GB_MAX_CONNECTIONS;
+	if (rl.rlim_cur != RLIM_INFINITY && gb_listener_fd_cap(rl.rlim_cur) < want)
+		want = gb_listener_fd_cap(rl.rlim_cur);
+	CHECK_INT_EQ(st.max_connections, want);
+	gb_listener_stop(l);
+}
+
+static void test_per_host_cap(void)
+{
+	/* Three connections in all, two from one host: a third from that host is refused, while
+	 * another host still gets the last slot; a closed slot is taken again. */
+	struct gb_listener_config cfg;
+	gb_listener_config_init(&cfg);
+	cfg.max_connections = 3;
+	cfg.max_per_host = 2;
+	struct gb_listener *l = start_with(&cfg);
+	static const uint8_t a1[GB_ADDR_LEN] = {0x79, 3, 0, 0, 0, 1}, a2[GB_ADDR_LEN] = {0x79, 3, 0, 0, 0, 2},
+			     a3[GB_ADDR_LEN] = {0x79, 3, 0, 0, 0, 3}, a4[GB_ADDR_LEN] = {0x79, 3, 0, 0, 0, 4};
+	int a = dial(l), b = dial(l);
+	beat(a, 1, a1, GB_CMD_ACK);
+	beat(b, 1, a2, GB_CMD_ACK);
+	int c = dial(l);
+	CHECK(closed_by_server(c));
+	int g = dial_from(l, "127.0.0.2");
+	beat(g, 1, a3, GB_CMD_ACK);
+	int d = dial_from(l, "127.0.0.3");
+	CHECK(closed_by_server(d));
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.refused_host, 1);
+	CHECK_INT_EQ(st.refused, 1);
+	CHECK_INT_EQ(st.open, 3);
+	close(a);
+	close(c);
+	close(d);
+	for (int i = 0; i < 2000; i++) {
+		gb_listener_stats(l, &st);
+		if (st.open == 2)
+			break;
+		sleep_ms(5);
+	}
+	CHECK_INT_EQ(st.open, 2);
+	int e = dial(l);
+	beat(e, 1, a4, GB_CMD_ACK);
+	beat(g, 2, a3, GB_CMD_ACK);
+	close(b);
+	close(e);
+	close(g);
+	gb_listener_stop(l);
+}
+
+/* ---- Out of file descriptors: a forked child runs a listener under RLIMIT_NOFILE 64 ---- */
+
+#define CHILD_NOFILE 64
+#define CHILD_FREE 6 /* descriptors the child leaves free after filling the rest */
+
+struct child_hello {
+	int port;
+	uint64_t max_connections;
+};
+
+struct child_bye {
+	int log_lines; /* "gb26875 accept failed" lines it logged */
+	long cpu_ms;   /* user + system CPU of the whole child */
+};
+
+static bool read_full(int fd, void *p, size_t n)
+{
+	uint8_t *b = p;
+	while (n) {
+		ssize_t r = read(fd, b, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		b += r;
+		n -= (size_t)r;
+	}
+	return true;
+}
+
+static void write_full(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(5);
+		b += w;
+		n -= (size_t)w;
+	}
+}
+
+static int count_in_file(const char *path, const char *needle)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	static char text[1 << 20];
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	text[n] = '\0';
+	int count = 0;
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		count++;
+	return count;
+}
+
+/* The child: a default listener under a low descriptor limit, then every other descriptor
+ * taken but CHILD_FREE (as if HTTP and SQLite had them); answers 's' with its stats and 'q'
+ * with its log line count and CPU time. */
+static void fd_child(int cmd_fd, int rep_fd, const char *log_path)
+{
+	int lf = open(log_path, O_WRONLY | O_TRUNC);
+	if (lf < 0 || dup2(lf, 2) < 0)
+		_exit(3);
+	close(lf);
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = CHILD_NOFILE;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		_exit(3);
+	struct gb_listener_config cfg;
+	gb_listener_config_init(&cfg);
+	cfg.listen = "127.0.0.1:0";
+	struct gb_listener *l = NULL;
+	if (gb_listener_start(&cfg, &l) != CD_OK)
+		_exit(3);
+	int eaten[CHILD_NOFILE];
+	size_t n = 0;
+	while (n < CHILD_NOFILE) {
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd < 0)
+			break;
+		eaten[n++] = fd;
+	}
+	for (size_t i = 0; i < CHILD_FREE && n; i++)
+		close(eaten[--n]);
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	struct child_hello hello = {gb_listener_port(l), st.max_connections};
+	write_full(rep_fd, &hello, sizeof hello);
+	for (;;) {
+		char cmd;
+		if (!read_full(cmd_fd, &cmd, 1))
+			_exit(4);
+		if (cmd == 's') {
+			gb_listener_stats(l, &st);
+			write_full(rep_fd, &st, sizeof st);
+		} else if (cmd == 'q') {
+			gb_listener_stop(l);
+			struct rusage ru;
+			getrusage(RUSAGE_SELF, &ru);
+			struct child_bye bye = {count_in_file(log_path, "gb26875 accept failed"),
+						(long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+						    (long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000};
+			write_full(rep_fd, &bye, sizeof bye);
+			_exit(0);
+		}
+	}
+}
+
+static bool child_stats(int cmd_fd, int rep_fd, struct gb_listener_stats *st)
+{
+	char cmd = 's';
+	return write(cmd_fd, &cmd, 1) == 1 && read_full(rep_fd, st, sizeof *st);
+}
+
+static void test_fd_exhaustion(void)
+{
+	/* 30 idle connections against a process with 6 descriptors left: the listener takes what
+	 * it can, stops accepting instead of spinning on EMFILE (a bounded number of failed
+	 * accepts and log lines), keeps answering the transmitter it has, and accepts again
+	 * once the idle connections close. */
+	char log_path[] = "/tmp/citydesk-gbfd-XXXXXX";
+	int lf = mkstemp(log_path);
+	CHECK(lf >= 0);
+	if (lf < 0)
+		return;
+	close(lf);
+	int to_child[2], from_child[2];
+	CHECK_INT_EQ(pipe(to_child), 0);
+	CHECK_INT_EQ(pipe(from_child), 0);
+	int64_t t0 = wall_ms();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(to_child[1]);
+		close(from_child[0]);
+		fd_child(to_child[0], from_child[1], log_path);
+		_exit(6);
+	}
+	CHECK(pid > 0);
+	close(to_child[0]);
+	close(from_child[1]);
+	int cmd = to_child[1], rep = from_child[0];
+	struct child_hello hello = {0, 0};
+	CHECK(read_full(rep, &hello, sizeof hello));
+	CHECK_INT_EQ(hello.max_connections, gb_listener_fd_cap(CHILD_NOFILE)); /* 24, not 4,096 */
+
+	static const uint8_t good[GB_ADDR_LEN] = {0x79, 3, 0, 0, 0, 0x10};
+	static const uint8_t late[GB_ADDR_LEN] = {0x79, 3, 0, 0, 0, 0x11};
+	int g = dial_port_from(hello.port, "127.0.0.1");
+	beat(g, 1, good, GB_CMD_ACK);
+	enum { IDLE = 30 };
+	int idle[IDLE];
+	for (size_t i = 0; i < IDLE; i++)
+		idle[i] = dial_port_from(hello.port, "127.0.0.1");
+	struct gb_listener_stats st;
+	memset(&st, 0, sizeof st);
+	for (int i = 0; i < 200 && child_stats(cmd, rep, &st) && st.accept_pauses == 0; i++)
+		sleep_ms(50);
+	CHECK(st.accept_pauses >= 1); /* it did run out */
+	for (uint16_t s = 2; s < 10; s++) { /* two seconds of service while it is out */
+		beat(g, s, good, GB_CMD_ACK);
+		sleep_ms(250);
+	}
+	CHECK(child_stats(cmd, rep, &st));
+	int64_t secs = (wall_ms() - t0) / 1000 + 1;
+	CHECK(st.open >= 1 && st.open <= CHILD_FREE);
+	CHECK(st.accept_pauses >= 1 && st.accept_pauses <= (uint64_t)secs + 2); /* one a second, not a spin */
+	uint64_t pauses_before = st.accept_pauses;
+
+	for (size_t i = 0; i < IDLE; i++)
+		close(idle[i]);
+	int n = dial_port_from(hello.port, "127.0.0.1");
+	beat(n, 1, late, GB_CMD_ACK); /* accepted again once descriptors are free */
+	beat(g, 10, good, GB_CMD_ACK);
+	CHECK(child_stats(cmd, rep, &st));
+	CHECK(st.connections >= 2);
+	close(n);
+	close(g);
+
+	char q = 'q';
+	CHECK_INT_EQ(write(cmd, &q, 1), 1);
+	struct child_bye bye = {-1, -1};
+	CHECK(read_full(rep, &bye, sizeof bye));
+	int status = 0;
+	CHECK_INT_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	int64_t elapsed = wall_ms() - t0;
+	CHECK(bye.log_lines >= 1 && bye.log_lines <= (int)(elapsed / 10000) + 2); /* rate-limited */
+	fprintf(stderr, "  fd limit %d: %llu accept pauses before the idle ones closed, %llu in all, %d log lines, "
+			"child CPU %ld ms over %lld ms\n",
+		CHILD_NOFILE, (unsigned long long)pauses_before, (unsigned long long)st.accept_pauses, bye.log_lines,
+		bye.cpu_ms, (long long)elapsed);
+	close(cmd);
+	close(rep);
+	unlink(log_path);
+}
+
 static void test_bad_listen(void)
 {
 	struct gb_listener_config cfg;
@@ -707,6 +1013,9 @@ static const struct test_case tests[] = {
     {"back_pressure", test_back_pressure},
     {"random_bytes", test_random_bytes},
     {"bad_listen", test_bad_listen},
+    {"fd_cap_rule", test_fd_cap_rule},
+    {"per_host_cap", test_per_host_cap},
+    {"fd_exhaustion", test_fd_exhaustion},
 };
 
 TEST_MAIN(tests)
