@@ -242,16 +242,25 @@ struct gb_message {
 /* Called on the listener's thread for each message; must return quickly and must not call
  * the gb_listener_* functions (the listener's lock is held). */
 typedef void (*gb_message_fn)(void *ctx, const struct gb_message *m);
+/* Called on the listener's thread for each good frame before it is answered: true when the
+ * transmitter at addr (12 lower-case hex digits) is one the centre serves. A refused address
+ * gets a NAK, is counted and listed in the stats, and is neither tracked nor reported. Same
+ * rules as gb_message_fn. */
+typedef bool (*gb_admit_fn)(void *ctx, const char *addr);
 
 #define GB_MAX_CONNECTIONS 4096 /* default max_connections (before the RLIMIT_NOFILE cap) */
 #define GB_PER_HOST_MAX 64	/* default max_per_host: connections from one remote IP */
+#define GB_TAKEOVER_MS 45000	/* default takeover_ms: 1.5 x the longest heartbeat interval */
+#define GB_UNKNOWN_KEEP 8	/* refused (unregistered) addresses listed in the stats */
 
 struct gb_listener_config {
 	const char *listen;	  /* "HOST:PORT", "[v6]:PORT"; port 0 picks a free one */
 	gb_message_fn on_message; /* may be NULL */
-	void *ctx;		  /* passed to on_message */
+	gb_admit_fn admit;	  /* may be NULL: every address is admitted */
+	void *ctx;		  /* passed to on_message and admit */
 	int idle_timeout_ms;	  /* close a silent connection, report its address offline (90 s) */
 	int frame_timeout_ms;	  /* give up on a frame that stops half way (5 s) */
+	int takeover_ms;	  /* an address silent this long on its connection may move to another */
 	size_t max_connections;	  /* more are refused; lowered to gb_listener_fd_cap() at start */
 	size_t max_per_host;	  /* connections from one remote IP address; more are refused */
 	bool nak_undecodable;	  /* NAK a send frame whose known data unit is malformed (true) */
@@ -273,10 +282,13 @@ struct gb_listener_stats {
 	uint64_t offline;	 /* addresses reported offline */
 	uint64_t refused_host;	 /* connections over max_per_host */
 	uint64_t accept_pauses;	 /* times accepting stopped for a second (out of file descriptors) */
+	uint64_t conflicts;	 /* frames refused: their address belongs to another live connection */
+	uint64_t unknown;	 /* frames refused: admit said no (an unregistered address) */
+	char unknown_addrs[GB_UNKNOWN_KEEP][GB_ADDR_HEX]; /* the latest refused, newest first ("" unused) */
 	uint64_t max_connections; /* the limit in force (after the RLIMIT_NOFILE cap) */
 };
 
-/* Zeroes cfg and sets the defaults above (listen, on_message and ctx stay NULL). */
+/* Zeroes cfg and sets the defaults above (listen, on_message, admit and ctx stay NULL). */
 void gb_listener_config_init(struct gb_listener_config *cfg);
 /* The most connections the listener keeps open under a file-descriptor limit of nofile (the
  * soft RLIMIT_NOFILE): three eighths of it (at least 1), so HTTP, SQLite, the broker and the

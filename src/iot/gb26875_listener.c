@@ -1,7 +1,8 @@
 /* The GB/T 26875.3 TCP listener: one thread, one epoll set, non-blocking sockets. Each
  * connection has a fixed-size frame reader and a capped output queue; good send-data frames
- * are ACKed, bad frames NAKed, and every transmitter address is tracked (last seen, current
- * connection, the centre address it uses) so the centre can send duty checks and clock syncs. Connections are capped in total (to fit the file-descriptor limit) and per
+ * are ACKed, bad frames NAKed, and every transmitter address is tracked (last seen, the one
+ * connection it is pinned to, the centre address it uses) so the centre can send duty checks
+ * and clock syncs. Connections are capped in total (to fit the file-descriptor limit) and per
  * remote host; running out of descriptors pauses accepting instead of spinning. */
 #include "iot/gb26875.h"
 
@@ -62,7 +63,7 @@ struct conn {
 /* A transmitter address seen on some connection. */
 struct station {
 	uint64_t key;		     /* the 6 address bytes + 1 (0 = empty slot) */
-	struct conn *conn;	     /* its current connection, or NULL */
+	struct conn *conn;	     /* the connection it is pinned to, or NULL */
 	uint8_t centre[GB_ADDR_LEN]; /* the destination it sends to: our address, as it knows it */
 	int64_t last_seen_ms;	     /* unix ms of its last good frame */
 	int64_t last_seen_mono;
@@ -86,7 +87,8 @@ struct gb_listener {
 	bool accept_paused;	    /* the listening socket is out of the epoll set */
 	int64_t accept_resume_mono; /* when to put it back */
 	bool closed_since_pause;    /* a connection closed meanwhile: a descriptor is free */
-	struct ratelog log_accept, log_refused;
+	bool draining;		    /* reading a hung-up owner's last bytes (no nesting) */
+	struct ratelog log_accept, log_refused, log_conflict, log_unknown;
 };
 
 /* Tags for epoll_event.data.ptr that are not connections. */
@@ -291,17 +293,92 @@ static void send_nak(struct gb_listener *l, struct conn *c, const struct gb_fram
 		l->stats.naks++;
 }
 
+static void conn_read(struct gb_listener *l, struct conn *c);
+
+/* A good frame from an address admit refused: counted, listed (newest first, once), logged at
+ * most every RATELOG_MS. */
+static void note_unknown(struct gb_listener *l, struct conn *c, const char *hex, int64_t mono)
+{
+	char(*a)[GB_ADDR_HEX] = l->stats.unknown_addrs;
+	size_t i = 0;
+	while (i < GB_UNKNOWN_KEEP - 1 && a[i][0] && strcmp(a[i], hex) != 0)
+		i++;
+	memmove(a + 1, a, i * sizeof a[0]); /* drops the old copy, or the oldest when full */
+	memcpy(a[0], hex, GB_ADDR_HEX);
+	l->stats.unknown++;
+	uint64_t sup;
+	if (ratelog_ok(&l->log_unknown, mono, &sup))
+		log_msg(LOG_WARN, "gb26875 frame from an unregistered transmitter refused (NAK)",
+			"\"address\":\"%s\",\"peer\":\"%s\",\"unknown_total\":%llu,\"suppressed\":%llu", hex,
+			c->peer, (unsigned long long)l->stats.unknown, (unsigned long long)sup);
+}
+
+/* Whether connection c may use the address `key`: yes when no live connection has it, when it
+ * is c's, or when its connection gives it up: closing already, its peer hung up (what that
+ * peer still sent is read first, so nothing it said is lost or reordered), or the address has
+ * been silent on it for takeover_ms (a device that rebooted leaves a half-open socket behind).
+ * Otherwise *owner is the connection that keeps it. */
+static bool may_use(struct gb_listener *l, struct conn *c, uint64_t key, int64_t mono, struct conn **owner)
+{
+	struct station *s = station_find(l, key);
+	if (!s || !s->conn || s->conn == c || s->conn->dead)
+		return true;
+	if (mono - s->last_seen_mono >= l->cfg.takeover_ms)
+		return true;
+	struct conn *old = s->conn;
+	*owner = old;
+	struct pollfd p = {.fd = old->fd, .events = POLLIN | POLLRDHUP};
+	if (l->draining || poll(&p, 1, 0) <= 0 || !(p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return false;
+	l->draining = true;
+	conn_read(l, old); /* may add stations: s is not valid after it */
+	l->draining = false;
+	s = station_find(l, key);
+	return !s || !s->conn || s->conn == c || s->conn->dead;
+}
+
+/* A frame refused because another live connection has its address. */
+static void note_conflict(struct gb_listener *l, struct conn *c, const struct conn *owner, const char *hex,
+			  int64_t mono)
+{
+	l->stats.conflicts++;
+	uint64_t sup;
+	if (ratelog_ok(&l->log_conflict, mono, &sup))
+		log_msg(LOG_WARN, "gb26875 address conflict: a second connection claims a connected transmitter (NAK)",
+			"\"address\":\"%s\",\"peer\":\"%s\",\"owner_peer\":\"%s\",\"conflicts_total\":%llu,"
+			"\"suppressed\":%llu",
+			hex, c->peer, owner->peer, (unsigned long long)l->stats.conflicts, (unsigned long long)sup);
+}
+
 /* A good frame from the transmitter f->src. */
 static void on_frame(struct gb_listener *l, struct conn *c, const struct gb_frame *f)
 {
-	int64_t recv_ms = now_ms(CLOCK_REALTIME);
+	int64_t recv_ms = now_ms(CLOCK_REALTIME), mono = now_ms(CLOCK_MONOTONIC);
 	uint64_t key = addr_key(f->src);
+	char hex[GB_ADDR_HEX];
+	gb_addr_hex(f->src, hex);
+	/* Refused frames are NAKed when they carry data (the device retries and the operator sees
+	 * it); a refused device's ACK or request is dropped. Nothing about them is tracked. */
+	if (l->cfg.admit && !l->cfg.admit(l->cfg.ctx, hex)) {
+		note_unknown(l, c, hex, mono);
+		if (f->cmd == GB_CMD_SEND)
+			send_nak(l, c, f);
+		return;
+	}
+	struct conn *owner = NULL;
+	if (!may_use(l, c, key, mono, &owner)) {
+		note_conflict(l, c, owner, hex, mono);
+		if (f->cmd == GB_CMD_SEND)
+			send_nak(l, c, f);
+		return;
+	}
 	struct station *s = station_get(l, key);
 	bool first = false;
 	if (s) {
 		if (s->conn && s->conn != c)
-			log_msg(LOG_INFO, "gb26875 transmitter moved to a new connection", "\"peer\":\"%s\"",
-				c->peer);
+			log_msg(LOG_INFO, "gb26875 transmitter moved to a new connection",
+				"\"address\":\"%s\",\"peer\":\"%s\",\"old_peer\":\"%s\",\"silent_ms\":%lld", hex,
+				c->peer, s->conn->peer, (long long)(mono - s->last_seen_mono));
 		s->conn = c;
 		if (!c->key)
 			c->key = key;
@@ -309,7 +386,7 @@ static void on_frame(struct gb_listener *l, struct conn *c, const struct gb_fram
 			c->multi = true;
 		memcpy(s->centre, f->dst, GB_ADDR_LEN);
 		s->last_seen_ms = recv_ms;
-		s->last_seen_mono = now_ms(CLOCK_MONOTONIC);
+		s->last_seen_mono = mono;
 		first = !s->online;
 		s->online = true;
 	}
@@ -670,6 +747,7 @@ void gb_listener_config_init(struct gb_listener_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->idle_timeout_ms = 90 * 1000;
 	cfg->frame_timeout_ms = 5 * 1000;
+	cfg->takeover_ms = GB_TAKEOVER_MS;
 	cfg->max_connections = GB_MAX_CONNECTIONS;
 	cfg->max_per_host = GB_PER_HOST_MAX;
 	cfg->nak_undecodable = true;
@@ -775,6 +853,8 @@ enum cd_err gb_listener_start(const struct gb_listener_config *cfg, struct gb_li
 		l->cfg.idle_timeout_ms = 90 * 1000;
 	if (l->cfg.frame_timeout_ms <= 0)
 		l->cfg.frame_timeout_ms = 5 * 1000;
+	if (l->cfg.takeover_ms <= 0)
+		l->cfg.takeover_ms = GB_TAKEOVER_MS;
 	if (!l->cfg.max_connections)
 		l->cfg.max_connections = GB_MAX_CONNECTIONS;
 	if (!l->cfg.max_per_host)

@@ -1,11 +1,22 @@
 /* Unit tests of what GB/T 26875.3 messages become for the IoT hub (gb26875_bridge_map):
- * events with levels, telemetry metrics per sensor, status from heartbeats and silence. */
+ * events with levels, telemetry metrics per sensor, status from heartbeats and silence; and
+ * the bridge over a real device registry and socket: only active registered transmitters are
+ * ACKed, the others NAKed byte for byte and listed in the listener's stats. */
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "app/app.h"
+#include "app/config.h"
+#include "app/devices.h"
 #include "app/iot.h"
 #include "iot/gb26875.h"
 #include "test.h"
+#include "tmpstore.h"
 
 static const uint8_t V_POWER[] = {0x40, 0x40, 0x01, 0x00, 0x01, 0x01, 0x02, 0x3A, 0x09, 0x1A,
 				  0x09, 0x0C, 0x79, 0x03, 0x00, 0x00, 0x00, 0x00, 0x38, 0x5B,
@@ -372,12 +383,130 @@ static void test_status_and_replies(void)
 	CHECK_INT_EQ(gb26875_bridge_map("uitd-1", &m, &none), 1);
 }
 
+/* ---- The bridge over a registry ---- */
+
+static const uint8_t CENTRE[GB_ADDR_LEN] = {0x38, 0x5B, 0x01, 0, 0, 0};
+
+static void send_frame(int fd, uint16_t serial, const char *src_hex, const uint8_t *data, size_t n)
+{
+	struct gb_frame f;
+	memset(&f, 0, sizeof f);
+	f.serial = serial;
+	f.version[0] = f.version[1] = 1;
+	memcpy(f.time, T_DEVICE, GB_TIME_LEN);
+	CHECK(gb_addr_parse(src_hex, f.src));
+	memcpy(f.dst, CENTRE, GB_ADDR_LEN);
+	f.cmd = GB_CMD_SEND;
+	f.len = (uint16_t)n;
+	if (n)
+		memcpy(f.data, data, n);
+	uint8_t buf[GB_FRAME_MAX];
+	size_t len = 0;
+	CHECK_INT_EQ(gb_frame_encode(&f, buf, sizeof buf, &len), CD_OK);
+	CHECK_INT_EQ(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Reads one 30-byte reply and checks every byte but the centre's time: serial, version 1.1,
+ * source the centre, destination the device, no data, cmd (3 ACK, 6 NAK), checksum, "##". */
+static void expect_reply(int fd, uint16_t serial, const char *dst_hex, uint8_t cmd)
+{
+	uint8_t r[30], want[30] = {'@', '@', (uint8_t)(serial & 0xff), (uint8_t)(serial >> 8), 1, 1};
+	size_t got = 0;
+	while (got < sizeof r) {
+		ssize_t k = recv(fd, r + got, sizeof r - got, 0);
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	CHECK_INT_EQ(got, sizeof r);
+	if (got != sizeof r)
+		return;
+	memcpy(want + 6, r + 6, GB_TIME_LEN);
+	memcpy(want + 12, CENTRE, GB_ADDR_LEN);
+	CHECK(gb_addr_parse(dst_hex, want + 18));
+	want[26] = cmd;
+	want[27] = gb_checksum(want + 2, 25);
+	want[28] = want[29] = '#';
+	CHECK(memcmp(r, want, sizeof r) == 0);
+}
+
+static void test_bridge_admits_active_registered_only(void)
+{
+	static const struct store_actor admin = {"admin", "127.0.0.1"};
+	struct tmpdb db;
+	tmpdb_make(&db);
+	struct app app;
+	memset(&app, 0, sizeof app);
+	config_init(&app.cfg);
+	app.cfg.values[CFG_GB26875_LISTEN] = "127.0.0.1:0";
+	app.st = open_ok(&db);
+	pthread_rwlock_init(&app.map_lock, NULL);
+	CHECK_INT_EQ(devices_load(&app, &app.devices), CD_OK);
+	static const char *const ids[] = {"uitd-1", "uitd-2"}, *const addrs[] = {"790300000001", "790300000002"};
+	for (size_t i = 0; i < 2; i++) {
+		struct iot_device d;
+		memset(&d, 0, sizeof d);
+		snprintf(d.id, sizeof d.id, "%s", ids[i]);
+		snprintf(d.type, sizeof d.type, "%s", "uitd");
+		snprintf(d.address_hex, sizeof d.address_hex, "%s", addrs[i]);
+		char secret[65];
+		struct json_problem p;
+		CHECK_INT_EQ(devices_create(&app, &admin, &d, secret, &p), CD_OK);
+	}
+	struct json_problem p;
+	CHECK_INT_EQ(devices_decommission(&app, &admin, "uitd-2", NULL, &p), CD_OK);
+
+	struct gb_listener *l = NULL;
+	CHECK_INT_EQ(gb26875_bridge_start(&app, &l), CD_OK);
+	CHECK(l != NULL && gb26875_bridge_listener(&app) == l);
+	if (!l)
+		goto out;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)gb_listener_port(l))};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_INT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	struct timeval tv = {10, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+
+	/* The registered transmitter's alarm (the reference's type 21 unit): ACK. */
+	send_frame(fd, 1, "790300000001", V_POWER + 27, 9);
+	expect_reply(fd, 1, "790300000001", GB_CMD_ACK);
+	/* Nobody registered this address (say, a transmitter entered with a typo): NAK. */
+	send_frame(fd, 2, "790300000009", V_POWER + 27, 9);
+	expect_reply(fd, 2, "790300000009", GB_CMD_NAK);
+	/* Decommissioned: its alarms would be dropped by the hub, so NAK too. */
+	send_frame(fd, 3, "790300000002", V_POWER + 27, 9);
+	expect_reply(fd, 3, "790300000002", GB_CMD_NAK);
+	send_frame(fd, 4, "790300000001", NULL, 0);
+	expect_reply(fd, 4, "790300000001", GB_CMD_ACK);
+
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.acks, 2);
+	CHECK_INT_EQ(st.naks, 2);
+	CHECK_INT_EQ(st.unknown, 2);
+	CHECK_STR_EQ(st.unknown_addrs[0], "790300000002");
+	CHECK_STR_EQ(st.unknown_addrs[1], "790300000009");
+	CHECK(gb_listener_connected(l, "790300000001", NULL));
+	CHECK(!gb_listener_connected(l, "790300000009", NULL));
+	CHECK(!gb_listener_connected(l, "790300000002", NULL));
+	close(fd);
+	gb26875_bridge_stop(l);
+	CHECK(gb26875_bridge_listener(&app) == NULL);
+out:
+	devices_free(app.devices);
+	store_close(app.st);
+	pthread_rwlock_destroy(&app.map_lock);
+	tmpdb_remove(&db);
+}
+
 static const struct test_case tests[] = {
     {"uitd_state_vector", test_uitd_state_vector},
     {"component_fire", test_component_fire},
     {"system_state", test_system_state},
     {"analog_telemetry", test_analog_telemetry},
     {"status_and_replies", test_status_and_replies},
+    {"bridge_admits_active_registered_only", test_bridge_admits_active_registered_only},
 };
 
 TEST_MAIN(tests)

@@ -2,7 +2,8 @@
  * by byte, several frames in one write, garbage, broken frames (ACK/NAK bytes checked
  * exactly), duty check and clock sync from the centre, timeouts, limits, back-pressure and
  * random bytes from many connections; running out of file descriptors (a forked child with a
- * low RLIMIT_NOFILE) and the per-host cap. */
+ * low RLIMIT_NOFILE), the per-host cap, addresses pinned to their connection, and unregistered
+ * addresses NAKed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -973,6 +974,177 @@ static void test_fd_exhaustion(void)
 	unlink(log_path);
 }
 
+/* ---- Addresses pinned to their connection ---- */
+
+static void test_address_pinned(void)
+{
+	struct gb_listener *l = start(0, 0, 0);
+	uint8_t buf[GB_FRAME_MAX], r[64];
+	int a = dial(l);
+	beat(a, 1, UITD, GB_CMD_ACK);
+	CHECK_INT_EQ(wait_seen(1), 1);
+
+	/* A second connection claims the address with a fire frame: NAK, nothing reported. */
+	int b = dial(l);
+	size_t n = frame(buf, 2, GB_CMD_SEND, UITD, V_POWER + 27, 9);
+	put(b, buf, n);
+	CHECK(get(b, r, 30));
+	check_reply(r, 2, GB_CMD_NAK, UITD);
+	CHECK_INT_EQ(seen_count(), 1);
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.conflicts, 1);
+	CHECK_INT_EQ(st.acks, 1);
+	CHECK_INT_EQ(st.naks, 1);
+
+	/* The mapping stayed: the duty check goes to the first connection ... */
+	uint16_t serial = 0;
+	CHECK_INT_EQ(gb_listener_duty_check(l, "790300000000", 10, &serial), CD_OK);
+	CHECK(get(a, r, 33));
+	CHECK(memcmp(r + 18, UITD, GB_ADDR_LEN) == 0);
+	CHECK_INT_EQ(r[2] | r[3] << 8, serial);
+	CHECK_INT_EQ(r[26], GB_CMD_CONTROL);
+	/* ... and not to the second, whose next reply is the NAK of its next frame. */
+	beat(b, 3, UITD, GB_CMD_NAK);
+	beat(a, 4, UITD, GB_CMD_ACK);
+
+	/* Once the first closes, the address is free for the second. */
+	close(a);
+	for (int i = 0; i < 2000 && gb_listener_connected(l, "790300000000", NULL); i++)
+		sleep_ms(5);
+	CHECK(!gb_listener_connected(l, "790300000000", NULL));
+	size_t before = seen_count();
+	n = frame(buf, 5, GB_CMD_SEND, UITD, V_POWER + 27, 9);
+	put(b, buf, n);
+	CHECK(get(b, r, 30));
+	check_reply(r, 5, GB_CMD_ACK, UITD);
+	CHECK_INT_EQ(wait_seen(before + 1), before + 1);
+	CHECK_INT_EQ(seen[before].serial, 5);
+	CHECK_INT_EQ(gb_listener_clock_sync(l, "790300000000", &serial), CD_OK);
+	CHECK(get(b, r, 38));
+	CHECK_INT_EQ(r[2] | r[3] << 8, serial);
+	close(b);
+	gb_listener_stop(l);
+}
+
+static void test_takeover_after_silence(void)
+{
+	/* A device that rebooted leaves a half-open socket: once its address has been silent for
+	 * takeover_ms, a new connection may take it; the old one is refused from then on. */
+	struct gb_listener_config cfg;
+	gb_listener_config_init(&cfg);
+	cfg.takeover_ms = 300;
+	struct gb_listener *l = start_with(&cfg);
+	int a = dial(l), b = dial(l);
+	beat(a, 1, UITD, GB_CMD_ACK);
+	beat(b, 2, UITD, GB_CMD_NAK); /* a heard from just now */
+	sleep_ms(400);
+	beat(b, 3, UITD, GB_CMD_ACK);
+	beat(a, 4, UITD, GB_CMD_NAK);
+	uint8_t r[33];
+	CHECK_INT_EQ(gb_listener_duty_check(l, "790300000000", 1, NULL), CD_OK);
+	CHECK(get(b, r, 33));
+	CHECK_INT_EQ(r[26], GB_CMD_CONTROL);
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.conflicts, 2);
+	close(a);
+	close(b);
+	gb_listener_stop(l);
+}
+
+static void test_reconnect_right_after_hangup(void)
+{
+	/* A device sends a fire frame, hangs up without waiting and reconnects at once: the new
+	 * connection is not refused, and both frames are reported, in order. */
+	struct gb_listener *l = start(0, 0, 0);
+	uint8_t buf[GB_FRAME_MAX], r[30];
+	for (uint16_t round = 0; round < 20; round++) {
+		int a = dial(l);
+		uint16_t s1 = (uint16_t)(100 + 2 * round), s2 = (uint16_t)(s1 + 1);
+		if (round == 0)
+			beat(a, 99, UITD, GB_CMD_ACK);
+		size_t before = seen_count();
+		size_t n = frame(buf, s1, GB_CMD_SEND, UITD, V_POWER + 27, 9);
+		put(a, buf, n);
+		close(a);
+		int b = dial(l);
+		n = frame(buf, s2, GB_CMD_SEND, UITD, V_POWER + 27, 9);
+		put(b, buf, n);
+		CHECK(get(b, r, 30));
+		check_reply(r, s2, GB_CMD_ACK, UITD);
+		CHECK_INT_EQ(wait_seen(before + 2), before + 2);
+		pthread_mutex_lock(&seen_lock);
+		CHECK_INT_EQ(seen[before].serial, s1);
+		CHECK_INT_EQ(seen[before + 1].serial, s2);
+		pthread_mutex_unlock(&seen_lock);
+		close(b);
+	}
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.conflicts, 0);
+	gb_listener_stop(l);
+}
+
+/* ---- Unregistered addresses ---- */
+
+static bool admit_uitd_only(void *ctx, const char *addr)
+{
+	(void)ctx;
+	return strcmp(addr, "790300000000") == 0;
+}
+
+static void test_unregistered_nak(void)
+{
+	struct gb_listener_config cfg;
+	gb_listener_config_init(&cfg);
+	cfg.admit = admit_uitd_only;
+	struct gb_listener *l = start_with(&cfg);
+	static const uint8_t stranger[GB_ADDR_LEN] = {0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+	uint8_t buf[GB_FRAME_MAX], r[30];
+	int fd = dial(l);
+	/* Its fire frame: NAK byte for byte, nothing reported, not tracked, not reachable. */
+	size_t n = frame(buf, 7, GB_CMD_SEND, stranger, V_POWER + 27, 9);
+	put(fd, buf, n);
+	CHECK(get(fd, r, 30));
+	check_reply(r, 7, GB_CMD_NAK, stranger);
+	beat(fd, 8, stranger, GB_CMD_NAK);
+	/* Its ACK is dropped unanswered: the next reply is the registered one's ACK. */
+	n = frame(buf, 9, GB_CMD_ACK, stranger, NULL, 0);
+	put(fd, buf, n);
+	beat(fd, 10, UITD, GB_CMD_ACK);
+	CHECK_INT_EQ(wait_seen(1), 1);
+	CHECK_STR_EQ(seen[0].addr, "790300000000");
+	CHECK_INT_EQ(seen[0].serial, 10);
+	CHECK(!gb_listener_connected(l, "0a0b0c0d0e0f", NULL));
+	CHECK_INT_EQ(gb_listener_duty_check(l, "0a0b0c0d0e0f", 5, NULL), CD_ERR_NOTFOUND);
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.unknown, 3);
+	CHECK_INT_EQ(st.naks, 2);
+	CHECK_INT_EQ(st.acks, 1);
+	CHECK_STR_EQ(st.unknown_addrs[0], "0a0b0c0d0e0f");
+	CHECK_STR_EQ(st.unknown_addrs[1], "");
+
+	/* The latest GB_UNKNOWN_KEEP distinct addresses, newest first (one connection each, as
+	 * NAKs to one connection are limited to 8 a second). */
+	for (uint8_t i = 1; i <= GB_UNKNOWN_KEEP + 2; i++) {
+		uint8_t a[GB_ADDR_LEN] = {0x0a, 0, 0, 0, 0, i};
+		int c = dial(l);
+		beat(c, i, a, GB_CMD_NAK);
+		close(c);
+	}
+	beat(fd, 11, stranger, GB_CMD_NAK); /* seen before: moves to the front */
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.unknown, 3 + GB_UNKNOWN_KEEP + 2 + 1);
+	CHECK_STR_EQ(st.unknown_addrs[0], "0a0b0c0d0e0f");
+	CHECK_STR_EQ(st.unknown_addrs[1], "0a000000000a");
+	CHECK_STR_EQ(st.unknown_addrs[2], "0a0000000009");
+	CHECK_STR_EQ(st.unknown_addrs[GB_UNKNOWN_KEEP - 1], "0a0000000004");
+	close(fd);
+	gb_listener_stop(l);
+}
+
 static void test_bad_listen(void)
 {
 	struct gb_listener_config cfg;
@@ -1016,6 +1188,10 @@ static const struct test_case tests[] = {
     {"fd_cap_rule", test_fd_cap_rule},
     {"per_host_cap", test_per_host_cap},
     {"fd_exhaustion", test_fd_exhaustion},
+    {"address_pinned", test_address_pinned},
+    {"takeover_after_silence", test_takeover_after_silence},
+    {"reconnect_right_after_hangup", test_reconnect_right_after_hangup},
+    {"unregistered_nak", test_unregistered_nak},
 };
 
 TEST_MAIN(tests)
