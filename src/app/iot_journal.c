@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "app/alerts.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -1139,5 +1140,60 @@ enum cd_err iot_journal_unpack_status(const void *p, size_t len, struct iot_stat
 	if (on > 1)
 		return CD_ERR_CORRUPT;
 	out->online = on == 1;
+	return upk_done(&r);
+}
+
+/* Every packed form is its struct's strings without their unused bytes plus 2 bytes of length
+ * each and a version byte: it fits when the struct does, with room to spare. */
+_Static_assert(sizeof(struct iot_telemetry) + 128 <= IOT_JOURNAL_PACK_MAX, "telemetry fits");
+_Static_assert(sizeof(struct iot_event) + 64 <= IOT_JOURNAL_PACK_MAX, "event fits");
+_Static_assert(sizeof(struct alerts_ingest) + 64 <= IOT_JOURNAL_PACK_MAX, "ingest fits");
+
+enum cd_err iot_journal_pack_ingest(const struct alerts_ingest *in, unsigned char out[IOT_JOURNAL_PACK_MAX],
+				    size_t *len)
+{
+	struct pk w = {out, 0, IOT_JOURNAL_PACK_MAX, false};
+	pk_uint(&w, J_PACK_VERSION, 1);
+	pk_str(&w, in->system, sizeof in->system);
+	pk_str(&w, in->id, sizeof in->id);
+	pk_str(&w, in->device, sizeof in->device);
+	pk_str(&w, in->type, sizeof in->type);
+	pk_str(&w, in->level, sizeof in->level);
+	pk_uint(&w, in->cleared ? 1 : 0, 1);
+	pk_uint(&w, (uint64_t)in->ts_ms, 8);
+	pk_str(&w, in->title, sizeof in->title);
+	pk_str(&w, in->detail, sizeof in->detail);
+	pk_uint(&w, in->has_point ? 1 : 0, 1);
+	pk_f64(&w, in->lat);
+	pk_f64(&w, in->lng);
+	pk_str(&w, in->address, sizeof in->address);
+	pk_str(&w, in->category, sizeof in->category);
+	return pk_done(&w, len);
+}
+
+enum cd_err iot_journal_unpack_ingest(const void *p, size_t len, struct alerts_ingest *out)
+{
+	memset(out, 0, sizeof *out);
+	struct upk r = {p, len, 0, false};
+	if (upk_uint(&r, 1) != J_PACK_VERSION)
+		return CD_ERR_CORRUPT;
+	upk_str(&r, out->system, sizeof out->system);
+	upk_str(&r, out->id, sizeof out->id);
+	upk_str(&r, out->device, sizeof out->device);
+	upk_str(&r, out->type, sizeof out->type);
+	upk_str(&r, out->level, sizeof out->level);
+	uint64_t cleared = upk_uint(&r, 1);
+	out->ts_ms = (int64_t)upk_uint(&r, 8);
+	upk_str(&r, out->title, sizeof out->title);
+	upk_str(&r, out->detail, sizeof out->detail);
+	uint64_t has_point = upk_uint(&r, 1);
+	out->lat = upk_f64(&r);
+	out->lng = upk_f64(&r);
+	upk_str(&r, out->address, sizeof out->address);
+	upk_str(&r, out->category, sizeof out->category);
+	if (cleared > 1 || has_point > 1)
+		return CD_ERR_CORRUPT;
+	out->cleared = cleared == 1;
+	out->has_point = has_point == 1;
 	return upk_done(&r);
 }

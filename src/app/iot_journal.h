@@ -14,6 +14,7 @@
 #include "util/err.h"
 
 struct iot_journal;
+struct alerts_ingest;
 
 #define IOT_JOURNAL_RECORD_MAX (64u * 1024) /* payload bytes of one record, at most */
 #define IOT_JOURNAL_KIND_MAX 254            /* record kinds are 1..254 (0 and 255 are the journal's) */
@@ -23,6 +24,7 @@ enum iot_journal_kind {
 	IOT_JOURNAL_TELEMETRY = 1, /* payload: iot_journal_pack_telemetry */
 	IOT_JOURNAL_EVENT = 2,     /* payload: iot_journal_pack_event */
 	IOT_JOURNAL_STATUS = 3,    /* payload: iot_journal_pack_status */
+	IOT_JOURNAL_INGEST = 4,    /* payload: iot_journal_pack_ingest (POST /api/v1/ingest items) */
 };
 
 /* Settings; zero fields take the defaults. */
@@ -103,7 +105,7 @@ void iot_journal_get_stats(struct iot_journal *j, struct iot_journal_stats *out)
  * Only the used part of each struct is written (a telemetry with 3 values is ~120 bytes, not
  * the struct's 1,360), and a payload survives a rebuild that changes the structs' sizes. */
 
-#define IOT_JOURNAL_PACK_MAX 2048 /* the largest payload the hub's messages pack into */
+#define IOT_JOURNAL_PACK_MAX 4096 /* the largest payload the hub's messages pack into */
 
 /* Encodes into out[0..IOT_JOURNAL_PACK_MAX); *len gets the size. CD_ERR_INVALID when a string
  * is not NUL-terminated within its array or t->n > IOT_MAX_VALUES. */
@@ -113,10 +115,13 @@ enum cd_err iot_journal_pack_event(const struct iot_event *e, unsigned char out[
 				   size_t *len) CD_MUST_CHECK;
 enum cd_err iot_journal_pack_status(const struct iot_status *s, unsigned char out[IOT_JOURNAL_PACK_MAX],
 				    size_t *len) CD_MUST_CHECK;
+enum cd_err iot_journal_pack_ingest(const struct alerts_ingest *in, unsigned char out[IOT_JOURNAL_PACK_MAX],
+				    size_t *len) CD_MUST_CHECK;
 /* Decodes a payload into *out (zeroed first); CD_ERR_CORRUPT when it is malformed or of another
  * version. Every read is bounds-checked: p[0..len) may be anything. */
 enum cd_err iot_journal_unpack_telemetry(const void *p, size_t len, struct iot_telemetry *out) CD_MUST_CHECK;
 enum cd_err iot_journal_unpack_event(const void *p, size_t len, struct iot_event *out) CD_MUST_CHECK;
 enum cd_err iot_journal_unpack_status(const void *p, size_t len, struct iot_status *out) CD_MUST_CHECK;
+enum cd_err iot_journal_unpack_ingest(const void *p, size_t len, struct alerts_ingest *out) CD_MUST_CHECK;
 
 #endif

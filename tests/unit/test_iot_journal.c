@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/alerts.h"
 #include "app/iot_journal.h"
 #include "test.h"
 #include "util/alloc.h"
@@ -201,6 +202,25 @@ static void test_pack_roundtrip(void)
 	CHECK(memcmp(&s, &s2, sizeof s) == 0);
 	buf[len - 1] = 2; /* online must be 0 or 1 */
 	CHECK_INT_EQ(iot_journal_unpack_status(buf, len, &s2), CD_ERR_CORRUPT);
+	struct alerts_ingest in, in2;
+	memset(&in, 0, sizeof in);
+	snprintf(in.system, sizeof in.system, "city-fire-119");
+	snprintf(in.id, sizeof in.id, "A-2026-000017");
+	snprintf(in.type, sizeof in.type, "gas_leak");
+	snprintf(in.level, sizeof in.level, "orange");
+	in.cleared = true;
+	in.ts_ms = 1795708800555;
+	snprintf(in.title, sizeof in.title, "燃气泄漏 东门中路");
+	memset(in.detail, 'd', sizeof in.detail - 1);
+	memset(in.address, 'a', sizeof in.address - 1);
+	memset(in.category, 'c', sizeof in.category - 1);
+	in.has_point = true;
+	in.lat = 22.5461;
+	in.lng = 114.1199;
+	CHECK_INT_EQ(iot_journal_pack_ingest(&in, buf, &len), CD_OK);
+	CHECK_INT_EQ(iot_journal_unpack_ingest(buf, len, &in2), CD_OK);
+	CHECK(memcmp(&in, &in2, sizeof in) == 0);
+	CHECK_INT_EQ(iot_journal_unpack_ingest(buf, len - 1, &in2), CD_ERR_CORRUPT);
 	/* a string length that runs past the end */
 	unsigned char evil[] = {1, 0xff, 0xff, 'a'};
 	CHECK_INT_EQ(iot_journal_unpack_status(evil, sizeof evil, &s2), CD_ERR_CORRUPT);
