@@ -67,7 +67,8 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Counts one under the lock (alerts_get_stats reads from other threads). */
+/* Counts one under the lock (alerts_get_stats reads from other threads). Never with a->lock
+ * held: the mutex is not recursive. */
 static void count_one(struct alerts *a, uint64_t *counter)
 {
 	pthread_mutex_lock(&a->lock);
@@ -695,7 +696,7 @@ static void enqueue(struct alerts *a, struct msg *m)
 	m->next = NULL;
 	pthread_mutex_lock(&a->lock);
 	if (m->kind == M_TELEMETRY && a->queued_telemetry >= ALERTS_TELEMETRY_QUEUE_MAX) {
-		count_one(a, &a->stats.dropped);
+		a->stats.dropped++; /* a->lock is held (count_one would lock it again: deadlock) */
 		pthread_mutex_unlock(&a->lock);
 		xfree(m);
 		return;

@@ -4,12 +4,17 @@
  * ingested alerts, acknowledge/clear by a person. No intake here (no case is opened); the case
  * side is tested end to end in tests/api/test_alerts.py. */
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "app/alerts.h"
 #include "app/events.h"
 #include "core/rules.h"
 #include "store/store_alerts.h"
+#include "store/store_devices.h"
 #include "test.h"
 #include "tmpstore.h"
 #include "util/alloc.h"
@@ -660,6 +665,165 @@ static void categories(void)
 	CHECK(alerts_category_for("camera", "", "motion") == NULL);
 }
 
+/* ---- a full queue ------------------------------------------------------------------------ */
+
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool holding, release;
+};
+
+/* store_devices_list's callback: keeps the store locked until the gate is released. */
+static int hold_store(void *ctx, const struct store_device *d)
+{
+	struct gate *g = ctx;
+	(void)d;
+	pthread_mutex_lock(&g->lock);
+	g->holding = true;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->release)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return 1;
+}
+
+struct holder {
+	struct store *st;
+	struct gate *gate;
+	enum cd_err rc;
+};
+
+static void *hold_thread(void *arg)
+{
+	struct holder *h = arg;
+	h->rc = store_devices_list(h->st, 0, hold_store, h->gate);
+	return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* The child of full_queue_drops_without_deadlock: the worker is held inside the store (its
+ * lock taken by a walk that waits) while the queue is filled past the drop point. */
+static void full_queue_child(const char *db)
+{
+	struct app app;
+	memset(&app, 0, sizeof app);
+	CHECK_INT_EQ(store_open(db, &app.st), CD_OK);
+	struct store_device sd;
+	memset(&sd, 0, sizeof sd);
+	snprintf(sd.id, sizeof sd.id, "SD-Q");
+	snprintf(sd.type, sizeof sd.type, "smoke_detector");
+	snprintf(sd.secret_hash, sizeof sd.secret_hash, "sha256$00");
+	snprintf(sd.mqtt_hash, sizeof sd.mqtt_hash, "x");
+	sd.active = 1;
+	CHECK_INT_EQ(store_devices_add(app.st, &admin, &sd, 1, NULL), CD_OK);
+	struct alerts *a = NULL;
+	CHECK_INT_EQ(alerts_start(&app, &a), CD_OK);
+	if (!a)
+		return;
+	app.alerts = a;
+
+	struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+	struct holder h = {app.st, &g, CD_OK};
+	pthread_t th;
+	CHECK_INT_EQ(pthread_create(&th, NULL, hold_thread, &h), 0);
+	pthread_mutex_lock(&g.lock);
+	while (!g.holding)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+
+	/* a fire alarm: the worker takes it and waits for the store to store its alert */
+	struct iot_device dev = device("SD-Q", "smoke_detector", "");
+	struct iot_event ev;
+	memset(&ev, 0, sizeof ev);
+	snprintf(ev.device, sizeof ev.device, "SD-Q");
+	ev.ts_ms = 1795363200000LL;
+	snprintf(ev.type, sizeof ev.type, "fire_alarm");
+	snprintf(ev.level, sizeof ev.level, "red");
+	alerts_on_event(a, &dev, &ev);
+	struct alerts_stats s;
+	for (int i = 0; i < 1000; i++) {
+		alerts_get_stats(a, &s);
+		if (s.queued == 0)
+			break;
+		sleep_ms(10);
+	}
+	CHECK_INT_EQ(s.queued, 0);
+
+	/* telemetry past the drop point while the worker is held */
+	struct iot_telemetry tm;
+	memset(&tm, 0, sizeof tm);
+	snprintf(tm.device, sizeof tm.device, "SD-Q");
+	tm.ts_ms = ev.ts_ms;
+	tm.n = 1;
+	snprintf(tm.v[0].metric, sizeof tm.v[0].metric, "temperature_c");
+	tm.v[0].value = 21;
+	for (int i = 0; i < ALERTS_TELEMETRY_QUEUE_MAX + 5; i++)
+		alerts_on_telemetry(a, &dev, &tm); /* the 20,001st deadlocked here */
+	alerts_get_stats(a, &s);
+	CHECK_INT_EQ(s.queued, ALERTS_TELEMETRY_QUEUE_MAX);
+	CHECK_INT_EQ(s.dropped, 5);
+	alerts_on_event(a, &dev, &ev); /* events are never dropped */
+	alerts_get_stats(a, &s);
+	CHECK_INT_EQ(s.queued, ALERTS_TELEMETRY_QUEUE_MAX + 1);
+
+	pthread_mutex_lock(&g.lock);
+	g.release = true;
+	pthread_cond_broadcast(&g.cond);
+	pthread_mutex_unlock(&g.lock);
+	pthread_join(th, NULL);
+	CHECK_INT_EQ(h.rc, CD_OK);
+	alerts_drain(a);
+	alerts_get_stats(a, &s);
+	CHECK_INT_EQ(s.telemetry, ALERTS_TELEMETRY_QUEUE_MAX);
+	CHECK_INT_EQ(s.events, 2);
+	CHECK_INT_EQ(s.dropped, 5);
+	struct store_alert al;
+	CHECK_INT_EQ(store_alert_find_active(app.st, "event:fire_alarm", "SD-Q", &al), CD_OK);
+	CHECK_INT_EQ(al.count, 2);
+	alerts_stop(a);
+	store_close(app.st);
+}
+
+/* Telemetry beyond ALERTS_TELEMETRY_QUEUE_MAX is dropped and counted, and the producer (the
+ * hub's thread) returns: counting the drop used to lock the queue's mutex a second time, so the
+ * hub froze for good. Run in a forked child so that a hang fails the test instead of the run. */
+static void full_queue_drops_without_deadlock(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		full_queue_child(t.path);
+		_exit(test_failures_in_case ? 1 : 0);
+	}
+	CHECK(pid > 0);
+	if (pid < 0) {
+		tmpdb_remove(&t);
+		return;
+	}
+	int status = 0;
+	pid_t got = 0;
+	for (int i = 0; i < 600 && got == 0; i++) { /* up to a minute: a loaded machine, sanitizers */
+		got = waitpid(pid, &status, WNOHANG);
+		if (got == 0)
+			sleep_ms(100);
+	}
+	if (got == 0) {
+		fprintf(stderr, "  the producer hung at the full queue (deadlock); child killed\n");
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	CHECK(got == pid);
+	CHECK(got == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	tmpdb_remove(&t);
+}
+
 static const struct test_case tests[] = {
     {"rules_crud", rules_crud},
     {"alert_lifecycle", alert_lifecycle},
@@ -668,6 +832,7 @@ static const struct test_case tests[] = {
     {"prefix_rule_alert_per_sensor", prefix_rule_alert_per_sensor},
     {"default_rules_and_import", default_rules_and_import},
     {"categories", categories},
+    {"full_queue_drops_without_deadlock", full_queue_drops_without_deadlock},
 };
 
 TEST_MAIN(tests)
