@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -765,20 +766,239 @@ static enum cd_err audit_case_line(struct buf *b, const struct store_case *c,
 #define ANALYZE_FIRST 1000
 #define ANALYZE_EVERY 100000
 
+/* ---- planner statistics ----------------------------------------------------------------
+ * SQLite's ANALYZE with analysis_limit reads the first entries of each index, and in an index
+ * that starts with a code those entries all share one value: every equality then looked like
+ * "2,001 rows", so for "community + channel + status" the planner could walk the channel index
+ * (a million rows to find two) instead of the community's 12,500. A full ANALYZE reads every
+ * index (seconds at a million cases). Instead the statistics are computed: the rows are
+ * max(id) (cases are never deleted), each leading column's distinct values are counted by
+ * jumping from one value to the next in its index (one seek per value: ~1,500 categories, 80
+ * communities...; see stats_distinct for columns of few, skewed values), and a prefix of k
+ * columns is taken to select n / (d1 * ... * dk) rows. The
+ * small partial indexes are analysed exactly. The rows go into sqlite_stat1 with a no-op
+ * schema change in the same transaction, so that every connection (the readers' one included,
+ * not only the applier's that writes them) reloads them before its next statement. */
+
+#define STATS_DISTINCT_MAX 4096 /* past this many values a column counts as unique */
+#define STATS_COLS_MAX 16
+#define STATS_SKEW_VALUES 16    /* columns with at most this many values are counted per value */
+#define STATS_SKEW_CAP 5000     /* ... each count stopping here */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* How many "typical values" of `col` (a column that leads an index) the n rows hold: the
+ * planner takes one equality on it to select n / *out rows. For most columns that is the count
+ * of distinct values (n when there are more than STATS_DISTINCT_MAX). A column of few values
+ * is also counted per value, and where the median value is rare the median decides: status has
+ * nine values, but closed and rated hold ~97 % of the rows, and the lists people open are the
+ * open states' (a dispatcher's queue). With n / 9 the planner took "status=handled + channel"
+ * for as broad as a channel and walked the channel's 125,000 entries; with the median it walks
+ * the ~2,400 handled ones. A filter on a rare status is the common case, on closed the rare one.
+ * Store locked, in a transaction. */
+static enum cd_err stats_distinct(struct store *st, const char *col, int64_t n, int64_t *out)
+{
+	char first[128], next[192], count[224];
+	sqlite3_stmt *s0 = NULL, *s1 = NULL, *sc = NULL;
+	int64_t counts[STATS_SKEW_VALUES];
+	/* Two statements: "col > ?1 OR ?1 IS NULL" would not use the index. */
+	snprintf(first, sizeof first, "SELECT min(\"%s\") FROM cases", col);
+	snprintf(next, sizeof next, "SELECT min(\"%s\") FROM cases WHERE \"%s\" > ?1", col, col);
+	snprintf(count, sizeof count, "SELECT count(*) FROM (SELECT 1 FROM cases WHERE \"%s\" = ?1 LIMIT %d)", col,
+		 STATS_SKEW_CAP);
+	int src = sqlite3_prepare_v2(st->db, first, -1, &s0, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_prepare_v2(st->db, next, -1, &s1, NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_prepare_v2(st->db, count, -1, &sc, NULL);
+	int64_t d = 0;
+	sqlite3_value *last = NULL;
+	enum cd_err rc = src == SQLITE_OK ? CD_OK : store__err(st, src, "stats prepare");
+	for (sqlite3_stmt *s = s0; !rc; s = s1) {
+		if (last)
+			sqlite3_bind_value(s, 1, last);
+		src = sqlite3_step(s);
+		if (src != SQLITE_ROW) {
+			rc = store__err(st, src, "stats distinct");
+			break;
+		}
+		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+			break;
+		sqlite3_value_free(last);
+		last = sqlite3_value_dup(sqlite3_column_value(s, 0));
+		sqlite3_reset(s);
+		if (!last) {
+			rc = CD_ERR_NOMEM;
+			break;
+		}
+		if (d < STATS_SKEW_VALUES) {
+			sqlite3_bind_value(sc, 1, last);
+			src = sqlite3_step(sc);
+			counts[d] = src == SQLITE_ROW ? sqlite3_column_int64(sc, 0) : STATS_SKEW_CAP;
+			sqlite3_reset(sc);
+		}
+		if (++d > STATS_DISTINCT_MAX) {
+			d = n;
+			break;
+		}
+	}
+	sqlite3_value_free(last);
+	sqlite3_finalize(s0);
+	sqlite3_finalize(s1);
+	sqlite3_finalize(sc);
+	*out = d > 0 ? d : 1;
+	if (!rc && d > 0 && d <= STATS_SKEW_VALUES) {
+		qsort(counts, (size_t)d, sizeof counts[0], cmp_i64);
+		int64_t median = counts[d / 2];
+		if (median > 0 && median < STATS_SKEW_CAP && n / median > d)
+			*out = n / median;
+	}
+	return rc;
+}
+
+/* The columns of index `idx`, in order (expressions give ""). Returns how many. */
+static int stats_index_cols(struct store *st, const char *idx, char cols[][48], int max)
+{
+	sqlite3_stmt *s = NULL;
+	int n = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT name FROM pragma_index_info(?1) ORDER BY seqno", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(s, 1, idx, -1, SQLITE_TRANSIENT);
+	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(s, 0);
+		snprintf(cols[n++], 48, "%s", name ? (const char *)name : "");
+	}
+	sqlite3_finalize(s);
+	return n;
+}
+
+static enum cd_err stats_exec(struct store *st, const char *sql)
+{
+	int src = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	return src == SQLITE_OK ? CD_OK : store__err(st, src, "statistics");
+}
+
+/* One distinct count per column name, shared by the indexes that start with it. */
+struct stats_col {
+	char name[48];
+	int64_t distinct;
+};
+
+#define STATS_INDEXES_MAX 32
+
+/* One index of cases: its name, whether it is partial, its columns. */
+struct stats_index {
+	char name[64];
+	int partial;
+	int ncols;
+	char cols[STATS_COLS_MAX][48];
+};
+
+/* The distinct count known for col, or n (unique) when no index starts with it. */
+static int64_t stats_lookup(const struct stats_col *known, int nknown, const char *col, int64_t n)
+{
+	for (int j = 0; j < nknown; j++)
+		if (strcmp(known[j].name, col) == 0)
+			return known[j].distinct;
+	return n;
+}
+
+static enum cd_err stats_write(struct store *st)
+{
+	sqlite3_stmt *s = NULL;
+	struct stats_col known[STATS_COLS_MAX];
+	struct stats_index *ix = xcalloc(STATS_INDEXES_MAX, sizeof *ix);
+	int nknown = 0, nix = 0;
+	int64_t n = 0;
+	/* sqlite_stat1 exists once any ANALYZE has run; a quick sampled one makes it. */
+	enum cd_err rc = sqlite3_exec(st->db, "SELECT 1 FROM sqlite_stat1 LIMIT 0", NULL, NULL, NULL) == SQLITE_OK
+				 ? CD_OK
+				 : stats_exec(st, "PRAGMA analysis_limit = 100; ANALYZE cases");
+	if (!rc)
+		rc = stats_exec(st, "PRAGMA analysis_limit = 0");
+	int src = rc ? SQLITE_ERROR : sqlite3_prepare_v2(st->db, "SELECT max(id) FROM cases", -1, &s, NULL);
+	if (src == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rc || n <= 0)
+		goto out; /* nothing to describe yet */
+	src = sqlite3_prepare_v2(st->db, "SELECT name, partial FROM pragma_index_list('cases')", -1, &s, NULL);
+	while (src == SQLITE_OK && nix < STATS_INDEXES_MAX && sqlite3_step(s) == SQLITE_ROW) {
+		struct stats_index *x = &ix[nix++];
+		snprintf(x->name, sizeof x->name, "%s", (const char *)sqlite3_column_text(s, 0));
+		x->partial = sqlite3_column_int(s, 1);
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (src != SQLITE_OK) {
+		rc = store__err(st, src, "stats indexes");
+		goto out;
+	}
+	/* Distinct values of every column some full index starts with. */
+	for (int i = 0; i < nix && !rc; i++) {
+		struct stats_index *x = &ix[i];
+		x->ncols = stats_index_cols(st, x->name, x->cols, STATS_COLS_MAX);
+		if (x->partial || x->ncols == 0 || !x->cols[0][0] || nknown == STATS_COLS_MAX ||
+		    stats_lookup(known, nknown, x->cols[0], -1) != -1)
+			continue;
+		snprintf(known[nknown].name, sizeof known[nknown].name, "%s", x->cols[0]);
+		rc = stats_distinct(st, x->cols[0], n, &known[nknown].distinct);
+		nknown++;
+	}
+	src = rc ? SQLITE_ERROR
+		 : sqlite3_prepare_v2(st->db,
+				      "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('cases', ?1, ?2)",
+				      -1, &s, NULL);
+	if (!rc && src != SQLITE_OK)
+		rc = store__err(st, src, "stats prepare");
+	for (int i = 0; i < nix && !rc; i++) {
+		struct stats_index *x = &ix[i];
+		if (x->partial) {
+			/* A partial index holds few rows (the overdue, the open ones): analysed exactly. */
+			char sql[96];
+			snprintf(sql, sizeof sql, "ANALYZE \"%s\"", x->name);
+			rc = stats_exec(st, sql);
+			continue;
+		}
+		/* sqlite_stat1 has no key: the index's old row goes first. */
+		char del[192];
+		snprintf(del, sizeof del, "DELETE FROM sqlite_stat1 WHERE tbl = 'cases' AND idx = '%s'", x->name);
+		rc = stats_exec(st, del);
+		if (rc)
+			break;
+		char stat[STATS_COLS_MAX * 24 + 24];
+		size_t o = (size_t)snprintf(stat, sizeof stat, "%lld", (long long)n);
+		double rows = (double)n;
+		for (int k = 0; k < x->ncols; k++) {
+			/* an expression or a column no index starts with (external_id) counts as unique */
+			rows /= (double)(x->cols[k][0] ? stats_lookup(known, nknown, x->cols[k], n) : n);
+			o += (size_t)snprintf(stat + o, sizeof stat - o, " %lld", (long long)(rows < 1 ? 1 : rows + 0.5));
+		}
+		store__bind_text(s, 1, x->name);
+		store__bind_text(s, 2, stat);
+		rc = store__exec(st, s, "stats put");
+	}
+	sqlite3_finalize(s);
+	if (!rc)
+		rc = stats_exec(st, "CREATE TABLE cases_stats_reload (x); DROP TABLE cases_stats_reload");
+out:
+	xfree(ix);
+	return rc;
+}
+
 static enum cd_err analyze_locked(struct store *st)
 {
-	char *errmsg = NULL;
-	/* analysis_limit samples each index instead of reading it whole: a few milliseconds on
-	 * a million cases, and the estimates it gives are all the planner needs to tell a
-	 * selective index (one category) from a broad one (one street). */
-	int src = sqlite3_exec(st->db, "PRAGMA analysis_limit = 2000; ANALYZE cases", NULL, NULL,
-			       &errmsg);
-	enum cd_err rc = CD_OK;
-	if (src != SQLITE_OK) {
-		log_msg(LOG_WARN, "store: analyze failed", NULL);
-		rc = store__err(st, src, "analyze");
-	}
-	sqlite3_free(errmsg);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, stats_write(st));
+	if (rc)
+		log_msg(LOG_WARN, "store: planner statistics not refreshed", "\"error\":\"%s\"", cd_err_name(rc));
 	return rc;
 }
 
