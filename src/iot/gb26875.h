@@ -251,6 +251,7 @@ typedef bool (*gb_admit_fn)(void *ctx, const char *addr);
 #define GB_MAX_CONNECTIONS 4096 /* default max_connections (before the RLIMIT_NOFILE cap) */
 #define GB_PER_HOST_MAX 64	/* default max_per_host: connections from one remote IP */
 #define GB_TAKEOVER_MS 45000	/* default takeover_ms: 1.5 x the longest heartbeat interval */
+#define GB_ANON_EVICT_MS 10000	/* default anon_evict_ms */
 #define GB_UNKNOWN_KEEP 8	/* refused (unregistered) addresses listed in the stats */
 
 struct gb_listener_config {
@@ -263,6 +264,8 @@ struct gb_listener_config {
 	int takeover_ms;	  /* an address silent this long on its connection may move to another */
 	size_t max_connections;	  /* more are refused; lowered to gb_listener_fd_cap() at start */
 	size_t max_per_host;	  /* connections from one remote IP address; more are refused */
+	int anon_evict_ms;	  /* when full, the oldest connection with no accepted frame for this
+				     long is closed to make room for a new one (10 s) */
 	bool nak_undecodable;	  /* NAK a send frame whose known data unit is malformed (true) */
 };
 
@@ -276,6 +279,7 @@ struct gb_listener_stats {
 	uint64_t garbage_bytes;	 /* skipped while resynchronising */
 	uint64_t acks, naks;	 /* sent */
 	uint64_t refused;	 /* connections over max_connections */
+	uint64_t evicted;	 /* anonymous connections closed to make room (anon_evict_ms) */
 	uint64_t timeouts;	 /* connections closed for silence */
 	uint64_t truncated;	 /* unfinished frames given up after frame_timeout_ms */
 	uint64_t closed_garbage; /* connections closed for sending nothing but bad bytes */

@@ -47,6 +47,7 @@ struct conn {
 	struct gb_reader rd; /* frames in */
 	uint8_t *out;	     /* replies not yet written (out_off..out_len) */
 	size_t out_len, out_off, out_alloc;
+	int64_t opened_mono;  /* when it was accepted */
 	int64_t last_rx_mono; /* for the idle timeout */
 	int64_t pending_mono; /* since when an unfinished frame waits (0 = none) */
 	size_t bad_bytes;     /* garbage and bad frames since the last good frame */
@@ -88,7 +89,7 @@ struct gb_listener {
 	int64_t accept_resume_mono; /* when to put it back */
 	bool closed_since_pause;    /* a connection closed meanwhile: a descriptor is free */
 	bool draining;		    /* reading a hung-up owner's last bytes (no nesting) */
-	struct ratelog log_accept, log_refused, log_conflict, log_unknown;
+	struct ratelog log_accept, log_refused, log_evict, log_conflict, log_unknown;
 };
 
 /* Tags for epoll_event.data.ptr that are not connections. */
@@ -521,8 +522,10 @@ static void conn_close(struct gb_listener *l, size_t i)
 		if (s && s->conn == c)
 			s->conn = NULL;
 	}
-	epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	if (c->fd >= 0) { /* -1 once evicted */
+		epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
 	xfree(c->out);
 	xfree(c);
 	l->conns[i] = l->conns[--l->nconns];
@@ -602,6 +605,43 @@ static void refuse(struct gb_listener *l, int fd, const struct sockaddr_storage 
 	}
 }
 
+static size_t live_conns(const struct gb_listener *l)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < l->nconns; i++)
+		n += !l->conns[i]->dead;
+	return n;
+}
+
+/* When full: closes the oldest connection that has had no frame accepted (no admitted address
+ * on it) for anon_evict_ms, so idle or junk connections cannot keep transmitters out. Its
+ * descriptor is closed now (a new one is about to be taken); the rest is reaped with the round.
+ * False when every connection is a transmitter's or too young. */
+static bool evict_anonymous(struct gb_listener *l, int64_t mono)
+{
+	struct conn *victim = NULL;
+	for (size_t i = 0; i < l->nconns; i++) {
+		struct conn *c = l->conns[i];
+		if (!c->dead && !c->key && mono - c->opened_mono >= l->cfg.anon_evict_ms &&
+		    (!victim || c->opened_mono < victim->opened_mono))
+			victim = c;
+	}
+	if (!victim)
+		return false;
+	uint64_t sup;
+	if (ratelog_ok(&l->log_evict, mono, &sup))
+		log_msg(LOG_WARN, "gb26875 full: closed a connection that sent no accepted frame",
+			"\"peer\":\"%s\",\"age_ms\":%lld,\"evicted_total\":%llu,\"suppressed\":%llu", victim->peer,
+			(long long)(mono - victim->opened_mono), (unsigned long long)l->stats.evicted + 1,
+			(unsigned long long)sup);
+	epoll_ctl(l->ep, EPOLL_CTL_DEL, victim->fd, NULL);
+	close(victim->fd);
+	victim->fd = -1;
+	victim->dead = true;
+	l->stats.evicted++;
+	return true;
+}
+
 static void accept_all(struct gb_listener *l)
 {
 	for (int budget = ACCEPT_BUDGET; budget > 0 && !l->accept_paused; budget--) {
@@ -624,14 +664,16 @@ static void accept_all(struct gb_listener *l)
 		}
 		uint8_t host[16];
 		peer_host(&sa, host);
-		if (l->nconns >= l->cfg.max_connections) {
-			l->stats.refused++;
-			refuse(l, fd, &sa, "max_connections");
-			continue;
-		}
+		int64_t mono = now_ms(CLOCK_MONOTONIC);
 		if (host_conns(l, host) >= l->cfg.max_per_host) {
 			l->stats.refused_host++;
 			refuse(l, fd, &sa, "max_per_host");
+			continue;
+		}
+		if (l->nconns >= l->cfg.max_connections && live_conns(l) >= l->cfg.max_connections &&
+		    !evict_anonymous(l, mono)) {
+			l->stats.refused++;
+			refuse(l, fd, &sa, "max_connections");
 			continue;
 		}
 		int one = 1;
@@ -639,7 +681,7 @@ static void accept_all(struct gb_listener *l)
 		struct conn *c = xcalloc(1, sizeof *c);
 		c->fd = fd;
 		gb_reader_init(&c->rd);
-		c->last_rx_mono = now_ms(CLOCK_MONOTONIC);
+		c->opened_mono = c->last_rx_mono = mono;
 		c->reading = true;
 		memcpy(c->host, host, sizeof c->host);
 		peer_name(&sa, c->peer);
@@ -750,6 +792,7 @@ void gb_listener_config_init(struct gb_listener_config *cfg)
 	cfg->takeover_ms = GB_TAKEOVER_MS;
 	cfg->max_connections = GB_MAX_CONNECTIONS;
 	cfg->max_per_host = GB_PER_HOST_MAX;
+	cfg->anon_evict_ms = GB_ANON_EVICT_MS;
 	cfg->nak_undecodable = true;
 }
 
@@ -859,6 +902,8 @@ enum cd_err gb_listener_start(const struct gb_listener_config *cfg, struct gb_li
 		l->cfg.max_connections = GB_MAX_CONNECTIONS;
 	if (!l->cfg.max_per_host)
 		l->cfg.max_per_host = GB_PER_HOST_MAX;
+	if (l->cfg.anon_evict_ms <= 0)
+		l->cfg.anon_evict_ms = GB_ANON_EVICT_MS;
 	/* Every connection is a descriptor: past the process's limit, HTTP and SQLite fail too. */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {

@@ -249,6 +249,19 @@ static void check_reply(const uint8_t r[30], uint16_t serial, uint8_t cmd, const
 	CHECK(t > now - 60000 && t < now + 60000); /* the centre's clock, not the device's */
 }
 
+/* Sends a heartbeat (empty send-data frame) from src and checks the reply is exactly the
+ * ACK or NAK (want) of that serial. */
+static void beat(int fd, uint16_t serial, const uint8_t src[GB_ADDR_LEN], uint8_t want)
+{
+	uint8_t buf[GB_FRAME_MAX], r[30];
+	size_t n = frame(buf, serial, GB_CMD_SEND, src, NULL, 0);
+	put(fd, buf, n);
+	bool got = get(fd, r, sizeof r);
+	CHECK(got);
+	if (got)
+		check_reply(r, serial, want, src);
+}
+
 /* ---- Tests ---- */
 
 static void test_byte_by_byte(void)
@@ -541,13 +554,10 @@ static void test_truncated_frame_expires(void)
 static void test_max_connections(void)
 {
 	struct gb_listener *l = start(0, 0, 2);
+	static const uint8_t other[GB_ADDR_LEN] = {1, 2, 3, 4, 5, 6};
 	int a = dial(l), b = dial(l);
-	uint8_t buf[GB_FRAME_MAX], r[30];
-	size_t n = frame(buf, 1, GB_CMD_SEND, UITD, NULL, 0);
-	put(a, buf, n);
-	CHECK(get(a, r, 30));
-	put(b, buf, n);
-	CHECK(get(b, r, 30));
+	beat(a, 1, UITD, GB_CMD_ACK);
+	beat(b, 1, other, GB_CMD_ACK);
 	int c = dial(l);
 	CHECK(closed_by_server(c));
 	struct gb_listener_stats st;
@@ -693,19 +703,6 @@ static void test_random_bytes(void)
 	gb_listener_stop(l);
 }
 
-/* Sends a heartbeat (empty send-data frame) from src and checks the reply is exactly the
- * ACK or NAK (want) of that serial. */
-static void beat(int fd, uint16_t serial, const uint8_t src[GB_ADDR_LEN], uint8_t want)
-{
-	uint8_t buf[GB_FRAME_MAX], r[30];
-	size_t n = frame(buf, serial, GB_CMD_SEND, src, NULL, 0);
-	put(fd, buf, n);
-	bool got = get(fd, r, sizeof r);
-	CHECK(got);
-	if (got)
-		check_reply(r, serial, want, src);
-}
-
 static void test_fd_cap_rule(void)
 {
 	CHECK_INT_EQ(gb_listener_fd_cap(1024), 384);
@@ -768,6 +765,37 @@ static void test_per_host_cap(void)
 	close(b);
 	close(e);
 	close(g);
+	gb_listener_stop(l);
+}
+
+static void test_anonymous_evicted_when_full(void)
+{
+	/* Full of connections: one that never had a frame accepted (idle, junk, or only refused
+	 * addresses) for anon_evict_ms makes room for a newcomer; transmitters' do not. */
+	struct gb_listener_config cfg;
+	gb_listener_config_init(&cfg);
+	cfg.max_connections = 2;
+	cfg.anon_evict_ms = 200;
+	struct gb_listener *l = start_with(&cfg);
+	static const uint8_t other[GB_ADDR_LEN] = {1, 2, 3, 4, 5, 6};
+	int idle = dial(l), a = dial(l);
+	beat(a, 1, UITD, GB_CMD_ACK);
+	sleep_ms(300);
+	int b = dial(l);
+	beat(b, 1, other, GB_CMD_ACK); /* got the idle one's slot */
+	CHECK(closed_by_server(idle));
+	int c = dial(l); /* both are transmitters now: refused */
+	CHECK(closed_by_server(c));
+	beat(a, 2, UITD, GB_CMD_ACK);
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.evicted, 1);
+	CHECK_INT_EQ(st.refused, 1);
+	CHECK_INT_EQ(st.open, 2);
+	close(idle);
+	close(a);
+	close(b);
+	close(c);
 	gb_listener_stop(l);
 }
 
@@ -1187,6 +1215,7 @@ static const struct test_case tests[] = {
     {"bad_listen", test_bad_listen},
     {"fd_cap_rule", test_fd_cap_rule},
     {"per_host_cap", test_per_host_cap},
+    {"anonymous_evicted_when_full", test_anonymous_evicted_when_full},
     {"fd_exhaustion", test_fd_exhaustion},
     {"address_pinned", test_address_pinned},
     {"takeover_after_silence", test_takeover_after_silence},
