@@ -658,8 +658,24 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 
 /* ---- devices posting over HTTP ------------------------------------------------------- */
 
+/* The login limiter's key of failures by one client address for one device id: hashed, as the
+ * two together may be longer than the limiter keeps (64 bytes), and a cut key would merge ids. */
+static void limiter_key(const char *remote, const char *id, char key[40])
+{
+	unsigned char d[16];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, sizeof d);
+	crypto_generichash_update(&st, (const unsigned char *)(remote ? remote : ""),
+				  strlen(remote ? remote : "") + 1);
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+	crypto_generichash_final(&st, d, sizeof d);
+	memcpy(key, "dev:", 4);
+	sodium_bin2hex(key + 4, 33, d, sizeof d);
+}
+
 /* Authenticates the device of the {id} parameter by HTTP Basic auth (id:secret). On success
- * returns true with id set; otherwise false with 401/403/429 in res. */
+ * returns true with id set; otherwise false with 401/403/429 in res (429 only for a wrong
+ * secret, after AUTH_LIMIT_FAILURES from this address for this id within AUTH_LIMIT_WINDOW). */
 static bool device_auth(struct http_request *req, struct http_response *res, struct app *app,
 			char id[IOT_ID_MAX])
 {
@@ -695,27 +711,35 @@ static bool device_auth(struct http_request *req, struct http_response *res, str
 	*colon = '\0';
 	memcpy(id, raw, (size_t)(colon - (char *)raw) + 1);
 	const char *secret = colon + 1;
-	char key[IOT_ID_MAX + 8];
-	snprintf(key, sizeof key, "device:%s", id);
+	char key[40];
+	limiter_key(req->remote, id, key);
 	int64_t now = (int64_t)time(NULL);
-	int64_t wait = app->limiter ? auth_limiter_check(app->limiter, key, now) : 0;
 	bool ok = false;
-	if (wait > 0) {
-		char after[24];
-		snprintf(after, sizeof after, "%lld", (long long)wait);
-		http_error(res, 429, "too_many_attempts", "too many failed device logins; try again later",
-			   NULL);
-		if (http_header_add(req, res, "Retry-After", after))
-			res->n_headers = 0; /* the 429 stands without the hint */
-	} else if (!devices_check_secret(app->devices, id, secret)) {
+	/* The secret first, and a right one is always taken: the limiter only slows guessing, so
+	 * wrong attempts by anyone can never hold back a device's fire alarm. Failures count per
+	 * (client address, device id). */
+	if (devices_check_secret(app->devices, id, secret)) {
 		if (app->limiter)
-			auth_limiter_fail(app->limiter, key, now);
-		http_error(res, 401, "unauthenticated",
-			   "unknown device, wrong secret or decommissioned device", NULL);
-	} else if (!want || strcmp(want, id) != 0) {
-		http_error(res, 403, "forbidden", "a device may post only under its own id", NULL);
+			auth_limiter_clear(app->limiter, key);
+		if (!want || strcmp(want, id) != 0)
+			http_error(res, 403, "forbidden", "a device may post only under its own id", NULL);
+		else
+			ok = true;
 	} else {
-		ok = true;
+		int64_t wait = app->limiter ? auth_limiter_check(app->limiter, key, now) : 0;
+		if (wait > 0) {
+			char after[24];
+			snprintf(after, sizeof after, "%lld", (long long)wait);
+			http_error(res, 429, "too_many_attempts",
+				   "too many failed device logins; try again later", NULL);
+			if (http_header_add(req, res, "Retry-After", after))
+				res->n_headers = 0; /* the 429 stands without the hint */
+		} else {
+			if (app->limiter)
+				auth_limiter_fail(app->limiter, key, now);
+			http_error(res, 401, "unauthenticated",
+				   "unknown device, wrong secret or decommissioned device", NULL);
+		}
 	}
 	sodium_memzero(raw, sizeof raw);
 	return ok;

@@ -38,6 +38,22 @@ def wait_for(fn, timeout=10.0):
         time.sleep(0.1)
 
 
+def request_from(s, source, path, data, headers):
+    """POST from another loopback address (source), or None when it cannot be bound here."""
+    import http.client
+    from harness import Response
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30, source_address=(source, 0))
+        conn.request("POST", path, body=data, headers=headers)
+    except OSError:
+        print("SKIP request from %s: cannot bind it here" % source)
+        return None
+    r = conn.getresponse()
+    resp = Response(r.status, r.getheaders(), r.read())
+    conn.close()
+    return resp
+
+
 def create(s, tok, **body):
     r = s.request("POST", "/api/v1/devices", body, token=tok)
     assert r.status == 201, r
@@ -232,6 +248,20 @@ def test_device_posts_series_online_restart():
         assert [r.status for r in codes[:5]] == [401] * 5, codes
         expect_error(codes[5], 429)
         assert codes[5].header("Retry-After"), codes[5]
+        # ... yet the device itself, with its right secret, is still taken: anyone's wrong
+        # guesses must never hold back a device's fire alarm (it got 429 before the fix)
+        dev2 = dict(basic("pump-2", other["secret"]), **{"Content-Type": "application/json"})
+        r = s.request("POST", "/api/v1/devices/pump-2/event", raw=b'{"type":"fire_alarm","level":"red"}',
+                      headers=dev2)
+        assert r.status == 202, r
+        # failures count per (client address, device id): another address is not held back by ours
+        for _ in range(5):
+            assert post("telemetry", {"values": {"a": 1}}, dev="pump-2", sec="f" * 64).status == 401
+        expect_error(post("telemetry", {"values": {"a": 1}}, dev="pump-2", sec="f" * 64), 429)
+        r = request_from(s, "127.0.0.2", "/api/v1/devices/pump-2/telemetry", b'{"values":{"a":1}}',
+                         dict(basic("pump-2", "f" * 64), **{"Content-Type": "application/json"}))
+        if r is not None:
+            expect_error(r, 401)
 
         # after a restart the registry and the series are still there
         s.stop()
