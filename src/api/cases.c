@@ -131,7 +131,16 @@ static void intake_respond(struct http_request *req, struct http_response *res, 
 	(void)req;
 	struct pending_intake *pi = ctx;
 	if (pi->rc == CD_OK || pi->rc == CD_ERR_EXISTS) {
-		reply_case(res, pi->rc == CD_OK ? 201 : 200, pi->app, &pi->c, pi->who);
+		/* Written straight into the response: no json_t tree on the hot path. */
+		buf_reset(&res->body);
+		res->static_body = NULL;
+		res->static_len = 0;
+		if (cases_case_write(&res->body, pi->app, &pi->c, pi->who)) {
+			http_error(res, 500, "internal", "the response could not be built", NULL);
+			return;
+		}
+		res->status = pi->rc == CD_OK ? 201 : 200;
+		res->content_type = HTTP_JSON_TYPE;
 	} else if (pi->rc == CD_ERR_INVALID) {
 		http_error(res, 422, "invalid_field", "the store refused the case", NULL);
 	} else if (pi->rc == CD_ERR_BUSY) {
@@ -148,6 +157,7 @@ static void intake_stored(void *ctx, enum cd_err rc)
 	struct pending_intake *pi = ctx;
 	pi->rc = rc;
 	if (rc == CD_OK) {
+		cases_ref_note(pi->app->st, pi->c.id, pi->c.ref);
 		/* Indexed here, not when the answer is written: a client that has gone away does not
 		 * keep its case out of the duplicate finder. The signature was made before the commit. */
 		intake_index_case(pi->app, &pi->c, &pi->sig);

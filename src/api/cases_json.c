@@ -1,5 +1,6 @@
 /* How a case looks on the wire: names for codes, the category path, times with +08:00, and
  * personal data masked for roles that do not need it. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,71 +55,211 @@ static void mask_name(const char *in, char *out, size_t cap)
 	out[o < cap ? o : cap - 1] = '\0';
 }
 
-static json_t *time_json(int64_t t)
+/* ---- the case, written straight to text ----------------------------------------------------
+ * One writer (util/json.h) makes the case's JSON for every answer: the 201 of intake writes it
+ * into the response directly (no json_t tree: at thousands of cases a second the tree's
+ * allocations and the second walk to print it were ~15 % of a request thread's time);
+ * cases_case_json parses the same text when a caller needs a json_t (lists, one case with its
+ * history). Keys come in the order the jansson version had, which tests/unit/test_cases_json.c
+ * checks against a json_pack-built copy. */
+
+static void time_w(struct json_writer *w, int64_t t)
 {
 	char iso[32];
-	if (!t)
-		return json_null();
+	if (!t) {
+		json_w_lit(w, "null");
+		return;
+	}
 	api_time_iso(t, iso);
-	return json_string(iso);
+	json_w_str(w, iso);
 }
 
 /* {"code","name"} of a street or community from the map, or null. */
-static json_t *area_json(struct app *app, const char *code)
+static void area_w(struct json_writer *w, struct app *app, const char *code)
 {
 	char name[STORE_NAME_MAX];
-	if (!code || !*code)
-		return json_null();
+	if (!code || !*code) {
+		json_w_lit(w, "null");
+		return;
+	}
 	mapview_area_name(&app->map_lock, &app->map, code, name, sizeof name);
-	return json_pack("{s:s, s:s?}", "code", code, "name", name[0] ? name : NULL);
+	json_w_lit(w, "{\"code\":");
+	json_w_str(w, code);
+	json_w_lit(w, ",\"name\":");
+	json_w_str_or_null(w, name);
+	json_w_lit(w, "}");
+}
+
+static void category_w(struct json_writer *w, struct app *app, const char *code, double confidence,
+		       const char *source)
+{
+	if (!code || !*code) {
+		json_w_lit(w, "null");
+		return;
+	}
+	const struct category *path[CATEGORY_MAX_DEPTH];
+	size_t n = category_path(app->cats, code, path, CATEGORY_MAX_DEPTH);
+	const struct category *c = category_get(app->cats, code);
+	json_w_lit(w, "{\"code\":");
+	json_w_str(w, code);
+	json_w_lit(w, ",\"name\":");
+	json_w_str(w, c ? c->name : NULL);
+	json_w_lit(w, ",\"path\":[");
+	for (size_t i = 0; i < n; i++) {
+		json_w_lit(w, i ? ",{\"code\":" : "{\"code\":");
+		json_w_str(w, path[i]->code);
+		json_w_lit(w, ",\"name\":");
+		json_w_str(w, path[i]->name);
+		json_w_lit(w, "}");
+	}
+	json_w_lit(w, "],\"confidence\":");
+	json_w_real(w, confidence);
+	json_w_lit(w, ",\"source\":");
+	json_w_str_or_null(w, source);
+	json_w_lit(w, "}");
+}
+
+/* Parses text the writer made; NULL when it could not be made. */
+static json_t *parse_written(const struct buf *b, enum cd_err rc)
+{
+	if (rc || !b->data)
+		return NULL;
+	return json_loadb(b->data, b->len, 0, NULL);
 }
 
 json_t *cases_category_json(struct app *app, const char *code, double confidence, const char *source)
 {
-	if (!code || !*code)
-		return json_null();
-	const struct category *path[CATEGORY_MAX_DEPTH];
-	size_t n = category_path(app->cats, code, path, CATEGORY_MAX_DEPTH);
-	json_t *steps = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(steps, json_pack("{s:s, s:s}", "code", path[i]->code, "name", path[i]->name));
-	const struct category *c = category_get(app->cats, code);
-	return json_pack("{s:s, s:s?, s:o, s:f, s:s?}", "code", code, "name", c ? c->name : NULL, "path", steps,
-			 "confidence", confidence, "source", source && *source ? source : NULL);
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	struct json_writer w = {&b, CD_OK};
+	category_w(&w, app, code, confidence, source);
+	json_t *v = parse_written(&b, w.rc);
+	buf_release(&b);
+	return v ? v : json_null();
 }
 
-static json_t *unit_json(struct app *app, const char *code)
+static void unit_w(struct json_writer *w, struct app *app, const char *code)
 {
 	struct store_unit u;
-	if (!code || !*code)
-		return json_null();
-	if (store_unit_get(app->st, code, &u))
-		return json_pack("{s:s, s:n}", "code", code, "name");
-	return json_pack("{s:s, s:s}", "code", code, "name", u.name);
+	if (!code || !*code) {
+		json_w_lit(w, "null");
+		return;
+	}
+	json_w_lit(w, "{\"code\":");
+	json_w_str(w, code);
+	json_w_lit(w, ",\"name\":");
+	json_w_str(w, store_unit_get(app->st, code, &u) ? NULL : u.name);
+	json_w_lit(w, "}");
 }
 
-static json_t *limit_json(const struct store_case *c)
+static void limit_w(struct json_writer *w, const struct store_case *c)
 {
-	if (!c->limit_kind[0])
-		return json_null();
+	if (!c->limit_kind[0]) {
+		json_w_lit(w, "null");
+		return;
+	}
+	json_w_lit(w, "{");
+	json_w_str(w, c->limit_kind);
+	json_w_lit(w, ":");
 	if (strcmp(c->limit_kind, "working_days") == 0)
-		return json_pack("{s:I}", c->limit_kind, (json_int_t)c->limit_value);
-	return json_pack("{s:f}", c->limit_kind, c->limit_value);
+		json_w_int(w, (long long)c->limit_value);
+	else
+		json_w_real(w, c->limit_value);
+	json_w_lit(w, "}");
 }
 
-static json_t *id_of(struct app *app, int64_t id)
+/* Refs of recent cases by id. A case's ref never changes once given, so entries never go
+ * stale: a direct-mapped table (a newer id takes the slot) spares the answer of a duplicate
+ * report a whole case read (decoding ~24 KB) to print its master's ref. Most duplicates point
+ * at cases from the last days, which intake itself put here (cases_ref_note). */
+#define REF_CACHE_SLOTS 8192 /* a power of two; ~256 KB */
+
+static struct {
+	pthread_mutex_t lock;
+	const struct store *st[REF_CACHE_SLOTS]; /* ids are per store (tests open several) */
+	int64_t id[REF_CACHE_SLOTS];
+	char ref[REF_CACHE_SLOTS][STORE_CASE_REF_MAX];
+} ref_cache = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {{0}}};
+
+void cases_ref_note(const struct store *st, int64_t id, const char *ref)
 {
-	struct store_case other;
-	if (!id || store_case_get_by_id(app->st, id, &other))
-		return json_null();
-	return json_string(other.ref);
+	if (id <= 0 || !ref || !*ref)
+		return;
+	size_t k = (size_t)id & (REF_CACHE_SLOTS - 1);
+	pthread_mutex_lock(&ref_cache.lock);
+	ref_cache.st[k] = st;
+	ref_cache.id[k] = id;
+	snprintf(ref_cache.ref[k], sizeof ref_cache.ref[k], "%s", ref);
+	pthread_mutex_unlock(&ref_cache.lock);
 }
 
-json_t *cases_case_json(struct app *app, const struct store_case *c, const struct api_caller *who)
+/* Copies the ref of case id into out; false when unknown. */
+static bool ref_of(struct app *app, int64_t id, char out[STORE_CASE_REF_MAX])
+{
+	size_t k = (size_t)id & (REF_CACHE_SLOTS - 1);
+	pthread_mutex_lock(&ref_cache.lock);
+	bool hit = ref_cache.id[k] == id && ref_cache.st[k] == app->st;
+	if (hit)
+		memcpy(out, ref_cache.ref[k], STORE_CASE_REF_MAX);
+	pthread_mutex_unlock(&ref_cache.lock);
+	if (hit)
+		return true;
+	struct store_case *other = xmalloc(sizeof *other); /* ~24 KB: not on a server thread's stack */
+	bool found = store_case_get_by_id(app->st, id, other) == CD_OK;
+	if (found) {
+		memcpy(out, other->ref, STORE_CASE_REF_MAX);
+		cases_ref_note(app->st, id, other->ref);
+	}
+	xfree(other);
+	return found;
+}
+
+/* The ref of another case (duplicate_of, merged_into), or null. */
+static void ref_w(struct json_writer *w, struct app *app, int64_t id)
+{
+	char ref[STORE_CASE_REF_MAX];
+	json_w_str(w, id && ref_of(app, id, ref) ? ref : NULL);
+}
+
+/* The stored attachments array (ids), as jansson would print it again. */
+static void attachments_w(struct json_writer *w, const char *text)
+{
+	if (!text[0] || strcmp(text, "[]") == 0) {
+		json_w_lit(w, "[]");
+		return;
+	}
+	json_t *a = json_loads(text, 0, NULL);
+	char *out = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	json_w_lit(w, out ? out : "[]");
+	xfree(out);
+	json_decref(a);
+}
+
+/* A text field, with personal data masked in place for roles that do not see it. */
+static void masked_w(struct json_writer *w, const char *text, bool pii, bool null_if_empty)
+{
+	if (pii || !text[0]) {
+		if (null_if_empty)
+			json_w_str_or_null(w, text);
+		else
+			json_w_str(w, text);
+		return;
+	}
+	size_t n = strlen(text);
+	char *copy = xmalloc(n + 1);
+	memcpy(copy, text, n + 1);
+	pii_mask_inplace(copy, n, PII_ALL);
+	json_w_str(w, copy);
+	xfree(copy);
+}
+
+enum cd_err cases_case_write(struct buf *b, struct app *app, const struct store_case *c,
+			     const struct api_caller *who)
 {
 	enum workflow_state st;
 	bool pii = cases_sees_personal_data(who, c);
 	char name[STORE_NAME_MAX], phone[64];
+	struct json_writer w = {b, CD_OK};
 	if (pii) {
 		snprintf(name, sizeof name, "%s", c->reporter_name);
 		snprintf(phone, sizeof phone, "%s", c->reporter_phone);
@@ -126,64 +267,124 @@ json_t *cases_case_json(struct app *app, const struct store_case *c, const struc
 		mask_name(c->reporter_name, name, sizeof name);
 		cases_mask_phone(c->reporter_phone, phone, sizeof phone);
 	}
-	json_t *attachments = json_loads(c->attachments[0] ? c->attachments : "[]", 0, NULL);
-	/* Residents write phone numbers, ID numbers and plates into the text itself: mask those too
+	json_w_lit(&w, "{\"id\":");
+	json_w_str(&w, c->ref);
+	json_w_lit(&w, ",\"version\":");
+	json_w_int(&w, (long long)c->version);
+	json_w_lit(&w, ",\"status\":");
+	json_w_str(&w, c->status);
+	json_w_lit(&w, ",\"status_label\":");
+	json_w_str(&w, workflow_state_parse(c->status, &st) ? NULL : workflow_state_label_zh(st));
+	json_w_lit(&w, ",\"channel\":");
+	json_w_str(&w, c->channel);
+	json_w_lit(&w, ",\"external_id\":");
+	json_w_str_or_null(&w, c->external_id);
+	/* Residents write phone numbers, ID numbers and plates into the text itself: masked too
 	 * for roles that do not see personal data (lengths do not change). */
-	char *title = NULL, *description = NULL, *address = NULL;
-	if (!pii) {
-		title = xstrdup(c->title);
-		description = xstrdup(c->description);
-		address = xstrdup(c->address);
-		pii_mask_inplace(title, strlen(title), PII_ALL);
-		pii_mask_inplace(description, strlen(description), PII_ALL);
-		pii_mask_inplace(address, strlen(address), PII_ALL);
+	json_w_lit(&w, ",\"title\":");
+	masked_w(&w, c->title, pii, false);
+	json_w_lit(&w, ",\"address\":");
+	masked_w(&w, c->address, pii, true);
+	json_w_lit(&w, ",\"category\":");
+	category_w(&w, app, c->category_code, c->category_confidence, c->category_source);
+	json_w_lit(&w, ",\"location\":");
+	if (c->has_point) {
+		json_w_lit(&w, "{\"lat\":");
+		json_w_real(&w, c->lat);
+		json_w_lit(&w, ",\"lng\":");
+		json_w_real(&w, c->lng);
+		json_w_lit(&w, "}");
+	} else {
+		json_w_lit(&w, "null");
 	}
-	const char *shown_title = pii ? c->title : title, *shown_address = pii ? c->address : address;
-	json_t *v = json_pack("{s:s, s:I, s:s, s:s?, s:s, s:s?, s:s, s:s?, s:o, s:o, s:o, s:o, s:o, s:o}",
-			      "id", c->ref, "version", (json_int_t)c->version, "status", c->status,
-			      "status_label",
-			      workflow_state_parse(c->status, &st) ? NULL : workflow_state_label_zh(st), "channel",
-			      c->channel, "external_id", c->external_id[0] ? c->external_id : NULL, "title",
-			      shown_title, "address", shown_address[0] ? shown_address : NULL, "category",
-			      cases_category_json(app, c->category_code, c->category_confidence, c->category_source),
-			      "location",
-			      c->has_point ? json_pack("{s:f, s:f}", "lat", c->lat, "lng", c->lng) : json_null(),
-			      "street", area_json(app, c->street_code), "community",
-			      area_json(app, c->community_code), "grid",
-			      c->grid_code[0] ? json_pack("{s:s}", "code", c->grid_code) : json_null(), "unit",
-			      unit_json(app, c->unit_code));
-	json_object_set_new(v, "description", json_string(pii ? c->description : description));
-	xfree(title);
-	xfree(description);
-	xfree(address);
-	json_object_set_new(v, "level", json_string(c->level[0] ? c->level : "community"));
-	json_object_set_new(v, "urgency", json_string(c->urgency[0] ? c->urgency : "normal"));
-	json_object_set_new(v, "time_limit", limit_json(c));
-	json_object_set_new(v, "reported_at", time_json(c->reported_at));
-	json_object_set_new(v, "registered_at", time_json(c->registered_at));
-	json_object_set_new(v, "dispatched_at", time_json(c->dispatched_at));
-	json_object_set_new(v, "first_response_at", time_json(c->first_response_at));
-	json_object_set_new(v, "handled_at", time_json(c->handled_at));
-	json_object_set_new(v, "closed_at", time_json(c->closed_at));
-	json_object_set_new(v, "deadline", time_json(c->deadline));
-	json_object_set_new(v, "warn_at", time_json(c->warn_at));
-	json_object_set_new(v, "warned", json_boolean(c->warned));
-	json_object_set_new(v, "overdue", json_boolean(c->overdue));
-	json_object_set_new(v, "supervised", json_boolean(c->supervised));
-	json_object_set_new(v, "extension_pending", json_boolean(c->extension_pending));
-	json_object_set_new(v, "rework_count", json_integer(c->rework_count));
-	json_object_set_new(v, "satisfaction", c->satisfaction[0] ? json_string(c->satisfaction) : json_null());
-	json_object_set_new(v, "duplicate_of", id_of(app, c->duplicate_of));
-	json_object_set_new(v, "merged_into", id_of(app, c->merged_into));
-	json_object_set_new(v, "support_count", json_integer(c->support_count > 0 ? c->support_count : 1));
-	json_object_set_new(v, "reporter",
-			    c->reporter_name[0] || c->reporter_phone[0]
-				    ? json_pack("{s:s, s:s, s:b}", "name", name, "phone", phone, "masked", !pii)
-				    : json_null());
-	json_object_set_new(v, "attachments", attachments ? attachments : json_array());
-	json_object_set_new(v, "created_at", time_json(c->created_at));
-	json_object_set_new(v, "updated_at", time_json(c->updated_at));
-	return v;
+	json_w_lit(&w, ",\"street\":");
+	area_w(&w, app, c->street_code);
+	json_w_lit(&w, ",\"community\":");
+	area_w(&w, app, c->community_code);
+	json_w_lit(&w, ",\"grid\":");
+	if (c->grid_code[0]) {
+		json_w_lit(&w, "{\"code\":");
+		json_w_str(&w, c->grid_code);
+		json_w_lit(&w, "}");
+	} else {
+		json_w_lit(&w, "null");
+	}
+	json_w_lit(&w, ",\"unit\":");
+	unit_w(&w, app, c->unit_code);
+	json_w_lit(&w, ",\"description\":");
+	masked_w(&w, c->description, pii, false);
+	json_w_lit(&w, ",\"level\":");
+	json_w_str(&w, c->level[0] ? c->level : "community");
+	json_w_lit(&w, ",\"urgency\":");
+	json_w_str(&w, c->urgency[0] ? c->urgency : "normal");
+	json_w_lit(&w, ",\"time_limit\":");
+	limit_w(&w, c);
+	static const char *const time_keys[] = {",\"reported_at\":", ",\"registered_at\":", ",\"dispatched_at\":",
+						",\"first_response_at\":", ",\"handled_at\":", ",\"closed_at\":",
+						",\"deadline\":", ",\"warn_at\":"};
+	const int64_t times[] = {c->reported_at, c->registered_at, c->dispatched_at, c->first_response_at,
+				 c->handled_at, c->closed_at, c->deadline, c->warn_at};
+	for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+		json_w_lit(&w, time_keys[i]);
+		time_w(&w, times[i]);
+	}
+	json_w_lit(&w, ",\"warned\":");
+	json_w_bool(&w, c->warned);
+	json_w_lit(&w, ",\"overdue\":");
+	json_w_bool(&w, c->overdue);
+	json_w_lit(&w, ",\"supervised\":");
+	json_w_bool(&w, c->supervised);
+	json_w_lit(&w, ",\"extension_pending\":");
+	json_w_bool(&w, c->extension_pending);
+	json_w_lit(&w, ",\"rework_count\":");
+	json_w_int(&w, (long long)c->rework_count);
+	json_w_lit(&w, ",\"satisfaction\":");
+	json_w_str_or_null(&w, c->satisfaction);
+	json_w_lit(&w, ",\"duplicate_of\":");
+	ref_w(&w, app, c->duplicate_of);
+	json_w_lit(&w, ",\"merged_into\":");
+	ref_w(&w, app, c->merged_into);
+	json_w_lit(&w, ",\"support_count\":");
+	json_w_int(&w, (long long)(c->support_count > 0 ? c->support_count : 1));
+	json_w_lit(&w, ",\"reporter\":");
+	if (c->reporter_name[0] || c->reporter_phone[0]) {
+		json_w_lit(&w, "{\"name\":");
+		json_w_str(&w, name);
+		json_w_lit(&w, ",\"phone\":");
+		json_w_str(&w, phone);
+		json_w_lit(&w, ",\"masked\":");
+		json_w_bool(&w, !pii);
+		json_w_lit(&w, "}");
+	} else {
+		json_w_lit(&w, "null");
+	}
+	json_w_lit(&w, ",\"attachments\":");
+	attachments_w(&w, c->attachments);
+	json_w_lit(&w, ",\"created_at\":");
+	time_w(&w, c->created_at);
+	json_w_lit(&w, ",\"updated_at\":");
+	time_w(&w, c->updated_at);
+	json_w_lit(&w, "}");
+	return w.rc;
+}
+
+json_t *cases_case_json(struct app *app, const struct store_case *c, const struct api_caller *who)
+{
+	struct buf b;
+	buf_init(&b, 1u << 20);
+	enum cd_err rc = cases_case_write(&b, app, c, who);
+	json_t *v = parse_written(&b, rc);
+	buf_release(&b);
+	return v ? v : json_null();
+}
+
+static json_t *time_json(int64_t t)
+{
+	char iso[32];
+	if (!t)
+		return json_null();
+	api_time_iso(t, iso);
+	return json_string(iso);
 }
 
 static int add_event(void *ctx, const struct store_case_event *ev)

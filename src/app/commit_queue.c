@@ -29,6 +29,7 @@ static void *writer_main(void *arg)
 {
 	struct commit_queue *q = arg;
 	struct store_actor actor = {"system", ""};
+	pthread_setname_np(pthread_self(), "intake-writer"); /* for top -H and perf */
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
 		while (!q->head && !q->stopping)

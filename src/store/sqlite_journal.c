@@ -742,6 +742,7 @@ static void *applier_main(void *arg)
 	struct store__journal *j = arg;
 	struct apply_batch b;
 	memset(&b, 0, sizeof b);
+	pthread_setname_np(pthread_self(), "intake-apply"); /* for top -H and perf */
 	/* Acknowledging comes first: under a burst the request threads get the CPU and the
 	 * applier catches up after it (the backlog is bounded by J_PENDING_MAX). Linux applies a
 	 * nice value to the calling thread alone. */

@@ -334,3 +334,101 @@ enum cd_err json_check_fields(const json_t *obj, const char *const *allowed, str
 	}
 	return CD_OK;
 }
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+void json_w_raw(struct json_writer *w, const char *text, size_t n)
+{
+	if (!w->rc)
+		w->rc = buf_append(w->b, text, n);
+}
+
+void json_w_lit(struct json_writer *w, const char *text)
+{
+	json_w_raw(w, text, strlen(text));
+}
+
+void json_w_str(struct json_writer *w, const char *s)
+{
+	if (!s) {
+		json_w_raw(w, "null", 4);
+		return;
+	}
+	json_w_raw(w, "\"", 1);
+	/* Runs of bytes that need no escape go in with one append each. */
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+	for (; *p; p++) {
+		unsigned char ch = *p;
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		json_w_raw(w, (const char *)run, (size_t)(p - run));
+		run = p + 1;
+		char esc[8];
+		switch (ch) {
+		case '"': json_w_raw(w, "\\\"", 2); break;
+		case '\\': json_w_raw(w, "\\\\", 2); break;
+		case '\b': json_w_raw(w, "\\b", 2); break;
+		case '\f': json_w_raw(w, "\\f", 2); break;
+		case '\n': json_w_raw(w, "\\n", 2); break;
+		case '\r': json_w_raw(w, "\\r", 2); break;
+		case '\t': json_w_raw(w, "\\t", 2); break;
+		default:
+			snprintf(esc, sizeof esc, "\\u%04X", (unsigned)ch); /* jansson's upper case */
+			json_w_raw(w, esc, 6);
+		}
+	}
+	json_w_raw(w, (const char *)run, (size_t)(p - run));
+	json_w_raw(w, "\"", 1);
+}
+
+void json_w_str_or_null(struct json_writer *w, const char *s)
+{
+	json_w_str(w, s && *s ? s : NULL);
+}
+
+void json_w_int(struct json_writer *w, long long v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof tmp, "%lld", v);
+	json_w_raw(w, tmp, (size_t)n);
+}
+
+void json_w_real(struct json_writer *w, double v)
+{
+	/* jansson (dump.c, jsonp_dtostr): "%.17g", ".0" added when neither "." nor "e" shows,
+	 * and the exponent's "+" and leading zeros dropped (1e+21 -> 1e21, 1e-07 -> 1e-7). */
+	char tmp[40];
+	int n = snprintf(tmp, sizeof tmp, "%.17g", v);
+	if (n < 0 || (size_t)n >= sizeof tmp - 2) {
+		if (!w->rc)
+			w->rc = CD_ERR_INVALID;
+		return;
+	}
+	if (!strchr(tmp, '.') && !strchr(tmp, 'e')) {
+		memcpy(tmp + n, ".0", 3);
+		n += 2;
+	}
+	char *e = strchr(tmp, 'e');
+	if (e) {
+		char *start = e + 1, *end = e + 1;
+		if (*start == '+') {
+			end++; /* "+" goes */
+		} else if (*start == '-') {
+			start++;
+			end++;
+		}
+		while (*end == '0' && end[1])
+			end++;
+		memmove(start, end, strlen(end) + 1);
+		n = (int)strlen(tmp);
+	}
+	json_w_raw(w, tmp, (size_t)n);
+}
+
+void json_w_bool(struct json_writer *w, bool v)
+{
+	if (v)
+		json_w_raw(w, "true", 4);
+	else
+		json_w_raw(w, "false", 5);
+}

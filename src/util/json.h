@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "util/buf.h"
 #include "util/err.h"
 
 #define JSON_MAX_DEPTH 32 /* nesting levels accepted in a request body */
@@ -66,6 +67,32 @@ enum cd_err json_get_value(const json_t *obj, const char *field, unsigned flags,
  * (in document order) gives CD_ERR_INVALID and 422 unknown_field naming it. */
 enum cd_err json_check_fields(const json_t *obj, const char *const *allowed,
 			      struct json_problem *p) CD_MUST_CHECK;
+
+/* ---- writing -------------------------------------------------------------------------------
+ * JSON text appended straight to a buf, byte for byte as jansson's compact dump writes it
+ * (json_dumps(v, JSON_COMPACT)): hot responses skip building a json_t tree, allocating each
+ * value and walking it again to print. The writer keeps the first error (CD_ERR_TOOBIG past
+ * the buf's cap, CD_ERR_NOMEM) and ignores every call after it, so a long sequence of calls
+ * needs one check at the end. Strings must be valid UTF-8 (jansson refuses others). */
+struct json_writer {
+	struct buf *b;  /* where the text goes (borrowed) */
+	enum cd_err rc; /* the first failure, CD_OK while all went well */
+};
+
+/* Appends n bytes of ready JSON text (punctuation, keys the caller wrote by hand). */
+void json_w_raw(struct json_writer *w, const char *text, size_t n);
+/* Appends a NUL-terminated piece of ready JSON text. */
+void json_w_lit(struct json_writer *w, const char *text);
+/* Appends s as a quoted JSON string, escaped as jansson escapes; NULL gives null. */
+void json_w_str(struct json_writer *w, const char *s);
+/* A string, or null when s is NULL or empty. */
+void json_w_str_or_null(struct json_writer *w, const char *s);
+/* Appends an integer. */
+void json_w_int(struct json_writer *w, long long v);
+/* Appends a real as jansson does: 17 significant digits, always with "." or "e". */
+void json_w_real(struct json_writer *w, double v);
+/* Appends true or false. */
+void json_w_bool(struct json_writer *w, bool v);
 
 /* Fills *p by hand (e.g. a handler's own 422 outside_jurisdiction). field may be NULL. */
 void json_problem_set(struct json_problem *p, int status, const char *code, const char *field,
