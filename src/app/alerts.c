@@ -582,9 +582,9 @@ static void seed_one(void *ctx, const struct iot_device *dev)
 	if (!dev->active)
 		return;
 	struct rules_device d = rdev(dev);
-	struct emit_ctx ec = {a, dev};
-	/* never heard from: silence counts from the server's start */
-	rules_seen(a->engine, &d, dev->last_seen_ms ? dev->last_seen_ms : a->started_ms, on_rule_change, &ec);
+	/* never heard from: silence counts from the server's start. Not rules_seen: this is the
+	 * same old time every minute, not news (it cleared and re-raised absence alerts). */
+	rules_seed(a->engine, &d, dev->last_seen_ms ? dev->last_seen_ms : a->started_ms);
 }
 
 static void handle(struct alerts *a, struct msg *m)

@@ -795,7 +795,14 @@ void rules_sample(struct rules *r, const struct rules_device *dev, const char *m
 	}
 }
 
-void rules_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, rules_emit_fn emit, void *ctx)
+/* The device was heard from at ts (seeding: the registry's last-seen time, from the periodic
+ * walk). Only news untriggers: a time not after the one recorded is a re-report of what is
+ * known (the walk repeats the same old last-seen every minute; clearing on it cleared a raised
+ * absence alert and raised it again a minute later, a new case each time). The walk never
+ * untriggers and leaves the recorded time of a fired episode alone: it is the real message
+ * that ends it. */
+static void mark_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, bool seeding,
+		      rules_emit_fn emit, void *ctx)
 {
 	struct sink k = {r, emit, ctx};
 	for (size_t i = 0; i < r->n; i++) {
@@ -804,9 +811,15 @@ void rules_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, 
 			continue;
 		if (rule->kind == RULES_ABSENCE && !rule->metric[0]) {
 			struct rstate *s = state_get(r, i, dev->id, "");
-			if (ts_ms > s->seen_ms)
+			bool news = ts_ms > s->seen_ms;
+			if (seeding) {
+				if (news && (!s->fired || !s->seen_ms))
+					s->seen_ms = ts_ms;
+				continue;
+			}
+			if (news)
 				s->seen_ms = ts_ms;
-			if (s->fired || s->open)
+			if (news && (s->fired || s->open))
 				untrigger(&k, s, ts_ms, 0, 0, "heard from again");
 		} else if ((rule->kind == RULES_WINDOW && !per_metric(rule)) ||
 			   (rule->kind == RULES_ABSENCE && rule->metric[0])) {
@@ -818,6 +831,16 @@ void rules_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, 
 				s->seen_ms = ts_ms; /* silence of the metric counts from here */
 		}
 	}
+}
+
+void rules_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, rules_emit_fn emit, void *ctx)
+{
+	mark_seen(r, dev, ts_ms, false, emit, ctx);
+}
+
+void rules_seed(struct rules *r, const struct rules_device *dev, int64_t last_seen_ms)
+{
+	mark_seen(r, dev, last_seen_ms, true, NULL, NULL);
 }
 
 static void tick_state(struct sink *k, struct rstate *s, int64_t now)

@@ -126,9 +126,17 @@ const struct rules_rule *rules_list(const struct rules *r, size_t *n);
 void rules_sample(struct rules *r, const struct rules_device *dev, const char *metric, int64_t ts_ms,
 		  double v, rules_emit_fn emit, void *ctx);
 /* The device was heard from at ts_ms (any message, a heartbeat, online): absence rules
- * without a metric. Also starts the clock of window rules for a device not seen before. */
+ * without a metric. ts_ms is when the message arrived (the server's clock), never the device's
+ * own: a device clock in 2099 would otherwise silence absence for good. Only a time after the
+ * one recorded clears a fired absence alert. Also starts the clock of window rules for a device
+ * not seen before. */
 void rules_seen(struct rules *r, const struct rules_device *dev, int64_t ts_ms, rules_emit_fn emit,
 		void *ctx);
+/* The registry's walk (app/alerts.c, once a minute): the device exists and was last heard from
+ * at last_seen_ms (the server's start for one never heard from). Starts the silence of absence
+ * rules and the clock of window rules for devices that send nothing; moves a silence's start
+ * forward, but never clears (nor reports) anything: only a real message ends a fired episode. */
+void rules_seed(struct rules *r, const struct rules_device *dev, int64_t last_seen_ms);
 /* Time passes: threshold/rate conditions that have now held for for_s, absence, window
  * time without activity, windows and days that closed. Call about once a second. */
 void rules_tick(struct rules *r, int64_t now_ms, rules_emit_fn emit, void *ctx);

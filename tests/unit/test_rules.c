@@ -288,6 +288,78 @@ static void absence_of_one_metric(void)
 	rules_free(r);
 }
 
+/* A silent device under a 60 s absence rule, with the registry walk of the alerts worker
+ * reporting the device's old last-seen time every minute: raised once, stays raised (the walk
+ * re-reporting the old time used to clear it, and the next tick raised it again: a new alert
+ * and a new case every minute). A real message, newer, still clears it. */
+static void absence_stays_raised_across_seeding(void)
+{
+	struct rules_rule rule = base_rule(1, RULES_ABSENCE, "");
+	rule.window_s = 60;
+	struct rules *r = engine_with(&rule);
+	struct got g = {0};
+	rules_seen(r, &smoke, MON, collect, &g); /* its last message */
+	for (int64_t t = MON + SEC; t <= MON + 10 * MIN; t += SEC) {
+		rules_tick(r, t, collect, &g);
+		if ((t - MON) % MIN == 0) /* the walk, as it was: the same old time, as news */
+			rules_seen(r, &smoke, MON, collect, &g);
+	}
+	CHECK_INT_EQ(g.n, 1);
+	CHECK_INT_EQ(g.ch[0], RULES_RAISE);
+	CHECK_INT_EQ(g.ts[0], MON + MIN);
+	rules_seen(r, &smoke, MON + 10 * MIN + SEC, collect, &g); /* heard from again */
+	CHECK_INT_EQ(g.n, 2);
+	CHECK_INT_EQ(g.ch[1], RULES_CLEAR);
+	rules_free(r);
+}
+
+/* rules_seed (the walk's own entry): starts the silence of a device never heard from, moves it
+ * forward while nothing is raised, and never clears: not a raised alert, not one restored
+ * after a restart (whose engine memory has no seen time). */
+static void absence_seeding_never_clears(void)
+{
+	struct rules_rule rule = base_rule(1, RULES_ABSENCE, "");
+	rule.window_s = 60;
+	struct rules *r = engine_with(&rule);
+	struct got g = {0};
+	static const struct rules_device quiet = {"SD-Q", "smoke_detector", ""};
+	rules_seed(r, &quiet, MON); /* never heard from: silence from the server's start */
+	rules_seed(r, &smoke, MON);
+	rules_tick(r, MON + 30 * SEC, collect, &g);
+	rules_seed(r, &smoke, MON + 30 * SEC); /* the registry heard it (e.g. dropped telemetry) */
+	rules_tick(r, MON + 60 * SEC, collect, &g);
+	CHECK_INT_EQ(g.n, 1); /* only SD-Q */
+	CHECK_STR_EQ(g.device[0], "SD-Q");
+	rules_tick(r, MON + 90 * SEC, collect, &g);
+	CHECK_INT_EQ(g.n, 2);
+	CHECK_STR_EQ(g.device[1], "SD-1");
+	for (int64_t t = MON + 2 * MIN; t <= MON + 6 * MIN; t += MIN) {
+		rules_seed(r, &quiet, MON);
+		rules_seed(r, &smoke, t); /* even a newer time: the message itself will clear it */
+		rules_tick(r, t, collect, &g);
+	}
+	CHECK_INT_EQ(g.n, 2);
+	rules_seen(r, &smoke, MON + 7 * MIN, collect, &g);
+	CHECK_INT_EQ(g.n, 3);
+	CHECK_INT_EQ(g.ch[2], RULES_CLEAR);
+	CHECK_STR_EQ(g.device[2], "SD-1");
+	rules_free(r);
+
+	/* after a restart: the open alert is restored, the walk gives the saved last-seen time */
+	r = engine_with(&rule);
+	memset(&g, 0, sizeof g);
+	rules_restore_open(r, 1, "SD-1", NULL, 3);
+	for (int64_t t = MON + HOUR; t <= MON + HOUR + 5 * MIN; t += MIN) {
+		rules_seed(r, &smoke, MON);
+		rules_tick(r, t, collect, &g);
+	}
+	CHECK_INT_EQ(g.n, 0); /* neither cleared nor raised again */
+	rules_seen(r, &smoke, MON + 2 * HOUR, collect, &g);
+	CHECK_INT_EQ(g.n, 1);
+	CHECK_INT_EQ(g.ch[0], RULES_CLEAR);
+	rules_free(r);
+}
+
 /* "no water used for 12 hours between 06:00 and 22:00" */
 static struct rules_rule water_rule(void)
 {
@@ -813,6 +885,8 @@ static const struct test_case tests[] = {
     {"rate_of_change", rate_of_change},
     {"absence_of_any_data", absence_of_any_data},
     {"absence_of_one_metric", absence_of_one_metric},
+    {"absence_stays_raised_across_seeding", absence_stays_raised_across_seeding},
+    {"absence_seeding_never_clears", absence_seeding_never_clears},
     {"window_idle_water", window_idle_water},
     {"window_across_midnight", window_across_midnight},
     {"window_daily_participation", window_daily_participation},
