@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -850,6 +851,77 @@ static void test_kill9(void)
 	tmp_remove(&t);
 }
 
+/* A full disk (here: the file size limit) fails a commit: its waiters and every later append get
+ * CD_ERR_IO, nothing is acknowledged that is not on disk, and the next open replays every
+ * record that was acknowledged. Runs in a child: the limit is per process. */
+static void test_write_failure(void)
+{
+	struct tmpdir t;
+	tmp_make(&t);
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		signal(SIGXFSZ, SIG_IGN); /* past the limit, write() fails with EFBIG instead */
+		struct rlimit rl = {300 << 10, 300 << 10};
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(2);
+		struct iot_journal *j = NULL;
+		if (iot_journal_open(t.path, &j) != CD_OK)
+			_exit(3);
+		unsigned char p[1024];
+		uint32_t i = 0;
+		enum cd_err rc = CD_OK;
+		for (; i < 100000; i++) {
+			size_t len = make_payload(1, i, p);
+			uint64_t seq = 0;
+			rc = iot_journal_append(j, 2, 1, p, len, &seq);
+			if (rc)
+				break;
+			struct ack a = {seq, 1, i};
+			if (write(fds[1], &a, sizeof a) != (ssize_t)sizeof a)
+				_exit(4);
+		}
+		struct iot_journal_stats st;
+		iot_journal_get_stats(j, &st);
+		uint64_t seq = 0;
+		enum cd_err again = iot_journal_append(j, 2, 1, p, 10, &seq);
+		iot_journal_close(j);
+		_exit(rc == CD_ERR_IO && again == CD_ERR_IO && st.failed && seq == 0 && i > 10 ? 0 : 5);
+	}
+	close(fds[1]);
+	size_t n = 0;
+	struct ack a[2048];
+	for (;;) {
+		ssize_t r = read(fds[0], &a[n], sizeof a[0]);
+		if (r != (ssize_t)sizeof a[0] || ++n == sizeof a / sizeof a[0])
+			break;
+	}
+	close(fds[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(n > 10);
+	struct iot_journal *j = NULL;
+	CHECK_INT_EQ(iot_journal_open(t.path, &j), CD_OK);
+	if (j) {
+		struct gotlist g = {0};
+		CHECK_INT_EQ(iot_journal_replay(j, collect, &g), CD_OK);
+		CHECK(g.n >= n);
+		size_t good = 0;
+		for (size_t k = 0; k < n && k < g.n; k++) {
+			uint32_t th, i;
+			good += g.v[k].seq == a[k].seq && self_consistent(&g.v[k], &th, &i) && i == a[k].i;
+		}
+		CHECK_INT_EQ(good, n);
+		gotlist_free(&g);
+		iot_journal_close(j);
+	}
+	tmp_remove(&t);
+}
+
 static const struct test_case tests[] = {
 	{"pack_roundtrip", test_pack_roundtrip},
 	{"append_close_replay", test_append_close_replay},
@@ -860,6 +932,7 @@ static const struct test_case tests[] = {
 	{"compaction_under_appends", test_compaction_under_appends},
 	{"replay_stops", test_replay_stops},
 	{"kill9", test_kill9},
+	{"write_failure", test_write_failure},
 };
 
 TEST_MAIN(tests)
