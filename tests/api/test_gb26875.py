@@ -150,6 +150,8 @@ def test_gb26875_frames_acks_and_naks():
     with Server(iot=True) as s:
         if not listener_up(s):
             return
+        if not setup(s):  # only registered transmitters are ACKed
+            return
         t = Transmitter(s.gb_port)
         # The reference's main-power-fault frame, one byte at a time: the ACK is the
         # reference's ACK but for the centre's time.
@@ -242,9 +244,18 @@ def test_gb26875_fire_alarm_telemetry_and_status():
         pts = wait_for(lambda: series("pressure_mpa.1.1.7"))
         assert pts and abs(pts[-1]["value"] - 0.3) < 1e-6, pts
 
-        # A frame from an address nobody registered is still ACKed (and dropped by the hub).
+        # A frame from an address nobody registered is NAKed (the device retries, the listener
+        # counts and lists the address), and raises nothing.
         t.send(frame(4, 2, component(3, "未登记"), src=bytes.fromhex("010203040506")))
-        check_reply(t.read(30), 4, 3, src=bytes.fromhex("010203040506"))
+        check_reply(t.read(30), 4, 6, src=bytes.fromhex("010203040506"))
+        # A second connection claiming the connected transmitter's address is NAKed too, and the
+        # address stays with the first (its next frame is ACKed there).
+        t2 = Transmitter(s.gb_port)
+        t2.send(frame(5, 2, component(3, "冒充")))
+        check_reply(t2.read(30), 5, 6)
+        t.send(frame(6, 2))
+        check_reply(t.read(30), 6, 3)
+        t2.close()
         t.close()
 
 
@@ -327,6 +338,8 @@ def test_gb26875_duty_check_and_clock_sync_commands():
 def test_gb26875_survives_random_bytes():
     with Server(iot=True) as s:
         if not listener_up(s):
+            return
+        if not setup(s):
             return
         rnd = random.Random(26875)
         hot = b"@#\x00\x01\x04\xff"
