@@ -346,6 +346,51 @@ void iot_stop(struct app *app)
 	xfree(h);
 }
 
+/* The GB/T 26875.3 listener's counters: connections, frames, refusals (unregistered addresses,
+ * address conflicts, caps) and the addresses refused last, for an operator to register. */
+static enum cd_err gb_metrics(struct gb_listener *l, struct buf *out)
+{
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	enum cd_err rc = buf_printf(
+		out,
+		"# HELP citydesk_gb26875_connections Transmitter connections open now.\n"
+		"# TYPE citydesk_gb26875_connections gauge\n"
+		"citydesk_gb26875_connections %llu\n"
+		"# HELP citydesk_gb26875_max_connections Connections the listener keeps at most.\n"
+		"# TYPE citydesk_gb26875_max_connections gauge\n"
+		"citydesk_gb26875_max_connections %llu\n"
+		"# HELP citydesk_gb26875_frames_total Frames by outcome.\n"
+		"# TYPE citydesk_gb26875_frames_total counter\n"
+		"citydesk_gb26875_frames_total{outcome=\"good\"} %llu\n"
+		"citydesk_gb26875_frames_total{outcome=\"bad\"} %llu\n"
+		"citydesk_gb26875_frames_total{outcome=\"unregistered\"} %llu\n"
+		"citydesk_gb26875_frames_total{outcome=\"address_conflict\"} %llu\n"
+		"# HELP citydesk_gb26875_refused_total Connections refused or closed, by reason.\n"
+		"# TYPE citydesk_gb26875_refused_total counter\n"
+		"citydesk_gb26875_refused_total{reason=\"full\"} %llu\n"
+		"citydesk_gb26875_refused_total{reason=\"per_host\"} %llu\n"
+		"citydesk_gb26875_refused_total{reason=\"evicted\"} %llu\n"
+		"citydesk_gb26875_refused_total{reason=\"garbage\"} %llu\n"
+		"citydesk_gb26875_refused_total{reason=\"silent\"} %llu\n"
+		"# HELP citydesk_gb26875_accept_pauses_total Times accepting paused (out of file descriptors).\n"
+		"# TYPE citydesk_gb26875_accept_pauses_total counter\n"
+		"citydesk_gb26875_accept_pauses_total %llu\n",
+		(unsigned long long)st.open, (unsigned long long)st.max_connections, (unsigned long long)st.frames,
+		(unsigned long long)st.bad_frames, (unsigned long long)st.unknown, (unsigned long long)st.conflicts,
+		(unsigned long long)st.refused, (unsigned long long)st.refused_host, (unsigned long long)st.evicted,
+		(unsigned long long)st.closed_garbage, (unsigned long long)st.timeouts,
+		(unsigned long long)st.accept_pauses);
+	for (size_t i = 0; i < GB_UNKNOWN_KEEP && !rc && st.unknown_addrs[i][0]; i++)
+		rc = buf_printf(out, "%scitydesk_gb26875_unregistered_address{address=\"%s\",rank=\"%zu\"} 1\n",
+				i == 0 ? "# HELP citydesk_gb26875_unregistered_address Addresses refused last, newest "
+					 "first (register them if they are the district's).\n"
+					 "# TYPE citydesk_gb26875_unregistered_address gauge\n"
+				       : "",
+				st.unknown_addrs[i], i + 1);
+	return rc;
+}
+
 enum cd_err iot_metrics(struct app *app, struct buf *out)
 {
 	struct iot_hub *h = app->iot;
@@ -358,6 +403,8 @@ enum cd_err iot_metrics(struct app *app, struct buf *out)
 				(unsigned long long)atomic_load(&h->received[s]));
 	if (!rc)
 		rc = mqtt_bridge_metrics(h->mqtt, out);
+	if (!rc && h->gb)
+		rc = gb_metrics(h->gb, out);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&h->mu);
