@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,6 +147,21 @@ static int wait_for_signal(struct app *app, const sigset_t *signals)
 	}
 }
 
+/* Raises the soft limit on open files to the hard one: every HTTP client, transmitter and
+ * device connection is a descriptor, and the usual soft default (1,024) caps the GB/T 26875.3
+ * listener at 384 transmitters. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			log_info("open-file limit raised", "\"from\":%llu,\"to\":%llu", (unsigned long long)was,
+				 (unsigned long long)rl.rlim_cur);
+	}
+}
+
 int cli_serve(int argc, char **argv)
 {
 	struct app app;
@@ -170,6 +186,7 @@ int cli_serve(int argc, char **argv)
 	    config_get_long(&app.cfg, CFG_THREADS, 0, 256, &threads))
 		return 2;
 	app.session_seconds = hours * 3600;
+	raise_fd_limit();
 	app.started_at = (int64_t)time(NULL);
 
 	/* Block the stop signals before any thread starts, so only sigtimedwait sees them. */
