@@ -24,6 +24,7 @@ enum msg_kind { M_TELEMETRY, M_EVENT, M_STATUS, M_INGEST, M_CLEARED, M_RULES, M_
 struct msg {
 	struct msg *next;
 	enum msg_kind kind;
+	int64_t arrived_ms;    /* when it was handed over (the server's clock): "seen" for the rules */
 	struct iot_device dev; /* telemetry, event, status */
 	union {
 		struct iot_telemetry t;
@@ -438,11 +439,13 @@ static void keep_event(struct alerts *a, const char *device, int64_t ts, const c
 	e->alert_id = alert_id;
 }
 
-static void handle_event(struct alerts *a, const struct iot_device *dev, const struct iot_event *e)
+/* One device event that arrived at arrived_ms (seen then, whatever the device's clock says). */
+static void handle_event(struct alerts *a, const struct iot_device *dev, const struct iot_event *e,
+			 int64_t arrived_ms)
 {
 	struct emit_ctx ec = {a, dev};
 	struct rules_device d = rdev(dev);
-	rules_seen(a->engine, &d, e->ts_ms, on_rule_change, &ec);
+	rules_seen(a->engine, &d, arrived_ms, on_rule_change, &ec);
 	int64_t alert_id = 0;
 	if (level_word(e->level)) {
 		struct store_alert al;
@@ -593,14 +596,16 @@ static void handle(struct alerts *a, struct msg *m)
 	struct rules_device d = rdev(&m->dev);
 	switch (m->kind) {
 	case M_TELEMETRY:
-		rules_seen(a->engine, &d, m->u.t.ts_ms, on_rule_change, &ec);
+		/* seen when it arrived; the device's own time only for the readings (a device clock in
+		 * 2099 used to keep absence rules from ever raising) */
+		rules_seen(a->engine, &d, m->arrived_ms, on_rule_change, &ec);
 		for (size_t i = 0; i < m->u.t.n && i < IOT_MAX_VALUES; i++)
-			rules_sample(a->engine, &d, m->u.t.v[i].metric, m->u.t.ts_ms, m->u.t.v[i].value,
-				     on_rule_change, &ec);
+			rules_sample_arrived(a->engine, &d, m->u.t.v[i].metric, m->u.t.ts_ms, m->arrived_ms,
+					     m->u.t.v[i].value, on_rule_change, &ec);
 		count_one(a, &a->stats.telemetry);
 		break;
 	case M_EVENT:
-		handle_event(a, &m->dev, &m->u.e);
+		handle_event(a, &m->dev, &m->u.e, m->arrived_ms);
 		count_one(a, &a->stats.events);
 		break;
 	case M_STATUS:
@@ -694,6 +699,7 @@ static void *worker(void *arg)
 static void enqueue(struct alerts *a, struct msg *m)
 {
 	m->next = NULL;
+	m->arrived_ms = now_ms(); /* the hub's thread, right after it marked the device seen */
 	pthread_mutex_lock(&a->lock);
 	if (m->kind == M_TELEMETRY && a->queued_telemetry >= ALERTS_TELEMETRY_QUEUE_MAX) {
 		a->stats.dropped++; /* a->lock is held (count_one would lock it again: deadlock) */

@@ -755,6 +755,12 @@ static void baseline_sample(struct sink *k, struct rstate *s, const struct rules
 void rules_sample(struct rules *r, const struct rules_device *dev, const char *metric, int64_t ts_ms,
 		  double v, rules_emit_fn emit, void *ctx)
 {
+	rules_sample_arrived(r, dev, metric, ts_ms, ts_ms, v, emit, ctx);
+}
+
+void rules_sample_arrived(struct rules *r, const struct rules_device *dev, const char *metric, int64_t ts_ms,
+			  int64_t arrived_ms, double v, rules_emit_fn emit, void *ctx)
+{
 	struct sink k = {r, emit, ctx};
 	if (!metric || !isfinite(v))
 		return;
@@ -777,11 +783,12 @@ void rules_sample(struct rules *r, const struct rules_device *dev, const char *m
 			s->last_ts = ts_ms;
 			rate_sample(&k, s, rule, ts_ms, v);
 			break;
-		case RULES_ABSENCE:
-			if (ts_ms > s->seen_ms)
-				s->seen_ms = ts_ms;
-			if (s->fired || s->open)
-				untrigger(&k, s, ts_ms, v, 0, "data again");
+		case RULES_ABSENCE: /* the server's clock: a device's clock in 2099 must not silence it */
+			if (arrived_ms > s->seen_ms) {
+				s->seen_ms = arrived_ms;
+				if (s->fired || s->open)
+					untrigger(&k, s, arrived_ms, v, 0, "data again");
+			}
 			break;
 		case RULES_WINDOW:
 			window_sample(&k, s, rule, ts_ms, v);

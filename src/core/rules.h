@@ -125,6 +125,11 @@ const struct rules_rule *rules_list(const struct rules *r, size_t *n);
  * baseline rules and marks the device seen for absence rules on that metric. */
 void rules_sample(struct rules *r, const struct rules_device *dev, const char *metric, int64_t ts_ms,
 		  double v, rules_emit_fn emit, void *ctx);
+/* rules_sample with the two clocks apart: ts_ms (the device's, the reading's own time) for the
+ * threshold, rate, window and baseline rules; arrived_ms (the server's, when it arrived) for
+ * absence rules on that metric. rules_sample is this with both equal (synthetic time). */
+void rules_sample_arrived(struct rules *r, const struct rules_device *dev, const char *metric, int64_t ts_ms,
+			  int64_t arrived_ms, double v, rules_emit_fn emit, void *ctx);
 /* The device was heard from at ts_ms (any message, a heartbeat, online): absence rules
  * without a metric. ts_ms is when the message arrived (the server's clock), never the device's
  * own: a device clock in 2099 would otherwise silence absence for good. Only a time after the

@@ -665,6 +665,86 @@ static void categories(void)
 	CHECK(alerts_category_for("camera", "", "motion") == NULL);
 }
 
+/* Waits (up to ~20 s: the worker judges absence once a second) until the active alert of
+ * (key, device) exists; false when it never came. */
+static bool wait_active(struct store *st, const char *key, const char *device, struct store_alert *out)
+{
+	for (int i = 0; i < 200; i++) {
+		if (store_alert_find_active(st, key, device, out) == CD_OK)
+			return true;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* "Seen" is when a message arrives, not the device's own clock: a device that posted with ts in
+ * 2099 used to be seen "in 2099" and never fell silent for absence rules (of any data or of one
+ * metric); its readings keep their own time. Arrival again clears the alerts. */
+static void absence_uses_arrival_not_device_clock(void)
+{
+	struct tmpdb t;
+	struct app app;
+	memset(&app, 0, sizeof app);
+	app.st = open_store(&t);
+	int64_t any_id = 0, metric_id = 0;
+	CHECK_INT_EQ(store_rule_add(app.st, &admin, "离线",
+				    "{\"name\":\"离线\",\"kind\":\"absence\",\"device_type\":\"smoke_detector\","
+				    "\"window_s\":1,\"level\":\"blue\",\"open_case\":false}",
+				    &any_id),
+		     CD_OK);
+	CHECK_INT_EQ(store_rule_add(app.st, &admin, "无温度",
+				    "{\"name\":\"无温度\",\"kind\":\"absence\",\"device_type\":\"smoke_detector\","
+				    "\"metric\":\"temperature_c\",\"window_s\":1,\"level\":\"blue\",\"open_case\":false}",
+				    &metric_id),
+		     CD_OK);
+	struct alerts *a = NULL;
+	CHECK_INT_EQ(alerts_start(&app, &a), CD_OK);
+	if (!a)
+		return;
+	app.alerts = a;
+	const int64_t y2099 = 4070908800000LL; /* 2099-01-01T00:00:00Z */
+	struct iot_device f = device("SD-F", "smoke_detector", "");
+	struct iot_telemetry tm;
+	memset(&tm, 0, sizeof tm);
+	snprintf(tm.device, sizeof tm.device, "SD-F");
+	tm.ts_ms = y2099;
+	tm.n = 1;
+	snprintf(tm.v[0].metric, sizeof tm.v[0].metric, "temperature_c");
+	tm.v[0].value = 21;
+	alerts_on_telemetry(a, &f, &tm);
+	struct iot_device e = device("SD-E", "smoke_detector", "");
+	struct iot_event ev;
+	memset(&ev, 0, sizeof ev);
+	snprintf(ev.device, sizeof ev.device, "SD-E");
+	ev.ts_ms = y2099;
+	snprintf(ev.type, sizeof ev.type, "self_test");
+	alerts_on_event(a, &e, &ev);
+
+	char any_key[32], metric_key[32];
+	snprintf(any_key, sizeof any_key, "rule:%lld", (long long)any_id);
+	snprintf(metric_key, sizeof metric_key, "rule:%lld", (long long)metric_id);
+	struct store_alert fa, fm, ea;
+	memset(&fa, 0, sizeof fa);
+	memset(&fm, 0, sizeof fm);
+	CHECK(wait_active(app.st, any_key, "SD-F", &fa));
+	CHECK(wait_active(app.st, metric_key, "SD-F", &fm));
+	CHECK(wait_active(app.st, any_key, "SD-E", &ea));
+	CHECK(fa.raised_at_ms > 0 && fa.raised_at_ms < y2099 - 365 * 86400000LL);
+
+	/* heard from again (the same device time): both of SD-F's alerts clear */
+	alerts_on_telemetry(a, &f, &tm);
+	alerts_drain(a);
+	struct store_alert now;
+	CHECK_INT_EQ(store_alert_get(app.st, fa.id, &now), CD_OK);
+	CHECK_STR_EQ(now.status, "cleared");
+	CHECK_INT_EQ(store_alert_get(app.st, fm.id, &now), CD_OK);
+	CHECK_STR_EQ(now.status, "cleared");
+	alerts_stop(a);
+	store_close(app.st);
+	tmpdb_remove(&t);
+}
+
 /* ---- a full queue ------------------------------------------------------------------------ */
 
 struct gate {
@@ -833,6 +913,7 @@ static const struct test_case tests[] = {
     {"default_rules_and_import", default_rules_and_import},
     {"categories", categories},
     {"full_queue_drops_without_deadlock", full_queue_drops_without_deadlock},
+    {"absence_uses_arrival_not_device_clock", absence_uses_arrival_not_device_clock},
 };
 
 TEST_MAIN(tests)
