@@ -99,18 +99,6 @@ static bool query_choice(struct http_request *req, struct http_response *res, co
 	return false;
 }
 
-static bool query_text(struct http_request *req, struct http_response *res, const char *name, size_t max,
-		       const char **out)
-{
-	const char *v = http_query_get(req, name);
-	*out = v && *v ? v : NULL;
-	if (*out && strlen(*out) > max) {
-		http_error(res, 422, "invalid_parameter", "value too long", name);
-		return false;
-	}
-	return true;
-}
-
 void api_alerts_list(struct http_request *req, struct http_response *res, void *ctx)
 {
 	static const char *const levels[] = {"blue", "yellow", "orange", "red", NULL};
@@ -124,9 +112,10 @@ void api_alerts_list(struct http_request *req, struct http_response *res, void *
 	if (!who || !api_paging(req, res, &page, &page_size) ||
 	    !query_choice(req, res, "level", levels, &f.level) ||
 	    !query_choice(req, res, "status", statuses, &f.status) ||
-	    !query_text(req, res, "device", 63, &f.device) ||
-	    !query_text(req, res, "street", 31, &f.street) || !query_text(req, res, "rule", 19, &rule) ||
-	    !query_time_ms(req, res, "from", &f.from_ms) || !query_time_ms(req, res, "to", &f.to_ms))
+	    !api_query_text(req, res, "device", 63, &f.device) ||
+	    !api_query_text(req, res, "street", 31, &f.street) ||
+	    !api_query_text(req, res, "rule", 19, &rule) || !query_time_ms(req, res, "from", &f.from_ms) ||
+	    !query_time_ms(req, res, "to", &f.to_ms))
 		return;
 	if (rule) {
 		char *end;

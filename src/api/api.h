@@ -37,6 +37,10 @@ struct api_caller *api_require(struct http_request *req, struct http_response *r
 /* Reads ?page= and ?page_size= (1-based page, size 1..500, default 50). False with 422 in res
  * when either is not a whole number in range. */
 bool api_paging(struct http_request *req, struct http_response *res, long *page, long *page_size);
+/* Reads the query parameter `name` into *out (borrowed from req): NULL when absent or empty.
+ * False with 422 (invalid_parameter, the name as field) in res when it is longer than max bytes. */
+bool api_query_text(struct http_request *req, struct http_response *res, const char *name, size_t max,
+		    const char **out);
 
 /* The user as JSON: id, username, role, role_label, street_code, unit_code, display_name,
  * created_at, disabled. A new reference. */

@@ -95,6 +95,18 @@ static bool query_long(struct http_request *req, struct http_response *res, cons
 	return true;
 }
 
+bool api_query_text(struct http_request *req, struct http_response *res, const char *name, size_t max,
+		    const char **out)
+{
+	const char *v = http_query_get(req, name);
+	*out = v && *v ? v : NULL;
+	if (*out && strlen(*out) > max) {
+		http_error(res, 422, "invalid_parameter", "value too long", name);
+		return false;
+	}
+	return true;
+}
+
 bool api_paging(struct http_request *req, struct http_response *res, long *page, long *page_size)
 {
 	*page = 1;

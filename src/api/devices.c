@@ -469,19 +469,6 @@ static int by_id(const void *a, const void *b)
 	return strcmp(((const struct iot_device *)a)->id, ((const struct iot_device *)b)->id);
 }
 
-/* A query word of at most max bytes, NULL when absent or empty; false with 422 when too long. */
-static bool query_word(struct http_request *req, struct http_response *res, const char *name, size_t max,
-		       const char **out)
-{
-	const char *v = http_query_get(req, name);
-	*out = v && *v ? v : NULL;
-	if (*out && strlen(*out) > max) {
-		http_error(res, 422, "invalid_parameter", "value too long", name);
-		return false;
-	}
-	return true;
-}
-
 void api_devices_list(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
@@ -491,8 +478,9 @@ void api_devices_list(struct http_request *req, struct http_response *res, void 
 	const char *online = NULL;
 	long page, page_size;
 	if (!who || !registry(app, res) || !api_paging(req, res, &page, &page_size) ||
-	    !query_word(req, res, "type", 31, &c.type) || !query_word(req, res, "street", 12, &c.street) ||
-	    !query_word(req, res, "online", 5, &online) || !query_word(req, res, "q", 100, &c.q))
+	    !api_query_text(req, res, "type", 31, &c.type) ||
+	    !api_query_text(req, res, "street", 12, &c.street) ||
+	    !api_query_text(req, res, "online", 5, &online) || !api_query_text(req, res, "q", 100, &c.q))
 		return;
 	if (c.type && !devices_valid_type(c.type)) {
 		http_error(res, 422, "invalid_parameter", "unknown device type", "type");
@@ -585,8 +573,8 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 	struct iot_device d;
 	const char *metric = NULL, *step_s = NULL, *limit_s = NULL;
 	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d) ||
-	    !query_word(req, res, "metric", IOT_METRIC_MAX - 1, &metric) ||
-	    !query_word(req, res, "step", 8, &step_s) || !query_word(req, res, "limit", 6, &limit_s))
+	    !api_query_text(req, res, "metric", IOT_METRIC_MAX - 1, &metric) ||
+	    !api_query_text(req, res, "step", 8, &step_s) || !api_query_text(req, res, "limit", 6, &limit_s))
 		return;
 	if (!app->series) {
 		http_error(res, 503, "series_off", "the time series is not running", NULL);
