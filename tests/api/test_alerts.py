@@ -27,7 +27,9 @@ def wired(s, tok):
     return True
 
 
-def wait_for(fn, timeout=10.0):
+def wait_for(fn, timeout=30.0):
+    """Polls fn until it returns a true value or timeout seconds pass. 30 s, not 10: on a loaded
+    machine under ASan the alert was raised but its case link came later than 10 s."""
     deadline = time.time() + timeout
     while True:
         v = fn()
