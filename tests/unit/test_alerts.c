@@ -688,16 +688,19 @@ static void absence_uses_arrival_not_device_clock(void)
 	memset(&app, 0, sizeof app);
 	app.st = open_store(&t);
 	int64_t any_id = 0, metric_id = 0;
-	CHECK_INT_EQ(store_rule_add(app.st, &admin, "离线",
-				    "{\"name\":\"离线\",\"kind\":\"absence\",\"device_type\":\"smoke_detector\","
-				    "\"window_s\":1,\"level\":\"blue\",\"open_case\":false}",
-				    &any_id),
-		     CD_OK);
-	CHECK_INT_EQ(store_rule_add(app.st, &admin, "无温度",
-				    "{\"name\":\"无温度\",\"kind\":\"absence\",\"device_type\":\"smoke_detector\","
-				    "\"metric\":\"temperature_c\",\"window_s\":1,\"level\":\"blue\",\"open_case\":false}",
-				    &metric_id),
-		     CD_OK);
+	CHECK_INT_EQ(
+	    store_rule_add(app.st, &admin, "离线",
+			   "{\"name\":\"离线\",\"kind\":\"absence\",\"device_type\":\"smoke_detector\","
+			   "\"window_s\":1,\"level\":\"blue\",\"open_case\":false}",
+			   &any_id),
+	    CD_OK);
+	CHECK_INT_EQ(
+	    store_rule_add(
+		app.st, &admin, "无温度",
+		"{\"name\":\"无温度\",\"kind\":\"absence\",\"device_type\":\"smoke_detector\","
+		"\"metric\":\"temperature_c\",\"window_s\":1,\"level\":\"blue\",\"open_case\":false}",
+		&metric_id),
+	    CD_OK);
 	struct alerts *a = NULL;
 	CHECK_INT_EQ(alerts_start(&app, &a), CD_OK);
 	if (!a)
