@@ -2,8 +2,9 @@
 # End-to-end MQTT telemetry (publisher → Mosquitto → citydesk → hub → rules → stored in the
 # time series) beside Mosquitto's own pub→sub rate, both measured in this run on this machine
 # with the same publisher (bench/mqtt_bench.c, libmosquitto) and the same Mosquitto binary and
-# queue settings. Prints
-#   mqtt: citydesk N msg/s stored  mosquitto pub→sub M msg/s  ratio R (goal >= 0.6)
+# queue settings, in alternating rounds (BENCH_MQTT_ROUNDS, default 3) so that each pair meets
+# the same load on this shared machine. Prints a line per round, then
+#   mqtt: citydesk N msg/s stored (median)  mosquitto pub→sub M msg/s  ratio R (median; goal >= 0.6)
 #   mqtt: alarms under load: K of K fire alarms raised as alerts (QoS 1)
 #   mqtt: memory: citydesk VmHWM ... mosquitto VmHWM ...
 # citydesk counts a message when its value is in DATA/series.db (sqlite3 count of raw rows).
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 N=${BENCH_MQTT_N:-200000}
 QOS=${BENCH_MQTT_QOS:-0}
 ALARMS=${BENCH_MQTT_ALARMS:-20}
+ROUNDS=${BENCH_MQTT_ROUNDS:-3}
 BIN=${BENCH_CITYDESK_BIN:-build/citydesk}
 MOSQ=/usr/sbin/mosquitto
 for tool in "$MOSQ" sqlite3 curl mosquitto_pub; do
@@ -75,19 +77,18 @@ for _ in range(200):
         socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close(); break
     except OSError:
         time.sleep(0.05)' "$pport"
-"$B" sub 127.0.0.1 "$pport" - - bench/peer "$N" 1 >"$tmp/peer.sub" &
-sub_pid=$!
-while ! grep -q READY "$tmp/peer.sub" 2>/dev/null; do sleep 0.05; done
-set -- $("$B" pub 127.0.0.1 "$pport" - - bench/peer "$N" "$QOS")
-peer_start=$1
-wait $sub_pid
-set -- $(tail -1 "$tmp/peer.sub")
-peer_count=$1
-peer_last=$3
-kill "$peer_pid" 2>/dev/null
-wait "$peer_pid" 2>/dev/null
-peer_pid=
-peer_rate=$(awk -v n="$peer_count" -v a="$peer_start" -v b="$peer_last" 'BEGIN { printf "%d", (b > a) ? n * 1000 / (b - a) : 0 }')
+# One peer round: prints "rate count".
+peer_round() {
+	rm -f "$tmp/peer.sub"
+	"$B" sub 127.0.0.1 "$pport" - - bench/peer "$N" 1 >"$tmp/peer.sub" &
+	sub_pid=$!
+	while ! grep -q READY "$tmp/peer.sub" 2>/dev/null; do sleep 0.05; done
+	set -- $("$B" pub 127.0.0.1 "$pport" - - bench/peer "$N" "$QOS")
+	p_start=$1
+	wait $sub_pid
+	set -- $(tail -1 "$tmp/peer.sub")
+	awk -v n="$1" -v a="$p_start" -v b="$3" 'BEGIN { printf "%d %d", (b > a) ? n * 1000 / (b - a) : 0, n }'
+}
 
 # ---- citydesk: registered devices, the supervised broker, the same publisher ----
 data=$tmp/data
@@ -139,11 +140,34 @@ until mosquitto_pub -h 127.0.0.1 -p "$mport" -u bench-1 -P "$s1" -q 1 -t citydes
 	fi
 	sleep 0.1
 done
-count_stored() {
-	sqlite3 "file:$data/series.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM raw r JOIN series_keys k ON k.id = r.key WHERE k.device = 'bench-1' AND k.metric = 'v';" 2>/dev/null | tail -1
+count_stored() { # rows of bench-1's metric v with ts in [$1, $2)
+	sqlite3 "file:$data/series.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM raw r JOIN series_keys k ON k.id = r.key WHERE k.device = 'bench-1' AND k.metric = 'v' AND r.ts >= $1 AND r.ts < $2;" 2>/dev/null | tail -1
 }
-ts_base=$(($(now_ms) - N - 600000))
-# the fire alarms, QoS 1, sent while the telemetry flood runs
+# One citydesk round, its messages' ts from $1: prints "rate stored publisher_rate".
+citydesk_round() {
+	set -- $("$B" pub 127.0.0.1 "$mport" bench-1 "$s1" citydesk/v1/bench-1/telemetry "$N" "$QOS" "$1") "$1"
+	c_start=$1
+	c_pub_end=$2
+	c_ts=$4
+	stored=0
+	last=-1
+	idle=0
+	while [ "$stored" -lt "$N" ] && [ $idle -lt 150 ]; do
+		stored=$(count_stored "$c_ts" $((c_ts + N)))
+		stored=${stored:-0}
+		if [ "$stored" = "$last" ]; then idle=$((idle + 1)); else idle=0; fi
+		last=$stored
+		[ "$stored" -lt "$N" ] && sleep 0.1
+	done
+	c_end=$(now_ms)
+	awk -v n="$stored" -v a="$c_start" -v b="$c_end" -v e="$c_pub_end" -v total="$N" \
+		'BEGIN { printf "%d %d %d", (b > a) ? n * 1000 / (b - a) : 0, n, (e > a) ? total * 1000 / (e - a) : 0 }'
+}
+
+# Rounds alternate peer and citydesk, so each pair meets the same load on this shared machine;
+# the ratio reported is the median of the pairs' ratios.
+ts0=$(($(now_ms) - ROUNDS * (N + 1000) - 600000))
+# the fire alarms, QoS 1, sent while the first round's telemetry flood runs
 (
 	sleep 0.3
 	k=0
@@ -154,26 +178,30 @@ ts_base=$(($(now_ms) - N - 600000))
 		k=$((k + 1))
 	done
 	wait
-) &
+) >/dev/null 2>&1 &
 alarm_pid=$!
-set -- $("$B" pub 127.0.0.1 "$mport" bench-1 "$s1" citydesk/v1/bench-1/telemetry "$N" "$QOS" "$ts_base")
-cd_start=$1
-cd_pub_end=$2
-wait $alarm_pid
-stored=0
-last=-1
-idle=0
-while [ "$stored" -lt "$N" ] && [ $idle -lt 150 ]; do
-	stored=$(count_stored)
-	stored=${stored:-0}
-	if [ "$stored" = "$last" ]; then idle=$((idle + 1)); else idle=0; fi
-	last=$stored
-	[ "$stored" -lt "$N" ] && sleep 0.1
+r=0
+: >"$tmp/rounds"
+while [ $r -lt "$ROUNDS" ]; do
+	cd_res=$(citydesk_round $((ts0 + r * (N + 1000))))
+	[ $r -eq 0 ] && wait $alarm_pid
+	peer_res=$(peer_round)
+	set -- $cd_res $peer_res
+	echo "$1 $2 $3 $4 $5" >>"$tmp/rounds"
+	printf 'mqtt: round %d: citydesk %d msg/s (%d of %d; publisher alone %d msg/s)  mosquitto pub→sub %d msg/s (%d of %d)\n' \
+		$((r + 1)) "$1" "$2" "$N" "$3" "$4" "$5" "$N"
+	r=$((r + 1))
 done
-cd_end=$(now_ms)
-cd_rate=$(awk -v n="$stored" -v a="$cd_start" -v b="$cd_end" 'BEGIN { printf "%d", (b > a) ? n * 1000 / (b - a) : 0 }')
-pub_rate=$(awk -v n="$N" -v a="$cd_start" -v b="$cd_pub_end" 'BEGIN { printf "%d", (b > a) ? n * 1000 / (b - a) : 0 }')
-ratio=$(awk -v a="$cd_rate" -v b="$peer_rate" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
+# medians (and the lowest stored count) over the rounds
+summary=$(awk '{ c[NR] = $1; s[NR] = $2; p[NR] = $4; q[NR] = ($4 > 0) ? $1 / $4 : 0; if (NR == 1 || $2 < minst) minst = $2 }
+function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+END { printf "%d %d %.2f %d", med(c, NR), med(p, NR), med(q, NR), minst }' "$tmp/rounds")
+set -- $summary
+cd_rate=$1
+peer_rate=$2
+ratio=$3
+stored=$4
 
 raised=0
 i=0
@@ -188,6 +216,6 @@ metrics=$(curl -s "http://127.0.0.1:$hport/metrics")
 malformed=$(echo "$metrics" | awk '/^citydesk_mqtt_malformed_total/ {s += $2} END {print s + 0}')
 broker_pid=$(pgrep -P "$server_pid" mosquitto | head -1)
 
-echo "mqtt: citydesk $cd_rate msg/s stored ($stored of $N, QoS $QOS; publisher alone $pub_rate msg/s)  mosquitto pub→sub $peer_rate msg/s ($peer_count of $N)  ratio $ratio (goal >= 0.6)"
+echo "mqtt: citydesk $cd_rate msg/s stored (median of $ROUNDS rounds; every round stored at least $stored of $N, QoS $QOS)  mosquitto pub→sub $peer_rate msg/s  ratio $ratio (median of the rounds' ratios; goal >= 0.6)"
 echo "mqtt: alarms under load: $raised of $ALARMS fire alarms raised as alerts (QoS 1); malformed $malformed"
 echo "mqtt: memory: citydesk VmHWM $(hwm "$server_pid")  its mosquitto VmHWM $(hwm "$broker_pid")"
