@@ -56,7 +56,8 @@ struct casework_change {
  * (CD_ERR_CONFLICT with *why / *allowed when the workflow refuses; CD_ERR_INVALID with *p).
  * A resume reads the case's last suspension from the store, so a batch must not hold both a
  * suspend and the resume that follows it. Deadline marks (warned, overdue) are left as in *c
- * except where the step restarts the clock (reopen, extension, resume). */
+ * except where the step restarts the clock (reopen, extension, resume). Unlike casework_apply
+ * it publishes no event (events_case) and leaves a merge's master to the caller (master_id). */
 enum cd_err casework_prepare(struct app *app, const struct casework_actor *who, const struct store_case *c,
 			     const struct casework_action *a, struct casework_change *out, uint32_t *allowed,
 			     const char **why, struct json_problem *p) CD_MUST_CHECK;

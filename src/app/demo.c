@@ -1,8 +1,8 @@
 /* Demo mode: a year of plausible history on an empty store, then a simulator; see demo.h and
  * docs/internals/demo.md. Reports go through intake_prepare and the commit queue like any
  * channel's; the workflow steps of the history are built by casework_prepare at the moment they
- * would have happened (history_apply below), and the live simulator acts through
- * casework_apply. */
+ * would have happened (history_apply below) and written a few thousand to a transaction with
+ * store_case_apply_steps; the live simulator acts through casework_apply. */
 #include "app/demo.h"
 
 #include <math.h>
@@ -443,6 +443,19 @@ static const char *street_office(const struct world *w, const char *street)
 	return w->nunits ? w->units[0].code : NULL;
 }
 
+/* The category a dispatcher registers an uncategorised case with: the classifier's first
+ * proposal, in out; NULL when the case has one or the classifier has none. */
+static const char *proposed_category(struct app *app, const struct store_case *c, char *out, size_t cap)
+{
+	struct classify_result top;
+	double auto_min;
+	if (c->category_code[0] || intake_classify(app, c->title, c->description, 1, &top, &auto_min) != 1 ||
+	    !category_get(app->cats, top.code))
+		return NULL;
+	snprintf(out, cap, "%s", top.code);
+	return out;
+}
+
 /* ---- a case's past, written many steps to a transaction ------------------------------------ */
 
 /* One step waiting to be written (or the release of a case that took none). */
@@ -539,15 +552,8 @@ static enum cd_err history_apply(struct history *h, struct store_case *c, enum w
 		a.comment = text;
 		break;
 	}
-	if (action == WF_ACTION_REGISTER && !c->category_code[0]) {
-		struct classify_result top;
-		double auto_min;
-		if (intake_classify(h->app, c->title, c->description, 1, &top, &auto_min) == 1 &&
-		    category_get(h->app->cats, top.code)) {
-			snprintf(category, sizeof category, "%s", top.code);
-			a.category = category;
-		}
-	}
+	if (action == WF_ACTION_REGISTER)
+		a.category = proposed_category(h->app, c, category, sizeof category);
 	struct casework_actor who = {actor, role, {actor, ""}};
 	struct history_entry *e = &h->e[h->n];
 	uint32_t allowed;
@@ -1256,15 +1262,8 @@ static void simulate_step(struct demo *d)
 	struct casework_actor who;
 	char actor_name[STORE_USERNAME_MAX], category[STORE_CATEGORY_MAX];
 	if (next_step(d, c, &a, &who, actor_name, sizeof actor_name)) {
-		if (a.action == WF_ACTION_REGISTER && !c->category_code[0]) {
-			struct classify_result top;
-			double auto_min;
-			if (intake_classify(d->app, c->title, c->description, 1, &top, &auto_min) == 1 &&
-			    category_get(d->app->cats, top.code)) {
-				snprintf(category, sizeof category, "%s", top.code);
-				a.category = category;
-			}
-		}
+		if (a.action == WF_ACTION_REGISTER)
+			a.category = proposed_category(d->app, c, category, sizeof category);
 		who.username = actor_name;
 		who.store_actor.name = actor_name;
 		who.store_actor.client = "";

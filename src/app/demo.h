@@ -16,7 +16,7 @@ struct app;
 struct demo;
 
 #define DEMO_DEFAULT_CASES                                                                                   \
-	3000 /* a year for `--demo on` (~8 a day): bounded by one store write per step (demo.md) */
+	30000 /* a year for `--demo on` (~80 a day): ~23 s to seed on the 2-core machine (demo.md) */
 #define DEMO_MAX_CASES 1000000
 
 /* What a seeding run is asked to do. */

@@ -1,11 +1,17 @@
 """Black-box tests of demo mode: `CITYDESK_DEMO=N` seeds an empty store with N cases over a year
 (placed in the district, spread along the workflow, with ratings and score counters that agree
 with the cases) in bounded time, then keeps simulating; a store that holds cases is not seeded
-again; and without the demo setting the store stays clean."""
+again; and without the demo setting the store stays clean. The history is written many steps to a
+transaction (store_case_apply_steps): the derived tables must agree with the cases exactly as after
+one store_case_apply per step (score aggregates per key and day, events, audit entries and chain)."""
 import datetime
 import json
+import os
+import sqlite3
+import subprocess
 import time
 
+import harness
 from harness import Server
 
 N = 240
@@ -86,10 +92,68 @@ def test_demo_seeds_a_plausible_year_in_bounded_time():
 
         # Restarted with the demo on, a store that has cases is not seeded again.
         s.stop()
+        check_derived_tables(s)
         s.start()
         assert wait_for_log(s, "simulating only", 20) is not None, s.log_tail()
         tok = s.login("admin")
         assert len(all_cases(s, tok)) < N + 50
+
+
+def check_derived_tables(s):
+    """The score aggregates, events and audit trail of a stopped server's store agree with its
+    cases: what one store_case_apply per step would have left."""
+    db = sqlite3.connect(os.path.join(s.data, "citydesk.db"))
+    q = lambda sql, *a: db.execute(sql, a).fetchall()
+    one = lambda sql, *a: db.execute(sql, a).fetchone()[0]
+    try:
+        ncases = one("SELECT count(*) FROM cases")
+        for dim, col in (("unit", "unit_code"), ("street", "street_code"), ("category", "category_code")):
+            assert one("SELECT sum(received) FROM case_stats WHERE dim = ?", dim) == ncases, dim
+            # Closures counted on the day they happened, under the case's key, with on-time and
+            # handling time as the row says.
+            want = {(k or "", d): (n, ot, hs) for k, d, n, ot, hs in q(
+                "SELECT %s, date(closed_at + 8*3600, 'unixepoch'), count(*), "
+                "sum(deadline IS NULL OR closed_at <= deadline), sum(closed_at - reported_at) "
+                "FROM cases WHERE closed_at IS NOT NULL GROUP BY 1, 2" % col)}
+            got = {(k, d): (n, ot, hs) for k, d, n, ot, hs in q(
+                "SELECT key, day, closed, closed_on_time, handling_seconds_sum FROM case_stats "
+                "WHERE dim = ? AND (closed != 0 OR closed_on_time != 0 OR handling_seconds_sum != 0)", dim)}
+            assert want == got, (dim, [(k, want.get(k), got.get(k)) for k in set(want) | set(got)
+                                       if want.get(k) != got.get(k)][:3])
+            want = dict(((k or "", d), n) for k, d, n in q(
+                "SELECT %s, date(first_response_at + 8*3600, 'unixepoch'), count(*) FROM cases "
+                "WHERE first_response_at IS NOT NULL GROUP BY 1, 2" % col))
+            got = dict(((k, d), n) for k, d, n in q(
+                "SELECT key, day, responded FROM case_stats WHERE dim = ? AND responded != 0", dim))
+            assert want == got, dim
+            assert one("SELECT sum(rework) FROM case_stats WHERE dim = ?", dim) == \
+                one("SELECT sum(rework_count) FROM cases"), dim
+            assert one("SELECT sum(rated) FROM case_stats WHERE dim = ?", dim) == \
+                one("SELECT count(*) FROM case_events WHERE action = 'rate'"), dim
+        today = one("SELECT coalesce(sum(closed), 0) FROM case_stats "
+                    "WHERE dim = 'street' AND day = date('now', '+8 hours')")
+        assert today < ncases // 10, "closures are counted on their own days, not on the seeding day"
+        # Each case's events form a chain in time order ending at its status; the stamps are
+        # the events' times.
+        last = {}
+        for cid, at, action, fr, to in q("SELECT case_id, at, action, from_status, to_status "
+                                          "FROM case_events ORDER BY case_id, id"):
+            if cid in last:
+                assert at >= last[cid][0] and (fr or "") == (last[cid][1] or ""), (cid, action)
+            last[cid] = (at, to)
+        assert all(last[cid][1] == st for cid, st in q("SELECT id, status FROM cases"))
+        for stamp, action in (("closed_at", "close"), ("handled_at", "handle"), ("registered_at", "register")):
+            assert one("SELECT count(*) FROM cases c WHERE %s IS NOT NULL AND %s != (SELECT at FROM "
+                       "case_events e WHERE e.case_id = c.id AND action = '%s' ORDER BY id DESC LIMIT 1)"
+                       % (stamp, stamp, action)) == 0, stamp
+        # One audit entry per case write after intake, and the chain is whole.
+        assert one("SELECT count(*) FROM audit WHERE action LIKE 'case.%'") == \
+            one("SELECT sum(version - 1) FROM cases")
+    finally:
+        db.close()
+    v = subprocess.run([harness.BIN, "audit", "verify"], env=dict(s.env, CITYDESK_DATA=s.data),
+                       capture_output=True, text=True, timeout=120)
+    assert v.returncode == 0 and "whole" in v.stdout, (v.stdout, v.stderr)
 
 
 def test_without_demo_the_store_stays_clean():
