@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 status=0
-for b in locate http intake store classify series console; do
+for b in locate http intake store classify series mqtt console; do
 	script=bench/$b.sh
 	[ -f "$script" ] || continue
 	echo "== $b"

@@ -43,7 +43,8 @@ struct iot_hub {
 	pthread_cond_t not_empty, not_full, stopped_cv;
 	struct hub_msg *ring; /* HUB_QUEUE_CAP slots */
 	size_t head, count;
-	bool stopping;
+	bool stopping;                   /* the worker drains the queue and ends */
+	bool ticker_stopping;            /* the ticker ends (first: it calls into the MQTT bridge) */
 	pthread_t worker, ticker;
 	bool worker_started, ticker_started;
 	uint64_t cred_version;           /* registry credentials last sent to the broker */
@@ -246,7 +247,7 @@ static void *hub_ticker(void *arg)
 {
 	struct iot_hub *h = arg;
 	pthread_mutex_lock(&h->mu);
-	while (!h->stopping) {
+	while (!h->ticker_stopping) {
 		pthread_mutex_unlock(&h->mu);
 		struct offline_ctx c = {h->app, now_ms()};
 		devices_sweep(h->app->devices, c.now, DEVICE_TIMEOUT_MS, went_offline, &c);
@@ -255,7 +256,7 @@ static void *hub_ticker(void *arg)
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;
-		if (!h->stopping)
+		if (!h->ticker_stopping)
 			pthread_cond_timedwait(&h->stopped_cv, &h->mu, &until);
 	}
 	pthread_mutex_unlock(&h->mu);
@@ -318,19 +319,25 @@ void iot_stop(struct app *app)
 	struct iot_hub *h = app->iot;
 	if (!h)
 		return;
-	/* Sources first, so nothing new arrives; then drain the queue; then what it feeds. */
+	/* The ticker first (it calls into the MQTT bridge), then the sources, so nothing new
+	 * arrives; then drain the queue; then what it feeds. */
+	pthread_mutex_lock(&h->mu);
+	h->ticker_stopping = true;
+	pthread_cond_broadcast(&h->stopped_cv);
+	pthread_mutex_unlock(&h->mu);
+	if (h->ticker_started)
+		pthread_join(h->ticker, NULL);
 	gb26875_bridge_stop(h->gb);
+	h->gb = NULL;
 	mqtt_bridge_stop(h->mqtt);
+	h->mqtt = NULL;
 	pthread_mutex_lock(&h->mu);
 	h->stopping = true;
 	pthread_cond_broadcast(&h->not_empty);
 	pthread_cond_broadcast(&h->not_full);
-	pthread_cond_broadcast(&h->stopped_cv);
 	pthread_mutex_unlock(&h->mu);
 	if (h->worker_started)
 		pthread_join(h->worker, NULL);
-	if (h->ticker_started)
-		pthread_join(h->ticker, NULL);
 	alerts_stop(app->alerts);
 	app->alerts = NULL;
 	series_close(app->series);
