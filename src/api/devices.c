@@ -18,26 +18,9 @@
 #include "app/series.h"
 #include "core/gcj02.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define DAY_MS 86400000LL
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Unix ms as ISO 8601 with milliseconds in Asia/Shanghai ("2026-11-27T15:04:05.123+08:00"). */
-static void time_iso_ms(int64_t ms, char out[40])
-{
-	int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-	char base[32];
-	api_time_iso(sec, base); /* "...T15:04:05+08:00" */
-	const char *zone = strlen(base) >= 6 ? base + strlen(base) - 6 : "";
-	snprintf(out, 40, "%.*s.%03d%s", (int)(strlen(base) - strlen(zone)), base, (int)(ms - sec * 1000),
-		 zone);
-}
 
 /* The registry, or a 503 in res when IoT is not running. */
 static struct devices *registry(struct app *app, struct http_response *res)
@@ -68,9 +51,9 @@ static json_t *device_json(struct app *app, const struct iot_device *d)
 		json_array_append_new(tags, json_stringn(p, n));
 		p = c ? c + 1 : p + n;
 	}
-	char seen[40] = "";
+	char seen[CLOCK_ISO_MS_LEN] = "";
 	if (d->last_seen_ms)
-		time_iso_ms(d->last_seen_ms, seen);
+		clock_iso_ms(d->last_seen_ms, seen);
 	json_t *o = json_object();
 	json_object_set_new(o, "id", json_string(d->id));
 	json_object_set_new(o, "type", json_string(d->type));
@@ -600,7 +583,7 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 			return;
 		}
 	}
-	int64_t to = wall_ms() + 1, from = 0;
+	int64_t to = clock_wall_ms() + 1, from = 0;
 	if (!query_ms(req, res, "to", &to))
 		return;
 	from = to - DAY_MS;
@@ -621,9 +604,9 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 		return;
 	}
 	json_t *points = json_array();
-	char iso[40];
+	char iso[CLOCK_ISO_MS_LEN];
 	for (size_t i = 0; i < n; i++) {
-		time_iso_ms(pts[i].ts_ms, iso);
+		clock_iso_ms(pts[i].ts_ms, iso);
 		json_t *o = used == SERIES_STEP_RAW
 				? json_pack("{s:s,s:I,s:f}", "ts", iso, "ts_ms", (json_int_t)pts[i].ts_ms,
 					    "value", pts[i].avg)
@@ -634,9 +617,9 @@ void api_devices_series(struct http_request *req, struct http_response *res, voi
 			json_array_append_new(points, o);
 	}
 	xfree(pts);
-	char from_iso[40], to_iso[40];
-	time_iso_ms(from, from_iso);
-	time_iso_ms(to, to_iso);
+	char from_iso[CLOCK_ISO_MS_LEN], to_iso[CLOCK_ISO_MS_LEN];
+	clock_iso_ms(from, from_iso);
+	clock_iso_ms(to, to_iso);
 	json_t *reply = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:b}", "device", d.id, "metric", metric, "step",
 				  series_step_name(used), "from", from_iso, "to", to_iso, "points", points,
 				  "truncated", truncated);
@@ -760,7 +743,7 @@ void api_devices_telemetry(struct http_request *req, struct http_response *res, 
 		http_error(res, 503, "busy", "out of memory for this request", NULL);
 		return;
 	}
-	if (iot_parse_telemetry(id, req->body, req->body_len, wall_ms(), t, &p)) {
+	if (iot_parse_telemetry(id, req->body, req->body_len, clock_wall_ms(), t, &p)) {
 		payload_refused(res, &p);
 		return;
 	}
@@ -781,7 +764,7 @@ void api_devices_event(struct http_request *req, struct http_response *res, void
 		http_error(res, 503, "busy", "out of memory for this request", NULL);
 		return;
 	}
-	if (iot_parse_event(id, req->body, req->body_len, wall_ms(), e, &p)) {
+	if (iot_parse_event(id, req->body, req->body_len, clock_wall_ms(), e, &p)) {
 		payload_refused(res, &p);
 		return;
 	}
@@ -798,7 +781,7 @@ void api_devices_status(struct http_request *req, struct http_response *res, voi
 	struct iot_status s;
 	struct json_problem p;
 	memset(&p, 0, sizeof p);
-	if (iot_parse_status(id, req->body, req->body_len, wall_ms(), &s, &p)) {
+	if (iot_parse_status(id, req->body, req->body_len, clock_wall_ms(), &s, &p)) {
 		payload_refused(res, &p);
 		return;
 	}

@@ -17,6 +17,7 @@
 #include "app/intake.h"
 #include "core/rules.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 enum msg_kind { M_TELEMETRY, M_EVENT, M_STATUS, M_INGEST, M_CLEARED, M_RULES, M_OPEN_CASE };
@@ -60,13 +61,6 @@ struct alerts {
 };
 
 static const struct store_actor system_actor = {"system", NULL};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Counts one under the lock (alerts_get_stats reads from other threads). Never with a->lock
  * held: the mutex is not recursive. */
@@ -114,16 +108,6 @@ const char *alerts_category_for(const char *device_type, const char *tags, const
 
 /* ---- JSON and events ---------------------------------------------------------------------- */
 
-/* Unix ms as ISO 8601 in Asia/Shanghai, into out[96]. */
-static void iso_ms(int64_t ms, char out[96])
-{
-	time_t t = (time_t)(ms / 1000 + 8 * 3600);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(out, 96, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 static json_t *opt_string(const char *s)
 {
 	return s && *s ? json_string(s) : json_null();
@@ -131,10 +115,10 @@ static json_t *opt_string(const char *s)
 
 static json_t *opt_time(int64_t ms)
 {
-	char t[96];
+	char t[CLOCK_ISO_MS_LEN];
 	if (!ms)
 		return json_null();
-	iso_ms(ms, t);
+	clock_iso_ms(ms, t);
 	return json_string(t);
 }
 
@@ -307,7 +291,7 @@ static void raise_alert(struct alerts *a, struct store_alert *al, const struct i
 	struct app *app = a->app;
 	enum cd_err rc = store_alert_raise(app->st, &system_actor, al);
 	if (rc == CD_ERR_EXISTS) { /* active already (the engine did not know): a repeat */
-		if (store_alert_bump(app->st, al->id, 0, now_ms(), al->value) == CD_OK &&
+		if (store_alert_bump(app->st, al->id, 0, clock_wall_ms(), al->value) == CD_OK &&
 		    store_alert_get(app->st, al->id, al) == CD_OK) {
 			count_one(a, &a->stats.repeated);
 			alerts_publish(app, "alert.repeated", al);
@@ -329,7 +313,7 @@ static void repeat_alert(struct alerts *a, const char *key, const char *device, 
 	struct store_alert al;
 	if (store_alert_find_active(a->app->st, key, device, &al) != CD_OK)
 		return;
-	if (store_alert_bump(a->app->st, al.id, count, now_ms(), value) == CD_OK &&
+	if (store_alert_bump(a->app->st, al.id, count, clock_wall_ms(), value) == CD_OK &&
 	    store_alert_get(a->app->st, al.id, &al) == CD_OK) {
 		count_one(a, &a->stats.repeated);
 		alerts_publish(a->app, "alert.repeated", &al);
@@ -342,7 +326,7 @@ static void clear_alert(struct alerts *a, const char *key, const char *device, c
 	struct store_alert al;
 	if (store_alert_find_active(a->app->st, key, device, &al) != CD_OK)
 		return;
-	if (store_alert_clear(a->app->st, &system_actor, al.id, why, now_ms(), &al) != CD_OK)
+	if (store_alert_clear(a->app->st, &system_actor, al.id, why, clock_wall_ms(), &al) != CD_OK)
 		return;
 	count_one(a, &a->stats.cleared);
 	note_on_case(a->app, &al, false, "system", "system");
@@ -622,7 +606,7 @@ static void handle(struct alerts *a, struct msg *m)
 		if (store_alert_get(a->app->st, m->u.alert_id, &al) == CD_OK) {
 			if (al.rule_id)
 				rules_cleared(a->engine, al.rule_id, al.device, key_metric(al.key),
-					      al.cleared_at_ms ? al.cleared_at_ms : now_ms());
+					      al.cleared_at_ms ? al.cleared_at_ms : clock_wall_ms());
 			note_on_case(a->app, &al, false, al.cleared_by, NULL);
 		}
 		break;
@@ -646,10 +630,10 @@ static void handle(struct alerts *a, struct msg *m)
 static void *worker(void *arg)
 {
 	struct alerts *a = arg;
-	int64_t next_tick = now_ms() + ALERTS_TICK_MS;
+	int64_t next_tick = clock_wall_ms() + ALERTS_TICK_MS;
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
-		while (!a->head && !a->stop && now_ms() < next_tick) {
+		while (!a->head && !a->stop && clock_wall_ms() < next_tick) {
 			struct timespec until = {(time_t)(next_tick / 1000),
 						 (long)(next_tick % 1000) * 1000000L};
 			pthread_cond_timedwait(&a->wake, &a->lock, &until);
@@ -668,7 +652,7 @@ static void *worker(void *arg)
 			handle(a, m);
 			xfree(m);
 		}
-		int64_t now = now_ms();
+		int64_t now = clock_wall_ms();
 		if (now >= next_tick) {
 			if (a->app->devices && now >= a->next_seed_ms) {
 				devices_each(a->app->devices, seed_one, a);
@@ -699,7 +683,7 @@ static void *worker(void *arg)
 static void enqueue(struct alerts *a, struct msg *m)
 {
 	m->next = NULL;
-	m->arrived_ms = now_ms(); /* the hub's thread, right after it marked the device seen */
+	m->arrived_ms = clock_wall_ms(); /* the hub's thread, right after it marked the device seen */
 	pthread_mutex_lock(&a->lock);
 	if (m->kind == M_TELEMETRY && a->queued_telemetry >= ALERTS_TELEMETRY_QUEUE_MAX) {
 		a->stats.dropped++; /* a->lock is held (count_one would lock it again: deadlock) */
@@ -817,7 +801,7 @@ enum cd_err alerts_start(struct app *app, struct alerts **out)
 	struct alerts *a = xcalloc(1, sizeof *a);
 	a->app = app;
 	a->engine = rules_new();
-	a->started_ms = now_ms();
+	a->started_ms = clock_wall_ms();
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->idle, NULL);
@@ -879,7 +863,7 @@ enum cd_err alerts_act(struct app *app, const struct store_actor *actor, const c
 		       bool clear, const char *comment, struct store_alert *out)
 {
 	struct store_alert al;
-	int64_t at = now_ms();
+	int64_t at = clock_wall_ms();
 	enum cd_err rc = clear ? store_alert_clear(app->st, actor, id, comment, at, &al)
 			       : store_alert_ack(app->st, actor, id, comment, at, &al);
 	if (rc)

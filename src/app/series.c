@@ -12,6 +12,7 @@
 #include "app/series.h"
 #include "store/store_series.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define DAY_MS 86400000LL
@@ -52,13 +53,6 @@ struct series {
 	bool writer_running;
 	int64_t last_retention_ms;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void deadline_in(struct timespec *t, int ms)
 {
@@ -229,7 +223,7 @@ static void *writer_main(void *arg)
 				log_error("series: a batch could not be stored",
 					  "\"values\":%zu,\"error\":\"%s\"", n, cd_err_name(rc));
 		}
-		int64_t now = wall_ms();
+		int64_t now = clock_wall_ms();
 		if (!s->o.no_retention && now - s->last_retention_ms >= RETENTION_EVERY_MS) {
 			pthread_mutex_lock(&s->wlock);
 			run_retention(s, now, NULL);
@@ -446,7 +440,7 @@ enum cd_err series_query(struct series *s, const char *device, const char *metri
 		return CD_ERR_INVALID;
 	if (!limit || limit > SERIES_QUERY_MAX)
 		limit = SERIES_QUERY_MAX;
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	if (step == SERIES_STEP_AUTO) {
 		int64_t range = to_ms - from_ms;
 		step = range <= 3 * HOUR_MS  ? SERIES_STEP_RAW

@@ -23,6 +23,7 @@
 #include "app/events.h"
 #include "app/webhooks.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* Store writes are gathered for this long, one transaction each: more often measurably slowed
@@ -384,13 +385,6 @@ struct webhooks {
 	atomic_uint_fast64_t queued, delivered, failed, dead, dropped_removed, nflight, nsubs;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct wh_hook *hook_find(struct webhooks *wh, int64_t id)
 {
 	for (size_t i = 0; i < wh->nhooks; i++)
@@ -528,7 +522,7 @@ static void route_event(struct webhooks *wh, const struct wh_event *e)
 	if (need_place)
 		payload_place(payload.data, payload.len, street, unit);
 	buf_release(&payload);
-	int64_t now = now_ms();
+	int64_t now = clock_wall_ms();
 	int owner = 1; /* the first delivery owns body; others get copies */
 	for (size_t i = 0; i < wh->nhooks; i++) {
 		struct wh_hook *h = wh->hooks[i];
@@ -575,7 +569,7 @@ static void commit(struct webhooks *wh)
 {
 	if (!wh->nadd && !wh->ndone)
 		return;
-	int64_t now = now_ms();
+	int64_t now = clock_wall_ms();
 	enum cd_err rc = store_webhook_deliveries_commit(wh->st, wh->add, wh->nadd, wh->done, wh->ndone);
 	if (rc == CD_ERR_INVALID) { /* most likely a subscription removed meanwhile */
 		hooks_reload(wh);
@@ -751,14 +745,15 @@ static void xfer_done(struct webhooks *wh, struct wh_xfer *x, CURLcode cc)
 		atomic_fetch_add(&wh->failed, 1);
 		if (made >= (int)wh->cfg.max_attempts) {
 			o->result = STORE_WEBHOOK_DEAD;
-			o->next_at_ms = now_ms();
+			o->next_at_ms = clock_wall_ms();
 			atomic_fetch_add(&wh->dead, 1);
 			log_warn("webhook delivery dead-lettered",
 				 "\"delivery\":%" PRId64 ",\"webhook\":\"%s\",\"attempts\":%d,\"status\":%ld",
 				 x->delivery_id, x->hook->w.name, made, status);
 		} else {
 			o->result = STORE_WEBHOOK_RETRY;
-			o->next_at_ms = now_ms() + webhooks_backoff_ms(&wh->cfg, made, randombytes_random());
+			o->next_at_ms =
+			    clock_wall_ms() + webhooks_backoff_ms(&wh->cfg, made, randombytes_random());
 			if (o->next_at_ms < x->hook->idle_until_ms)
 				x->hook->idle_until_ms = o->next_at_ms; /* look again when it is due */
 		}
@@ -862,7 +857,7 @@ static void *sender_main(void *arg)
 	pthread_setname_np(pthread_self(), "webhooks"); /* for top -H and perf */
 	for (;;) {
 		int stopping = atomic_load(&wh->stop);
-		int64_t now = now_ms();
+		int64_t now = clock_wall_ms();
 		if (now >= wh->reload_at_ms) {
 			hooks_reload(wh);
 			wh->reload_at_ms = now + wh->cfg.reload_ms;
@@ -876,9 +871,9 @@ static void *sender_main(void *arg)
 		    (now - wh->last_commit_ms >= COMMIT_MS || wh->nadd >= STORE_WEBHOOK_BATCH_MAX / 2 ||
 		     wh->ndone >= STORE_WEBHOOK_BATCH_MAX / 2))
 			commit(wh);
-		start_due(wh, now_ms()); /* not `now`: deliveries routed above are due from later */
+		start_due(wh, clock_wall_ms()); /* not `now`: deliveries routed above are due from later */
 		hooks_sweep(wh);
-		now = now_ms();
+		now = clock_wall_ms();
 		int timeout = start_wait(wh, now);
 		if (wh->nadd || wh->ndone) {
 			int64_t at = wh->commit_retry_ms > wh->last_commit_ms + COMMIT_MS
@@ -959,7 +954,7 @@ enum cd_err webhooks_start(const char *db_path, struct events *bus, const struct
 		}
 	}
 	hooks_reload(wh); /* before the thread: events published from now on find the inbox open */
-	wh->reload_at_ms = now_ms() + wh->cfg.reload_ms;
+	wh->reload_at_ms = clock_wall_ms() + wh->cfg.reload_ms;
 	if (pthread_create(&wh->thread, NULL, sender_main, wh) != 0) {
 		log_error("webhooks: cannot start the sender thread", NULL);
 		rc = CD_ERR_IO;

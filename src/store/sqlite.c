@@ -207,6 +207,36 @@ enum cd_err store__col_dup(sqlite3_stmt *s, int col, char **out)
 	return CD_OK;
 }
 
+enum cd_err store__text_cols(sqlite3_stmt *s, void *row, const struct store__text_col *cols, size_t n)
+{
+	enum cd_err rc = CD_OK;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = store__col_copy(s, cols[i].col, (char *)row + cols[i].off, cols[i].cap);
+	return rc;
+}
+
+sqlite3_stmt *store__prepare(struct store *st, const char *sql, const char *what)
+{
+	sqlite3_stmt *s = NULL;
+	int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (src != SQLITE_OK) {
+		(void)store__err(st, src, what);
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+enum cd_err store__in_tx(struct store *st, store__tx_fn fn, void *ctx)
+{
+	store__lock(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc)
+		rc = store__end(st, fn(st, ctx));
+	store__unlock(st);
+	return rc;
+}
+
 static enum cd_err snapshot_run(struct store *st, sqlite3_stmt *s, char **out)
 {
 	*out = NULL;
@@ -238,6 +268,21 @@ enum cd_err store__snapshot_id(struct store *st, enum store__stmt id, int64_t ke
 		return CD_ERR_STORE;
 	sqlite3_bind_int64(s, 1, key);
 	return snapshot_run(st, s, out);
+}
+
+enum cd_err store__snapshot_sql(struct store *st, const char *sql, const char *key, int64_t id, char **out)
+{
+	sqlite3_stmt *s = store__prepare(st, sql, "snapshot prepare");
+	*out = NULL;
+	if (!s)
+		return CD_ERR_STORE;
+	if (key)
+		store__bind_text(s, 1, key);
+	else
+		sqlite3_bind_int64(s, 1, id);
+	enum cd_err rc = snapshot_run(st, s, out);
+	sqlite3_finalize(s);
+	return rc;
 }
 
 enum cd_err store__count(struct store *st, enum store__stmt id, const char *arg, int64_t *out)

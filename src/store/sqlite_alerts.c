@@ -9,6 +9,7 @@
 #include "store/sqlite_int.h"
 #include "store/store_alerts.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define ALERT_COLS                                                                                           \
 	"id, key, source, rule_id, device, system, type, level, status, title, detail, value, limit_value, " \
@@ -24,24 +25,10 @@
 #define RULE_SNAP                                                                                            \
 	"SELECT json_object('id', id, 'name', name, 'body', json(body)) FROM alert_rules WHERE id = ?1"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Prepares sql on the store's connection (store locked); NULL with the error logged. */
 static sqlite3_stmt *prep(struct store *st, const char *sql)
 {
-	sqlite3_stmt *s = NULL;
-	int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (src != SQLITE_OK) {
-		(void)store__err(st, src, "alerts prepare");
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
+	return store__prepare(st, sql, "alerts prepare");
 }
 
 /* Steps a no-row statement and finalizes it. */
@@ -55,38 +42,9 @@ static enum cd_err run(struct store *st, sqlite3_stmt *s, const char *what)
 	return rc;
 }
 
-/* The one-column snapshot of row id by `sql` (json_object), *out to xfree, NULL if no row. */
-static enum cd_err snapshot(struct store *st, const char *sql, int64_t id, char **out)
-{
-	*out = NULL;
-	sqlite3_stmt *s = prep(st, sql);
-	if (!s)
-		return CD_ERR_STORE;
-	sqlite3_bind_int64(s, 1, id);
-	int src = sqlite3_step(s);
-	enum cd_err rc = CD_OK;
-	if (src == SQLITE_ROW)
-		rc = store__col_dup(s, 0, out);
-	else if (src != SQLITE_DONE)
-		rc = store__err(st, src, "alerts snapshot");
-	sqlite3_finalize(s);
-	return rc;
-}
-
 static void target_of(char *out, size_t cap, const char *table, int64_t id)
 {
 	snprintf(out, cap, "%s/%lld", table, (long long)id);
-}
-
-/* Runs fn(st, ctx) in one transaction under the store's lock. */
-static enum cd_err in_tx(struct store *st, enum cd_err (*fn)(struct store *, void *), void *ctx)
-{
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, fn(st, ctx));
-	store__unlock(st);
-	return rc;
 }
 
 /* ---- rules ------------------------------------------------------------------------------ */
@@ -127,7 +85,7 @@ static enum cd_err rule_add_tx(struct store *st, void *ctx)
 		return rc;
 	op->id = sqlite3_last_insert_rowid(st->db);
 	char *after = NULL, target[48];
-	rc = snapshot(st, RULE_SNAP, op->id, &after);
+	rc = store__snapshot_sql(st, RULE_SNAP, NULL, op->id, &after);
 	target_of(target, sizeof target, "rules", op->id);
 	if (!rc)
 		rc = store__audit_add(st, op->actor, "rule.add", target, NULL, after);
@@ -141,7 +99,7 @@ enum cd_err store_rule_add(struct store *st, const struct store_actor *actor, co
 	struct rule_op op = {actor, 0, name, body};
 	if (!name || !body || strlen(body) >= STORE_RULE_BODY_MAX)
 		return CD_ERR_INVALID;
-	enum cd_err rc = in_tx(st, rule_add_tx, &op);
+	enum cd_err rc = store__in_tx(st, rule_add_tx, &op);
 	if (id_out)
 		*id_out = rc ? 0 : op.id;
 	return rc;
@@ -151,7 +109,7 @@ static enum cd_err rule_update_tx(struct store *st, void *ctx)
 {
 	struct rule_op *op = ctx;
 	char *before = NULL, *after = NULL, target[48];
-	enum cd_err rc = snapshot(st, RULE_SNAP, op->id, &before);
+	enum cd_err rc = store__snapshot_sql(st, RULE_SNAP, NULL, op->id, &before);
 	if (!rc && !before)
 		rc = CD_ERR_NOTFOUND;
 	if (!rc) {
@@ -166,7 +124,7 @@ static enum cd_err rule_update_tx(struct store *st, void *ctx)
 		rc = run(st, s, "rule update");
 	}
 	if (!rc)
-		rc = snapshot(st, RULE_SNAP, op->id, &after);
+		rc = store__snapshot_sql(st, RULE_SNAP, NULL, op->id, &after);
 	if (!rc) {
 		target_of(target, sizeof target, "rules", op->id);
 		rc = store__audit_add(st, op->actor, "rule.update", target, before, after);
@@ -182,14 +140,14 @@ enum cd_err store_rule_update(struct store *st, const struct store_actor *actor,
 	struct rule_op op = {actor, id, name, body};
 	if (!name || !body || strlen(body) >= STORE_RULE_BODY_MAX)
 		return CD_ERR_INVALID;
-	return in_tx(st, rule_update_tx, &op);
+	return store__in_tx(st, rule_update_tx, &op);
 }
 
 static enum cd_err rule_delete_tx(struct store *st, void *ctx)
 {
 	struct rule_op *op = ctx;
 	char *before = NULL, target[48];
-	enum cd_err rc = snapshot(st, RULE_SNAP, op->id, &before);
+	enum cd_err rc = store__snapshot_sql(st, RULE_SNAP, NULL, op->id, &before);
 	if (!rc && !before)
 		rc = CD_ERR_NOTFOUND;
 	if (!rc) {
@@ -209,7 +167,7 @@ static enum cd_err rule_delete_tx(struct store *st, void *ctx)
 enum cd_err store_rule_delete(struct store *st, const struct store_actor *actor, int64_t id)
 {
 	struct rule_op op = {actor, id, NULL, NULL};
-	return in_tx(st, rule_delete_tx, &op);
+	return store__in_tx(st, rule_delete_tx, &op);
 }
 
 static enum cd_err rule_from_row(sqlite3_stmt *s, struct store_rule *r)
@@ -280,28 +238,34 @@ enum cd_err store_rules_list(struct store *st, struct store_rule **out, size_t *
 
 /* ---- alerts ----------------------------------------------------------------------------- */
 
+/* The text columns of ALERT_COLS and the members they fill. */
+#define ALERT_TEXT(col, member) STORE__TEXT_COL(struct store_alert, col, member)
+static const struct store__text_col alert_text[] = {
+    ALERT_TEXT(1, key),
+    ALERT_TEXT(2, source),
+    ALERT_TEXT(4, device),
+    ALERT_TEXT(5, system),
+    ALERT_TEXT(6, type),
+    ALERT_TEXT(7, level),
+    ALERT_TEXT(8, status),
+    ALERT_TEXT(9, title),
+    ALERT_TEXT(10, detail),
+    ALERT_TEXT(16, street_code),
+    ALERT_TEXT(17, community_code),
+    ALERT_TEXT(18, grid_code),
+    ALERT_TEXT(19, category_code),
+    ALERT_TEXT(22, case_ref),
+    ALERT_TEXT(23, unit_code),
+    ALERT_TEXT(27, acked_by),
+    ALERT_TEXT(29, cleared_by),
+    ALERT_TEXT(30, note),
+};
+
 static enum cd_err alert_from_row(sqlite3_stmt *s, struct store_alert *a)
 {
 	memset(a, 0, sizeof *a);
 	a->id = sqlite3_column_int64(s, 0);
-	enum cd_err rc = store__col_copy(s, 1, a->key, sizeof a->key);
-	if (!rc)
-		rc = store__col_copy(s, 2, a->source, sizeof a->source);
 	a->rule_id = sqlite3_column_int64(s, 3);
-	if (!rc)
-		rc = store__col_copy(s, 4, a->device, sizeof a->device);
-	if (!rc)
-		rc = store__col_copy(s, 5, a->system, sizeof a->system);
-	if (!rc)
-		rc = store__col_copy(s, 6, a->type, sizeof a->type);
-	if (!rc)
-		rc = store__col_copy(s, 7, a->level, sizeof a->level);
-	if (!rc)
-		rc = store__col_copy(s, 8, a->status, sizeof a->status);
-	if (!rc)
-		rc = store__col_copy(s, 9, a->title, sizeof a->title);
-	if (!rc)
-		rc = store__col_copy(s, 10, a->detail, sizeof a->detail);
 	a->has_value = sqlite3_column_type(s, 11) != SQLITE_NULL;
 	a->value = sqlite3_column_double(s, 11);
 	a->limit = sqlite3_column_double(s, 12);
@@ -309,31 +273,13 @@ static enum cd_err alert_from_row(sqlite3_stmt *s, struct store_alert *a)
 	a->has_point = sqlite3_column_type(s, 14) != SQLITE_NULL && sqlite3_column_type(s, 15) != SQLITE_NULL;
 	a->lat = sqlite3_column_double(s, 14);
 	a->lng = sqlite3_column_double(s, 15);
-	if (!rc)
-		rc = store__col_copy(s, 16, a->street_code, sizeof a->street_code);
-	if (!rc)
-		rc = store__col_copy(s, 17, a->community_code, sizeof a->community_code);
-	if (!rc)
-		rc = store__col_copy(s, 18, a->grid_code, sizeof a->grid_code);
-	if (!rc)
-		rc = store__col_copy(s, 19, a->category_code, sizeof a->category_code);
 	a->want_case = sqlite3_column_int(s, 20);
 	a->case_id = sqlite3_column_int64(s, 21);
-	if (!rc)
-		rc = store__col_copy(s, 22, a->case_ref, sizeof a->case_ref);
-	if (!rc)
-		rc = store__col_copy(s, 23, a->unit_code, sizeof a->unit_code);
 	a->raised_at_ms = sqlite3_column_int64(s, 24);
 	a->last_at_ms = sqlite3_column_int64(s, 25);
 	a->acked_at_ms = sqlite3_column_int64(s, 26);
-	if (!rc)
-		rc = store__col_copy(s, 27, a->acked_by, sizeof a->acked_by);
 	a->cleared_at_ms = sqlite3_column_int64(s, 28);
-	if (!rc)
-		rc = store__col_copy(s, 29, a->cleared_by, sizeof a->cleared_by);
-	if (!rc)
-		rc = store__col_copy(s, 30, a->note, sizeof a->note);
-	return rc;
+	return store__text_cols(s, a, alert_text, sizeof alert_text / sizeof alert_text[0]);
 }
 
 /* One alert by a query whose ?1 (and ?2) are bound by the caller; store locked. */
@@ -436,7 +382,7 @@ static enum cd_err raise_tx(struct store *st, void *ctx)
 		return rc;
 	int64_t id = sqlite3_last_insert_rowid(st->db);
 	char *after = NULL, target[48];
-	rc = snapshot(st, ALERT_SNAP, id, &after);
+	rc = store__snapshot_sql(st, ALERT_SNAP, NULL, id, &after);
 	target_of(target, sizeof target, "alerts", id);
 	if (!rc)
 		rc = store__audit_add(st, op->actor, "alert.raise", target, NULL, after);
@@ -452,7 +398,7 @@ enum cd_err store_alert_raise(struct store *st, const struct store_actor *actor,
 	    !STORE__TERMINATED(a->detail) || !STORE__TERMINATED(a->type) || !STORE__TERMINATED(a->level) ||
 	    !STORE__TERMINATED(a->source) || !STORE__TERMINATED(a->system) || !a->key[0] || !a->title[0])
 		return CD_ERR_INVALID;
-	int64_t now = now_ms();
+	int64_t now = clock_wall_ms();
 	if (!a->raised_at_ms)
 		a->raised_at_ms = now;
 	if (!a->last_at_ms)
@@ -513,7 +459,7 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 	if ((ack && strcmp(cur.status, "open") != 0) || (clear && strcmp(cur.status, "cleared") == 0))
 		return CD_ERR_CONFLICT;
 	char *before = NULL, *after = NULL, target[48];
-	rc = snapshot(st, ALERT_SNAP, op->id, &before);
+	rc = store__snapshot_sql(st, ALERT_SNAP, NULL, op->id, &before);
 	sqlite3_stmt *s = NULL;
 	if (!rc && ack)
 		s = prep(st, "UPDATE alerts SET status = 'acknowledged', acked_at_ms = ?2, acked_by = ?3, "
@@ -531,7 +477,7 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 		if (s) {
 			sqlite3_bind_int64(s, 1, op->id);
 			if (ack || clear) {
-				sqlite3_bind_int64(s, 2, op->at_ms ? op->at_ms : now_ms());
+				sqlite3_bind_int64(s, 2, op->at_ms ? op->at_ms : clock_wall_ms());
 				store__bind_text(s, 3,
 						 op->actor && op->actor->name ? op->actor->name : "system");
 				store__bind_text(s, 4, op->comment ? op->comment : "");
@@ -547,7 +493,7 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 		rc = run(st, s, op->action);
 	}
 	if (!rc)
-		rc = snapshot(st, ALERT_SNAP, op->id, &after);
+		rc = store__snapshot_sql(st, ALERT_SNAP, NULL, op->id, &after);
 	if (!rc) {
 		target_of(target, sizeof target, "alerts", op->id);
 		rc = store__audit_add(st, op->actor, op->action, target, before, after);
@@ -566,7 +512,7 @@ enum cd_err store_alert_set_case(struct store *st, const struct store_actor *act
 	/* a case just taken by the intake journal may not be in the cases table yet: the link
 	 * (a foreign key) waits for it rather than failing */
 	store__journal_wait_case(st, c->id);
-	return in_tx(st, change_tx, &op);
+	return store__in_tx(st, change_tx, &op);
 }
 
 enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, int64_t id,
@@ -575,7 +521,7 @@ enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, i
 	struct change_op op = {actor, id, "alert.acknowledge", comment, at_ms, NULL, out};
 	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
 		return CD_ERR_INVALID;
-	return in_tx(st, change_tx, &op);
+	return store__in_tx(st, change_tx, &op);
 }
 
 enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor, int64_t id,
@@ -584,7 +530,7 @@ enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor,
 	struct change_op op = {actor, id, "alert.clear", comment, at_ms, NULL, out};
 	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
 		return CD_ERR_INVALID;
-	return in_tx(st, change_tx, &op);
+	return store__in_tx(st, change_tx, &op);
 }
 
 /* Collects the rows of a bound query into a new array. Store locked; finalizes s. */
@@ -783,7 +729,7 @@ enum cd_err store_device_events_add(struct store *st, const struct store_device_
 	if (n == 0)
 		return CD_OK;
 	struct events_op op = {ev, n};
-	return in_tx(st, events_tx, &op);
+	return store__in_tx(st, events_tx, &op);
 }
 
 enum cd_err store_device_events_count(struct store *st, const char *device, int64_t *out)
@@ -858,7 +804,7 @@ enum cd_err store_ingest_put(struct store *st, const struct store_actor *actor, 
 	    strspn(key_hash, "0123456789abcdef") != 64)
 		return CD_ERR_INVALID;
 	struct ingest_op op = {actor, name, key_hash};
-	return in_tx(st, ingest_put_tx, &op);
+	return store__in_tx(st, ingest_put_tx, &op);
 }
 
 enum cd_err store_ingest_get(struct store *st, const char *name, char key_hash[STORE_HASH_HEX])

@@ -10,6 +10,7 @@
 #include "store/sqlite_int.h"
 #include "store/store_devices.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define DEV_COLS                                                                                             \
@@ -23,24 +24,10 @@
 	"'grid_code', grid_code, 'address_hex', address_hex, 'tags', tags, 'active', active) "               \
 	"FROM devices WHERE id = ?1"
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Prepares sql on the store's connection (store locked); NULL with the error logged. */
 static sqlite3_stmt *prep(struct store *st, const char *sql)
 {
-	sqlite3_stmt *s = NULL;
-	int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (src != SQLITE_OK) {
-		log_msg(LOG_ERROR, "store: cannot prepare a devices statement", "\"sqlite\":%d", src);
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
+	return store__prepare(st, sql, "devices prepare");
 }
 
 static bool dev_terminated(const struct store_device *d)
@@ -53,62 +40,29 @@ static bool dev_terminated(const struct store_device *d)
 	       STORE__TERMINATED(d->mqtt_hash);
 }
 
+/* The text columns of DEV_COLS and the members they fill. */
+#define DEV_TEXT(col, member) STORE__TEXT_COL(struct store_device, col, member)
+static const struct store__text_col dev_text[] = {
+    DEV_TEXT(0, id),	       DEV_TEXT(1, type),	 DEV_TEXT(2, name),	      DEV_TEXT(3, site),
+    DEV_TEXT(4, owner),	       DEV_TEXT(7, street_code), DEV_TEXT(8, community_code), DEV_TEXT(9, grid_code),
+    DEV_TEXT(10, address_hex), DEV_TEXT(11, tags),	 DEV_TEXT(13, secret_hash),   DEV_TEXT(14, mqtt_hash),
+};
+
 /* Fills d from a DEV_COLS row. */
 static enum cd_err dev_from_row(sqlite3_stmt *s, struct store_device *d)
 {
 	memset(d, 0, sizeof *d);
-	enum cd_err rc = store__col_copy(s, 0, d->id, sizeof d->id);
-	if (!rc)
-		rc = store__col_copy(s, 1, d->type, sizeof d->type);
-	if (!rc)
-		rc = store__col_copy(s, 2, d->name, sizeof d->name);
-	if (!rc)
-		rc = store__col_copy(s, 3, d->site, sizeof d->site);
-	if (!rc)
-		rc = store__col_copy(s, 4, d->owner, sizeof d->owner);
+	enum cd_err rc = store__text_cols(s, d, dev_text, sizeof dev_text / sizeof dev_text[0]);
 	d->has_point = sqlite3_column_type(s, 5) != SQLITE_NULL && sqlite3_column_type(s, 6) != SQLITE_NULL;
 	if (d->has_point) {
 		d->lat = sqlite3_column_double(s, 5);
 		d->lng = sqlite3_column_double(s, 6);
 	}
-	if (!rc)
-		rc = store__col_copy(s, 7, d->street_code, sizeof d->street_code);
-	if (!rc)
-		rc = store__col_copy(s, 8, d->community_code, sizeof d->community_code);
-	if (!rc)
-		rc = store__col_copy(s, 9, d->grid_code, sizeof d->grid_code);
-	if (!rc)
-		rc = store__col_copy(s, 10, d->address_hex, sizeof d->address_hex);
-	if (!rc)
-		rc = store__col_copy(s, 11, d->tags, sizeof d->tags);
 	d->active = sqlite3_column_int(s, 12);
-	if (!rc)
-		rc = store__col_copy(s, 13, d->secret_hash, sizeof d->secret_hash);
-	if (!rc)
-		rc = store__col_copy(s, 14, d->mqtt_hash, sizeof d->mqtt_hash);
 	d->online = sqlite3_column_int(s, 15);
 	d->last_seen_ms = sqlite3_column_int64(s, 16);
 	d->created_at = sqlite3_column_int64(s, 17);
 	d->updated_at = sqlite3_column_int64(s, 18);
-	return rc;
-}
-
-/* The audit snapshot of device `id` (store locked, in the transaction); *out to xfree, NULL
- * when there is no such row. */
-static enum cd_err dev_snapshot(struct store *st, const char *id, char **out)
-{
-	*out = NULL;
-	sqlite3_stmt *s = prep(st, DEV_SNAP);
-	if (!s)
-		return CD_ERR_STORE;
-	store__bind_text(s, 1, id);
-	int src = sqlite3_step(s);
-	enum cd_err rc = CD_OK;
-	if (src == SQLITE_ROW)
-		rc = store__col_dup(s, 0, out);
-	else if (src != SQLITE_DONE)
-		rc = store__err(st, src, "device snapshot");
-	sqlite3_finalize(s);
 	return rc;
 }
 
@@ -145,7 +99,7 @@ static enum cd_err add_tx(struct store *st, const struct store_actor *actor, str
 	if (!s)
 		return CD_ERR_STORE;
 	enum cd_err rc = CD_OK;
-	int64_t now = now_ms();
+	int64_t now = clock_wall_ms();
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct store_device *d = &v[i];
 		*bad = i;
@@ -169,7 +123,7 @@ static enum cd_err add_tx(struct store *st, const struct store_actor *actor, str
 		}
 		char *after = NULL, target[96];
 		dev_target(target, sizeof target, d->id);
-		rc = dev_snapshot(st, d->id, &after);
+		rc = store__snapshot_sql(st, DEV_SNAP, d->id, 0, &after);
 		if (!rc)
 			rc = store__audit_add(st, actor, "device.add", target, NULL, after);
 		xfree(after);
@@ -209,13 +163,24 @@ enum cd_err store_devices_add(struct store *st, const struct store_actor *actor,
 	return rc;
 }
 
+/* A registry rewrite: update_tx's arguments. */
+struct update_op {
+	const struct store_actor *actor;
+	struct store_device *d;
+	const char *action;	 /* the audit action */
+	const char *secret_hash; /* with mqtt_hash, new credentials; NULL keeps them */
+	const char *mqtt_hash;
+};
+
 /* Rewrites the registry fields of d (and, with secret_hash set, the credentials: a
  * decommission withdraws them), audited as `action` with before/after (never the hashes). */
-static enum cd_err update_tx(struct store *st, const struct store_actor *actor, struct store_device *d,
-			     const char *action, const char *secret_hash, const char *mqtt_hash)
+static enum cd_err update_tx(struct store *st, void *ctx)
 {
+	const struct update_op *op = ctx;
+	struct store_device *d = op->d;
+	const char *secret_hash = op->secret_hash;
 	char *before = NULL, *after = NULL, target[96];
-	enum cd_err rc = dev_snapshot(st, d->id, &before);
+	enum cd_err rc = store__snapshot_sql(st, DEV_SNAP, d->id, 0, &before);
 	if (!rc && !before)
 		rc = CD_ERR_NOTFOUND;
 	sqlite3_stmt *s = NULL;
@@ -227,7 +192,7 @@ static enum cd_err update_tx(struct store *st, const struct store_actor *actor, 
 			rc = CD_ERR_STORE;
 	}
 	if (!rc) {
-		d->updated_at = now_ms();
+		d->updated_at = clock_wall_ms();
 		store__bind_text(s, 1, d->id);
 		bind_registry(s, d);
 		sqlite3_bind_int64(s, 14, d->updated_at);
@@ -243,7 +208,7 @@ static enum cd_err update_tx(struct store *st, const struct store_actor *actor, 
 		} else {
 			store__bind_text(s, 1, d->id);
 			store__bind_text(s, 2, secret_hash);
-			store__bind_text(s, 3, mqtt_hash);
+			store__bind_text(s, 3, op->mqtt_hash);
 			int src = sqlite3_step(s);
 			if (src != SQLITE_DONE)
 				rc = store__err(st, src, "device credentials");
@@ -251,10 +216,10 @@ static enum cd_err update_tx(struct store *st, const struct store_actor *actor, 
 		}
 	}
 	if (!rc)
-		rc = dev_snapshot(st, d->id, &after);
+		rc = store__snapshot_sql(st, DEV_SNAP, d->id, 0, &after);
 	if (!rc) {
 		dev_target(target, sizeof target, d->id);
-		rc = store__audit_add(st, actor, action, target, before, after);
+		rc = store__audit_add(st, op->actor, op->action, target, before, after);
 	}
 	xfree(before);
 	xfree(after);
@@ -263,14 +228,10 @@ static enum cd_err update_tx(struct store *st, const struct store_actor *actor, 
 
 enum cd_err store_device_update(struct store *st, const struct store_actor *actor, struct store_device *d)
 {
+	struct update_op op = {actor, d, "device.update", NULL, NULL};
 	if (!dev_terminated(d) || !d->id[0])
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, update_tx(st, actor, d, "device.update", NULL, NULL));
-	store__unlock(st);
-	return rc;
+	return store__in_tx(st, update_tx, &op);
 }
 
 enum cd_err store_device_decommission(struct store *st, const struct store_actor *actor,
@@ -279,12 +240,8 @@ enum cd_err store_device_decommission(struct store *st, const struct store_actor
 	if (!dev_terminated(d) || !d->id[0] || d->active || !secret_hash || !*secret_hash || !mqtt_hash ||
 	    !*mqtt_hash)
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, update_tx(st, actor, d, "device.decommission", secret_hash, mqtt_hash));
-	store__unlock(st);
-	return rc;
+	struct update_op op = {actor, d, "device.decommission", secret_hash, mqtt_hash};
+	return store__in_tx(st, update_tx, &op);
 }
 
 static enum cd_err secret_tx(struct store *st, const struct store_actor *actor, const char *id,
@@ -316,7 +273,7 @@ enum cd_err store_device_set_secret(struct store *st, const struct store_actor *
 {
 	if (!id || !*id || !secret_hash || !*secret_hash || !mqtt_hash || !*mqtt_hash)
 		return CD_ERR_INVALID;
-	int64_t at = now_ms();
+	int64_t at = clock_wall_ms();
 	store__lock(st);
 	enum cd_err rc = store__begin(st);
 	if (!rc)

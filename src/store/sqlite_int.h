@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -289,6 +290,36 @@ enum cd_err store__snapshot_id(struct store *st, enum store__stmt id, int64_t ke
 /* The single integer a count statement returns, with ?1 bound to `arg` when not NULL. */
 enum cd_err store__count(struct store *st, enum store__stmt id, const char *arg,
 			 int64_t *out) CD_MUST_CHECK;
+
+/* A statement prepared for one call (the files whose statements are not in the cached table),
+ * for the caller to sqlite3_finalize; NULL with the error logged under `what`. Store locked. */
+sqlite3_stmt *store__prepare(struct store *st, const char *sql, const char *what);
+/* Runs a one-column one-row snapshot statement prepared from sql (json_object of a row) with ?1
+ * bound to key (text) when key is not NULL, else to id; *out is a copy to xfree, NULL when the
+ * row does not exist. Store locked. */
+enum cd_err store__snapshot_sql(struct store *st, const char *sql, const char *key, int64_t id,
+				char **out) CD_MUST_CHECK;
+
+/* The work of one write: runs inside the transaction, store locked; its result decides commit. */
+typedef enum cd_err (*store__tx_fn)(struct store *st, void *ctx);
+/* Takes the store's lock, BEGINs, runs fn(st, ctx), COMMITs when it returned CD_OK (else rolls
+ * back) and unlocks. Returns fn's error, or BEGIN's or COMMIT's. */
+enum cd_err store__in_tx(struct store *st, store__tx_fn fn, void *ctx) CD_MUST_CHECK;
+
+/* A text column copied into a char array member of a row struct (store__text_cols). */
+struct store__text_col {
+	int col;    /* result column index */
+	size_t off; /* offsetof the member */
+	size_t cap; /* sizeof the member (capacity with NUL) */
+};
+#define STORE__TEXT_COL(type, col, member)                                                                   \
+	{                                                                                                    \
+		(col), offsetof(type, member), sizeof(((type *)0)->member)                                   \
+	}
+/* Copies each listed text column into its member of row (store__col_copy), in table order,
+ * stopping at the first that does not fit (CD_ERR_CORRUPT; later members are left as they were). */
+enum cd_err store__text_cols(sqlite3_stmt *s, void *row, const struct store__text_col *cols,
+			     size_t n) CD_MUST_CHECK;
 
 /* Appends an audit entry inside the caller's transaction (store locked, BEGIN done).
  * before/after are JSON texts or NULL. */

@@ -14,14 +14,7 @@
 /* Prepares sql on the store's connection (store locked); NULL with the error logged. */
 static sqlite3_stmt *prepare(struct store *st, const char *sql)
 {
-	sqlite3_stmt *s = NULL;
-	int src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (src != SQLITE_OK) {
-		(void)store__err(st, src, "open311 prepare");
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
+	return store__prepare(st, sql, "open311 prepare");
 }
 
 static bool hash_well_formed(const char *h)
@@ -37,42 +30,44 @@ static bool hash_well_formed(const char *h)
 /* The key's row as JSON (without its hash), for the audit trail; a copy to xfree. */
 static enum cd_err key_snapshot(struct store *st, const char *name, char **out)
 {
-	*out = NULL;
-	sqlite3_stmt *s = prepare(st, "SELECT json_object('id', id, 'name', name, 'per_minute', per_minute, "
-				      "'created_at', created_at, 'revoked_at', revoked_at) FROM api_keys WHERE name = ?1");
-	if (!s)
-		return CD_ERR_STORE;
-	store__bind_text(s, 1, name);
-	enum cd_err rc = store__step_row(st, s, "api key snapshot");
-	if (!rc)
-		rc = store__col_dup(s, 0, out);
-	else if (rc == CD_ERR_NOTFOUND)
-		rc = CD_OK;
-	sqlite3_finalize(s);
-	return rc;
+	return store__snapshot_sql(
+	    st,
+	    "SELECT json_object('id', id, 'name', name, 'per_minute', per_minute, "
+	    "'created_at', created_at, 'revoked_at', revoked_at) FROM api_keys WHERE name = ?1",
+	    name, 0, out);
 }
 
-static enum cd_err key_add_tx(struct store *st, const struct store_actor *actor, const char *name,
-			      const char *key_hash, int per_minute, int64_t *id)
+/* An API key write: the arguments of key_add_tx and key_revoke_tx. */
+struct key_op {
+	const struct store_actor *actor;
+	const char *name;
+	const char *key_hash; /* add only */
+	int per_minute;	      /* add only */
+	int64_t id;	      /* add: the new key's id */
+};
+
+static enum cd_err key_add_tx(struct store *st, void *ctx)
 {
+	struct key_op *op = ctx;
+	const char *name = op->name;
 	sqlite3_stmt *s = prepare(st, "INSERT INTO api_keys (name, key_hash, per_minute, created_at) "
 				      "VALUES (?1, ?2, ?3, ?4)");
 	if (!s)
 		return CD_ERR_STORE;
 	store__bind_text(s, 1, name);
-	store__bind_text(s, 2, key_hash);
-	sqlite3_bind_int(s, 3, per_minute);
+	store__bind_text(s, 2, op->key_hash);
+	sqlite3_bind_int(s, 3, op->per_minute);
 	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
 	enum cd_err rc = store__exec(st, s, "api key insert");
 	sqlite3_finalize(s);
 	if (rc)
 		return rc;
-	*id = sqlite3_last_insert_rowid(st->db);
+	op->id = sqlite3_last_insert_rowid(st->db);
 	char *after = NULL, target[96];
 	snprintf(target, sizeof target, "api_keys/%s", name);
 	rc = key_snapshot(st, name, &after);
 	if (!rc)
-		rc = store__audit_add(st, actor, "apikey.add", target, NULL, after);
+		rc = store__audit_add(st, op->actor, "apikey.add", target, NULL, after);
 	xfree(after);
 	return rc;
 }
@@ -80,25 +75,23 @@ static enum cd_err key_add_tx(struct store *st, const struct store_actor *actor,
 enum cd_err store_api_key_add(struct store *st, const struct store_actor *actor, const char *name,
 			      const char *key_hash, int per_minute, int64_t *id)
 {
-	int64_t new_id = 0;
+	struct key_op op = {actor, name, key_hash, per_minute, 0};
 	if (id)
 		*id = 0;
 	size_t n = strlen(name);
 	if (n == 0 || n >= STORE_APIKEY_NAME_MAX || !hash_well_formed(key_hash) || per_minute < 1 ||
 	    per_minute > 100000)
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, key_add_tx(st, actor, name, key_hash, per_minute, &new_id));
-	store__unlock(st);
+	enum cd_err rc = store__in_tx(st, key_add_tx, &op);
 	if (!rc && id)
-		*id = new_id;
+		*id = op.id;
 	return rc;
 }
 
-static enum cd_err key_revoke_tx(struct store *st, const struct store_actor *actor, const char *name)
+static enum cd_err key_revoke_tx(struct store *st, void *ctx)
 {
+	const struct key_op *op = ctx;
+	const char *name = op->name;
 	char *before = NULL, *after = NULL, target[96];
 	enum cd_err rc = key_snapshot(st, name, &before);
 	if (rc)
@@ -118,7 +111,7 @@ static enum cd_err key_revoke_tx(struct store *st, const struct store_actor *act
 		rc = key_snapshot(st, name, &after);
 	snprintf(target, sizeof target, "api_keys/%s", name);
 	if (!rc)
-		rc = store__audit_add(st, actor, "apikey.revoke", target, before, after);
+		rc = store__audit_add(st, op->actor, "apikey.revoke", target, before, after);
 	xfree(before);
 	xfree(after);
 	return rc;
@@ -126,12 +119,8 @@ static enum cd_err key_revoke_tx(struct store *st, const struct store_actor *act
 
 enum cd_err store_api_key_revoke(struct store *st, const struct store_actor *actor, const char *name)
 {
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, key_revoke_tx(st, actor, name));
-	store__unlock(st);
-	return rc;
+	struct key_op op = {actor, name, NULL, 0, 0};
+	return store__in_tx(st, key_revoke_tx, &op);
 }
 
 #define KEY_COLS "id, name, per_minute, created_at, coalesce(revoked_at, 0)"
@@ -186,6 +175,13 @@ enum cd_err store_api_keys_list(struct store *st, store_api_key_fn fn, void *ctx
 	return rc;
 }
 
+/* The event columns of store_channel_events' query and the members they fill. */
+#define EVENT_TEXT(col, member) STORE__TEXT_COL(struct store_case_event, col, member)
+static const struct store__text_col event_text[] = {
+    EVENT_TEXT(4, actor),     EVENT_TEXT(5, role),    EVENT_TEXT(6, action), EVENT_TEXT(7, from_status),
+    EVENT_TEXT(8, to_status), EVENT_TEXT(9, comment), EVENT_TEXT(10, data),
+};
+
 enum cd_err store_channel_events(struct store *st, const char *channel, int64_t from, int64_t to, size_t max,
 				 store_channel_event_fn fn, void *ctx)
 {
@@ -212,19 +208,8 @@ enum cd_err store_channel_events(struct store *st, const char *channel, int64_t 
 			ev->at = sqlite3_column_int64(s, 3);
 			rc = store__col_copy(s, 0, ref, sizeof ref);
 			if (!rc)
-				rc = store__col_copy(s, 4, ev->actor, sizeof ev->actor);
-			if (!rc)
-				rc = store__col_copy(s, 5, ev->role, sizeof ev->role);
-			if (!rc)
-				rc = store__col_copy(s, 6, ev->action, sizeof ev->action);
-			if (!rc)
-				rc = store__col_copy(s, 7, ev->from_status, sizeof ev->from_status);
-			if (!rc)
-				rc = store__col_copy(s, 8, ev->to_status, sizeof ev->to_status);
-			if (!rc)
-				rc = store__col_copy(s, 9, ev->comment, sizeof ev->comment);
-			if (!rc)
-				rc = store__col_copy(s, 10, ev->data, sizeof ev->data);
+				rc = store__text_cols(s, ev, event_text,
+						      sizeof event_text / sizeof event_text[0]);
 			if (!rc)
 				rc = fn(ctx, ref, ev);
 			xfree(ev);

@@ -1,0 +1,22 @@
+/* Wall-clock milliseconds and their ISO 8601 text (clock.h). */
+#include "util/clock.h"
+
+#include <stdio.h>
+#include <time.h>
+
+int64_t clock_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void clock_iso_ms(int64_t ms, char out[CLOCK_ISO_MS_LEN])
+{
+	int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+	time_t local = (time_t)(sec + 8 * 3600);
+	struct tm tm;
+	gmtime_r(&local, &tm);
+	snprintf(out, CLOCK_ISO_MS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+08:00", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms - sec * 1000));
+}

@@ -1,0 +1,20 @@
+/* Wall-clock time in Unix milliseconds and its ISO 8601 form in Asia/Shanghai: the one copy of
+ * what the store, the alert engine, webhooks, the series writer and the device API each had. */
+#ifndef CD_CLOCK_H
+#define CD_CLOCK_H
+
+#include <stdint.h>
+
+/* Room for clock_iso_ms's text with its NUL ("2026-11-27T15:04:05.123+08:00" is 30 bytes;
+ * the rest is for years the compiler cannot rule out). */
+#define CLOCK_ISO_MS_LEN 48
+
+/* The wall clock (CLOCK_REALTIME) in Unix milliseconds. Not monotonic: stamps, not timeouts. */
+int64_t clock_wall_ms(void);
+
+/* Unix ms as ISO 8601 with milliseconds at UTC+8 ("2026-11-27T15:04:05.123+08:00") into out;
+ * China has kept UTC+8 all year since 1991, so a fixed offset is exact for Asia/Shanghai.
+ * Negative ms round down to the earlier second (the milliseconds stay 000..999). */
+void clock_iso_ms(int64_t ms, char out[CLOCK_ISO_MS_LEN]);
+
+#endif

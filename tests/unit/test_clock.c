@@ -1,0 +1,40 @@
+/* util/clock: wall-clock milliseconds and their ISO 8601 text at UTC+8. */
+#include <time.h>
+
+#include "test.h"
+#include "util/clock.h"
+
+static void test_iso_ms_table(void)
+{
+	static const struct {
+		int64_t ms;
+		const char *want;
+	} rows[] = {
+	    {0, "1970-01-01T08:00:00.000+08:00"},
+	    {1, "1970-01-01T08:00:00.001+08:00"},
+	    {1795763045123LL, "2026-11-27T15:04:05.123+08:00"},
+	    {1795763045999LL, "2026-11-27T15:04:05.999+08:00"},
+	    {-1, "1970-01-01T07:59:59.999+08:00"},
+	    {-1000, "1970-01-01T07:59:59.000+08:00"},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		char out[CLOCK_ISO_MS_LEN];
+		clock_iso_ms(rows[i].ms, out);
+		CHECK_STR_EQ(out, rows[i].want);
+	}
+}
+
+static void test_wall_ms_is_realtime(void)
+{
+	int64_t before = (int64_t)time(NULL) * 1000;
+	int64_t ms = clock_wall_ms();
+	int64_t after = ((int64_t)time(NULL) + 1) * 1000;
+	CHECK(ms >= before);
+	CHECK(ms < after);
+}
+
+static const struct test_case tests[] = {
+    {"iso_ms_table", test_iso_ms_table},
+    {"wall_ms_is_realtime", test_wall_ms_is_realtime},
+};
+TEST_MAIN(tests)
