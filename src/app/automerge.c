@@ -15,6 +15,7 @@
 #include "app/casework.h"
 #include "core/workflow.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* One case waiting for the worker. */
@@ -266,13 +267,7 @@ void automerge_stop(void)
 bool automerge_drain(int timeout_ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&am.lock);
 	int wait_rc = 0;
 	while ((am.n || am.busy) && wait_rc == 0)

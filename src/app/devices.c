@@ -17,6 +17,7 @@
 #include "core/text.h"
 #include "store/store_devices.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/csv.h"
 #include "util/log.h"
 
@@ -136,44 +137,27 @@ static void index_rebuild_addr(struct devices *d)
 
 /* ---- store rows <-> entries ------------------------------------------------------------ */
 
-static void dev_from_store(const struct store_device *s, struct iot_device *o)
+/* The fields a registry entry and a store row share, by name: X(text member) and
+ * V(value member). Both directions copy through this one list. */
+#define DEV_SHARED_FIELDS(X, V)                                                                              \
+	X(id)                                                                                                \
+	X(type) X(name) X(site) X(owner) V(has_point) V(lat) V(lng) X(street_code) X(community_code)         \
+	    X(grid_code) X(address_hex) X(tags) V(active)
+#define DEV_COPY_TEXT(f) snprintf(dst->f, sizeof dst->f, "%s", src->f);
+#define DEV_COPY_VALUE(f) dst->f = src->f;
+
+static void dev_from_store(const struct store_device *src, struct iot_device *dst)
 {
-	memset(o, 0, sizeof *o);
-	snprintf(o->id, sizeof o->id, "%s", s->id);
-	snprintf(o->type, sizeof o->type, "%s", s->type);
-	snprintf(o->name, sizeof o->name, "%s", s->name);
-	snprintf(o->site, sizeof o->site, "%s", s->site);
-	snprintf(o->owner, sizeof o->owner, "%s", s->owner);
-	o->has_point = s->has_point != 0;
-	o->lat = s->lat;
-	o->lng = s->lng;
-	snprintf(o->street_code, sizeof o->street_code, "%s", s->street_code);
-	snprintf(o->community_code, sizeof o->community_code, "%s", s->community_code);
-	snprintf(o->grid_code, sizeof o->grid_code, "%s", s->grid_code);
-	snprintf(o->address_hex, sizeof o->address_hex, "%s", s->address_hex);
-	snprintf(o->tags, sizeof o->tags, "%s", s->tags);
-	o->active = s->active != 0;
-	o->online = s->online != 0;
-	o->last_seen_ms = s->last_seen_ms;
+	memset(dst, 0, sizeof *dst);
+	DEV_SHARED_FIELDS(DEV_COPY_TEXT, DEV_COPY_VALUE)
+	dst->online = src->online != 0;
+	dst->last_seen_ms = src->last_seen_ms;
 }
 
-static void dev_to_store(const struct iot_device *o, struct store_device *s)
+static void dev_to_store(const struct iot_device *src, struct store_device *dst)
 {
-	memset(s, 0, sizeof *s);
-	snprintf(s->id, sizeof s->id, "%s", o->id);
-	snprintf(s->type, sizeof s->type, "%s", o->type);
-	snprintf(s->name, sizeof s->name, "%s", o->name);
-	snprintf(s->site, sizeof s->site, "%s", o->site);
-	snprintf(s->owner, sizeof s->owner, "%s", o->owner);
-	s->has_point = o->has_point;
-	s->lat = o->lat;
-	s->lng = o->lng;
-	snprintf(s->street_code, sizeof s->street_code, "%s", o->street_code);
-	snprintf(s->community_code, sizeof s->community_code, "%s", o->community_code);
-	snprintf(s->grid_code, sizeof s->grid_code, "%s", o->grid_code);
-	snprintf(s->address_hex, sizeof s->address_hex, "%s", o->address_hex);
-	snprintf(s->tags, sizeof s->tags, "%s", o->tags);
-	s->active = o->active;
+	memset(dst, 0, sizeof *dst);
+	DEV_SHARED_FIELDS(DEV_COPY_TEXT, DEV_COPY_VALUE)
 }
 
 /* Adds a stored device, or refreshes the one with its id (a change another process made): the
@@ -263,13 +247,7 @@ static void *saver_main(void *arg)
 	pthread_mutex_lock(&d->stop_lock);
 	while (!d->stop) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += DEVICES_SAVE_MS / 1000;
-		until.tv_nsec += (long)(DEVICES_SAVE_MS % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		clock_deadline_in(&until, DEVICES_SAVE_MS);
 		pthread_cond_timedwait(&d->stop_cond, &d->stop_lock, &until);
 		if (d->stop)
 			break;

@@ -22,6 +22,7 @@
 #include "app/events.h"
 #include "core/workflow.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define ID_ROOM 32 /* bytes kept in front of a frame for its "id: N\n" line */
@@ -228,16 +229,6 @@ static void deliver_resync(struct events *bus, struct events_sub *s, uint64_t se
 
 /* ---- the dispatcher ---- */
 
-static void add_ms(struct timespec *t, unsigned ms)
-{
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
 static bool reached(const struct timespec *t)
 {
 	struct timespec now;
@@ -251,7 +242,7 @@ static void *dispatcher_main(void *arg)
 	struct events_rec *batch[BATCH];
 	struct timespec next_hb;
 	clock_gettime(CLOCK_MONOTONIC, &next_hb);
-	add_ms(&next_hb, bus->cfg.heartbeat_ms);
+	clock_add_ms(&next_hb, bus->cfg.heartbeat_ms);
 	uint64_t cursor = bus->cfg.first_seq - 1; /* newest seq taken from the ring */
 	pthread_mutex_lock(&bus->mu);
 	for (;;) {
@@ -291,7 +282,7 @@ static void *dispatcher_main(void *arg)
 		int hb = reached(&next_hb);
 		if (hb) {
 			clock_gettime(CLOCK_MONOTONIC, &next_hb);
-			add_ms(&next_hb, bus->cfg.heartbeat_ms);
+			clock_add_ms(&next_hb, bus->cfg.heartbeat_ms);
 		}
 		pthread_mutex_unlock(&bus->mu);
 

@@ -54,17 +54,6 @@ struct series {
 	int64_t last_retention_ms;
 };
 
-static void deadline_in(struct timespec *t, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
 /* ---- interning ----------------------------------------------------------------------- */
 
 static uint64_t key_hash(const char *device, const char *metric)
@@ -189,7 +178,7 @@ static void *writer_main(void *arg)
 	for (;;) {
 		if (!s->stop && !s->flushers && s->qcount < BATCH_EARLY) {
 			struct timespec until;
-			deadline_in(&until, s->o.batch_ms);
+			clock_deadline_in(&until, s->o.batch_ms);
 			pthread_cond_timedwait(&s->work, &s->lock, &until);
 		}
 		if (s->stop && !s->qcount && !s->nfresh)
@@ -361,7 +350,7 @@ bool series_append(struct series *s, const struct iot_telemetry *t)
 	if (s->qcap - s->qcount < k) {
 		s->st.waits++;
 		struct timespec until;
-		deadline_in(&until, s->o.block_ms);
+		clock_deadline_in(&until, s->o.block_ms);
 		pthread_cond_signal(&s->work);
 		while (s->qcap - s->qcount < k && !s->stop)
 			if (pthread_cond_timedwait(&s->room, &s->lock, &until))

@@ -2,13 +2,28 @@
 #include "util/clock.h"
 
 #include <stdio.h>
-#include <time.h>
 
 int64_t clock_wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void clock_add_ms(struct timespec *t, int64_t ms)
+{
+	t->tv_sec += (time_t)(ms / 1000);
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+void clock_deadline_in(struct timespec *t, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, t);
+	clock_add_ms(t, ms);
 }
 
 void clock_iso_ms(int64_t ms, char out[CLOCK_ISO_MS_LEN])

@@ -4,6 +4,7 @@
 #define CD_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Room for clock_iso_ms's text with its NUL ("2026-11-27T15:04:05.123+08:00" is 30 bytes;
  * the rest is for years the compiler cannot rule out). */
@@ -16,5 +17,11 @@ int64_t clock_wall_ms(void);
  * China has kept UTC+8 all year since 1991, so a fixed offset is exact for Asia/Shanghai.
  * Negative ms round down to the earlier second (the milliseconds stay 000..999). */
 void clock_iso_ms(int64_t ms, char out[CLOCK_ISO_MS_LEN]);
+
+/* Moves t on by ms (>= 0), carrying nanoseconds into seconds; for either clock. */
+void clock_add_ms(struct timespec *t, int64_t ms);
+/* t = the wall clock now plus ms (>= 0): the absolute deadline pthread_cond_timedwait takes with
+ * condition variables on their default clock (CLOCK_REALTIME). */
+void clock_deadline_in(struct timespec *t, int64_t ms);
 
 #endif

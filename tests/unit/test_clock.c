@@ -33,7 +33,32 @@ static void test_wall_ms_is_realtime(void)
 	CHECK(ms < after);
 }
 
+static void test_add_ms_carries(void)
+{
+	struct timespec t = {10, 999000000L};
+	clock_add_ms(&t, 1);
+	CHECK_INT_EQ(t.tv_sec, 11);
+	CHECK_INT_EQ(t.tv_nsec, 0);
+	clock_add_ms(&t, 2500);
+	CHECK_INT_EQ(t.tv_sec, 13);
+	CHECK_INT_EQ(t.tv_nsec, 500000000L);
+	clock_add_ms(&t, 0);
+	CHECK_INT_EQ(t.tv_sec, 13);
+	CHECK_INT_EQ(t.tv_nsec, 500000000L);
+}
+
+static void test_deadline_in_is_ahead(void)
+{
+	struct timespec now, t;
+	clock_gettime(CLOCK_REALTIME, &now);
+	clock_deadline_in(&t, 60000);
+	CHECK(t.tv_sec >= now.tv_sec + 60);
+	CHECK(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
+}
+
 static const struct test_case tests[] = {
+    {"add_ms_carries", test_add_ms_carries},
+    {"deadline_in_is_ahead", test_deadline_in_is_ahead},
     {"iso_ms_table", test_iso_ms_table},
     {"wall_ms_is_realtime", test_wall_ms_is_realtime},
 };
