@@ -298,19 +298,6 @@ out:
 	json_decref(body);
 }
 
-/* Reads an optional query parameter that must be one of a few words. */
-static bool query_word(struct http_request *req, struct http_response *res, const char *name, size_t max,
-		       const char **out)
-{
-	const char *v = http_query_get(req, name);
-	*out = v && *v ? v : NULL;
-	if (*out && strlen(*out) > max) {
-		http_error(res, 422, "invalid_parameter", "value too long", name);
-		return false;
-	}
-	return true;
-}
-
 static bool query_time(struct http_request *req, struct http_response *res, const char *name, int64_t *out)
 {
 	const char *v = http_query_get(req, name);
@@ -422,14 +409,16 @@ void api_cases_list(struct http_request *req, struct http_response *res, void *c
 	const char *overdue = NULL, *triage = NULL;
 	long page, page_size;
 	memset(&f, 0, sizeof f);
-	if (!who || !api_paging(req, res, &page, &page_size) || !query_word(req, res, "status", 20, &f.status) ||
-	    !query_word(req, res, "street", 12, &f.street_code) ||
-	    !query_word(req, res, "community", 12, &f.community_code) ||
-	    !query_word(req, res, "unit", 30, &f.unit_code) ||
-	    !query_word(req, res, "category", 23, &f.category_prefix) ||
-	    !query_word(req, res, "channel", 16, &f.channel) || !query_word(req, res, "overdue", 5, &overdue) ||
-	    !query_word(req, res, "triage", 5, &triage) ||
-	    !query_word(req, res, "q", 100, &f.q) || !query_time(req, res, "from", &f.from) ||
+	if (!who || !api_paging(req, res, &page, &page_size) ||
+	    !api_query_text(req, res, "status", 20, &f.status) ||
+	    !api_query_text(req, res, "street", 12, &f.street_code) ||
+	    !api_query_text(req, res, "community", 12, &f.community_code) ||
+	    !api_query_text(req, res, "unit", 30, &f.unit_code) ||
+	    !api_query_text(req, res, "category", 23, &f.category_prefix) ||
+	    !api_query_text(req, res, "channel", 16, &f.channel) ||
+	    !api_query_text(req, res, "overdue", 5, &overdue) ||
+	    !api_query_text(req, res, "triage", 5, &triage) ||
+	    !api_query_text(req, res, "q", 100, &f.q) || !query_time(req, res, "from", &f.from) ||
 	    !query_time(req, res, "to", &f.to))
 		return;
 	enum workflow_state st;

@@ -369,6 +369,11 @@ static void on_connection(void *cls, struct MHD_Connection *mhd, void **socket_c
 void http_conn_free(struct http_conn *c)
 {
 	http_arena_reset(c);
+	while (c->blocks) { /* the block a reset keeps for the next request */
+		struct http_arena_block *next = c->blocks->next;
+		xfree(c->blocks);
+		c->blocks = next;
+	}
 	buf_release(&c->body);
 	buf_release(&c->res.body);
 	xfree(c);

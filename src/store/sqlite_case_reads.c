@@ -199,7 +199,8 @@ static enum cd_err list_page(struct store *st, const struct store_case_filter *f
 	 * column), then only those rows: without the inner query SQLite reads each candidate's
 	 * whole row (~1 KB, often a page of its own not in the cache) before the ORDER BY,
 	 * and "RIGHT PART OF ORDER BY" sorts whole rows. */
-	enum cd_err rc = buf_puts(&w.sql, "SELECT " STORE__CASE_COLS " FROM cases WHERE id IN (SELECT id FROM cases");
+	enum cd_err rc =
+		buf_puts(&w.sql, "SELECT " STORE__CASE_COLS " FROM cases WHERE id IN (SELECT id FROM cases");
 	if (!rc)
 		rc = where_build(&w, f, 1);
 	if (!rc)
