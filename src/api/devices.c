@@ -730,63 +730,72 @@ static void accepted(struct http_response *res)
 	http_respond_static(res, 202, HTTP_JSON_TYPE, "{\"accepted\":true}", 17);
 }
 
-void api_devices_telemetry(struct http_request *req, struct http_response *res, void *ctx)
+/* The three messages a device posts (docs/iot.md); one is parsed per request. */
+enum device_msg_kind { DEVICE_MSG_TELEMETRY, DEVICE_MSG_EVENT, DEVICE_MSG_STATUS };
+union device_msg {
+	struct iot_telemetry telemetry;
+	struct iot_event event;
+	struct iot_status status;
+};
+
+/* Authenticates the device, parses its message of `kind` and hands it to the hub: 202 once it is
+ * durable, 400 for a bad payload, 503 when it could not be stored (the device sends it again). */
+static void device_message(struct http_request *req, struct http_response *res, struct app *app,
+			   enum device_msg_kind kind)
 {
-	struct app *app = ctx;
 	char id[IOT_ID_MAX];
 	if (!device_auth(req, res, app, id))
 		return;
-	struct iot_telemetry *t = http_alloc(req, sizeof *t); /* 1.3 KB: not on a handler's stack */
+	union device_msg *m = http_alloc(req, sizeof *m); /* over a KB: not on a handler's stack */
 	struct json_problem p;
 	memset(&p, 0, sizeof p);
-	if (!t) {
+	if (!m) {
 		http_error(res, 503, "busy", "out of memory for this request", NULL);
 		return;
 	}
-	if (iot_parse_telemetry(id, req->body, req->body_len, clock_wall_ms(), t, &p)) {
+	int64_t now = clock_wall_ms();
+	enum cd_err parsed, stored = CD_OK;
+	switch (kind) {
+	case DEVICE_MSG_TELEMETRY:
+		parsed = iot_parse_telemetry(id, req->body, req->body_len, now, &m->telemetry, &p);
+		if (!parsed)
+			stored = iot_telemetry_in(app, IOT_SRC_HTTP, &m->telemetry);
+		break;
+	case DEVICE_MSG_EVENT:
+		parsed = iot_parse_event(id, req->body, req->body_len, now, &m->event, &p);
+		if (!parsed)
+			stored = iot_event_in(app, IOT_SRC_HTTP, &m->event);
+		break;
+	default:
+		parsed = iot_parse_status(id, req->body, req->body_len, now, &m->status, &p);
+		if (!parsed)
+			stored = iot_status_in(app, IOT_SRC_HTTP, &m->status);
+		break;
+	}
+	if (parsed) {
 		payload_refused(res, &p);
 		return;
 	}
-	iot_telemetry_in(app, IOT_SRC_HTTP, t);
+	if (stored) { /* not durable: no 202, the device sends it again */
+		http_error(res, 503, "unavailable", "the message could not be stored; send it again", NULL);
+		return;
+	}
 	accepted(res);
+}
+
+void api_devices_telemetry(struct http_request *req, struct http_response *res, void *ctx)
+{
+	device_message(req, res, ctx, DEVICE_MSG_TELEMETRY);
 }
 
 void api_devices_event(struct http_request *req, struct http_response *res, void *ctx)
 {
-	struct app *app = ctx;
-	char id[IOT_ID_MAX];
-	if (!device_auth(req, res, app, id))
-		return;
-	struct iot_event *e = http_alloc(req, sizeof *e);
-	struct json_problem p;
-	memset(&p, 0, sizeof p);
-	if (!e) {
-		http_error(res, 503, "busy", "out of memory for this request", NULL);
-		return;
-	}
-	if (iot_parse_event(id, req->body, req->body_len, clock_wall_ms(), e, &p)) {
-		payload_refused(res, &p);
-		return;
-	}
-	iot_event_in(app, IOT_SRC_HTTP, e);
-	accepted(res);
+	device_message(req, res, ctx, DEVICE_MSG_EVENT);
 }
 
 void api_devices_status(struct http_request *req, struct http_response *res, void *ctx)
 {
-	struct app *app = ctx;
-	char id[IOT_ID_MAX];
-	if (!device_auth(req, res, app, id))
-		return;
-	struct iot_status s;
-	struct json_problem p;
-	memset(&p, 0, sizeof p);
-	if (iot_parse_status(id, req->body, req->body_len, clock_wall_ms(), &s, &p)) {
-		payload_refused(res, &p);
-		return;
-	}
-	iot_status_in(app, IOT_SRC_HTTP, &s);
-	accepted(res);
+	device_message(req, res, ctx, DEVICE_MSG_STATUS);
 }
 
 /* ---- metrics ------------------------------------------------------------------------- */

@@ -45,6 +45,8 @@ static json_t *rule_json(const struct store_rule *r)
 	return o;
 }
 
+#define NO_SUCH_RULE "没有这条规则 (no such rule)"
+
 /* The {id} of the path, or 0 with 404 in res. */
 static int64_t path_id(struct http_request *req, struct http_response *res)
 {
@@ -53,10 +55,21 @@ static int64_t path_id(struct http_request *req, struct http_response *res)
 	errno = 0;
 	long long v = s ? strtoll(s, &end, 10) : 0;
 	if (!s || errno || end == s || *end || v <= 0) {
-		http_error(res, 404, "not_found", "没有这条规则 (no such rule)", NULL);
+		http_error(res, 404, "not_found", NO_SUCH_RULE, NULL);
 		return 0;
 	}
 	return (int64_t)v;
+}
+
+/* True when the store call on a rule named by the path succeeded; else false with 404 (no such
+ * rule) or the store's failure in res. */
+static bool rule_found(struct http_request *req, struct http_response *res, enum cd_err rc)
+{
+	if (rc == CD_ERR_NOTFOUND)
+		http_error(res, 404, "not_found", NO_SUCH_RULE, NULL);
+	else if (rc)
+		api_store_failed(req, res, rc);
+	return !rc;
 }
 
 /* Reads and checks the body; on success *body_text is the normal form to store (xfree). */
@@ -148,15 +161,8 @@ void api_rules_get(struct http_request *req, struct http_response *res, void *ct
 	if (!id)
 		return;
 	struct store_rule r;
-	enum cd_err rc = store_rule_get(app->st, id, &r);
-	if (rc == CD_ERR_NOTFOUND) {
-		http_error(res, 404, "not_found", "没有这条规则 (no such rule)", NULL);
+	if (!rule_found(req, res, store_rule_get(app->st, id, &r)))
 		return;
-	}
-	if (rc) {
-		api_store_failed(req, res, rc);
-		return;
-	}
 	json_t *o = rule_json(&r);
 	http_respond_json(res, 200, o);
 	json_decref(o);
@@ -175,14 +181,8 @@ void api_rules_update(struct http_request *req, struct http_response *res, void 
 		return;
 	enum cd_err rc = store_rule_update(app->st, &who->actor, id, rule.name, text);
 	xfree(text);
-	if (rc == CD_ERR_NOTFOUND) {
-		http_error(res, 404, "not_found", "没有这条规则 (no such rule)", NULL);
+	if (!rule_found(req, res, rc))
 		return;
-	}
-	if (rc) {
-		api_store_failed(req, res, rc);
-		return;
-	}
 	rules_in_force(app);
 	reply_rule(req, res, app, id, 200);
 }
@@ -196,15 +196,8 @@ void api_rules_delete(struct http_request *req, struct http_response *res, void 
 	int64_t id = path_id(req, res);
 	if (!id)
 		return;
-	enum cd_err rc = store_rule_delete(app->st, &who->actor, id);
-	if (rc == CD_ERR_NOTFOUND) {
-		http_error(res, 404, "not_found", "没有这条规则 (no such rule)", NULL);
+	if (!rule_found(req, res, store_rule_delete(app->st, &who->actor, id)))
 		return;
-	}
-	if (rc) {
-		api_store_failed(req, res, rc);
-		return;
-	}
 	rules_in_force(app);
 	res->status = 204;
 }
