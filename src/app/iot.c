@@ -2,8 +2,10 @@
  * thread that reads it, so a slow store or a busy rule never stalls the MQTT loop or the
  * GB/T 26875.3 listener, and messages from one device are handled in the order they came. A
  * full queue makes the producer wait (the broker then holds messages in its own queue) rather
- * than drop anything: an alarm must not be lost. A ticker marks silent devices offline and
- * keeps the broker's credentials in step with the registry. */
+ * than drop anything: an alarm must not be lost. Every message is first written to the hub's
+ * journal (app/iot_journal.h), so what was acknowledged survives kill -9: a restart replays what
+ * the stores had not got. A ticker marks silent devices offline, keeps the broker's credentials
+ * in step with the registry, and checkpoints the journal. */
 #include "app/iot.h"
 
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include "app/app.h"
 #include "app/devices.h"
 #include "app/events.h"
+#include "app/iot_journal.h"
 #include "app/series.h"
 #include "iot/gb26875.h"
 #include "iot/mqtt_topics.h"
@@ -25,15 +28,17 @@
 #define HUB_BATCH 64               /* taken from the queue under one lock */
 #define DEVICE_TIMEOUT_MS (5 * 60 * 1000) /* no data and no heartbeat for this long → offline */
 
-enum hub_kind { HUB_TELEMETRY, HUB_EVENT, HUB_STATUS };
+enum hub_kind { HUB_TELEMETRY, HUB_EVENT, HUB_STATUS, HUB_INGEST };
 
 struct hub_msg {
 	enum hub_kind kind;
 	enum iot_source src;
+	uint64_t seq; /* its record in the journal */
 	union {
 		struct iot_telemetry t;
 		struct iot_event e;
 		struct iot_status s;
+		struct alerts_ingest in;
 	} u;
 };
 
@@ -53,6 +58,12 @@ struct iot_hub {
 	atomic_ullong received[IOT_SRC_COUNT];
 	atomic_ullong unknown_device;    /* dropped: the registry does not know the device */
 	atomic_ullong handled;
+	struct iot_journal *journal;     /* DATA/iot.journal: every message before it is acknowledged */
+	atomic_ullong handed_seq;        /* journal seq of the last message the worker handed on */
+	uint64_t marked_seq;             /* the last seq marked handled (ticker, then iot_stop) */
+	bool accepting;                  /* mu: the replay is done, new messages may come (in seq order) */
+	uint64_t series_dropped;         /* worker: series_stats.dropped last seen */
+	bool handoff_lost;               /* worker: a message was let go: handed_seq moves no more */
 };
 
 static const char *const source_names[IOT_SRC_COUNT] = {"mqtt", "http", "gb26875", "ingest"};
@@ -64,43 +75,169 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Puts a message on the queue, waiting while it is full; drops it only when stopping. */
-static void hub_put(struct app *app, const struct hub_msg *m)
+/* Sources whose caller acknowledges to a device: they wait until the message is durable. */
+static bool hub_waits(enum iot_source src)
 {
-	struct iot_hub *h = app->iot;
-	if (!h)
-		return;
-	atomic_fetch_add(&h->received[m->src], 1);
-	pthread_mutex_lock(&h->mu);
+	return src == IOT_SRC_HTTP || src == IOT_SRC_GB26875;
+}
+
+/* The journal record of m: its payload into rec, its kind into *kind. */
+static enum cd_err hub_pack(const struct hub_msg *m, unsigned char rec[IOT_JOURNAL_PACK_MAX], size_t *len,
+			    unsigned *kind)
+{
+	switch (m->kind) {
+	case HUB_TELEMETRY:
+		*kind = IOT_JOURNAL_TELEMETRY;
+		return iot_journal_pack_telemetry(&m->u.t, rec, len);
+	case HUB_EVENT:
+		*kind = IOT_JOURNAL_EVENT;
+		return iot_journal_pack_event(&m->u.e, rec, len);
+	case HUB_STATUS:
+		*kind = IOT_JOURNAL_STATUS;
+		return iot_journal_pack_status(&m->u.s, rec, len);
+	case HUB_INGEST:
+		*kind = IOT_JOURNAL_INGEST;
+		return iot_journal_pack_ingest(&m->u.in, rec, len);
+	}
+	return CD_ERR_INVALID;
+}
+
+/* Puts m on the ring, waiting while it is full. Hub locked; false when stopping. */
+static bool hub_enqueue_locked(struct iot_hub *h, const struct hub_msg *m)
+{
 	while (h->count == HUB_QUEUE_CAP && !h->stopping)
 		pthread_cond_wait(&h->not_full, &h->mu);
-	if (!h->stopping) {
-		h->ring[(h->head + h->count) % HUB_QUEUE_CAP] = *m;
-		h->count++;
-		pthread_cond_signal(&h->not_empty);
+	if (h->stopping)
+		return false;
+	h->ring[(h->head + h->count) % HUB_QUEUE_CAP] = *m;
+	h->count++;
+	pthread_cond_signal(&h->not_empty);
+	return true;
+}
+
+/* Journals m and puts it on the queue (waiting while it is full); when `durable`, then waits
+ * until its record is on disk. *seq (may be NULL) gets the record's number. */
+static enum cd_err hub_put(struct app *app, struct hub_msg *m, bool durable, uint64_t *seq)
+{
+	struct iot_hub *h = app->iot;
+	if (!h || !h->journal)
+		return CD_ERR_BUSY;
+	unsigned char *rec = xmalloc(IOT_JOURNAL_PACK_MAX);
+	size_t len = 0;
+	unsigned kind = 0;
+	enum cd_err rc = hub_pack(m, rec, &len, &kind);
+	if (rc) {
+		xfree(rec);
+		return rc;
 	}
+	atomic_fetch_add(&h->received[m->src], 1);
+	pthread_mutex_lock(&h->mu);
+	/* The seq is taken under the hub's lock, with the ring slot: the ring is then in journal
+	 * order, the worker hands messages on in seq order, and "everything up to the last seq
+	 * handed on" is true when the ticker checkpoints it. */
+	while (h->count == HUB_QUEUE_CAP && !h->stopping)
+		pthread_cond_wait(&h->not_full, &h->mu);
+	rc = h->stopping || !h->accepting ? CD_ERR_BUSY
+					  : iot_journal_append_nowait(h->journal, kind, m->src, rec, len, &m->seq);
+	if (!rc)
+		(void)hub_enqueue_locked(h, m); /* room was made above, under the same lock */
 	pthread_mutex_unlock(&h->mu);
+	xfree(rec);
+	/* Waiting outside the lock: other producers join the same group commit meanwhile. */
+	if (!rc && durable)
+		rc = iot_journal_wait(h->journal, m->seq);
+	if (seq)
+		*seq = rc ? 0 : m->seq;
+	if (rc)
+		log_warn("device message not accepted", "\"source\":\"%s\",\"error\":\"%s\"", source_names[m->src],
+			 cd_err_name(rc));
+	return rc;
 }
 
-void iot_telemetry_in(struct app *app, enum iot_source src, const struct iot_telemetry *t)
+enum cd_err iot_telemetry_in(struct app *app, enum iot_source src, const struct iot_telemetry *t)
 {
-	struct hub_msg m = {.kind = HUB_TELEMETRY, .src = src};
-	m.u.t = *t;
-	hub_put(app, &m);
+	struct hub_msg *m = xmalloc(sizeof *m);
+	*m = (struct hub_msg){.kind = HUB_TELEMETRY, .src = src};
+	m->u.t = *t;
+	enum cd_err rc = hub_put(app, m, hub_waits(src), NULL);
+	xfree(m);
+	return rc;
 }
 
-void iot_event_in(struct app *app, enum iot_source src, const struct iot_event *e)
+enum cd_err iot_event_in(struct app *app, enum iot_source src, const struct iot_event *e)
 {
-	struct hub_msg m = {.kind = HUB_EVENT, .src = src};
-	m.u.e = *e;
-	hub_put(app, &m);
+	struct hub_msg *m = xmalloc(sizeof *m);
+	*m = (struct hub_msg){.kind = HUB_EVENT, .src = src};
+	m->u.e = *e;
+	enum cd_err rc = hub_put(app, m, hub_waits(src), NULL);
+	xfree(m);
+	return rc;
 }
 
-void iot_status_in(struct app *app, enum iot_source src, const struct iot_status *s)
+enum cd_err iot_status_in(struct app *app, enum iot_source src, const struct iot_status *s)
 {
-	struct hub_msg m = {.kind = HUB_STATUS, .src = src};
-	m.u.s = *s;
-	hub_put(app, &m);
+	struct hub_msg *m = xmalloc(sizeof *m);
+	*m = (struct hub_msg){.kind = HUB_STATUS, .src = src};
+	m->u.s = *s;
+	enum cd_err rc = hub_put(app, m, hub_waits(src), NULL);
+	xfree(m);
+	return rc;
+}
+
+enum cd_err iot_ingest_in(struct app *app, const struct alerts_ingest *items, size_t n)
+{
+	struct hub_msg *m = xmalloc(sizeof *m);
+	enum cd_err rc = CD_OK;
+	uint64_t last = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		*m = (struct hub_msg){.kind = HUB_INGEST, .src = IOT_SRC_INGEST};
+		m->u.in = items[i];
+		rc = hub_put(app, m, false, &last);
+	}
+	xfree(m);
+	if (!rc && last)
+		rc = iot_journal_wait(app->iot->journal, last); /* one wait covers all n */
+	return rc;
+}
+
+/* Puts a record from the journal back on the queue at iot_start (it keeps its seq). */
+static enum cd_err hub_replay_one(void *ctx, uint64_t seq, unsigned kind, unsigned src, const void *p, size_t len)
+{
+	struct iot_hub *h = ctx;
+	struct hub_msg *m = xmalloc(sizeof *m);
+	*m = (struct hub_msg){.src = src < IOT_SRC_COUNT ? (enum iot_source)src : IOT_SRC_INGEST, .seq = seq};
+	enum cd_err rc = CD_ERR_CORRUPT;
+	switch (kind) {
+	case IOT_JOURNAL_TELEMETRY:
+		m->kind = HUB_TELEMETRY;
+		rc = iot_journal_unpack_telemetry(p, len, &m->u.t);
+		break;
+	case IOT_JOURNAL_EVENT:
+		m->kind = HUB_EVENT;
+		rc = iot_journal_unpack_event(p, len, &m->u.e);
+		break;
+	case IOT_JOURNAL_STATUS:
+		m->kind = HUB_STATUS;
+		rc = iot_journal_unpack_status(p, len, &m->u.s);
+		break;
+	case IOT_JOURNAL_INGEST:
+		m->kind = HUB_INGEST;
+		rc = iot_journal_unpack_ingest(p, len, &m->u.in);
+		break;
+	}
+	if (rc) {
+		/* Whole and CRC-checked, yet not ours: a newer format, say. Skipped, never guessed at. */
+		log_error("iot journal record not understood; skipped", "\"seq\":%llu,\"kind\":%u",
+			  (unsigned long long)seq, kind);
+	} else {
+		pthread_mutex_lock(&h->mu);
+		bool queued = hub_enqueue_locked(h, m);
+		pthread_mutex_unlock(&h->mu);
+		if (!queued)
+			rc = CD_ERR_BUSY;
+	}
+	xfree(m);
+	return rc == CD_ERR_CORRUPT ? CD_OK : rc;
 }
 
 bool iot_device_for_address(struct app *app, const char *address_hex, char device[IOT_ID_MAX])
@@ -126,10 +263,42 @@ static void publish_status(struct app *app, const struct iot_device *dev, bool o
 		log_warn("device status not published", "\"device\":\"%s\"", dev->id);
 }
 
+static bool hub_stopping(struct iot_hub *h)
+{
+	pthread_mutex_lock(&h->mu);
+	bool stopping = h->stopping;
+	pthread_mutex_unlock(&h->mu);
+	return stopping;
+}
+
+/* series_append answers false for telemetry it dropped (its queue stayed full for block_ms) and
+ * for telemetry without a valid value. A dropped message is offered again (the producers wait
+ * meanwhile, as for a full ring), so that the checkpoint never marks as stored what the series
+ * let go; false only when stopping made us give up. */
+static bool hub_series_append(struct iot_hub *h, const struct iot_telemetry *t)
+{
+	while (!series_append(h->app->series, t)) {
+		struct series_stats st;
+		series_get_stats(h->app->series, &st);
+		bool dropped = st.dropped != h->series_dropped; /* the worker is its only producer */
+		h->series_dropped = st.dropped;
+		if (!dropped)
+			return true; /* nothing valid in it: refused, counted as rejected */
+		if (hub_stopping(h))
+			return false;
+	}
+	return true;
+}
+
 /* Handles one message on the worker thread. */
 static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
 {
 	struct app *app = h->app;
+	if (m->kind == HUB_INGEST) { /* not necessarily about a registered device */
+		alerts_ingest(app->alerts, &m->u.in);
+		atomic_fetch_add(&h->handled, 1);
+		return;
+	}
 	const char *id = m->kind == HUB_TELEMETRY ? m->u.t.device : m->kind == HUB_EVENT ? m->u.e.device : m->u.s.device;
 	struct iot_device dev;
 	if (!devices_get(app->devices, id, &dev) || !dev.active) {
@@ -148,7 +317,8 @@ static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
 			publish_status(app, &dev, true);
 			alerts_on_status(app->alerts, &dev, true, arrived);
 		}
-		series_append(app->series, &m->u.t);
+		if (!hub_series_append(h, &m->u.t))
+			h->handoff_lost = true; /* left for the replay at the next start */
 		alerts_on_telemetry(app->alerts, &dev, &m->u.t);
 		break;
 	case HUB_EVENT:
@@ -163,6 +333,8 @@ static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
 			publish_status(app, &dev, m->u.s.online);
 			alerts_on_status(app->alerts, &dev, m->u.s.online, arrived);
 		}
+		break;
+	case HUB_INGEST:
 		break;
 	}
 	atomic_fetch_add(&h->handled, 1);
@@ -187,8 +359,11 @@ static void *hub_worker(void *arg)
 		h->count -= n;
 		pthread_cond_broadcast(&h->not_full);
 		pthread_mutex_unlock(&h->mu);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			hub_handle(h, &batch[i]);
+			if (!h->handoff_lost)
+				atomic_store(&h->handed_seq, batch[i].seq); /* the ring is in seq order */
+		}
 	}
 	xfree(batch);
 	return NULL;
@@ -243,6 +418,20 @@ static void sync_credentials(struct iot_hub *h)
 	xfree(l.hashes);
 }
 
+/* Marks in the journal what the stores have: everything the worker handed on before the two
+ * calls below is stored once they return (each waits for what was queued before it), so the
+ * journal may forget it. Ticker thread, then iot_stop. */
+static void hub_checkpoint(struct iot_hub *h)
+{
+	uint64_t seq = atomic_load(&h->handed_seq);
+	if (!h->journal || seq <= h->marked_seq)
+		return;
+	series_flush(h->app->series);
+	alerts_drain(h->app->alerts);
+	iot_journal_mark_handled(h->journal, seq);
+	h->marked_seq = seq;
+}
+
 static void *hub_ticker(void *arg)
 {
 	struct iot_hub *h = arg;
@@ -252,6 +441,7 @@ static void *hub_ticker(void *arg)
 		struct offline_ctx c = {h->app, now_ms()};
 		devices_sweep(h->app->devices, c.now, DEVICE_TIMEOUT_MS, went_offline, &c);
 		sync_credentials(h);
+		hub_checkpoint(h);
 		pthread_mutex_lock(&h->mu);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -284,13 +474,16 @@ enum cd_err iot_start(struct app *app)
 	pthread_cond_init(&h->stopped_cv, NULL);
 	app->iot = h;
 
-	char series_path[4200];
+	char series_path[4200], journal_path[4200];
 	snprintf(series_path, sizeof series_path, "%.4000s/series.db", config_get(&app->cfg, CFG_DATA));
+	snprintf(journal_path, sizeof journal_path, "%.4000s/iot.journal", config_get(&app->cfg, CFG_DATA));
 	enum cd_err rc = devices_load(app, &app->devices);
 	if (!rc)
 		rc = series_open(series_path, &app->series);
 	if (!rc)
 		rc = alerts_start(app, &app->alerts);
+	if (!rc)
+		rc = iot_journal_open(journal_path, &h->journal);
 	if (rc) {
 		log_error("IoT services failed to start", "\"error\":\"%s\"", cd_err_name(rc));
 		return rc;
@@ -298,6 +491,16 @@ enum cd_err iot_start(struct app *app)
 	if (pthread_create(&h->worker, NULL, hub_worker, h))
 		return CD_ERR_IO;
 	h->worker_started = true;
+	/* What was acknowledged before a crash and not yet stored goes to the worker first, before
+	 * any source starts (series and alerts take a repeat once). */
+	rc = iot_journal_replay(h->journal, hub_replay_one, h);
+	if (rc) {
+		log_error("IoT journal replay failed", "\"error\":\"%s\"", cd_err_name(rc));
+		return rc;
+	}
+	pthread_mutex_lock(&h->mu);
+	h->accepting = true;
+	pthread_mutex_unlock(&h->mu);
 	if (iot_listeners_on(app)) {
 		rc = mqtt_bridge_start(app, &h->mqtt);
 		if (!rc)
@@ -338,6 +541,10 @@ void iot_stop(struct app *app)
 	pthread_mutex_unlock(&h->mu);
 	if (h->worker_started)
 		pthread_join(h->worker, NULL);
+	/* The worker has handed everything on: once stored, the journal has nothing to replay. */
+	hub_checkpoint(h);
+	iot_journal_close(h->journal);
+	h->journal = NULL;
 	alerts_stop(app->alerts);
 	app->alerts = NULL;
 	series_close(app->series);
@@ -417,6 +624,31 @@ enum cd_err iot_metrics(struct app *app, struct buf *out)
 	pthread_mutex_lock(&h->mu);
 	size_t queued = h->count;
 	pthread_mutex_unlock(&h->mu);
+	if (h->journal) {
+		struct iot_journal_stats js;
+		iot_journal_get_stats(h->journal, &js);
+		rc = buf_printf(out,
+				"# HELP citydesk_iot_journal_records_total Device messages journalled in this run.\n"
+				"# TYPE citydesk_iot_journal_records_total counter\n"
+				"citydesk_iot_journal_records_total %llu\n"
+				"# HELP citydesk_iot_journal_syncs_total Group commits (one fdatasync each).\n"
+				"# TYPE citydesk_iot_journal_syncs_total counter\n"
+				"citydesk_iot_journal_syncs_total %llu\n"
+				"# HELP citydesk_iot_journal_unhandled Journalled messages not yet known to be stored.\n"
+				"# TYPE citydesk_iot_journal_unhandled gauge\n"
+				"citydesk_iot_journal_unhandled %llu\n"
+				"# HELP citydesk_iot_journal_segments Journal segment files.\n"
+				"# TYPE citydesk_iot_journal_segments gauge\n"
+				"citydesk_iot_journal_segments %llu\n"
+				"# HELP citydesk_iot_journal_failed 1 when a journal write failed (messages refused).\n"
+				"# TYPE citydesk_iot_journal_failed gauge\n"
+				"citydesk_iot_journal_failed %d\n",
+				(unsigned long long)js.appended, (unsigned long long)js.batches,
+				(unsigned long long)(js.last_seq - js.handled_seq), (unsigned long long)js.segments,
+				js.failed ? 1 : 0);
+		if (rc)
+			return rc;
+	}
 	return buf_printf(out,
 			  "# HELP citydesk_iot_unknown_device_total Messages dropped because the device is not registered.\n"
 			  "# TYPE citydesk_iot_unknown_device_total counter\n"

@@ -94,12 +94,23 @@ enum cd_err iot_parse_status(const char *device, const char *json, size_t len, i
  * mosquitto_passwd writes it) into out (src/iot/mqtt_auth.c). */
 enum cd_err iot_mqtt_password_hash(const char *secret, char out[IOT_MQTT_HASH_MAX]) CD_MUST_CHECK;
 
-/* The hub (src/app/iot.c). Each returns at once: storing and rule evaluation happen on the
- * hub's own threads, never on the caller's (the MQTT loop, the GB/T 26875.3 listener, HTTP).
- * A message from a device the registry does not know is counted and dropped. */
-void iot_telemetry_in(struct app *app, enum iot_source src, const struct iot_telemetry *t);
-void iot_event_in(struct app *app, enum iot_source src, const struct iot_event *e);
-void iot_status_in(struct app *app, enum iot_source src, const struct iot_status *s);
+/* The hub (src/app/iot.c). Each writes the message to the hub's journal (DATA/iot.journal,
+ * app/iot_journal.h) and queues it; storing and rule evaluation happen on the hub's own threads.
+ * For IOT_SRC_HTTP and IOT_SRC_GB26875, whose callers acknowledge to a device, each returns only
+ * once the message is durable (one fdatasync shared with concurrent callers): CD_OK means it may
+ * be acknowledged (HTTP 202, GB/T 26875.3 ACK) and survives kill -9. CD_ERR_IO (the journal
+ * failed) or CD_ERR_BUSY (the hub is not running) means it must not be. IOT_SRC_MQTT and
+ * IOT_SRC_INGEST return once journalled, without waiting for the disk. A message from a device
+ * the registry does not know is counted and dropped by the worker. */
+enum cd_err iot_telemetry_in(struct app *app, enum iot_source src, const struct iot_telemetry *t);
+enum cd_err iot_event_in(struct app *app, enum iot_source src, const struct iot_event *e);
+enum cd_err iot_status_in(struct app *app, enum iot_source src, const struct iot_status *s);
+
+struct alerts_ingest;
+/* Items from another district system (POST /api/v1/ingest/{system}): journalled (one wait for
+ * all n), then handed to alerts_ingest by the hub's worker in journal order. CD_OK: every item is
+ * durable and may be answered 202; otherwise as above (items before the failure are kept). */
+enum cd_err iot_ingest_in(struct app *app, const struct alerts_ingest *items, size_t n);
 
 /* The device registered for a GB/T 26875.3 transmitter address (12 hex digits, lower case,
  * as on the wire: "790300000000"); false when none. */
