@@ -468,7 +468,6 @@ struct history_entry {
 
 #define HISTORY_FLUSH_STEPS 2048 /* written once this many are waiting (whole cases only) */
 #define HISTORY_CASE_STEPS 32	 /* room for one more case (the longest path is 16 steps) */
-#define HISTORY_RETRIES 16	 /* cases dropped from one batch at most (changed meanwhile) */
 
 /* The steps of whole cases waiting for one store_case_apply_steps call, and what was written. */
 struct history {
@@ -623,7 +622,8 @@ static enum cd_err history_flush(struct history *h)
 	struct timespec t0, t1;
 	enum cd_err rc = CD_OK;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int attempt = 0; h->n && attempt <= HISTORY_RETRIES; attempt++) {
+	/* Each failed attempt drops one case, so this ends within as many attempts as cases. */
+	while (h->n) {
 		for (size_t i = 0; i < h->n; i++) {
 			struct history_entry *e = &h->e[i];
 			h->actors[i].name = e->has_event ? e->ch.ev.actor : "system";
@@ -655,6 +655,7 @@ static enum cd_err history_flush(struct history *h)
 		h->n = k;
 		h->dropped++;
 		history_give_back(h->app, id);
+		rc = CD_OK; /* the others are written on the next turn */
 	}
 	h->n = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
