@@ -215,6 +215,43 @@ enum cd_err store__text_cols(sqlite3_stmt *s, void *row, const struct store__tex
 	return rc;
 }
 
+enum cd_err store__collect(struct store *st, sqlite3_stmt *s, size_t size, store__row_fn conv, void **out,
+			   size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	char *v = NULL;
+	size_t count = 0, cap = 0;
+	enum cd_err rc = CD_OK;
+	int src;
+	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char *nv = try_realloc(v, ncap * size);
+			if (!nv) {
+				rc = CD_ERR_NOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		memset(v + count * size, 0, size);
+		rc = conv(s, v + count * size);
+		if (rc)
+			break;
+		count++;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = store__err(st, src, "list");
+	if (rc) {
+		xfree(v);
+		return rc;
+	}
+	*out = v;
+	*n = count;
+	return CD_OK;
+}
+
 sqlite3_stmt *store__prepare(struct store *st, const char *sql, const char *what)
 {
 	sqlite3_stmt *s = NULL;

@@ -182,6 +182,11 @@ static enum cd_err rule_from_row(sqlite3_stmt *s, struct store_rule *r)
 	return rc;
 }
 
+static enum cd_err rule_conv(sqlite3_stmt *s, void *row)
+{
+	return rule_from_row(s, row);
+}
+
 enum cd_err store_rule_get(struct store *st, int64_t id, struct store_rule *out)
 {
 	memset(out, 0, sizeof *out);
@@ -204,36 +209,19 @@ enum cd_err store_rule_get(struct store *st, int64_t id, struct store_rule *out)
 
 enum cd_err store_rules_list(struct store *st, struct store_rule **out, size_t *n)
 {
-	*out = NULL;
+	void *v = NULL;
 	*n = 0;
-	size_t cap = 16, count = 0;
-	struct store_rule *v = xmalloc(cap * sizeof *v);
 	store__lock(st);
 	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s =
 	    prep(st, "SELECT id, name, body, created_at, updated_at FROM alert_rules ORDER BY id");
 	if (s) {
-		int src;
-		rc = CD_OK;
-		while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
-			if (count == cap) {
-				cap *= 2;
-				v = xrealloc(v, cap * sizeof *v);
-			}
-			rc = rule_from_row(s, &v[count++]);
-		}
-		if (!rc && src != SQLITE_DONE)
-			rc = store__err(st, src, "rules list");
+		rc = store__collect(st, s, sizeof **out, rule_conv, &v, n);
 		sqlite3_finalize(s);
 	}
 	store__unlock(st);
-	if (rc) {
-		xfree(v);
-		return rc;
-	}
 	*out = v;
-	*n = count;
-	return CD_OK;
+	return rc;
 }
 
 /* ---- alerts ----------------------------------------------------------------------------- */
@@ -533,30 +521,19 @@ enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor,
 	return store__in_tx(st, change_tx, &op);
 }
 
-/* Collects the rows of a bound query into a new array. Store locked; finalizes s. */
+static enum cd_err alert_conv(sqlite3_stmt *s, void *row)
+{
+	return alert_from_row(s, row);
+}
+
+/* Collects the rows of a bound query into a new array (store__collect). Store locked; finalizes s. */
 static enum cd_err collect_alerts(struct store *st, sqlite3_stmt *s, struct store_alert **out, size_t *n)
 {
-	size_t cap = 16, count = 0;
-	struct store_alert *v = xmalloc(cap * sizeof *v);
-	enum cd_err rc = CD_OK;
-	int src = SQLITE_DONE;
-	while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap *= 2;
-			v = xrealloc(v, cap * sizeof *v);
-		}
-		rc = alert_from_row(s, &v[count++]);
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = store__err(st, src, "alerts list");
+	void *v = NULL;
+	enum cd_err rc = store__collect(st, s, sizeof **out, alert_conv, &v, n);
 	sqlite3_finalize(s);
-	if (rc) {
-		xfree(v);
-		return rc;
-	}
 	*out = v;
-	*n = count;
-	return CD_OK;
+	return rc;
 }
 
 /* The filter's WHERE clause, its parameters bound from ?1 in order. */

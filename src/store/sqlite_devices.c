@@ -90,9 +90,19 @@ static void bind_registry(sqlite3_stmt *s, const struct store_device *d)
 	sqlite3_bind_int(s, 13, d->active ? 1 : 0);
 }
 
-static enum cd_err add_tx(struct store *st, const struct store_actor *actor, struct store_device *v, size_t n,
-			  size_t *bad)
+/* A batch registration: add_tx's arguments. */
+struct add_op {
+	const struct store_actor *actor;
+	struct store_device *v;
+	size_t n;
+	size_t bad; /* the device the batch stopped at (n when none) */
+};
+
+static enum cd_err add_tx(struct store *st, void *ctx)
 {
+	struct add_op *op = ctx;
+	struct store_device *v = op->v;
+	size_t n = op->n;
 	sqlite3_stmt *s =
 	    prep(st, "INSERT INTO devices (" DEV_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
 		     "?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, 0, ?16, ?17)");
@@ -102,7 +112,7 @@ static enum cd_err add_tx(struct store *st, const struct store_actor *actor, str
 	int64_t now = clock_wall_ms();
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct store_device *d = &v[i];
-		*bad = i;
+		op->bad = i;
 		if (!d->created_at)
 			d->created_at = now / 1000;
 		d->updated_at = now;
@@ -125,11 +135,11 @@ static enum cd_err add_tx(struct store *st, const struct store_actor *actor, str
 		dev_target(target, sizeof target, d->id);
 		rc = store__snapshot_sql(st, DEV_SNAP, d->id, 0, &after);
 		if (!rc)
-			rc = store__audit_add(st, actor, "device.add", target, NULL, after);
+			rc = store__audit_add(st, op->actor, "device.add", target, NULL, after);
 		xfree(after);
 	}
 	if (!rc)
-		*bad = n;
+		op->bad = n;
 	sqlite3_finalize(s);
 	return rc;
 }
@@ -137,7 +147,7 @@ static enum cd_err add_tx(struct store *st, const struct store_actor *actor, str
 enum cd_err store_devices_add(struct store *st, const struct store_actor *actor, struct store_device *v,
 			      size_t n, size_t *bad)
 {
-	size_t at = n;
+	struct add_op op = {actor, v, n, n};
 	if (bad)
 		*bad = n;
 	if (n > STORE_DEVICE_BATCH_MAX)
@@ -151,15 +161,9 @@ enum cd_err store_devices_add(struct store *st, const struct store_actor *actor,
 	}
 	if (n == 0)
 		return CD_OK;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, add_tx(st, actor, v, n, &at));
-	else
-		at = n;
-	store__unlock(st);
+	enum cd_err rc = store__in_tx(st, add_tx, &op);
 	if (rc && bad)
-		*bad = at;
+		*bad = op.bad;
 	return rc;
 }
 
@@ -244,17 +248,25 @@ enum cd_err store_device_decommission(struct store *st, const struct store_actor
 	return store__in_tx(st, update_tx, &op);
 }
 
-static enum cd_err secret_tx(struct store *st, const struct store_actor *actor, const char *id,
-			     const char *secret_hash, const char *mqtt_hash, int64_t updated_at)
+/* New credentials: secret_tx's arguments. */
+struct secret_op {
+	const struct store_actor *actor;
+	const char *id, *secret_hash, *mqtt_hash;
+	int64_t updated_at; /* unix ms */
+};
+
+static enum cd_err secret_tx(struct store *st, void *ctx)
 {
+	const struct secret_op *op = ctx;
+	const char *id = op->id;
 	sqlite3_stmt *s = prep(st, "UPDATE devices SET secret_hash = ?2, mqtt_hash = ?3, updated_at = ?4 "
 				   "WHERE id = ?1");
 	if (!s)
 		return CD_ERR_STORE;
 	store__bind_text(s, 1, id);
-	store__bind_text(s, 2, secret_hash);
-	store__bind_text(s, 3, mqtt_hash);
-	sqlite3_bind_int64(s, 4, updated_at);
+	store__bind_text(s, 2, op->secret_hash);
+	store__bind_text(s, 3, op->mqtt_hash);
+	sqlite3_bind_int64(s, 4, op->updated_at);
 	int src = sqlite3_step(s);
 	enum cd_err rc = src == SQLITE_DONE ? CD_OK : store__err(st, src, "device secret");
 	if (!rc && sqlite3_changes(st->db) == 0)
@@ -263,7 +275,8 @@ static enum cd_err secret_tx(struct store *st, const struct store_actor *actor, 
 	if (!rc) {
 		char target[96];
 		dev_target(target, sizeof target, id);
-		rc = store__audit_add(st, actor, "device.secret", target, NULL, "{\"secret\":\"replaced\"}");
+		rc = store__audit_add(st, op->actor, "device.secret", target, NULL,
+				      "{\"secret\":\"replaced\"}");
 	}
 	return rc;
 }
@@ -273,14 +286,10 @@ enum cd_err store_device_set_secret(struct store *st, const struct store_actor *
 {
 	if (!id || !*id || !secret_hash || !*secret_hash || !mqtt_hash || !*mqtt_hash)
 		return CD_ERR_INVALID;
-	int64_t at = clock_wall_ms();
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, secret_tx(st, actor, id, secret_hash, mqtt_hash, at));
-	store__unlock(st);
+	struct secret_op op = {actor, id, secret_hash, mqtt_hash, clock_wall_ms()};
+	enum cd_err rc = store__in_tx(st, secret_tx, &op);
 	if (!rc && updated_at)
-		*updated_at = at;
+		*updated_at = op.updated_at;
 	return rc;
 }
 
@@ -329,8 +338,17 @@ enum cd_err store_devices_list(struct store *st, int64_t since_ms, store_device_
 	return rc;
 }
 
-static enum cd_err seen_tx(struct store *st, const struct store_device_seen *v, size_t n)
+/* The online states to save: seen_tx's arguments. */
+struct seen_op {
+	const struct store_device_seen *v;
+	size_t n;
+};
+
+static enum cd_err seen_tx(struct store *st, void *ctx)
 {
+	const struct seen_op *op = ctx;
+	const struct store_device_seen *v = op->v;
+	size_t n = op->n;
 	sqlite3_stmt *s = prep(st, "UPDATE devices SET online = ?2, last_seen_ms = max(last_seen_ms, ?3) "
 				   "WHERE id = ?1");
 	if (!s)
@@ -355,10 +373,6 @@ enum cd_err store_devices_save_seen(struct store *st, const struct store_device_
 {
 	if (n == 0)
 		return CD_OK;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, seen_tx(st, v, n));
-	store__unlock(st);
-	return rc;
+	struct seen_op op = {v, n};
+	return store__in_tx(st, seen_tx, &op);
 }

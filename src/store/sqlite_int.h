@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -242,6 +243,8 @@ struct store {
 	int64_t cases_inserted;              /* cases inserted through this store since it opened */
 	int cases_ready;                     /* sqlite_cases.c applied its connection settings */
 	struct store__journal *journal;      /* intake journal (sqlite_journal.c) when on, else NULL */
+	_Atomic uint64_t map_gen;            /* bumped after each write to areas, grid, units, responsibilities */
+	_Atomic uint64_t auth_gen;           /* bumped after each revocation, disable or password change */
 };
 
 /* Opens another connection to the database at path (configured and migrated like store_open,
@@ -305,6 +308,15 @@ typedef enum cd_err (*store__tx_fn)(struct store *st, void *ctx);
 /* Takes the store's lock, BEGINs, runs fn(st, ctx), COMMITs when it returned CD_OK (else rolls
  * back) and unlocks. Returns fn's error, or BEGIN's or COMMIT's. */
 enum cd_err store__in_tx(struct store *st, store__tx_fn fn, void *ctx) CD_MUST_CHECK;
+
+/* Fills the zeroed element `row` from the current row of s. */
+typedef enum cd_err (*store__row_fn)(sqlite3_stmt *s, void *row);
+/* Steps s (bound by the caller) to its end and converts every row with conv into a growing
+ * array of size-byte elements, handed back in *out (xfree; NULL when there are no rows) and *n.
+ * The array grows with try_realloc (CD_ERR_NOMEM, nothing handed back). Neither resets nor
+ * finalizes s. Store locked. */
+enum cd_err store__collect(struct store *st, sqlite3_stmt *s, size_t size, store__row_fn conv, void **out,
+			   size_t *n) CD_MUST_CHECK;
 
 /* A text column copied into a char array member of a row struct (store__text_cols). */
 struct store__text_col {

@@ -112,6 +112,7 @@ enum cd_err store_areas_replace(struct store *st, const struct store_actor *acto
 	enum cd_err rc = store__begin(st);
 	if (!rc)
 		rc = store__end(st, areas_replace_tx(st, actor, level, areas, n, cells, ncells));
+	atomic_fetch_add(&st->map_gen, 1);
 	store__unlock(st);
 	return rc;
 }
@@ -208,6 +209,7 @@ enum cd_err store_grid_replace(struct store *st, const struct store_actor *actor
 	enum cd_err rc = store__begin(st);
 	if (!rc)
 		rc = store__end(st, grid_replace_tx(st, actor, cells, n));
+	atomic_fetch_add(&st->map_gen, 1);
 	store__unlock(st);
 	return rc;
 }
@@ -281,6 +283,7 @@ enum cd_err store_unit_put(struct store *st, const struct store_actor *actor,
 	enum cd_err rc = store__begin(st);
 	if (!rc)
 		rc = store__end(st, unit_put_tx(st, actor, u));
+	atomic_fetch_add(&st->map_gen, 1);
 	store__unlock(st);
 	return rc;
 }
@@ -316,47 +319,19 @@ enum cd_err store_unit_get(struct store *st, const char *code, struct store_unit
 	return rc;
 }
 
-/* Runs statement `id` (no parameters) and collects every row with `conv` into a growing
- * array of `size`-byte elements, handed back through out and n (xfree). Store locked by caller. */
-static enum cd_err collect(struct store *st, enum store__stmt id, size_t size,
-			   enum cd_err (*conv)(sqlite3_stmt *, void *), void **out, size_t *n)
+/* Runs statement `id` (no parameters) and collects every row with `conv` (store__collect).
+ * Store locked by caller. */
+static enum cd_err collect(struct store *st, enum store__stmt id, size_t size, store__row_fn conv, void **out,
+			   size_t *n)
 {
 	*out = NULL;
 	*n = 0;
 	sqlite3_stmt *s = store__stmt(st, id);
 	if (!s)
 		return CD_ERR_STORE;
-	char *v = NULL;
-	size_t count = 0, cap = 0;
-	enum cd_err rc = CD_OK;
-	int src;
-	while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			char *nv = try_realloc(v, ncap * size);
-			if (!nv) {
-				rc = CD_ERR_NOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		memset(v + count * size, 0, size);
-		rc = conv(s, v + count * size);
-		if (rc)
-			break;
-		count++;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = store__err(st, src, "list");
+	enum cd_err rc = store__collect(st, s, size, conv, out, n);
 	store__done(s);
-	if (rc) {
-		xfree(v);
-		return rc;
-	}
-	*out = v;
-	*n = count;
-	return CD_OK;
+	return rc;
 }
 
 static enum cd_err unit_conv(sqlite3_stmt *s, void *p)
@@ -415,6 +390,7 @@ enum cd_err store_resp_replace(struct store *st, const struct store_actor *actor
 	enum cd_err rc = store__begin(st);
 	if (!rc)
 		rc = store__end(st, resp_replace_tx(st, actor, rows, n));
+	atomic_fetch_add(&st->map_gen, 1);
 	store__unlock(st);
 	return rc;
 }
@@ -461,4 +437,9 @@ enum cd_err store_resp_lookup(struct store *st, const char *category, const char
 	}
 	store__unlock(st);
 	return rc;
+}
+
+uint64_t store_map_generation(struct store *st)
+{
+	return atomic_load(&st->map_gen);
 }
