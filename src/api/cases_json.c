@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/cases.h"
 #include "app/mapview.h"
@@ -138,9 +139,77 @@ json_t *cases_category_json(struct app *app, const char *code, double confidence
 	return v ? v : json_null();
 }
 
+/* Unit names for the JSON. Every case printed names its unit, and store_unit_get is a read
+ * transaction on a page cache the intake applier's commits keep invalidating. A unit's name
+ * changes only by import: entries are tagged with store_map_generation read before the lookup
+ * (an import through this process drops them all) and kept at most UNIT_NAME_TTL_MS (an
+ * import by another process). */
+#define UNIT_NAME_SLOTS 256
+#define UNIT_NAME_TTL_MS 5000
+
+struct unit_name_slot {
+	const struct store *st;      /* NULL = empty */
+	uint64_t gen;                /* store_map_generation before the lookup */
+	int64_t until_ms;            /* monotonic expiry */
+	bool found;                  /* the unit exists */
+	char code[STORE_CODE_MAX];   /* key */
+	char name[STORE_NAME_MAX];   /* its name when found */
+};
+
+static struct unit_name_slot unit_names[UNIT_NAME_SLOTS];
+static pthread_mutex_t unit_names_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Copies the name of unit `code` into name[0..STORE_NAME_MAX); false when there is no such
+ * unit (or the store failed: the JSON then shows null, as before the cache). */
+static bool unit_name(struct app *app, const char *code, char name[STORE_NAME_MAX])
+{
+	if (strlen(code) >= STORE_CODE_MAX)
+		return false;
+	uint32_t h = 2166136261u;
+	for (const unsigned char *p = (const unsigned char *)code; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	struct unit_name_slot *slot = &unit_names[h % UNIT_NAME_SLOTS];
+	uint64_t gen = store_map_generation(app->st);
+	int64_t now = mono_ms();
+	bool hit = false, found = false;
+	pthread_mutex_lock(&unit_names_lock);
+	if (slot->st == app->st && slot->gen == gen && now < slot->until_ms && strcmp(slot->code, code) == 0) {
+		hit = true;
+		found = slot->found;
+		if (found)
+			memcpy(name, slot->name, STORE_NAME_MAX);
+	}
+	pthread_mutex_unlock(&unit_names_lock);
+	if (hit)
+		return found;
+	struct store_unit u;
+	enum cd_err rc = store_unit_get(app->st, code, &u);
+	if (rc && rc != CD_ERR_NOTFOUND)
+		return false; /* not remembered: a store failure is not an answer */
+	found = rc == CD_OK;
+	if (found)
+		memcpy(name, u.name, STORE_NAME_MAX);
+	pthread_mutex_lock(&unit_names_lock);
+	slot->st = app->st;
+	slot->gen = gen;
+	slot->until_ms = now + UNIT_NAME_TTL_MS;
+	slot->found = found;
+	snprintf(slot->code, sizeof slot->code, "%s", code);
+	memcpy(slot->name, found ? u.name : "", found ? STORE_NAME_MAX : 1);
+	pthread_mutex_unlock(&unit_names_lock);
+	return found;
+}
+
 static void unit_w(struct json_writer *w, struct app *app, const char *code)
 {
-	struct store_unit u;
+	char name[STORE_NAME_MAX];
 	if (!code || !*code) {
 		json_w_lit(w, "null");
 		return;
@@ -148,7 +217,7 @@ static void unit_w(struct json_writer *w, struct app *app, const char *code)
 	json_w_lit(w, "{\"code\":");
 	json_w_str(w, code);
 	json_w_lit(w, ",\"name\":");
-	json_w_str(w, store_unit_get(app->st, code, &u) ? NULL : u.name);
+	json_w_str(w, unit_name(app, code, name) ? name : NULL);
 	json_w_lit(w, "}");
 }
 

@@ -2,6 +2,8 @@
 #include "app/intake.h"
 #include "app/events.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -72,19 +74,99 @@ enum cd_err intake_deadline(struct app *app, int64_t from, struct cal_limit lim,
 	return rc;
 }
 
-void intake_route(struct app *app, const char *category, const char *community, const char *street,
-		  char unit[STORE_CODE_MAX])
+/* Routing memo. Routing a case asks the responsibility list up to five times (the category,
+ * its ancestors, "*"), each a read transaction on a page cache the intake applier's commits
+ * keep invalidating: ~10 % of a worker's time per case. The answer depends only on (category,
+ * community, street), the category tree and the list, so it is remembered per triple, tagged
+ * with store_map_generation read before the lookups (an import through this process drops
+ * every entry) and kept at most ROUTE_MEMO_TTL_MS (an import by another process). */
+#define ROUTE_MEMO_SLOTS 4096
+#define ROUTE_MEMO_TTL_MS 5000
+
+struct route_memo {
+	const struct store *st;               /* NULL = empty */
+	const void *cats;                     /* the category tree the ancestors came from */
+	uint64_t gen;                         /* store_map_generation before the lookups */
+	int64_t until_ms;                     /* monotonic expiry */
+	char category[STORE_CATEGORY_MAX];    /* the key ... */
+	char community[STORE_CODE_MAX];
+	char street[STORE_CODE_MAX];
+	char unit[STORE_CODE_MAX];            /* ... and the answer ("" = none) */
+};
+
+static struct route_memo route_memo[ROUTE_MEMO_SLOTS];
+static pthread_mutex_t route_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static uint32_t route_hash(const char *a, const char *b, const char *c)
+{
+	uint32_t h = 2166136261u;
+	const char *parts[3] = {a, b, c};
+	for (int i = 0; i < 3; i++) {
+		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
+			h = (h ^ *p) * 16777619u;
+		h = (h ^ 0xff) * 16777619u; /* separator: ("ab","") differs from ("a","b") */
+	}
+	return h;
+}
+
+static void route_lookup(struct app *app, const char *category, const char *community, const char *street,
+			 char unit[STORE_CODE_MAX])
 {
 	const char *codes[CATEGORY_MAX_DEPTH + 2];
 	size_t n = 0;
 	unit[0] = '\0';
-	if (category && *category)
+	if (*category)
 		n = category_ancestors(app->cats, category, codes, CATEGORY_MAX_DEPTH);
 	codes[n++] = "*";
 	for (size_t i = 0; i < n; i++)
 		if (store_resp_lookup(app->st, codes[i], community, street, unit) == CD_OK)
 			return;
 	unit[0] = '\0';
+}
+
+void intake_route(struct app *app, const char *category, const char *community, const char *street,
+		  char unit[STORE_CODE_MAX])
+{
+	category = category ? category : "";
+	community = community ? community : "";
+	street = street ? street : "";
+	if (strlen(category) >= STORE_CATEGORY_MAX || strlen(community) >= STORE_CODE_MAX ||
+	    strlen(street) >= STORE_CODE_MAX) {
+		route_lookup(app, category, community, street, unit); /* too long to remember */
+		return;
+	}
+	uint64_t gen = store_map_generation(app->st);
+	int64_t now = mono_ms();
+	struct route_memo *m = &route_memo[route_hash(category, community, street) % ROUTE_MEMO_SLOTS];
+	bool hit = false;
+	pthread_mutex_lock(&route_memo_lock);
+	if (m->st == app->st && m->cats == (const void *)app->cats && m->gen == gen && now < m->until_ms &&
+	    strcmp(m->category, category) == 0 && strcmp(m->community, community) == 0 &&
+	    strcmp(m->street, street) == 0) {
+		memcpy(unit, m->unit, STORE_CODE_MAX);
+		hit = true;
+	}
+	pthread_mutex_unlock(&route_memo_lock);
+	if (hit)
+		return;
+	route_lookup(app, category, community, street, unit);
+	pthread_mutex_lock(&route_memo_lock);
+	m->st = app->st;
+	m->cats = app->cats;
+	m->gen = gen;
+	m->until_ms = now + ROUTE_MEMO_TTL_MS;
+	snprintf(m->category, sizeof m->category, "%s", category);
+	snprintf(m->community, sizeof m->community, "%s", community);
+	snprintf(m->street, sizeof m->street, "%s", street);
+	memcpy(m->unit, unit, STORE_CODE_MAX);
+	pthread_mutex_unlock(&route_memo_lock);
 }
 
 /* Stage: locate. Fills the case's place from the point, or else from the address. */

@@ -220,6 +220,7 @@ enum cd_err store_user_set_password(struct store *st, const struct store_actor *
 	if (!rc)
 		rc = store__end(st, user_update_tx(st, actor, user_id, STORE__USER_SET_PASSWORD,
 						   password_hash, 0, 1, "user.set_password"));
+	atomic_fetch_add(&st->auth_gen, 1); /* after the commit: see store_auth_generation */
 	store__unlock(st);
 	return rc;
 }
@@ -233,6 +234,7 @@ enum cd_err store_user_set_disabled(struct store *st, const struct store_actor *
 		rc = store__end(st, user_update_tx(st, actor, user_id, STORE__USER_SET_DISABLED, NULL,
 						   disabled ? 1 : 0, disabled,
 						   "user.set_disabled"));
+	atomic_fetch_add(&st->auth_gen, 1); /* after the commit: see store_auth_generation */
 	store__unlock(st);
 	return rc;
 }
@@ -349,6 +351,7 @@ enum cd_err store_session_revoke(struct store *st, const struct store_actor *act
 	enum cd_err rc = store__begin(st);
 	if (!rc)
 		rc = store__end(st, session_revoke_tx(st, actor, token_hash, now));
+	atomic_fetch_add(&st->auth_gen, 1); /* after the commit: see store_auth_generation */
 	store__unlock(st);
 	return rc;
 }
@@ -383,4 +386,9 @@ enum cd_err store_session_purge(struct store *st, const struct store_actor *acto
 		rc = store__end(st, session_purge_tx(st, actor, before, removed));
 	store__unlock(st);
 	return rc;
+}
+
+uint64_t store_auth_generation(struct store *st)
+{
+	return atomic_load(&st->auth_gen);
 }

@@ -173,6 +173,12 @@ enum cd_err store_session_lookup(struct store *st, const uint8_t token_hash[STOR
  * session with that hash. */
 enum cd_err store_session_revoke(struct store *st, const struct store_actor *actor,
 				 const uint8_t token_hash[STORE_TOKEN_HASH_LEN], int64_t now) CD_MUST_CHECK;
+/* A number that grows after every revocation, disable or password change made through st
+ * (whether it succeeded or not). A cache of session lookups tags each entry with the value read
+ * *before* its lookup and drops it when the value has moved, so a logout is seen at once by
+ * the next request. Changes made by another process (the CLI) do not move it: such a cache
+ * must also expire its entries after a short time. Lock-free. */
+uint64_t store_auth_generation(struct store *st);
 /* Deletes sessions that expired or were revoked before `before`; *removed may be NULL. */
 enum cd_err store_session_purge(struct store *st, const struct store_actor *actor,
 				int64_t before, int64_t *removed) CD_MUST_CHECK;
@@ -196,6 +202,13 @@ enum cd_err store_resp_list(struct store *st, struct store_resp **out, size_t *n
  * street, then "*". community or street may be NULL/"". CD_ERR_NOTFOUND when none. */
 enum cd_err store_resp_lookup(struct store *st, const char *category, const char *community,
 			      const char *street, char unit_out[STORE_CODE_MAX]) CD_MUST_CHECK;
+
+/* A number that grows after every write through st to areas, the grid, units or the
+ * responsibility list (store_areas_replace, store_grid_replace, store_unit_put,
+ * store_resp_replace). Caches of routing answers and unit names tag entries with the value
+ * read before their lookup and drop them when it has moved. Writes by another process do not
+ * move it: such caches also expire entries after a few seconds. Lock-free. */
+uint64_t store_map_generation(struct store *st);
 
 /* ---- meta (small key/value settings, e.g. "district_loaded") ------------------------ */
 

@@ -695,6 +695,55 @@ static void test_responsibilities(void)
 	tmpdb_remove(&t);
 }
 
+/* ---- change counters for the app's caches ---------------------------------------------- */
+
+/* The session cache and the routing/unit-name memos drop their entries when these move: every
+ * revocation, disable and password change moves the auth counter, every map write the map
+ * counter, and reads move neither. */
+static void test_generations(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(&t);
+	uint64_t m0 = store_map_generation(st), a0 = store_auth_generation(st);
+	put_unit(st, "D-CGZF", "城管");
+	uint64_t m1 = store_map_generation(st);
+	CHECK(m1 > m0);
+	struct store_resp rows[1] = {make_resp("市容环卫", "*", "D-CGZF")};
+	CHECK_INT_EQ(store_resp_replace(st, &admin, rows, 1), CD_OK);
+	uint64_t m2 = store_map_generation(st);
+	CHECK(m2 > m1);
+	char unit[STORE_CODE_MAX];
+	CHECK_INT_EQ(store_resp_lookup(st, "市容环卫", NULL, NULL, unit), CD_OK);
+	struct store_unit u;
+	CHECK_INT_EQ(store_unit_get(st, "D-CGZF", &u), CD_OK);
+	CHECK(store_map_generation(st) == m2);
+	CHECK(store_auth_generation(st) == a0);
+
+	struct store_user usr = make_user("erin", "grid_worker");
+	int64_t erin = 0;
+	CHECK_INT_EQ(store_user_add(st, &admin, &usr, &erin), CD_OK);
+	uint8_t h[STORE_TOKEN_HASH_LEN];
+	memset(h, 7, sizeof h);
+	const int64_t now = 1800000000;
+	CHECK_INT_EQ(store_session_add(st, &admin, h, erin, now, now + 3600), CD_OK);
+	struct store_user got;
+	CHECK_INT_EQ(store_session_lookup(st, h, now, &got, NULL), CD_OK);
+	uint64_t a1 = store_auth_generation(st);
+	CHECK(a1 == a0); /* adding users and sessions and reading them revoke nothing */
+	CHECK_INT_EQ(store_session_revoke(st, &admin, h, now + 1), CD_OK);
+	uint64_t a2 = store_auth_generation(st);
+	CHECK(a2 > a1);
+	CHECK_INT_EQ(store_user_set_disabled(st, &admin, erin, 1), CD_OK);
+	uint64_t a3 = store_auth_generation(st);
+	CHECK(a3 > a2);
+	CHECK_INT_EQ(store_user_set_password(st, &admin, erin, "$argon2id$v=19$m=65536,t=2,p=1$x$y"), CD_OK);
+	CHECK(store_auth_generation(st) > a3);
+	CHECK(store_map_generation(st) == m2);
+	store_close(st);
+	tmpdb_remove(&t);
+}
+
 /* ---- meta, size, checkpoint ---------------------------------------------------------- */
 
 static void test_meta_and_maintenance(void)
@@ -806,6 +855,7 @@ static const struct test_case tests[] = {
 	{"sessions: add, lookup, expiry, revoke, disable, purge", test_sessions},
 	{"areas and grid: replace, list, get, atomic failures", test_areas_and_grid},
 	{"responsibilities: replace, lookup specificity, rollback", test_responsibilities},
+	{"change counters: map writes and revocations move them, reads do not", test_generations},
 	{"meta, checkpoint, size", test_meta_and_maintenance},
 	{"allocation failures: NOMEM, nothing leaked, nothing half-written", test_allocation_failures},
 };
