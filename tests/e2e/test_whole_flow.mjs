@@ -94,6 +94,7 @@ export async function test_report_to_rating_through_both_uis(server, browser) {
   fs.writeFileSync(photo, PNG);
   await app.locator('#photo').setInputFiles(photo);
   await app.locator('#thumbs img').waitFor();
+  fs.rmSync(path.dirname(photo), { recursive: true, force: true });
   await app.getByLabel('称呼（选填）').fill('李女士');
   await app.locator('#pane-report').getByLabel('手机号').fill(PHONE);
   await shot(app, 'whole-1-resident-form');
@@ -127,7 +128,7 @@ export async function test_report_to_rating_through_both_uis(server, browser) {
   check(labels.includes('立案') && !labels.includes('结案') && !labels.includes('处置'), 'reported: ' + labels);
   await act(disp, '立案');
   await waitStatus(disp, 'registered');
-  await act(disp, '派遣', async (p) => { await p.getByLabel('责任单位').selectOption('S-003'); });
+  await act(disp, '派遣', async (p) => { await p.getByLabel('责任单位').selectOption({ label: '东门街道办事处' }); }); // S-003
   await waitStatus(disp, 'dispatched');
   labels = await buttons(disp);
   check(!labels.includes('签收') && !labels.includes('处置'), 'the dispatcher may not handle: ' + labels);
