@@ -291,8 +291,37 @@ out:
 
 /* ---- changing and decommissioning ---------------------------------------------------- */
 
+/* The device of the {id} parameter within who's scope; false with 404 otherwise. */
 static bool device_in_scope(struct http_request *req, struct http_response *res, struct app *app,
-			    const struct api_caller *who, struct iot_device *d);
+			    const struct api_caller *who, struct iot_device *d)
+{
+	const char *id = http_param(req, "id");
+	const char *scope = scope_street(who);
+	if (!id || !devices_get(app->devices, id, d) || (scope && strcmp(d->street_code, scope) != 0)) {
+		http_error(res, 404, "not_found", "no such device", NULL);
+		return false;
+	}
+	return true;
+}
+
+/* The caller of a route on one device, when it holds one of `roles`, the registry runs and the
+ * {id} device is in the caller's scope (copied into d); NULL with the answer in res otherwise. */
+static struct api_caller *device_caller(struct http_request *req, struct http_response *res, struct app *app,
+					unsigned roles, struct iot_device *d)
+{
+	struct api_caller *who = api_require(req, res, app, roles);
+	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, d))
+		return NULL;
+	return who;
+}
+
+/* 200 with the device as JSON. */
+static void reply_device(struct http_response *res, struct app *app, const struct iot_device *d)
+{
+	json_t *reply = device_json(app, d);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+}
 
 /* Applies a PUT body to d (the device as registered): fields present change, absent ones stay;
  * "lat": null with "lng": null removes the point, "address_hex": null or "" the address. */
@@ -375,11 +404,10 @@ static void change_failed(struct http_request *req, struct http_response *res, e
 void api_devices_update(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
-	struct api_caller *who = api_require(req, res, app, API_ROLE(ROLE_ADMIN));
 	struct iot_device d;
+	struct api_caller *who = device_caller(req, res, app, API_ROLE(ROLE_ADMIN), &d);
 	json_t *body = NULL;
-	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d) ||
-	    !http_read_json(req, res, &body))
+	if (!who || !http_read_json(req, res, &body))
 		return;
 	struct json_problem p;
 	memset(&p, 0, sizeof p);
@@ -391,17 +419,15 @@ void api_devices_update(struct http_request *req, struct http_response *res, voi
 		change_failed(req, res, rc, &p);
 		return;
 	}
-	json_t *reply = device_json(app, &d);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	reply_device(res, app, &d);
 }
 
 void api_devices_delete(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
-	struct api_caller *who = api_require(req, res, app, API_ROLE(ROLE_ADMIN));
 	struct iot_device d;
-	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d))
+	struct api_caller *who = device_caller(req, res, app, API_ROLE(ROLE_ADMIN), &d);
+	if (!who)
 		return;
 	struct json_problem p;
 	memset(&p, 0, sizeof p);
@@ -410,9 +436,7 @@ void api_devices_delete(struct http_request *req, struct http_response *res, voi
 		change_failed(req, res, rc, &p);
 		return;
 	}
-	json_t *reply = device_json(app, &d);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	reply_device(res, app, &d);
 }
 
 /* ---- reading ------------------------------------------------------------------------- */
@@ -491,25 +515,11 @@ void api_devices_list(struct http_request *req, struct http_response *res, void 
 	xfree(c.v);
 }
 
-/* The device of the {id} parameter within who's scope; false with 404 otherwise. */
-static bool device_in_scope(struct http_request *req, struct http_response *res, struct app *app,
-			    const struct api_caller *who, struct iot_device *d)
-{
-	const char *id = http_param(req, "id");
-	const char *scope = scope_street(who);
-	if (!id || !devices_get(app->devices, id, d) || (scope && strcmp(d->street_code, scope) != 0)) {
-		http_error(res, 404, "not_found", "no such device", NULL);
-		return false;
-	}
-	return true;
-}
-
 void api_devices_get(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
-	struct api_caller *who = api_require(req, res, app, STAFF);
 	struct iot_device d;
-	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d))
+	if (!device_caller(req, res, app, STAFF, &d))
 		return;
 	json_t *reply = device_json(app, &d);
 	json_t *metrics = json_array();
@@ -552,10 +562,9 @@ static bool query_ms(struct http_request *req, struct http_response *res, const 
 void api_devices_series(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
-	struct api_caller *who = api_require(req, res, app, STAFF);
 	struct iot_device d;
 	const char *metric = NULL, *step_s = NULL, *limit_s = NULL;
-	if (!who || !registry(app, res) || !device_in_scope(req, res, app, who, &d) ||
+	if (!device_caller(req, res, app, STAFF, &d) ||
 	    !api_query_text(req, res, "metric", IOT_METRIC_MAX - 1, &metric) ||
 	    !api_query_text(req, res, "step", 8, &step_s) || !api_query_text(req, res, "limit", 6, &limit_s))
 		return;

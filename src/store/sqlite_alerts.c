@@ -503,22 +503,26 @@ enum cd_err store_alert_set_case(struct store *st, const struct store_actor *act
 	return store__in_tx(st, change_tx, &op);
 }
 
+/* An acknowledgement or a clearing (op->action) with its optional comment. */
+static enum cd_err commented_change(struct store *st, struct change_op *op)
+{
+	if (op->comment && strlen(op->comment) >= STORE_ALERT_TEXT_MAX)
+		return CD_ERR_INVALID;
+	return store__in_tx(st, change_tx, op);
+}
+
 enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, int64_t id,
 			    const char *comment, int64_t at_ms, struct store_alert *out)
 {
 	struct change_op op = {actor, id, "alert.acknowledge", comment, at_ms, NULL, out};
-	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
-		return CD_ERR_INVALID;
-	return store__in_tx(st, change_tx, &op);
+	return commented_change(st, &op);
 }
 
 enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor, int64_t id,
 			      const char *comment, int64_t at_ms, struct store_alert *out)
 {
 	struct change_op op = {actor, id, "alert.clear", comment, at_ms, NULL, out};
-	if (comment && strlen(comment) >= STORE_ALERT_TEXT_MAX)
-		return CD_ERR_INVALID;
-	return store__in_tx(st, change_tx, &op);
+	return commented_change(st, &op);
 }
 
 static enum cd_err alert_conv(sqlite3_stmt *s, void *row)
@@ -683,8 +687,6 @@ static enum cd_err events_tx(struct store *st, void *ctx)
 			rc = CD_ERR_INVALID;
 			break;
 		}
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
 		store__bind_text(s, 1, e->device);
 		sqlite3_bind_int64(s, 2, e->ts_ms);
 		store__bind_text(s, 3, e->type);
@@ -693,9 +695,7 @@ static enum cd_err events_tx(struct store *st, void *ctx)
 		store__bind_text(s, 6, e->source);
 		if (e->alert_id)
 			sqlite3_bind_int64(s, 7, e->alert_id);
-		int src = sqlite3_step(s);
-		if (src != SQLITE_DONE)
-			rc = store__err(st, src, "device event insert");
+		rc = store__exec(st, s, "device event insert"); /* resets s, bindings cleared */
 	}
 	sqlite3_finalize(s);
 	return rc;

@@ -118,19 +118,15 @@ static enum cd_err add_tx(struct store *st, void *ctx)
 		d->updated_at = now;
 		d->online = 0;
 		d->last_seen_ms = 0;
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
 		store__bind_text(s, 1, d->id);
 		bind_registry(s, d);
 		store__bind_text(s, 14, d->secret_hash);
 		store__bind_text(s, 15, d->mqtt_hash);
 		sqlite3_bind_int64(s, 16, d->created_at);
 		sqlite3_bind_int64(s, 17, d->updated_at);
-		int src = sqlite3_step(s);
-		if (src != SQLITE_DONE) {
-			rc = store__err(st, src, "device insert");
+		rc = store__exec(st, s, "device insert"); /* resets s for the next device */
+		if (rc)
 			break;
-		}
 		char *after = NULL, target[96];
 		dev_target(target, sizeof target, d->id);
 		rc = store__snapshot_sql(st, DEV_SNAP, d->id, 0, &after);
@@ -357,13 +353,10 @@ static enum cd_err seen_tx(struct store *st, void *ctx)
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (!STORE__TERMINATED(v[i].id))
 			continue;
-		sqlite3_reset(s);
 		store__bind_text(s, 1, v[i].id);
 		sqlite3_bind_int(s, 2, v[i].online ? 1 : 0);
 		sqlite3_bind_int64(s, 3, v[i].last_seen_ms);
-		int src = sqlite3_step(s);
-		if (src != SQLITE_DONE)
-			rc = store__err(st, src, "device seen");
+		rc = store__exec(st, s, "device seen");
 	}
 	sqlite3_finalize(s);
 	return rc;
