@@ -94,12 +94,12 @@ export async function test_report_to_rating_through_both_uis(server, browser) {
   fs.writeFileSync(photo, PNG);
   await app.locator('#photo').setInputFiles(photo);
   await app.locator('#thumbs img').waitFor();
-  fs.rmSync(path.dirname(photo), { recursive: true, force: true });
   await app.getByLabel('称呼（选填）').fill('李女士');
   await app.locator('#pane-report').getByLabel('手机号').fill(PHONE);
   await shot(app, 'whole-1-resident-form');
   await app.getByRole('button', { name: '提交' }).click();
   await app.locator('#report-done').waitFor({ state: 'visible' });
+  fs.rmSync(path.dirname(photo), { recursive: true, force: true }); // read at upload, not before
   const ref = (await app.locator('#done-ref').textContent()).trim();
   check(/^LH\d{14}$/.test(ref), 'tracking number: ' + ref);
   await shot(app, 'whole-2-resident-number');
