@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 void api_time_iso(int64_t t, char out[32])
@@ -42,13 +43,6 @@ struct session_slot {
 static struct session_slot session_cache[SESSION_CACHE_SLOTS];
 static pthread_mutex_t session_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static struct session_slot *session_slot_of(const uint8_t hash[AUTH_TOKEN_HASH_LEN])
 {
 	return &session_cache[((unsigned)hash[0] | (unsigned)hash[1] << 8) % SESSION_CACHE_SLOTS];
@@ -60,7 +54,7 @@ static struct session_slot *session_slot_of(const uint8_t hash[AUTH_TOKEN_HASH_L
 static enum cd_err session_lookup(struct store *st, const uint8_t hash[AUTH_TOKEN_HASH_LEN], struct store_user *out)
 {
 	uint64_t gen = store_auth_generation(st);
-	int64_t now = (int64_t)time(NULL), now_ms = mono_ms();
+	int64_t now = (int64_t)time(NULL), now_ms = clock_mono_ms();
 	struct session_slot *slot = session_slot_of(hash);
 	bool hit = false;
 	pthread_mutex_lock(&session_cache_lock);

@@ -11,6 +11,7 @@
 #include "app/iot.h"
 #include "iot/gb26875.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define DEFAULT_DUTY_MINUTES 10 /* the reference's example; transmitters show it to the operator */
@@ -94,9 +95,7 @@ void api_device_commands(struct http_request *req, struct http_response *res, vo
 	struct iot_event ev;
 	memset(&ev, 0, sizeof ev);
 	snprintf(ev.device, sizeof ev.device, "%s", dev.id);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ev.ts_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	ev.ts_ms = clock_wall_ms();
 	snprintf(ev.type, sizeof ev.type, "%s", duty ? "duty_check_sent" : "clock_sync_sent");
 	snprintf(ev.detail, sizeof ev.detail, "%s", after);
 	iot_event_in(app, IOT_SRC_GB26875, &ev);

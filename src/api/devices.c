@@ -138,6 +138,26 @@ static enum cd_err get_tags(const json_t *body, char *dst, size_t cap, struct js
 	return CD_OK;
 }
 
+/* Checks crs (wgs84 or gcj02; NULL is wgs84) and, when has, sets d's point from lat/lng given
+ * in it (converted to WGS-84); CD_ERR_INVALID with p for another crs. */
+static enum cd_err set_point(struct iot_device *d, bool has, double lat, double lng, const char *crs,
+			     struct json_problem *p)
+{
+	if (crs && strcmp(crs, "wgs84") != 0 && strcmp(crs, "gcj02") != 0) {
+		json_problem_set(p, 422, "invalid_field", "crs", "crs must be wgs84 or gcj02");
+		return CD_ERR_INVALID;
+	}
+	if (has) {
+		struct geo_point pt = {lng, lat};
+		if (crs && strcmp(crs, "gcj02") == 0)
+			pt = gcj02_to_wgs84(pt);
+		d->has_point = true;
+		d->lat = pt.lat;
+		d->lng = pt.lng;
+	}
+	return CD_OK;
+}
+
 /* Reads a device registration body into d. */
 static enum cd_err device_from_body(const json_t *body, struct iot_device *d, struct json_problem *p)
 {
@@ -174,19 +194,7 @@ static enum cd_err device_from_body(const json_t *body, struct iot_device *d, st
 				 "lat and lng go together");
 		return CD_ERR_INVALID;
 	}
-	if (crs && strcmp(crs, "wgs84") != 0 && strcmp(crs, "gcj02") != 0) {
-		json_problem_set(p, 422, "invalid_field", "crs", "crs must be wgs84 or gcj02");
-		return CD_ERR_INVALID;
-	}
-	if (!isnan(lat)) {
-		struct geo_point pt = {lng, lat};
-		if (crs && strcmp(crs, "gcj02") == 0)
-			pt = gcj02_to_wgs84(pt);
-		d->has_point = true;
-		d->lat = pt.lat;
-		d->lng = pt.lng;
-	}
-	return CD_OK;
+	return set_point(d, !isnan(lat), lat, lng, crs, p);
 }
 
 void api_devices_create(struct http_request *req, struct http_response *res, void *ctx)
@@ -378,17 +386,7 @@ static enum cd_err apply_body(const json_t *body, struct iot_device *d, struct j
 		rc = json_get_double(body, "lng", JSON_REQUIRED, -180, 180, &lng, p);
 	if (rc)
 		return rc;
-	if (crs && strcmp(crs, "wgs84") != 0 && strcmp(crs, "gcj02") != 0) {
-		json_problem_set(p, 422, "invalid_field", "crs", "crs must be wgs84 or gcj02");
-		return CD_ERR_INVALID;
-	}
-	struct geo_point pt = {lng, lat};
-	if (crs && strcmp(crs, "gcj02") == 0)
-		pt = gcj02_to_wgs84(pt);
-	d->has_point = true;
-	d->lat = pt.lat;
-	d->lng = pt.lng;
-	return CD_OK;
+	return set_point(d, true, lat, lng, crs, p);
 }
 
 /* The answer to a failed change: the problem when there is one, else the store's error. */

@@ -13,6 +13,7 @@
 #include "core/gcj02.h"
 #include "core/rules.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 static bool word_ok(const char *s)
 {
@@ -96,9 +97,7 @@ static enum cd_err read_item(struct app *app, const json_t *o, struct alerts_ing
 	snprintf(out->title, sizeof out->title, "%s", title ? title : "");
 	snprintf(out->address, sizeof out->address, "%s", address ? address : "");
 	snprintf(out->category, sizeof out->category, "%s", category ? category : "");
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	out->ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	out->ts_ms = clock_wall_ms();
 	if (ts && json_is_integer(ts)) {
 		out->ts_ms = (int64_t)json_integer_value(ts);
 	} else if (ts) {

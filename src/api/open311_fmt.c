@@ -8,6 +8,7 @@
 
 #include "core/text.h"
 #include "util/buf.h"
+#include "util/hex.h"
 
 #define O311_MAX_PARAMS 256
 
@@ -162,17 +163,6 @@ void o311_error(struct http_response *res, enum o311_fmt fmt, int status, const 
 {
 	json_t *e = json_pack("[{s:i, s:s}]", "code", status, "description", description);
 	o311_send(res, fmt, status, "errors", "error", e);
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Percent-decodes s[0..n) ('+' is a space) into per-request memory; NULL when malformed. */

@@ -64,16 +64,9 @@ static int apikey_add(struct store *st, const void *opts)
 static enum cd_err print_key(void *ctx, const struct store_api_key *k)
 {
 	(void)ctx;
-	char made[32], revoked[32] = "-";
-	time_t t = (time_t)k->created_at + 8 * 3600; /* Asia/Shanghai has no daylight saving */
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(made, sizeof made, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-	if (k->revoked_at) {
-		t = (time_t)k->revoked_at + 8 * 3600;
-		gmtime_r(&t, &tm);
-		strftime(revoked, sizeof revoked, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-	}
+	char made[32], revoked[32];
+	cli_format_time(k->created_at, made);
+	cli_format_time(k->revoked_at, revoked);
 	printf("%-24s %-10d %-26s %s\n", k->name, k->per_minute, made, revoked);
 	return CD_OK;
 }

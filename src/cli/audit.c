@@ -46,11 +46,9 @@ int cli_audit(int argc, char **argv)
 {
 	struct config cfg;
 	config_init(&cfg);
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		printf("%s\n", usage);
-		config_print_help();
-		return argc < 2 ? 2 : 0;
-	}
+	int help = cli_usage_status(argc, argv, usage);
+	if (help >= 0)
+		return help;
 	long limit = 50;
 	for (int i = 2; i < argc; i++) {
 		int taken = config_take_flag(&cfg, argc, argv, &i);

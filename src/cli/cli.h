@@ -47,10 +47,15 @@ int cli_run_verbs(int argc, char **argv, const char *command, const char *usage,
 
 /* True when argv holds -h or --help. */
 int cli_wants_help(int argc, char **argv);
+/* For a command with verbs: prints usage and the common flags when argv names no verb (returns
+ * 2) or asks for help (returns 0); returns -1 when the command should go on. */
+int cli_usage_status(int argc, char **argv, const char *usage);
 /* Opens the store in the configured data directory (creating both if needed). Prints the
  * reason on failure. */
 enum cd_err cli_open_store(const struct config *cfg, struct store **out) CD_MUST_CHECK;
 /* The actor recorded in the audit trail for local commands: "cli:<login name>". */
 struct store_actor cli_actor(void);
+/* Unix seconds as ISO 8601 at UTC+8 ("2026-11-27T15:04:05+08:00") into out; "-" for 0 (never). */
+void cli_format_time(int64_t t, char out[32]);
 
 #endif

@@ -2,6 +2,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -32,6 +33,27 @@ enum cd_err cli_open_store(const struct config *cfg, struct store **out)
 	return rc;
 }
 
+int cli_usage_status(int argc, char **argv, const char *usage)
+{
+	if (argc >= 2 && !cli_wants_help(argc, argv))
+		return -1;
+	printf("%s\n", usage);
+	config_print_help();
+	return argc < 2 ? 2 : 0;
+}
+
+void cli_format_time(int64_t t, char out[32])
+{
+	if (!t) {
+		snprintf(out, 32, "-");
+		return;
+	}
+	time_t tt = (time_t)t + 8 * 3600; /* Asia/Shanghai has no daylight saving */
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+}
+
 struct store_actor cli_actor(void)
 {
 	static char name[64];
@@ -48,11 +70,9 @@ int cli_run_verbs(int argc, char **argv, const char *command, const char *usage,
 {
 	struct config cfg;
 	config_init(&cfg);
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		printf("%s\n", usage);
-		config_print_help();
-		return argc < 2 ? 2 : 0;
-	}
+	int help = cli_usage_status(argc, argv, usage);
+	if (help >= 0)
+		return help;
 	int urc = cli_parse_flags(argc - 1, argv + 1, &cfg, flags, nflags, opts, command, usage);
 	if (urc)
 		return urc;

@@ -20,11 +20,9 @@ int cli_import(int argc, char **argv)
 {
 	struct config cfg;
 	config_init(&cfg);
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		printf("%s\n", usage);
-		config_print_help();
-		return argc < 2 ? 2 : 0;
-	}
+	int help = cli_usage_status(argc, argv, usage);
+	if (help >= 0)
+		return help;
 	const char *what = argv[1], *level = NULL, *file = NULL;
 	enum geojson_crs crs = GEOJSON_WGS84;
 	int approximate = 0;

@@ -184,11 +184,9 @@ int cli_user(int argc, char **argv)
 	struct user_opts o;
 	memset(&o, 0, sizeof o);
 	config_init(&cfg);
-	if (argc < 2 || cli_wants_help(argc, argv)) {
-		printf("%s\n", usage);
-		config_print_help();
-		return argc < 2 ? 2 : 0;
-	}
+	int help = cli_usage_status(argc, argv, usage);
+	if (help >= 0)
+		return help;
 	int urc = parse_opts(argc - 1, argv + 1, &cfg, &o);
 	if (urc)
 		return urc;

@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "core/auth.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 static const char usage[] =
     "usage: citydesk webhook add --name NAME --url URL [--events TYPE,TYPE,...] [--street CODE] [--unit "
@@ -171,18 +172,6 @@ static int webhook_remove(struct store *st, const void *opts)
 	return 0;
 }
 
-static void format_time(int64_t t, char out[32])
-{
-	if (!t) {
-		snprintf(out, 32, "-");
-		return;
-	}
-	time_t tt = (time_t)t + 8 * 3600; /* Asia/Shanghai has no daylight saving */
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
-}
-
 static int webhook_deadletters(struct store *st, const void *opts)
 {
 	const struct webhook_opts *o = opts;
@@ -212,7 +201,7 @@ static int webhook_deadletters(struct store *st, const void *opts)
 	       "status", "last attempt", "last error");
 	for (size_t i = 0; i < n; i++) {
 		char at[32];
-		format_time(v[i].last_at, at);
+		cli_format_time(v[i].last_at, at);
 		printf("%-8lld %-20s %-26s %-18s %-8d %-6d %-25s %s\n", (long long)v[i].id, v[i].webhook_name,
 		       v[i].type, v[i].ref[0] ? v[i].ref : "-", v[i].attempts, v[i].last_status, at,
 		       v[i].last_error);
@@ -230,11 +219,8 @@ static int webhook_retry(struct store *st, const void *opts)
 				"is required\n");
 		return 2;
 	}
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
 	struct store_actor actor = cli_actor();
-	enum cd_err rc =
-	    store_webhook_retry(st, &actor, (int64_t)id, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	enum cd_err rc = store_webhook_retry(st, &actor, (int64_t)id, clock_wall_ms());
 	if (rc == CD_ERR_NOTFOUND) {
 		fprintf(stderr, "citydesk webhook retry: no dead delivery %lld\n", id);
 		return 1;

@@ -2,6 +2,7 @@
  * checked, the frame encoder and its ACK/NAK/control builders, and decoders for the data
  * units the centre acts on. Pure: no sockets, no clocks, no globals. */
 #include "iot/gb26875.h"
+#include "util/hex.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -323,17 +324,6 @@ void gb_addr_hex(const uint8_t a[GB_ADDR_LEN], char out[GB_ADDR_HEX])
 		out[2 * i + 1] = hex[a[i] & 15];
 	}
 	out[2 * GB_ADDR_LEN] = '\0';
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 bool gb_addr_parse(const char *hex, uint8_t out[GB_ADDR_LEN])

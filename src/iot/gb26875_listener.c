@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define OUT_CAP (64 * 1024)	  /* a connection's unsent replies; past it the connection closes */
@@ -94,13 +95,6 @@ struct gb_listener {
 
 /* Tags for epoll_event.data.ptr that are not connections. */
 static char tag_listen, tag_wake;
-
-static int64_t now_ms(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* True when a line may be written now; *suppressed gets the events skipped since the last. */
 static bool ratelog_ok(struct ratelog *r, int64_t mono, uint64_t *suppressed)
@@ -260,7 +254,7 @@ static bool conn_queue(struct conn *c, const struct gb_frame *f)
 
 static void centre_time(uint8_t t[GB_TIME_LEN])
 {
-	gb_time_from_ms(now_ms(CLOCK_REALTIME), t);
+	gb_time_from_ms(clock_wall_ms(), t);
 }
 
 /* ---- Input ---- */
@@ -279,7 +273,7 @@ static void deliver(struct gb_listener *l, enum gb_msg_kind kind, uint64_t key, 
 
 static void send_nak(struct gb_listener *l, struct conn *c, const struct gb_frame *bad)
 {
-	int64_t sec = now_ms(CLOCK_MONOTONIC) / 1000;
+	int64_t sec = clock_mono_ms() / 1000;
 	if (sec != c->nak_window) {
 		c->nak_window = sec;
 		c->naks_in_window = 0;
@@ -354,7 +348,7 @@ static void note_conflict(struct gb_listener *l, struct conn *c, const struct co
 /* A good frame from the transmitter f->src. */
 static void on_frame(struct gb_listener *l, struct conn *c, const struct gb_frame *f)
 {
-	int64_t recv_ms = now_ms(CLOCK_REALTIME), mono = now_ms(CLOCK_MONOTONIC);
+	int64_t recv_ms = clock_wall_ms(), mono = clock_mono_ms();
 	uint64_t key = addr_key(f->src);
 	char hex[GB_ADDR_HEX];
 	gb_addr_hex(f->src, hex);
@@ -471,7 +465,7 @@ static void conn_read(struct gb_listener *l, struct conn *c)
 			break;
 		}
 		budget -= (size_t)r;
-		c->last_rx_mono = now_ms(CLOCK_MONOTONIC);
+		c->last_rx_mono = clock_mono_ms();
 		size_t off = 0;
 		while (off < (size_t)r && !c->dead) {
 			uint64_t garbage0 = c->rd.garbage;
@@ -595,7 +589,7 @@ static void refuse(struct gb_listener *l, int fd, const struct sockaddr_storage 
 {
 	close(fd);
 	uint64_t sup;
-	if (ratelog_ok(&l->log_refused, now_ms(CLOCK_MONOTONIC), &sup)) {
+	if (ratelog_ok(&l->log_refused, clock_mono_ms(), &sup)) {
 		char peer[64];
 		peer_name(sa, peer);
 		log_msg(LOG_WARN, "gb26875 connection refused", "\"why\":\"%s\",\"peer\":\"%s\",\"open\":%zu,"
@@ -659,12 +653,12 @@ static void accept_all(struct gb_listener *l)
 			    err == EOPNOTSUPP || err == ENETUNREACH)
 				continue;
 			/* EMFILE, ENFILE, ENOBUFS, ENOMEM or anything else: retrying at once would spin. */
-			accept_pause(l, err, now_ms(CLOCK_MONOTONIC));
+			accept_pause(l, err, clock_mono_ms());
 			return;
 		}
 		uint8_t host[16];
 		peer_host(&sa, host);
-		int64_t mono = now_ms(CLOCK_MONOTONIC);
+		int64_t mono = clock_mono_ms();
 		if (host_conns(l, host) >= l->cfg.max_per_host) {
 			l->stats.refused_host++;
 			refuse(l, fd, &sa, "max_per_host");
@@ -720,7 +714,7 @@ static void sweep(struct gb_listener *l, int64_t mono)
 		if (s->key && s->online && mono - s->last_seen_mono >= l->cfg.idle_timeout_ms) {
 			s->online = false;
 			l->stats.offline++;
-			deliver(l, GB_MSG_OFFLINE, s->key, NULL, now_ms(CLOCK_REALTIME), false);
+			deliver(l, GB_MSG_OFFLINE, s->key, NULL, clock_wall_ms(), false);
 		}
 	}
 }
@@ -770,7 +764,7 @@ static void *listener_main(void *arg)
 					c->dead = true;
 			}
 		}
-		int64_t mono = now_ms(CLOCK_MONOTONIC);
+		int64_t mono = clock_mono_ms();
 		if (mono - l->last_sweep_mono >= tick) {
 			l->last_sweep_mono = mono;
 			sweep(l, mono);
@@ -998,7 +992,7 @@ static enum cd_err send_control(struct gb_listener *l, const char *addr, bool du
 	struct conn *c = s->conn;
 	struct gb_frame f;
 	uint8_t t[GB_TIME_LEN];
-	int64_t now = now_ms(CLOCK_REALTIME);
+	int64_t now = clock_wall_ms();
 	gb_time_from_ms(now, t);
 	uint16_t sn = ++l->serial;
 	if (duty)

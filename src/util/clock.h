@@ -12,6 +12,8 @@
 
 /* The wall clock (CLOCK_REALTIME) in Unix milliseconds. Not monotonic: stamps, not timeouts. */
 int64_t clock_wall_ms(void);
+/* CLOCK_MONOTONIC in milliseconds (from an arbitrary start): intervals, timeouts, rate limits. */
+int64_t clock_mono_ms(void);
 
 /* Unix ms as ISO 8601 with milliseconds at UTC+8 ("2026-11-27T15:04:05.123+08:00") into out;
  * China has kept UTC+8 all year since 1991, so a fixed offset is exact for Asia/Shanghai.

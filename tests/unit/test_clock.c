@@ -56,10 +56,16 @@ static void test_deadline_in_is_ahead(void)
 	CHECK(t.tv_nsec >= 0 && t.tv_nsec < 1000000000L);
 }
 
+static void test_mono_ms_never_goes_back(void)
+{
+	int64_t a = clock_mono_ms(), b = clock_mono_ms();
+	CHECK(a > 0);
+	CHECK(b >= a);
+}
+
 static const struct test_case tests[] = {
-    {"add_ms_carries", test_add_ms_carries},
-    {"deadline_in_is_ahead", test_deadline_in_is_ahead},
-    {"iso_ms_table", test_iso_ms_table},
+    {"mono_ms_never_goes_back", test_mono_ms_never_goes_back}, {"add_ms_carries", test_add_ms_carries},
+    {"deadline_in_is_ahead", test_deadline_in_is_ahead},       {"iso_ms_table", test_iso_ms_table},
     {"wall_ms_is_realtime", test_wall_ms_is_realtime},
 };
 TEST_MAIN(tests)
