@@ -19,21 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gbtest.h"
 #include "iot/gb26875.h"
 #include "test.h"
 #include "util/alloc.h"
-
-static const uint8_t V_POWER[] = {0x40, 0x40, 0x01, 0x00, 0x01, 0x01, 0x02, 0x3A, 0x09, 0x1A,
-				  0x09, 0x0C, 0x79, 0x03, 0x00, 0x00, 0x00, 0x00, 0x38, 0x5B,
-				  0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x02, 0x15, 0x01, 0x08,
-				  0x02, 0x3A, 0x09, 0x1A, 0x09, 0x0C, 0x24, 0x23, 0x23};
-/* The reference's ACK to serial 1, but for its 6 time bytes and the checksum. */
-static const uint8_t V_ACK[] = {0x40, 0x40, 0x01, 0x00, 0x01, 0x01, 0x23, 0x3A, 0x09, 0x1A,
-				0x09, 0x0C, 0x38, 0x5B, 0x01, 0x00, 0x00, 0x00, 0x79, 0x03,
-				0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xAB, 0x23, 0x23};
-static const uint8_t UITD[GB_ADDR_LEN] = {0x79, 0x03, 0, 0, 0, 0};
-static const uint8_t CENTRE[GB_ADDR_LEN] = {0x38, 0x5B, 0x01, 0, 0, 0};
-static const uint8_t T_DEVICE[GB_TIME_LEN] = {0x02, 0x3A, 0x09, 0x1A, 0x09, 0x0C};
+#include "util/clock.h"
 
 /* ---- What the listener reported ---- */
 
@@ -201,28 +191,7 @@ static bool closed_by_server(int fd)
 static size_t frame(uint8_t *out, uint16_t serial, uint8_t cmd, const uint8_t src[GB_ADDR_LEN],
 		    const uint8_t *data, size_t n)
 {
-	static struct gb_frame f;
-	memset(&f, 0, sizeof f);
-	f.serial = serial;
-	f.version[0] = 1;
-	f.version[1] = 1;
-	memcpy(f.time, T_DEVICE, GB_TIME_LEN);
-	memcpy(f.src, src, GB_ADDR_LEN);
-	memcpy(f.dst, CENTRE, GB_ADDR_LEN);
-	f.cmd = cmd;
-	f.len = (uint16_t)n;
-	if (n)
-		memcpy(f.data, data, n);
-	size_t len = 0;
-	CHECK_INT_EQ(gb_frame_encode(&f, out, GB_FRAME_MAX, &len), CD_OK);
-	return len;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return gbtest_frame(out, GB_FRAME_MAX, serial, cmd, src, data, n);
 }
 
 /* Checks that r is exactly the reply (ACK 3 / NAK 6) to serial from the UITD: the reference
@@ -245,7 +214,7 @@ static void check_reply(const uint8_t r[30], uint16_t serial, uint8_t cmd, const
 		}
 	int64_t t = 0;
 	CHECK(gb_time_to_ms(r + 6, &t));
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	CHECK(t > now - 60000 && t < now + 60000); /* the centre's clock, not the device's */
 }
 
@@ -465,7 +434,7 @@ static void test_duty_check_and_clock_sync(void)
 	CHECK_INT_EQ(gb_unit_parse(f.data, f.len, &u), CD_OK);
 	CHECK_INT_EQ(u.type, GB_T_CLOCK_SYNC);
 	CHECK_INT_EQ(gb_unit_object(&u, 0, &o), CD_OK);
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	CHECK(o.ts_ms > now - 60000 && o.ts_ms < now + 60000);
 
 	/* Once the connection is gone the transmitter is not reachable. */
@@ -935,7 +904,7 @@ static void test_fd_exhaustion(void)
 	int to_child[2], from_child[2];
 	CHECK_INT_EQ(pipe(to_child), 0);
 	CHECK_INT_EQ(pipe(from_child), 0);
-	int64_t t0 = wall_ms();
+	int64_t t0 = clock_wall_ms();
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(to_child[1]);
@@ -969,7 +938,7 @@ static void test_fd_exhaustion(void)
 		sleep_ms(250);
 	}
 	CHECK(child_stats(cmd, rep, &st));
-	int64_t secs = (wall_ms() - t0) / 1000 + 1;
+	int64_t secs = (clock_wall_ms() - t0) / 1000 + 1;
 	CHECK(st.open >= 1 && st.open <= CHILD_FREE);
 	CHECK(st.accept_pauses >= 1 && st.accept_pauses <= (uint64_t)secs + 2); /* one a second, not a spin */
 	uint64_t pauses_before = st.accept_pauses;
@@ -991,7 +960,7 @@ static void test_fd_exhaustion(void)
 	int status = 0;
 	CHECK_INT_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	int64_t elapsed = wall_ms() - t0;
+	int64_t elapsed = clock_wall_ms() - t0;
 	CHECK(bye.log_lines >= 1 && bye.log_lines <= (int)(elapsed / 10000) + 2); /* rate-limited */
 	fprintf(stderr, "  fd limit %d: %llu accept pauses before the idle ones closed, %llu in all, %d log lines, "
 			"child CPU %ld ms over %lld ms\n",

@@ -13,6 +13,7 @@
 #include "app/series.h"
 #include "test.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define MIN_MS 60000LL
 #define HOUR_MS 3600000LL
@@ -42,13 +43,6 @@ static void tmp_remove(struct tmpseries *t)
 		unlink(p);
 	}
 	rmdir(t->dir);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A message with one or two values. */
@@ -87,7 +81,7 @@ static void test_raw_and_rollups(void)
 	tmp_make(&t);
 	struct series *s = open_ok(t.path, &quiet);
 	/* an hour-aligned base two hours ago: 3 values in minute 0, 2 in minute 1, 1 in the next hour */
-	int64_t base = now_ms() - 2 * HOUR_MS;
+	int64_t base = clock_wall_ms() - 2 * HOUR_MS;
 	base -= base % HOUR_MS;
 	const struct {
 		int64_t at;
@@ -208,7 +202,7 @@ static void test_steps_and_refusals(void)
 	struct tmpseries t;
 	tmp_make(&t);
 	struct series *s = open_ok(t.path, &quiet);
-	int64_t now = now_ms();
+	int64_t now = clock_wall_ms();
 	struct series_point *p = NULL;
 	size_t n = 0;
 	enum series_step used;
@@ -268,7 +262,7 @@ static void test_retention(void)
 	o.minute_days = 9;
 	o.hour_days = 30;
 	struct series *s = open_ok(t.path, &o);
-	int64_t now = now_ms();
+	int64_t now = clock_wall_ms();
 	struct iot_telemetry m = msg("wm-1", now - 10 * DAY_MS, "litres", 3, NULL, 0);
 	CHECK(series_append(s, &m));
 	m = msg("wm-1", now - HOUR_MS, "litres", 4, NULL, 0);
@@ -313,7 +307,7 @@ static void *append_many(void *p)
 	struct writer_arg *a = p;
 	char dev[32];
 	snprintf(dev, sizeof dev, "dev-%d", a->id);
-	int64_t base = now_ms() - HOUR_MS;
+	int64_t base = clock_wall_ms() - HOUR_MS;
 	for (int i = 0; i < a->messages; i++) {
 		struct iot_telemetry m = msg(dev, base + i, "a", i, "b", -i);
 		if (!series_append(a->s, &m))
@@ -352,9 +346,10 @@ static void test_small_queue_threads(void)
 	size_t n = 0;
 	enum series_step used;
 	bool more;
-	int64_t from = now_ms() - 2 * HOUR_MS;
-	CHECK_INT_EQ(series_query(s, "dev-3", "b", from, now_ms(), SERIES_STEP_RAW, 0, &p, &n, &used, &more),
-		     CD_OK);
+	int64_t from = clock_wall_ms() - 2 * HOUR_MS;
+	CHECK_INT_EQ(
+	    series_query(s, "dev-3", "b", from, clock_wall_ms(), SERIES_STEP_RAW, 0, &p, &n, &used, &more),
+	    CD_OK);
 	CHECK_INT_EQ(n, 5000);
 	if (n == 5000)
 		CHECK_NEAR(p[4999].avg, -4999, 0);
