@@ -256,13 +256,7 @@ bool api_parse_time(const char *s, int64_t *out)
 	}
 	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return false;
-	/* Days from the civil date (proleptic Gregorian), then the offset. */
-	int yy = y - (mo <= 2);
-	int era = (yy >= 0 ? yy : yy - 399) / 400;
-	int yoe = yy - era * 400;
-	int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	int64_t days = (int64_t)era * 146097 + doe - 719468;
+	int64_t days = clock_days_from_civil(y, mo, d); /* then the offset */
 	*out = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
 	return true;
 }

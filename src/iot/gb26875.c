@@ -2,6 +2,7 @@
  * checked, the frame encoder and its ACK/NAK/control builders, and decoders for the data
  * units the centre acts on. Pure: no sockets, no clocks, no globals. */
 #include "iot/gb26875.h"
+#include "util/clock.h"
 #include "util/hex.h"
 
 #include <errno.h>
@@ -253,30 +254,6 @@ void gb_frame_clock_sync(uint16_t serial, const uint8_t src[GB_ADDR_LEN], const 
 
 #define BEIJING_OFFSET_S (8 * 3600)
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
 static unsigned days_in_month(unsigned year, unsigned month)
 {
 	static const unsigned days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -291,7 +268,7 @@ bool gb_time_to_ms(const uint8_t t[GB_TIME_LEN], int64_t *out_ms)
 	if (sec > 59 || min > 59 || hour > 23 || month < 1 || month > 12 || t[5] > 99 || day < 1 ||
 	    day > days_in_month(year, month))
 		return false;
-	int64_t s = days_from_civil(year, month, day) * 86400 + hour * 3600 + min * 60 + sec;
+	int64_t s = clock_days_from_civil(year, (int)month, (int)day) * 86400 + hour * 3600 + min * 60 + sec;
 	*out_ms = (s - BEIJING_OFFSET_S) * 1000;
 	return true;
 }
@@ -299,15 +276,15 @@ bool gb_time_to_ms(const uint8_t t[GB_TIME_LEN], int64_t *out_ms)
 void gb_time_from_ms(int64_t ms, uint8_t out[GB_TIME_LEN])
 {
 	int64_t s = (ms >= 0 ? ms / 1000 : (ms - 999) / 1000) + BEIJING_OFFSET_S;
-	int64_t lo = days_from_civil(2000, 1, 1) * 86400;
-	int64_t hi = days_from_civil(2100, 1, 1) * 86400 - 1;
+	int64_t lo = clock_days_from_civil(2000, 1, 1) * 86400;
+	int64_t hi = clock_days_from_civil(2100, 1, 1) * 86400 - 1;
 	if (s < lo)
 		s = lo;
 	if (s > hi)
 		s = hi;
 	int64_t days = s / 86400, rest = s % 86400, y;
-	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
+	int m, d;
+	clock_civil_from_days(days, &y, &m, &d);
 	out[0] = (uint8_t)(rest % 60);
 	out[1] = (uint8_t)(rest / 60 % 60);
 	out[2] = (uint8_t)(rest / 3600);

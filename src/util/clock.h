@@ -26,4 +26,10 @@ void clock_add_ms(struct timespec *t, int64_t ms);
  * condition variables on their default clock (CLOCK_REALTIME). */
 void clock_deadline_in(struct timespec *t, int64_t ms);
 
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12, d 1..31; Howard
+ * Hinnant's days_from_civil, exact for any year). */
+int64_t clock_days_from_civil(int64_t y, int m, int d);
+/* The proleptic Gregorian date of day z since 1970-01-01 (civil_from_days, the inverse). */
+void clock_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "util/alloc.h"
+#include "util/clock.h"
 
 /* The district's clock: Asia/Shanghai is UTC+8 all year (no DST since 1991). */
 #define TABLE_UTC_OFFSET 28800
@@ -253,16 +254,9 @@ void table_format_time(int64_t unix_seconds, char out[20])
 		secs += 86400;
 		days--;
 	}
-	/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm, proleptic Gregorian). */
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	int y = (int)(yoe + era * 400 + (m <= 2));
+	int64_t y;
+	int m, d;
+	clock_civil_from_days(days, &y, &m, &d);
 	/* The moduli change nothing after the clamp; they show snprintf the fields fit. */
 	snprintf(out, 20, "%04u-%02u-%02u %02u:%02u:%02u", (unsigned)y % 10000u, (unsigned)m % 100u,
 		 (unsigned)d % 100u, (unsigned)(secs / 3600) % 100u, (unsigned)(secs / 60 % 60),

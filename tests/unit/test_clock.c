@@ -63,9 +63,30 @@ static void test_mono_ms_never_goes_back(void)
 	CHECK(b >= a);
 }
 
+static void test_civil_days_table(void)
+{
+	static const struct {
+		int64_t y;
+		int m, d;
+		int64_t days;
+	} rows[] = {
+	    {1970, 1, 1, 0},	  {1969, 12, 31, -1},	 {2000, 1, 1, 10957}, {2000, 2, 29, 11016},
+	    {2024, 2, 29, 19782}, {2026, 11, 27, 20784}, {2100, 1, 1, 47482}, {1600, 3, 1, -135080},
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		CHECK_INT_EQ(clock_days_from_civil(rows[i].y, rows[i].m, rows[i].d), rows[i].days);
+		int64_t y = 0;
+		int m = 0, d = 0;
+		clock_civil_from_days(rows[i].days, &y, &m, &d);
+		CHECK_INT_EQ(y, rows[i].y);
+		CHECK_INT_EQ(m, rows[i].m);
+		CHECK_INT_EQ(d, rows[i].d);
+	}
+}
+
 static const struct test_case tests[] = {
-    {"mono_ms_never_goes_back", test_mono_ms_never_goes_back}, {"add_ms_carries", test_add_ms_carries},
-    {"deadline_in_is_ahead", test_deadline_in_is_ahead},       {"iso_ms_table", test_iso_ms_table},
-    {"wall_ms_is_realtime", test_wall_ms_is_realtime},
+    {"civil_days_table", test_civil_days_table}, {"mono_ms_never_goes_back", test_mono_ms_never_goes_back},
+    {"add_ms_carries", test_add_ms_carries},	 {"deadline_in_is_ahead", test_deadline_in_is_ahead},
+    {"iso_ms_table", test_iso_ms_table},	 {"wall_ms_is_realtime", test_wall_ms_is_realtime},
 };
 TEST_MAIN(tests)
