@@ -10,6 +10,7 @@
 
 #include "app/app.h"
 #include "core/auth.h"
+#include "core/geo.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -45,6 +46,9 @@ bool api_query_text(struct http_request *req, struct http_response *res, const c
 /* The user as JSON: id, username, role, role_label, street_code, unit_code, display_name,
  * created_at, disabled. A new reference. */
 json_t *api_user_json(const struct store_user *u);
+/* The WGS-84 point of lat/lng given in the body's crs: "gcj02" (the maps Chinese apps use) is
+ * converted, anything else (NULL, "wgs84") taken as is; callers check crs first. */
+struct geo_point api_point_wgs84(double lat, double lng, const char *crs);
 /* Formats unix seconds as ISO 8601 in Asia/Shanghai (+08:00) into out[32]. */
 void api_time_iso(int64_t t, char out[32]);
 /* Parses ISO 8601 ("2026-11-27", "2026-11-27T15:04:05+08:00", "...Z"; no offset means

@@ -8,8 +8,15 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "core/gcj02.h"
 #include "util/clock.h"
 #include "util/log.h"
+
+struct geo_point api_point_wgs84(double lat, double lng, const char *crs)
+{
+	struct geo_point pt = {lng, lat};
+	return crs && strcmp(crs, "gcj02") == 0 ? gcj02_to_wgs84(pt) : pt;
+}
 
 void api_time_iso(int64_t t, char out[32])
 {

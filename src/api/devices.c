@@ -16,7 +16,6 @@
 #include "app/iot.h"
 #include "app/mapview.h"
 #include "app/series.h"
-#include "core/gcj02.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 
@@ -148,9 +147,7 @@ static enum cd_err set_point(struct iot_device *d, bool has, double lat, double 
 		return CD_ERR_INVALID;
 	}
 	if (has) {
-		struct geo_point pt = {lng, lat};
-		if (crs && strcmp(crs, "gcj02") == 0)
-			pt = gcj02_to_wgs84(pt);
+		struct geo_point pt = api_point_wgs84(lat, lng, crs);
 		d->has_point = true;
 		d->lat = pt.lat;
 		d->lng = pt.lng;

@@ -10,7 +10,6 @@
 #include "api/ingest.h"
 #include "app/alerts.h"
 #include "app/devices.h"
-#include "core/gcj02.h"
 #include "core/rules.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -127,9 +126,7 @@ static enum cd_err read_item(struct app *app, const json_t *o, struct alerts_ing
 		}
 	}
 	if (!isnan(lat)) {
-		struct geo_point pt = {lng, lat};
-		if (crs && strcmp(crs, "gcj02") == 0)
-			pt = gcj02_to_wgs84(pt);
+		struct geo_point pt = api_point_wgs84(lat, lng, crs);
 		out->has_point = true;
 		out->lat = pt.lat;
 		out->lng = pt.lng;

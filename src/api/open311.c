@@ -466,6 +466,12 @@ static bool param_long(struct http_request *req, struct http_response *res, cons
 	return true;
 }
 
+/* Fills c with the case of ref when Open311 filed it (its channel); false otherwise. */
+static bool channel_case(struct app *app, const char *ref, struct store_case *c)
+{
+	return store_case_get_by_ref(app->st, ref, c) == CD_OK && strcmp(c->channel, O311_CHANNEL) == 0;
+}
+
 static void send_requests(struct http_request *req, struct http_response *res, struct app *app, enum o311_fmt fmt,
 			  const struct o311_params *p)
 {
@@ -484,7 +490,7 @@ static void send_requests(struct http_request *req, struct http_response *res, s
 			if (n < sizeof ref) {
 				memcpy(ref, s, n);
 				ref[n] = '\0';
-				if (store_case_get_by_ref(app->st, ref, &c) == CD_OK && strcmp(c.channel, O311_CHANNEL) == 0)
+				if (channel_case(app, ref, &c))
 					json_array_append_new(list, request_json(app, &c, ext));
 			}
 			if (!comma || json_array_size(list) >= O311_PAGE_DEFAULT)
@@ -675,19 +681,31 @@ void api_open311_service(struct http_request *req, struct http_response *res, vo
 		  json_pack("{s:s, s:o}", "service_code", c->code, "attributes", list));
 }
 
+/* The Open311 request whose ref the path's `param` holds, with the route's format and
+ * parameters; false with the answer in res (404 `unknown` when no request of the channel has
+ * that ref). */
+static bool route_case(struct http_request *req, struct http_response *res, struct app *app,
+		       const char *param, const char *unknown, enum o311_fmt *fmt, struct o311_params *p,
+		       struct store_case *c)
+{
+	char ref[STORE_CASE_REF_MAX];
+	if (!route_format(req, res, param, ref, sizeof ref, fmt) || !jurisdiction_ok(req, res, p, *fmt))
+		return false;
+	if (!channel_case(app, ref, c)) {
+		o311_error(res, *fmt, 404, unknown);
+		return false;
+	}
+	return true;
+}
+
 void api_open311_request(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
-	char ref[STORE_CASE_REF_MAX];
 	enum o311_fmt fmt;
 	struct o311_params p = {0};
-	if (!route_format(req, res, "id", ref, sizeof ref, &fmt) || !jurisdiction_ok(req, res, &p, fmt))
-		return;
 	struct store_case c;
-	if (store_case_get_by_ref(app->st, ref, &c) != CD_OK || strcmp(c.channel, O311_CHANNEL) != 0) {
-		o311_error(res, fmt, 404, "unknown service_request_id");
+	if (!route_case(req, res, app, "id", "unknown service_request_id", &fmt, &p, &c))
 		return;
-	}
 	const char *e = o311_param(req, &p, "extensions");
 	json_t *list = json_array();
 	json_array_append_new(list, request_json(app, &c, e && strcmp(e, "true") == 0));
@@ -697,19 +715,14 @@ void api_open311_request(struct http_request *req, struct http_response *res, vo
 void api_open311_token(struct http_request *req, struct http_response *res, void *ctx)
 {
 	struct app *app = ctx;
-	char token[STORE_CASE_REF_MAX];
 	enum o311_fmt fmt;
 	struct o311_params p = {0};
-	if (!route_format(req, res, "token", token, sizeof token, &fmt) || !jurisdiction_ok(req, res, &p, fmt))
-		return;
-	/* Requests are created at once, so a token is the request's own id. */
 	struct store_case c;
-	if (store_case_get_by_ref(app->st, token, &c) != CD_OK || strcmp(c.channel, O311_CHANNEL) != 0) {
-		o311_error(res, fmt, 404, "unknown token");
+	/* Requests are created at once, so a token is the request's own id. */
+	if (!route_case(req, res, app, "token", "unknown token", &fmt, &p, &c))
 		return;
-	}
 	o311_send(res, fmt, 200, "service_requests", "request",
-		  json_pack("[{s:s, s:s}]", "service_request_id", c.ref, "token", token));
+		  json_pack("[{s:s, s:s}]", "service_request_id", c.ref, "token", c.ref));
 }
 
 /* ---- POST requests, servicerequestupdates ---- */
@@ -1024,7 +1037,7 @@ static void post_update(struct http_request *req, struct http_response *res, str
 		return;
 	}
 	struct store_case c;
-	if (store_case_get_by_ref(app->st, ref, &c) != CD_OK || strcmp(c.channel, O311_CHANNEL) != 0) {
+	if (!channel_case(app, ref, &c)) {
 		o311_error(res, fmt, 404, "unknown service_request_id");
 		return;
 	}
