@@ -24,6 +24,7 @@
 #include "store/store_open311.h"
 #include "util/alloc.h"
 #include "util/csv.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 #define O311_CHANNEL "open311"
@@ -782,8 +783,7 @@ static bool key_ok(struct http_request *req, struct http_response *res, struct a
 		o311_error(res, fmt, 403, "api_key is missing or invalid");
 		return false;
 	}
-	for (size_t i = 0; i < AUTH_TOKEN_HASH_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	hex_encode(h, AUTH_TOKEN_HASH_LEN, hex);
 	if (store_api_key_find(app->st, hex, k) != CD_OK) {
 		o311_error(res, fmt, 403, "api_key is missing or invalid");
 		return false;

@@ -98,6 +98,14 @@ static bool read_rule(struct http_request *req, struct http_response *res, struc
 	return true;
 }
 
+static void respond_rule(struct http_response *res, const struct store_rule *r, int status)
+{
+	json_t *o = rule_json(r);
+	http_respond_json(res, status, o);
+	json_decref(o);
+}
+
+/* Answers a write with the rule as stored (a store failure when it cannot be read back). */
 static void reply_rule(struct http_request *req, struct http_response *res, struct app *app, int64_t id,
 		       int status)
 {
@@ -107,9 +115,7 @@ static void reply_rule(struct http_request *req, struct http_response *res, stru
 		api_store_failed(req, res, rc);
 		return;
 	}
-	json_t *o = rule_json(&r);
-	http_respond_json(res, status, o);
-	json_decref(o);
+	respond_rule(res, &r, status);
 }
 
 void api_rules_list(struct http_request *req, struct http_response *res, void *ctx)
@@ -161,11 +167,8 @@ void api_rules_get(struct http_request *req, struct http_response *res, void *ct
 	if (!id)
 		return;
 	struct store_rule r;
-	if (!rule_found(req, res, store_rule_get(app->st, id, &r)))
-		return;
-	json_t *o = rule_json(&r);
-	http_respond_json(res, 200, o);
-	json_decref(o);
+	if (rule_found(req, res, store_rule_get(app->st, id, &r)))
+		respond_rule(res, &r, 200);
 }
 
 void api_rules_update(struct http_request *req, struct http_response *res, void *ctx)

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/auth.h"
 #include "store/store_open311.h"
+#include "util/hex.h"
 
 static const char usage[] =
 	"usage: citydesk apikey add --name NAME [--per-minute N]\n"
@@ -44,8 +45,7 @@ static int apikey_add(struct store *st, const void *opts)
 	uint8_t h[AUTH_TOKEN_HASH_LEN];
 	char hex[2 * AUTH_TOKEN_HASH_LEN + 1];
 	auth_token_new(key, h);
-	for (size_t i = 0; i < AUTH_TOKEN_HASH_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	hex_encode(h, AUTH_TOKEN_HASH_LEN, hex);
 	struct store_actor actor = cli_actor();
 	enum cd_err rc = store_api_key_add(st, &actor, o->name, hex, (int)per_minute, NULL);
 	if (rc == CD_ERR_EXISTS) {

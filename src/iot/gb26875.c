@@ -295,12 +295,7 @@ void gb_time_from_ms(int64_t ms, uint8_t out[GB_TIME_LEN])
 
 void gb_addr_hex(const uint8_t a[GB_ADDR_LEN], char out[GB_ADDR_HEX])
 {
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < GB_ADDR_LEN; i++) {
-		out[2 * i] = hex[a[i] >> 4];
-		out[2 * i + 1] = hex[a[i] & 15];
-	}
-	out[2 * GB_ADDR_LEN] = '\0';
+	hex_encode(a, GB_ADDR_LEN, out);
 }
 
 bool gb_addr_parse(const char *hex, uint8_t out[GB_ADDR_LEN])

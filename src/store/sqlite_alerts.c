@@ -42,6 +42,23 @@ static enum cd_err run(struct store *st, sqlite3_stmt *s, const char *what)
 	return rc;
 }
 
+/* The single integer a prepared, bound query (count(*)) returns, into *out; finalizes s. */
+static enum cd_err one_int(struct store *st, sqlite3_stmt *s, const char *what, int64_t *out)
+{
+	if (!s)
+		return CD_ERR_STORE;
+	enum cd_err rc;
+	int src = sqlite3_step(s);
+	if (src == SQLITE_ROW) {
+		*out = sqlite3_column_int64(s, 0);
+		rc = CD_OK;
+	} else {
+		rc = store__err(st, src, what);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static void target_of(char *out, size_t cap, const char *table, int64_t id)
 {
 	snprintf(out, cap, "%s/%lld", table, (long long)id);
@@ -628,18 +645,9 @@ enum cd_err store_alerts_list(struct store *st, const struct store_alert_filter 
 	}
 	if (!rc && total) {
 		sqlite3_stmt *c = prep(st, cq);
-		rc = CD_ERR_STORE;
-		if (c) {
+		if (c)
 			bind_all(c, &bd);
-			int src = sqlite3_step(c);
-			if (src == SQLITE_ROW) {
-				*total = sqlite3_column_int64(c, 0);
-				rc = CD_OK;
-			} else {
-				rc = store__err(st, src, "alerts count");
-			}
-			sqlite3_finalize(c);
-		}
+		rc = one_int(st, c, "alerts count", total);
 		if (rc) {
 			xfree(*out);
 			*out = NULL;
@@ -713,19 +721,10 @@ enum cd_err store_device_events_count(struct store *st, const char *device, int6
 {
 	*out = 0;
 	store__lock(st);
-	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s = prep(st, "SELECT count(*) FROM device_events WHERE ?1 IS NULL OR device = ?1");
-	if (s) {
+	if (s)
 		store__bind_opt(s, 1, device);
-		int src = sqlite3_step(s);
-		if (src == SQLITE_ROW) {
-			*out = sqlite3_column_int64(s, 0);
-			rc = CD_OK;
-		} else {
-			rc = store__err(st, src, "device events count");
-		}
-		sqlite3_finalize(s);
-	}
+	enum cd_err rc = one_int(st, s, "device events count", out);
 	store__unlock(st);
 	return rc;
 }
