@@ -140,9 +140,7 @@ void api_alerts_list(struct http_request *req, struct http_response *res, void *
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, alerts_json(&v[i]));
 	xfree(v);
-	json_t *reply = api_page_json(items, (long long)total, page, page_size);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, (long long)total, page, page_size);
 }
 
 void api_alerts_get(struct http_request *req, struct http_response *res, void *ctx)

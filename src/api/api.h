@@ -56,6 +56,8 @@ void api_time_iso(int64_t t, char out[32]);
 bool api_parse_time(const char *s, int64_t *out);
 /* A JSON object {"items": items, "total", "page", "page_size"}; steals items. */
 json_t *api_page_json(json_t *items, long long total, long page, long page_size);
+/* Answers 200 with api_page_json(items, ...); steals items. */
+void api_respond_page(struct http_response *res, json_t *items, long long total, long page, long page_size);
 /* Answers 500 with a generic message and logs the store error with the route. */
 void api_store_failed(struct http_request *req, struct http_response *res, enum cd_err rc);
 

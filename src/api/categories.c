@@ -38,7 +38,5 @@ void api_categories_list(struct http_request *req, struct http_response *res, vo
 						       "depth", c->depth, "time_limit", limit, "urgency",
 						       category_urgency_name(c->urgency)));
 	}
-	json_t *reply = api_page_json(items, (long long)json_array_size(items), 1, (long)json_array_size(items));
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, (long long)json_array_size(items), 1, (long)json_array_size(items));
 }

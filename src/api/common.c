@@ -201,6 +201,13 @@ json_t *api_page_json(json_t *items, long long total, long page, long page_size)
 			 "page_size", (int)page_size);
 }
 
+void api_respond_page(struct http_response *res, json_t *items, long long total, long page, long page_size)
+{
+	json_t *reply = api_page_json(items, total, page, page_size);
+	http_respond_json(res, 200, reply);
+	json_decref(reply);
+}
+
 void api_store_failed(struct http_request *req, struct http_response *res, enum cd_err rc)
 {
 	log_error("store failed", "\"route\":\"%s\",\"error\":\"%s\"", req->route ? req->route : "",

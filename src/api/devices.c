@@ -504,9 +504,7 @@ void api_devices_list(struct http_request *req, struct http_response *res, void 
 	size_t from = (size_t)(page - 1) * (size_t)page_size;
 	for (size_t i = from; i < c.n && i < from + (size_t)page_size; i++)
 		json_array_append_new(items, device_json(app, &c.v[i]));
-	json_t *reply = api_page_json(items, (long long)c.n, page, page_size);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, (long long)c.n, page, page_size);
 	xfree(c.v);
 }
 

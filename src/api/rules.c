@@ -134,9 +134,7 @@ void api_rules_list(struct http_request *req, struct http_response *res, void *c
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, rule_json(&rows[i]));
 	xfree(rows);
-	json_t *reply = api_page_json(items, (long long)n, 1, (long)(n ? n : 1));
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, (long long)n, 1, (long)(n ? n : 1));
 }
 
 void api_rules_create(struct http_request *req, struct http_response *res, void *ctx)

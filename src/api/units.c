@@ -21,9 +21,7 @@ void api_units_list(struct http_request *req, struct http_response *res, void *c
 						       units[i].street_code[0] ? units[i].street_code : NULL,
 						       "handles", units[i].handles));
 	xfree(units);
-	json_t *reply = api_page_json(items, (long long)n, 1, (long)n);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, (long long)n, 1, (long)n);
 }
 
 void api_responsibilities_list(struct http_request *req, struct http_response *res, void *ctx)
@@ -44,9 +42,7 @@ void api_responsibilities_list(struct http_request *req, struct http_response *r
 						       "area_code", rows[i].area_code, "unit_code",
 						       rows[i].unit_code, "priority", rows[i].priority));
 	xfree(rows);
-	json_t *reply = api_page_json(items, (long long)n, 1, (long)n);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, (long long)n, 1, (long)n);
 }
 
 /* Parses a stored JSON text for output; NULL stays null, unparsable text stays a string. */
@@ -83,7 +79,5 @@ void api_audit_list(struct http_request *req, struct http_response *res, void *c
 						       e[i].target, "before", stored_json(e[i].before), "after",
 						       stored_json(e[i].after), "hash", e[i].hash));
 	store_audit_list_free(e, n);
-	json_t *reply = api_page_json(items, total, page, page_size);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, total, page, page_size);
 }

@@ -24,9 +24,7 @@ void api_users_list(struct http_request *req, struct http_response *res, void *c
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, api_user_json(&users[i]));
 	xfree(users);
-	json_t *reply = api_page_json(items, total, page, page_size);
-	http_respond_json(res, 200, reply);
-	json_decref(reply);
+	api_respond_page(res, items, total, page, page_size);
 }
 
 void api_users_create(struct http_request *req, struct http_response *res, void *ctx)
