@@ -1284,10 +1284,23 @@ static void simulate_step(struct demo *d)
 	xfree(c);
 }
 
+/* True when the store was made by the demo (it set "demo_store" before seeding): the only
+ * store the simulator may act on. Real reports are never worked by invented staff. */
+static bool demo_store_marked(struct app *app)
+{
+	char v[8] = "";
+	return store_meta_get(app->st, "demo_store", v, sizeof v) == CD_OK && strcmp(v, "1") == 0;
+}
+
 static void *demo_main(void *arg)
 {
 	struct demo *d = arg;
 	if (d->cases && demo_store_empty(d->app)) {
+		struct store_actor sys = {"system", ""};
+		if (store_meta_set(d->app->st, &sys, "demo_store", "1")) {
+			log_error("demo: could not mark the store as the demo's; the demo stops", NULL);
+			return NULL;
+		}
 		struct demo_seed_stats st;
 		struct timespec t0;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1302,8 +1315,13 @@ static void *demo_main(void *arg)
 			    "\"intake_s\":%.2f,\"steps_s\":%.2f,\"write_s\":%.2f,\"seconds\":%.2f",
 			    st.cases, st.refused, st.steps, st.dropped, st.texts, st.intake_seconds,
 			    st.steps_seconds, st.write_seconds, seconds_since(&t0));
+	} else if (!demo_store_marked(d->app)) {
+		log_error("demo: the store holds cases the demo did not make; the demo leaves it alone "
+			  "(use an empty data directory for the demo)",
+			  NULL);
+		return NULL;
 	} else {
-		log_info("demo: the store already holds cases; simulating only", NULL);
+		log_info("demo: the store already holds the demo's cases; simulating only", NULL);
 	}
 	if (world_build(d->app, &d->w, d->opt.seed ^ (uint64_t)time(NULL), d->opt.texts)) {
 		log_error("demo: no map to simulate on", NULL);

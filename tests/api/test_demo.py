@@ -176,3 +176,29 @@ def test_a_bad_demo_setting_is_refused():
     finally:
         s.stop()
     print("SKIP: demo_start is not wired into serve yet (the server ignored CITYDESK_DEMO=lots)")
+
+
+def test_demo_never_touches_a_store_it_did_not_make():
+    """A real store (cases reported by people) started with CITYDESK_DEMO=on: no seeding, no
+    simulated reports, devices or steps; the real case stays as it was."""
+    s = Server()
+    s.start()
+    try:
+        s.add_user("admin", "admin")
+        tok = s.login("admin")
+        r = s.request("POST", "/api/v1/cases", {"description": "东门老街路口井盖缺失", "lat": 22.5453,
+                                               "lng": 114.1157}, token=tok)
+        assert r.status == 201, r
+        ref = r.json()["id"]
+        s.stop()
+        s.env["CITYDESK_DEMO"] = "on"
+        s.start()
+        tok = s.login("admin")
+        assert wait_for_log(s, "the demo leaves it alone", 20) is not None, s.log_tail()
+        time.sleep(6)  # longer than a simulator tick
+        cases = all_cases(s, tok)
+        assert [c["id"] for c in cases] == [ref], [c["id"] for c in cases]
+        assert cases[0]["status"] == "reported" and cases[0]["version"] == 1, cases[0]
+        assert s.request("GET", "/api/v1/devices", token=tok).json()["total"] == 0
+    finally:
+        s.stop()
