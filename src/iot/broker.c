@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -38,6 +39,7 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define STABLE_MS 60000 /* a broker that ran this long restarts without backoff */
+#define HUP_WAIT_MS 5000 /* how long a reload waits for a new broker to catch SIGHUP */
 
 struct broker {
 	char dir[PATH_MAX];		      /* the broker's directory */
@@ -148,6 +150,10 @@ static enum cd_err write_config(const struct broker *b)
 	    "password_file %s\n"
 	    "acl_file %s\n"
 	    "listener %d %s\n"
+	    "# Every client's id is its login name: a device cannot take over another client's\n"
+	    "# session (citydesk's own, whose queue holds what it has not read yet) by using its id.\n"
+	    "# A listener setting in Mosquitto 2.0: it must follow the listener line.\n"
+	    "use_username_as_clientid true\n"
 	    "set_tcp_nodelay true\n"
 	    "max_connections -1\n"
 	    "max_packet_size 65536\n"
@@ -227,6 +233,12 @@ static pid_t spawn(struct broker *b)
 {
 	int err = open(b->errlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* Closed by the child's exec: the parent's read returns at exec, so the pid it publishes
+	 * is mosquitto's already, not a forked copy of us whose signal handlers are about to be
+	 * reset (see hup_ready). */
+	int execpipe[2] = {-1, -1};
+	if (pipe2(execpipe, O_CLOEXEC) != 0)
+		execpipe[0] = execpipe[1] = -1;
 	static char dash_c[] = "-c";
 	char *const argv[] = {b->exe, dash_c, b->conf, NULL};
 	pid_t parent = getpid();
@@ -252,8 +264,13 @@ static pid_t spawn(struct broker *b)
 			dup2(err, 1);
 			dup2(err, 2);
 		}
-		/* nothing of ours (the HTTP socket, the store) may stay open in the broker */
-		syscall(SYS_close_range, 3U, ~0U, 0U);
+		/* nothing of ours (the HTTP socket, the store) may stay open in the broker but the
+		 * exec pipe, which exec closes */
+		if (execpipe[1] >= 0 && execpipe[1] != 3) {
+			dup2(execpipe[1], 3);
+			fcntl(3, F_SETFD, FD_CLOEXEC);
+		}
+		syscall(SYS_close_range, execpipe[1] >= 0 ? 4U : 3U, ~0U, 0U);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -262,6 +279,15 @@ static pid_t spawn(struct broker *b)
 		close(err);
 	if (devnull >= 0)
 		close(devnull);
+	if (execpipe[1] >= 0)
+		close(execpipe[1]);
+	if (pid > 0 && execpipe[0] >= 0) {
+		char c;
+		while (read(execpipe[0], &c, 1) < 0 && errno == EINTR)
+			; /* EOF: exec happened (or the child died before it) */
+	}
+	if (execpipe[0] >= 0)
+		close(execpipe[0]);
 	if (pid < 0)
 		log_error("broker: fork failed", "\"errno\":%d", saved);
 	return pid;
@@ -291,6 +317,34 @@ static int try_connect(const char *host, int port)
 		close(fd);
 	freeaddrinfo(ai);
 	return ok;
+}
+
+/* Whether process pid catches SIGHUP yet. Mosquitto installs its handler a moment after it
+ * starts; until then SIGHUP's default action would kill it. Read from /proc/PID/status
+ * (SigCgt); where that cannot be read, "it accepts connections" stands in (it installs the
+ * handler right after opening its listeners). */
+static bool hup_ready(const struct broker *b, pid_t pid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		buf[n] = '\0';
+		const char *p = strstr(buf, "\nSigCgt:");
+		if (p) {
+			errno = 0;
+			char *end = NULL;
+			unsigned long long mask = strtoull(p + 8, &end, 16);
+			if (end != p + 8 && errno == 0)
+				return (mask >> (SIGHUP - 1)) & 1;
+		}
+	}
+	return try_connect(connect_host(b), b->port) == 1;
 }
 
 /* Binds host:port for a moment: CD_ERR_BUSY when taken. With port 0, *port gets a free one. */
@@ -597,9 +651,21 @@ enum cd_err broker_set_credentials(struct broker *b, const char *const *ids, con
 	b->hashes = nh;
 	b->n = k;
 	enum cd_err rc = write_passwd(b);
-	/* a broker that is down rereads the file when the supervisor starts it again */
-	if (!rc && b->pid > 0)
-		kill(b->pid, SIGHUP);
+	/* A broker that is down rereads the file when the supervisor starts it again. One that
+	 * was just (re)started may not catch SIGHUP yet: the signal would kill it, so wait (the
+	 * supervisor cannot publish another pid while we hold the lock). */
+	if (!rc && b->pid > 0) {
+		pid_t pid = b->pid;
+		int64_t until = now_ms() + HUP_WAIT_MS;
+		bool ready;
+		while (!(ready = hup_ready(b, pid)) && now_ms() < until)
+			sleep_ms(10);
+		if (ready)
+			kill(pid, SIGHUP);
+		else
+			log_warn("broker: mosquitto does not catch SIGHUP yet; logins reload at its next start",
+				 "\"pid\":%d", (int)pid);
+	}
 	pthread_mutex_unlock(&b->lock);
 	for (size_t i = 0; i < on; i++) {
 		xfree(oi[i]);

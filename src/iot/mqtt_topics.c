@@ -217,7 +217,8 @@ enum cd_err mqtt_bridge_open(const struct mqtt_bridge_options *o, struct mqtt_br
 	    .port = b->port,
 	    .user = login,
 	    .password = password,
-	    .client_id = o->client_id ? o->client_id : MQTT_CLIENT_ID,
+	    /* the local broker would replace any other id with the login name anyway */
+	    .client_id = !b->external ? BROKER_SERVICE_USER : o->client_id ? o->client_id : MQTT_CLIENT_ID,
 	    .subscriptions = subs,
 	    .n_subscriptions = sizeof subs / sizeof subs[0],
 	    .on_message = on_message,

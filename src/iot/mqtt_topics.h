@@ -18,7 +18,10 @@ struct app;
 struct mqtt_bridge;
 
 #define MQTT_TOPIC_PREFIX "citydesk/v1/"
-#define MQTT_CLIENT_ID "citydesk-hub" /* fixed: the broker keeps this session's queue */
+/* Our client id at an external broker (fixed: the broker keeps this session's queue). The local
+ * broker sets every client's id to its login name (use_username_as_clientid), so there our id
+ * is BROKER_SERVICE_USER, which no device can log in as. */
+#define MQTT_CLIENT_ID "citydesk-hub"
 
 enum mqtt_kind {
 	MQTT_KIND_TELEMETRY,
@@ -45,7 +48,7 @@ struct mqtt_bridge_options {
 	const char *listen;    /* HOST:PORT for the local broker (CFG_MQTT_LISTEN) */
 	const char *url;       /* mqtt://[user[:password]@]host[:port] of an external broker, or "" */
 	const char *dir;       /* the local broker's directory (DATA/mosquitto) */
-	const char *client_id; /* NULL = MQTT_CLIENT_ID */
+	const char *client_id; /* external broker: NULL = MQTT_CLIENT_ID; local: always the login */
 	struct mqtt_sink sink;
 };
 

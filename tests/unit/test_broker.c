@@ -90,12 +90,13 @@ static void on_publish(struct mosquitto *m, void *ud, int mid)
 	((struct cli *)ud)->acked++;
 }
 
-/* Connects and waits for CONNACK; returns its code (0 = accepted), -1 if none came. */
-static int cli_open(struct cli *c, int port, const char *user, const char *pass)
+/* Connects with client id `id` (NULL: a random one) and a clean session, and waits for
+ * CONNACK; returns its code (0 = accepted), -1 if none came. */
+static int cli_open_as(struct cli *c, int port, const char *id, const char *user, const char *pass)
 {
 	memset(c, 0, sizeof *c);
 	c->connack = -1;
-	c->m = mosquitto_new(NULL, true, c);
+	c->m = mosquitto_new(id, true, c);
 	mosquitto_username_pw_set(c->m, user, pass);
 	mosquitto_connect_callback_set(c->m, on_connect);
 	mosquitto_message_callback_set(c->m, on_message);
@@ -108,6 +109,11 @@ static int cli_open(struct cli *c, int port, const char *user, const char *pass)
 		if (mosquitto_loop(c->m, 20, 1) != MOSQ_ERR_SUCCESS)
 			break;
 	return c->connack;
+}
+
+static int cli_open(struct cli *c, int port, const char *user, const char *pass)
+{
+	return cli_open_as(c, port, NULL, user, pass);
 }
 
 static void cli_close(struct cli *c)
@@ -497,6 +503,97 @@ static void test_bridge(void)
 	CHECK(!port_open(port));
 }
 
+/* A device that logs in with citydesk's client id (the old fixed one, or the login the
+ * broker now uses for it) gets its own session instead of taking over citydesk's: the bridge
+ * stays connected on its first connection and another device's QoS 1 messages all arrive. */
+static void test_client_id_hijack(void)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/mq6", tmpdir);
+	static struct recorder rec;
+	struct mqtt_bridge_options o = {
+	    .listen = "127.0.0.1:0",
+	    .url = "",
+	    .dir = dir,
+	    .sink = {rec_telemetry, rec_event, rec_status, &rec},
+	};
+	struct mqtt_bridge *b;
+	CHECK_INT_EQ(mqtt_bridge_open(&o, &b), CD_OK);
+	if (!b)
+		return;
+	struct mqtt_bridge_stats st;
+	mqtt_bridge_get_stats(b, &st);
+	int port = st.port;
+	char hx[IOT_MQTT_HASH_MAX], hy[IOT_MQTT_HASH_MAX];
+	CHECK_INT_EQ(iot_mqtt_password_hash("sx", hx), CD_OK);
+	CHECK_INT_EQ(iot_mqtt_password_hash("sy", hy), CD_OK);
+	const char *ids[] = {"dev-x", "dev-y"};
+	const char *hashes[] = {hx, hy};
+	mqtt_bridge_set_credentials(b, ids, hashes, 2);
+	CHECK(login_becomes(port, "dev-x", "sx", true));
+	CHECK(login_becomes(port, "dev-y", "sy", true));
+
+	/* the hijackers connect (as themselves) and stay connected while the other device sends */
+	struct cli h1, h2, y;
+	CHECK_INT_EQ(cli_open_as(&h1, port, MQTT_CLIENT_ID, "dev-x", "sx"), 0);
+	CHECK_INT_EQ(cli_open_as(&h2, port, BROKER_SERVICE_USER, "dev-x", "sx"), 0);
+	CHECK_INT_EQ(cli_open(&y, port, "dev-y", "sy"), 0);
+	enum { N = 20 };
+	static char payloads[N][48];
+	static const char *pp[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(payloads[i], sizeof payloads[i], "{\"values\":{\"seq\":%d}}", i);
+		pp[i] = payloads[i];
+	}
+	CHECK(device_publish_all(&y, "citydesk/v1/dev-y/telemetry", pp, N));
+	CHECK(wait_for(&rec.telemetry, N));
+	int missing = 0;
+	for (int i = 0; i < N; i++)
+		missing += atomic_load(&rec.burst_seen[i]) == 0;
+	CHECK_INT_EQ(missing, 0);
+	mosquitto_loop(h1.m, 5, 1);
+	mosquitto_loop(h2.m, 5, 1);
+	cli_close(&h1);
+	cli_close(&h2);
+	cli_close(&y);
+	mqtt_bridge_get_stats(b, &st);
+	CHECK(st.connected);
+	CHECK_INT_EQ(st.connects, 1); /* never kicked off */
+	mqtt_bridge_stop(b);
+}
+
+/* Credentials set right after the supervisor restarted a crashed broker: the reload waits
+ * until the new broker catches SIGHUP instead of killing it. */
+static void test_reload_right_after_restart(void)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/mq7", tmpdir);
+	struct broker_options o = {.dir = dir, .listen = "127.0.0.1:0"};
+	struct broker *b;
+	CHECK_INT_EQ(broker_start(&o, &b), CD_OK);
+	if (!b)
+		return;
+	int port = broker_port(b);
+	char h[IOT_MQTT_HASH_MAX];
+	CHECK_INT_EQ(iot_mqtt_password_hash("sr", h), CD_OK);
+	const char *ids[] = {"dev-r"};
+	const char *hashes[] = {h};
+	for (int round = 1; round <= 3; round++) {
+		int pid = broker_pid(b);
+		kill(pid, SIGKILL);
+		int64_t until = mono_ms() + 15000;
+		while (mono_ms() < until && (broker_pid(b) == 0 || broker_pid(b) == pid))
+			nap(1);
+		CHECK(broker_pid(b) > 0 && broker_pid(b) != pid);
+		/* at once, while it may still be starting */
+		for (int k = 0; k < 3; k++)
+			CHECK_INT_EQ(broker_set_credentials(b, ids, hashes, 1), CD_OK);
+		CHECK(login_becomes(port, "dev-r", "sr", true));
+		CHECK_INT_EQ(broker_restarts(b), (uint64_t)round); /* only the kills, no SIGHUP deaths */
+	}
+	broker_stop(b);
+}
+
 static atomic_int queued_got;
 
 static void count_message(void *ctx, const char *topic, const void *payload, size_t len)
@@ -600,6 +697,8 @@ static const struct test_case tests[] = {
     {"topic_parse", test_topic_parse},
     {"bridge", test_bridge},
     {"persistent_session", test_persistent_session},
+    {"client_id_hijack", test_client_id_hijack},
+    {"reload_right_after_restart", test_reload_right_after_restart},
     {"teardown", test_teardown},
 };
 
