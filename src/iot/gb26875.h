@@ -226,7 +226,7 @@ struct gb_listener;
 
 /* What the listener tells its owner. */
 enum gb_msg_kind {
-	GB_MSG_DATA,	/* a good send-data frame (ACKed); len 0 is a heartbeat */
+	GB_MSG_DATA,	/* a good send-data frame (ACKed when taken, else NAKed); len 0 is a heartbeat */
 	GB_MSG_REPLY,	/* a device's ACK/NAK/response to a centre command (frame->cmd says which) */
 	GB_MSG_OFFLINE, /* nothing from this address for the idle timeout (frame is NULL) */
 };
@@ -239,9 +239,11 @@ struct gb_message {
 	bool first;		      /* the first frame from this address since start or offline */
 };
 
-/* Called on the listener's thread for each message; must return quickly and must not call
- * the gb_listener_* functions (the listener's lock is held). */
-typedef void (*gb_message_fn)(void *ctx, const struct gb_message *m);
+/* Called on the listener's thread for each message; must not call the gb_listener_* functions
+ * (the listener's lock is held). For GB_MSG_DATA the frame is answered after the call: ACK when
+ * it returns CD_OK (the message is taken: durable in the hub), NAK otherwise, so the
+ * transmitter sends it again. The return is ignored for the other kinds. */
+typedef enum cd_err (*gb_message_fn)(void *ctx, const struct gb_message *m);
 /* Called on the listener's thread for each good frame before it is answered: true when the
  * transmitter at addr (12 lower-case hex digits) is one the centre serves. A refused address
  * gets a NAK, is counted and listed in the stats, and is neither tracked nor reported. Same
@@ -278,6 +280,7 @@ struct gb_listener_stats {
 	uint64_t undecodable;	 /* good frames whose data unit did not decode */
 	uint64_t garbage_bytes;	 /* skipped while resynchronising */
 	uint64_t acks, naks;	 /* sent */
+	uint64_t not_taken;	 /* data frames on_message did not take (NAKed: the device resends) */
 	uint64_t refused;	 /* connections over max_connections */
 	uint64_t evicted;	 /* anonymous connections closed to make room (anon_evict_ms) */
 	uint64_t timeouts;	 /* connections closed for silence */

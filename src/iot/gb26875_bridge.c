@@ -1,6 +1,7 @@
 /* The GB/T 26875.3 listener wired to the IoT hub: only transmitters whose address is
  * registered (iot_device_for_address) are admitted, the others are NAKed by the listener; each
- * decoded message is mapped (gb26875_map.c) for the registered device and handed to iot_*_in.
+ * decoded message is mapped (gb26875_map.c) for the registered device and handed to iot_*_in;
+ * the listener ACKs a frame only when the hub took all of it (durable), and NAKs it otherwise.
  * Also remembers which listener serves which app, for the commands API. */
 #include <pthread.h>
 #include <time.h>
@@ -24,19 +25,32 @@ struct bridge {
 static pthread_mutex_t bridges_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bridge *bridges[MAX_BRIDGES];
 
+/* One frame's trip to the hub: the app, and the first refusal (the frame's later messages are
+ * then not sent: the frame is NAKed and comes again whole). */
+struct delivery {
+	struct app *app;
+	enum cd_err rc;
+};
+
 static void hub_telemetry(void *ctx, const struct iot_telemetry *t)
 {
-	iot_telemetry_in(ctx, IOT_SRC_GB26875, t);
+	struct delivery *d = ctx;
+	if (!d->rc)
+		d->rc = iot_telemetry_in(d->app, IOT_SRC_GB26875, t);
 }
 
 static void hub_event(void *ctx, const struct iot_event *e)
 {
-	iot_event_in(ctx, IOT_SRC_GB26875, e);
+	struct delivery *d = ctx;
+	if (!d->rc)
+		d->rc = iot_event_in(d->app, IOT_SRC_GB26875, e);
 }
 
 static void hub_status(void *ctx, const struct iot_status *s)
 {
-	iot_status_in(ctx, IOT_SRC_GB26875, s);
+	struct delivery *d = ctx;
+	if (!d->rc)
+		d->rc = iot_status_in(d->app, IOT_SRC_GB26875, s);
 }
 
 /* A frame from an address no active device is registered for is refused with a NAK (the
@@ -52,7 +66,11 @@ static bool admit(void *ctx, const char *addr)
 	       dev.active;
 }
 
-static void on_message(void *ctx, const struct gb_message *m)
+/* CD_OK when the hub took every message of the frame (journalled durably: the listener may
+ * ACK), else the hub's error (the listener NAKs and the transmitter sends the frame again; the
+ * messages taken before the refusal then come twice, which the hub's stores tolerate better
+ * than a lost alarm). */
+static enum cd_err on_message(void *ctx, const struct gb_message *m)
 {
 	struct bridge *b = ctx;
 	char device[IOT_ID_MAX];
@@ -64,10 +82,12 @@ static void on_message(void *ctx, const struct gb_message *m)
 			log_msg(LOG_INFO, "gb26875 message for a device removed meanwhile dropped",
 				"\"address\":\"%s\"", m->addr);
 		}
-		return;
+		return CD_OK; /* nobody to give it to: resending would not help */
 	}
-	struct gb_bridge_sink sink = {hub_telemetry, hub_event, hub_status, b->app};
-	gb26875_bridge_map(device, m, &sink);
+	struct delivery d = {b->app, CD_OK};
+	struct gb_bridge_sink sink = {hub_telemetry, hub_event, hub_status, &d};
+	(void)gb26875_bridge_map(device, m, &sink);
+	return d.rc;
 }
 
 enum cd_err gb26875_bridge_start(struct app *app, struct gb_listener **out)

@@ -259,18 +259,31 @@ static void centre_time(uint8_t t[GB_TIME_LEN])
 
 /* ---- Input ---- */
 
-static void deliver(struct gb_listener *l, enum gb_msg_kind kind, uint64_t key, const struct gb_frame *f,
-		    int64_t recv_ms, bool first)
+/* Hands a message to the owner; its answer (CD_OK: taken). */
+static enum cd_err deliver(struct gb_listener *l, enum gb_msg_kind kind, uint64_t key, const struct gb_frame *f,
+			   int64_t recv_ms, bool first)
 {
 	if (!l->cfg.on_message)
-		return;
+		return CD_OK;
 	uint8_t a[GB_ADDR_LEN];
 	struct gb_message m = {.kind = kind, .recv_ms = recv_ms, .frame = f, .first = first};
 	key_addr(key, a);
 	gb_addr_hex(a, m.addr);
-	l->cfg.on_message(l->cfg.ctx, &m);
+	return l->cfg.on_message(l->cfg.ctx, &m);
 }
 
+/* Answers `bad` with a NAK, whatever the rate (a good frame the owner did not take). */
+static void queue_nak(struct gb_listener *l, struct conn *c, const struct gb_frame *bad)
+{
+	struct gb_frame nak;
+	uint8_t t[GB_TIME_LEN];
+	centre_time(t);
+	gb_frame_nak(bad, t, &nak);
+	if (conn_queue(c, &nak))
+		l->stats.naks++;
+}
+
+/* A NAK for a refused or bad frame, at most NAKS_PER_SECOND per connection. */
 static void send_nak(struct gb_listener *l, struct conn *c, const struct gb_frame *bad)
 {
 	int64_t sec = clock_mono_ms() / 1000;
@@ -280,12 +293,7 @@ static void send_nak(struct gb_listener *l, struct conn *c, const struct gb_fram
 	}
 	if (++c->naks_in_window > NAKS_PER_SECOND)
 		return;
-	struct gb_frame nak;
-	uint8_t t[GB_TIME_LEN];
-	centre_time(t);
-	gb_frame_nak(bad, t, &nak);
-	if (conn_queue(c, &nak))
-		l->stats.naks++;
+	queue_nak(l, c, bad);
 }
 
 static void conn_read(struct gb_listener *l, struct conn *c);
@@ -396,18 +404,27 @@ static void on_frame(struct gb_listener *l, struct conn *c, const struct gb_fram
 				return;
 			}
 		}
+		/* Delivered first, answered after: an ACK promises the centre has the message (the
+		 * transmitter forgets it), so it goes out only when the owner took it. Otherwise a
+		 * NAK makes the transmitter send it again. */
+		if (deliver(l, GB_MSG_DATA, key, f, recv_ms, first) != CD_OK) {
+			l->stats.not_taken++;
+			if (s && first)
+				s->online = false; /* the resent frame is still the first one */
+			queue_nak(l, c, f);
+			return;
+		}
 		struct gb_frame ack;
 		centre_time(t);
 		gb_frame_ack(f, t, &ack);
 		if (conn_queue(c, &ack))
 			l->stats.acks++;
-		deliver(l, GB_MSG_DATA, key, f, recv_ms, first);
 		break;
 	}
 	case GB_CMD_ACK:
 	case GB_CMD_NAK:
 	case GB_CMD_RESPONSE:
-		deliver(l, GB_MSG_REPLY, key, f, recv_ms, first);
+		(void)deliver(l, GB_MSG_REPLY, key, f, recv_ms, first);
 		break;
 	default:
 		/* Control or request from a device, or a vendor command: seen, not acted on. */
@@ -714,7 +731,7 @@ static void sweep(struct gb_listener *l, int64_t mono)
 		if (s->key && s->online && mono - s->last_seen_mono >= l->cfg.idle_timeout_ms) {
 			s->online = false;
 			l->stats.offline++;
-			deliver(l, GB_MSG_OFFLINE, s->key, NULL, clock_wall_ms(), false);
+			(void)deliver(l, GB_MSG_OFFLINE, s->key, NULL, clock_wall_ms(), false);
 		}
 	}
 }

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "gbtest.h"
@@ -39,9 +40,16 @@ static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct seen seen[4096];
 static size_t nseen;
 
-static void on_message(void *ctx, const struct gb_message *m)
+static atomic_int refuse_data; /* data messages still to refuse (as a failing hub would) */
+
+static enum cd_err on_message(void *ctx, const struct gb_message *m)
 {
 	(void)ctx;
+	enum cd_err rc = CD_OK;
+	if (m->kind == GB_MSG_DATA && atomic_load(&refuse_data) > 0) {
+		atomic_fetch_sub(&refuse_data, 1);
+		rc = CD_ERR_IO;
+	}
 	pthread_mutex_lock(&seen_lock);
 	if (nseen < sizeof seen / sizeof seen[0]) {
 		struct seen *s = &seen[nseen++];
@@ -53,6 +61,7 @@ static void on_message(void *ctx, const struct gb_message *m)
 		s->first = m->first;
 	}
 	pthread_mutex_unlock(&seen_lock);
+	return rc;
 }
 
 static void seen_reset(void)
@@ -1142,6 +1151,33 @@ static void test_unregistered_nak(void)
 	gb_listener_stop(l);
 }
 
+/* A frame the owner does not take (the hub's journal failed) is NAKed, not ACKed, so the
+ * transmitter sends it again; the resent frame is ACKed once taken and is still the first
+ * from its address. More refusals than the NAK rate limit are all answered. */
+static void test_not_taken_nak(void)
+{
+	struct gb_listener *l = start(0, 0, 0);
+	int fd = dial(l);
+	atomic_store(&refuse_data, 12);
+	for (uint16_t serial = 1; serial <= 12; serial++)
+		beat(fd, serial, UITD, GB_CMD_NAK);
+	beat(fd, 13, UITD, GB_CMD_ACK);
+	CHECK_INT_EQ(wait_seen(13), 13);
+	CHECK(seen[0].first);
+	CHECK(seen[11].first); /* every refused one stays "first" */
+	CHECK(seen[12].first); /* the one taken is the first */
+	beat(fd, 14, UITD, GB_CMD_ACK);
+	CHECK_INT_EQ(wait_seen(14), 14);
+	CHECK(!seen[13].first);
+	struct gb_listener_stats st;
+	gb_listener_stats(l, &st);
+	CHECK_INT_EQ(st.not_taken, 12);
+	CHECK_INT_EQ(st.naks, 12);
+	CHECK_INT_EQ(st.acks, 2);
+	close(fd);
+	gb_listener_stop(l);
+}
+
 static void test_bad_listen(void)
 {
 	struct gb_listener_config cfg;
@@ -1181,6 +1217,7 @@ static const struct test_case tests[] = {
     {"garbage_only_closes", test_garbage_only_closes},
     {"back_pressure", test_back_pressure},
     {"random_bytes", test_random_bytes},
+    {"not_taken_nak", test_not_taken_nak},
     {"bad_listen", test_bad_listen},
     {"fd_cap_rule", test_fd_cap_rule},
     {"per_host_cap", test_per_host_cap},
