@@ -32,6 +32,9 @@
 #define J_SEGMENT_DEFAULT (16u << 20)
 #define J_PENDING_DEFAULT (4u << 20)
 #define J_PACK_VERSION 1
+#define J_RETRY_DEFAULT_MS 100 /* first wait after a failed write before a new segment */
+#define J_RETRY_MAX_MS 5000
+#define J_LOST_KEEP 32 /* refused seq ranges remembered for late waiters */
 
 /* A closed segment: the flusher's list of files it may delete once handled. */
 struct jseg {
@@ -65,7 +68,11 @@ struct iot_journal {
 	uint64_t handled_seq;   /* the highest mark on disk */
 	bool flusher_idle;      /* waiting on work: producers signal it */
 	bool stopping;          /* close was called */
-	bool failed;            /* a write failed: what reached the disk is unknown; refuse appends */
+	bool failed;            /* a write failed and no new segment yet: refuse appends */
+	struct { uint64_t from, to; } lost[J_LOST_KEEP]; /* seqs refused by failures, (from, to] */
+	size_t nlost;           /* entries used in lost (a ring: the oldest is overwritten) */
+	size_t lost_next;       /* where the next one goes */
+	uint64_t lost_forgot;   /* the highest seq of a range overwritten: at or below, refuse */
 	bool replaying;         /* iot_journal_replay runs: deleting segments waits */
 	struct iot_journal_stats st; /* counters (segments, failed filled in on read) */
 	/* The flusher's own (and open/close's before and after it runs). */
@@ -436,13 +443,78 @@ static void prune_segments(struct iot_journal *j)
 	}
 }
 
-/* Refuses everything from now on and wakes every waiter. mu held. */
+/* Refuses every record not on disk yet (written or queued: what reached the disk of the failed
+ * batch is unknown, so none of it is acknowledged) and every append until a new segment is
+ * started, and wakes every waiter. mu held. */
 static void fail_locked(struct iot_journal *j)
 {
+	if (!j->failed)
+		j->st.failures++;
 	j->failed = true;
+	if (j->last_seq > j->durable_seq) {
+		if (j->nlost == J_LOST_KEEP && j->lost[j->lost_next].to > j->lost_forgot)
+			j->lost_forgot = j->lost[j->lost_next].to;
+		j->lost[j->lost_next].from = j->durable_seq;
+		j->lost[j->lost_next].to = j->last_seq;
+		j->lost_next = (j->lost_next + 1) % J_LOST_KEEP;
+		if (j->nlost < J_LOST_KEEP)
+			j->nlost++;
+	}
+	j->pend.len = 0;            /* queued records: refused with the rest */
+	j->mark_taken = j->handled_seq; /* a mark in the failed batch is written again */
 	pthread_cond_broadcast(&j->done[0]);
 	pthread_cond_broadcast(&j->done[1]);
 	pthread_cond_broadcast(&j->room);
+}
+
+/* Whether any seq in [first, last] was refused by a failure. mu held. */
+static bool lost_locked(const struct iot_journal *j, uint64_t first, uint64_t last)
+{
+	if (first <= j->lost_forgot)
+		return true; /* too old to tell: refusing is safe (the source sends it again) */
+	for (size_t i = 0; i < j->nlost; i++)
+		if (first <= j->lost[i].to && last > j->lost[i].from)
+			return true;
+	return false;
+}
+
+/* After a failure: waits (backing off, unless close wakes it), cuts the failed segment back to
+ * its durable end (so the refused records are not replayed) and starts a new segment whose base
+ * is the last seq handed out, so the refused seqs are never used. Returns with mu held; false
+ * when stopping. */
+static bool recover_locked(struct iot_journal *j)
+{
+	long backoff = j->opt.retry_ms;
+	for (;;) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += backoff / 1000;
+		until.tv_nsec += (backoff % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!j->stopping && pthread_cond_timedwait(&j->work, &j->mu, &until) == 0)
+			;
+		if (j->stopping)
+			return false;
+		uint64_t base = j->last_seq, handled = j->handled_seq;
+		pthread_mutex_unlock(&j->mu);
+		if (ftruncate(j->fd, (off_t)j->end) == 0)
+			j->zeroed = j->end;
+		enum cd_err rc = start_segment(j, j->gen + 1, base, handled);
+		pthread_mutex_lock(&j->mu);
+		if (!rc) {
+			j->failed = false;
+			j->durable_seq = j->taken_seq = base;
+			j->st.recoveries++;
+			j->st.rotations++;
+			log_msg(LOG_WARN, "iot journal: writing again in a new segment after a failed write",
+				"\"gen\":%" PRIu64 ",\"base\":%" PRIu64, j->gen, base);
+			return true;
+		}
+		backoff = backoff * 2 > J_RETRY_MAX_MS ? J_RETRY_MAX_MS : backoff * 2;
+	}
 }
 
 static void *flusher_main(void *arg)
@@ -450,13 +522,18 @@ static void *flusher_main(void *arg)
 	struct iot_journal *j = arg;
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
-		while (!j->pend.len && j->want_handled <= j->mark_taken && !j->stopping && !j->failed) {
+		if (j->failed) {
+			if (!recover_locked(j))
+				break; /* stopping */
+			continue;
+		}
+		while (!j->pend.len && j->want_handled <= j->mark_taken && !j->stopping) {
 			j->flusher_idle = true;
 			pthread_cond_wait(&j->work, &j->mu);
 			j->flusher_idle = false;
 		}
-		if (j->failed || (!j->pend.len && j->want_handled <= j->mark_taken))
-			break; /* failed, or stopping with nothing left */
+		if (!j->pend.len && j->want_handled <= j->mark_taken)
+			break; /* stopping with nothing left */
 		struct jbuf batch = j->pend;
 		j->pend = j->spare;
 		j->pend.len = 0;
@@ -490,10 +567,10 @@ static void *flusher_main(void *arg)
 		batch.len = 0;
 		j->spare = batch;
 		if (werr) {
-			log_msg(LOG_ERROR, "iot journal: write failed; appends are refused from now on",
-				"\"errno\":%d", e);
+			log_msg(LOG_ERROR, "iot journal: write failed; appends are refused until a new segment is started",
+				"\"errno\":%d,\"retry_ms\":%ld", e, j->opt.retry_ms);
 			fail_locked(j);
-			break;
+			continue;
 		}
 		j->durable_seq = last;
 		if (mark > j->handled_seq)
@@ -515,10 +592,8 @@ static void *flusher_main(void *arg)
 		pthread_mutex_lock(&j->mu);
 		if (rotate && !rc)
 			j->st.rotations++;
-		if (rc) {
-			fail_locked(j);
-			break;
-		}
+		if (rc)
+			fail_locked(j); /* nothing was lost (the batch is durable): a new segment is tried */
 	}
 	pthread_mutex_unlock(&j->mu);
 	return NULL;
@@ -620,7 +695,7 @@ static enum cd_err recover(struct iot_journal *j, uint64_t *max_gen)
 	if (rc)
 		return rc;
 	*max_gen = n ? gens[n - 1] : 0;
-	uint64_t last = 0, handled = 0;
+	uint64_t last = 0, handled = 0, last_record = 0; /* last_record: the last seq a record has */
 	for (size_t i = 0; i < n && !rc; i++) {
 		bool newest = i + 1 == n;
 		char *path = seg_path(j, gens[i]);
@@ -653,7 +728,9 @@ static enum cd_err recover(struct iot_journal *j, uint64_t *max_gen)
 			log_msg(LOG_WARN, "iot journal: a segment overlaps the one before it",
 				"\"gen\":%" PRIu64 ",\"base\":%" PRIu64 ",\"before\":%" PRIu64, gens[i], s.base, last);
 		else if (s.base > last && i > 0)
-			log_msg(LOG_ERROR, "iot journal: records missing between segments",
+			/* after a failed write, the refused seqs are skipped (never acknowledged); else a
+			 * segment went missing */
+			log_msg(LOG_WARN, "iot journal: seqs missing between segments (refused after a failed write, or a segment lost)",
 				"\"gen\":%" PRIu64 ",\"from\":%" PRIu64 ",\"to\":%" PRIu64, gens[i], last + 1, s.base);
 		if (s.torn) {
 			j->st.torn++;
@@ -672,6 +749,8 @@ static enum cd_err recover(struct iot_journal *j, uint64_t *max_gen)
 		xfree(path);
 		if (s.last > last)
 			last = s.last;
+		if (s.records && s.last > last_record)
+			last_record = s.last;
 		if (s.handled > handled)
 			handled = s.handled;
 		if (j->nsegs == j->segs_cap) {
@@ -688,8 +767,9 @@ static enum cd_err recover(struct iot_journal *j, uint64_t *max_gen)
 	j->last_seq = j->taken_seq = j->durable_seq = last;
 	j->want_handled = j->mark_taken = j->handled_seq = handled;
 	j->replay_from = handled;
-	j->replay_to = last;
-	j->st.replayable = last - handled;
+	/* seqs skipped after a failed write end some segments without records */
+	j->replay_to = last_record > handled ? last_record : handled;
+	j->st.replayable = j->replay_to - handled;
 	j->rsegs = xcalloc(j->nsegs ? j->nsegs : 1, sizeof *j->rsegs);
 	for (size_t i = 0; i < j->nsegs; i++)
 		if (j->segs[i].last_seq > handled)
@@ -735,6 +815,8 @@ enum cd_err iot_journal_open_with(const char *path, const struct iot_journal_opt
 		j->opt.segment_bytes = J_SEGMENT_DEFAULT;
 	if (!j->opt.pending_bytes)
 		j->opt.pending_bytes = J_PENDING_DEFAULT;
+	if (j->opt.retry_ms <= 0)
+		j->opt.retry_ms = J_RETRY_DEFAULT_MS;
 	j->path = xstrdup(path);
 	j->fd = -1;
 	pthread_mutex_init(&j->mu, NULL);
@@ -846,20 +928,28 @@ enum cd_err iot_journal_append_nowait(struct iot_journal *j, unsigned kind, unsi
 	return CD_OK;
 }
 
-enum cd_err iot_journal_wait(struct iot_journal *j, uint64_t seq)
+enum cd_err iot_journal_wait_range(struct iot_journal *j, uint64_t first, uint64_t seq)
 {
 	pthread_mutex_lock(&j->mu);
 	if (seq > j->last_seq)
 		seq = j->last_seq; /* nothing past the last record to wait for */
-	while (j->durable_seq < seq && !j->failed) {
+	if (first == 0)
+		first = 1;
+	/* A refused record never becomes durable; durable_seq passes it once writing resumes. */
+	while (j->durable_seq < seq && !j->failed && !lost_locked(j, first, seq)) {
 		/* Sleep on the parity of the batch that holds seq: the one being written when the
 		 * flusher has taken it, else the open one; other batches' commits do not wake us. */
 		uint64_t b = seq <= j->taken_seq ? j->batch_open - 1 : j->batch_open;
 		pthread_cond_wait(&j->done[b & 1], &j->mu);
 	}
-	enum cd_err rc = j->durable_seq >= seq ? CD_OK : CD_ERR_IO;
+	enum cd_err rc = j->durable_seq >= seq && (first > seq || !lost_locked(j, first, seq)) ? CD_OK : CD_ERR_IO;
 	pthread_mutex_unlock(&j->mu);
 	return rc;
+}
+
+enum cd_err iot_journal_wait(struct iot_journal *j, uint64_t seq)
+{
+	return iot_journal_wait_range(j, seq, seq);
 }
 
 enum cd_err iot_journal_append(struct iot_journal *j, unsigned kind, unsigned src, const void *msg, size_t len,

@@ -32,6 +32,8 @@ struct iot_journal_options {
 	size_t segment_bytes; /* start a new segment file past this size (default 16 MiB) */
 	size_t pending_bytes; /* records queued for the flusher before appends wait (default 4 MiB) */
 	bool no_sync;         /* skip fdatasync (benchmarks only: durability is gone) */
+	long retry_ms;        /* after a failed write, first wait before a new segment is tried
+	                         (default 100 ms; doubles up to 5 s while it keeps failing) */
 };
 
 /* Opens the journal whose segment files are `path`.NNNNNNNN (e.g. DATA/iot.journal.00000003),
@@ -50,7 +52,9 @@ enum cd_err iot_journal_open_with(const char *path, const struct iot_journal_opt
 void iot_journal_close(struct iot_journal *j);
 
 /* Appends one record and returns once it is durable (or the journal failed: CD_ERR_IO, and the
- * record must not be acknowledged). kind 1..IOT_JOURNAL_KIND_MAX, src any byte (the hub passes
+ * record must not be acknowledged). A failed write (ENOSPC, EIO) refuses the records not yet on
+ * disk and every append (CD_ERR_IO at once) until the flusher, after a backoff, has started a
+ * new segment; appends are then taken again (the refused records' seqs are never used). kind 1..IOT_JOURNAL_KIND_MAX, src any byte (the hub passes
  * enum iot_source); msg[0..len) is copied, len <= IOT_JOURNAL_RECORD_MAX (else CD_ERR_TOOBIG).
  * *seq (may be NULL) gets the record's sequence number: 1, 2, 3 ... in file order, never reused,
  * also across restarts and compaction. Thread-safe; many producers share each fdatasync. */
@@ -61,9 +65,12 @@ enum cd_err iot_journal_append(struct iot_journal *j, unsigned kind, unsigned sr
  * flusher is more than pending_bytes behind (backpressure). */
 enum cd_err iot_journal_append_nowait(struct iot_journal *j, unsigned kind, unsigned src, const void *msg,
 				      size_t len, uint64_t *seq) CD_MUST_CHECK;
-/* Waits until every record up to `seq` is durable: CD_OK, or CD_ERR_IO when the journal failed
- * before that. */
+/* Waits until the record `seq` is durable: CD_OK, or CD_ERR_IO when a failed write refused it.
+ * (Records before it that were taken before a failure may have been refused by it: a caller
+ * that appended several with _nowait waits for the range.) */
 enum cd_err iot_journal_wait(struct iot_journal *j, uint64_t seq) CD_MUST_CHECK;
+/* The same for every record in [first, last]: CD_OK only when all of them are durable. */
+enum cd_err iot_journal_wait_range(struct iot_journal *j, uint64_t first, uint64_t last) CD_MUST_CHECK;
 
 /* Notes that every record with a sequence number <= seq is safe in the stores it feeds and need
  * not be replayed. Cheap and non-blocking: a mark record rides the next group commit (one is
@@ -97,7 +104,9 @@ struct iot_journal_stats {
 	uint64_t deleted;      /* handled segments deleted in this run */
 	uint64_t segments;     /* segment files now */
 	uint64_t waits;        /* appends that waited for room (backpressure) */
-	bool failed;           /* a write or fdatasync failed: appends are refused */
+	uint64_t failures;     /* writes or fdatasyncs that failed (each refused the records in flight) */
+	uint64_t recoveries;   /* new segments started after a failure (appends taken again) */
+	bool failed;           /* failed and not recovered yet: appends are refused */
 };
 void iot_journal_get_stats(struct iot_journal *j, struct iot_journal_stats *out);
 

@@ -851,9 +851,11 @@ static void test_kill9(void)
 	tmp_remove(&t);
 }
 
-/* A full disk (here: the file size limit) fails a commit: its waiters and every later append get
- * CD_ERR_IO, nothing is acknowledged that is not on disk, and the next open replays every
- * record that was acknowledged. Runs in a child: the limit is per process. */
+/* A full disk (here: the file size limit, per file) fails a commit: its waiters get CD_ERR_IO
+ * and so do appends until the journal, after a backoff, starts a new segment (a new file: room
+ * again until it too reaches the limit); nothing is acknowledged that is not on disk, and the
+ * next open replays exactly the acknowledged records, in order, the refused seqs skipped. Runs
+ * in a child: the limit is per process. */
 static void test_write_failure(void)
 {
 	struct tmpdir t;
@@ -869,31 +871,40 @@ static void test_write_failure(void)
 		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 			_exit(2);
 		struct iot_journal *j = NULL;
-		if (iot_journal_open(t.path, &j) != CD_OK)
+		struct iot_journal_options o = {.retry_ms = 20};
+		if (iot_journal_open_with(t.path, &o, &j) != CD_OK)
 			_exit(3);
 		unsigned char p[1024];
 		uint32_t i = 0;
-		enum cd_err rc = CD_OK;
+		int refused = 0, bad = 0, acked = 0;
+		struct iot_journal_stats st;
 		for (; i < 100000; i++) {
+			iot_journal_get_stats(j, &st);
+			if (st.recoveries >= 3 && acked > 0)
+				break;
 			size_t len = make_payload(1, i, p);
 			uint64_t seq = 0;
-			rc = iot_journal_append(j, 2, 1, p, len, &seq);
-			if (rc)
-				break;
+			enum cd_err rc = iot_journal_append(j, 2, 1, p, len, &seq);
+			if (rc) {
+				refused++;
+				bad += rc != CD_ERR_IO || seq != 0;
+				acked = 0;
+				struct timespec ts = {0, 5 * 1000000L};
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			acked++;
 			struct ack a = {seq, 1, i};
 			if (write(fds[1], &a, sizeof a) != (ssize_t)sizeof a)
 				_exit(4);
 		}
-		struct iot_journal_stats st;
 		iot_journal_get_stats(j, &st);
-		uint64_t seq = 0;
-		enum cd_err again = iot_journal_append(j, 2, 1, p, 10, &seq);
 		iot_journal_close(j);
-		_exit(rc == CD_ERR_IO && again == CD_ERR_IO && st.failed && seq == 0 && i > 10 ? 0 : 5);
+		_exit(!bad && refused > 0 && st.failures >= 3 && st.recoveries >= 3 && !st.failed ? 0 : 5);
 	}
 	close(fds[1]);
 	size_t n = 0;
-	struct ack a[2048];
+	static struct ack a[4096];
 	for (;;) {
 		ssize_t r = read(fds[0], &a[n], sizeof a[0]);
 		if (r != (ssize_t)sizeof a[0] || ++n == sizeof a / sizeof a[0])
@@ -904,12 +915,16 @@ static void test_write_failure(void)
 	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK(n > 10);
+	size_t gaps = 0;
+	for (size_t k = 1; k < n; k++)
+		gaps += a[k].seq != a[k - 1].seq + 1;
+	CHECK(gaps >= 3); /* each failure's refused seqs are skipped, never reused */
 	struct iot_journal *j = NULL;
 	CHECK_INT_EQ(iot_journal_open(t.path, &j), CD_OK);
 	if (j) {
 		struct gotlist g = {0};
 		CHECK_INT_EQ(iot_journal_replay(j, collect, &g), CD_OK);
-		CHECK(g.n >= n);
+		CHECK_INT_EQ(g.n, n); /* the refused records were cut off the failed segments */
 		size_t good = 0;
 		for (size_t k = 0; k < n && k < g.n; k++) {
 			uint32_t th, i;
@@ -919,6 +934,70 @@ static void test_write_failure(void)
 		gotlist_free(&g);
 		iot_journal_close(j);
 	}
+	tmp_remove(&t);
+}
+
+/* A waiter for a record a failure refused gets CD_ERR_IO even when it asks after the journal
+ * recovered and later records are durable; a range wait spanning the refused seqs fails too. */
+static void test_wait_after_recovery(void)
+{
+	struct tmpdir t;
+	tmp_make(&t);
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		signal(SIGXFSZ, SIG_IGN);
+		struct rlimit rl = {300 << 10, 300 << 10};
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(2);
+		struct iot_journal *j = NULL;
+		struct iot_journal_options o = {.retry_ms = 20};
+		if (iot_journal_open_with(t.path, &o, &j) != CD_OK)
+			_exit(3);
+		unsigned char p[1024];
+		uint64_t first_ok = 0, refused_seq = 0, seq = 0;
+		uint32_t i = 0;
+		/* _nowait appends until one is refused on waiting */
+		for (; i < 100000 && !refused_seq; i++) {
+			size_t len = make_payload(1, i, p);
+			if (iot_journal_append_nowait(j, 2, 1, p, len, &seq) != CD_OK)
+				_exit(6);
+			if (iot_journal_wait(j, seq) != CD_OK)
+				refused_seq = seq;
+			else if (!first_ok)
+				first_ok = seq;
+		}
+		/* then appends until one is taken again */
+		uint64_t later = 0;
+		for (; i < 100000 && !later; i++) {
+			size_t len = make_payload(1, i, p);
+			if (iot_journal_append(j, 2, 1, p, len, &later) != CD_OK) {
+				struct timespec ts = {0, 5 * 1000000L};
+				nanosleep(&ts, NULL);
+			}
+		}
+		int code = 0;
+		if (!refused_seq || !later || later <= refused_seq)
+			code = 7;
+		else if (iot_journal_wait(j, refused_seq) != CD_ERR_IO)
+			code = 8;
+		else if (iot_journal_wait_range(j, first_ok, later) != CD_ERR_IO)
+			code = 9;
+		else if (iot_journal_wait(j, later) != CD_OK || iot_journal_wait_range(j, later, later) != CD_OK ||
+			 iot_journal_wait(j, first_ok) != CD_OK)
+			code = 10;
+		iot_journal_close(j);
+		_exit(code);
+	}
+	close(fds[1]);
+	close(fds[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status));
+	CHECK_INT_EQ(WEXITSTATUS(status), 0);
 	tmp_remove(&t);
 }
 
@@ -933,6 +1012,7 @@ static const struct test_case tests[] = {
 	{"replay_stops", test_replay_stops},
 	{"kill9", test_kill9},
 	{"write_failure", test_write_failure},
+	{"wait_after_recovery", test_wait_after_recovery},
 };
 
 TEST_MAIN(tests)
