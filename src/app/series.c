@@ -20,6 +20,8 @@
 #define BATCH_MAX 65536	  /* rows in one write transaction at most */
 #define BATCH_EARLY 16384 /* a queue this long wakes the writer before batch_ms */
 #define RETENTION_EVERY_MS HOUR_MS
+#define SERIES_RETRY_MIN_MS 100	 /* first wait before a failed batch is written again */
+#define SERIES_RETRY_MAX_MS 2000 /* the wait doubles up to this */
 
 /* One interned series. */
 struct skey {
@@ -44,9 +46,10 @@ struct series {
 	struct store_series_key *fresh; /* keys not yet stored */
 	size_t nfresh, fresh_cap;
 	uint64_t seq_in;   /* values accepted so far */
-	uint64_t seq_done; /* of those, stored or failed */
+	uint64_t seq_done; /* of those, stored (a failed batch is kept and retried: not counted) */
 	int flushers;	   /* series_flush calls waiting */
 	bool stop;
+	bool gave_up; /* the writer stopped with a batch it could not store (series_flush fails) */
 	struct series_stats st;
 	pthread_mutex_t wlock; /* the write connection: batches and retention */
 	pthread_t writer;
@@ -168,38 +171,53 @@ static void run_retention(struct series *s, int64_t now, int64_t *deleted)
 		*deleted = total;
 }
 
+/* Waits ms on the writer's condition (locked), cut short only by stop: flushers and appenders
+ * signal `work` too, and a failing store must not be retried at their pace. */
+static void writer_pause(struct series *s, int ms)
+{
+	struct timespec until;
+	clock_deadline_in(&until, ms);
+	while (!s->stop && pthread_cond_timedwait(&s->work, &s->lock, &until) == 0)
+		;
+}
+
 static void *writer_main(void *arg)
 {
 	struct series *s = arg;
 	struct store_series_row *rows = xmalloc(BATCH_MAX * sizeof *rows);
 	struct store_series_key *keys = NULL;
-	size_t keys_cap = 0;
+	size_t keys_cap = 0, n = 0, nkeys = 0;
+	bool retry = false; /* rows[0..n) and keys[0..nkeys) failed to store: write them again */
+	int backoff_ms = 0;
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		if (!s->stop && !s->flushers && s->qcount < BATCH_EARLY) {
-			struct timespec until;
-			clock_deadline_in(&until, s->o.batch_ms);
-			pthread_cond_timedwait(&s->work, &s->lock, &until);
+		if (retry) {
+			writer_pause(s, backoff_ms);
+		} else {
+			if (!s->stop && !s->flushers && s->qcount < BATCH_EARLY) {
+				struct timespec until;
+				clock_deadline_in(&until, s->o.batch_ms);
+				pthread_cond_timedwait(&s->work, &s->lock, &until);
+			}
+			if (s->stop && !s->qcount && !s->nfresh)
+				break;
+			/* Take a batch: rows from the ring, and every key not yet stored. */
+			n = s->qcount < BATCH_MAX ? s->qcount : BATCH_MAX;
+			for (size_t i = 0; i < n; i++)
+				rows[i] = s->q[(s->qhead + i) % s->qcap];
+			s->qhead = (s->qhead + n) % s->qcap;
+			s->qcount -= n;
+			nkeys = s->nfresh;
+			if (nkeys > keys_cap) {
+				keys_cap = nkeys;
+				keys = xrealloc(keys, keys_cap * sizeof *keys);
+			}
+			if (nkeys)
+				memcpy(keys, s->fresh, nkeys * sizeof *keys);
+			s->nfresh = 0;
+			if (n)
+				pthread_cond_broadcast(&s->room);
 		}
-		if (s->stop && !s->qcount && !s->nfresh)
-			break;
-		/* Take a batch: rows from the ring, and every key not yet stored. */
-		size_t n = s->qcount < BATCH_MAX ? s->qcount : BATCH_MAX;
-		for (size_t i = 0; i < n; i++)
-			rows[i] = s->q[(s->qhead + i) % s->qcap];
-		s->qhead = (s->qhead + n) % s->qcap;
-		s->qcount -= n;
-		size_t nkeys = s->nfresh;
-		if (nkeys > keys_cap) {
-			keys_cap = nkeys;
-			keys = xrealloc(keys, keys_cap * sizeof *keys);
-		}
-		if (nkeys)
-			memcpy(keys, s->fresh, nkeys * sizeof *keys);
-		s->nfresh = 0;
-		uint64_t upto = s->seq_done + n;
-		if (n)
-			pthread_cond_broadcast(&s->room);
 		pthread_mutex_unlock(&s->lock);
 
 		size_t written = 0;
@@ -209,11 +227,12 @@ static void *writer_main(void *arg)
 			rc = store_series_write(s->ss, keys, nkeys, rows, n, &written);
 			pthread_mutex_unlock(&s->wlock);
 			if (rc)
-				log_error("series: a batch could not be stored",
-					  "\"values\":%zu,\"error\":\"%s\"", n, cd_err_name(rc));
+				log_error("series: a batch could not be stored; kept, retried",
+					  "\"values\":%zu,\"error\":\"%s\",\"retry_ms\":%d", n, cd_err_name(rc),
+					  backoff_ms ? backoff_ms * 2 : SERIES_RETRY_MIN_MS);
 		}
 		int64_t now = clock_wall_ms();
-		if (!s->o.no_retention && now - s->last_retention_ms >= RETENTION_EVERY_MS) {
+		if (!rc && !s->o.no_retention && now - s->last_retention_ms >= RETENTION_EVERY_MS) {
 			pthread_mutex_lock(&s->wlock);
 			run_retention(s, now, NULL);
 			pthread_mutex_unlock(&s->wlock);
@@ -221,29 +240,35 @@ static void *writer_main(void *arg)
 		}
 
 		pthread_mutex_lock(&s->lock);
-		if (rc && nkeys) { /* the keys must reach the file before any later row uses them */
-			size_t need = s->nfresh + nkeys;
-			if (need > s->fresh_cap) {
-				s->fresh_cap = need;
-				s->fresh = xrealloc(s->fresh, need * sizeof *s->fresh);
+		if (rc) {
+			/* The batch stays ours: seq_done does not move, so series_flush (and the hub's
+			 * checkpoint behind it) never counts these rows as stored. Keys stay with it and are
+			 * written before any later row that uses them. */
+			s->st.retries++;
+			if (s->stop) { /* one failure at stop (after the store's busy wait): give up */
+				s->st.failed += n + s->qcount;
+				s->gave_up = true;
+				pthread_cond_broadcast(&s->done);
+				break;
 			}
-			memmove(s->fresh + nkeys, s->fresh, s->nfresh * sizeof *s->fresh);
-			memcpy(s->fresh, keys, nkeys * sizeof *keys);
-			s->nfresh = need;
+			retry = true;
+			backoff_ms = backoff_ms ? backoff_ms * 2 : SERIES_RETRY_MIN_MS;
+			if (backoff_ms > SERIES_RETRY_MAX_MS)
+				backoff_ms = SERIES_RETRY_MAX_MS;
+			continue;
 		}
+		if (retry)
+			log_info("series: a kept batch is stored", "\"values\":%zu", n);
+		retry = false;
+		backoff_ms = 0;
 		if (n) {
 			s->st.batches++;
-			if (rc) {
-				s->st.failed += n;
-			} else {
-				s->st.written += written;
-				s->st.repeated += n - written;
-			}
+			s->st.written += written;
+			s->st.repeated += n - written;
 		}
-		s->seq_done = upto;
+		s->seq_done += n;
+		n = nkeys = 0;
 		pthread_cond_broadcast(&s->done);
-		if (rc && s->stop && !s->qcount)
-			break; /* do not spin on a failing store at shutdown */
 	}
 	pthread_mutex_unlock(&s->lock);
 	xfree(rows);
@@ -382,19 +407,34 @@ bool series_append(struct series *s, const struct iot_telemetry *t)
 
 void series_flush(struct series *s)
 {
+	enum cd_err rc = series_flush_wait(s, -1); /* no limit: only the writer giving up ends it early */
+	(void)rc;
+}
+
+enum cd_err series_flush_wait(struct series *s, int timeout_ms)
+{
 	if (!s)
-		return;
+		return CD_OK;
+	struct timespec until;
+	if (timeout_ms >= 0)
+		clock_deadline_in(&until, timeout_ms);
 	pthread_mutex_lock(&s->lock);
 	uint64_t target = s->seq_in;
 	s->flushers++;
 	pthread_cond_signal(&s->work);
-	while (s->seq_done < target && s->writer_running) {
+	bool timed_out = false;
+	while (s->seq_done < target && s->writer_running && !s->gave_up && !timed_out) {
 		if (s->qcount || s->nfresh)
 			pthread_cond_signal(&s->work);
-		pthread_cond_wait(&s->done, &s->lock);
+		if (timeout_ms < 0)
+			pthread_cond_wait(&s->done, &s->lock);
+		else
+			timed_out = pthread_cond_timedwait(&s->done, &s->lock, &until) != 0;
 	}
+	enum cd_err rc = s->seq_done >= target ? CD_OK : s->gave_up || !s->writer_running ? CD_ERR_IO : CD_ERR_BUSY;
 	s->flushers--;
 	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 /* ---- queries ------------------------------------------------------------------------- */

@@ -38,8 +38,14 @@ void series_close(struct series *s);
  * drops the message (counted in series_stats.dropped) and returns false. Values with a metric
  * that is not a valid id, or a non-finite value, are skipped (counted as rejected). */
 bool series_append(struct series *s, const struct iot_telemetry *t);
-/* Waits until everything appended before the call is stored (or failed to be, counted). */
+/* Waits until everything appended before the call is stored, or the writer gave up (it keeps a
+ * batch that failed to store and writes it again with a growing pause, 100 ms to 2 s; it gives
+ * up only when stopping). */
 void series_flush(struct series *s);
+/* The same, waiting at most timeout_ms (< 0: no limit). CD_OK when everything appended before
+ * the call is stored; CD_ERR_BUSY when not yet (e.g. a failed batch waits for its retry);
+ * CD_ERR_IO when the writer gave up. The IoT hub checkpoints its journal only after CD_OK. */
+enum cd_err series_flush_wait(struct series *s, int timeout_ms) CD_MUST_CHECK;
 
 /* What resolution a query reads. */
 enum series_step {
@@ -86,7 +92,8 @@ struct series_stats {
 	uint64_t appended; /* values accepted into the queue */
 	uint64_t written;  /* values stored (repeats of a stored (series, ts) are not) */
 	uint64_t repeated; /* values skipped as repeats */
-	uint64_t failed;   /* values lost to a store error */
+	uint64_t failed;   /* values not stored when the writer gave up at stop (a store error) */
+	uint64_t retries;  /* batch writes that failed and were tried again */
 	uint64_t dropped;  /* values dropped because the queue stayed full */
 	uint64_t rejected; /* values with a bad metric name or a non-finite number */
 	uint64_t batches;  /* write transactions */
