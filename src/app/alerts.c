@@ -20,12 +20,16 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+#define ALERTS_RETRY_MIN_MS 100	 /* first pause before a failed store write is tried again */
+#define ALERTS_RETRY_MAX_MS 2000 /* the pause doubles up to this */
+
 enum msg_kind { M_TELEMETRY, M_EVENT, M_STATUS, M_INGEST, M_CLEARED, M_RULES, M_OPEN_CASE };
 
 struct msg {
 	struct msg *next;
 	enum msg_kind kind;
 	int64_t arrived_ms;    /* when it was handed over (the server's clock): "seen" for the rules */
+	uint64_t seq;	       /* the IoT journal seq of the device message, 0 = not journalled */
 	struct iot_device dev; /* telemetry, event, status */
 	union {
 		struct iot_telemetry t;
@@ -58,6 +62,14 @@ struct alerts {
 	uint64_t rules_fp;		  /* fingerprint of the stored rules last loaded */
 	struct store_device_event *evbuf; /* device events to store at the end of a pass */
 	size_t evn, evcap;
+	uint64_t ev_seq; /* worker: the highest journal seq among evbuf's events */
+	/* Replay (store_alerts.h "replay marks"): the marks read at start; a message with a seq at
+	 * or below one was applied before a crash and is not applied again. Worker only, after
+	 * alerts_replay_from. */
+	uint64_t mark_alerts, mark_events;
+	uint64_t cur_seq;  /* worker: the seq of the message being handled (0: tick, person, none) */
+	bool cur_applied;  /* worker: its alert writes are stored already (a replay) */
+	bool store_failed; /* lock: a write was given up at stop; alerts_drain_wait fails */
 };
 
 static const struct store_actor system_actor = {"system", NULL};
@@ -69,6 +81,50 @@ static void count_one(struct alerts *a, uint64_t *counter)
 	pthread_mutex_lock(&a->lock);
 	(*counter)++;
 	pthread_mutex_unlock(&a->lock);
+}
+
+/* Whether a store write that returned rc is tried again. Transient failures (busy, i/o, a
+ * SQLite error: another process holding the write lock, say) are, after a pause that doubles
+ * from ALERTS_RETRY_MIN_MS to ALERTS_RETRY_MAX_MS, for as long as the worker runs: an alarm is
+ * never let go while the store may still take it. At stop the write is given up (logged) and
+ * alerts_drain_wait fails from then on, so the IoT hub leaves the message in its journal for
+ * the next start. Other errors (invalid, not found ...) are final. Worker thread. */
+static bool retry_store(struct alerts *a, enum cd_err rc, int *attempt, const char *what)
+{
+	if (rc != CD_ERR_BUSY && rc != CD_ERR_IO && rc != CD_ERR_STORE)
+		return false;
+	pthread_mutex_lock(&a->lock);
+	a->stats.store_retries++;
+	if (a->stop) {
+		a->store_failed = true;
+		pthread_mutex_unlock(&a->lock);
+		log_error("alerts: a write was given up at stop; the IoT journal keeps its message",
+			  "\"write\":\"%s\",\"error\":\"%s\"", what, cd_err_name(rc));
+		return false;
+	}
+	int ms = ALERTS_RETRY_MIN_MS << (*attempt < 5 ? *attempt : 5);
+	if (ms > ALERTS_RETRY_MAX_MS)
+		ms = ALERTS_RETRY_MAX_MS;
+	(*attempt)++;
+	if ((*attempt & (*attempt - 1)) == 0) /* 1st, 2nd, 4th ... attempt */
+		log_warn("alerts: a write failed; tried again", "\"write\":\"%s\",\"error\":\"%s\",\"attempt\":%d,"
+			 "\"retry_ms\":%d", what, cd_err_name(rc), *attempt, ms);
+	struct timespec until;
+	clock_deadline_in(&until, ms);
+	while (!a->stop && pthread_cond_timedwait(&a->wake, &a->lock, &until) == 0)
+		; /* enqueues signal `wake`: only stop or the time ends the pause */
+	pthread_mutex_unlock(&a->lock);
+	return true;
+}
+
+/* True once a write was given up at stop: later writes are not even tried (each would wait
+ * the store's busy timeout), their messages stay in the journal too. Worker thread. */
+static bool writes_given_up(struct alerts *a)
+{
+	pthread_mutex_lock(&a->lock);
+	bool failed = a->store_failed;
+	pthread_mutex_unlock(&a->lock);
+	return failed;
 }
 
 /* ---- categories ------------------------------------------------------------------------- */
@@ -284,23 +340,41 @@ static void place_from_device(struct store_alert *al, const struct iot_device *d
 	}
 }
 
-/* Stores a new alert (or bumps the active one with its key) and opens its case. */
+/* Stores a new alert (or bumps the active one with its key) and opens its case. A message
+ * replayed from the IoT journal whose writes are stored already (cur_applied) writes nothing:
+ * *al gets the active alert with its key, if any, for the device event. */
 static void raise_alert(struct alerts *a, struct store_alert *al, const struct iot_device *dev,
 			const char *address)
 {
 	struct app *app = a->app;
-	enum cd_err rc = store_alert_raise(app->st, &system_actor, al);
+	if (a->cur_applied) {
+		struct store_alert held;
+		al->id = store_alert_find_active(app->st, al->key, al->device, &held) == CD_OK ? held.id : 0;
+		return;
+	}
+	if (writes_given_up(a))
+		return;
+	al->iot_seq = a->cur_seq;
+	enum cd_err rc;
+	int attempt = 0;
+	do
+		rc = store_alert_raise(app->st, &system_actor, al);
+	while (retry_store(a, rc, &attempt, "alert raise"));
 	if (rc == CD_ERR_EXISTS) { /* active already (the engine did not know): a repeat */
-		if (store_alert_bump(app->st, al->id, 0, clock_wall_ms(), al->value) == CD_OK &&
-		    store_alert_get(app->st, al->id, al) == CD_OK) {
+		attempt = 0;
+		do
+			rc = store_alert_bump_seq(app->st, al->id, 0, clock_wall_ms(), al->value, a->cur_seq);
+		while (retry_store(a, rc, &attempt, "alert bump"));
+		if (rc == CD_OK && store_alert_get(app->st, al->id, al) == CD_OK) {
 			count_one(a, &a->stats.repeated);
 			alerts_publish(app, "alert.repeated", al);
 		}
 		return;
 	}
 	if (rc) {
-		log_warn("alert not stored", "\"key\":\"%s\",\"device\":\"%s\",\"error\":\"%s\"", al->key,
-			 al->device, cd_err_name(rc));
+		log_error("alert not stored", "\"key\":\"%s\",\"device\":\"%s\",\"error\":\"%s\"", al->key,
+			  al->device, cd_err_name(rc));
+		count_one(a, &a->stats.store_failures);
 		return;
 	}
 	count_one(a, &a->stats.raised);
@@ -311,10 +385,14 @@ static void raise_alert(struct alerts *a, struct store_alert *al, const struct i
 static void repeat_alert(struct alerts *a, const char *key, const char *device, int64_t count, double value)
 {
 	struct store_alert al;
-	if (store_alert_find_active(a->app->st, key, device, &al) != CD_OK)
+	if (a->cur_applied || writes_given_up(a) || store_alert_find_active(a->app->st, key, device, &al) != CD_OK)
 		return;
-	if (store_alert_bump(a->app->st, al.id, count, clock_wall_ms(), value) == CD_OK &&
-	    store_alert_get(a->app->st, al.id, &al) == CD_OK) {
+	enum cd_err rc;
+	int attempt = 0;
+	do
+		rc = store_alert_bump_seq(a->app->st, al.id, count, clock_wall_ms(), value, a->cur_seq);
+	while (retry_store(a, rc, &attempt, "alert bump"));
+	if (rc == CD_OK && store_alert_get(a->app->st, al.id, &al) == CD_OK) {
 		count_one(a, &a->stats.repeated);
 		alerts_publish(a->app, "alert.repeated", &al);
 	}
@@ -324,10 +402,19 @@ static void repeat_alert(struct alerts *a, const char *key, const char *device, 
 static void clear_alert(struct alerts *a, const char *key, const char *device, const char *why)
 {
 	struct store_alert al;
-	if (store_alert_find_active(a->app->st, key, device, &al) != CD_OK)
+	if (a->cur_applied || writes_given_up(a) || store_alert_find_active(a->app->st, key, device, &al) != CD_OK)
 		return;
-	if (store_alert_clear(a->app->st, &system_actor, al.id, why, clock_wall_ms(), &al) != CD_OK)
+	enum cd_err rc;
+	int attempt = 0;
+	do
+		rc = store_alert_clear_seq(a->app->st, &system_actor, al.id, why, clock_wall_ms(), a->cur_seq, &al);
+	while (retry_store(a, rc, &attempt, "alert clear"));
+	if (rc) {
+		if (rc != CD_ERR_CONFLICT)
+			log_error("alert clearing not stored", "\"alert\":%" PRId64 ",\"error\":\"%s\"", al.id,
+				  cd_err_name(rc));
 		return;
+	}
 	count_one(a, &a->stats.cleared);
 	note_on_case(a->app, &al, false, "system", "system");
 	alerts_publish(a->app, "alert.cleared", &al);
@@ -408,6 +495,10 @@ static bool level_word(const char *s)
 static void keep_event(struct alerts *a, const char *device, int64_t ts, const char *type, const char *level,
 		       const char *detail, const char *source, int64_t alert_id)
 {
+	if (a->cur_seq && a->cur_seq <= a->mark_events)
+		return; /* a replayed message whose event is stored already */
+	if (a->cur_seq > a->ev_seq)
+		a->ev_seq = a->cur_seq;
 	if (a->evn == a->evcap) {
 		a->evcap = a->evcap ? a->evcap * 2 : 16;
 		a->evbuf = xrealloc(a->evbuf, a->evcap * sizeof *a->evbuf);
@@ -576,6 +667,8 @@ static void seed_one(void *ctx, const struct iot_device *dev)
 
 static void handle(struct alerts *a, struct msg *m)
 {
+	a->cur_seq = m->seq;
+	a->cur_applied = m->seq && m->seq <= a->mark_alerts;
 	struct emit_ctx ec = {a, &m->dev};
 	struct rules_device d = rdev(&m->dev);
 	switch (m->kind) {
@@ -652,6 +745,8 @@ static void *worker(void *arg)
 			handle(a, m);
 			xfree(m);
 		}
+		a->cur_seq = 0; /* the tick's writes belong to no message */
+		a->cur_applied = false;
 		int64_t now = clock_wall_ms();
 		if (now >= next_tick) {
 			if (a->app->devices && now >= a->next_seed_ms) {
@@ -665,11 +760,18 @@ static void *worker(void *arg)
 			rules_tick(a->engine, now, on_rule_change, &ec);
 			next_tick = now + ALERTS_TICK_MS;
 		}
-		if (a->evn) {
-			if (store_device_events_add(a->app->st, a->evbuf, a->evn) != CD_OK)
-				log_warn("alerts: device events not stored", "\"count\":%zu", a->evn);
-			a->evn = 0;
+		if ((a->evn || a->ev_seq) && !writes_given_up(a)) {
+			enum cd_err rc;
+			int attempt = 0;
+			do
+				rc = store_device_events_add_seq(a->app->st, a->evbuf, a->evn, a->ev_seq);
+			while (retry_store(a, rc, &attempt, "device events"));
+			if (rc)
+				log_error("alerts: device events not stored", "\"count\":%zu,\"error\":\"%s\"", a->evn,
+					  cd_err_name(rc));
 		}
+		a->evn = 0;
+		a->ev_seq = 0;
 
 		pthread_mutex_lock(&a->lock);
 		a->busy = false;
@@ -716,27 +818,47 @@ static struct msg *msg_new(enum msg_kind kind, const struct iot_device *dev)
 
 void alerts_on_telemetry(struct alerts *a, const struct iot_device *dev, const struct iot_telemetry *t)
 {
+	alerts_on_telemetry_seq(a, dev, t, 0);
+}
+
+void alerts_on_telemetry_seq(struct alerts *a, const struct iot_device *dev, const struct iot_telemetry *t,
+			     uint64_t seq)
+{
 	if (!a || !dev || !t)
 		return;
 	struct msg *m = msg_new(M_TELEMETRY, dev);
+	m->seq = seq;
 	m->u.t = *t;
 	enqueue(a, m);
 }
 
 void alerts_on_event(struct alerts *a, const struct iot_device *dev, const struct iot_event *e)
 {
+	alerts_on_event_seq(a, dev, e, 0);
+}
+
+void alerts_on_event_seq(struct alerts *a, const struct iot_device *dev, const struct iot_event *e, uint64_t seq)
+{
 	if (!a || !dev || !e)
 		return;
 	struct msg *m = msg_new(M_EVENT, dev);
+	m->seq = seq;
 	m->u.e = *e;
 	enqueue(a, m);
 }
 
 void alerts_on_status(struct alerts *a, const struct iot_device *dev, bool online, int64_t ts_ms)
 {
+	alerts_on_status_seq(a, dev, online, ts_ms, 0);
+}
+
+void alerts_on_status_seq(struct alerts *a, const struct iot_device *dev, bool online, int64_t ts_ms,
+			  uint64_t seq)
+{
 	if (!a || !dev)
 		return;
 	struct msg *m = msg_new(M_STATUS, dev);
+	m->seq = seq;
 	m->u.s.online = online;
 	m->u.s.ts_ms = ts_ms;
 	enqueue(a, m);
@@ -744,9 +866,15 @@ void alerts_on_status(struct alerts *a, const struct iot_device *dev, bool onlin
 
 void alerts_ingest(struct alerts *a, const struct alerts_ingest *in)
 {
+	alerts_ingest_seq(a, in, 0);
+}
+
+void alerts_ingest_seq(struct alerts *a, const struct alerts_ingest *in, uint64_t seq)
+{
 	if (!a || !in)
 		return;
 	struct msg *m = msg_new(M_INGEST, NULL);
+	m->seq = seq;
 	m->u.in = *in;
 	enqueue(a, m);
 }
@@ -786,12 +914,45 @@ void alerts_rules_changed(struct alerts *a)
 
 void alerts_drain(struct alerts *a)
 {
+	enum cd_err rc = alerts_drain_wait(a, -1); /* no limit: only a stop ends it early */
+	(void)rc;
+}
+
+enum cd_err alerts_drain_wait(struct alerts *a, int timeout_ms)
+{
+	if (!a)
+		return CD_OK;
+	struct timespec until;
+	if (timeout_ms >= 0)
+		clock_deadline_in(&until, timeout_ms);
+	pthread_mutex_lock(&a->lock);
+	uint64_t want = a->queued_seq;
+	bool timed_out = false;
+	while (a->done_seq < want && !a->stop && !timed_out) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&a->idle, &a->lock);
+		else
+			timed_out = pthread_cond_timedwait(&a->idle, &a->lock, &until) != 0;
+	}
+	enum cd_err rc = a->store_failed ? CD_ERR_IO : a->done_seq >= want ? CD_OK : CD_ERR_BUSY;
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+void alerts_replay_from(struct alerts *a, uint64_t journal_last_seq)
+{
 	if (!a)
 		return;
 	pthread_mutex_lock(&a->lock);
-	uint64_t want = a->queued_seq;
-	while (a->done_seq < want && !a->stop)
-		pthread_cond_wait(&a->idle, &a->lock);
+	if (a->mark_alerts > journal_last_seq || a->mark_events > journal_last_seq) {
+		/* The journal that numbered them is gone (a data directory restored without it): its
+		 * seqs start again, and the marks would skip new messages. */
+		log_warn("alerts: replay marks are ahead of the IoT journal; ignored",
+			 "\"alerts_seq\":%llu,\"events_seq\":%llu,\"journal_seq\":%llu",
+			 (unsigned long long)a->mark_alerts, (unsigned long long)a->mark_events,
+			 (unsigned long long)journal_last_seq);
+		a->mark_alerts = a->mark_events = 0;
+	}
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -806,6 +967,8 @@ enum cd_err alerts_start(struct app *app, struct alerts **out)
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->idle, NULL);
 	load_rules(a, false);
+	if (store_alerts_marks(app->st, &a->mark_alerts, &a->mark_events) != CD_OK)
+		log_warn("alerts: replay marks not read; a replay may repeat alerts", NULL);
 	/* the active alerts: de-duplicated by the engine, and cases still to open */
 	struct store_alert *act = NULL;
 	size_t n = 0;

@@ -36,6 +36,15 @@ void alerts_stop(struct alerts *a);
 void alerts_on_telemetry(struct alerts *a, const struct iot_device *dev, const struct iot_telemetry *t);
 void alerts_on_event(struct alerts *a, const struct iot_device *dev, const struct iot_event *e);
 void alerts_on_status(struct alerts *a, const struct iot_device *dev, bool online, int64_t ts_ms);
+/* The same for a message from the IoT hub's journal with its seq (app/iot_journal.h): every alert
+ * write it causes stores the seq as the replay mark in the same transaction (store_alerts.h),
+ * and a message at or below the mark read at start is not applied again (a replay after a
+ * crash: no second alert, no second case). seq 0 = not journalled. */
+void alerts_on_telemetry_seq(struct alerts *a, const struct iot_device *dev, const struct iot_telemetry *t,
+			     uint64_t seq);
+void alerts_on_event_seq(struct alerts *a, const struct iot_device *dev, const struct iot_event *e, uint64_t seq);
+void alerts_on_status_seq(struct alerts *a, const struct iot_device *dev, bool online, int64_t ts_ms,
+			  uint64_t seq);
 
 /* One event or alert from another district system (POST /api/v1/ingest/{system}). */
 struct alerts_ingest {
@@ -55,6 +64,12 @@ struct alerts_ingest {
 };
 /* Queues it for the worker (never dropped). */
 void alerts_ingest(struct alerts *a, const struct alerts_ingest *in);
+/* The same with its IoT journal seq (see alerts_on_telemetry_seq). */
+void alerts_ingest_seq(struct alerts *a, const struct alerts_ingest *in, uint64_t seq);
+/* Tells the worker the IoT journal's last seq when it was opened, before its replay: replay marks
+ * beyond it come from a journal that no longer exists and are dropped (else they would skip
+ * new messages). */
+void alerts_replay_from(struct alerts *a, uint64_t journal_last_seq);
 
 #define ALERTS_INGEST_KEY_MAX 72 /* "cdi_" + 64 hex digits, with NUL */
 
@@ -113,6 +128,12 @@ enum cd_err alerts_act(struct app *app, const struct store_actor *actor, const c
 
 /* Waits until everything queued before the call has been handled (tests, shutdown). */
 void alerts_drain(struct alerts *a);
+/* The same, waiting at most timeout_ms (< 0: no limit). CD_OK when everything queued before the
+ * call is handled and its writes stored (a write failing with a transient store error, e.g. the
+ * database locked by another process, is retried until it is stored); CD_ERR_BUSY when not yet;
+ * CD_ERR_IO once a write was given up at stop. The IoT hub checkpoints its journal only after
+ * CD_OK. */
+enum cd_err alerts_drain_wait(struct alerts *a, int timeout_ms) CD_MUST_CHECK;
 
 /* The category a case about a device of this type and tags gets when the rule names none:
  * fire-safety devices → H130809 (消防安全), a water meter of a person living alone → H090805
@@ -130,6 +151,8 @@ struct alerts_stats {
 	uint64_t dropped;			      /* telemetry dropped at a full queue */
 	uint64_t raised, repeated, cleared;	      /* alert changes written */
 	uint64_t cases_opened, case_failures;
+	uint64_t store_retries;	 /* alert writes that failed transiently and were tried again */
+	uint64_t store_failures; /* alert raises refused for good (logged as errors) */
 	uint64_t queued; /* waiting now */
 	uint64_t rules;	 /* rules in use */
 };

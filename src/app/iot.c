@@ -27,6 +27,8 @@
 #define HUB_QUEUE_CAP 4096         /* messages waiting for the worker */
 #define HUB_BATCH 64               /* taken from the queue under one lock */
 #define DEVICE_TIMEOUT_MS (5 * 60 * 1000) /* no data and no heartbeat for this long → offline */
+#define HUB_CHECKPOINT_WAIT_MS 500 /* a tick waits this long for each store before it skips the mark */
+#define HUB_STOP_WAIT_MS 15000     /* the last checkpoint at stop waits this long */
 
 enum hub_kind { HUB_TELEMETRY, HUB_EVENT, HUB_STATUS, HUB_INGEST };
 
@@ -64,6 +66,7 @@ struct iot_hub {
 	bool accepting;                  /* mu: the replay is done, new messages may come (in seq order) */
 	uint64_t series_dropped;         /* worker: series_stats.dropped last seen */
 	bool handoff_lost;               /* worker: a message was let go: handed_seq moves no more */
+	bool checkpoint_behind;          /* ticker: the last checkpoint found a store not done (logged once) */
 };
 
 static const char *const source_names[IOT_SRC_COUNT] = {"mqtt", "http", "gb26875", "ingest"};
@@ -295,7 +298,7 @@ static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
 {
 	struct app *app = h->app;
 	if (m->kind == HUB_INGEST) { /* not necessarily about a registered device */
-		alerts_ingest(app->alerts, &m->u.in);
+		alerts_ingest_seq(app->alerts, &m->u.in, m->seq);
 		atomic_fetch_add(&h->handled, 1);
 		return;
 	}
@@ -315,23 +318,23 @@ static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
 	case HUB_TELEMETRY:
 		if (devices_seen(app->devices, id, arrived)) {
 			publish_status(app, &dev, true);
-			alerts_on_status(app->alerts, &dev, true, arrived);
+			alerts_on_status_seq(app->alerts, &dev, true, arrived, m->seq);
 		}
 		if (!hub_series_append(h, &m->u.t))
 			h->handoff_lost = true; /* left for the replay at the next start */
-		alerts_on_telemetry(app->alerts, &dev, &m->u.t);
+		alerts_on_telemetry_seq(app->alerts, &dev, &m->u.t, m->seq);
 		break;
 	case HUB_EVENT:
 		if (devices_seen(app->devices, id, arrived)) {
 			publish_status(app, &dev, true);
-			alerts_on_status(app->alerts, &dev, true, arrived);
+			alerts_on_status_seq(app->alerts, &dev, true, arrived, m->seq);
 		}
-		alerts_on_event(app->alerts, &dev, &m->u.e);
+		alerts_on_event_seq(app->alerts, &dev, &m->u.e, m->seq);
 		break;
 	case HUB_STATUS:
 		if (devices_set_online(app->devices, id, m->u.s.online, arrived)) {
 			publish_status(app, &dev, m->u.s.online);
-			alerts_on_status(app->alerts, &dev, m->u.s.online, arrived);
+			alerts_on_status_seq(app->alerts, &dev, m->u.s.online, arrived, m->seq);
 		}
 		break;
 	case HUB_INGEST:
@@ -419,15 +422,33 @@ static void sync_credentials(struct iot_hub *h)
 }
 
 /* Marks in the journal what the stores have: everything the worker handed on before the two
- * calls below is stored once they return (each waits for what was queued before it), so the
- * journal may forget it. Ticker thread, then iot_stop. */
-static void hub_checkpoint(struct iot_hub *h)
+ * waits below is stored once both answer CD_OK (each waits for what was queued before it, and
+ * neither counts a write that failed: the series keeps a failed batch and the alerts worker a
+ * failed write, both retrying). When either is not done within timeout_ms, nothing is marked:
+ * the next tick tries again, and a crash meanwhile replays those messages. Ticker thread, then
+ * iot_stop. */
+static void hub_checkpoint(struct iot_hub *h, int timeout_ms)
 {
 	uint64_t seq = atomic_load(&h->handed_seq);
 	if (!h->journal || seq <= h->marked_seq)
 		return;
-	series_flush(h->app->series);
-	alerts_drain(h->app->alerts);
+	enum cd_err rc = series_flush_wait(h->app->series, timeout_ms);
+	const char *behind = rc ? "series" : NULL;
+	if (!rc) {
+		rc = alerts_drain_wait(h->app->alerts, timeout_ms);
+		behind = rc ? "alerts" : NULL;
+	}
+	if (rc) {
+		if (!h->checkpoint_behind) /* once per episode, not every second */
+			log_warn("iot journal not checkpointed: a store has not taken everything yet",
+				 "\"store\":\"%s\",\"error\":\"%s\",\"marked_seq\":%llu,\"handed_seq\":%llu", behind,
+				 cd_err_name(rc), (unsigned long long)h->marked_seq, (unsigned long long)seq);
+		h->checkpoint_behind = true;
+		return;
+	}
+	if (h->checkpoint_behind)
+		log_info("iot journal checkpointed again", "\"seq\":%llu", (unsigned long long)seq);
+	h->checkpoint_behind = false;
 	iot_journal_mark_handled(h->journal, seq);
 	h->marked_seq = seq;
 }
@@ -441,7 +462,7 @@ static void *hub_ticker(void *arg)
 		struct offline_ctx c = {h->app, now_ms()};
 		devices_sweep(h->app->devices, c.now, DEVICE_TIMEOUT_MS, went_offline, &c);
 		sync_credentials(h);
-		hub_checkpoint(h);
+		hub_checkpoint(h, HUB_CHECKPOINT_WAIT_MS);
 		pthread_mutex_lock(&h->mu);
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -488,6 +509,9 @@ enum cd_err iot_start(struct app *app)
 		log_error("IoT services failed to start", "\"error\":\"%s\"", cd_err_name(rc));
 		return rc;
 	}
+	struct iot_journal_stats js;
+	iot_journal_get_stats(h->journal, &js);
+	alerts_replay_from(app->alerts, js.last_seq); /* before any message reaches the alerts worker */
 	if (pthread_create(&h->worker, NULL, hub_worker, h))
 		return CD_ERR_IO;
 	h->worker_started = true;
@@ -541,8 +565,9 @@ void iot_stop(struct app *app)
 	pthread_mutex_unlock(&h->mu);
 	if (h->worker_started)
 		pthread_join(h->worker, NULL);
-	/* The worker has handed everything on: once stored, the journal has nothing to replay. */
-	hub_checkpoint(h);
+	/* The worker has handed everything on: once stored, the journal has nothing to replay. A
+	 * store that cannot take it now leaves it in the journal for the next start. */
+	hub_checkpoint(h, HUB_STOP_WAIT_MS);
 	iot_journal_close(h->journal);
 	h->journal = NULL;
 	alerts_stop(app->alerts);

@@ -3,6 +3,7 @@
  * of telemetry never reaches the main store). One transaction per write, with its audit entry. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -57,6 +58,23 @@ static enum cd_err one_int(struct store *st, sqlite3_stmt *s, const char *what, 
 	}
 	sqlite3_finalize(s);
 	return rc;
+}
+
+/* Sets the replay mark `key` (store_alerts.h) to seq inside the caller's transaction; 0 does
+ * nothing. Not audited: it is bookkeeping of the write it goes with, which is. */
+static enum cd_err put_mark(struct store *st, const char *key, uint64_t seq)
+{
+	if (!seq)
+		return CD_OK;
+	sqlite3_stmt *s = prep(st, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+				   "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+	if (!s)
+		return CD_ERR_STORE;
+	char v[24];
+	snprintf(v, sizeof v, "%llu", (unsigned long long)seq);
+	store__bind_text(s, 1, key);
+	store__bind_text(s, 2, v);
+	return run(st, s, "alerts replay mark");
 }
 
 static void target_of(char *out, size_t cap, const char *table, int64_t id)
@@ -393,6 +411,8 @@ static enum cd_err raise_tx(struct store *st, void *ctx)
 		rc = store__audit_add(st, op->actor, "alert.raise", target, NULL, after);
 	xfree(after);
 	if (!rc)
+		rc = put_mark(st, STORE_ALERTS_MARK, a->iot_seq);
+	if (!rc)
 		rc = alert_get_locked(st, id, a);
 	return rc;
 }
@@ -422,21 +442,45 @@ enum cd_err store_alert_raise(struct store *st, const struct store_actor *actor,
 	return rc;
 }
 
-enum cd_err store_alert_bump(struct store *st, int64_t id, int64_t count, int64_t at_ms, double value)
+struct bump_op {
+	int64_t id, count, at_ms;
+	double value;
+	uint64_t seq;
+};
+
+static enum cd_err bump_tx(struct store *st, void *ctx)
 {
-	store__lock(st);
+	struct bump_op *op = ctx;
 	sqlite3_stmt *s =
 	    prep(st, "UPDATE alerts SET count = CASE WHEN ?2 > 0 THEN ?2 ELSE count + 1 END, "
 		     "last_at_ms = max(last_at_ms, ?3), value = ?4 WHERE id = ?1 AND status != 'cleared'");
 	if (s) {
-		sqlite3_bind_int64(s, 1, id);
-		sqlite3_bind_int64(s, 2, count);
-		sqlite3_bind_int64(s, 3, at_ms);
-		sqlite3_bind_double(s, 4, value);
+		sqlite3_bind_int64(s, 1, op->id);
+		sqlite3_bind_int64(s, 2, op->count);
+		sqlite3_bind_int64(s, 3, op->at_ms);
+		sqlite3_bind_double(s, 4, op->value);
 	}
 	enum cd_err rc = run(st, s, "alert bump");
 	if (!rc && sqlite3_changes(st->db) != 1)
 		rc = CD_ERR_NOTFOUND;
+	if (!rc)
+		rc = put_mark(st, STORE_ALERTS_MARK, op->seq);
+	return rc;
+}
+
+enum cd_err store_alert_bump(struct store *st, int64_t id, int64_t count, int64_t at_ms, double value)
+{
+	return store_alert_bump_seq(st, id, count, at_ms, value, 0);
+}
+
+enum cd_err store_alert_bump_seq(struct store *st, int64_t id, int64_t count, int64_t at_ms, double value,
+				 uint64_t seq)
+{
+	struct bump_op op = {id, count, at_ms, value, seq};
+	if (seq)
+		return store__in_tx(st, bump_tx, &op);
+	store__lock(st); /* one statement: its own transaction */
+	enum cd_err rc = bump_tx(st, &op);
 	store__unlock(st);
 	return rc;
 }
@@ -450,6 +494,7 @@ struct change_op {
 	int64_t at_ms;
 	const struct store_case *c; /* set_case */
 	struct store_alert *out;
+	uint64_t seq; /* the replay mark to store with it, 0 = none */
 };
 
 static enum cd_err change_tx(struct store *st, void *ctx)
@@ -503,6 +548,8 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 		target_of(target, sizeof target, "alerts", op->id);
 		rc = store__audit_add(st, op->actor, op->action, target, before, after);
 	}
+	if (!rc)
+		rc = put_mark(st, STORE_ALERTS_MARK, op->seq);
 	if (!rc && op->out)
 		rc = alert_get_locked(st, op->id, op->out);
 	xfree(before);
@@ -513,7 +560,7 @@ static enum cd_err change_tx(struct store *st, void *ctx)
 enum cd_err store_alert_set_case(struct store *st, const struct store_actor *actor, int64_t id,
 				 const struct store_case *c)
 {
-	struct change_op op = {actor, id, "alert.case", NULL, 0, c, NULL};
+	struct change_op op = {actor, id, "alert.case", NULL, 0, c, NULL, 0};
 	/* a case just taken by the intake journal may not be in the cases table yet: the link
 	 * (a foreign key) waits for it rather than failing */
 	store__journal_wait_case(st, c->id);
@@ -531,14 +578,20 @@ static enum cd_err commented_change(struct store *st, struct change_op *op)
 enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, int64_t id,
 			    const char *comment, int64_t at_ms, struct store_alert *out)
 {
-	struct change_op op = {actor, id, "alert.acknowledge", comment, at_ms, NULL, out};
+	struct change_op op = {actor, id, "alert.acknowledge", comment, at_ms, NULL, out, 0};
 	return commented_change(st, &op);
 }
 
 enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor, int64_t id,
 			      const char *comment, int64_t at_ms, struct store_alert *out)
 {
-	struct change_op op = {actor, id, "alert.clear", comment, at_ms, NULL, out};
+	return store_alert_clear_seq(st, actor, id, comment, at_ms, 0, out);
+}
+
+enum cd_err store_alert_clear_seq(struct store *st, const struct store_actor *actor, int64_t id,
+				  const char *comment, int64_t at_ms, uint64_t seq, struct store_alert *out)
+{
+	struct change_op op = {actor, id, "alert.clear", comment, at_ms, NULL, out, seq};
 	return commented_change(st, &op);
 }
 
@@ -676,6 +729,7 @@ enum cd_err store_alerts_active(struct store *st, struct store_alert **out, size
 struct events_op {
 	const struct store_device_event *ev;
 	size_t n;
+	uint64_t seq;
 };
 
 static enum cd_err events_tx(struct store *st, void *ctx)
@@ -706,15 +760,56 @@ static enum cd_err events_tx(struct store *st, void *ctx)
 		rc = store__exec(st, s, "device event insert"); /* resets s, bindings cleared */
 	}
 	sqlite3_finalize(s);
+	if (!rc)
+		rc = put_mark(st, STORE_EVENTS_MARK, op->seq);
 	return rc;
 }
 
 enum cd_err store_device_events_add(struct store *st, const struct store_device_event *ev, size_t n)
 {
-	if (n == 0)
+	return store_device_events_add_seq(st, ev, n, 0);
+}
+
+enum cd_err store_device_events_add_seq(struct store *st, const struct store_device_event *ev, size_t n,
+					uint64_t seq)
+{
+	if (n == 0 && !seq)
 		return CD_OK;
-	struct events_op op = {ev, n};
+	struct events_op op = {ev, n, seq};
 	return store__in_tx(st, events_tx, &op);
+}
+
+/* The mark `key` from meta into *out (0 when unset or not a number). Store locked. */
+static enum cd_err get_mark(struct store *st, const char *key, uint64_t *out)
+{
+	*out = 0;
+	sqlite3_stmt *s = prep(st, "SELECT value FROM meta WHERE key = ?1");
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, key);
+	int src = sqlite3_step(s);
+	enum cd_err rc = CD_OK;
+	if (src == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+		char *end = NULL;
+		unsigned long long x = v ? strtoull(v, &end, 10) : 0;
+		if (v && end != v && *end == 0)
+			*out = x;
+	} else if (src != SQLITE_DONE) {
+		rc = store__err(st, src, "alerts replay mark");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+enum cd_err store_alerts_marks(struct store *st, uint64_t *alerts_seq, uint64_t *events_seq)
+{
+	store__lock(st);
+	enum cd_err rc = get_mark(st, STORE_ALERTS_MARK, alerts_seq);
+	if (!rc)
+		rc = get_mark(st, STORE_EVENTS_MARK, events_seq);
+	store__unlock(st);
+	return rc;
 }
 
 enum cd_err store_device_events_count(struct store *st, const char *device, int64_t *out)

@@ -68,6 +68,7 @@ struct store_alert {
 	int64_t raised_at_ms, last_at_ms, acked_at_ms, cleared_at_ms; /* 0 = not happened */
 	char acked_by[STORE_USERNAME_MAX], cleared_by[STORE_USERNAME_MAX];
 	char note[STORE_ALERT_TEXT_MAX]; /* the last acknowledge/clear comment */
+	uint64_t iot_seq; /* store_alert_raise input, not a column: the replay mark to set, 0 = none */
 };
 
 /* Raises *a (status open, count 1 unless set, raised/last times now unless set) in one audited
@@ -80,6 +81,9 @@ enum cd_err store_alert_raise(struct store *st, const struct store_actor *actor,
  * CD_ERR_NOTFOUND when the alert is not active. */
 enum cd_err store_alert_bump(struct store *st, int64_t id, int64_t count, int64_t at_ms,
 			     double value) CD_MUST_CHECK;
+/* The same; a non-zero seq is stored as the alerts replay mark in the same transaction. */
+enum cd_err store_alert_bump_seq(struct store *st, int64_t id, int64_t count, int64_t at_ms, double value,
+				 uint64_t seq) CD_MUST_CHECK;
 /* Links the alert to its case c (id, ref, unit) and, where the alert has no place yet (an
  * ingested alert with only a point), takes the case's street, community and grid
  * ("alert.case"). */
@@ -93,6 +97,10 @@ enum cd_err store_alert_ack(struct store *st, const struct store_actor *actor, i
  * already, CD_ERR_NOTFOUND when there is none. *out (may be NULL) gets the new row. */
 enum cd_err store_alert_clear(struct store *st, const struct store_actor *actor, int64_t id,
 			      const char *comment, int64_t at_ms, struct store_alert *out) CD_MUST_CHECK;
+/* The same; a non-zero seq is stored as the alerts replay mark in the same transaction. */
+enum cd_err store_alert_clear_seq(struct store *st, const struct store_actor *actor, int64_t id,
+				  const char *comment, int64_t at_ms, uint64_t seq,
+				  struct store_alert *out) CD_MUST_CHECK;
 enum cd_err store_alert_get(struct store *st, int64_t id, struct store_alert *out) CD_MUST_CHECK;
 /* The active alert with this key and device. CD_ERR_NOTFOUND when none. */
 enum cd_err store_alert_find_active(struct store *st, const char *key, const char *device,
@@ -131,8 +139,24 @@ struct store_device_event {
 /* Appends n events in one transaction (not audited). */
 enum cd_err store_device_events_add(struct store *st, const struct store_device_event *ev,
 				    size_t n) CD_MUST_CHECK;
+/* The same; a non-zero seq is stored as the device-events replay mark in the same transaction
+ * (n may then be 0). */
+enum cd_err store_device_events_add_seq(struct store *st, const struct store_device_event *ev, size_t n,
+					uint64_t seq) CD_MUST_CHECK;
 /* How many events are stored for device (all when NULL). */
 enum cd_err store_device_events_count(struct store *st, const char *device, int64_t *out) CD_MUST_CHECK;
+
+/* ---- replay marks ---------------------------------------------------------------------- */
+
+/* The IoT hub replays its journal after a crash (app/iot_journal.h): the alerts worker must not
+ * apply a device message twice. Every alert write made for a journalled message (raise with
+ * iot_seq, bump_seq, clear_seq) stores that message's journal seq in meta[STORE_ALERTS_MARK]
+ * in the same transaction, and every device-event batch the highest seq it holds in
+ * meta[STORE_EVENTS_MARK]; a replayed message at or below a mark is not applied again. */
+#define STORE_ALERTS_MARK "iot_alerts_seq"
+#define STORE_EVENTS_MARK "iot_device_events_seq"
+/* Both marks (0 when never set). */
+enum cd_err store_alerts_marks(struct store *st, uint64_t *alerts_seq, uint64_t *events_seq) CD_MUST_CHECK;
 
 /* ---- ingest keys ---------------------------------------------------------------------- */
 
