@@ -25,6 +25,15 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define PUBLISH_MAX (256 * 1024)
+#define RETRY_MIN_MS 50	  /* first wait before a refused message is offered again */
+#define RETRY_MAX_MS 5000
+
+/* A message on_message refused, kept until it is taken (libmosquitto acknowledged it). */
+struct held {
+	char *topic;
+	void *payload;
+	size_t len;
+};
 
 struct mqtt_client {
 	struct mosquitto *m;
@@ -45,7 +54,11 @@ struct mqtt_client {
 	int last_connack;   /* -1 before any, else the last CONNACK code */
 
 	atomic_bool subscribed; /* connected and the SUBACK came */
-	atomic_ullong received, connects, connect_failures, published;
+	atomic_ullong received, connects, connect_failures, published, refused, pauses, nheld;
+
+	/* The client thread's own: messages refused, in order (a FIFO from head). */
+	struct held *held;
+	size_t held_head, held_len, held_cap;
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -110,12 +123,49 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc)
 	atomic_store(&((struct mqtt_client *)ud)->subscribed, false);
 }
 
+static void hold(struct mqtt_client *c, const char *topic, const void *payload, size_t len)
+{
+	if (c->held_len == c->held_cap) {
+		c->held_cap = c->held_cap ? c->held_cap * 2 : 64;
+		c->held = xrealloc(c->held, c->held_cap * sizeof *c->held);
+	}
+	struct held *h = &c->held[c->held_len++];
+	h->topic = xstrdup(topic);
+	h->payload = xmalloc(len ? len : 1);
+	if (len)
+		memcpy(h->payload, payload, len);
+	h->len = len;
+	atomic_fetch_add(&c->nheld, 1);
+}
+
 static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
 {
 	(void)m;
 	struct mqtt_client *c = ud;
 	atomic_fetch_add(&c->received, 1);
-	c->on_message(c->ctx, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
+	size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+	/* Once one is refused, the rest read with it wait behind it: order is kept. */
+	if (c->held_len > c->held_head) {
+		hold(c, msg->topic, msg->payload, len);
+		return;
+	}
+	if (!c->on_message(c->ctx, msg->topic, msg->payload, len)) {
+		atomic_fetch_add(&c->refused, 1);
+		atomic_fetch_add(&c->pauses, 1);
+		hold(c, msg->topic, msg->payload, len);
+	}
+}
+
+static void held_free(struct mqtt_client *c)
+{
+	for (size_t i = c->held_head; i < c->held_len; i++) {
+		xfree(c->held[i].topic);
+		xfree(c->held[i].payload);
+	}
+	xfree(c->held);
+	c->held = NULL;
+	c->held_head = c->held_len = c->held_cap = 0;
+	atomic_store(&c->nheld, 0);
 }
 
 static bool is_stopping(struct mqtt_client *c)
@@ -137,12 +187,63 @@ static void nap(struct mqtt_client *c, long ms)
 	}
 }
 
+/* Offers the held messages again, oldest first; true when all were taken. */
+static bool retry_held(struct mqtt_client *c)
+{
+	while (c->held_head < c->held_len) {
+		struct held *h = &c->held[c->held_head];
+		if (!c->on_message(c->ctx, h->topic, h->payload, h->len)) {
+			atomic_fetch_add(&c->refused, 1);
+			return false;
+		}
+		xfree(h->topic);
+		xfree(h->payload);
+		c->held_head++;
+		atomic_fetch_sub(&c->nheld, 1);
+	}
+	c->held_head = c->held_len = 0;
+	return true;
+}
+
 static void *client_thread(void *arg)
 {
 	struct mqtt_client *c = arg;
-	long backoff = BACKOFF_MIN_MS;
-	bool have_socket = false, first = true;
+	long backoff = BACKOFF_MIN_MS, hold_backoff = RETRY_MIN_MS;
+	bool have_socket = false, first = true, paused = false;
 	while (!is_stopping(c)) {
+		if (c->held_len > c->held_head) {
+			/* The consumer refused a message: we stop reading, so what the broker has not
+			 * sent us yet stays queued for our session (our unread socket buffer fills, then
+			 * its window), and offer the held ones again with backoff. The connection is
+			 * kept (keepalive goes on) so nothing we acknowledged is sent to us again; if it
+			 * drops meanwhile, we reconnect only once all are taken. */
+			if (!paused) {
+				paused = true;
+				log_warn("mqtt: the hub refused a message; reading paused until it takes it",
+					 "\"held\":%zu", c->held_len - c->held_head);
+			}
+			nap(c, hold_backoff);
+			if (is_stopping(c))
+				break;
+			if (!retry_held(c)) {
+				hold_backoff = hold_backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : hold_backoff * 2;
+				if (have_socket) {
+					int mrc = mosquitto_loop_misc(c->m);
+					if (mrc == MOSQ_ERR_SUCCESS && mosquitto_want_write(c->m))
+						mrc = mosquitto_loop_write(c->m, WRITE_BUDGET);
+					if (mrc != MOSQ_ERR_SUCCESS) {
+						atomic_store(&c->subscribed, false);
+						have_socket = false;
+					}
+				}
+				continue;
+			}
+		}
+		if (paused) {
+			paused = false;
+			hold_backoff = RETRY_MIN_MS;
+			log_info("mqtt: the hub takes messages again; reading resumes", NULL);
+		}
 		if (!have_socket) {
 			int rc = first ? mosquitto_connect_async(c->m, c->host, c->port, c->keepalive)
 				       : mosquitto_reconnect_async(c->m);
@@ -202,6 +303,9 @@ static void *client_thread(void *arg)
 			if (mosquitto_loop_write(c->m, WRITE_BUDGET) != MOSQ_ERR_SUCCESS)
 				break;
 	}
+	if (c->held_len > c->held_head)
+		log_error("mqtt: stopping with messages the hub never took; they are lost",
+			  "\"lost\":%zu", c->held_len - c->held_head);
 	atomic_store(&c->subscribed, false);
 	return NULL;
 }
@@ -210,6 +314,7 @@ static void client_free(struct mqtt_client *c)
 {
 	if (c->m)
 		mosquitto_destroy(c->m);
+	held_free(c);
 	for (size_t i = 0; i < c->n_subs; i++)
 		xfree(c->subs[i]);
 	xfree(c->subs);
@@ -343,4 +448,7 @@ void mqtt_client_get_stats(struct mqtt_client *c, struct mqtt_client_stats *out)
 	out->connects = atomic_load(&c->connects);
 	out->connect_failures = atomic_load(&c->connect_failures);
 	out->published = atomic_load(&c->published);
+	out->refused = atomic_load(&c->refused);
+	out->pauses = atomic_load(&c->pauses);
+	out->held = atomic_load(&c->nheld);
 }

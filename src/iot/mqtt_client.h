@@ -14,8 +14,13 @@
 struct mqtt_client;
 
 /* Called on the client's thread for every message, in the order the broker sent them. The
- * payload is not NUL-terminated. May block (back-pressure): the broker then queues for us. */
-typedef void (*mqtt_message_fn)(void *ctx, const char *topic, const void *payload, size_t len);
+ * payload is not NUL-terminated. May block (back-pressure): the broker then queues for us.
+ * Returns true when the message is taken. False (its consumer cannot take it now: the hub's
+ * journal failed) pauses the client: libmosquitto has already acknowledged the message (and
+ * those read with it), so the client keeps them in memory, stops reading (the broker queues
+ * the rest for our persistent session; the connection and its keepalive stay), offers them
+ * again with backoff (50 ms doubling to 5 s) until all are taken, then reads on. */
+typedef bool (*mqtt_message_fn)(void *ctx, const char *topic, const void *payload, size_t len);
 
 struct mqtt_client_options {
 	const char *host;      /* broker host */
@@ -36,6 +41,9 @@ struct mqtt_client_stats {
 	uint64_t connects;	   /* successful connections (the first one included) */
 	uint64_t connect_failures; /* refused or failed attempts */
 	uint64_t published;	   /* messages accepted by mqtt_client_publish */
+	uint64_t refused;	   /* on_message calls that returned false (retries included) */
+	uint64_t pauses;	   /* times the client stopped reading because a message was refused */
+	uint64_t held;		   /* messages held in memory now, waiting to be taken */
 };
 
 /* Starts the client thread and waits up to wait_ms for the first connection and SUBACK.
@@ -45,7 +53,8 @@ struct mqtt_client_stats {
 enum cd_err mqtt_client_start(const struct mqtt_client_options *o, long wait_ms,
 			      struct mqtt_client **out) CD_MUST_CHECK;
 
-/* Disconnects cleanly and joins the thread. NULL is fine. */
+/* Disconnects cleanly and joins the thread. NULL is fine. Messages still held (refused by
+ * on_message, already acknowledged to the broker) are lost, and logged. */
 void mqtt_client_stop(struct mqtt_client *c);
 
 /* Publishes at QoS 1 from any thread. CD_ERR_CONFLICT when not connected (the caller decides

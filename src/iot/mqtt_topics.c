@@ -89,8 +89,9 @@ static void log_refusal(struct mqtt_bridge *b, const char *topic, const struct j
 	b->unlogged = 0;
 }
 
-/* Every message from the broker, on the client's thread. */
-static void on_message(void *ctx, const char *topic, const void *payload, size_t len)
+/* Every message from the broker, on the client's thread. False when the sink refused it (the
+ * client then holds it and pauses); a malformed one is taken (counted, logged, dropped). */
+static bool on_message(void *ctx, const char *topic, const void *payload, size_t len)
 {
 	struct mqtt_bridge *b = ctx;
 	char dev[IOT_ID_MAX];
@@ -98,32 +99,32 @@ static void on_message(void *ctx, const char *topic, const void *payload, size_t
 	if (!mqtt_topic_parse(topic, dev, &kind)) {
 		atomic_fetch_add(&b->bad_topic, 1);
 		log_refusal(b, topic, NULL);
-		return;
+		return true;
 	}
 	const char *json = payload ? payload : "";
 	int64_t now = wall_ms();
 	struct json_problem p;
-	enum cd_err rc = CD_OK;
+	enum cd_err rc = CD_OK, taken = CD_OK;
 	switch (kind) {
 	case MQTT_KIND_TELEMETRY: {
 		struct iot_telemetry t;
 		rc = iot_parse_telemetry(dev, json, len, now, &t, &p);
 		if (!rc && b->sink.telemetry)
-			b->sink.telemetry(b->sink.ctx, &t);
+			taken = b->sink.telemetry(b->sink.ctx, &t);
 		break;
 	}
 	case MQTT_KIND_EVENT: {
 		struct iot_event e;
 		rc = iot_parse_event(dev, json, len, now, &e, &p);
 		if (!rc && b->sink.event)
-			b->sink.event(b->sink.ctx, &e);
+			taken = b->sink.event(b->sink.ctx, &e);
 		break;
 	}
 	case MQTT_KIND_STATUS: {
 		struct iot_status s;
 		rc = iot_parse_status(dev, json, len, now, &s, &p);
 		if (!rc && b->sink.status)
-			b->sink.status(b->sink.ctx, &s);
+			taken = b->sink.status(b->sink.ctx, &s);
 		break;
 	}
 	case MQTT_KIND_COMMAND:
@@ -133,9 +134,12 @@ static void on_message(void *ctx, const char *topic, const void *payload, size_t
 	if (rc) {
 		atomic_fetch_add(&b->malformed[kind], 1);
 		log_refusal(b, topic, &p);
+	} else if (taken) {
+		return false; /* offered again later: counted as handled once taken */
 	} else {
 		atomic_fetch_add(&b->handled[kind], 1);
 	}
+	return true;
 }
 
 /* mqtt://[user[:password]@]host[:port] (port 1883 by default; [v6] in brackets). */
@@ -238,19 +242,19 @@ fail:
 	return rc;
 }
 
-static void hub_telemetry(void *ctx, const struct iot_telemetry *t)
+static enum cd_err hub_telemetry(void *ctx, const struct iot_telemetry *t)
 {
-	iot_telemetry_in(ctx, IOT_SRC_MQTT, t);
+	return iot_telemetry_in(ctx, IOT_SRC_MQTT, t);
 }
 
-static void hub_event(void *ctx, const struct iot_event *e)
+static enum cd_err hub_event(void *ctx, const struct iot_event *e)
 {
-	iot_event_in(ctx, IOT_SRC_MQTT, e);
+	return iot_event_in(ctx, IOT_SRC_MQTT, e);
 }
 
-static void hub_status(void *ctx, const struct iot_status *s)
+static enum cd_err hub_status(void *ctx, const struct iot_status *s)
 {
-	iot_status_in(ctx, IOT_SRC_MQTT, s);
+	return iot_status_in(ctx, IOT_SRC_MQTT, s);
 }
 
 enum cd_err mqtt_bridge_start(struct app *app, struct mqtt_bridge **out)
@@ -309,6 +313,9 @@ void mqtt_bridge_get_stats(struct mqtt_bridge *b, struct mqtt_bridge_stats *out)
 	out->received = cs.received;
 	out->connects = cs.connects;
 	out->connect_failures = cs.connect_failures;
+	out->refused = cs.refused;
+	out->pauses = cs.pauses;
+	out->held = cs.held;
 	for (int k = 0; k < MQTT_KIND_COUNT; k++) {
 		out->handled[k] = atomic_load(&b->handled[k]);
 		out->malformed[k] = atomic_load(&b->malformed[k]);
@@ -358,6 +365,13 @@ enum cd_err mqtt_bridge_metrics(struct mqtt_bridge *b, struct buf *out)
 				"# HELP citydesk_mqtt_connects_total Connections of citydesk's MQTT client.\n"
 				"# TYPE citydesk_mqtt_connects_total counter\n"
 				"citydesk_mqtt_connects_total %llu\n"
+				"# HELP citydesk_mqtt_paused_total Times reading stopped because the hub refused "
+				"a message (its journal failed).\n"
+				"# TYPE citydesk_mqtt_paused_total counter\n"
+				"citydesk_mqtt_paused_total %llu\n"
+				"# HELP citydesk_mqtt_held Messages refused by the hub, held until it takes them.\n"
+				"# TYPE citydesk_mqtt_held gauge\n"
+				"citydesk_mqtt_held %llu\n"
 				"# HELP citydesk_mqtt_broker_restarts_total Restarts of the supervised "
 				"Mosquitto after it died.\n"
 				"# TYPE citydesk_mqtt_broker_restarts_total counter\n"
@@ -367,6 +381,7 @@ enum cd_err mqtt_bridge_metrics(struct mqtt_bridge *b, struct buf *out)
 				"# TYPE citydesk_mqtt_broker_up gauge\n"
 				"citydesk_mqtt_broker_up %d\n",
 				(unsigned long long)s.bad_topic, (unsigned long long)s.connects,
+				(unsigned long long)s.pauses, (unsigned long long)s.held,
 				(unsigned long long)s.broker_restarts, s.broker_pid > 0 ? 1 : 0);
 	return rc;
 }

@@ -36,11 +36,14 @@ enum mqtt_kind {
 bool mqtt_topic_parse(const char *topic, char device[IOT_ID_MAX], enum mqtt_kind *kind);
 
 /* Where parsed messages go: the hub in the server, a recorder in tests. Called on the MQTT
- * client's thread; may block briefly (back-pressure). */
+ * client's thread; may block briefly (back-pressure). CD_OK when the message is taken; any
+ * error (the hub's journal failed, the hub is stopping) pauses the bridge: it stops reading,
+ * so the broker keeps the rest queued for citydesk's session, and offers the refused message
+ * again with backoff until it is taken (see mqtt_client.h). */
 struct mqtt_sink {
-	void (*telemetry)(void *ctx, const struct iot_telemetry *t);
-	void (*event)(void *ctx, const struct iot_event *e);
-	void (*status)(void *ctx, const struct iot_status *s);
+	enum cd_err (*telemetry)(void *ctx, const struct iot_telemetry *t);
+	enum cd_err (*event)(void *ctx, const struct iot_event *e);
+	enum cd_err (*status)(void *ctx, const struct iot_status *s);
 	void *ctx;
 };
 
@@ -59,6 +62,9 @@ struct mqtt_bridge_stats {
 	uint64_t malformed[MQTT_KIND_COUNT]; /* refused by iot_parse_*, by kind */
 	uint64_t bad_topic;		     /* under citydesk/v1/ but not a known topic */
 	uint64_t connects, connect_failures; /* of our client */
+	uint64_t refused;		     /* messages the sink refused (each offered again later) */
+	uint64_t pauses;		     /* times reading stopped because the sink refused one */
+	uint64_t held;			     /* refused messages held in memory now */
 	uint64_t broker_restarts;	     /* of the local broker (0 with an external one) */
 	int broker_pid;			     /* the local broker, 0 when down or external */
 	int port;			     /* the broker's port */

@@ -328,31 +328,43 @@ struct recorder {
 	atomic_int telemetry, events, status;
 	atomic_int burst_seen[2000]; /* telemetry with values.seq = i */
 	atomic_int dup;		     /* a seq seen twice (allowed at QoS 1, counted) */
+	bool flaky;		     /* refuse every 50th seq three times, as a failing hub would */
+	atomic_int tries[2000];	     /* offers of each seq (flaky only) */
+	atomic_int refusals;	     /* CD_ERR_IO answers given */
 	char last_event_type[IOT_WORD_MAX];
 	char last_event_device[IOT_ID_MAX];
 };
 
-static void rec_telemetry(void *ctx, const struct iot_telemetry *t)
+static enum cd_err rec_telemetry(void *ctx, const struct iot_telemetry *t)
 {
 	struct recorder *r = ctx;
+	bool seq = t->n == 1 && strcmp(t->v[0].metric, "seq") == 0 && t->v[0].value >= 0 && t->v[0].value < 2000;
+	if (seq && r->flaky && (int)t->v[0].value % 50 == 25 &&
+	    atomic_fetch_add(&r->tries[(int)t->v[0].value], 1) < 3) {
+		atomic_fetch_add(&r->refusals, 1);
+		return CD_ERR_IO;
+	}
 	atomic_fetch_add(&r->telemetry, 1);
-	if (t->n == 1 && strcmp(t->v[0].metric, "seq") == 0 && t->v[0].value >= 0 && t->v[0].value < 2000)
+	if (seq)
 		if (atomic_fetch_add(&r->burst_seen[(int)t->v[0].value], 1))
 			atomic_fetch_add(&r->dup, 1);
+	return CD_OK;
 }
 
-static void rec_event(void *ctx, const struct iot_event *e)
+static enum cd_err rec_event(void *ctx, const struct iot_event *e)
 {
 	struct recorder *r = ctx;
 	snprintf(r->last_event_type, sizeof r->last_event_type, "%s", e->type);
 	snprintf(r->last_event_device, sizeof r->last_event_device, "%s", e->device);
 	atomic_fetch_add(&r->events, 1);
+	return CD_OK;
 }
 
-static void rec_status(void *ctx, const struct iot_status *s)
+static enum cd_err rec_status(void *ctx, const struct iot_status *s)
 {
 	(void)s;
 	atomic_fetch_add(&((struct recorder *)ctx)->status, 1);
+	return CD_OK;
 }
 
 static void test_topic_parse(void)
@@ -562,6 +574,65 @@ static void test_client_id_hijack(void)
 	mqtt_bridge_stop(b);
 }
 
+/* The hub refuses now and then (its journal failed): the bridge stops reading, holds what it
+ * was refused (and what was read with it), offers it again with backoff and reads on once it
+ * is taken. Every message is eventually handed on, none lost. */
+static void test_sink_refuses(void)
+{
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/mq8", tmpdir);
+	static struct recorder rec;
+	rec.flaky = true;
+	struct mqtt_bridge_options o = {
+	    .listen = "127.0.0.1:0",
+	    .url = "",
+	    .dir = dir,
+	    .sink = {rec_telemetry, rec_event, rec_status, &rec},
+	};
+	struct mqtt_bridge *b;
+	CHECK_INT_EQ(mqtt_bridge_open(&o, &b), CD_OK);
+	if (!b)
+		return;
+	struct mqtt_bridge_stats st;
+	mqtt_bridge_get_stats(b, &st);
+	int port = st.port;
+	char hf[IOT_MQTT_HASH_MAX];
+	CHECK_INT_EQ(iot_mqtt_password_hash("sf", hf), CD_OK);
+	const char *ids[] = {"dev-f"};
+	const char *hashes[] = {hf};
+	mqtt_bridge_set_credentials(b, ids, hashes, 1);
+	CHECK(login_becomes(port, "dev-f", "sf", true));
+	struct cli d;
+	CHECK_INT_EQ(cli_open(&d, port, "dev-f", "sf"), 0);
+	enum { N = 300 };
+	static char payloads[N][48];
+	static const char *pp[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(payloads[i], sizeof payloads[i], "{\"values\":{\"seq\":%d}}", i);
+		pp[i] = payloads[i];
+	}
+	CHECK(device_publish_all(&d, "citydesk/v1/dev-f/telemetry", pp, N));
+	cli_close(&d);
+	int64_t until = mono_ms() + 60000;
+	int missing = N;
+	while (missing && mono_ms() < until) {
+		nap(20);
+		missing = 0;
+		for (int i = 0; i < N; i++)
+			missing += atomic_load(&rec.burst_seen[i]) == 0;
+	}
+	CHECK_INT_EQ(missing, 0);
+	CHECK_INT_EQ(atomic_load(&rec.refusals), 3 * (N / 50));
+	mqtt_bridge_get_stats(b, &st);
+	CHECK(st.pauses >= 1);
+	CHECK_INT_EQ(st.refused, 3 * (N / 50));
+	CHECK_INT_EQ(st.held, 0);
+	CHECK_INT_EQ(st.handled[MQTT_KIND_TELEMETRY], atomic_load(&rec.telemetry));
+	printf("  sink refusing %d times: %d messages all handed on, %llu pauses, %d duplicates\n",
+	       3 * (N / 50), N, (unsigned long long)st.pauses, atomic_load(&rec.dup));
+	mqtt_bridge_stop(b);
+}
+
 /* Credentials set right after the supervisor restarted a crashed broker: the reload waits
  * until the new broker catches SIGHUP instead of killing it. */
 static void test_reload_right_after_restart(void)
@@ -596,10 +667,11 @@ static void test_reload_right_after_restart(void)
 
 static atomic_int queued_got;
 
-static void count_message(void *ctx, const char *topic, const void *payload, size_t len)
+static bool count_message(void *ctx, const char *topic, const void *payload, size_t len)
 {
 	(void)ctx, (void)topic, (void)payload, (void)len;
 	atomic_fetch_add(&queued_got, 1);
+	return true;
 }
 
 /* The client's session outlives it: what devices sent at QoS 1 while citydesk was away is
@@ -698,6 +770,7 @@ static const struct test_case tests[] = {
     {"bridge", test_bridge},
     {"persistent_session", test_persistent_session},
     {"client_id_hijack", test_client_id_hijack},
+    {"sink_refuses", test_sink_refuses},
     {"reload_right_after_restart", test_reload_right_after_restart},
     {"teardown", test_teardown},
 };
