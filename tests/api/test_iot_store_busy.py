@@ -171,14 +171,18 @@ def test_store_locked_alarm_still_raises_one_alert():
 
 
 def test_replay_after_kill_9_repeats_no_alert_or_case():
+    """Rounds go on until at least 3 of them really replayed (the kill came before the 1 s
+    checkpoint: the restart logs "records to replay"); a round whose batch was checkpointed
+    already tests nothing, but must still show one alert and one case."""
     s = Server()
     s.start()
     try:
         s.add_user("admin", "admin")
         key = s.cli("ingest", "add", "--system", "fire119").stdout.strip()
-        rounds = 5
-        for n in range(rounds):
-            tok = s.login("admin")
+        replayed = rounds = 0
+        while replayed < 3 and rounds < 15:
+            n = rounds
+            rounds += 1
             title = "119 接警: 东门 %d 号楼火警" % n
             event = {"id": "F-%d" % n, "type": "fire_alarm", "level": "red", "title": title,
                      "lat": td.DONGMEN[0], "lng": td.DONGMEN[1]}
@@ -187,14 +191,20 @@ def test_replay_after_kill_9_repeats_no_alert_or_case():
             assert r.status == 202, r
             time.sleep(random.uniform(0.3, 0.9))
             kill9(s)
+            log_from = os.path.getsize(s.log_path)
             s.start()
             tok = s.login("admin")
             assert wait_for(lambda: cases_titled(s, tok, title) and
                             [a for a in alerts_titled(s, tok, title) if a["status"] == "cleared"]), (
                 alerts_titled(s, tok, title), cases_titled(s, tok, title))
             time.sleep(2)  # anything replayed twice would show by now
+            with open(s.log_path, "rb") as f:
+                f.seek(log_from)
+                replayed += b"records to replay" in f.read()
             al, cs = alerts_titled(s, tok, title), cases_titled(s, tok, title)
             assert len(al) == 1 and len(cs) == 1, "round %d: %d alerts, %d cases for F-%d" % (n, len(al), len(cs), n)
-        print("  %d rounds of ingest raise+clear, kill -9, restart: one alert and one case each" % rounds)
+        assert replayed >= 3, "only %d of %d rounds were killed before the checkpoint" % (replayed, rounds)
+        print("  %d rounds of ingest raise+clear, kill -9, restart (%d replayed): one alert and one case each"
+              % (rounds, replayed))
     finally:
         s.stop()
