@@ -23,6 +23,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 now_ms() { python3 -c 'import time; print(int(time.time() * 1000))'; }
+# CPU ticks used so far by the server's threads, summed by thread name ("MHD-worker 812").
+cpu_by_thread() {
+	for t in /proc/"$pid"/task/*; do
+		n=$(cat "$t/comm" 2>/dev/null) || continue
+		st=$(cut -d')' -f2 "$t/stat" 2>/dev/null) || continue
+		set -- $st
+		echo "$n $((${12} + ${13}))"
+	done | awk '{ sub(/[-_ ]?[0-9]+$/, "", $1); a[$1] += $NF } END { for (k in a) print k, a[k] }'
+}
 
 cc -O2 -o "$tmp/raw" bench/bench_sqlite_raw.c $(pkg-config --cflags --libs sqlite3) || exit 1
 raw=$("$tmp/raw" "$tmp" 2000 50000) || { echo "intake: raw sqlite failed"; exit 1; }
@@ -46,6 +55,7 @@ done
 CITYDESK_TOKEN=$(curl -s -X POST "http://127.0.0.1:$port/api/v1/sessions" \
 	-d '{"username":"bench","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 export CITYDESK_TOKEN
+cpu0=$(cpu_by_thread)
 out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/intake.lua "http://127.0.0.1:$port/api/v1/cases" 2>&1)
 t0=$(now_ms)
 line=$(printf '%s\n' "$out" | grep '^INTAKE ')
@@ -54,6 +64,7 @@ requests=$2 rps=$3 p50=$4 p99=$5 errors=$6
 # A list answers once everything acknowledged before it is in the database: the drain time.
 curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/cases?page_size=1" -H "Authorization: Bearer $CITYDESK_TOKEN"
 drain=$(($(now_ms) - t0))
+cpu1=$(cpu_by_thread)
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 kill "$pid" && wait "$pid"
 pid=
@@ -65,6 +76,12 @@ echo "intake: citydesk $rps cases/s (p50 $p50 ms, p99 $p99 ms, $requests request
 awk -v r="$requests" -v b="${batches:-0}" -v t="${applytx:-0}" -v m="${maxpend:-0}" -v d="$drain" 'BEGIN {
 	printf "        journal: %d appends (%.1f cases per fdatasync), %d apply transactions (%.0f cases each), backlog max %d, drained %d ms after the run\n",
 		b, b ? r / b : 0, t, t ? r / t : 0, m, d }'
+# Server CPU per acknowledged case by thread (the applier's share includes the drain).
+printf '%s\n%s\n' "$cpu0" "$cpu1" | awk -v r="$requests" -v hz="$(getconf CLK_TCK)" '
+	{ if ($1 in b) d[$1] = $2 - b[$1]; else b[$1] = $2 }
+	END { if (!r) exit; s = "        CPU per case:"; t = 0
+	      for (k in d) if (d[k] > 0) { s = s sprintf(" %s %.0f us,", k, d[k] * 1e6 / hz / r); t += d[k] }
+	      printf "%s all threads %.0f us\n", s, t * 1e6 / hz / r }'
 echo "        raw sqlite, lean table: $raw1 rows/s at 1 row/tx, $raw100 rows/s at 100 rows/tx (same run)"
 echo "        raw sqlite, citydesk schema (row + event): $raws1 rows/s at 1 row/tx, $raws100 rows/s at 100 rows/tx (same run)"
 awk -v c="$rps" -v a="$raw1" -v b="$raw100" -v d="$raws1" -v e="$raws100" 'BEGIN {

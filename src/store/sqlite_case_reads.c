@@ -165,6 +165,11 @@ static void where_bind(const struct where *w, sqlite3_stmt *s)
  * every candidate, mostly in older index pages that are not in the cache. */
 #define LIST_PAGE_BUDGET_MS 250
 #define LIST_COUNT_BUDGET_MS 10
+/* A list whose total has to be counted by walking (three conditions, a time range, q) answers
+ * within this much from its call when it can: the count gets what the page left of it, at
+ * least LIST_COUNT_MIN_MS and at most LIST_COUNT_BUDGET_MS. */
+#define LIST_TOTAL_BUDGET_MS 8
+#define LIST_COUNT_MIN_MS 1
 
 static double mono_ms(void)
 {
@@ -238,8 +243,8 @@ static enum cd_err list_page(struct store *st, const struct store_case_filter *f
 
 /* Counts the matches up to STORE_CASES_COUNT_CAP + 1; *out_of_time set when the count ran
  * past its budget (*out is then meaningless). Store locked. */
-static enum cd_err list_count(struct store *st, const struct store_case_filter *f, int64_t *out,
-			      int *out_of_time)
+static enum cd_err list_count(struct store *st, const struct store_case_filter *f, double started_ms,
+			      int64_t *out, int *out_of_time)
 {
 	*out_of_time = 0;
 	struct where w;
@@ -263,7 +268,11 @@ static enum cd_err list_count(struct store *st, const struct store_case_filter *
 		return rc;
 	}
 	where_bind(&w, s);
-	double deadline = mono_ms() + LIST_COUNT_BUDGET_MS;
+	double now = mono_ms(), deadline = started_ms + LIST_TOTAL_BUDGET_MS;
+	if (deadline < now + LIST_COUNT_MIN_MS)
+		deadline = now + LIST_COUNT_MIN_MS;
+	if (deadline > now + LIST_COUNT_BUDGET_MS)
+		deadline = now + LIST_COUNT_BUDGET_MS;
 	src = step_within(st, s, &deadline);
 	if (src == SQLITE_ROW)
 		*out = sqlite3_column_int64(s, 0);
@@ -273,6 +282,91 @@ static enum cd_err list_count(struct store *st, const struct store_case_filter *
 		rc = store__err(st, src == SQLITE_DONE ? SQLITE_ERROR : src, "case count");
 	sqlite3_finalize(s);
 	buf_release(&w.sql);
+	return rc;
+}
+
+/* Appends one condition of kind `dim` to a case_counts key ("|" between conditions); false
+ * when the key would not fit or is not counted (a third condition, or a pair that
+ * STORE__COUNT_PAIRS leaves to the walking count). */
+static int count_key_part(char *key, size_t cap, int *dims, int *nparts, int dim, const char *part,
+			  const char *value)
+{
+	if (*nparts == 2 || (*nparts == 1 && !(STORE__COUNT_PAIRS(dims[0]) & (1u << dim))))
+		return 0;
+	size_t len = strlen(key);
+	int w = snprintf(key + len, cap - len, "%s%s%s", *nparts ? "|" : "", part, value);
+	if (w < 0 || (size_t)w >= cap - len)
+		return 0;
+	dims[(*nparts)++] = dim;
+	return 1;
+}
+
+/* The exact total of f from case_counts when f is "*", one counted condition or a counted pair
+ * (status, street, community, unit, category code or a 2/3/5-character prefix, uncategorized,
+ * channel, overdue; no time range, no q): *known = 1 and *out the count. Otherwise *known = 0.
+ * The conditions are taken as the list takes them (a scope is the same condition as the filter
+ * on its column; a community makes the street redundant). Store locked. */
+static enum cd_err count_from_table(struct store *st, const struct store_case_filter *f, int64_t *out,
+				    int *known)
+{
+	*known = 0;
+	*out = 0;
+	if (f->from || f->to || given(f->q) || (given(f->category_prefix) && f->uncategorized))
+		return CD_OK;
+	struct where w;
+	memset(&w, 0, sizeof w);
+	const char *street = scoped(&w, f->street_code, f->scope_street);
+	const char *unit = scoped(&w, f->unit_code, f->scope_unit);
+	if (given(f->community_code) && given(street) &&
+	    strncmp(f->community_code, street, strlen(street)) != 0)
+		w.empty = 1;
+	if (w.empty) {
+		*known = 1; /* nothing can match */
+		return CD_OK;
+	}
+	char key[2 * STORE_CATEGORY_MAX + 16] = "";
+	int dims[2], parts = 0, ok = 1;
+	if (given(f->status))
+		ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_STATUS, "s=", f->status);
+	if (ok && given(street) && !given(f->community_code))
+		ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_STREET, "st=", street);
+	if (ok && given(f->community_code))
+		ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_COMMUNITY, "cm=", f->community_code);
+	if (ok && given(unit))
+		ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_UNIT, "u=", unit);
+	if (ok && given(f->category_prefix)) {
+		size_t len = strlen(f->category_prefix);
+		if (!category_prefix_ok(f->category_prefix, len))
+			return CD_ERR_INVALID;
+		if (len >= CATEGORY_LEAF_LEN)
+			ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_CAT, "c=", f->category_prefix);
+		else if (len == 2 || len == 3 || len == 5)
+			ok = count_key_part(key, sizeof key, dims, &parts,
+					    len == 2 ? STORE__CD_CAT2 : len == 3 ? STORE__CD_CAT3 : STORE__CD_CAT5,
+					    "c^", f->category_prefix);
+		else
+			ok = 0;
+	}
+	if (ok && f->uncategorized)
+		ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_CAT, "c=", "");
+	if (ok && given(f->channel))
+		ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_CHANNEL, "h=", f->channel);
+	if (ok && f->overdue)
+		ok = count_key_part(key, sizeof key, dims, &parts, STORE__CD_OVERDUE, "o=", f->overdue > 0 ? "1" : "0");
+	if (!ok)
+		return CD_OK;
+	sqlite3_stmt *s = store__stmt(st, STORE__CASE_COUNT_GET);
+	if (!s)
+		return CD_ERR_STORE;
+	store__bind_text(s, 1, parts ? key : "*");
+	enum cd_err rc = store__step_row(st, s, "case count lookup");
+	if (rc == CD_OK)
+		*out = sqlite3_column_int64(s, 0);
+	store__done(s);
+	if (rc == CD_ERR_NOTFOUND)
+		rc = CD_OK; /* no such case ever counted: 0 */
+	if (!rc)
+		*known = 1;
 	return rc;
 }
 
@@ -288,6 +382,7 @@ enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f
 			     int64_t limit, struct store_case_page *page)
 {
 	static const struct store_case_filter none;
+	double started_ms = mono_ms();
 	memset(page, 0, sizeof *page);
 	if (offset < 0 || limit < 0)
 		return CD_ERR_RANGE;
@@ -305,10 +400,17 @@ enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f
 	int64_t total = 0;
 	int out_of_time = 0;
 	if (!rc) {
+		int known = 0;
 		if (page->n && (int64_t)page->n < limit)
 			total = offset + (int64_t)page->n; /* the last page: no need to count */
-		else
-			rc = list_count(st, f, &total, &out_of_time);
+		else if (!(rc = count_from_table(st, f, &total, &known)) && !known)
+			rc = list_count(st, f, started_ms, &total, &out_of_time);
+		if (known) {
+			/* Exact at any size: no cap. */
+			store__unlock(st);
+			page->total = total;
+			return CD_OK;
+		}
 	}
 	store__unlock(st);
 	if (rc) {

@@ -580,8 +580,12 @@ enum cd_err store__case_find_external_locked(struct store *st, const char *chann
 
 /* The "received" counts of one batch, summed in memory and written once per (dimension, day,
  * key) before the commit: a batch of 200 cases has far fewer distinct keys than 600 upserts. */
+/* A case_counts key: two conditions of at most ~130 bytes each (a category code, its "c=") */
+#define COUNT_PART_MAX 136
+#define COUNT_KEY_MAX (2 * COUNT_PART_MAX + 2)
+
 struct recv_slot {
-	char key[STORE_CATEGORY_MAX]; /* a copy: journalled cases are decoded one at a time */
+	char key[COUNT_KEY_MAX];      /* a copy: journalled cases are decoded one at a time */
 	int used;
 	int dim;                      /* index into recv_dims */
 	char day[11];
@@ -595,6 +599,7 @@ struct recv_sum {
 };
 
 static const char *const recv_dims[3] = {"unit", "street", "category"};
+#define RECV_COUNTS 3 /* the dim of case_counts keys (day unused) */
 
 static void recv_init(struct recv_sum *r, size_t ncases)
 {
@@ -656,13 +661,77 @@ static void recv_add(struct recv_sum *r, int dim, const char *day, const char *k
 	recv_put(r, dim, day, key, 1);
 }
 
+/* Category codes are matched by prefix only when they are printable ASCII (what the list's
+ * prefix filter accepts); migration 0009 tests the same with GLOB '*[^ -~]*'. */
+static int count_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Adds delta to every case_counts key of c: "*", each condition kind alone and the pairs
+ * STORE__COUNT_PAIRS names, spelt as migration 0009 spells them (it counts updates and deletes
+ * with triggers; tests/unit/test_cases_store.c checks both against walking counts). */
+static void counts_add(struct recv_sum *r, const struct store_case *c, int delta)
+{
+	static const char zero_day[11];
+	char part[STORE__CD_N][COUNT_PART_MAX];
+	snprintf(part[STORE__CD_STATUS], COUNT_PART_MAX, "s=%s", c->status);
+	snprintf(part[STORE__CD_STREET], COUNT_PART_MAX, "st=%s", c->street_code);
+	snprintf(part[STORE__CD_COMMUNITY], COUNT_PART_MAX, "cm=%s", c->community_code);
+	snprintf(part[STORE__CD_UNIT], COUNT_PART_MAX, "u=%s", c->unit_code);
+	snprintf(part[STORE__CD_CAT], COUNT_PART_MAX, "c=%s", c->category_code);
+	snprintf(part[STORE__CD_CHANNEL], COUNT_PART_MAX, "h=%s", c->channel);
+	snprintf(part[STORE__CD_OVERDUE], COUNT_PART_MAX, "o=%d", c->overdue);
+	size_t clen = strlen(c->category_code);
+	int ascii = count_ascii(c->category_code);
+	static const int prefix_len[3] = {2, 3, 5};
+	for (int i = 0; i < 3; i++) {
+		char *p = part[STORE__CD_CAT2 + i];
+		if (ascii && clen >= (size_t)prefix_len[i])
+			snprintf(p, COUNT_PART_MAX, "c^%.*s", prefix_len[i], c->category_code);
+		else
+			p[0] = '\0'; /* too short: no key of this kind */
+	}
+	char key[COUNT_KEY_MAX];
+	recv_put(r, RECV_COUNTS, zero_day, "*", delta);
+	for (int a = 0; a < STORE__CD_N; a++) {
+		if (!part[a][0])
+			continue;
+		recv_put(r, RECV_COUNTS, zero_day, part[a], delta);
+		unsigned pairs = STORE__COUNT_PAIRS(a);
+		for (int b = a + 1; b < STORE__CD_N; b++) {
+			if (!(pairs & (1u << b)) || !part[b][0])
+				continue;
+			size_t la = strlen(part[a]), lb = strlen(part[b]);
+			memcpy(key, part[a], la); /* each part < COUNT_PART_MAX: fits */
+			key[la] = '|';
+			memcpy(key + la + 1, part[b], lb + 1);
+			recv_put(r, RECV_COUNTS, zero_day, key, delta);
+		}
+	}
+}
+
 static enum cd_err recv_flush(struct store *st, struct recv_sum *r)
 {
 	struct store_stats_delta d;
 	memset(&d, 0, sizeof d);
 	for (size_t i = 0; i < r->cap; i++) {
-		if (!r->slot[i].used)
+		if (!r->slot[i].used || r->slot[i].count == 0)
 			continue;
+		if (r->slot[i].dim == RECV_COUNTS) {
+			sqlite3_stmt *s = store__stmt(st, STORE__CASE_COUNT_ADD);
+			if (!s)
+				return CD_ERR_STORE;
+			store__bind_text(s, 1, r->slot[i].key);
+			sqlite3_bind_int64(s, 2, r->slot[i].count);
+			enum cd_err rc = store__exec(st, s, "case count");
+			if (rc)
+				return rc;
+			continue;
+		}
 		d.received = r->slot[i].count;
 		enum cd_err rc = stats_one(st, recv_dims[r->slot[i].dim], r->slot[i].day,
 					   r->slot[i].key, &d);
@@ -723,6 +792,7 @@ static enum cd_err insert_one(struct store *st, const struct store_actor *actor,
 	recv_add(recv, 0, sday, c->unit_code);
 	recv_add(recv, 1, sday, c->street_code);
 	recv_add(recv, 2, sday, c->category_code);
+	counts_add(recv, c, 1);
 	sc->last[slot] = seq;
 	sc->dirty[slot] = 1;
 	return CD_OK;
@@ -1393,6 +1463,7 @@ static enum cd_err journal_apply_tx(struct store *st, store__apply_next_fn next,
 		recv_add(&recv, 0, sday, c->unit_code);
 		recv_add(&recv, 1, sday, c->street_code);
 		recv_add(&recv, 2, sday, c->category_code);
+		counts_add(&recv, c, 1);
 		if (listed == 0) {
 			snprintf(audit_actor, sizeof audit_actor, "%s", actor.name ? actor.name : "system");
 			snprintf(audit_client, sizeof audit_client, "%s", actor.client ? actor.client : "");

@@ -153,6 +153,9 @@
 			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                          \
 	X(CASE_EVENT_LIST, "SELECT id, case_id, at, actor, role, action, from_status, to_status, "  \
 			   "comment, data FROM case_events WHERE case_id = ?1 ORDER BY id")          \
+	X(CASE_COUNT_ADD, "INSERT INTO case_counts (key, n) VALUES (?1, ?2) "                        \
+			  "ON CONFLICT (key) DO UPDATE SET n = n + excluded.n")                      \
+	X(CASE_COUNT_GET, "SELECT n FROM case_counts WHERE key = ?1")                                \
 	X(CASE_STATS_ADD, "INSERT INTO case_stats (dim, day, key, received, closed, "                \
 			  "closed_on_time, responded, responded_on_time, rework, rated, satisfied, " \
 			  "basically_satisfied, dissatisfied, handling_seconds_sum) "                \
@@ -317,6 +320,21 @@ typedef enum cd_err (*store__row_fn)(sqlite3_stmt *s, void *row);
  * finalizes s. Store locked. */
 enum cd_err store__collect(struct store *st, sqlite3_stmt *s, size_t size, store__row_fn conv, void **out,
 			   size_t *n) CD_MUST_CHECK;
+
+/* case_counts (migration 0009): the kinds of condition a count key is made of, in key order,
+ * and for each kind the kinds after it it is counted in pairs with (a bit per kind). The
+ * writer (sqlite_cases.c) and the reader (sqlite_case_reads.c) both go by this; migration
+ * 0009's set list must say the same. */
+enum store__count_dim {
+	STORE__CD_STATUS, STORE__CD_STREET, STORE__CD_COMMUNITY, STORE__CD_UNIT, STORE__CD_CAT,
+	STORE__CD_CAT2, STORE__CD_CAT3, STORE__CD_CAT5, STORE__CD_CHANNEL, STORE__CD_OVERDUE,
+	STORE__CD_N
+};
+#define STORE__COUNT_PAIRS(a)                                                                        \
+	((a) == STORE__CD_STATUS ? 0x36eu : (a) == STORE__CD_STREET ? 0x368u                         \
+	 : (a) == STORE__CD_COMMUNITY ? 0x200u : (a) == STORE__CD_UNIT ? 0x360u                     \
+	 : (a) == STORE__CD_CAT2 || (a) == STORE__CD_CAT3 ? 0x300u : (a) == STORE__CD_CHANNEL ? 0x200u \
+	 : 0u)
 
 /* A text column copied into a char array member of a row struct (store__text_cols). */
 struct store__text_col {

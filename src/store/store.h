@@ -445,8 +445,11 @@ struct store_case_page {
  * STORE_CASES_PAGE_MAX). CD_ERR_RANGE for a negative offset or limit; CD_ERR_INVALID for a
  * category prefix that is not letters and digits; CD_ERR_TOOBIG when the page could not be
  * found within the store's time budget (250 ms; a rare `q` over all cases): ask for a narrower
- * filter. When counting runs out of its budget (10 ms), total is offset + n and total_capped
- * is 1 ("at least"). A community outside the given street matches nothing (codes nest).
+ * filter. The total is exact at any size when f is no filter, one equality condition or a
+ * counted pair of them (docs/internals/store.md, "Totals"); otherwise it is counted up to
+ * STORE_CASES_COUNT_CAP within what is left of 8 ms since the call (at least 1 ms, at most
+ * 10 ms), and past that total is offset + n and total_capped is 1 ("at least"). A community
+ * outside the given street matches nothing (codes nest).
  * Deep offsets walk the skipped rows: prefer narrowing (from/to). */
 enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f, int64_t offset,
 			     int64_t limit, struct store_case_page *page) CD_MUST_CHECK;
