@@ -191,15 +191,17 @@ enum cd_err iot_ingest_in(struct app *app, const struct alerts_ingest *items, si
 {
 	struct hub_msg *m = xmalloc(sizeof *m);
 	enum cd_err rc = CD_OK;
-	uint64_t last = 0;
+	uint64_t first = 0, last = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		*m = (struct hub_msg){.kind = HUB_INGEST, .src = IOT_SRC_INGEST};
 		m->u.in = items[i];
 		rc = hub_put(app, m, false, &last);
+		if (!rc && !first)
+			first = last;
 	}
 	xfree(m);
-	if (!rc && last)
-		rc = iot_journal_wait(app->iot->journal, last); /* one wait covers all n */
+	if (!rc && last) /* all n, even when a failed write refused one in the middle */
+		rc = iot_journal_wait_range(app->iot->journal, first, last);
 	return rc;
 }
 
@@ -605,6 +607,7 @@ static enum cd_err gb_metrics(struct gb_listener *l, struct buf *out)
 		"citydesk_gb26875_frames_total{outcome=\"bad\"} %llu\n"
 		"citydesk_gb26875_frames_total{outcome=\"unregistered\"} %llu\n"
 		"citydesk_gb26875_frames_total{outcome=\"address_conflict\"} %llu\n"
+		"citydesk_gb26875_frames_total{outcome=\"not_taken\"} %llu\n"
 		"# HELP citydesk_gb26875_refused_total Connections refused or closed, by reason.\n"
 		"# TYPE citydesk_gb26875_refused_total counter\n"
 		"citydesk_gb26875_refused_total{reason=\"full\"} %llu\n"
@@ -617,6 +620,7 @@ static enum cd_err gb_metrics(struct gb_listener *l, struct buf *out)
 		"citydesk_gb26875_accept_pauses_total %llu\n",
 		(unsigned long long)st.open, (unsigned long long)st.max_connections, (unsigned long long)st.frames,
 		(unsigned long long)st.bad_frames, (unsigned long long)st.unknown, (unsigned long long)st.conflicts,
+		(unsigned long long)st.not_taken,
 		(unsigned long long)st.refused, (unsigned long long)st.refused_host, (unsigned long long)st.evicted,
 		(unsigned long long)st.closed_garbage, (unsigned long long)st.timeouts,
 		(unsigned long long)st.accept_pauses);
@@ -667,10 +671,16 @@ enum cd_err iot_metrics(struct app *app, struct buf *out)
 				"citydesk_iot_journal_segments %llu\n"
 				"# HELP citydesk_iot_journal_failed 1 when a journal write failed (messages refused).\n"
 				"# TYPE citydesk_iot_journal_failed gauge\n"
-				"citydesk_iot_journal_failed %d\n",
+				"citydesk_iot_journal_failed %d\n"
+				"# HELP citydesk_iot_journal_failures_total Journal writes that failed (their messages refused).\n"
+				"# TYPE citydesk_iot_journal_failures_total counter\n"
+				"citydesk_iot_journal_failures_total %llu\n"
+				"# HELP citydesk_iot_journal_recoveries_total New segments started after a failure.\n"
+				"# TYPE citydesk_iot_journal_recoveries_total counter\n"
+				"citydesk_iot_journal_recoveries_total %llu\n",
 				(unsigned long long)js.appended, (unsigned long long)js.batches,
 				(unsigned long long)(js.last_seq - js.handled_seq), (unsigned long long)js.segments,
-				js.failed ? 1 : 0);
+				js.failed ? 1 : 0, (unsigned long long)js.failures, (unsigned long long)js.recoveries);
 		if (rc)
 			return rc;
 	}
