@@ -1,6 +1,7 @@
 /* The duplicate finder: cells of a square grid about radius_m wide, spread over shards behind
- * readers-writer locks; each cell a flat array of recent cases scanned in full (a cell holds a
- * few hundred cases even at a million a week, and 64-byte signature compares are cheap). */
+ * readers-writer locks; each cell a flat array of recent cases kept in time order, so a query
+ * reads only the cases within the window, newest first, and scores at most FULL_MAX of them
+ * per cell (a hot spot can put thousands of copies of one report in a cell within seconds). */
 #include "core/similar.h"
 
 #include <math.h>
@@ -11,6 +12,9 @@
 #include "util/alloc.h"
 
 #define SHARDS 64
+/* Cases per cell that pass the equal-byte screen and are scored in full, newest first; beyond
+ * that a cell is flooded with near-copies and the newest of them are the ones worth showing. */
+#define FULL_MAX 64
 #define M_PER_DEG_LAT 111320.0
 
 /* A cell's cases are kept as three parallel arrays so that a query reads only what it needs:
@@ -30,7 +34,7 @@ struct cold {
 /* The cases of one grid cell (or of one area code, for cases without a point). */
 struct cell {
 	uint64_t key;  /* point_key or area_key (high bit set) */
-	struct hot *h; /* n used of cap, in each array */
+	struct hot *h; /* n used of cap, in each array; ordered by h[].t, oldest first */
 	struct minhash_sig *sig;
 	struct cold *c;
 	size_t n, cap;
@@ -356,7 +360,23 @@ enum cd_err similar_add(struct similar_index *ix, const struct similar_case *c)
 		sh->cases -= cell_compact(cell, cell->newest - ix->cfg.window_s);
 	if (!cell_reserve(cell))
 		goto out;
-	size_t i = cell->n++;
+	/* Keep time order: reports arrive nearly in order, so the move is short or nothing. */
+	size_t i = cell->n;
+	if (i && cell->h[i - 1].t > c->reported_at) {
+		size_t lo = 0, hi = i;
+		while (lo < hi) { /* first entry later than the new case */
+			size_t mid = lo + (hi - lo) / 2;
+			if (cell->h[mid].t > c->reported_at)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		i = lo;
+		memmove(cell->h + i + 1, cell->h + i, (cell->n - i) * sizeof *cell->h);
+		memmove(cell->sig + i + 1, cell->sig + i, (cell->n - i) * sizeof *cell->sig);
+		memmove(cell->c + i + 1, cell->c + i, (cell->n - i) * sizeof *cell->c);
+	}
+	cell->n++;
 	cell->h[i] =
 	    (struct hot){c->reported_at, c->has_point ? (float)c->lat : 0, c->has_point ? (float)c->lng : 0};
 	cell->sig[i] = c->sig;
@@ -382,10 +402,10 @@ enum cd_err similar_remove(struct similar_index *ix, const struct similar_case *
 	struct cell *cell = shard_find(sh, key);
 	for (size_t i = 0; cell && i < cell->n; i++)
 		if (cell->c[i].id == c->id) {
-			cell->n--;
-			cell->h[i] = cell->h[cell->n];
-			cell->sig[i] = cell->sig[cell->n];
-			cell->c[i] = cell->c[cell->n];
+			size_t tail = --cell->n - i; /* close the gap in order */
+			memmove(cell->h + i, cell->h + i + 1, tail * sizeof *cell->h);
+			memmove(cell->sig + i, cell->sig + i + 1, tail * sizeof *cell->sig);
+			memmove(cell->c + i, cell->c + i + 1, tail * sizeof *cell->c);
 			sh->cases--;
 			rc = CD_OK;
 			break;
@@ -420,6 +440,25 @@ static int same_bytes(const struct minhash_sig *a, const struct minhash_sig *b)
 	return same;
 }
 
+/* The first of cell's cases reported at or after t (cell->n when none). */
+static size_t cell_lower(const struct cell *cell, int64_t t)
+{
+	size_t lo = 0, hi = cell->n;
+	/* the common cases first: the bisection's reads are cache misses on a cold cell */
+	if (!hi || cell->h[0].t >= t)
+		return 0;
+	if (cell->h[hi - 1].t < t)
+		return hi;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cell->h[mid].t < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Inserts h into out[0..*n) kept best first, at most cap. */
 static void keep_best(struct similar_hit *out, size_t *n, size_t cap, const struct similar_hit *h)
 {
@@ -450,11 +489,12 @@ size_t similar_query(struct similar_index *ix, const struct similar_case *c, str
 		pthread_rwlock_rdlock(&sh->lock);
 		const struct cell *cell = shard_find(sh, keys[k]);
 		const bool points = !(keys[k] >> 63);
-		for (size_t i = 0; cell && i < cell->n; i++) {
+		/* the window's cases: [lo, hi) in time order, read newest first */
+		size_t lo = cell ? cell_lower(cell, c->reported_at - cfg->window_s) : 0;
+		size_t hi = cell ? cell_lower(cell, c->reported_at + cfg->window_s + 1) : 0;
+		unsigned full = 0;
+		for (size_t i = hi; i-- > lo && full < FULL_MAX;) {
 			const struct hot *e = &cell->h[i];
-			int64_t dt = e->t > c->reported_at ? e->t - c->reported_at : c->reported_at - e->t;
-			if (dt > cfg->window_s)
-				continue;
 			double d = -1;
 			if (points) {
 				double d2 = distance2_m(c->lat, c->lng, e->lat, e->lng, m_per_deg_lng);
@@ -462,12 +502,19 @@ size_t similar_query(struct similar_index *ix, const struct similar_case *c, str
 					continue;
 				d = sqrt(d2);
 			}
-			if (same_bytes(&c->sig, &cell->sig[i]) < need)
+			int same = same_bytes(&c->sig, &cell->sig[i]);
+			if (same < need)
 				continue; /* below `possible` in text alone: no factor raises a score */
 			const struct cold *o = &cell->c[i];
 			if (o->id == c->id || o->shingles < cfg->min_shingles)
 				continue;
-			double j = minhash_similarity(&c->sig, &cell->sig[i]);
+			full++;
+			/* minhash_similarity from the count already made: P(equal byte) = J + (1 - J) / 256 */
+			double j = ((double)same / MINHASH_PERM - 1.0 / 256) / (1.0 - 1.0 / 256);
+			j = j < 0 ? 0 : j > 1 ? 1 : j;
+			if (n == cap && (!cap || out[cap - 1].score >= j))
+				continue; /* j bounds the score: it cannot enter the list */
+			int64_t dt = e->t > c->reported_at ? e->t - c->reported_at : c->reported_at - e->t;
 			int agree = cat_agreement(c->category, o->cat);
 			struct similar_hit h = {o->id, similar_score(j, agree, d, cfg->radius_m), j, d,
 						dt,    agree < 0 ? -1 : agree == 0 ? 0 : 1};

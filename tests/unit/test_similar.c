@@ -173,6 +173,44 @@ static void test_eviction(void)
 	similar_free(ix);
 }
 
+/* Cases added out of time order and removed still meet the window exactly; a cell flooded with
+ * copies is scored newest first, at most a bounded number of them. */
+static void test_order_and_flood(void)
+{
+	struct similar_index *ix = similar_new(NULL);
+	struct similar_case c, q;
+	struct similar_hit h[8];
+	/* 300 copies at one spot, a second apart, added newest first (every add goes to the front) */
+	make_case(&c, 0, text_a, 0, 0, T0, "H0101");
+	for (int i = 299; i >= 0; i--) {
+		c.id = i + 1;
+		c.reported_at = T0 + i;
+		CHECK_INT_EQ(similar_add(ix, &c), CD_OK);
+	}
+	c.id = 300;
+	c.reported_at = T0 + 299;
+	CHECK_INT_EQ(similar_remove(ix, &c), CD_OK);
+	CHECK_INT_EQ(similar_remove(ix, &c), CD_ERR_NOTFOUND);
+	make_case(&q, 0, text_a, 0, 0, T0 + 1000, "H0101");
+	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 8);
+	for (int k = 0; k < 8; k++) /* equal scores: any of the newest 64, never the removed one */
+		CHECK(h[k].id >= 300 - 64 && h[k].id < 300);
+	/* window edges: exactly window_s apart counts, one second more does not */
+	make_case(&q, 0, text_a, 0, 0, T0 + 7 * 86400, "H0101");
+	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 8);
+	make_case(&q, 0, text_a, 0, 0, T0 - 7 * 86400 + 298, "H0101");
+	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 8);
+	CHECK(h[0].id <= 299);
+	make_case(&q, 0, text_a, 0, 0, T0 + 299 + 7 * 86400 + 1, "H0101");
+	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 0);
+	make_case(&q, 0, text_a, 0, 0, T0 - 7 * 86400 - 1, "H0101");
+	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 0);
+	make_case(&q, 0, text_a, 0, 0, T0 + 298 + 7 * 86400, "H0101"); /* only case 299 is in reach */
+	CHECK_INT_EQ(similar_query(ix, &q, h, 8), 1);
+	CHECK_INT_EQ(h[0].id, 299);
+	similar_free(ix);
+}
+
 /* Threads adding and querying at once: every query finds the case its thread added. */
 struct worker {
 	struct similar_index *ix;
@@ -466,6 +504,7 @@ static const struct test_case tests[] = {
     {"ranking, cap, removal", test_ranking_and_cap},
     {"cases without a point", test_no_point},
     {"eviction", test_eviction},
+    {"time order, window edges, flooded cell", test_order_and_flood},
     {"threads", test_threads},
     {"labelled duplicate set: precision and recall", test_labelled_set},
 };
