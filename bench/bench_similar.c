@@ -1,7 +1,8 @@
 /* The duplicate finder and the clusters at scale: 1,000,000 stored cases over Luohu in one
  * week (half spread evenly, half around 50 busy spots), then the duplicate check of new cases
- * (sign the text + query) with its p50/p99 against the 1 ms goal, a query against one dense cell; and clustering 100,000 cases
- * (edited copies of the labelled messages) against the 10 s goal. Prints figures only.
+ * (sign the text + query) with its p50/p99 against the 1 ms goal, a query against one dense
+ * cell; and clustering 100,000 cases (edited copies of the labelled messages) against the 10 s
+ * goal. Prints figures only.
  * Build and run from the repo root (after `make`):
  *   gcc -std=c11 -O2 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Isrc bench/bench_similar.c build/libcitydesk.a \
  *       $(pkg-config --cflags --libs opencc libutf8proc jansson sqlite3 libsodium libmicrohttpd) \
