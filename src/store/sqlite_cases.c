@@ -1,8 +1,8 @@
 /* Cases in the SQLite store: the group-commit batch insert, optimistic updates with their
  * event, score deltas and audit entry, lists with filters and capped totals, the scheduler's
  * due list, running score aggregates, and uploaded file metadata. docs/internals/store.md
- * ("Cases") explains the schema, the indexes each query relies on and the limits. */
-#include <math.h>
+ * ("Cases") explains the schema, the indexes each query relies on and the limits. Binding,
+ * checking and diffing a row, events and score upserts are in sqlite_case_rows.c. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,202 +14,8 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-/* ---- the field table: one entry per column of STORE__CASE_COLS, in that order ------------- */
-
-#define FLD(name, type) {#name, type, offsetof(struct store_case, name), sizeof(((struct store_case *)0)->name)}
-
-const struct store__field store__case_fields[STORE__CASE_NFIELDS] = {
-	FLD(id, STORE__F_I64),
-	FLD(ref, STORE__F_TEXT),
-	FLD(version, STORE__F_I64),
-	FLD(channel, STORE__F_TEXT),
-	FLD(external_id, STORE__F_OTEXT),
-	FLD(title, STORE__F_TEXT),
-	FLD(description, STORE__F_TEXT),
-	FLD(category_code, STORE__F_OTEXT),
-	FLD(category_source, STORE__F_OTEXT),
-	FLD(category_confidence, STORE__F_REAL),
-	FLD(lat, STORE__F_POINT),
-	FLD(lng, STORE__F_POINT),
-	FLD(address, STORE__F_TEXT),
-	FLD(street_code, STORE__F_OTEXT),
-	FLD(community_code, STORE__F_OTEXT),
-	FLD(grid_code, STORE__F_OTEXT),
-	FLD(unit_code, STORE__F_OTEXT),
-	FLD(status, STORE__F_TEXT),
-	FLD(level, STORE__F_TEXT),
-	FLD(supervised, STORE__F_INT),
-	FLD(extension_pending, STORE__F_INT),
-	FLD(suspended_from, STORE__F_OTEXT),
-	FLD(urgency, STORE__F_TEXT),
-	FLD(limit_kind, STORE__F_OTEXT),
-	FLD(limit_value, STORE__F_REAL),
-	FLD(reported_at, STORE__F_I64),
-	FLD(registered_at, STORE__F_OI64),
-	FLD(dispatched_at, STORE__F_OI64),
-	FLD(first_response_at, STORE__F_OI64),
-	FLD(handled_at, STORE__F_OI64),
-	FLD(closed_at, STORE__F_OI64),
-	FLD(deadline, STORE__F_OI64),
-	FLD(warn_at, STORE__F_OI64),
-	FLD(warned, STORE__F_INT),
-	FLD(overdue, STORE__F_INT),
-	FLD(rework_count, STORE__F_INT),
-	FLD(satisfaction, STORE__F_OTEXT),
-	FLD(duplicate_of, STORE__F_OI64),
-	FLD(merged_into, STORE__F_OI64),
-	FLD(support_count, STORE__F_INT),
-	FLD(reporter_name, STORE__F_OTEXT),
-	FLD(reporter_phone, STORE__F_OTEXT),
-	FLD(reporter_user_id, STORE__F_OI64),
-	FLD(attachments, STORE__F_TEXT),
-	FLD(created_at, STORE__F_I64),
-	FLD(updated_at, STORE__F_I64),
-};
-
-#define NFIELDS STORE__CASE_NFIELDS
-#define fields store__case_fields
-/* Positions in `fields` (= columns of STORE__CASE_COLS) the code refers to by name, and the
- * parameters of CASE_UPDATE's WHERE. */
-enum { COL_ID = 0, COL_REF = 1, COL_VERSION = 2, COL_CREATED_AT = 44, COL_UPDATED_AT = 45,
-       COL_UPDATE_ID = 46, COL_UPDATE_VERSION = 47 };
-
-
-/* Columns the audit diff leaves out: they never change or change on every write (the
- * version is written by diff_json itself). */
-static int field_is_bookkeeping(size_t k)
-{
-	return k == COL_ID || k == COL_REF || k == COL_VERSION || k == COL_CREATED_AT ||
-	       k == COL_UPDATED_AT;
-}
-
-static const char *cftext(const struct store_case *c, size_t k)
-{
-	return (const char *)c + fields[k].off;
-}
-
-static int64_t fi64(const struct store_case *c, size_t k)
-{
-	int64_t v;
-	memcpy(&v, (const char *)c + fields[k].off, sizeof v);
-	return v;
-}
-
-static int fint(const struct store_case *c, size_t k)
-{
-	int v;
-	memcpy(&v, (const char *)c + fields[k].off, sizeof v);
-	return v;
-}
-
-static double freal(const struct store_case *c, size_t k)
-{
-	double v;
-	memcpy(&v, (const char *)c + fields[k].off, sizeof v);
-	return v;
-}
-
-/* Binds columns 1..NFIELDS-1 of c to parameters ?1..?45 (texts are borrowed). */
-static void bind_case(sqlite3_stmt *s, const struct store_case *c)
-{
-	for (size_t k = 1; k < NFIELDS; k++) {
-		int idx = (int)k;
-		switch (fields[k].type) {
-		case STORE__F_TEXT:
-			store__bind_text(s, idx, cftext(c, k));
-			break;
-		case STORE__F_OTEXT:
-			store__bind_opt(s, idx, cftext(c, k));
-			break;
-		case STORE__F_I64:
-			sqlite3_bind_int64(s, idx, fi64(c, k));
-			break;
-		case STORE__F_OI64:
-			if (fi64(c, k))
-				sqlite3_bind_int64(s, idx, fi64(c, k));
-			else
-				sqlite3_bind_null(s, idx);
-			break;
-		case STORE__F_INT:
-			sqlite3_bind_int(s, idx, fint(c, k));
-			break;
-		case STORE__F_REAL:
-			sqlite3_bind_double(s, idx, freal(c, k));
-			break;
-		case STORE__F_POINT:
-			if (c->has_point)
-				sqlite3_bind_double(s, idx, freal(c, k));
-			else
-				sqlite3_bind_null(s, idx);
-			break;
-		}
-	}
-}
-
-/* Fills c from a row of STORE__CASE_COLS. */
-enum cd_err store__case_from_row(sqlite3_stmt *s, struct store_case *c)
-{
-	enum cd_err rc = CD_OK;
-	memset(c, 0, sizeof *c);
-	for (size_t k = 0; k < NFIELDS && !rc; k++) {
-		int col = (int)k;
-		char *p = (char *)c + fields[k].off;
-		switch (fields[k].type) {
-		case STORE__F_TEXT:
-		case STORE__F_OTEXT:
-			rc = store__col_copy(s, col, p, fields[k].size);
-			break;
-		case STORE__F_I64:
-		case STORE__F_OI64: {
-			int64_t v = sqlite3_column_int64(s, col);
-			memcpy(p, &v, sizeof v);
-			break;
-		}
-		case STORE__F_INT: {
-			int v = sqlite3_column_int(s, col);
-			memcpy(p, &v, sizeof v);
-			break;
-		}
-		case STORE__F_REAL:
-		case STORE__F_POINT: {
-			double v = sqlite3_column_double(s, col);
-			memcpy(p, &v, sizeof v);
-			if (fields[k].type == STORE__F_POINT && sqlite3_column_type(s, col) != SQLITE_NULL)
-				c->has_point = 1;
-			break;
-		}
-		}
-	}
-	return rc;
-}
-
-/* Every char array of c holds a NUL, and the point is finite when present. */
-static int case_well_formed(const struct store_case *c)
-{
-	for (size_t k = 0; k < NFIELDS; k++) {
-		if ((fields[k].type == STORE__F_TEXT || fields[k].type == STORE__F_OTEXT) &&
-		    !memchr(cftext(c, k), 0, fields[k].size))
-			return 0;
-	}
-	if (c->has_point && (!isfinite(c->lat) || !isfinite(c->lng)))
-		return 0;
-	return isfinite(c->category_confidence) && isfinite(c->limit_value);
-}
-
-/* Fills the defaults the header promises for empty fields. */
-static void case_defaults(struct store_case *c)
-{
-	if (!c->status[0])
-		snprintf(c->status, sizeof c->status, "reported");
-	if (!c->level[0])
-		snprintf(c->level, sizeof c->level, "community");
-	if (!c->urgency[0])
-		snprintf(c->urgency, sizeof c->urgency, "normal");
-	if (!c->attachments[0])
-		snprintf(c->attachments, sizeof c->attachments, "[]");
-	if (c->support_count <= 0)
-		c->support_count = 1;
-}
+/* The parameters of CASE_UPDATE's WHERE (after the 45 of store__case_bind). */
+enum { COL_UPDATE_ID = 46, COL_UPDATE_VERSION = 47 };
 
 /* ---- days and refs ------------------------------------------------------------------- */
 
@@ -388,145 +194,13 @@ void store__case_ref(char ref[STORE_CASE_REF_MAX], const char day[9], int64_t se
 
 /* ---- shared pieces of writes --------------------------------------------------------- */
 
-static enum cd_err stats_one(struct store *st, const char *dim, const char *day, const char *key,
-			     const struct store_stats_delta *d)
-{
-	sqlite3_stmt *s = store__stmt(st, STORE__CASE_STATS_ADD);
-	if (!s)
-		return CD_ERR_STORE;
-	store__bind_text(s, 1, dim);
-	store__bind_text(s, 2, day);
-	store__bind_text(s, 3, key);
-	const int v[] = {d->received, d->closed, d->closed_on_time, d->responded,
-			 d->responded_on_time, d->rework, d->rated, d->satisfied,
-			 d->basically_satisfied, d->dissatisfied};
-	for (int i = 0; i < 10; i++)
-		sqlite3_bind_int(s, 4 + i, v[i]);
-	sqlite3_bind_int64(s, 14, d->handling_seconds_sum);
-	return store__exec(st, s, "case stats");
-}
-
-/* Adds one delta under its unit, street and category on the day of d->at. */
-static enum cd_err stats_add(struct store *st, const struct store_stats_delta *d)
-{
-	if (!STORE__TERMINATED(d->unit_code) || !STORE__TERMINATED(d->street_code) ||
-	    !STORE__TERMINATED(d->category_code))
-		return CD_ERR_INVALID;
-	char day[11];
-	store_day_of(d->at ? d->at : (int64_t)time(NULL), day);
-	enum cd_err rc = stats_one(st, "unit", day, d->unit_code, d);
-	if (!rc)
-		rc = stats_one(st, "street", day, d->street_code, d);
-	if (!rc)
-		rc = stats_one(st, "category", day, d->category_code, d);
-	return rc;
-}
-
-/* Every char array of ev holds a NUL and it names an action. */
-static int event_well_formed(const struct store_case_event *ev)
-{
-	return STORE__TERMINATED(ev->actor) && STORE__TERMINATED(ev->role) &&
-	       STORE__TERMINATED(ev->action) && STORE__TERMINATED(ev->from_status) &&
-	       STORE__TERMINATED(ev->to_status) && STORE__TERMINATED(ev->comment) &&
-	       STORE__TERMINATED(ev->data) && ev->action[0];
-}
-
-/* Like event_well_formed, but an empty action (defaulted to "report") is fine. */
+/* Like store__case_event_well_formed, but an empty action (defaulted to "report") is fine. */
 static int event_well_formed_or_empty(const struct store_case_event *ev)
 {
 	return STORE__TERMINATED(ev->actor) && STORE__TERMINATED(ev->role) &&
 	       STORE__TERMINATED(ev->action) && STORE__TERMINATED(ev->from_status) &&
 	       STORE__TERMINATED(ev->to_status) && STORE__TERMINATED(ev->comment) &&
 	       STORE__TERMINATED(ev->data);
-}
-
-static enum cd_err event_insert(struct store *st, int64_t case_id, struct store_case_event *ev,
-				const struct store_actor *actor, int64_t now)
-{
-	if (!event_well_formed(ev))
-		return CD_ERR_INVALID;
-	if (!ev->actor[0])
-		snprintf(ev->actor, sizeof ev->actor, "%s",
-			 actor && actor->name && *actor->name ? actor->name : "system");
-	if (!ev->at)
-		ev->at = now;
-	ev->case_id = case_id;
-	sqlite3_stmt *s = store__stmt(st, STORE__CASE_EVENT_INSERT);
-	if (!s)
-		return CD_ERR_STORE;
-	sqlite3_bind_int64(s, 1, case_id);
-	sqlite3_bind_int64(s, 2, ev->at);
-	store__bind_text(s, 3, ev->actor);
-	store__bind_text(s, 4, ev->role);
-	store__bind_text(s, 5, ev->action);
-	store__bind_opt(s, 6, ev->from_status);
-	store__bind_opt(s, 7, ev->to_status);
-	store__bind_text(s, 8, ev->comment);
-	store__bind_opt(s, 9, ev->data);
-	enum cd_err rc = store__exec(st, s, "case event insert");
-	if (!rc)
-		ev->id = sqlite3_last_insert_rowid(st->db);
-	return rc;
-}
-
-/* Appends "key":<value of field k> to b, as JSON. */
-static enum cd_err json_field(struct buf *b, const struct store_case *c, size_t k, int first)
-{
-	enum cd_err rc = buf_printf(b, "%s\"%s\":", first ? "" : ",", fields[k].name);
-	if (rc)
-		return rc;
-	switch (fields[k].type) {
-	case STORE__F_OTEXT:
-		if (!cftext(c, k)[0])
-			return buf_puts(b, "null");
-		/* fall through */
-	case STORE__F_TEXT:
-		rc = buf_putc(b, '"');
-		if (!rc)
-			rc = buf_json_escape(b, cftext(c, k));
-		if (!rc)
-			rc = buf_putc(b, '"');
-		return rc;
-	case STORE__F_I64:
-		return buf_printf(b, "%lld", (long long)fi64(c, k));
-	case STORE__F_OI64:
-		if (!fi64(c, k))
-			return buf_puts(b, "null");
-		return buf_printf(b, "%lld", (long long)fi64(c, k));
-	case STORE__F_INT:
-		return buf_printf(b, "%d", fint(c, k));
-	case STORE__F_POINT:
-		if (!c->has_point)
-			return buf_puts(b, "null");
-		/* fall through */
-	case STORE__F_REAL:
-		return buf_printf(b, "%.17g", freal(c, k));
-	}
-	return CD_ERR_INVALID;
-}
-
-static int field_differs(const struct store_case *a, const struct store_case *b, size_t k)
-{
-	switch (fields[k].type) {
-	case STORE__F_TEXT:
-	case STORE__F_OTEXT:
-		return strcmp(cftext(a, k), cftext(b, k)) != 0;
-	case STORE__F_I64:
-	case STORE__F_OI64:
-		return fi64(a, k) != fi64(b, k);
-	case STORE__F_INT:
-		return fint(a, k) != fint(b, k);
-	case STORE__F_POINT:
-		if (a->has_point != b->has_point)
-			return 1;
-		if (!a->has_point)
-			return 0;
-		/* fall through */
-	case STORE__F_REAL:
-		return memcmp((const char *)a + fields[k].off, (const char *)b + fields[k].off,
-			      sizeof(double)) != 0;
-	}
-	return 1;
 }
 
 /* ---- batch insert (group commit) ----------------------------------------------------- */
@@ -587,7 +261,7 @@ enum cd_err store__case_find_external_locked(struct store *st, const char *chann
 struct recv_slot {
 	char key[COUNT_KEY_MAX];      /* a copy: journalled cases are decoded one at a time */
 	int used;
-	int dim;                      /* index into recv_dims */
+	int dim;                      /* index into store__case_stat_dims */
 	char day[11];
 	int count;
 };
@@ -598,7 +272,6 @@ struct recv_sum {
 	size_t used; /* slots taken; the table doubles past half full */
 };
 
-static const char *const recv_dims[3] = {"unit", "street", "category"};
 #define RECV_COUNTS 3 /* the dim of case_counts keys (day unused) */
 
 static void recv_init(struct recv_sum *r, size_t ncases)
@@ -716,8 +389,7 @@ static void counts_add(struct recv_sum *r, const struct store_case *c, int delta
 
 static enum cd_err recv_flush(struct store *st, struct recv_sum *r)
 {
-	struct store_stats_delta d;
-	memset(&d, 0, sizeof d);
+	int v[STORE__STATS_NCOUNTS] = {0}; /* a "received" count only */
 	for (size_t i = 0; i < r->cap; i++) {
 		if (!r->slot[i].used || r->slot[i].count == 0)
 			continue;
@@ -732,9 +404,9 @@ static enum cd_err recv_flush(struct store *st, struct recv_sum *r)
 				return rc;
 			continue;
 		}
-		d.received = r->slot[i].count;
-		enum cd_err rc = stats_one(st, recv_dims[r->slot[i].dim], r->slot[i].day,
-					   r->slot[i].key, &d);
+		v[0] = r->slot[i].count;
+		enum cd_err rc = store__case_stats_put(st, store__case_stat_dims[r->slot[i].dim],
+						       r->slot[i].day, r->slot[i].key, v, 0);
 		if (rc)
 			return rc;
 	}
@@ -769,7 +441,7 @@ static enum cd_err insert_one(struct store *st, const struct store_actor *actor,
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_INSERT);
 	if (!s)
 		return CD_ERR_STORE;
-	bind_case(s, c);
+	store__case_bind(s, c);
 	rc = store__exec(st, s, "case insert");
 	if (rc == CD_ERR_EXISTS) {
 		/* (channel, external_id) was looked up first, and refs come from the counter
@@ -784,7 +456,7 @@ static enum cd_err insert_one(struct store *st, const struct store_actor *actor,
 	if (rc)
 		return rc;
 	c->id = sqlite3_last_insert_rowid(st->db);
-	rc = event_insert(st, c->id, ev, actor, now);
+	rc = store__case_event_insert(st, c->id, ev, actor, now);
 	if (rc)
 		return rc;
 	char sday[11];
@@ -1113,7 +785,7 @@ static enum cd_err insert_batch_tx(struct store *st, const struct store_actor *a
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct store_case *c = &cases[i];
 		struct store_case_event *ev = evs ? &evs[i] : &dflt;
-		if (!case_well_formed(c) || !c->description[0] || c->reported_at <= 0 ||
+		if (!store__case_well_formed(c) || !c->description[0] || c->reported_at <= 0 ||
 		    !c->channel[0]) {
 			results[i] = CD_ERR_INVALID;
 			continue;
@@ -1128,14 +800,14 @@ static enum cd_err insert_batch_tx(struct store *st, const struct store_actor *a
 				break;
 			rc = CD_OK;
 		}
-		case_defaults(c);
+		store__case_defaults(c);
 		if (!evs)
 			memset(&dflt, 0, sizeof dflt);
 		if (!ev->action[0])
 			snprintf(ev->action, sizeof ev->action, "report");
 		if (!ev->to_status[0])
 			memcpy(ev->to_status, c->status, sizeof ev->to_status);
-		if (!event_well_formed(ev)) {
+		if (!store__case_event_well_formed(ev)) {
 			results[i] = CD_ERR_INVALID;
 			continue;
 		}
@@ -1277,9 +949,9 @@ static int case_checks(const struct store_case *c)
 enum cd_err store__case_prepare_new(struct store_case *c, struct store_case_event *ev,
 				    const struct store_actor *actor, int64_t now)
 {
-	if (!case_well_formed(c) || !c->description[0] || c->reported_at <= 0 || !c->channel[0])
+	if (!store__case_well_formed(c) || !c->description[0] || c->reported_at <= 0 || !c->channel[0])
 		return CD_ERR_INVALID;
-	case_defaults(c);
+	store__case_defaults(c);
 	if (!case_checks(c))
 		return CD_ERR_INVALID;
 	if (!event_well_formed_or_empty(ev))
@@ -1433,7 +1105,7 @@ static enum cd_err journal_apply_tx(struct store *st, store__apply_next_fn next,
 			rc = CD_ERR_STORE;
 			break;
 		}
-		bind_case(s, c);
+		store__case_bind(s, c);
 		sqlite3_bind_int64(s, 46, c->id);
 		rc = store__exec(st, s, "journal case insert");
 		if (rc == CD_ERR_EXISTS || rc == CD_ERR_INVALID) {
@@ -1453,7 +1125,7 @@ static enum cd_err journal_apply_tx(struct store *st, store__apply_next_fn next,
 		}
 		if (rc)
 			break;
-		rc = event_insert(st, c->id, ev, &actor, now);
+		rc = store__case_event_insert(st, c->id, ev, &actor, now);
 		if (!rc)
 			rc = seq_max_note(st, &sm, c->ref);
 		if (rc)
@@ -1626,39 +1298,6 @@ enum cd_err store_case_events(struct store *st, int64_t case_id, store_case_even
 
 /* ---- apply (one workflow step) ------------------------------------------------------- */
 
-/* The audit entry's before/after objects: the fields that changed, plus the version. */
-static enum cd_err diff_json(const struct store_case *old, const struct store_case *now,
-			     char **before, char **after)
-{
-	struct buf b, a;
-	buf_init(&b, 1 << 20);
-	buf_init(&a, 1 << 20);
-	enum cd_err rc = buf_printf(&b, "{\"id\":%lld,\"ref\":\"%s\",\"version\":%lld",
-				    (long long)old->id, old->ref, (long long)old->version);
-	if (!rc)
-		rc = buf_printf(&a, "{\"id\":%lld,\"ref\":\"%s\",\"version\":%lld",
-				(long long)now->id, now->ref, (long long)now->version);
-	for (size_t k = 0; k < NFIELDS && !rc; k++) {
-		if (field_is_bookkeeping(k) || !field_differs(old, now, k))
-			continue;
-		rc = json_field(&b, old, k, 0);
-		if (!rc)
-			rc = json_field(&a, now, k, 0);
-	}
-	if (!rc)
-		rc = buf_putc(&b, '}');
-	if (!rc)
-		rc = buf_putc(&a, '}');
-	if (rc) {
-		buf_release(&b);
-		buf_release(&a);
-		return rc;
-	}
-	*before = buf_detach(&b, NULL);
-	*after = buf_detach(&a, NULL);
-	return CD_OK;
-}
-
 static enum cd_err apply_tx(struct store *st, const struct store_actor *actor, int64_t case_id,
 			    int64_t expected, struct store_case *after,
 			    const struct store_case_event *ev_in, const struct store_stats_delta *deltas,
@@ -1666,10 +1305,12 @@ static enum cd_err apply_tx(struct store *st, const struct store_actor *actor, i
 {
 	struct store_case *old = xmalloc(sizeof *old);
 	struct store_case_event *ev = NULL;
-	char *before_json = NULL, *after_json = NULL;
+	struct buf before_json, after_json;
 	int64_t now = (int64_t)time(NULL);
 	sqlite3_stmt *s = store__stmt(st, STORE__CASE_BY_ID);
 	enum cd_err rc = CD_ERR_STORE;
+	buf_init(&before_json, 1 << 20);
+	buf_init(&after_json, 1 << 20);
 	if (!s)
 		goto out;
 	sqlite3_bind_int64(s, 1, case_id);
@@ -1685,13 +1326,13 @@ static enum cd_err apply_tx(struct store *st, const struct store_actor *actor, i
 	after->created_at = old->created_at;
 	after->version = expected + 1;
 	after->updated_at = now;
-	case_defaults(after);
+	store__case_defaults(after);
 	s = store__stmt(st, STORE__CASE_UPDATE);
 	if (!s) {
 		rc = CD_ERR_STORE;
 		goto out;
 	}
-	bind_case(s, after);
+	store__case_bind(s, after);
 	sqlite3_bind_int64(s, COL_UPDATE_ID, case_id);
 	sqlite3_bind_int64(s, COL_UPDATE_VERSION, expected);
 	rc = store__exec(st, s, "case update");
@@ -1700,21 +1341,15 @@ static enum cd_err apply_tx(struct store *st, const struct store_actor *actor, i
 	if (!rc && ev_in) {
 		ev = xmalloc(sizeof *ev);
 		memcpy(ev, ev_in, sizeof *ev);
-		rc = event_insert(st, case_id, ev, actor, now);
+		rc = store__case_event_insert(st, case_id, ev, actor, now);
 	}
 	for (size_t i = 0; i < ndeltas && !rc; i++)
-		rc = stats_add(st, &deltas[i]);
+		rc = store__case_stats_add(st, &deltas[i]);
 	if (!rc)
-		rc = diff_json(old, after, &before_json, &after_json);
-	if (!rc) {
-		char action[64], target[48];
-		snprintf(action, sizeof action, "case.%s", ev && ev->action[0] ? ev->action : "update");
-		snprintf(target, sizeof target, "cases/%lld", (long long)case_id);
-		rc = store__audit_add(st, actor, action, target, before_json, after_json);
-	}
+		rc = store__case_audit_step(st, actor, old, after, ev, &before_json, &after_json);
 out:
-	xfree(before_json);
-	xfree(after_json);
+	buf_release(&before_json);
+	buf_release(&after_json);
 	xfree(ev);
 	xfree(old);
 	return rc;
@@ -1725,7 +1360,7 @@ enum cd_err store_case_apply(struct store *st, const struct store_actor *actor, 
 			     const struct store_case_event *ev, const struct store_stats_delta *deltas,
 			     size_t ndeltas)
 {
-	if (!after || !case_well_formed(after) || !after->description[0] || after->reported_at <= 0 ||
+	if (!after || !store__case_well_formed(after) || !after->description[0] || after->reported_at <= 0 ||
 	    (ndeltas && !deltas))
 		return CD_ERR_INVALID;
 	int64_t saved_version = after->version, saved_updated = after->updated_at;

@@ -380,11 +380,57 @@ struct store__field {
 };
 
 #define STORE__CASE_NFIELDS 46
-/* One entry per column of STORE__CASE_COLS, in that order (sqlite_cases.c). */
+/* One entry per column of STORE__CASE_COLS, in that order (sqlite_case_rows.c). */
 extern const struct store__field store__case_fields[STORE__CASE_NFIELDS];
 
-/* Fills c from a row of STORE__CASE_COLS (sqlite_cases.c; used by sqlite_case_reads.c). */
+/* ---- row-level pieces of case writes (sqlite_case_rows.c) ---- */
+
+/* Fills c from a row of STORE__CASE_COLS (used by sqlite_cases.c, sqlite_case_batch.c and
+ * sqlite_case_reads.c). */
 enum cd_err store__case_from_row(sqlite3_stmt *s, struct store_case *c) CD_MUST_CHECK;
+/* Binds columns 1..STORE__CASE_NFIELDS-1 of c to parameters ?1..?45 of CASE_INSERT or
+ * CASE_UPDATE, as the field table says each is stored (texts are borrowed: c must outlive
+ * the step). */
+void store__case_bind(sqlite3_stmt *s, const struct store_case *c);
+/* 1 when every char array of c holds a NUL and its numbers are finite (the point only when
+ * present); callers add their own required fields. */
+int store__case_well_formed(const struct store_case *c);
+/* Fills the defaults store.h promises for empty fields (status, level, urgency, attachments,
+ * support_count). */
+void store__case_defaults(struct store_case *c);
+/* 1 when every char array of ev holds a NUL and it names an action. */
+int store__case_event_well_formed(const struct store_case_event *ev);
+/* Inserts ev as an event of case_id: CD_ERR_INVALID unless well formed. Fills ev's empty
+ * actor (actor->name or "system", truncated to fit), at (now when 0), case_id and id. Store
+ * locked, in a transaction. */
+enum cd_err store__case_event_insert(struct store *st, int64_t case_id, struct store_case_event *ev,
+				     const struct store_actor *actor, int64_t now) CD_MUST_CHECK;
+
+#define STORE__STATS_NCOUNTS 10 /* the int counters of struct store_stats_delta */
+/* The case_stats dimensions, in the order unit, street, category. */
+extern const char *const store__case_stat_dims[3];
+/* 1 when the unit, street and category codes of d hold a NUL. */
+int store__case_delta_well_formed(const struct store_stats_delta *d);
+/* The counters of d in CASE_STATS_ADD's order (received ... dissatisfied). */
+void store__case_delta_counts(const struct store_stats_delta *d, int v[STORE__STATS_NCOUNTS]);
+/* Adds v and seconds to the case_stats row (dim, day, key), creating it. Store locked. */
+enum cd_err store__case_stats_put(struct store *st, const char *dim, const char *day, const char *key,
+				  const int v[STORE__STATS_NCOUNTS], int64_t seconds) CD_MUST_CHECK;
+/* Adds one delta under its unit, street and category on the day of d->at (now when 0):
+ * three store__case_stats_put. CD_ERR_INVALID when a code lacks its NUL. Store locked. */
+enum cd_err store__case_stats_add(struct store *st, const struct store_stats_delta *d) CD_MUST_CHECK;
+struct buf; /* util/buf.h */
+/* Resets before/after and writes the audit entry's objects into them: id, ref, version and
+ * every other field that differs between old and now (NULL columns as null). */
+enum cd_err store__case_diff_json(const struct store_case *old, const struct store_case *now,
+				  struct buf *before, struct buf *after) CD_MUST_CHECK;
+/* The audit entry of one workflow step: "case.<ev->action>" ("case.update" without ev) on
+ * "cases/<id>", with store__case_diff_json's objects (before/after are scratch buffers). */
+enum cd_err store__case_audit_step(struct store *st, const struct store_actor *actor,
+				   const struct store_case *old, const struct store_case *now,
+				   const struct store_case_event *ev, struct buf *before,
+				   struct buf *after) CD_MUST_CHECK;
+
 /* Applies the cases workload's connection settings once (page cache, checkpoint interval). Store
  * locked. */
 void store__cases_setup(struct store *st);
