@@ -20,6 +20,7 @@
 
 #include "app/alerts.h"
 #include "util/alloc.h"
+#include "util/fileio.h"
 #include "util/log.h"
 
 #define J_MAGIC "CDIJ"
@@ -125,20 +126,6 @@ static uint32_t record_crc(uint32_t payload_state, const unsigned char frame[J_F
 	return ~crc_update(c, frame, 4);
 }
 
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 static void jbuf_append(struct jbuf *b, const void *src, size_t n)
 {
 	if (b->len + n > b->cap) {
@@ -155,36 +142,6 @@ static void jbuf_append(struct jbuf *b, const void *src, size_t n)
 
 /* ---- files ----------------------------------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n, uint64_t off)
-{
-	const unsigned char *b = p;
-	while (n) {
-		ssize_t w = pwrite(fd, b, n, (off_t)off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-static const unsigned char zeros[1 << 16];
-
-static int write_zeros(int fd, uint64_t from, uint64_t to)
-{
-	for (uint64_t off = from; off < to;) {
-		size_t n = to - off < sizeof zeros ? (size_t)(to - off) : sizeof zeros;
-		if (write_all(fd, zeros, n, off) != 0)
-			return -1;
-		off += n;
-	}
-	return 0;
-}
-
 /* The file name of segment `gen` (a new string). */
 static char *seg_path(const struct iot_journal *j, uint64_t gen)
 {
@@ -192,25 +149,6 @@ static char *seg_path(const struct iot_journal *j, uint64_t gen)
 	char *p = xmalloc(n);
 	snprintf(p, n, "%s.%0*" PRIu64, j->path, J_GEN_DIGITS, gen);
 	return p;
-}
-
-/* Makes creations and deletions in the journal's directory durable. */
-static void sync_dir(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, strlen(dir) + 1, ".");
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	xfree(dir);
 }
 
 /* Reads a whole file into a new buffer (*out, *size; xfree it). */
@@ -272,11 +210,11 @@ static void header_encode(unsigned char h[J_HEADER], uint64_t gen, uint64_t base
 {
 	memset(h, 0, J_HEADER);
 	memcpy(h, J_MAGIC, 4);
-	put_le(h + 4, J_VERSION, 4);
-	put_le(h + 8, gen, 8);
-	put_le(h + 16, base, 8);
-	put_le(h + 24, handled, 8);
-	put_le(h + 32, ~crc_update(0xFFFFFFFFu, h, 32), 4);
+	fileio_put_le(h + 4, J_VERSION, 4);
+	fileio_put_le(h + 8, gen, 8);
+	fileio_put_le(h + 16, base, 8);
+	fileio_put_le(h + 24, handled, 8);
+	fileio_put_le(h + 32, ~crc_update(0xFFFFFFFFu, h, 32), 4);
 }
 
 /* Walks the records of a segment's bytes; fn (may be NULL) gets each whole data record. */
@@ -286,12 +224,12 @@ static enum cd_err scan_bytes(const unsigned char *d, size_t size, uint64_t gen,
 	pthread_once(&crc_once, crc_init);
 	memset(s, 0, sizeof *s);
 	s->size = size;
-	if (size < J_HEADER || memcmp(d, J_MAGIC, 4) != 0 || get_le(d + 4, 4) != J_VERSION ||
-	    get_le(d + 8, 8) != gen || get_le(d + 32, 4) != (uint32_t)~crc_update(0xFFFFFFFFu, d, 32))
+	if (size < J_HEADER || memcmp(d, J_MAGIC, 4) != 0 || fileio_get_le(d + 4, 4) != J_VERSION ||
+	    fileio_get_le(d + 8, 8) != gen || fileio_get_le(d + 32, 4) != (uint32_t)~crc_update(0xFFFFFFFFu, d, 32))
 		return CD_OK; /* header_ok false */
 	s->header_ok = true;
-	s->base = get_le(d + 16, 8);
-	s->handled = get_le(d + 24, 8);
+	s->base = fileio_get_le(d + 16, 8);
+	s->handled = fileio_get_le(d + 24, 8);
 	if (s->handled > s->base)
 		s->handled = s->base; /* cannot be: a mark never passes the records before it */
 	s->last = s->base;
@@ -307,12 +245,12 @@ static enum cd_err scan_bytes(const unsigned char *d, size_t size, uint64_t gen,
 			break;
 		}
 		const unsigned char *f = d + off;
-		uint32_t len = (uint32_t)get_le(f, 4), crc = (uint32_t)get_le(f + 4, 4);
-		uint64_t seq = get_le(f + 8, 8);
+		uint32_t len = (uint32_t)fileio_get_le(f, 4), crc = (uint32_t)fileio_get_le(f + 4, 4);
+		uint64_t seq = fileio_get_le(f + 8, 8);
 		unsigned kind = f[16], src = f[17];
 		if (len == 0 && crc == 0 && seq == 0 && kind == 0)
 			break; /* the zeroes ahead of the records: the end */
-		if (kind == 0 || len > IOT_JOURNAL_RECORD_MAX || left - J_FRAME < len || get_le(f + 18, 2) != 0 ||
+		if (kind == 0 || len > IOT_JOURNAL_RECORD_MAX || left - J_FRAME < len || fileio_get_le(f + 18, 2) != 0 ||
 		    record_crc(crc_update(0xFFFFFFFFu, f + J_FRAME, len), f) != crc) {
 			s->torn = true;
 			break;
@@ -351,12 +289,12 @@ static enum cd_err scan_bytes(const unsigned char *d, size_t size, uint64_t gen,
 static int write_batch(struct iot_journal *j, const unsigned char *p, size_t n)
 {
 	uint64_t need = j->end + n;
-	if (write_all(j->fd, p, n, j->end) != 0)
+	if (fileio_pwrite_all(j->fd, p, n, j->end) != 0)
 		return -1;
 	if (need > j->zeroed) {
 		/* New blocks: written zeroes (not a hole, not fallocate's unwritten extents) so later
 		 * commits overwrite allocated blocks and fdatasync flushes data only. */
-		if (write_zeros(j->fd, need, need + J_GROW) != 0)
+		if (fileio_write_zeros(j->fd, need, need + J_GROW) != 0)
 			return -1;
 		j->zeroed = need + J_GROW;
 	}
@@ -379,7 +317,7 @@ static enum cd_err start_segment(struct iot_journal *j, uint64_t gen, uint64_t b
 	}
 	unsigned char h[J_HEADER];
 	header_encode(h, gen, base, handled);
-	if (write_all(fd, h, sizeof h, 0) != 0 || write_zeros(fd, J_HEADER, J_HEADER + J_GROW) != 0 ||
+	if (fileio_pwrite_all(fd, h, sizeof h, 0) != 0 || fileio_write_zeros(fd, J_HEADER, J_HEADER + J_GROW) != 0 ||
 	    (!j->opt.no_sync && fdatasync(fd) != 0)) {
 		log_msg(LOG_ERROR, "iot journal: cannot write a segment header", "\"errno\":%d", errno);
 		close(fd);
@@ -388,7 +326,7 @@ static enum cd_err start_segment(struct iot_journal *j, uint64_t gen, uint64_t b
 		return CD_ERR_IO;
 	}
 	if (!j->opt.no_sync)
-		sync_dir(path);
+		fileio_sync_dir(path);
 	xfree(path);
 	if (j->fd >= 0) {
 		close(j->fd);
@@ -436,7 +374,7 @@ static void prune_segments(struct iot_journal *j)
 	if (deleted) {
 		/* Not needed for safety (a resurrected segment holds only handled records), only tidy. */
 		if (!j->opt.no_sync)
-			sync_dir(j->path);
+			fileio_sync_dir(j->path);
 		pthread_mutex_lock(&j->mu);
 		j->st.deleted += deleted;
 		pthread_mutex_unlock(&j->mu);
@@ -551,9 +489,9 @@ static void *flusher_main(void *arg)
 			 * them in the file, so a durable mark never covers a record that is not. */
 			unsigned char f[J_FRAME];
 			memset(f, 0, sizeof f);
-			put_le(f + 8, mark, 8);
+			fileio_put_le(f + 8, mark, 8);
 			f[16] = J_KIND_MARK;
-			put_le(f + 4, record_crc(0xFFFFFFFFu, f), 4);
+			fileio_put_le(f + 4, record_crc(0xFFFFFFFFu, f), 4);
 			jbuf_append(&batch, f, sizeof f);
 		}
 		int werr = write_batch(j, batch.p, batch.len);
@@ -910,11 +848,11 @@ enum cd_err iot_journal_append_nowait(struct iot_journal *j, unsigned kind, unsi
 	uint64_t s = ++j->last_seq;
 	unsigned char f[J_FRAME];
 	memset(f, 0, sizeof f);
-	put_le(f, len, 4);
-	put_le(f + 8, s, 8);
+	fileio_put_le(f, len, 4);
+	fileio_put_le(f + 8, s, 8);
 	f[16] = (unsigned char)kind;
 	f[17] = (unsigned char)src;
-	put_le(f + 4, record_crc(pcrc, f), 4);
+	fileio_put_le(f + 4, record_crc(pcrc, f), 4);
 	jbuf_append(&j->pend, f, sizeof f);
 	jbuf_append(&j->pend, msg, len);
 	j->st.appended++;
@@ -1073,7 +1011,7 @@ static void pk_bytes(struct pk *w, const void *src, size_t n)
 static void pk_uint(struct pk *w, uint64_t v, int bytes)
 {
 	unsigned char b[8];
-	put_le(b, v, bytes);
+	fileio_put_le(b, v, bytes);
 	pk_bytes(w, b, (size_t)bytes);
 }
 
@@ -1108,7 +1046,7 @@ static uint64_t upk_uint(struct upk *r, int bytes)
 		r->bad = true;
 		return 0;
 	}
-	uint64_t v = get_le(r->p + r->pos, bytes);
+	uint64_t v = fileio_get_le(r->p + r->pos, bytes);
 	r->pos += (size_t)bytes;
 	return v;
 }

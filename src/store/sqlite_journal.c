@@ -21,6 +21,7 @@
 
 #include "store/sqlite_int.h"
 #include "util/alloc.h"
+#include "util/fileio.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -144,24 +145,10 @@ static void w_bytes(struct wbuf *w, const void *src, size_t n)
 	w->len += n;
 }
 
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le(const unsigned char *p, int bytes)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < bytes; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
-
 static void w_uint(struct wbuf *w, uint64_t v, int bytes)
 {
 	unsigned char b[8];
-	put_le(b, v, bytes);
+	fileio_put_le(b, v, bytes);
 	w_bytes(w, b, (size_t)bytes);
 }
 
@@ -192,7 +179,7 @@ static uint64_t r_uint(struct rbuf *r, int bytes)
 		r->bad = 1;
 		return 0;
 	}
-	uint64_t v = get_le(r->p + r->pos, bytes);
+	uint64_t v = fileio_get_le(r->p + r->pos, bytes);
 	r->pos += (size_t)bytes;
 	return v;
 }
@@ -495,39 +482,6 @@ static char *journal_path(const struct store *st)
 	return p;
 }
 
-static int write_all(int fd, const void *p, size_t n, uint64_t off)
-{
-	const unsigned char *b = p;
-	while (n) {
-		ssize_t w = pwrite(fd, b, n, (off_t)off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		b += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n, uint64_t off)
-{
-	unsigned char *b = p;
-	while (n) {
-		ssize_t r = pread(fd, b, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
 /* Starts the file again under a new journal id, only when everything in it is in the database.
  * The file is not truncated: its blocks are reused, and overwriting allocated blocks makes each
  * fdatasync a data flush without a metadata update (~130 instead of ~245 us here). The old
@@ -539,8 +493,8 @@ static enum cd_err reset_file(int fd, uint64_t *jid)
 	randombytes_buf(&id, sizeof id);
 	memset(h, 0, sizeof h);
 	memcpy(h, J_MAGIC, 4);
-	put_le(h + 8, id, 8);
-	if (write_all(fd, h, sizeof h, 0) != 0 || fdatasync(fd) != 0) {
+	fileio_put_le(h + 8, id, 8);
+	if (fileio_pwrite_all(fd, h, sizeof h, 0) != 0 || fdatasync(fd) != 0) {
 		log_msg(LOG_ERROR, "store: cannot reset the intake journal", "\"errno\":%d", errno);
 		return CD_ERR_IO;
 	}
@@ -567,15 +521,15 @@ static int replay_next(void *ctx, struct store_case *c, struct store_case_event 
 	unsigned char fr[J_FRAME];
 	if (rp->count == rp->max || rp->torn || rp->size - rp->off < J_FRAME)
 		return 0;
-	if (read_all(rp->fd, fr, J_FRAME, rp->off) != 0) {
+	if (fileio_pread_all(rp->fd, fr, J_FRAME, rp->off) != 0) {
 		rp->torn = 1;
 		return 0;
 	}
-	uint32_t len = (uint32_t)get_le(fr, 4), crc = (uint32_t)get_le(fr + 4, 4);
+	uint32_t len = (uint32_t)fileio_get_le(fr, 4), crc = (uint32_t)fileio_get_le(fr + 4, 4);
 	if (len == 0 && crc == 0)
 		return 0; /* the zeroes written ahead: the end */
 	if (len == 0 || len > J_RECORD_MAX || rp->size - rp->off - J_FRAME < len ||
-	    read_all(rp->fd, rp->buf, len, rp->off + J_FRAME) != 0 ||
+	    fileio_pread_all(rp->fd, rp->buf, len, rp->off + J_FRAME) != 0 ||
 	    record_crc(rp->jid, rp->buf, len) != crc ||
 	    !decode(rp->buf, len, c, ev, rp->name, sizeof rp->name, rp->client, sizeof rp->client)) {
 		rp->torn = 1; /* written but never acknowledged: the fdatasync did not return */
@@ -600,7 +554,7 @@ static enum cd_err replay(struct store *st, int fd, uint64_t *jid_out)
 		return CD_ERR_IO;
 	if (sb.st_size < J_HEADER)
 		return reset_file(fd, jid_out); /* new, or its creation was cut short */
-	if (read_all(fd, h, sizeof h, 0) != 0)
+	if (fileio_pread_all(fd, h, sizeof h, 0) != 0)
 		return CD_ERR_IO;
 	if (memcmp(h, J_MAGIC, 4) != 0) {
 		log_msg(LOG_ERROR, "store: the intake journal has no valid header; refusing to guess", NULL);
@@ -610,7 +564,7 @@ static enum cd_err replay(struct store *st, int fd, uint64_t *jid_out)
 	memset(&rp, 0, sizeof rp);
 	rp.fd = fd;
 	rp.size = (uint64_t)sb.st_size;
-	rp.jid = get_le(h + 8, 8);
+	rp.jid = fileio_get_le(h + 8, 8);
 	rp.off = J_HEADER;
 	rp.max = J_APPLY_MAX;
 	char mark[64];
@@ -671,25 +625,6 @@ static int open_locked(const char *path, int create)
 		return -1;
 	}
 	return fd;
-}
-
-/* Makes the journal's directory entry durable (a new file must survive a power cut too). */
-static void sync_dir(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		snprintf(dir, strlen(dir) + 1, ".");
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	xfree(dir);
 }
 
 enum cd_err store__journal_recover(struct store *st)
@@ -838,7 +773,7 @@ enum cd_err store_case_journal_start(struct store *st)
 		xfree(path);
 		return rc;
 	}
-	sync_dir(path);
+	fileio_sync_dir(path);
 	struct store__journal *j = xcalloc(1, sizeof *j);
 	j->st = st;
 	j->fd = fd;
@@ -1004,19 +939,6 @@ static enum cd_err find_ext(struct store__journal *j, struct store_case *const *
 	return rc;
 }
 
-static unsigned char zeros[1 << 16];
-
-static int write_zeros(int fd, uint64_t from, uint64_t to)
-{
-	for (uint64_t off = from; off < to;) {
-		size_t n = to - off < sizeof zeros ? (size_t)(to - off) : sizeof zeros;
-		if (write_all(fd, zeros, n, off) != 0)
-			return -1;
-		off += n;
-	}
-	return 0;
-}
-
 /* Makes sure the file has zeroes up to `need`, so that the records land in allocated blocks (one
  * fdatasync then flushes data only, no metadata). Normally the applier keeps J_AHEAD of them
  * ready (extend_ahead); if the writer runs out it adds J_GROW itself, made durable by its own
@@ -1026,7 +948,7 @@ static int extend(struct store__journal *j, uint64_t need)
 	int rc = 0;
 	pthread_mutex_lock(&j->xlock);
 	if (need > j->zeroed) {
-		rc = write_zeros(j->fd, j->zeroed, need + J_GROW);
+		rc = fileio_write_zeros(j->fd, j->zeroed, need + J_GROW);
 		if (!rc)
 			j->zeroed = need + J_GROW;
 	}
@@ -1046,7 +968,7 @@ static void extend_ahead(struct store__journal *j)
 		pthread_mutex_unlock(&j->lock);
 		pthread_mutex_lock(&j->xlock);
 		uint64_t from = j->zeroed;
-		if (stop || from >= end + J_AHEAD || write_zeros(j->fd, from, from + J_AHEAD_CHUNK) != 0 ||
+		if (stop || from >= end + J_AHEAD || fileio_write_zeros(j->fd, from, from + J_AHEAD_CHUNK) != 0 ||
 		    fdatasync(j->fd) != 0) {
 			pthread_mutex_unlock(&j->xlock);
 			return;
@@ -1185,8 +1107,8 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 			results[i] = CD_ERR_TOOBIG;
 			continue;
 		}
-		put_le(w.p + starts[i], len, 4);
-		put_le(w.p + starts[i] + 4, record_crc(j->jid, w.p + payload, len), 4);
+		fileio_put_le(w.p + starts[i], len, 4);
+		fileio_put_le(w.p + starts[i] + 4, record_crc(j->jid, w.p + payload, len), 4);
 		accepted++;
 	}
 	starts[n] = w.len;
@@ -1200,7 +1122,7 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 	}
 	if (!rc && accepted) {
 		if (extend(j, j->end + w.len + J_FRAME) != 0 ||
-		    write_all(j->fd, w.p, w.len + J_FRAME, j->end) != 0 || fdatasync(j->fd) != 0) {
+		    fileio_pwrite_all(j->fd, w.p, w.len + J_FRAME, j->end) != 0 || fdatasync(j->fd) != 0) {
 			log_msg(LOG_ERROR, "store: intake journal write failed; intake stops", "\"errno\":%d",
 				errno);
 			pthread_mutex_lock(&j->lock);
@@ -1220,7 +1142,7 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 		if (results[i] != CD_OK)
 			continue;
 		struct store_case *c = cases[i];
-		size_t len = (size_t)get_le(w.p + starts[i], 4);
+		size_t len = (size_t)fileio_get_le(w.p + starts[i], 4);
 		size_t extlen = c->external_id[0] ? strlen(c->channel) + 1 + strlen(c->external_id) + 1 : 0;
 		struct jrec *r = xmalloc(sizeof *r + len + extlen);
 		memset(r, 0, sizeof *r);
