@@ -157,7 +157,6 @@ static void intake_stored(void *ctx, enum cd_err rc)
 	struct pending_intake *pi = ctx;
 	pi->rc = rc;
 	if (rc == CD_OK) {
-		cases_ref_note(pi->app->st, pi->c.id, pi->c.ref);
 		/* Indexed here, not when the answer is written: a client that has gone away does not
 		 * keep its case out of the duplicate finder. The signature was made before the commit. */
 		intake_index_case(pi->app, &pi->c, &pi->sig);

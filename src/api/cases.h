@@ -12,9 +12,6 @@ json_t *cases_case_json(struct app *app, const struct store_case *c, const struc
  * 201 of intake sends without building a json_t. CD_ERR_TOOBIG past b's cap. */
 enum cd_err cases_case_write(struct buf *b, struct app *app, const struct store_case *c,
 			     const struct api_caller *who) CD_MUST_CHECK;
-/* Remembers that case `id` of store st has `ref` (refs never change), so answers that name it as a
- * duplicate_of or merged_into need no store read. Thread-safe. */
-void cases_ref_note(const struct store *st, int64_t id, const char *ref);
 /* The case's events, oldest first, as a JSON array. */
 json_t *cases_history_json(struct app *app, const struct store_case *c);
 /* {"code","name","path":[...],"confidence","source"} or null. */

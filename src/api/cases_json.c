@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "api/cases.h"
+#include "app/case_refs.h"
 #include "app/mapview.h"
 #include "core/category.h"
 #include "core/pii.h"
@@ -237,47 +238,16 @@ static void limit_w(struct json_writer *w, const struct store_case *c)
 	json_w_lit(w, "}");
 }
 
-/* Refs of recent cases by id. A case's ref never changes once given, so entries never go
- * stale: a direct-mapped table (a newer id takes the slot) spares the answer of a duplicate
- * report a whole case read (decoding ~24 KB) to print its master's ref. Most duplicates point
- * at cases from the last days, which intake itself put here (cases_ref_note). */
-#define REF_CACHE_SLOTS 8192 /* a power of two; ~256 KB */
-
-static struct {
-	pthread_mutex_t lock;
-	const struct store *st[REF_CACHE_SLOTS]; /* ids are per store (tests open several) */
-	int64_t id[REF_CACHE_SLOTS];
-	char ref[REF_CACHE_SLOTS][STORE_CASE_REF_MAX];
-} ref_cache = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {{0}}};
-
-void cases_ref_note(const struct store *st, int64_t id, const char *ref)
-{
-	if (id <= 0 || !ref || !*ref)
-		return;
-	size_t k = (size_t)id & (REF_CACHE_SLOTS - 1);
-	pthread_mutex_lock(&ref_cache.lock);
-	ref_cache.st[k] = st;
-	ref_cache.id[k] = id;
-	snprintf(ref_cache.ref[k], sizeof ref_cache.ref[k], "%s", ref);
-	pthread_mutex_unlock(&ref_cache.lock);
-}
-
 /* Copies the ref of case id into out; false when unknown. */
 static bool ref_of(struct app *app, int64_t id, char out[STORE_CASE_REF_MAX])
 {
-	size_t k = (size_t)id & (REF_CACHE_SLOTS - 1);
-	pthread_mutex_lock(&ref_cache.lock);
-	bool hit = ref_cache.id[k] == id && ref_cache.st[k] == app->st;
-	if (hit)
-		memcpy(out, ref_cache.ref[k], STORE_CASE_REF_MAX);
-	pthread_mutex_unlock(&ref_cache.lock);
-	if (hit)
+	if (case_refs_get(app->st, id, out))
 		return true;
 	struct store_case *other = xmalloc(sizeof *other); /* ~24 KB: not on a server thread's stack */
 	bool found = store_case_get_by_id(app->st, id, other) == CD_OK;
 	if (found) {
 		memcpy(out, other->ref, STORE_CASE_REF_MAX);
-		cases_ref_note(app->st, id, other->ref);
+		case_refs_note(app->st, id, other->ref);
 	}
 	xfree(other);
 	return found;

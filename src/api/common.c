@@ -20,14 +20,7 @@ struct geo_point api_point_wgs84(double lat, double lng, const char *crs)
 
 void api_time_iso(int64_t t, char out[32])
 {
-	/* China has kept UTC+8 all year since 1991: a fixed offset is exact for Asia/Shanghai. */
-	time_t local = (time_t)(t + 8 * 3600);
-	struct tm tm;
-	gmtime_r(&local, &tm);
-	char wide[80]; /* room for any int the compiler can imagine; real dates take 25 bytes */
-	snprintf(wide, sizeof wide, "%04d-%02d-%02dT%02d:%02d:%02d+08:00", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	snprintf(out, 32, "%.31s", wide);
+	clock_iso_s(t, out); /* fixed UTC+8: exact for Asia/Shanghai since 1991 */
 }
 
 /* Session cache. Every API request authenticates, and the store's session lookup is a read

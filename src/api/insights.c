@@ -509,8 +509,10 @@ enum cd_err api_similar_load(struct store *st, int64_t now, struct similar_index
 			rc = similar_case_make(
 			    &sc, c->id, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
 			    c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description);
-		if (!rc)
+		if (!rc) {
+			snprintf(sc.ref, sizeof sc.ref, "%s", c->ref);
 			rc = similar_add(ix, &sc);
+		}
 		*loaded += !rc;
 	}
 	xfree(c);

@@ -17,12 +17,13 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 
 #include "app/events.h"
 #include "core/workflow.h"
 #include "util/alloc.h"
+#include "util/buf.h"
 #include "util/clock.h"
+#include "util/json.h"
 #include "util/log.h"
 
 #define ID_ROOM 32 /* bytes kept in front of a frame for its "id: N\n" line */
@@ -537,51 +538,77 @@ const char *events_action_type(enum workflow_action a)
 }
 
 /* ISO 8601 in Asia/Shanghai (UTC+8 all year since 1991), or NULL for 0. */
-static const char *iso_time(int64_t t, char out[80])
+/* "key": the moment as ISO 8601 at UTC+8, or null when it has not happened (0). */
+static void time_member(struct json_writer *w, const char *key, int64_t t)
 {
-	if (!t)
-		return NULL;
-	time_t local = (time_t)(t + 8 * 3600);
-	struct tm tm;
-	if (!gmtime_r(&local, &tm))
-		return NULL;
-	snprintf(out, 80, "%04d-%02d-%02dT%02d:%02d:%02d+08:00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return out;
+	json_w_lit(w, key);
+	if (!t) {
+		json_w_lit(w, "null");
+		return;
+	}
+	char iso[CLOCK_ISO_LEN];
+	clock_iso_s(t, iso);
+	json_w_raw(w, "\"", 1);
+	json_w_raw(w, iso, CLOCK_ISO_LEN - 1);
+	json_w_raw(w, "\"", 1);
 }
 
-static const char *or_null(const char *s)
+/* "key": s, or null when s is empty. */
+static void str_member(struct json_writer *w, const char *key, const char *s)
 {
-	return s && *s ? s : NULL;
+	json_w_lit(w, key);
+	json_w_str_or_null(w, s);
 }
 
 void events_case(struct events *bus, const char *type, const struct store_case *c)
 {
 	if (!bus || !c || !type)
 		return;
-	char deadline[80], updated[80], reported[80];
-	json_t *v = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:b, s:b,"
-			      " s:I, s:s?, s:s?, s:s?, s:s?, s:I}",
-			      "type", type, "id", c->ref, "status", or_null(c->status), "category",
-			      or_null(c->category_code), "street", or_null(c->street_code), "community",
-			      or_null(c->community_code), "grid", or_null(c->grid_code), "unit", or_null(c->unit_code),
-			      "urgency", c->urgency[0] ? c->urgency : "normal", "level",
-			      c->level[0] ? c->level : "community", "deadline", iso_time(c->deadline, deadline), "warned",
-			      c->warned != 0, "overdue", c->overdue != 0, "supervised", c->supervised != 0, "version",
-			      (json_int_t)c->version, "channel", or_null(c->channel), "title", or_null(c->title),
-			      "reported_at", iso_time(c->reported_at, reported), "updated_at",
-			      iso_time(c->updated_at, updated), "support_count",
-			      (json_int_t)(c->support_count ? c->support_count : 1));
-	if (v && c->has_point) {
-		json_object_set_new(v, "lat", json_real(c->lat));
-		json_object_set_new(v, "lng", json_real(c->lng));
+	/* Written straight into a buffer (json_w_*), byte for byte what json_pack and json_dumps
+	 * printed before: every new case and every step publishes one of these. */
+	struct buf b;
+	buf_init(&b, EVENTS_PAYLOAD_MAX);
+	struct json_writer w = {&b, CD_OK};
+	json_w_lit(&w, "{\"type\":");
+	json_w_str(&w, type);
+	json_w_lit(&w, ",\"id\":");
+	json_w_str(&w, c->ref);
+	str_member(&w, ",\"status\":", c->status);
+	str_member(&w, ",\"category\":", c->category_code);
+	str_member(&w, ",\"street\":", c->street_code);
+	str_member(&w, ",\"community\":", c->community_code);
+	str_member(&w, ",\"grid\":", c->grid_code);
+	str_member(&w, ",\"unit\":", c->unit_code);
+	str_member(&w, ",\"urgency\":", c->urgency[0] ? c->urgency : "normal");
+	str_member(&w, ",\"level\":", c->level[0] ? c->level : "community");
+	time_member(&w, ",\"deadline\":", c->deadline);
+	json_w_lit(&w, ",\"warned\":");
+	json_w_bool(&w, c->warned != 0);
+	json_w_lit(&w, ",\"overdue\":");
+	json_w_bool(&w, c->overdue != 0);
+	json_w_lit(&w, ",\"supervised\":");
+	json_w_bool(&w, c->supervised != 0);
+	json_w_lit(&w, ",\"version\":");
+	json_w_int(&w, (long long)c->version);
+	str_member(&w, ",\"channel\":", c->channel);
+	str_member(&w, ",\"title\":", c->title);
+	time_member(&w, ",\"reported_at\":", c->reported_at);
+	time_member(&w, ",\"updated_at\":", c->updated_at);
+	json_w_lit(&w, ",\"support_count\":");
+	json_w_int(&w, (long long)(c->support_count ? c->support_count : 1));
+	if (c->has_point) {
+		json_w_lit(&w, ",\"lat\":");
+		json_w_real(&w, c->lat);
+		json_w_lit(&w, ",\"lng\":");
+		json_w_real(&w, c->lng);
 	}
-	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-	json_decref(v);
-	if (!text) {
+	json_w_lit(&w, "}");
+	if (w.rc) {
+		buf_release(&b);
 		log_warn("event not published: payload failed", "\"type\":\"%s\"", strpbrk(type, "\"\\") ? "?" : type);
 		return;
 	}
+	const char *text = b.data;
 	struct event_msg m = {
 		.kind = "case",
 		.type = type,
@@ -595,5 +622,5 @@ void events_case(struct events *bus, const char *type, const struct store_case *
 	if (rc)
 		log_warn("event not published", "\"type\":\"%s\",\"error\":\"%s\"", strpbrk(type, "\"\\") ? "?" : type,
 			 cd_err_name(rc));
-	xfree(text); /* from json_dumps */
+	buf_release(&b);
 }

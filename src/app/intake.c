@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "app/automerge.h"
+#include "app/case_refs.h"
 #include "app/commit_queue.h"
 #include "app/mapview.h"
 #include "core/category.h"
@@ -304,8 +305,10 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 	    similar_case_make(sc, 0, c->reported_at, c->has_point, c->lat, c->lng, c->category_code,
 			      c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description) == CD_OK) {
 		struct similar_hit hit;
-		if (similar_query(app->similar, sc, &hit, 1) == 1)
+		if (similar_query(app->similar, sc, &hit, 1) == 1) {
 			c->duplicate_of = hit.id;
+			case_refs_note(app->st, hit.id, hit.ref); /* the answer prints it */
+		}
 	} else {
 		sc->shingles = 0; /* nothing signed: intake_index_case signs it itself */
 	}
@@ -376,6 +379,7 @@ enum cd_err intake_submit(struct app *app, const struct intake_request *in, stru
 void intake_index_case(struct app *app, const struct store_case *c, struct similar_case *sig)
 {
 	struct similar_case own;
+	case_refs_note(app->st, c->id, c->ref);
 	if (!app->similar)
 		return;
 	enum cd_err rc = CD_OK;
@@ -385,6 +389,7 @@ void intake_index_case(struct app *app, const struct store_case *c, struct simil
 				       c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description);
 	}
 	sig->id = c->id;
+	snprintf(sig->ref, sizeof sig->ref, "%s", c->ref);
 	if (!rc)
 		rc = similar_add(app->similar, sig);
 	if (rc)

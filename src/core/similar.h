@@ -14,6 +14,7 @@
 
 #define SIMILAR_CAT_MAX 16  /* category code bytes kept (codes are short; longer ones are cut) */
 #define SIMILAR_AREA_MAX 32 /* area code bytes kept for cases without a point */
+#define SIMILAR_REF_MAX 24  /* the case's readable ref with its NUL ("LH20261127000123") */
 
 /* Settings; similar_config_default fills the documented defaults. */
 struct similar_config {
@@ -29,6 +30,7 @@ void similar_config_default(struct similar_config *cfg);
 /* One case as the finder sees it. */
 struct similar_case {
 	int64_t id;			/* case id; queries never return the asking id */
+	char ref[SIMILAR_REF_MAX];	/* its readable ref, "" when not known yet (hits carry it) */
 	int64_t reported_at;		/* unix seconds */
 	int has_point;			/* lat/lng valid */
 	double lat, lng;		/* WGS-84 degrees */
@@ -41,6 +43,7 @@ struct similar_case {
 /* A candidate duplicate. */
 struct similar_hit {
 	int64_t id;
+	char ref[SIMILAR_REF_MAX]; /* as added, "" when it was added without one */
 	double score;	   /* combined: text x category x distance, in [0, 1] */
 	double text;	   /* estimated Jaccard similarity of the bigram sets */
 	double distance_m; /* -1 when either case has no point */

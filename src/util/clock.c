@@ -2,6 +2,7 @@
 #include "util/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int64_t clock_wall_ms(void)
 {
@@ -54,6 +55,37 @@ void clock_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
 	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
 	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static void put2(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+void clock_iso_s(int64_t t, char out[CLOCK_ISO_LEN])
+{
+	/* 253402300799 is 9999-12-31T23:59:59Z; -62167219200 is 0000-01-01T00:00:00Z. */
+	const int64_t lo = -62167219200 - 8 * 3600, hi = 253402300799 - 8 * 3600;
+	t = t < lo ? lo : t > hi ? hi : t;
+	int64_t local = t + 8 * 3600;
+	int64_t days = local >= 0 ? local / 86400 : (local - 86399) / 86400;
+	int64_t secs = local - days * 86400, y;
+	int m, d;
+	clock_civil_from_days(days, &y, &m, &d);
+	put2(out, (int)(y / 100));
+	put2(out + 2, (int)(y % 100));
+	out[4] = '-';
+	put2(out + 5, m);
+	out[7] = '-';
+	put2(out + 8, d);
+	out[10] = 'T';
+	put2(out + 11, (int)(secs / 3600));
+	out[13] = ':';
+	put2(out + 14, (int)(secs / 60 % 60));
+	out[16] = ':';
+	put2(out + 17, (int)(secs % 60));
+	memcpy(out + 19, "+08:00", 7);
 }
 
 void clock_iso_ms(int64_t ms, char out[CLOCK_ISO_MS_LEN])

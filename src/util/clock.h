@@ -20,6 +20,14 @@ int64_t clock_mono_ms(void);
  * Negative ms round down to the earlier second (the milliseconds stay 000..999). */
 void clock_iso_ms(int64_t ms, char out[CLOCK_ISO_MS_LEN]);
 
+/* Length of clock_iso_s's text with its NUL ("2026-11-27T15:04:05+08:00" is 25 bytes). */
+#define CLOCK_ISO_LEN 26
+
+/* Unix seconds as ISO 8601 at UTC+8 ("2026-11-27T15:04:05+08:00") into out, for years 0..9999
+ * (others are clamped to them): digits written directly, without gmtime_r and snprintf, since
+ * every case in every answer and event carries several of these. */
+void clock_iso_s(int64_t t, char out[CLOCK_ISO_LEN]);
+
 /* Moves t on by ms (>= 0), carrying nanoseconds into seconds; for either clock. */
 void clock_add_ms(struct timespec *t, int64_t ms);
 /* t = the wall clock now plus ms (>= 0): the absolute deadline pthread_cond_timedwait takes with

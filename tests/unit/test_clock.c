@@ -1,4 +1,6 @@
 /* util/clock: wall-clock milliseconds and their ISO 8601 text at UTC+8. */
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "test.h"
@@ -22,6 +24,39 @@ static void test_iso_ms_table(void)
 		clock_iso_ms(rows[i].ms, out);
 		CHECK_STR_EQ(out, rows[i].want);
 	}
+}
+
+/* clock_iso_s agrees with gmtime_r + snprintf (what it replaced) over a sweep of moments, month
+ * and leap-day edges and negative times included. */
+static void test_iso_s_matches_gmtime(void)
+{
+	int64_t t = -5000000000LL;
+	int checked = 0;
+	while (t < 5000000000LL) {
+		char want[64], got[CLOCK_ISO_LEN];
+		time_t local = (time_t)(t + 8 * 3600);
+		struct tm tm;
+		gmtime_r(&local, &tm);
+		snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d+08:00", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		clock_iso_s(t, got);
+		if (strcmp(want, got) != 0) {
+			CHECK_STR_EQ(got, want);
+			return;
+		}
+		checked++;
+		t += 86399 + (t & 0xfff); /* every day or so, at drifting times of day */
+	}
+	CHECK(checked > 100000);
+	char out[CLOCK_ISO_LEN];
+	clock_iso_s(1795763045, out);
+	CHECK_STR_EQ(out, "2026-11-27T15:04:05+08:00");
+	clock_iso_s(951753600, out); /* 2000-02-28T16:00Z: 2000-02-29 00:00 at UTC+8 */
+	CHECK_STR_EQ(out, "2000-02-29T00:00:00+08:00");
+	clock_iso_s(INT64_MAX, out); /* clamped, never more digits */
+	CHECK_STR_EQ(out, "9999-12-31T23:59:59+08:00");
+	clock_iso_s(INT64_MIN, out);
+	CHECK_STR_EQ(out, "0000-01-01T00:00:00+08:00");
 }
 
 static void test_wall_ms_is_realtime(void)
@@ -88,5 +123,6 @@ static const struct test_case tests[] = {
     {"civil_days_table", test_civil_days_table}, {"mono_ms_never_goes_back", test_mono_ms_never_goes_back},
     {"add_ms_carries", test_add_ms_carries},	 {"deadline_in_is_ahead", test_deadline_in_is_ahead},
     {"iso_ms_table", test_iso_ms_table},	 {"wall_ms_is_realtime", test_wall_ms_is_realtime},
+    {"iso_s_matches_gmtime", test_iso_s_matches_gmtime},
 };
 TEST_MAIN(tests)

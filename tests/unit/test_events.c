@@ -696,6 +696,25 @@ static void test_case_helper(void)
 		CHECK(json_object_get(v, "lat") != NULL);
 		json_decref(v);
 	}
+	/* byte for byte what jansson printed for the same object before the payload was written
+	 * directly (events_case) */
+	json_t *want = json_pack("{s:s, s:s, s:s, s:n, s:s, s:n, s:n, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:I,"
+				 " s:n, s:s, s:n, s:n, s:I, s:f, s:f}",
+				 "type", "case.dispatched", "id", "LH20261127000123", "status", "dispatched",
+				 "category", "street", "440303001", "community", "grid", "unit", "440303001",
+				 "urgency", "normal", "level", "community", "deadline", "2026-11-30T08:53:20+08:00",
+				 "warned", 0, "overdue", 0, "supervised", 0, "version", (json_int_t)3, "channel",
+				 "title", "路灯不亮 \"quoted\"\n", "reported_at", "updated_at", "support_count",
+				 (json_int_t)1, "lat", 22.54, "lng", 114.12);
+	char *want_text = want ? json_dumps(want, JSON_COMPACT) : NULL;
+	CHECK(want_text != NULL);
+	if (want_text && data) {
+		size_t n = strlen(want_text);
+		CHECK(strncmp(data + 6, want_text, n) == 0);
+		CHECK(data[6 + n] == '\n');
+	}
+	free(want_text);
+	json_decref(want);
 	/* no personal data on the wire */
 	CHECK(strstr(f, "13812341234") == NULL);
 	CHECK(strstr(f, "张三") == NULL);

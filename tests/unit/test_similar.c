@@ -43,6 +43,7 @@ static void test_place_time_text(void)
 	struct similar_hit h[8];
 	make_case(&a, 1, text_a, 0, 0, T0, "H0101");
 	make_case(&b, 2, text_b, 10, 10, T0, "H0201");
+	snprintf(a.ref, sizeof a.ref, "LH20261127000001"); /* b is added without one */
 	CHECK_INT_EQ(similar_add(ix, &a), CD_OK);
 	CHECK_INT_EQ(similar_add(ix, &b), CD_OK);
 	CHECK_INT_EQ(similar_count(ix), 2);
@@ -52,6 +53,7 @@ static void test_place_time_text(void)
 	size_t n = similar_query(ix, &q, h, 8);
 	CHECK_INT_EQ(n, 1);
 	CHECK_INT_EQ(h[0].id, 1);
+	CHECK_STR_EQ(h[0].ref, "LH20261127000001"); /* the answer prints it without a store read */
 	CHECK(h[0].score > 0.8);
 	CHECK_NEAR(h[0].distance_m, 120, 2);
 	CHECK_INT_EQ(h[0].dt_s, 86400);
