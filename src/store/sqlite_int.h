@@ -129,7 +129,11 @@
 	STORE__WEBHOOK_STMTS(X)
 
 /* Cases, events, files and score aggregates (sqlite_cases.c). */
-#define STORE__CASE_OPEN "('reported', 'registered', 'dispatched', 'accepted', 'handled', 'verified')"
+/* An open case, spelt exactly as the partial indexes cases_due_warn and cases_due_deadline spell
+ * it (migration 0010: equalities, not an IN list, which costs a temporary b-tree per row). */
+#define STORE__CASE_OPEN_COND                                                                    \
+	"(status = 'reported' OR status = 'registered' OR status = 'dispatched' "                \
+	"OR status = 'accepted' OR status = 'handled' OR status = 'verified')"
 #define STORE__CASE_STMTS(X)                                                                         \
 	X(CASE_INSERT, "INSERT INTO cases (" STORE__CASE_INSERT_COLS ") "                            \
 		       "VALUES (" STORE__CASE_INSERT_VALUES ")")                                     \
@@ -176,10 +180,10 @@
 		       "sum(satisfied), sum(basically_satisfied), sum(dissatisfied), "               \
 		       "sum(handling_seconds_sum) FROM case_stats "                                  \
 		       "WHERE dim = ?1 AND day >= ?2 AND day <= ?3 GROUP BY key ORDER BY key")       \
-	X(CASE_DUE_OVERDUE, "SELECT id, ref, warned FROM cases WHERE overdue = 0 AND status IN "     \
-			    STORE__CASE_OPEN " AND deadline <= ?1 ORDER BY deadline LIMIT ?2")       \
-	X(CASE_DUE_WARN, "SELECT id, ref FROM cases WHERE warned = 0 AND status IN "                 \
-			 STORE__CASE_OPEN " AND warn_at <= ?1 "                                      \
+	X(CASE_DUE_OVERDUE, "SELECT id, ref, warned FROM cases WHERE overdue = 0 AND "               \
+			    STORE__CASE_OPEN_COND " AND deadline <= ?1 ORDER BY deadline LIMIT ?2")  \
+	X(CASE_DUE_WARN, "SELECT id, ref FROM cases WHERE warned = 0 AND "                           \
+			 STORE__CASE_OPEN_COND " AND warn_at <= ?1 "                                 \
 			 "AND (deadline IS NULL OR deadline > ?1) ORDER BY warn_at LIMIT ?2")        \
 	X(CASE_RECENT, "SELECT id, ref, status, category_code, grid_code, lat, lng, reported_at, "    \
 		       "merged_into FROM cases WHERE reported_at >= ?1 "                             \
