@@ -150,8 +150,8 @@ static void intake_respond(struct http_request *req, struct http_response *res, 
 	}
 }
 
-/* Runs on the intake writer once the batch holding this case is durable: announces it and
- * lets the connection's own thread write the answer, so the writer moves on to the next batch. */
+/* Runs on the intake notifier (commit_queue.h) once the batch holding this case is durable:
+ * announces it and lets the connection's own thread write the answer. */
 static void intake_stored(void *ctx, enum cd_err rc)
 {
 	struct pending_intake *pi = ctx;

@@ -31,7 +31,7 @@ enum cd_err automerge_parse(const char *value, bool *on, double *threshold) CD_M
 /* Hands a just-committed case (with its id) and its duplicate-finder signature to the worker,
  * when auto-merge is on and the case has a candidate (c->duplicate_of) and a category; does
  * nothing otherwise. Copies what it needs, never touches the store and never waits: the
- * intake writer calls it. The worker thread starts on the first offer that needs it. */
+ * intake notifier calls it. The worker thread starts on the first offer that needs it. */
 void automerge_offer(struct app *app, const struct store_case *c, const struct similar_case *sig);
 
 /* What the worker does for one case, synchronously: re-scores the case's signature against

@@ -24,9 +24,9 @@ void commit_queue_stop(struct commit_queue *q);
 enum cd_err commit_queue_submit(struct commit_queue *q, struct store_case *c,
 				struct store_case_event *ev) CD_MUST_CHECK;
 
-/* Called on the writer thread once the case is stored (or refused), with the case's result;
- * the case and event handed in hold what the store filled in. It must be quick: the next
- * batch waits for it. */
+/* Called on the notifier thread once the case is stored (or refused), with the case's result;
+ * the case and event handed in hold what the store filled in. Callbacks run one at a time, in
+ * the order the cases were stored; the writer goes on journalling meanwhile. */
 typedef void (*commit_done_fn)(void *ctx, enum cd_err rc);
 
 /* The caller's memory for one asynchronous submission; it must stay valid until done runs. */
@@ -40,8 +40,8 @@ struct commit_slot {
 	struct commit_slot *next;
 };
 
-/* Hands in one new case without waiting: `done(ctx, rc)` runs on the writer thread when it is
- * stored. Returns CD_ERR_BUSY (and never calls done) when the queue is stopping. */
+/* Hands in one new case without waiting: `done(ctx, rc)` runs on the notifier thread when it
+ * is stored. Returns CD_ERR_BUSY (and never calls done) when the queue is stopping. */
 enum cd_err commit_queue_submit_async(struct commit_queue *q, struct store_case *c, struct store_case_event *ev,
 				      struct commit_slot *slot, commit_done_fn done, void *ctx) CD_MUST_CHECK;
 

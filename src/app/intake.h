@@ -80,7 +80,7 @@ void intake_category_limit(struct app *app, const char *category, struct cal_lim
 void intake_normalize_text(const char *in, char *out, size_t cap);
 
 /* Adds a stored case (id assigned) to the duplicate finder, when there is one, with the
- * signature intake_prepare made (cheap: the intake writer calls it); with a NULL or empty sig
+ * signature intake_prepare made (cheap: the intake notifier calls it); with a NULL or empty sig
  * it signs the text itself (~20 us). */
 void intake_index_case(struct app *app, const struct store_case *c, struct similar_case *sig);
 
