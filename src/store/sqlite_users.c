@@ -33,9 +33,37 @@ static void user_target(char *out, size_t cap, int64_t id)
 	snprintf(out, cap, "users/%lld", (long long)id);
 }
 
-static enum cd_err user_add_tx(struct store *st, const struct store_actor *actor,
-			       const struct store_user *u, int64_t *id)
+/* Audits `action` on users/<id> in the caller's transaction: `before` as given, after = the row
+ * as it now is (its snapshot carries no password hash), or `after_text` in its place when not
+ * NULL (the snapshot is still read, so a missing row fails the same way). */
+static enum cd_err user_audit(struct store *st, const struct store_actor *actor, const char *action,
+			      int64_t id, const char *before, const char *after_text)
 {
+	char *after = NULL, target[32];
+	user_target(target, sizeof target, id);
+	enum cd_err rc = store__snapshot_id(st, STORE__USER_SNAP, id, &after);
+	if (!rc)
+		rc = store__audit_add(st, actor, action, target, before, after_text ? after_text : after);
+	xfree(after);
+	return rc;
+}
+
+/* A user write: the arguments of user_add_tx and user_update_tx. */
+struct user_op {
+	const struct store_actor *actor;
+	const struct store_user *u; /* add: the new row */
+	int64_t id;		    /* add: the new id (out); update: the user changed */
+	enum store__stmt update;    /* update: ?1 = id, ?2 = text or value */
+	const char *text;	    /* update: bound as text when not NULL (the password hash) */
+	int value;		    /* update: else bound as int */
+	int revoke;		    /* update: also revoke the user's sessions */
+	const char *action;	    /* update: the audit action */
+};
+
+static enum cd_err user_add_tx(struct store *st, void *ctx)
+{
+	struct user_op *op = ctx;
+	const struct store_user *u = op->u;
 	sqlite3_stmt *s = store__stmt(st, STORE__USER_INSERT);
 	if (!s)
 		return CD_ERR_STORE;
@@ -50,20 +78,14 @@ static enum cd_err user_add_tx(struct store *st, const struct store_actor *actor
 	enum cd_err rc = store__exec(st, s, "user insert");
 	if (rc)
 		return rc;
-	*id = sqlite3_last_insert_rowid(st->db);
-	char *after = NULL, target[32];
-	user_target(target, sizeof target, *id);
-	rc = store__snapshot_id(st, STORE__USER_SNAP, *id, &after);
-	if (!rc)
-		rc = store__audit_add(st, actor, "user.add", target, NULL, after);
-	xfree(after);
-	return rc;
+	op->id = sqlite3_last_insert_rowid(st->db);
+	return user_audit(st, op->actor, "user.add", op->id, NULL, NULL);
 }
 
 enum cd_err store_user_add(struct store *st, const struct store_actor *actor,
 			   const struct store_user *u, int64_t *id_out)
 {
-	int64_t id = 0;
+	struct user_op op = {.actor = actor, .u = u};
 	if (id_out)
 		*id_out = 0;
 	if (!STORE__TERMINATED(u->username) || !STORE__TERMINATED(u->password_hash) ||
@@ -71,13 +93,9 @@ enum cd_err store_user_add(struct store *st, const struct store_actor *actor,
 	    !STORE__TERMINATED(u->unit_code) || !STORE__TERMINATED(u->display_name) ||
 	    !u->username[0] || !u->password_hash[0])
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, user_add_tx(st, actor, u, &id));
-	store__unlock(st);
+	enum cd_err rc = store__in_tx(st, user_add_tx, &op);
 	if (!rc && id_out)
-		*id_out = id;
+		*id_out = op.id;
 	return rc;
 }
 
@@ -172,41 +190,41 @@ static enum cd_err revoke_user_sessions(struct store *st, int64_t id)
 	return store__exec(st, s, "session revoke user");
 }
 
-/* Applies `update` (?1 = id, ?2 = int or text) to user `id`, revokes its sessions when asked,
- * and audits before/after. */
-static enum cd_err user_update_tx(struct store *st, const struct store_actor *actor, int64_t id,
-				  enum store__stmt update, const char *text, int value,
-				  int revoke, const char *action)
+/* Applies op->update to user op->id, revokes its sessions when asked, and audits before/after. */
+static enum cd_err user_update_tx(struct store *st, void *ctx)
 {
-	char *before = NULL, *after = NULL, target[32];
-	user_target(target, sizeof target, id);
-	enum cd_err rc = store__snapshot_id(st, STORE__USER_SNAP, id, &before);
+	const struct user_op *op = ctx;
+	char *before = NULL;
+	enum cd_err rc = store__snapshot_id(st, STORE__USER_SNAP, op->id, &before);
 	if (!rc && !before)
 		rc = CD_ERR_NOTFOUND;
-	sqlite3_stmt *s = rc ? NULL : store__stmt(st, update);
+	sqlite3_stmt *s = rc ? NULL : store__stmt(st, op->update);
 	if (!rc && !s)
 		rc = CD_ERR_STORE;
 	if (!rc) {
-		sqlite3_bind_int64(s, 1, id);
-		if (text)
-			store__bind_text(s, 2, text);
+		sqlite3_bind_int64(s, 1, op->id);
+		if (op->text)
+			store__bind_text(s, 2, op->text);
 		else
-			sqlite3_bind_int(s, 2, value);
-		rc = store__exec(st, s, action);
+			sqlite3_bind_int(s, 2, op->value);
+		rc = store__exec(st, s, op->action);
 	}
-	if (!rc && revoke)
-		rc = revoke_user_sessions(st, id);
+	if (!rc && op->revoke)
+		rc = revoke_user_sessions(st, op->id);
+	/* The hash itself never enters the audit trail; record that it changed. */
 	if (!rc)
-		rc = store__snapshot_id(st, STORE__USER_SNAP, id, &after);
-	if (!rc && text) {
-		/* The hash itself never enters the audit trail; record that it changed. */
-		xfree(after);
-		after = xstrdup("{\"password\":\"changed\",\"sessions\":\"revoked\"}");
-	}
-	if (!rc)
-		rc = store__audit_add(st, actor, action, target, before, after);
+		rc = user_audit(st, op->actor, op->action, op->id, before,
+				op->text ? "{\"password\":\"changed\",\"sessions\":\"revoked\"}" : NULL);
 	xfree(before);
-	xfree(after);
+	return rc;
+}
+
+/* store__in_tx for the writes that can end a session's validity (revocation, disable, password
+ * change): moves auth_gen after the commit (or rollback), see store_auth_generation. */
+static enum cd_err auth_tx(struct store *st, store__tx_fn fn, void *ctx)
+{
+	enum cd_err rc = store__in_tx(st, fn, ctx);
+	atomic_fetch_add(&st->auth_gen, 1);
 	return rc;
 }
 
@@ -215,28 +233,17 @@ enum cd_err store_user_set_password(struct store *st, const struct store_actor *
 {
 	if (!password_hash || !*password_hash || strlen(password_hash) >= STORE_PWHASH_MAX)
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, user_update_tx(st, actor, user_id, STORE__USER_SET_PASSWORD,
-						   password_hash, 0, 1, "user.set_password"));
-	atomic_fetch_add(&st->auth_gen, 1); /* after the commit: see store_auth_generation */
-	store__unlock(st);
-	return rc;
+	struct user_op op = {.actor = actor, .id = user_id, .update = STORE__USER_SET_PASSWORD,
+			     .text = password_hash, .revoke = 1, .action = "user.set_password"};
+	return auth_tx(st, user_update_tx, &op);
 }
 
 enum cd_err store_user_set_disabled(struct store *st, const struct store_actor *actor,
 				    int64_t user_id, int disabled)
 {
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, user_update_tx(st, actor, user_id, STORE__USER_SET_DISABLED, NULL,
-						   disabled ? 1 : 0, disabled,
-						   "user.set_disabled"));
-	atomic_fetch_add(&st->auth_gen, 1); /* after the commit: see store_auth_generation */
-	store__unlock(st);
-	return rc;
+	struct user_op op = {.actor = actor, .id = user_id, .update = STORE__USER_SET_DISABLED,
+			     .value = disabled ? 1 : 0, .revoke = disabled, .action = "user.set_disabled"};
+	return auth_tx(st, user_update_tx, &op);
 }
 
 /* ---- sessions ---------------------------------------------------------------------- */
@@ -248,10 +255,21 @@ static void token_tag(const uint8_t hash[STORE_TOKEN_HASH_LEN], char out[9])
 	sodium_bin2hex(out, 9, hash, 4);
 }
 
-static enum cd_err session_add_tx(struct store *st, const struct store_actor *actor,
-				  const uint8_t hash[STORE_TOKEN_HASH_LEN], int64_t user_id,
-				  int64_t created_at, int64_t expires_at)
+/* A session write: the arguments of session_add_tx, session_revoke_tx and session_purge_tx. */
+struct session_op {
+	const struct store_actor *actor;
+	const uint8_t *hash;		 /* add, revoke: STORE_TOKEN_HASH_LEN bytes */
+	int64_t user_id;		 /* add */
+	int64_t created_at, expires_at; /* add */
+	int64_t at;			 /* revoke: now; purge: the expiry bound */
+	int64_t *removed;		 /* purge: sessions deleted (out) */
+};
+
+static enum cd_err session_add_tx(struct store *st, void *ctx)
 {
+	const struct session_op *op = ctx;
+	const uint8_t *hash = op->hash;
+	int64_t user_id = op->user_id, created_at = op->created_at, expires_at = op->expires_at;
 	sqlite3_stmt *s = store__stmt(st, STORE__SESSION_INSERT);
 	if (!s)
 		return CD_ERR_STORE;
@@ -268,7 +286,7 @@ static enum cd_err session_add_tx(struct store *st, const struct store_actor *ac
 	snprintf(after, sizeof after,
 		 "{\"user_id\":%lld,\"token_tag\":\"%s\",\"created_at\":%lld,\"expires_at\":%lld}",
 		 (long long)user_id, tag, (long long)created_at, (long long)expires_at);
-	return store__audit_add(st, actor, "session.add", target, NULL, after);
+	return store__audit_add(st, op->actor, "session.add", target, NULL, after);
 }
 
 enum cd_err store_session_add(struct store *st, const struct store_actor *actor,
@@ -277,13 +295,9 @@ enum cd_err store_session_add(struct store *st, const struct store_actor *actor,
 {
 	if (!token_hash || expires_at <= created_at)
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, session_add_tx(st, actor, token_hash, user_id, created_at,
-						   expires_at));
-	store__unlock(st);
-	return rc;
+	struct session_op op = {.actor = actor, .hash = token_hash, .user_id = user_id,
+				.created_at = created_at, .expires_at = expires_at};
+	return store__in_tx(st, session_add_tx, &op);
 }
 
 enum cd_err store_session_lookup(struct store *st, const uint8_t token_hash[STORE_TOKEN_HASH_LEN],
@@ -312,9 +326,11 @@ enum cd_err store_session_lookup(struct store *st, const uint8_t token_hash[STOR
 	return rc;
 }
 
-static enum cd_err session_revoke_tx(struct store *st, const struct store_actor *actor,
-				     const uint8_t hash[STORE_TOKEN_HASH_LEN], int64_t now)
+static enum cd_err session_revoke_tx(struct store *st, void *ctx)
 {
+	const struct session_op *op = ctx;
+	const uint8_t *hash = op->hash;
+	int64_t now = op->at;
 	sqlite3_stmt *s = store__stmt(st, STORE__SESSION_LIVE_USER);
 	if (!s)
 		return CD_ERR_STORE;
@@ -339,7 +355,7 @@ static enum cd_err session_revoke_tx(struct store *st, const struct store_actor 
 	snprintf(target, sizeof target, "users/%lld/sessions", (long long)user_id);
 	snprintf(after, sizeof after, "{\"token_tag\":\"%s\",\"revoked_at\":%lld}", tag,
 		 (long long)now);
-	return store__audit_add(st, actor, "session.revoke", target, NULL, after);
+	return store__audit_add(st, op->actor, "session.revoke", target, NULL, after);
 }
 
 enum cd_err store_session_revoke(struct store *st, const struct store_actor *actor,
@@ -347,18 +363,14 @@ enum cd_err store_session_revoke(struct store *st, const struct store_actor *act
 {
 	if (!token_hash)
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, session_revoke_tx(st, actor, token_hash, now));
-	atomic_fetch_add(&st->auth_gen, 1); /* after the commit: see store_auth_generation */
-	store__unlock(st);
-	return rc;
+	struct session_op op = {.actor = actor, .hash = token_hash, .at = now};
+	return auth_tx(st, session_revoke_tx, &op);
 }
 
-static enum cd_err session_purge_tx(struct store *st, const struct store_actor *actor,
-				    int64_t before, int64_t *removed)
+static enum cd_err session_purge_tx(struct store *st, void *ctx)
 {
+	const struct session_op *op = ctx;
+	int64_t before = op->at, *removed = op->removed;
 	sqlite3_stmt *s = store__stmt(st, STORE__SESSION_PURGE);
 	if (!s)
 		return CD_ERR_STORE;
@@ -370,7 +382,7 @@ static enum cd_err session_purge_tx(struct store *st, const struct store_actor *
 	char after[96];
 	snprintf(after, sizeof after, "{\"before\":%lld,\"removed\":%lld}", (long long)before,
 		 (long long)*removed);
-	return store__audit_add(st, actor, "session.purge", "sessions", NULL, after);
+	return store__audit_add(st, op->actor, "session.purge", "sessions", NULL, after);
 }
 
 enum cd_err store_session_purge(struct store *st, const struct store_actor *actor,
@@ -380,12 +392,8 @@ enum cd_err store_session_purge(struct store *st, const struct store_actor *acto
 	if (!removed)
 		removed = &dummy;
 	*removed = 0;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, session_purge_tx(st, actor, before, removed));
-	store__unlock(st);
-	return rc;
+	struct session_op op = {.actor = actor, .at = before, .removed = removed};
+	return store__in_tx(st, session_purge_tx, &op);
 }
 
 uint64_t store_auth_generation(struct store *st)

@@ -62,9 +62,37 @@ static void webhook_target(char *out, size_t cap, int64_t id)
 	snprintf(out, cap, "webhooks/%lld", (long long)id);
 }
 
-static enum cd_err webhook_add_tx(struct store *st, const struct store_actor *actor,
-				  const struct store_webhook *w, int64_t *id)
+/* Audits `action` on `target` in the caller's transaction: `before` as given, after = row `id`
+ * as the snapshot statement `snap` gives it now (a subscription's carries no secret). */
+static enum cd_err hook_audit(struct store *st, const struct store_actor *actor, const char *action,
+			      const char *target, enum store__stmt snap, int64_t id, const char *before)
 {
+	char *after = NULL;
+	enum cd_err rc = store__snapshot_id(st, snap, id, &after);
+	if (!rc)
+		rc = store__audit_add(st, actor, action, target, before, after);
+	xfree(after);
+	return rc;
+}
+
+/* A webhook write: the arguments of the *_tx functions below. */
+struct hook_op {
+	const struct store_actor *actor;
+	const struct store_webhook *w;	    /* add: the new subscription */
+	const char *name;		    /* remove */
+	int64_t id;			    /* add: the new id (out); retry: the delivery */
+	int64_t now_ms;			    /* retry: the requeued delivery's next attempt */
+	int64_t now;			    /* commit: unix s, a new delivery's default created_at */
+	struct store_webhook_delivery *add; /* commit: new deliveries (their ids filled) */
+	size_t nadd;
+	const struct store_webhook_outcome *done; /* commit: outcomes to record */
+	size_t ndone;
+};
+
+static enum cd_err webhook_add_tx(struct store *st, void *ctx)
+{
+	struct hook_op *op = ctx;
+	const struct store_webhook *w = op->w;
 	sqlite3_stmt *s = store__stmt(st, STORE__WEBHOOK_INSERT);
 	if (!s)
 		return CD_ERR_STORE;
@@ -78,33 +106,25 @@ static enum cd_err webhook_add_tx(struct store *st, const struct store_actor *ac
 	enum cd_err rc = store__exec(st, s, "webhook insert");
 	if (rc)
 		return rc;
-	*id = sqlite3_last_insert_rowid(st->db);
-	char *after = NULL, target[40];
-	webhook_target(target, sizeof target, *id);
-	rc = store__snapshot_id(st, STORE__WEBHOOK_SNAP, *id, &after); /* no secret in it */
-	if (!rc)
-		rc = store__audit_add(st, actor, "webhook.add", target, NULL, after);
-	xfree(after);
-	return rc;
+	op->id = sqlite3_last_insert_rowid(st->db);
+	char target[40];
+	webhook_target(target, sizeof target, op->id);
+	return hook_audit(st, op->actor, "webhook.add", target, STORE__WEBHOOK_SNAP, op->id, NULL);
 }
 
 enum cd_err store_webhook_add(struct store *st, const struct store_actor *actor,
 			      const struct store_webhook *w, int64_t *id_out)
 {
-	int64_t id = 0;
+	struct hook_op op = {.actor = actor, .w = w};
 	if (id_out)
 		*id_out = 0;
 	if (!STORE__TERMINATED(w->name) || !STORE__TERMINATED(w->url) || !STORE__TERMINATED(w->secret) ||
 	    !STORE__TERMINATED(w->events) || !STORE__TERMINATED(w->street_code) ||
 	    !STORE__TERMINATED(w->unit_code) || !w->name[0] || !w->url[0])
 		return CD_ERR_INVALID;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, webhook_add_tx(st, actor, w, &id));
-	store__unlock(st);
+	enum cd_err rc = store__in_tx(st, webhook_add_tx, &op);
 	if (!rc && id_out)
-		*id_out = id;
+		*id_out = op.id;
 	return rc;
 }
 
@@ -157,11 +177,12 @@ static enum cd_err count_hook(struct store *st, int64_t webhook_id, const char *
 	return rc;
 }
 
-static enum cd_err webhook_remove_tx(struct store *st, const struct store_actor *actor, const char *name)
+static enum cd_err webhook_remove_tx(struct store *st, void *ctx)
 {
+	const struct hook_op *op = ctx;
 	struct store_webhook w;
 	memset(&w, 0, sizeof w);
-	enum cd_err rc = webhook_get_locked(st, name, &w);
+	enum cd_err rc = webhook_get_locked(st, op->name, &w);
 	int64_t pending = 0, dead = 0;
 	if (!rc)
 		rc = count_hook(st, w.id, "pending", &pending);
@@ -181,7 +202,7 @@ static enum cd_err webhook_remove_tx(struct store *st, const struct store_actor 
 		webhook_target(target, sizeof target, w.id);
 		snprintf(after, sizeof after, "{\"dropped_pending\":%lld,\"dropped_dead\":%lld}",
 			 (long long)pending, (long long)dead);
-		rc = store__audit_add(st, actor, "webhook.remove", target, before, after);
+		rc = store__audit_add(st, op->actor, "webhook.remove", target, before, after);
 	}
 	xfree(before);
 	return rc;
@@ -191,12 +212,8 @@ enum cd_err store_webhook_remove(struct store *st, const struct store_actor *act
 {
 	if (!name || !*name)
 		return CD_ERR_NOTFOUND;
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, webhook_remove_tx(st, actor, name));
-	store__unlock(st);
-	return rc;
+	struct hook_op op = {.actor = actor, .name = name};
+	return store__in_tx(st, webhook_remove_tx, &op);
 }
 
 enum cd_err store_webhooks_list(struct store *st, struct store_webhook **out, size_t *n)
@@ -282,6 +299,17 @@ static enum cd_err outcome_record(struct store *st, const struct store_webhook_o
 	return store__exec(st, s, "webhook delivery failed");
 }
 
+static enum cd_err deliveries_commit_tx(struct store *st, void *ctx)
+{
+	const struct hook_op *op = ctx;
+	enum cd_err rc = CD_OK;
+	for (size_t i = 0; !rc && i < op->nadd; i++)
+		rc = delivery_insert(st, &op->add[i], op->now);
+	for (size_t i = 0; !rc && i < op->ndone; i++)
+		rc = outcome_record(st, &op->done[i]);
+	return rc;
+}
+
 enum cd_err store_webhook_deliveries_commit(struct store *st, struct store_webhook_delivery *add, size_t nadd,
 					    const struct store_webhook_outcome *done, size_t ndone)
 {
@@ -289,18 +317,9 @@ enum cd_err store_webhook_deliveries_commit(struct store *st, struct store_webho
 		return CD_ERR_RANGE;
 	if (nadd == 0 && ndone == 0)
 		return CD_OK;
-	int64_t now = (int64_t)time(NULL);
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc) {
-		enum cd_err trc = CD_OK;
-		for (size_t i = 0; !trc && i < nadd; i++)
-			trc = delivery_insert(st, &add[i], now);
-		for (size_t i = 0; !trc && i < ndone; i++)
-			trc = outcome_record(st, &done[i]);
-		rc = store__end(st, trc);
-	}
-	store__unlock(st);
+	struct hook_op op = {
+	    .add = add, .nadd = nadd, .done = done, .ndone = ndone, .now = (int64_t)time(NULL)};
+	enum cd_err rc = store__in_tx(st, deliveries_commit_tx, &op);
 	if (rc)
 		for (size_t i = 0; i < nadd; i++)
 			add[i].id = 0;
@@ -390,9 +409,11 @@ enum cd_err store_webhook_deadletters(struct store *st, int64_t webhook_id, size
 	return rc;
 }
 
-static enum cd_err retry_tx(struct store *st, const struct store_actor *actor, int64_t id, int64_t now_ms)
+static enum cd_err retry_tx(struct store *st, void *ctx)
 {
-	char *before = NULL, *after = NULL, target[48];
+	const struct hook_op *op = ctx;
+	int64_t id = op->id, now_ms = op->now_ms;
+	char *before = NULL, target[48];
 	enum cd_err rc = store__snapshot_id(st, STORE__WEBHOOK_D_SNAP, id, &before);
 	sqlite3_stmt *s = rc ? NULL : store__stmt(st, STORE__WEBHOOK_D_REQUEUE);
 	if (!rc && !s)
@@ -404,26 +425,19 @@ static enum cd_err retry_tx(struct store *st, const struct store_actor *actor, i
 	}
 	if (!rc && sqlite3_changes(st->db) != 1)
 		rc = CD_ERR_NOTFOUND; /* no such delivery, or it is not dead */
-	if (!rc)
-		rc = store__snapshot_id(st, STORE__WEBHOOK_D_SNAP, id, &after);
 	if (!rc) {
 		snprintf(target, sizeof target, "webhook_deliveries/%lld", (long long)id);
-		rc = store__audit_add(st, actor, "webhook.retry", target, before, after);
+		rc = hook_audit(st, op->actor, "webhook.retry", target, STORE__WEBHOOK_D_SNAP, id, before);
 	}
 	xfree(before);
-	xfree(after);
 	return rc;
 }
 
 enum cd_err store_webhook_retry(struct store *st, const struct store_actor *actor, int64_t delivery_id,
 				int64_t now_ms)
 {
-	store__lock(st);
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, retry_tx(st, actor, delivery_id, now_ms));
-	store__unlock(st);
-	return rc;
+	struct hook_op op = {.actor = actor, .id = delivery_id, .now_ms = now_ms};
+	return store__in_tx(st, retry_tx, &op);
 }
 
 enum cd_err store_webhook_counts(struct store *st, int64_t webhook_id, int64_t *pending, int64_t *dead)
