@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/gb26875_bridge.h"
 #include "app/iot.h"
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "app/iot.h"
-#include "iot/mqtt_topics.h"
+#include "app/mqtt_topics.h"
 #include "util/alloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

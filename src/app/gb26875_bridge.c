@@ -9,8 +9,9 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "app/devices.h"
+#include "app/gb26875_bridge.h"
 #include "app/iot.h"
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 #include "util/alloc.h"
 #include "util/log.h"
 

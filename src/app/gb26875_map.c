@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app/gb26875_bridge.h"
 #include "app/iot.h"
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 #include "util/buf.h"
 
 /* A device clock further than this from ours is not believed: the arrival time is used. */

@@ -17,10 +17,11 @@
 #include "app/app.h"
 #include "app/devices.h"
 #include "app/events.h"
+#include "app/gb26875_bridge.h"
 #include "app/iot_journal.h"
+#include "app/mqtt_topics.h"
 #include "app/series.h"
-#include "iot/gb26875.h"
-#include "iot/mqtt_topics.h"
+#include "net/gb26875.h"
 #include "util/alloc.h"
 #include "util/log.h"
 

@@ -1,6 +1,6 @@
 /* The MQTT bridge (mqtt_topics.h): topic → iot_parse_* → sink (the hub), with counters and a
  * rate-limited log of what was refused; the local broker's life and logins; commands out. */
-#include "iot/mqtt_topics.h"
+#include "app/mqtt_topics.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,9 +10,9 @@
 
 #include "app/app.h"
 #include "app/config.h"
-#include "iot/broker.h"
-#include "iot/mqtt_client.h"
+#include "net/broker.h"
 #include "net/http.h"
+#include "net/mqtt_client.h"
 #include "util/alloc.h"
 #include "util/log.h"
 

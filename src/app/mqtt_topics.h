@@ -1,10 +1,10 @@
 /* The MQTT bridge: the district's topics (citydesk/v1/{device}/{telemetry|event|status}) read
  * from the broker, parsed with iot_parse_* and handed to the hub; malformed payloads are
  * counted and logged (rate-limited) and never stop the stream. It also runs the local broker
- * (iot/broker.h) unless CITYDESK_MQTT_URL names an external one, keeps the broker's logins in
+ * (net/broker.h) unless CITYDESK_MQTT_URL names an external one, keeps the broker's logins in
  * step with the registry, and sends commands to devices. Design: docs/internals/mqtt.md. */
-#ifndef CD_IOT_MQTT_TOPICS_H
-#define CD_IOT_MQTT_TOPICS_H
+#ifndef CD_APP_MQTT_TOPICS_H
+#define CD_APP_MQTT_TOPICS_H
 
 #include <stdbool.h>
 #include <stddef.h>

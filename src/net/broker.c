@@ -3,7 +3,7 @@
  * parent-death signal follows that thread, which lives exactly as long as the broker should),
  * restarts it with backoff when it dies, and rewrites the password file + SIGHUP when the
  * registry's credentials change. See docs/internals/mqtt.md. */
-#include "iot/broker.h"
+#include "net/broker.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,8 +3,8 @@
  * account for citydesk's own client, a supervisor thread that restarts the broker when it dies,
  * and device logins kept in step with the registry (password file rewritten, then SIGHUP).
  * Design: docs/internals/mqtt.md. */
-#ifndef CD_IOT_BROKER_H
-#define CD_IOT_BROKER_H
+#ifndef CD_NET_BROKER_H
+#define CD_NET_BROKER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* The GB/T 26875.3-2011 codec: a streaming frame reader that never trusts a length it has not
  * checked, the frame encoder and its ACK/NAK/control builders, and decoders for the data
  * units the centre acts on. Pure: no sockets, no clocks, no globals. */
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 #include "util/clock.h"
 #include "util/hex.h"
 

@@ -1,7 +1,8 @@
 /* GB/T 26875.3-2011, the protocol fire-alarm user information transmission devices (UITD,
  * 用户信息传输装置) speak to a monitoring centre: a pure codec (streaming frame reader,
- * checksum, encoders, data-unit decoders), the TCP listener's interface and the bridge that
- * hands decoded messages to the IoT hub. No I/O in the codec. See docs/internals/gb26875.md. */
+ * checksum, encoders, data-unit decoders) and the TCP listener's interface; the bridge that
+ * hands decoded messages to the IoT hub is app/gb26875_bridge.h. No I/O in the codec. See
+ * docs/internals/gb26875.md. */
 #ifndef CD_GB26875_H
 #define CD_GB26875_H
 
@@ -220,7 +221,7 @@ void gb_gb18030_to_utf8(const uint8_t *in, size_t n, char *out, size_t cap);
  * type (then the metric is "analog" and the scale 1). */
 bool gb_analog_metric(uint8_t kind, const char **metric, double *scale);
 
-/* ---- The TCP listener (src/iot/gb26875_listener.c) ---- */
+/* ---- The TCP listener (src/net/gb26875_listener.c) ---- */
 
 struct gb_listener;
 
@@ -321,30 +322,5 @@ enum cd_err gb_listener_clock_sync(struct gb_listener *l, const char *addr, uint
 bool gb_listener_connected(struct gb_listener *l, const char *addr, int64_t *last_seen_ms);
 /* A copy of the counters. Thread-safe. */
 void gb_listener_stats(struct gb_listener *l, struct gb_listener_stats *out);
-
-/* ---- The bridge to the IoT hub (src/iot/gb26875_bridge.c) ---- */
-
-struct app;
-struct iot_event;
-struct iot_telemetry;
-struct iot_status;
-
-/* Starts a listener on config CFG_GB26875_LISTEN whose messages go to the hub
- * (iot_event_in, iot_telemetry_in, iot_status_in with IOT_SRC_GB26875) for the devices
- * iot_device_for_address names. The caller stops it with gb26875_bridge_stop. */
-enum cd_err gb26875_bridge_start(struct app *app, struct gb_listener **out) CD_MUST_CHECK;
-void gb26875_bridge_stop(struct gb_listener *l);
-/* The listener gb26875_bridge_start started for app, or NULL (for the commands API). */
-struct gb_listener *gb26875_bridge_listener(const struct app *app);
-
-/* The mapping itself, without the hub, for tests: calls the given functions for each hub
- * message one frame gives (device is the registered id). Returns the number of messages. */
-struct gb_bridge_sink {
-	void (*telemetry)(void *ctx, const struct iot_telemetry *t);
-	void (*event)(void *ctx, const struct iot_event *e);
-	void (*status)(void *ctx, const struct iot_status *s);
-	void *ctx;
-};
-size_t gb26875_bridge_map(const char *device, const struct gb_message *m, const struct gb_bridge_sink *sink);
 
 #endif

@@ -4,7 +4,7 @@
  * connection it is pinned to, the centre address it uses) so the centre can send duty checks
  * and clock syncs. Connections are capped in total (to fit the file-descriptor limit) and per
  * remote host; running out of descriptors pauses accepting instead of spinning. */
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 
 #include <errno.h>
 #include <netdb.h>

@@ -3,7 +3,7 @@
  * what no longer fit its queue; reading until the socket is empty (mosquitto_loop_read with a
  * large packet budget), writing only when libmosquitto wants to, and waking on our own pipe for
  * publishes and stop keeps up. See docs/internals/mqtt.md. */
-#include "iot/mqtt_client.h"
+#include "net/mqtt_client.h"
 
 #include <errno.h>
 #include <fcntl.h>

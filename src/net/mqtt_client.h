@@ -2,8 +2,8 @@
  * poll loop (mosquitto_loop_read/write/misc, never mosquitto_loop), a persistent session
  * (clean_session false, a fixed client id) with QoS 1 subscriptions, reconnection with backoff,
  * and counters. Design: docs/internals/mqtt.md. */
-#ifndef CD_IOT_MQTT_CLIENT_H
-#define CD_IOT_MQTT_CLIENT_H
+#ifndef CD_NET_MQTT_CLIENT_H
+#define CD_NET_MQTT_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

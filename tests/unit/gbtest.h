@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 #include "test.h"
 
 /* The reference's building-fire-system power-on message from the UITD (shared/reference). */

@@ -17,9 +17,9 @@
 #include <sys/socket.h>
 
 #include "app/iot.h"
-#include "iot/broker.h"
-#include "iot/mqtt_client.h"
-#include "iot/mqtt_topics.h"
+#include "app/mqtt_topics.h"
+#include "net/broker.h"
+#include "net/mqtt_client.h"
 #include "test.h"
 
 #include <stdatomic.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "gbtest.h"
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 #include "test.h"
 
 /* Vectors from the reference (checksums verified there). */

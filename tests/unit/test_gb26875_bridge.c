@@ -13,9 +13,10 @@
 #include "app/app.h"
 #include "app/config.h"
 #include "app/devices.h"
+#include "app/gb26875_bridge.h"
 #include "app/iot.h"
 #include "gbtest.h"
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 #include "test.h"
 #include "tmpstore.h"
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "gbtest.h"
-#include "iot/gb26875.h"
+#include "net/gb26875.h"
 #include "test.h"
 #include "util/alloc.h"
 #include "util/clock.h"
