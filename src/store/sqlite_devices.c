@@ -172,6 +172,26 @@ struct update_op {
 	const char *mqtt_hash;
 };
 
+/* A row's new updated_at: now, but always past the one it had. The registry in memory
+ * (app/devices.c) keeps a row only when its updated_at is newer than the copy it holds, so two
+ * changes to one device within the same millisecond (a decommission right after an update)
+ * must not share a stamp, or the second never reaches it. */
+#define DEV_NEXT_UPDATED(now) "max(" now ", updated_at + 1)"
+
+/* Steps an UPDATE ... RETURNING updated_at: *updated_at gets the stored stamp; CD_ERR_NOTFOUND
+ * when no row matched. */
+static enum cd_err step_returning(struct store *st, sqlite3_stmt *s, int64_t *updated_at, const char *what)
+{
+	int src = sqlite3_step(s);
+	if (src == SQLITE_DONE)
+		return CD_ERR_NOTFOUND;
+	if (src != SQLITE_ROW)
+		return store__err(st, src, what);
+	*updated_at = sqlite3_column_int64(s, 0);
+	src = sqlite3_step(s);
+	return src == SQLITE_DONE ? CD_OK : store__err(st, src, what);
+}
+
 /* Rewrites the registry fields of d (and, with secret_hash set, the credentials: a
  * decommission withdraws them), audited as `action` with before/after (never the hashes). */
 static enum cd_err update_tx(struct store *st, void *ctx)
@@ -187,18 +207,16 @@ static enum cd_err update_tx(struct store *st, void *ctx)
 	if (!rc) {
 		s = prep(st, "UPDATE devices SET type = ?2, name = ?3, site = ?4, owner = ?5, lat = ?6, "
 			     "lng = ?7, street_code = ?8, community_code = ?9, grid_code = ?10, "
-			     "address_hex = ?11, tags = ?12, active = ?13, updated_at = ?14 WHERE id = ?1");
+			     "address_hex = ?11, tags = ?12, active = ?13, "
+			     "updated_at = " DEV_NEXT_UPDATED("?14") " WHERE id = ?1 RETURNING updated_at");
 		if (!s)
 			rc = CD_ERR_STORE;
 	}
 	if (!rc) {
-		d->updated_at = clock_wall_ms();
 		store__bind_text(s, 1, d->id);
 		bind_registry(s, d);
-		sqlite3_bind_int64(s, 14, d->updated_at);
-		int src = sqlite3_step(s);
-		if (src != SQLITE_DONE)
-			rc = store__err(st, src, "device update");
+		sqlite3_bind_int64(s, 14, clock_wall_ms());
+		rc = step_returning(st, s, &d->updated_at, "device update");
 	}
 	sqlite3_finalize(s);
 	if (!rc && secret_hash) {
@@ -253,20 +271,17 @@ struct secret_op {
 
 static enum cd_err secret_tx(struct store *st, void *ctx)
 {
-	const struct secret_op *op = ctx;
+	struct secret_op *op = ctx;
 	const char *id = op->id;
-	sqlite3_stmt *s = prep(st, "UPDATE devices SET secret_hash = ?2, mqtt_hash = ?3, updated_at = ?4 "
-				   "WHERE id = ?1");
+	sqlite3_stmt *s = prep(st, "UPDATE devices SET secret_hash = ?2, mqtt_hash = ?3, "
+				   "updated_at = " DEV_NEXT_UPDATED("?4") " WHERE id = ?1 RETURNING updated_at");
 	if (!s)
 		return CD_ERR_STORE;
 	store__bind_text(s, 1, id);
 	store__bind_text(s, 2, op->secret_hash);
 	store__bind_text(s, 3, op->mqtt_hash);
-	sqlite3_bind_int64(s, 4, op->updated_at);
-	int src = sqlite3_step(s);
-	enum cd_err rc = src == SQLITE_DONE ? CD_OK : store__err(st, src, "device secret");
-	if (!rc && sqlite3_changes(st->db) == 0)
-		rc = CD_ERR_NOTFOUND;
+	sqlite3_bind_int64(s, 4, clock_wall_ms());
+	enum cd_err rc = step_returning(st, s, &op->updated_at, "device secret");
 	sqlite3_finalize(s);
 	if (!rc) {
 		char target[96];
@@ -282,7 +297,7 @@ enum cd_err store_device_set_secret(struct store *st, const struct store_actor *
 {
 	if (!id || !*id || !secret_hash || !*secret_hash || !mqtt_hash || !*mqtt_hash)
 		return CD_ERR_INVALID;
-	struct secret_op op = {actor, id, secret_hash, mqtt_hash, clock_wall_ms()};
+	struct secret_op op = {actor, id, secret_hash, mqtt_hash, 0};
 	enum cd_err rc = store__in_tx(st, secret_tx, &op);
 	if (!rc && updated_at)
 		*updated_at = op.updated_at;
