@@ -1,5 +1,5 @@
-/* Fuzz target for the MQTT/HTTP device payloads (src/iot/payload.c) and the topic splitter
- * (src/iot/mqtt_topics.c). The first byte picks the message kind; the rest is the payload, as a
+/* Fuzz target for the MQTT/HTTP device payloads (src/app/payload.c) and the topic splitter
+ * (src/app/mqtt_topics.c). The first byte picks the message kind; the rest is the payload, as a
  * device would send it (not NUL-terminated). Whatever is accepted must satisfy the limits the
  * hub relies on; whatever is refused must carry a 400/422 problem naming a code. */
 #include <math.h>

@@ -81,7 +81,7 @@ struct iot_device {
 /* True when s is a valid device id (1..63 of [A-Za-z0-9_.-]); the same rule for metrics. */
 bool iot_valid_id(const char *s);
 
-/* Parses an MQTT/HTTP payload for `device` (src/iot/payload.c). `now_ms` fills a missing ts.
+/* Parses an MQTT/HTTP payload for `device` (src/app/payload.c). `now_ms` fills a missing ts.
  * On CD_ERR_INVALID p names the field at fault. */
 enum cd_err iot_parse_telemetry(const char *device, const char *json, size_t len, int64_t now_ms,
 				struct iot_telemetry *out, struct json_problem *p) CD_MUST_CHECK;
@@ -91,7 +91,7 @@ enum cd_err iot_parse_status(const char *device, const char *json, size_t len, i
 			     struct iot_status *out, struct json_problem *p) CD_MUST_CHECK;
 
 /* The Mosquitto password-file form of a secret (PBKDF2-SHA512, "$7$101$<salt>$<hash>", as
- * mosquitto_passwd writes it) into out (src/iot/mqtt_auth.c). */
+ * mosquitto_passwd writes it) into out (src/net/mqtt_auth.c). */
 enum cd_err iot_mqtt_password_hash(const char *secret, char out[IOT_MQTT_HASH_MAX]) CD_MUST_CHECK;
 
 /* The hub (src/app/iot.c). Each writes the message to the hub's journal (DATA/iot.journal,
