@@ -1,9 +1,9 @@
 /* Outgoing webhooks: the bus subscriber, the durable queue and the sender thread. The bus's
  * dispatcher only copies each event into a bounded inbox (it must not block); one thread turns
- * inbox events into stored deliveries, sends due deliveries with libcurl's multi interface
- * (many requests at once on one thread, a per-subscription cap so a hanging receiver only
- * holds its own slots) and records the outcomes, batching store writes so the webhooks cost the
- * store at most one transaction every few milliseconds. See webhooks.h and
+ * inbox events into stored deliveries, sends due deliveries through net/http_client (libcurl's
+ * multi interface: many requests at once on one thread; a per-subscription cap so a hanging
+ * receiver only holds its own slots) and records the outcomes, batching store writes so the
+ * webhooks cost the store at most one transaction every few milliseconds. See webhooks.h and
  * docs/internals/webhooks.md. */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,12 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 
 #include "app/events.h"
 #include "app/webhooks.h"
+#include "net/http_client.h"
 #include "util/alloc.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -32,7 +32,6 @@
 #define IDLE_MS 100	    /* a subscription with nothing due is asked again after this */
 #define READY_MAX 256	    /* due deliveries fetched per subscription at a time */
 #define UNCOMMITTED_MAX 256 /* outcomes of one subscription awaiting the store before fetching waits */
-#define ERR_SNIPPET 96	    /* bytes of a receiver's error answer kept in last_error */
 
 /* ---- pure helpers ------------------------------------------------------------------------ */
 
@@ -142,24 +141,7 @@ enum cd_err webhooks_check_url(const char *url)
 {
 	if (!url || !*url || strlen(url) >= STORE_WEBHOOK_URL_MAX)
 		return CD_ERR_INVALID;
-	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return CD_ERR_INVALID;
-	CURLU *u = curl_url();
-	if (!u)
-		return CD_ERR_NOMEM;
-	char *scheme = NULL, *host = NULL;
-	enum cd_err rc = CD_ERR_INVALID;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] &&
-	    (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
-	    (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0))
-		rc = CD_OK;
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	return rc;
+	return http_client_check_url(url);
 }
 
 void webhooks_secret_new(char out[WEBHOOKS_SECRET_LEN + 1])
@@ -337,15 +319,11 @@ struct wh_hook;
 /* One request in flight. */
 struct wh_xfer {
 	struct wh_xfer *prev, *next; /* webhooks.xfers */
-	CURL *easy;
+	struct http_request *req;
 	struct wh_hook *hook;
 	int64_t delivery_id;
 	int attempts; /* made before this one */
-	char *body;   /* owned */
-	struct curl_slist *headers;
-	size_t got;		       /* bytes of the answer seen */
-	char snippet[ERR_SNIPPET + 1]; /* its first bytes, for last_error */
-	char errbuf[CURL_ERROR_SIZE];
+	char *body;   /* owned; lent to req */
 };
 
 /* A subscription as the sender knows it. */
@@ -367,7 +345,7 @@ struct webhooks {
 	struct events *bus;
 	struct events_sub *sub;
 	struct wh_inbox *inbox;
-	CURLM *multi;
+	struct http_client *http; /* thread-owned once started */
 	pthread_t thread;
 	atomic_int stop;
 	struct wh_hook **hooks; /* thread-owned */
@@ -626,19 +604,6 @@ static void take_inbox(struct webhooks *wh)
 	}
 }
 
-static size_t sink(char *data, size_t size, size_t nmemb, void *ctx)
-{
-	struct wh_xfer *x = ctx;
-	size_t n = size * nmemb;
-	if (x->got < ERR_SNIPPET) {
-		size_t k = n < ERR_SNIPPET - x->got ? n : ERR_SNIPPET - x->got;
-		memcpy(x->snippet + x->got, data, k);
-		x->snippet[x->got + k] = '\0';
-	}
-	x->got += n;
-	return x->got > WEBHOOKS_RESPONSE_MAX ? 0 : n; /* 0 aborts the transfer: too big */
-}
-
 /* Starts the request for delivery d (its body is taken). */
 static void xfer_start(struct webhooks *wh, struct wh_hook *h, struct store_webhook_delivery *d)
 {
@@ -649,38 +614,14 @@ static void xfer_start(struct webhooks *wh, struct wh_hook *h, struct store_webh
 	x->body = d->body;
 	d->body = NULL;
 	size_t blen = strlen(x->body);
-	char sig[WEBHOOKS_SIG_MAX], line[192];
+	char sig[WEBHOOKS_SIG_MAX], lines[3][192];
 	webhooks_sign(h->w.secret, (int64_t)time(NULL), x->body, blen, sig);
-	snprintf(line, sizeof line, "X-Citydesk-Signature: %s", sig);
-	x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
-	x->headers = curl_slist_append(x->headers, "Expect:"); /* no 100-continue round trip */
-	x->headers = curl_slist_append(x->headers, line);
-	snprintf(line, sizeof line, "X-Citydesk-Event: %s", d->type);
-	x->headers = curl_slist_append(x->headers, line);
-	snprintf(line, sizeof line, "X-Citydesk-Delivery: %" PRId64, d->id);
-	x->headers = curl_slist_append(x->headers, line);
-	x->easy = curl_easy_init();
-	if (!x->easy || !x->headers)
-		abort(); /* only out of memory gets here, as with xmalloc */
-	CURL *c = x->easy;
-	curl_easy_setopt(c, CURLOPT_URL, h->w.url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, WEBHOOKS_USER_AGENT);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)wh->cfg.connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)wh->cfg.timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)WEBHOOKS_RESPONSE_MAX);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(c, CURLOPT_PRIVATE, x);
-	curl_multi_add_handle(wh->multi, c);
+	snprintf(lines[0], sizeof lines[0], "X-Citydesk-Signature: %s", sig);
+	snprintf(lines[1], sizeof lines[1], "X-Citydesk-Event: %s", d->type);
+	snprintf(lines[2], sizeof lines[2], "X-Citydesk-Delivery: %" PRId64, d->id);
+	const char *headers[] = {"Content-Type: application/json", lines[0], lines[1], lines[2]};
+	x->req = http_client_post(wh->http, h->w.url, headers, sizeof headers / sizeof headers[0], x->body,
+				  blen, x);
 	x->next = wh->xfers;
 	if (wh->xfers)
 		wh->xfers->prev = x;
@@ -706,9 +647,7 @@ static void xfer_free(struct webhooks *wh, struct wh_xfer *x)
 		x->next->prev = x->prev;
 	wh->in_flight--;
 	atomic_store(&wh->nflight, wh->in_flight);
-	curl_multi_remove_handle(wh->multi, x->easy);
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
+	http_request_free(wh->http, x->req);
 	xfree(x->body);
 	xfree(x);
 }
@@ -722,24 +661,22 @@ static void clean_text(char *s)
 }
 
 /* Records the outcome of a finished request. */
-static void xfer_done(struct webhooks *wh, struct wh_xfer *x, CURLcode cc)
+static void xfer_done(struct webhooks *wh, struct wh_xfer *x, const struct http_client_result *res)
 {
-	long status = 0;
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	long status = res->status;
 	struct store_webhook_outcome *o = &wh->done[wh->ndone++];
 	memset(o, 0, sizeof *o);
 	o->delivery_id = x->delivery_id;
 	o->at = (int64_t)time(NULL);
 	o->http_status = (int)status;
-	if (cc == CURLE_OK && status >= 200 && status < 300) {
+	if (!res->error && status >= 200 && status < 300) {
 		o->result = STORE_WEBHOOK_DELIVERED;
 		atomic_fetch_add(&wh->delivered, 1);
 	} else {
-		if (cc != CURLE_OK)
-			snprintf(o->error, sizeof o->error, "%s",
-				 x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
+		if (res->error)
+			snprintf(o->error, sizeof o->error, "%s", res->error);
 		else
-			snprintf(o->error, sizeof o->error, "HTTP %ld: %s", status, x->snippet);
+			snprintf(o->error, sizeof o->error, "HTTP %ld: %s", status, res->snippet);
 		clean_text(o->error);
 		int made = x->attempts + 1;
 		atomic_fetch_add(&wh->failed, 1);
@@ -763,27 +700,23 @@ static void xfer_done(struct webhooks *wh, struct wh_xfer *x, CURLcode cc)
 	xfer_free(wh, x);
 }
 
+/* http_client_run's callback: a request of ours has finished. */
+static void reap_one(void *ctx, struct http_request *req, void *user, const struct http_client_result *res)
+{
+	struct webhooks *wh = ctx;
+	struct wh_xfer *x = user;
+	(void)req; /* x->req, freed by xfer_free */
+	if (wh->ndone == STORE_WEBHOOK_BATCH_MAX)
+		commit(wh);
+	if (wh->ndone == STORE_WEBHOOK_BATCH_MAX) /* the store is failing: the delivery stays */
+		xfer_free(wh, x);		  /* pending and is sent again (at least once) */
+	else
+		xfer_done(wh, x, res);
+}
+
 static void reap(struct webhooks *wh)
 {
-	int running = 0;
-	curl_multi_perform(wh->multi, &running);
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(wh->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct wh_xfer *x = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		CURLcode cc = m->data.result;
-		if (!x)
-			continue;
-		if (wh->ndone == STORE_WEBHOOK_BATCH_MAX)
-			commit(wh);
-		if (wh->ndone == STORE_WEBHOOK_BATCH_MAX) /* the store is failing: the delivery stays */
-			xfer_free(wh, x);		  /* pending and is sent again (at least once) */
-		else
-			xfer_done(wh, x, cc);
-	}
+	http_client_run(wh->http, reap_one, wh);
 }
 
 /* Reads up to READY_MAX due deliveries of h into its ready list, leaving out those in flight
@@ -883,9 +816,7 @@ static void *sender_main(void *arg)
 			if (wait < timeout)
 				timeout = (int)wait;
 		}
-		struct curl_waitfd efd = {wh->inbox->efd, CURL_WAIT_POLLIN, 0};
-		curl_multi_poll(wh->multi, &efd, 1, timeout, NULL);
-		if (efd.revents) {
+		if (http_client_wait(wh->http, wh->inbox->efd, timeout)) {
 			uint64_t v;
 			ssize_t r = read(wh->inbox->efd, &v, sizeof v);
 			(void)r;
@@ -907,11 +838,6 @@ enum cd_err webhooks_start(const char *db_path, struct events *bus, const struct
 	if (rc) {
 		log_error("webhooks: cannot open the store", "\"error\":\"%s\"", cd_err_name(rc));
 		return rc;
-	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("webhooks: libcurl failed to initialise", NULL);
-		store_close(st);
-		return CD_ERR_IO;
 	}
 	struct webhooks *wh = xcalloc(1, sizeof *wh);
 	if (cfg)
@@ -935,13 +861,18 @@ enum cd_err webhooks_start(const char *db_path, struct events *bus, const struct
 	atomic_init(&in->refs, 1);
 	in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	wh->inbox = in;
-	wh->multi = curl_multi_init();
-	if (in->efd < 0 || !wh->multi) {
+	if (in->efd < 0) {
 		log_error("webhooks: cannot start", "\"errno\":%d", errno);
 		rc = CD_ERR_IO;
 		goto fail;
 	}
-	curl_multi_setopt(wh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)wh->cfg.max_in_flight);
+	struct http_client_config hc = {wh->cfg.max_in_flight, wh->cfg.connect_timeout_ms, wh->cfg.timeout_ms,
+					WEBHOOKS_RESPONSE_MAX, WEBHOOKS_USER_AGENT};
+	rc = http_client_new(&hc, &wh->http);
+	if (rc) {
+		log_error("webhooks: libcurl failed to initialise", NULL);
+		goto fail;
+	}
 	if (bus) {
 		struct events_scope all = {.role = ROLE_SYSTEM};
 		atomic_fetch_add(&in->refs, 1); /* the bus's, dropped by inbox_release */
@@ -965,8 +896,7 @@ enum cd_err webhooks_start(const char *db_path, struct events *bus, const struct
 fail:
 	if (wh->sub)
 		events_unsubscribe(bus, wh->sub);
-	if (wh->multi)
-		curl_multi_cleanup(wh->multi);
+	http_client_free(wh->http);
 	inbox_unref(in);
 	for (size_t i = 0; i < wh->nhooks; i++)
 		wh->hooks[i]->gone = 1;
@@ -976,7 +906,6 @@ fail:
 	xfree(wh->done);
 	xfree(wh->done_hook);
 	xfree(wh);
-	curl_global_cleanup();
 	store_close(st);
 	return rc;
 }
@@ -992,7 +921,7 @@ void webhooks_stop(struct webhooks *wh)
 	ssize_t w = write(wh->inbox->efd, &one, sizeof one);
 	(void)w;
 	pthread_join(wh->thread, NULL);
-	curl_multi_cleanup(wh->multi);
+	http_client_free(wh->http);
 	inbox_unref(wh->inbox);
 	for (size_t i = 0; i < wh->nhooks; i++)
 		wh->hooks[i]->gone = 1;
@@ -1004,7 +933,6 @@ void webhooks_stop(struct webhooks *wh)
 	xfree(wh->done_hook);
 	store_close(wh->st);
 	xfree(wh);
-	curl_global_cleanup();
 }
 
 void webhooks_get_stats(struct webhooks *wh, struct webhooks_stats *out)
