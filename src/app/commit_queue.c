@@ -124,6 +124,16 @@ static void *notifier_main(void *arg)
 	return NULL;
 }
 
+/* Frees a queue whose threads have ended (or never started). */
+static void queue_free(struct commit_queue *q)
+{
+	pthread_cond_destroy(&q->work);
+	pthread_cond_destroy(&q->settled);
+	pthread_cond_destroy(&q->stored);
+	pthread_mutex_destroy(&q->lock);
+	xfree(q);
+}
+
 enum cd_err commit_queue_start(struct store *st, struct commit_queue **out)
 {
 	/* The journal makes a batch durable with one sequential fdatasync; the database catches up
@@ -140,11 +150,7 @@ enum cd_err commit_queue_start(struct store *st, struct commit_queue **out)
 	pthread_cond_init(&q->settled, NULL);
 	pthread_cond_init(&q->stored, NULL);
 	if (pthread_create(&q->notifier, NULL, notifier_main, q) != 0) {
-		pthread_cond_destroy(&q->work);
-		pthread_cond_destroy(&q->settled);
-		pthread_cond_destroy(&q->stored);
-		pthread_mutex_destroy(&q->lock);
-		xfree(q);
+		queue_free(q);
 		return CD_ERR_IO;
 	}
 	if (pthread_create(&q->writer, NULL, writer_main, q) != 0) {
@@ -153,11 +159,7 @@ enum cd_err commit_queue_start(struct store *st, struct commit_queue **out)
 		pthread_cond_signal(&q->stored);
 		pthread_mutex_unlock(&q->lock);
 		pthread_join(q->notifier, NULL);
-		pthread_cond_destroy(&q->work);
-		pthread_cond_destroy(&q->settled);
-		pthread_cond_destroy(&q->stored);
-		pthread_mutex_destroy(&q->lock);
-		xfree(q);
+		queue_free(q);
 		return CD_ERR_IO;
 	}
 	*out = q;
@@ -174,11 +176,7 @@ void commit_queue_stop(struct commit_queue *q)
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->writer, NULL);
 	pthread_join(q->notifier, NULL); /* after telling every stored batch */
-	pthread_cond_destroy(&q->work);
-	pthread_cond_destroy(&q->settled);
-	pthread_cond_destroy(&q->stored);
-	pthread_mutex_destroy(&q->lock);
-	xfree(q);
+	queue_free(q);
 }
 
 /* Appends a slot under the lock; CD_ERR_BUSY when stopping. */

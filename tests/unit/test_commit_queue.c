@@ -82,14 +82,21 @@ static void *produce(void *arg)
 	return NULL;
 }
 
+/* A fresh store in a temporary directory and a queue started on it. */
+static struct commit_queue *open_queue(struct tmpdb *t, struct store **st)
+{
+	struct commit_queue *q = NULL;
+	tmpdb_make(t);
+	CHECK_INT_EQ(store_open(t->path, st), CD_OK);
+	CHECK_INT_EQ(commit_queue_start(*st, &q), CD_OK);
+	return q;
+}
+
 static void test_every_case_told_once_in_order(void)
 {
 	struct tmpdb t;
 	struct store *st = NULL;
-	struct commit_queue *q = NULL;
-	tmpdb_make(&t);
-	CHECK_INT_EQ(store_open(t.path, &st), CD_OK);
-	CHECK_INT_EQ(commit_queue_start(st, &q), CD_OK);
+	struct commit_queue *q = open_queue(&t, &st);
 	struct sub *subs = xcalloc(THREADS * PER_THREAD, sizeof *subs);
 	struct producer p[THREADS];
 	pthread_t th[THREADS];
@@ -131,10 +138,7 @@ static void test_stop_empty_and_after_one(void)
 {
 	struct tmpdb t;
 	struct store *st = NULL;
-	struct commit_queue *q = NULL;
-	tmpdb_make(&t);
-	CHECK_INT_EQ(store_open(t.path, &st), CD_OK);
-	CHECK_INT_EQ(commit_queue_start(st, &q), CD_OK);
+	struct commit_queue *q = open_queue(&t, &st);
 	commit_queue_stop(q);
 	CHECK_INT_EQ(commit_queue_start(st, &q), CD_OK);
 	struct sub *s = xcalloc(1, sizeof *s);
