@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "app/events.h"
 #include "core/workflow.h"
 #include "util/alloc.h"
@@ -537,7 +536,6 @@ const char *events_action_type(enum workflow_action a)
 	return (unsigned)a < WF_ACTION_COUNT && types[a] ? types[a] : "case.updated";
 }
 
-/* ISO 8601 in Asia/Shanghai (UTC+8 all year since 1991), or NULL for 0. */
 /* "key": the moment as ISO 8601 at UTC+8, or null when it has not happened (0). */
 static void time_member(struct json_writer *w, const char *key, int64_t t)
 {
