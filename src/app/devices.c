@@ -15,6 +15,7 @@
 #include "core/auth.h"
 #include "core/locate.h"
 #include "core/text.h"
+#include "net/broker.h"
 #include "store/store_devices.h"
 #include "util/alloc.h"
 #include "util/clock.h"
@@ -674,7 +675,7 @@ static enum cd_err make_secret(char secret[65], struct store_device *s)
 	sodium_bin2hex(secret, DEVICES_SECRET_LEN + 1, raw, sizeof raw);
 	sodium_memzero(raw, sizeof raw);
 	secret_digest(secret, s->secret_hash);
-	return iot_mqtt_password_hash(secret, s->mqtt_hash);
+	return broker_password_hash(secret, s->mqtt_hash);
 }
 
 enum cd_err devices_create_many(struct app *app, const struct store_actor *actor, struct iot_device *devs,

@@ -20,7 +20,6 @@ struct buf;
 #define IOT_MAX_VALUES 32    /* metrics in one telemetry message */
 #define IOT_WORD_MAX 32      /* event type, level, status word, with NUL */
 #define IOT_DETAIL_MAX 1024  /* event detail (JSON text or plain text), with NUL */
-#define IOT_MQTT_HASH_MAX 160 /* a Mosquitto password-file hash ("$7$101$salt$hash"), with NUL */
 
 /* Where a message came from (for counters and logs). */
 enum iot_source {
@@ -90,9 +89,6 @@ enum cd_err iot_parse_event(const char *device, const char *json, size_t len, in
 enum cd_err iot_parse_status(const char *device, const char *json, size_t len, int64_t now_ms,
 			     struct iot_status *out, struct json_problem *p) CD_MUST_CHECK;
 
-/* The Mosquitto password-file form of a secret (PBKDF2-SHA512, "$7$101$<salt>$<hash>", as
- * mosquitto_passwd writes it) into out (src/net/mqtt_auth.c). */
-enum cd_err iot_mqtt_password_hash(const char *secret, char out[IOT_MQTT_HASH_MAX]) CD_MUST_CHECK;
 
 /* The hub (src/app/iot.c). Each writes the message to the hub's journal (DATA/iot.journal,
  * app/iot_journal.h) and queues it; storing and rule evaluation happen on the hub's own threads.

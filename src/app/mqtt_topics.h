@@ -84,7 +84,7 @@ enum cd_err mqtt_bridge_start(struct app *app, struct mqtt_bridge **out) CD_MUST
 /* Stops the client (cleanly: the broker keeps our session), then the local broker. NULL is fine. */
 void mqtt_bridge_stop(struct mqtt_bridge *b);
 
-/* Replaces the device logins of the local broker with these n (id, iot_mqtt_password_hash
+/* Replaces the device logins of the local broker with these n (id, broker_password_hash
  * form) and reloads it. Ignored (logged once) with an external broker, whose logins are
  * managed there. NULL b is fine. */
 void mqtt_bridge_set_credentials(struct mqtt_bridge *b, const char *const *ids, const char *const *hashes,

@@ -2,6 +2,7 @@
  * event and status, read strictly from JSON into the hub's fixed-size messages. The same code
  * serves MQTT and the HTTP alternative, so a device gets the same answer on either path. */
 #include "app/iot.h"
+#include "net/broker.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -15,17 +16,7 @@
 
 bool iot_valid_id(const char *s)
 {
-	if (!s)
-		return false;
-	size_t n = 0;
-	for (; s[n]; n++) {
-		char c = s[n];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '_' || c == '.' || c == '-';
-		if (!ok || n >= IOT_ID_MAX - 1)
-			return false;
-	}
-	return n > 0;
+	return broker_valid_login(s); /* a device id is its broker login: one rule for both */
 }
 
 /* A word (event type, level): 1..IOT_WORD_MAX-1 of [a-z0-9_]. */

@@ -26,7 +26,6 @@
 
 #include <openssl/rand.h>
 
-#include "app/iot.h"
 #include "net/http.h"
 #include "util/alloc.h"
 #include "util/buf.h"
@@ -52,7 +51,7 @@ struct broker {
 	int port;			      /* listen port (chosen when 0 was asked) */
 	long max_queued;		      /* max_queued_messages */
 	char service_pw[BROKER_SECRET_LEN];   /* the service account's password, this run only */
-	char service_hash[IOT_MQTT_HASH_MAX]; /* ... and its password-file form */
+	char service_hash[BROKER_HASH_MAX]; /* ... and its password-file form */
 
 	pthread_mutex_t lock; /* guards everything below */
 	pthread_cond_t cond;  /* wakes the supervisor's backoff sleep and broker_stop's wait */
@@ -199,10 +198,25 @@ static enum cd_err write_acl(const struct broker *b)
 	return write_atomic(b->acl, acl, sizeof acl - 1, 0600);
 }
 
-/* A hash as iot_mqtt_password_hash writes it: "$7$" then base64 and '$' only. */
+bool broker_valid_login(const char *s)
+{
+	if (!s)
+		return false;
+	size_t n = 0;
+	for (; s[n]; n++) {
+		char c = s[n];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '_' || c == '.' || c == '-';
+		if (!ok || n >= BROKER_LOGIN_MAX - 1)
+			return false;
+	}
+	return n > 0;
+}
+
+/* A hash as broker_password_hash writes it: "$7$" then base64 and '$' only. */
 static bool valid_hash(const char *h)
 {
-	if (strncmp(h, "$7$", 3) != 0 || strlen(h) >= IOT_MQTT_HASH_MAX)
+	if (strncmp(h, "$7$", 3) != 0 || strlen(h) >= BROKER_HASH_MAX)
 		return false;
 	for (const char *p = h; *p; p++) {
 		char c = *p;
@@ -534,7 +548,7 @@ enum cd_err broker_start(const struct broker_options *opts, struct broker **out)
 	}
 	for (size_t i = 0; i < sizeof raw; i++)
 		snprintf(b->service_pw + 2 * i, 3, "%02x", raw[i]);
-	rc = iot_mqtt_password_hash(b->service_pw, b->service_hash);
+	rc = broker_password_hash(b->service_pw, b->service_hash);
 	if (!rc)
 		rc = make_dir(b->dir);
 	if (!rc)
@@ -634,7 +648,7 @@ enum cd_err broker_set_credentials(struct broker *b, const char *const *ids, con
 	char **ni = xcalloc(n ? n : 1, sizeof *ni), **nh = xcalloc(n ? n : 1, sizeof *nh);
 	size_t k = 0, skipped = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!ids[i] || !hashes[i] || !iot_valid_id(ids[i]) || !valid_hash(hashes[i])) {
+		if (!ids[i] || !hashes[i] || !broker_valid_login(ids[i]) || !valid_hash(hashes[i])) {
 			skipped++;
 			continue;
 		}

@@ -6,6 +6,7 @@
 #ifndef CD_NET_BROKER_H
 #define CD_NET_BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,6 +15,16 @@
 /* The service account's user name: '@' is not allowed in device ids, so no device can take it. */
 #define BROKER_SERVICE_USER "citydesk@service"
 #define BROKER_SECRET_LEN 65 /* the service password: 32 random bytes in hex, with NUL */
+#define BROKER_HASH_MAX 160  /* a password-file hash ("$7$101$salt$hash"), with NUL */
+#define BROKER_LOGIN_MAX 64  /* a device login (its id), with NUL */
+
+/* The Mosquitto password-file form of a secret (PBKDF2-SHA512, "$7$101$<salt>$<hash>", as
+ * mosquitto_passwd writes it) into out (net/mqtt_auth.c). CD_ERR_INVALID for an empty secret. */
+enum cd_err broker_password_hash(const char *secret, char out[BROKER_HASH_MAX]) CD_MUST_CHECK;
+
+/* Whether s may be a device login: 1..BROKER_LOGIN_MAX-1 of [A-Za-z0-9_.-], so it can stand in
+ * the password file and the ACL as it is (device ids follow the same rule: iot_valid_id). */
+bool broker_valid_login(const char *s);
 
 struct broker;
 
@@ -34,7 +45,7 @@ enum cd_err broker_start(const struct broker_options *opts, struct broker **out)
  * NULL is fine. */
 void broker_stop(struct broker *b);
 
-/* Replaces the device logins (user = device id, hash = iot_mqtt_password_hash form) with these
+/* Replaces the device logins (user = device id, hash = broker_password_hash form) with these
  * n, keeps the service account, writes the password file atomically and tells the broker to
  * reload it (SIGHUP). Entries with an invalid id or hash are skipped (and logged). The lists are
  * copied. A device no longer listed is disconnected by the broker on reload. */

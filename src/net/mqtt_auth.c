@@ -2,7 +2,7 @@
  * broker's logins in step with the registry without running mosquitto_passwd: PBKDF2 with
  * HMAC-SHA-512, 101 iterations, a 12-byte random salt, "$7$101$<base64 salt>$<base64 hash>",
  * which is what mosquitto_passwd 2.0 writes and the broker's password check reads. */
-#include "app/iot.h"
+#include "net/broker.h"
 
 #include <string.h>
 
@@ -13,7 +13,7 @@
 #define HASH_LEN 64    /* SHA-512 output */
 #define ITERATIONS 101 /* mosquitto_passwd's PW_DEFAULT_ITERATIONS */
 
-enum cd_err iot_mqtt_password_hash(const char *secret, char out[IOT_MQTT_HASH_MAX])
+enum cd_err broker_password_hash(const char *secret, char out[BROKER_HASH_MAX])
 {
 	unsigned char salt[SALT_LEN], hash[HASH_LEN];
 	/* base64 of 12 and 64 bytes: 16 and 88 characters, plus the NUL EVP_EncodeBlock writes */
@@ -28,7 +28,7 @@ enum cd_err iot_mqtt_password_hash(const char *secret, char out[IOT_MQTT_HASH_MA
 		return CD_ERR_IO;
 	EVP_EncodeBlock(salt64, salt, sizeof salt);
 	EVP_EncodeBlock(hash64, hash, sizeof hash);
-	/* "$7$101$" 7 + 16 + "$" 1 + 88 = 112 characters, well within IOT_MQTT_HASH_MAX */
+	/* "$7$101$" 7 + 16 + "$" 1 + 88 = 112 characters, well within BROKER_HASH_MAX */
 	size_t pos = 0;
 	static const char head[] = "$7$101$";
 	memcpy(out + pos, head, sizeof head - 1);

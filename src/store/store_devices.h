@@ -14,7 +14,7 @@
 #define STORE_DEVICE_WORD_MAX 32       /* the type, with NUL */
 #define STORE_DEVICE_TEXT_MAX 128      /* name, site, owner, with NUL */
 #define STORE_DEVICE_TAGS_MAX 256      /* comma-separated tags, with NUL */
-#define STORE_DEVICE_MQTT_HASH_MAX 160 /* IOT_MQTT_HASH_MAX */
+#define STORE_DEVICE_MQTT_HASH_MAX 160 /* BROKER_HASH_MAX */
 #define STORE_DEVICE_BATCH_MAX 10000   /* devices one store_devices_add call takes */
 
 /* One registered device, every stored column. */

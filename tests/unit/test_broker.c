@@ -195,9 +195,9 @@ static void test_broker_acl_and_credentials(void)
 	CHECK_INT_EQ(broker_start(&o2, &b2), CD_ERR_BUSY);
 	CHECK(b2 == NULL);
 
-	char ha[IOT_MQTT_HASH_MAX], hb[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("secret-a", ha), CD_OK);
-	CHECK_INT_EQ(iot_mqtt_password_hash("secret-b", hb), CD_OK);
+	char ha[BROKER_HASH_MAX], hb[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("secret-a", ha), CD_OK);
+	CHECK_INT_EQ(broker_password_hash("secret-b", hb), CD_OK);
 	const char *ids[] = {"dev-a", "dev-b", "bad/id", "dev-c"};
 	const char *hashes[] = {ha, hb, ha, "plaintext"};
 	CHECK_INT_EQ(broker_set_credentials(b, ids, hashes, 4), CD_OK);
@@ -249,8 +249,8 @@ static void test_broker_acl_and_credentials(void)
 
 	/* dev-b is withdrawn and dev-c added: the broker reloads without a restart */
 	int pid = broker_pid(b);
-	char hc[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("secret-c", hc), CD_OK);
+	char hc[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("secret-c", hc), CD_OK);
 	const char *ids2[] = {"dev-a", "dev-c"};
 	const char *hashes2[] = {ha, hc};
 	CHECK_INT_EQ(broker_set_credentials(b, ids2, hashes2, 2), CD_OK);
@@ -458,9 +458,9 @@ static void test_bridge(void)
 	CHECK(st.connected);
 	CHECK(st.broker_pid > 0);
 	int port = st.port;
-	char ha[IOT_MQTT_HASH_MAX], hb[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("sa", ha), CD_OK);
-	CHECK_INT_EQ(iot_mqtt_password_hash("sb", hb), CD_OK);
+	char ha[BROKER_HASH_MAX], hb[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("sa", ha), CD_OK);
+	CHECK_INT_EQ(broker_password_hash("sb", hb), CD_OK);
 	const char *ids[] = {"dev-a", "dev-b"};
 	const char *hashes[] = {ha, hb};
 	mqtt_bridge_set_credentials(b, ids, hashes, 2);
@@ -554,9 +554,9 @@ static void test_client_id_hijack(void)
 	struct mqtt_bridge_stats st;
 	mqtt_bridge_get_stats(b, &st);
 	int port = st.port;
-	char hx[IOT_MQTT_HASH_MAX], hy[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("sx", hx), CD_OK);
-	CHECK_INT_EQ(iot_mqtt_password_hash("sy", hy), CD_OK);
+	char hx[BROKER_HASH_MAX], hy[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("sx", hx), CD_OK);
+	CHECK_INT_EQ(broker_password_hash("sy", hy), CD_OK);
 	const char *ids[] = {"dev-x", "dev-y"};
 	const char *hashes[] = {hx, hy};
 	mqtt_bridge_set_credentials(b, ids, hashes, 2);
@@ -614,8 +614,8 @@ static void test_sink_refuses(void)
 	struct mqtt_bridge_stats st;
 	mqtt_bridge_get_stats(b, &st);
 	int port = st.port;
-	char hf[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("sf", hf), CD_OK);
+	char hf[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("sf", hf), CD_OK);
 	const char *ids[] = {"dev-f"};
 	const char *hashes[] = {hf};
 	mqtt_bridge_set_credentials(b, ids, hashes, 1);
@@ -663,8 +663,8 @@ static void test_reload_right_after_restart(void)
 	if (!b)
 		return;
 	int port = broker_port(b);
-	char h[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("sr", h), CD_OK);
+	char h[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("sr", h), CD_OK);
 	const char *ids[] = {"dev-r"};
 	const char *hashes[] = {h};
 	for (int round = 1; round <= 3; round++) {
@@ -703,8 +703,8 @@ static void test_persistent_session(void)
 	CHECK_INT_EQ(broker_start(&bo, &br), CD_OK);
 	if (!br)
 		return;
-	char h[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("sd", h), CD_OK);
+	char h[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("sd", h), CD_OK);
 	const char *ids[] = {"dev-d"};
 	const char *hashes[] = {h};
 	CHECK_INT_EQ(broker_set_credentials(br, ids, hashes, 1), CD_OK);

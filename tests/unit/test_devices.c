@@ -13,6 +13,7 @@
 #include "app/district.h"
 #include "app/mapview.h"
 #include "core/auth.h"
+#include "net/broker.h"
 #include "store/store_devices.h"
 #include "test.h"
 #include "tmpstore.h"
@@ -304,9 +305,9 @@ static void test_online_sweep_credentials(void)
 	CHECK(devices_get(f.app.devices, "cam-9", &got));
 	CHECK(devices_version(f.app.devices) != v2);
 	CHECK(devices_check_secret(f.app.devices, "cam-9", secret));
-	char h[STORE_PWHASH_MAX], mh[IOT_MQTT_HASH_MAX];
+	char h[STORE_PWHASH_MAX], mh[BROKER_HASH_MAX];
 	CHECK_INT_EQ(auth_password_hash("another-secret-123", h), CD_OK);
-	CHECK_INT_EQ(iot_mqtt_password_hash("another-secret-123", mh), CD_OK);
+	CHECK_INT_EQ(broker_password_hash("another-secret-123", mh), CD_OK);
 	CHECK_INT_EQ(store_device_set_secret(f.app.st, &admin, "cam-9", h, mh, NULL), CD_OK);
 	devices_sync(f.app.devices);
 	CHECK(!devices_check_secret(f.app.devices, "cam-9", secret)); /* the remembered one is forgotten */

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "app/iot.h"
+#include "net/broker.h"
 #include "util/alloc.h"
 #include "test.h"
 
@@ -276,9 +277,9 @@ static bool verify_hash(const char *stored, const char *secret)
 
 static void test_hash_format(void)
 {
-	char a[IOT_MQTT_HASH_MAX], b[IOT_MQTT_HASH_MAX];
-	CHECK_INT_EQ(iot_mqtt_password_hash("s3cret-Ω", a), CD_OK);
-	CHECK_INT_EQ(iot_mqtt_password_hash("s3cret-Ω", b), CD_OK);
+	char a[BROKER_HASH_MAX], b[BROKER_HASH_MAX];
+	CHECK_INT_EQ(broker_password_hash("s3cret-Ω", a), CD_OK);
+	CHECK_INT_EQ(broker_password_hash("s3cret-Ω", b), CD_OK);
 	CHECK_INT_EQ(strlen(a), 7 + 16 + 1 + 88);
 	CHECK(strncmp(a, "$7$101$", 7) == 0);
 	CHECK(a[23] == '$');
@@ -286,7 +287,7 @@ static void test_hash_format(void)
 	CHECK(verify_hash(a, "s3cret-Ω"));
 	CHECK(verify_hash(b, "s3cret-Ω"));
 	CHECK(!verify_hash(a, "s3cret-O"));
-	CHECK_INT_EQ(iot_mqtt_password_hash("", a), CD_ERR_INVALID);
+	CHECK_INT_EQ(broker_password_hash("", a), CD_ERR_INVALID);
 	/* the checker above agrees with mosquitto_passwd itself */
 	char dir[] = "/tmp/citydesk-pw-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
@@ -357,11 +358,11 @@ static void test_hash_with_real_mosquitto(void)
 	}
 	char dir[] = "/tmp/citydesk-mq-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
-	char pw[128], conf[128], hash[IOT_MQTT_HASH_MAX], hash2[IOT_MQTT_HASH_MAX];
+	char pw[128], conf[128], hash[BROKER_HASH_MAX], hash2[BROKER_HASH_MAX];
 	snprintf(pw, sizeof pw, "%s/passwd", dir);
 	snprintf(conf, sizeof conf, "%s/mosquitto.conf", dir);
-	CHECK_INT_EQ(iot_mqtt_password_hash("right-secret", hash), CD_OK);
-	CHECK_INT_EQ(iot_mqtt_password_hash("其他-secret", hash2), CD_OK);
+	CHECK_INT_EQ(broker_password_hash("right-secret", hash), CD_OK);
+	CHECK_INT_EQ(broker_password_hash("其他-secret", hash2), CD_OK);
 	FILE *f = fopen(pw, "w");
 	CHECK(f != NULL);
 	if (!f)
