@@ -133,6 +133,17 @@ static void run_one(struct http_client *c, struct outcome *o)
 	}
 }
 
+/* Posts body to the test server on port with no extra headers and runs the client until the
+ * request is done; *o gets the outcome. */
+static void post_once(struct http_client *c, int port, const char *body, size_t len, struct outcome *o)
+{
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+	struct http_request *r = http_client_post(c, url, NULL, 0, body, len, NULL);
+	run_one(c, o);
+	http_request_free(c, r);
+}
+
 static struct http_client *client_new(size_t response_max)
 {
 	struct http_client_config cfg = {8, 2000, 5000, response_max, "test-agent/1"};
@@ -198,12 +209,8 @@ static void test_error_status_snippet(void)
 	struct server s;
 	server_start(&s, answer);
 	struct http_client *c = client_new(64 * 1024);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
 	struct outcome o = {0};
-	struct http_request *r = http_client_post(c, url, NULL, 0, "{}", 2, NULL);
-	run_one(c, &o);
-	http_request_free(c, r);
+	post_once(c, s.port, "{}", 2, &o);
 	server_stop(&s);
 	CHECK_INT_EQ(o.done, 1);
 	CHECK_INT_EQ(o.status, 500);
@@ -224,12 +231,8 @@ static void test_answer_too_big(void)
 	struct server s;
 	server_start(&s, answer);
 	struct http_client *c = client_new(1024);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
 	struct outcome o = {0};
-	struct http_request *r = http_client_post(c, url, NULL, 0, "x", 1, NULL);
-	run_one(c, &o);
-	http_request_free(c, r);
+	post_once(c, s.port, "x", 1, &o);
 	server_stop(&s);
 	CHECK_INT_EQ(o.done, 1);
 	CHECK(o.error[0] != '\0'); /* aborted: more than response_max */
@@ -242,12 +245,8 @@ static void test_connection_refused(void)
 	server_listen(&s);
 	close(s.fd); /* the port is free again: nobody listens */
 	struct http_client *c = client_new(1024);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
 	struct outcome o = {0};
-	struct http_request *r = http_client_post(c, url, NULL, 0, "x", 1, NULL);
-	run_one(c, &o);
-	http_request_free(c, r);
+	post_once(c, s.port, "x", 1, &o);
 	CHECK_INT_EQ(o.done, 1);
 	CHECK_INT_EQ(o.status, 0);
 	CHECK(o.error[0] != '\0');
