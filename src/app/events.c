@@ -566,7 +566,7 @@ void events_case(struct events *bus, const char *type, const struct store_case *
 	 * printed before: every new case and every step publishes one of these. */
 	struct buf b;
 	buf_init(&b, EVENTS_PAYLOAD_MAX);
-	struct json_writer w = {&b, CD_OK};
+	struct json_writer w = {&b, buf_reserve(&b, 1024)}; /* a typical payload is ~600 bytes */
 	json_w_lit(&w, "{\"type\":");
 	json_w_str(&w, type);
 	json_w_lit(&w, ",\"id\":");

@@ -53,6 +53,11 @@ static enum cd_err grow(struct buf *b, size_t n)
 	return CD_OK;
 }
 
+enum cd_err buf_reserve(struct buf *b, size_t n)
+{
+	return grow(b, n);
+}
+
 enum cd_err buf_append(struct buf *b, const void *data, size_t n)
 {
 	enum cd_err rc = grow(b, n);

@@ -26,6 +26,9 @@ void buf_reset(struct buf *b);
 enum cd_err buf_append(struct buf *b, const void *data, size_t n) CD_MUST_CHECK;
 enum cd_err buf_puts(struct buf *b, const char *s) CD_MUST_CHECK;
 enum cd_err buf_putc(struct buf *b, char c) CD_MUST_CHECK;
+/* Makes room for n more bytes at once (one allocation instead of doubling from 64 bytes when
+ * the size is known roughly in advance). CD_ERR_TOOBIG past the cap, CD_ERR_NOMEM. */
+enum cd_err buf_reserve(struct buf *b, size_t n) CD_MUST_CHECK;
 enum cd_err buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3))) CD_MUST_CHECK;
 enum cd_err buf_vprintf(struct buf *b, const char *fmt, va_list ap) CD_MUST_CHECK;

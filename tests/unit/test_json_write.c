@@ -119,7 +119,27 @@ static void test_sticky_error(void)
 	buf_release(&b);
 }
 
+/* buf_reserve makes the room once: appends within it do not move the data; past the cap it
+ * refuses and leaves the buffer as it was. */
+static void test_reserve(void)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	CHECK_INT_EQ(buf_reserve(&b, 1024), CD_OK);
+	CHECK(b.alloc >= 1025);
+	const char *before = b.data;
+	for (int i = 0; i < 100; i++)
+		CHECK_INT_EQ(buf_puts(&b, "0123456789"), CD_OK);
+	CHECK(b.data == before);
+	CHECK_INT_EQ(b.len, 1000);
+	CHECK_INT_EQ(buf_reserve(&b, 4000), CD_ERR_TOOBIG);
+	CHECK_INT_EQ(b.len, 1000);
+	CHECK(b.data == before);
+	buf_release(&b);
+}
+
 static const struct test_case tests[] = {
+	{"buf_reserve makes room once", test_reserve},
 	{"strings escape as jansson does", test_strings},
 	{"numbers print as jansson prints them", test_numbers},
 	{"a hand-written object equals json_pack's", test_object},
