@@ -193,19 +193,39 @@ static uint64_t case_key(const struct similar_index *ix, const struct similar_ca
 	return c->area[0] ? area_key(c->area) : 0;
 }
 
-/* The cells a query for c must scan (up to 9). */
-static size_t query_keys(const struct similar_index *ix, const struct similar_case *c, uint64_t keys[9])
+/* The cells a query for c must scan (up to 9), nearest first: dmin[i] gets the distance in
+ * metres from c's point to cell i's rectangle (0 for its own cell and for an area cell), a
+ * metre short to stay below any candidate's distance despite the float storage of points. */
+static size_t query_keys(const struct similar_index *ix, const struct similar_case *c, uint64_t keys[9],
+			 double dmin[9])
 {
 	if (!c->has_point) {
 		keys[0] = case_key(ix, c);
+		dmin[0] = 0;
 		return keys[0] ? 1 : 0;
 	}
 	size_t n = 0;
+	const double m_per_deg_lng = M_PER_DEG_LAT * cos(c->lat * M_PI / 180.0);
 	int64_t row = (int64_t)floor(c->lat / ix->dlat);
 	for (int64_t r = row - 1; r <= row + 1; r++) {
-		int64_t col = (int64_t)floor(c->lng / cell_dlng(ix, r));
-		for (int64_t k = col - 1; k <= col + 1; k++)
-			keys[n++] = point_key(r, k);
+		double dlng = cell_dlng(ix, r);
+		int64_t col = (int64_t)floor(c->lng / dlng);
+		double lat0 = (double)r * ix->dlat, lat1 = lat0 + ix->dlat;
+		double dy = c->lat < lat0 ? lat0 - c->lat : c->lat > lat1 ? c->lat - lat1 : 0;
+		for (int64_t k = col - 1; k <= col + 1; k++) {
+			double lng0 = (double)k * dlng, lng1 = lng0 + dlng;
+			double dx = c->lng < lng0 ? lng0 - c->lng : c->lng > lng1 ? c->lng - lng1 : 0;
+			double d = sqrt(dy * M_PER_DEG_LAT * dy * M_PER_DEG_LAT + dx * m_per_deg_lng * dx * m_per_deg_lng);
+			d = d > 1 ? d - 1 : 0;
+			size_t i = n++; /* insertion sort: nine entries */
+			while (i > 0 && dmin[i - 1] > d) {
+				keys[i] = keys[i - 1];
+				dmin[i] = dmin[i - 1];
+				i--;
+			}
+			keys[i] = point_key(r, k);
+			dmin[i] = d;
+		}
 	}
 	return n;
 }
@@ -482,7 +502,8 @@ size_t similar_query(struct similar_index *ix, const struct similar_case *c, str
 		     size_t cap)
 {
 	uint64_t keys[9];
-	size_t nk = query_keys(ix, c, keys), n = 0;
+	double dmin[9];
+	size_t nk = query_keys(ix, c, keys, dmin), n = 0;
 	const struct similar_config *cfg = &ix->cfg;
 	if (c->shingles < cfg->min_shingles)
 		return 0;
@@ -491,6 +512,13 @@ size_t similar_query(struct similar_index *ix, const struct similar_case *c, str
 	/* equal bytes a signature needs for an estimated Jaccard of `possible` (see minhash.h) */
 	const int need = (int)ceil(MINHASH_PERM * (cfg->possible + (1 - cfg->possible) / 256.0) - 1e-9);
 	for (size_t k = 0; k < nk; k++) {
+		if (dmin[k] > cfg->radius_m)
+			break; /* this cell and the rest lie beyond the radius */
+		/* The best score a case of this cell could reach (same text, same category, at the
+		 * cell's nearest edge): when the list is full and its last entry already has it, no
+		 * case here or in the farther cells can enter (keep_best takes only better ones). */
+		if (n == cap && cap && out[cap - 1].score >= similar_score(1.0, 1, dmin[k], cfg->radius_m))
+			break;
 		struct shard *sh = shard_of(ix, keys[k]);
 		pthread_rwlock_rdlock(&sh->lock);
 		const struct cell *cell = shard_find(sh, keys[k]);

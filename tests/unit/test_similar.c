@@ -127,6 +127,67 @@ static void test_ranking_and_cap(void)
 	similar_free(ix);
 }
 
+/* The best candidate equals a brute-force search over every stored case (few cases per cell,
+ * so the per-cell caps never apply): the query reads the nearest cells first and stops where
+ * no case of a farther cell could beat the best found, which must never change the answer. */
+static void test_best_equals_brute_force(void)
+{
+	static const char *const texts[] = {
+	    text_a, text_b, "小区门口的路灯坏了好几天，晚上一片漆黑，老人小孩出行很不安全。",
+	    "东门步行街垃圾桶满了没有人清理，臭气熏天，苍蝇很多，请安排清运。",
+	};
+	enum { STORED = 300, QUERIES = 300 };
+	struct similar_index *ix = similar_new(NULL);
+	struct similar_config cfg;
+	similar_get_config(ix, &cfg);
+	struct similar_case *c = xcalloc(STORED, sizeof *c);
+	uint64_t seed = 12345;
+	for (int i = 0; i < STORED; i++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		double dx = (double)(seed >> 40 & 0xfff) / 4096.0 * 2400 - 1200; /* a 2.4 km square */
+		double dy = (double)(seed >> 20 & 0xfff) / 4096.0 * 2400 - 1200;
+		make_case(&c[i], i + 1, texts[seed >> 60 & 3], dx, dy, T0 + (int64_t)(seed >> 8 & 0xff), "H0101");
+		CHECK_INT_EQ(similar_add(ix, &c[i]), CD_OK);
+	}
+	int same = 0, found = 0; /* queries answered as brute force answers; with a candidate */
+	for (int k = 0; k < QUERIES; k++) {
+		struct similar_case q;
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		double dx = (double)(seed >> 40 & 0xfff) / 4096.0 * 2400 - 1200;
+		double dy = (double)(seed >> 20 & 0xfff) / 4096.0 * 2400 - 1200;
+		make_case(&q, 100000 + k, texts[seed >> 60 & 3], dx, dy, T0 + 100, "H0101");
+		/* best inside the radius, and counting the 2 m band around its edge, where the
+		 * index's float-stored points may fall on the other side */
+		double best_in = 0, best_all = 0;
+		for (int i = 0; i < STORED; i++) {
+			double my = (c[i].lat - q.lat) / M_LAT, mx = (c[i].lng - q.lng) / M_LNG;
+			double d = sqrt(mx * mx + my * my);
+			if (d > cfg.radius_m + 2)
+				continue;
+			double score = similar_score(minhash_similarity(&q.sig, &c[i].sig), 1, d, cfg.radius_m);
+			if (score < cfg.possible)
+				continue;
+			if (score > best_all)
+				best_all = score;
+			if (d <= cfg.radius_m - 2 && score > best_in)
+				best_in = score;
+		}
+		struct similar_hit h;
+		size_t n = similar_query(ix, &q, &h, 1);
+		found += best_in > 0;
+		if (best_all == 0)
+			same += n == 0;
+		else if (best_in > 0)
+			same += n == 1 && h.score >= best_in - 1e-3 && h.score <= best_all + 1e-3;
+		else
+			same += n == 0 || h.distance_m > cfg.radius_m - 3;
+	}
+	CHECK_INT_EQ(same, QUERIES);
+	CHECK(found > QUERIES / 10); /* the set is dense enough for the comparison to mean something */
+	xfree(c);
+	similar_free(ix);
+}
+
 static void test_no_point(void)
 {
 	struct similar_index *ix = similar_new(NULL);
@@ -501,6 +562,7 @@ static void test_labelled_set(void)
 }
 
 static const struct test_case tests[] = {
+    {"best equals brute force", test_best_equals_brute_force},
     {"place, time and text rules", test_place_time_text},
     {"score", test_score},
     {"ranking, cap, removal", test_ranking_and_cap},
