@@ -12,6 +12,7 @@
 #include "core/pii.h"
 #include "core/workflow.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 bool cases_sees_personal_data(const struct api_caller *who, const struct store_case *c)
 {
@@ -160,13 +161,6 @@ struct unit_name_slot {
 static struct unit_name_slot unit_names[UNIT_NAME_SLOTS];
 static pthread_mutex_t unit_names_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Copies the name of unit `code` into name[0..STORE_NAME_MAX); false when there is no such
  * unit (or the store failed: the JSON then shows null, as before the cache). */
 static bool unit_name(struct app *app, const char *code, char name[STORE_NAME_MAX])
@@ -178,7 +172,7 @@ static bool unit_name(struct app *app, const char *code, char name[STORE_NAME_MA
 		h = (h ^ *p) * 16777619u;
 	struct unit_name_slot *slot = &unit_names[h % UNIT_NAME_SLOTS];
 	uint64_t gen = store_map_generation(app->st);
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	bool hit = false, found = false;
 	pthread_mutex_lock(&unit_names_lock);
 	if (slot->st == app->st && slot->gen == gen && now < slot->until_ms && strcmp(slot->code, code) == 0) {

@@ -28,6 +28,7 @@
 #include "core/similar.h"
 #include "core/workflow.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/csv.h"
 #include "util/log.h"
 
@@ -1157,13 +1158,7 @@ static void demo_iot_tick(struct demo *d)
 static bool nap(struct demo *d, unsigned ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_deadline_in(&until, ms);
 	pthread_mutex_lock(&d->mu);
 	while (!atomic_load(&d->stop) && pthread_cond_timedwait(&d->cv, &d->mu, &until) == 0)
 		;

@@ -17,6 +17,7 @@
 #include "core/classify_kw.h"
 #include "core/locate.h"
 #include "core/similar.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "core/text.h"
 #include "core/workflow.h"
@@ -98,13 +99,6 @@ struct route_memo {
 static struct route_memo route_memo[ROUTE_MEMO_SLOTS];
 static pthread_mutex_t route_memo_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static uint32_t route_hash(const char *a, const char *b, const char *c)
 {
 	uint32_t h = 2166136261u;
@@ -144,7 +138,7 @@ void intake_route(struct app *app, const char *category, const char *community, 
 		return;
 	}
 	uint64_t gen = store_map_generation(app->st);
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	struct route_memo *m = &route_memo[route_hash(category, community, street) % ROUTE_MEMO_SLOTS];
 	bool hit = false;
 	pthread_mutex_lock(&route_memo_lock);

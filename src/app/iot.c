@@ -23,6 +23,7 @@
 #include "app/series.h"
 #include "net/gb26875.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define HUB_QUEUE_CAP 4096         /* messages waiting for the worker */
@@ -71,13 +72,6 @@ struct iot_hub {
 };
 
 static const char *const source_names[IOT_SRC_COUNT] = {"mqtt", "http", "gb26875", "ingest"};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sources whose caller acknowledges to a device: they wait until the message is durable. */
 static bool hub_waits(enum iot_source src)
@@ -313,7 +307,7 @@ static void hub_handle(struct iot_hub *h, const struct hub_msg *m)
 	}
 	/* "Seen" is when the message arrived, not the device's own clock: a device that sends
 	 * buffered readings, or whose clock is behind, would otherwise look silent and flap. */
-	int64_t arrived = now_ms();
+	int64_t arrived = clock_wall_ms();
 	switch (m->kind) {
 	case HUB_TELEMETRY:
 		if (devices_seen(app->devices, id, arrived)) {
@@ -459,7 +453,7 @@ static void *hub_ticker(void *arg)
 	pthread_mutex_lock(&h->mu);
 	while (!h->ticker_stopping) {
 		pthread_mutex_unlock(&h->mu);
-		struct offline_ctx c = {h->app, now_ms()};
+		struct offline_ctx c = {h->app, clock_wall_ms()};
 		devices_sweep(h->app->devices, c.now, DEVICE_TIMEOUT_MS, went_offline, &c);
 		sync_credentials(h);
 		hub_checkpoint(h, HUB_CHECKPOINT_WAIT_MS);

@@ -20,6 +20,7 @@
 
 #include "app/alerts.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/fileio.h"
 #include "util/log.h"
 
@@ -425,13 +426,7 @@ static bool recover_locked(struct iot_journal *j)
 	long backoff = j->opt.retry_ms;
 	for (;;) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += backoff / 1000;
-		until.tv_nsec += (backoff % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		clock_deadline_in(&until, backoff);
 		while (!j->stopping && pthread_cond_timedwait(&j->work, &j->mu, &until) == 0)
 			;
 		if (j->stopping)

@@ -14,6 +14,7 @@
 #include "net/http.h"
 #include "net/mqtt_client.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define OPEN_WAIT_MS 10000 /* for the first subscription */
@@ -32,13 +33,6 @@ struct mqtt_bridge {
 	int64_t last_log_ms; /* client thread only */
 	uint64_t unlogged;   /* refusals since the last log line; client thread only */
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool mqtt_topic_parse(const char *topic, char device[IOT_ID_MAX], enum mqtt_kind *kind)
 {
@@ -67,7 +61,7 @@ bool mqtt_topic_parse(const char *topic, char device[IOT_ID_MAX], enum mqtt_kind
  * carrying how many were not logged. A device stuck sending garbage must not flood the log. */
 static void log_refusal(struct mqtt_bridge *b, const char *topic, const struct json_problem *p)
 {
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	if (now - b->last_log_ms < LOG_EVERY_MS) {
 		b->unlogged++;
 		return;
@@ -102,7 +96,7 @@ static bool on_message(void *ctx, const char *topic, const void *payload, size_t
 		return true;
 	}
 	const char *json = payload ? payload : "";
-	int64_t now = wall_ms();
+	int64_t now = clock_wall_ms();
 	struct json_problem p;
 	enum cd_err rc = CD_OK, taken = CD_OK;
 	switch (kind) {

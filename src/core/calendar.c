@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define SECS_PER_DAY 86400
 #define CAL_YEARS (CAL_LAST_YEAR - CAL_FIRST_YEAR + 1)
@@ -53,28 +54,13 @@ struct cal {
 
 /* ---- civil dates ---- */
 
-/* Days from 1970-01-01 to a proleptic Gregorian date (the well-known era algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
+/* The date of day z since 1970-01-01 (util/clock's civil_from_days) with the int year the
+ * calendar's structs use. */
 static void civil_from_days(int64_t z, int *y, int *m, int *d)
 {
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)(yoe + era * 400 + (*m <= 2));
+	int64_t year;
+	clock_civil_from_days(z, &year, m, d);
+	*y = (int)year;
 }
 
 static bool is_leap(int y)
@@ -105,7 +91,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 static int64_t table_epoch_day(void)
 {
-	return days_from_civil(CAL_FIRST_YEAR, 1, 1);
+	return clock_days_from_civil(CAL_FIRST_YEAR, 1, 1);
 }
 
 /* Splits t into its local epoch day and the seconds since local midnight. */
@@ -348,7 +334,7 @@ static enum cd_err parse_year(const char *text, size_t len, int expect_year, int
 			rc = CD_ERR_RANGE;
 			goto done;
 		}
-		int64_t idx = days_from_civil(y, m, d) - e0;
+		int64_t idx = clock_days_from_civil(y, m, d) - e0;
 		if (idx < 0 || idx >= CAL_DAYS) {
 			say(reason, reason_len, "days[%zu]: %s is outside the table (%d..%d)", i,
 			    json_string_value(date), CAL_FIRST_YEAR, CAL_LAST_YEAR);
@@ -614,7 +600,7 @@ enum cal_day_type cal_day_type(const struct cal *c, int year, int month, int day
 {
 	if (!valid_date(year, month, day))
 		return CAL_DAY_WEEKEND;
-	int64_t e = days_from_civil(year, month, day);
+	int64_t e = clock_days_from_civil(year, month, day);
 	int64_t idx = e - table_epoch_day();
 	if (idx >= 0 && idx < CAL_DAYS)
 		return (enum cal_day_type)c->type[idx];
@@ -857,7 +843,7 @@ enum cd_err cal_from_local(int year, int month, int day, int hour, int minute, i
 	if (!valid_date(year, month, day) || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
 	    second < 0 || second > 59)
 		return CD_ERR_RANGE;
-	*out = days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 + second -
+	*out = clock_days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + minute * 60 + second -
 	       CAL_UTC_OFFSET;
 	return CD_OK;
 }

@@ -29,6 +29,7 @@
 #include "net/http.h"
 #include "util/alloc.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define DEFAULT_EXE "/usr/sbin/mosquitto"
@@ -64,13 +65,6 @@ struct broker {
 	pthread_t thread;     /* the supervisor */
 	bool thread_started;  /* thread is joinable */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long ms)
 {
@@ -413,23 +407,11 @@ static void log_broker_complaint(const struct broker *b)
 	log_error("broker: mosquitto would not start", "\"said\":\"%s\"", log_safe(tail, safe, sizeof safe));
 }
 
-static struct timespec deadline_in(long ms)
-{
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	return until;
-}
-
 /* Sleeps ms unless broker_stop wakes us; returns true when stopping. Caller holds b->lock. */
 static bool wait_stop_locked(struct broker *b, long ms)
 {
-	struct timespec until = deadline_in(ms);
+	struct timespec until;
+	clock_deadline_in(&until, ms);
 	while (!b->stopping && pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0)
 		;
 	return b->stopping;
@@ -441,7 +423,7 @@ static void *supervise(void *arg)
 {
 	struct broker *b = arg;
 	long backoff = BACKOFF_MIN_MS;
-	int64_t started = now_ms();
+	int64_t started = clock_mono_ms();
 	pthread_mutex_lock(&b->lock);
 	if (!b->stopping) {
 		pid_t first = spawn(b); /* the first start: broker_start is waiting for it */
@@ -470,7 +452,7 @@ static void *supervise(void *arg)
 				 "\"pid\":%d,\"%s\":%d,\"restarts\":%llu", (int)pid,
 				 sig ? "signal" : "status", sig ? WTERMSIG(st) : WEXITSTATUS(st),
 				 (unsigned long long)b->restarts);
-			if (now_ms() - started >= STABLE_MS)
+			if (clock_mono_ms() - started >= STABLE_MS)
 				backoff = BACKOFF_MIN_MS;
 		} else {
 			pthread_mutex_lock(&b->lock);
@@ -480,7 +462,7 @@ static void *supervise(void *arg)
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 		if (write_passwd(b) != CD_OK)
 			continue; /* try again after the next backoff */
-		started = now_ms();
+		started = clock_mono_ms();
 		pid_t np = spawn(b);
 		b->pid = np > 0 ? np : 0;
 		b->restarts++;
@@ -570,9 +552,9 @@ enum cd_err broker_start(const struct broker_options *opts, struct broker **out)
 	b->thread_started = true;
 	pthread_mutex_unlock(&b->lock);
 	rc = CD_ERR_IO;
-	int64_t deadline = now_ms() + START_WAIT_MS;
+	int64_t deadline = clock_mono_ms() + START_WAIT_MS;
 	pid_t pid = 0;
-	while (now_ms() < deadline) {
+	while (clock_mono_ms() < deadline) {
 		pthread_mutex_lock(&b->lock);
 		pid = b->pid;
 		pthread_mutex_unlock(&b->lock);
@@ -581,7 +563,7 @@ enum cd_err broker_start(const struct broker_options *opts, struct broker **out)
 		sleep_ms(10);
 	}
 	const char *host = connect_host(b);
-	while (pid > 0 && now_ms() < deadline) {
+	while (pid > 0 && clock_mono_ms() < deadline) {
 		if (try_connect(host, b->port) == 1) {
 			rc = CD_OK;
 			break;
@@ -616,15 +598,16 @@ void broker_stop(struct broker *b)
 		kill(pid, SIGTERM);
 	pthread_cond_broadcast(&b->cond);
 	if (b->thread_started) {
-		int64_t deadline = now_ms() + STOP_WAIT_MS;
+		int64_t deadline = clock_mono_ms() + STOP_WAIT_MS;
 		while (!b->done) {
-			if (now_ms() >= deadline && b->pid > 0) {
+			if (clock_mono_ms() >= deadline && b->pid > 0) {
 				log_warn("broker: mosquitto ignored SIGTERM; killing it", "\"pid\":%d",
 					 (int)b->pid);
 				kill(b->pid, SIGKILL);
 				deadline = INT64_MAX;
 			}
-			struct timespec until = deadline_in(50);
+			struct timespec until;
+			clock_deadline_in(&until, 50);
 			pthread_cond_timedwait(&b->cond, &b->lock, &until);
 		}
 	}
@@ -670,9 +653,9 @@ enum cd_err broker_set_credentials(struct broker *b, const char *const *ids, con
 	 * supervisor cannot publish another pid while we hold the lock). */
 	if (!rc && b->pid > 0) {
 		pid_t pid = b->pid;
-		int64_t until = now_ms() + HUP_WAIT_MS;
+		int64_t until = clock_mono_ms() + HUP_WAIT_MS;
 		bool ready;
-		while (!(ready = hup_ready(b, pid)) && now_ms() < until)
+		while (!(ready = hup_ready(b, pid)) && clock_mono_ms() < until)
 			sleep_ms(10);
 		if (ready)
 			kill(pid, SIGHUP);

@@ -13,6 +13,7 @@
 
 #include "net/http_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 
 #define LOG_BUF 4096          /* bytes per thread buffer; <= PIPE_BUF keeps pipe writes atomic */
 #define LOG_FLUSH_MS 100      /* longest a line waits in a buffer */
@@ -68,12 +69,7 @@ static void *flusher_main(void *arg)
 	pthread_mutex_lock(&lg->mu);
 	while (!lg->stop) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += LOG_FLUSH_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		clock_deadline_in(&until, LOG_FLUSH_MS);
 		pthread_cond_timedwait(&lg->cond, &lg->mu, &until);
 		pthread_mutex_unlock(&lg->mu);
 		for (unsigned i = 0; i < lg->n_slots; i++) {

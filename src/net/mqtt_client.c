@@ -17,6 +17,7 @@
 #include <mosquitto.h>
 
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define READ_BUDGET 1024  /* packets per mosquitto_loop_read call (it stops early on EAGAIN) */
@@ -379,13 +380,7 @@ enum cd_err mqtt_client_start(const struct mqtt_client_options *o, long wait_ms,
 	c->thread_started = true;
 
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_deadline_in(&until, wait_ms);
 	enum cd_err rc = CD_ERR_BUSY;
 	pthread_mutex_lock(&c->mu);
 	for (;;) {

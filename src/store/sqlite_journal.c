@@ -21,6 +21,7 @@
 
 #include "store/sqlite_int.h"
 #include "util/alloc.h"
+#include "util/clock.h"
 #include "util/fileio.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -416,13 +417,7 @@ enum cd_err store__journal_get(struct store *st, int64_t id, const char *ref, co
 static int wait_applied(struct store__journal *j, uint64_t target, int max_ms)
 {
 	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += max_ms / 1000;
-	until.tv_nsec += (long)(max_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	clock_deadline_in(&until, max_ms > 0 ? max_ms : 0);
 	while (j->seq_applied < target && j->applier_alive) {
 		if (max_ms <= 0)
 			pthread_cond_wait(&j->applied, &j->lock);
