@@ -437,24 +437,34 @@ static bool wait_for(atomic_int *v, int want)
 	return atomic_load(v) >= want;
 }
 
-static void test_bridge(void)
+/* A bridge with its own local broker in tmpdir/sub handing what it receives to rec; *st gets
+ * its first statistics (the broker's port). NULL (and a failed check) when it cannot open. */
+static struct mqtt_bridge *bridge_open(const char *sub, const char *client_id, struct recorder *rec,
+				       struct mqtt_bridge_stats *st)
 {
 	char dir[128];
-	snprintf(dir, sizeof dir, "%s/mq4", tmpdir);
-	static struct recorder rec;
+	snprintf(dir, sizeof dir, "%s/%s", tmpdir, sub);
 	struct mqtt_bridge_options o = {
 	    .listen = "127.0.0.1:0",
 	    .url = "",
 	    .dir = dir,
-	    .client_id = "citydesk-test",
-	    .sink = {rec_telemetry, rec_event, rec_status, &rec},
+	    .client_id = client_id,
+	    .sink = {rec_telemetry, rec_event, rec_status, rec},
 	};
-	struct mqtt_bridge *b;
+	struct mqtt_bridge *b = NULL;
 	CHECK_INT_EQ(mqtt_bridge_open(&o, &b), CD_OK);
+	if (b)
+		mqtt_bridge_get_stats(b, st);
+	return b;
+}
+
+static void test_bridge(void)
+{
+	static struct recorder rec;
+	struct mqtt_bridge_stats st;
+	struct mqtt_bridge *b = bridge_open("mq4", "citydesk-test", &rec, &st);
 	if (!b)
 		return;
-	struct mqtt_bridge_stats st;
-	mqtt_bridge_get_stats(b, &st);
 	CHECK(st.connected);
 	CHECK(st.broker_pid > 0);
 	int port = st.port;
@@ -538,21 +548,11 @@ static void test_bridge(void)
  * stays connected on its first connection and another device's QoS 1 messages all arrive. */
 static void test_client_id_hijack(void)
 {
-	char dir[128];
-	snprintf(dir, sizeof dir, "%s/mq6", tmpdir);
 	static struct recorder rec;
-	struct mqtt_bridge_options o = {
-	    .listen = "127.0.0.1:0",
-	    .url = "",
-	    .dir = dir,
-	    .sink = {rec_telemetry, rec_event, rec_status, &rec},
-	};
-	struct mqtt_bridge *b;
-	CHECK_INT_EQ(mqtt_bridge_open(&o, &b), CD_OK);
+	struct mqtt_bridge_stats st;
+	struct mqtt_bridge *b = bridge_open("mq6", NULL, &rec, &st);
 	if (!b)
 		return;
-	struct mqtt_bridge_stats st;
-	mqtt_bridge_get_stats(b, &st);
 	int port = st.port;
 	char hx[BROKER_HASH_MAX], hy[BROKER_HASH_MAX];
 	CHECK_INT_EQ(broker_password_hash("sx", hx), CD_OK);
@@ -597,22 +597,12 @@ static void test_client_id_hijack(void)
  * is taken. Every message is eventually handed on, none lost. */
 static void test_sink_refuses(void)
 {
-	char dir[128];
-	snprintf(dir, sizeof dir, "%s/mq8", tmpdir);
 	static struct recorder rec;
 	rec.flaky = true;
-	struct mqtt_bridge_options o = {
-	    .listen = "127.0.0.1:0",
-	    .url = "",
-	    .dir = dir,
-	    .sink = {rec_telemetry, rec_event, rec_status, &rec},
-	};
-	struct mqtt_bridge *b;
-	CHECK_INT_EQ(mqtt_bridge_open(&o, &b), CD_OK);
+	struct mqtt_bridge_stats st;
+	struct mqtt_bridge *b = bridge_open("mq8", NULL, &rec, &st);
 	if (!b)
 		return;
-	struct mqtt_bridge_stats st;
-	mqtt_bridge_get_stats(b, &st);
 	int port = st.port;
 	char hf[BROKER_HASH_MAX];
 	CHECK_INT_EQ(broker_password_hash("sf", hf), CD_OK);
