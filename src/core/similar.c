@@ -195,9 +195,10 @@ static uint64_t case_key(const struct similar_index *ix, const struct similar_ca
 
 /* The cells a query for c must scan (up to 9), nearest first: dmin[i] gets the distance in
  * metres from c's point to cell i's rectangle (0 for its own cell and for an area cell), a
- * metre short to stay below any candidate's distance despite the float storage of points. */
-static size_t query_keys(const struct similar_index *ix, const struct similar_case *c, uint64_t keys[9],
-			 double dmin[9])
+ * metre short to stay below any candidate's distance despite the float storage of points;
+ * m_per_deg_lng is the query's, as distance2_m uses it. */
+static size_t query_keys(const struct similar_index *ix, const struct similar_case *c, double m_per_deg_lng,
+			 uint64_t keys[9], double dmin[9])
 {
 	if (!c->has_point) {
 		keys[0] = case_key(ix, c);
@@ -205,7 +206,6 @@ static size_t query_keys(const struct similar_index *ix, const struct similar_ca
 		return keys[0] ? 1 : 0;
 	}
 	size_t n = 0;
-	const double m_per_deg_lng = M_PER_DEG_LAT * cos(c->lat * M_PI / 180.0);
 	int64_t row = (int64_t)floor(c->lat / ix->dlat);
 	for (int64_t r = row - 1; r <= row + 1; r++) {
 		double dlng = cell_dlng(ix, r);
@@ -501,13 +501,13 @@ static void keep_best(struct similar_hit *out, size_t *n, size_t cap, const stru
 size_t similar_query(struct similar_index *ix, const struct similar_case *c, struct similar_hit *out,
 		     size_t cap)
 {
-	uint64_t keys[9];
-	double dmin[9];
-	size_t nk = query_keys(ix, c, keys, dmin), n = 0;
 	const struct similar_config *cfg = &ix->cfg;
 	if (c->shingles < cfg->min_shingles)
 		return 0;
 	const double m_per_deg_lng = M_PER_DEG_LAT * cos(c->lat * M_PI / 180.0);
+	uint64_t keys[9];
+	double dmin[9];
+	size_t nk = query_keys(ix, c, m_per_deg_lng, keys, dmin), n = 0;
 	const double r2 = cfg->radius_m * cfg->radius_m;
 	/* equal bytes a signature needs for an estimated Jaccard of `possible` (see minhash.h) */
 	const int need = (int)ceil(MINHASH_PERM * (cfg->possible + (1 - cfg->possible) / 256.0) - 1e-9);
