@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/commit_queue.h"
 #include "test.h"
@@ -156,8 +157,51 @@ static void test_stop_empty_and_after_one(void)
 	tmpdb_remove(&t);
 }
 
+/* After a burst, the writer waits for a batch as large as the last one; a lone case that
+ * follows is still stored (the wait ends after a millisecond), and so is one submitted while
+ * the queue stops. alarm() turns a writer that waits for ever into a failure. */
+static void test_lone_case_after_burst(void)
+{
+	enum { BURST = 200 };
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct commit_queue *q = open_queue(&t, &st);
+	struct sub *subs = xcalloc(BURST + 1, sizeof *subs);
+	alarm(20);
+	long long told0 = atomic_load(&told_total);
+	for (int i = 0; i < BURST; i++) {
+		char ext[32];
+		snprintf(ext, sizeof ext, "burst-%d", i);
+		fill_case(&subs[i].c, &subs[i].ev, ext, DAY0 + 60 + i);
+		CHECK_INT_EQ(commit_queue_submit_async(q, &subs[i].c, &subs[i].ev, &subs[i].slot, on_done, &subs[i]),
+			     CD_OK);
+	}
+	while (atomic_load(&told_total) - told0 < BURST)
+		usleep(1000);
+	struct store_case *c = xmalloc(sizeof *c);
+	struct store_case_event *ev = xmalloc(sizeof *ev);
+	fill_case(c, ev, "after-burst", DAY0 + 600);
+	CHECK_INT_EQ(commit_queue_submit(q, c, ev), CD_OK);
+	CHECK(c->id > 0);
+	fill_case(&subs[BURST].c, &subs[BURST].ev, "at-stop", DAY0 + 700);
+	CHECK_INT_EQ(commit_queue_submit_async(q, &subs[BURST].c, &subs[BURST].ev, &subs[BURST].slot, on_done,
+					       &subs[BURST]),
+		     CD_OK);
+	commit_queue_stop(q);
+	alarm(0);
+	CHECK_INT_EQ(atomic_load(&subs[BURST].told), 1);
+	CHECK_INT_EQ(subs[BURST].rc, CD_OK);
+	CHECK(store_case_find_external(st, "system", "at-stop", c) == CD_OK);
+	xfree(c);
+	xfree(ev);
+	xfree(subs);
+	store_close(st);
+	tmpdb_remove(&t);
+}
+
 static const struct test_case tests[] = {
     {"every_case_told_once_in_order", test_every_case_told_once_in_order},
     {"stop_empty_and_after_one", test_stop_empty_and_after_one},
+    {"lone_case_after_burst", test_lone_case_after_burst},
 };
 TEST_MAIN(tests)
