@@ -3,6 +3,7 @@
  * cap (checked by a cheap pre-scan so jansson's recursion never goes deep) and 422 problems. */
 #include "util/json.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -389,8 +390,98 @@ void json_w_str_or_null(struct json_writer *w, const char *s)
 void json_w_int(struct json_writer *w, long long v)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof tmp, "%lld", v);
-	json_w_raw(w, tmp, (size_t)n);
+	char *p = tmp + sizeof tmp;
+	/* Digits from the right, on the magnitude as unsigned (LLONG_MIN has no positive twin). */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	json_w_raw(w, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+__extension__ typedef unsigned __int128 u128; /* GCC's and Clang's; -pedantic asks for the mark */
+
+/* "%.17g" of v into out (at least 24 bytes) by exact integer arithmetic, for the finite
+ * values 1e-4 <= |v| < 1e16 that are not integers too large for a fraction (every coordinate,
+ * confidence and limit citydesk writes): returns the length, or 0 to leave v to snprintf.
+ * glibc formats through multi-precision arithmetic, ~0.7 us per number; this is the same
+ * answer (v * 10^k rounded half to even, as glibc does in the default rounding mode, then %g's
+ * trailing zeros dropped), checked against snprintf in tests/unit/test_json_write.c. */
+static size_t real_g17(double v, char *out)
+{
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof bits);
+	int biased = (int)((bits >> 52) & 0x7ff);
+	if (biased == 0 || biased == 0x7ff)
+		return 0; /* zero, subnormal, infinite, NaN */
+	uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+	int shift = 1075 - biased; /* |v| = m / 2^shift */
+	double a = fabs(v);
+	if (shift <= 0 || shift > 120 || a < 1e-4 || a >= 1e16)
+		return 0;
+	static const uint64_t pow10[] = {
+	    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+	    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+	    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+	    1000000000000000000ULL, 10000000000000000000ULL};
+	/* x = the decimal exponent of v's first digit: a guess, corrected until the 17 digits
+	 * q = round(|v| * 10^(16 - x)) really are 17 (rounding up may carry into an 18th). */
+	int x = (int)floor(log10(a));
+	uint64_t q = 0;
+	for (int tries = 0;; tries++) {
+		int k = 16 - x; /* 0..20 in this range */
+		if (tries == 3 || k < 0 || k > 20)
+			return 0;
+		u128 p10 = k <= 19 ? (u128)pow10[k] : (u128)pow10[19] * 10;
+		u128 prod = (u128)m * p10; /* < 2^53 * 2^67 */
+		u128 qq = prod >> shift;
+		u128 rem = prod - (qq << shift);
+		u128 half = (u128)1 << (shift - 1);
+		if (rem > half || (rem == half && (qq & 1)))
+			qq++;
+		if (qq >= pow10[17]) {
+			x++;
+			continue;
+		}
+		if (qq < pow10[16]) {
+			x--;
+			continue;
+		}
+		q = (uint64_t)qq;
+		break;
+	}
+	char d[17];
+	for (int i = 16; i >= 0; i--) {
+		d[i] = (char)('0' + q % 10);
+		q /= 10;
+	}
+	int last = 16; /* %g drops the fraction's trailing zeros */
+	while (last > x && last > 0 && d[last] == '0')
+		last--;
+	size_t n = 0;
+	if (v < 0)
+		out[n++] = '-';
+	if (x >= 0) {
+		memcpy(out + n, d, (size_t)x + 1);
+		n += (size_t)x + 1;
+		if (last > x) {
+			out[n++] = '.';
+			memcpy(out + n, d + x + 1, (size_t)(last - x));
+			n += (size_t)(last - x);
+		}
+	} else {
+		out[n++] = '0';
+		out[n++] = '.';
+		for (int i = 0; i < -x - 1; i++)
+			out[n++] = '0';
+		memcpy(out + n, d, (size_t)last + 1);
+		n += (size_t)last + 1;
+	}
+	out[n] = '\0';
+	return n;
 }
 
 void json_w_real(struct json_writer *w, double v)
@@ -398,7 +489,8 @@ void json_w_real(struct json_writer *w, double v)
 	/* jansson (dump.c, jsonp_dtostr): "%.17g", ".0" added when neither "." nor "e" shows,
 	 * and the exponent's "+" and leading zeros dropped (1e+21 -> 1e21, 1e-07 -> 1e-7). */
 	char tmp[40];
-	int n = snprintf(tmp, sizeof tmp, "%.17g", v);
+	size_t fast = real_g17(v, tmp);
+	int n = fast ? (int)fast : snprintf(tmp, sizeof tmp, "%.17g", v);
 	if (n < 0 || (size_t)n >= sizeof tmp - 2) {
 		if (!w->rc)
 			w->rc = CD_ERR_INVALID;

@@ -1,7 +1,12 @@
 /* The JSON writer (util/json.h): every value it writes must be byte for byte what jansson's
  * compact dump writes for the same value, since hot responses use the writer and the rest of
  * the API jansson, and a client may compare the two. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 #include "util/alloc.h"
@@ -138,10 +143,81 @@ static void test_reserve(void)
 	buf_release(&b);
 }
 
+/* xorshift64*: the same sequence on every run. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x ^= *x >> 12;
+	*x ^= *x << 25;
+	*x ^= *x >> 27;
+	return *x * 2685821657736338717ULL;
+}
+
+/* The writer formats most reals with its own exact arithmetic and leaves the rest to
+ * snprintf: every kind of value on both sides of that line must come out as jansson's dump.
+ * Compared in bulk (a mismatch count, then the first few shown) rather than one CHECK each. */
+static void test_reals_in_bulk(void)
+{
+	struct buf b;
+	buf_init(&b, 4096);
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	int checked = 0, differ = 0;
+	for (int i = 0; i < 400000; i++) {
+		double v;
+		uint64_t r = next_random(&seed);
+		switch (i % 8) {
+		case 0: /* a latitude in and around Shenzhen, 6 decimals as clients send them */
+			v = round((22.0 + (double)(r % 1000000) / 1e6) * 1e6) / 1e6;
+			break;
+		case 1: /* a longitude */
+			v = 113.5 + (double)(r >> 11) / 9007199254740992.0;
+			break;
+		case 2: /* any bit pattern whose magnitude the fast path covers, and beyond */
+			memcpy(&v, &r, sizeof v);
+			v = ldexp(1.0 + (double)(r >> 12) / 4503599627370496.0, (int)(r % 80) - 20);
+			break;
+		case 3: /* next to a power of ten, where the first digit's place changes */
+			v = nextafter(pow(10.0, (double)((int)(r % 24) - 6)), (r >> 40) & 1 ? INFINITY : 0.0);
+			break;
+		case 4: /* a confidence */
+			v = (double)(r % 10001) / 10000.0;
+			break;
+		case 5: /* whole numbers, hours and working days */
+			v = (double)(r % 100000);
+			break;
+		case 6: /* quarters: ties of the 17th digit (1234567890123456.25 -> ...456.2) */
+			v = (double)(r % 9000000000000000ULL + 1000000000000000ULL) / 4.0;
+			break;
+		default: /* the negative of any of the above kinds */
+			v = -ldexp((double)(r >> 11), -(int)(r % 60));
+			break;
+		}
+		if (!isfinite(v))
+			continue;
+		struct json_writer w = {&b, CD_OK};
+		json_w_real(&w, v);
+		char *want = jansson_text(json_real(v));
+		checked++;
+		if (w.rc != CD_OK || !want || strcmp(b.data ? b.data : "", want) != 0) {
+			if (differ++ < 5)
+				fprintf(stderr, "real %.17g: wrote %s, jansson %s\n", v, b.data ? b.data : "", want);
+		}
+		xfree(want);
+		buf_reset(&b);
+	}
+	CHECK_INT_EQ(differ, 0);
+	CHECK(checked > 390000);
+	/* The tie named above, by hand. */
+	struct json_writer w = {&b, CD_OK};
+	json_w_real(&w, 1234567890123456.25);
+	CHECK_STR_EQ(b.data, "1234567890123456.2");
+	buf_release(&b);
+}
+
 static const struct test_case tests[] = {
 	{"buf_reserve makes room once", test_reserve},
 	{"strings escape as jansson does", test_strings},
 	{"numbers print as jansson prints them", test_numbers},
+	{"400,000 reals print as jansson prints them", test_reals_in_bulk},
 	{"a hand-written object equals json_pack's", test_object},
 	{"the first error sticks", test_sticky_error},
 };
