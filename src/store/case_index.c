@@ -1,0 +1,626 @@
+/* The in-memory case list index (case_index.h): one 32-byte entry per case addressed by id,
+ * one dictionary per text column, and the newest-first order kept as a sorted array of ids plus
+ * a small sorted side array for the cases that did not arrive in order, merged in when it grows.
+ * docs/internals/store.md ("Cases") explains the choices and the figures. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/case_index.h"
+#include "util/alloc.h"
+
+#define ANY UINT32_MAX   /* a filter column that is not asked for */
+#define NO_ID UINT32_MAX /* dict_find: the string was never seen */
+#define SMALL_DICT_MAX 0xffffu
+#define BIG_DICT_MAX 0xfffffff0u
+/* The side array is merged into the main order past this many entries (plus 1/32 of the cases):
+ * inserting into it moves at most that many ids, and a merge costs one pass over the order. */
+#define SIDE_MIN 256
+
+/* Interned strings of one column: id -> string, and an open-addressing table string -> id. */
+struct dict {
+	char **str;     /* value of each id; id 0 is "" */
+	uint32_t n;     /* ids handed out */
+	uint32_t cap;   /* room in str */
+	uint32_t *slot; /* id + 1 per slot, 0 = empty */
+	uint32_t nslot; /* a power of two, kept over twice n */
+	uint32_t max;   /* ids this column may have (the entry's field width) */
+};
+
+/* One case. Gaps in the ids (refused journal records) stay zero, live = 0. */
+struct entry {
+	int64_t reported_at;
+	uint32_t street, community, unit, category; /* dictionary ids */
+	uint16_t status, channel;                   /* dictionary ids */
+	uint8_t overdue;                            /* 0 or 1 */
+	uint8_t live;                               /* a case with this id is stored (2: being placed) */
+};
+
+enum { D_STATUS, D_STREET, D_COMMUNITY, D_UNIT, D_CATEGORY, D_CHANNEL, D_N };
+
+struct case_index {
+	pthread_rwlock_t lock;  /* readers: lists; writers: put, clear */
+	struct entry *ent;      /* by id; ent[0] unused */
+	size_t ent_cap;         /* entries allocated */
+	int64_t max_id;         /* highest live id (the bound of a full scan) */
+	int64_t count;          /* live entries */
+	uint32_t *order;        /* ids ascending by (reported_at, id): newest at the end */
+	size_t n_order, cap_order;
+	uint32_t *side;         /* ids that arrived out of order, sorted the same way */
+	size_t n_side, cap_side;
+	struct dict dict[D_N];
+};
+
+/* ---- dictionaries ------------------------------------------------------------------------ */
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void dict_init(struct dict *d, uint32_t max)
+{
+	memset(d, 0, sizeof *d);
+	d->max = max;
+	d->nslot = 64;
+	d->slot = xcalloc(d->nslot, sizeof *d->slot);
+}
+
+static void dict_release(struct dict *d)
+{
+	for (uint32_t i = 0; i < d->n; i++)
+		xfree(d->str[i]);
+	xfree(d->str);
+	xfree(d->slot);
+	memset(d, 0, sizeof *d);
+}
+
+/* The id of s, or NO_ID. */
+static uint32_t dict_find(const struct dict *d, const char *s)
+{
+	uint32_t mask = d->nslot - 1;
+	for (uint32_t i = hash_str(s) & mask;; i = (i + 1) & mask) {
+		uint32_t v = d->slot[i];
+		if (v == 0)
+			return NO_ID;
+		if (strcmp(d->str[v - 1], s) == 0)
+			return v - 1;
+	}
+}
+
+static void dict_slot_put(struct dict *d, uint32_t id)
+{
+	uint32_t mask = d->nslot - 1;
+	uint32_t i = hash_str(d->str[id]) & mask;
+	while (d->slot[i])
+		i = (i + 1) & mask;
+	d->slot[i] = id + 1;
+}
+
+/* The id of s, added when new; NO_ID when the column is full. Write-locked. */
+static uint32_t dict_intern(struct dict *d, const char *s)
+{
+	uint32_t id = dict_find(d, s);
+	if (id != NO_ID)
+		return id;
+	if (d->n >= d->max)
+		return NO_ID;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->str = xrealloc(d->str, (size_t)d->cap * sizeof *d->str);
+	}
+	id = d->n++;
+	d->str[id] = xstrdup(s);
+	if ((uint64_t)d->n * 2 > d->nslot) {
+		xfree(d->slot);
+		d->nslot *= 2;
+		d->slot = xcalloc(d->nslot, sizeof *d->slot);
+		for (uint32_t k = 0; k < d->n; k++)
+			dict_slot_put(d, k);
+	} else {
+		dict_slot_put(d, id);
+	}
+	return id;
+}
+
+static void dicts_init(struct case_index *ix)
+{
+	for (int k = 0; k < D_N; k++) {
+		dict_init(&ix->dict[k], k == D_STATUS || k == D_CHANNEL ? SMALL_DICT_MAX : BIG_DICT_MAX);
+		(void)dict_intern(&ix->dict[k], ""); /* id 0: filters test "uncategorized" as 0 */
+	}
+}
+
+/* ---- the order ----------------------------------------------------------------------------- */
+
+/* (reported_at of a, a) < (t, id) */
+static int key_below(const struct case_index *ix, uint32_t a, int64_t t, uint32_t id)
+{
+	int64_t ta = ix->ent[a].reported_at;
+	return ta < t || (ta == t && a < id);
+}
+
+/* The first position of arr[0..n) whose key is >= (t, id). */
+static size_t lower_bound(const struct case_index *ix, const uint32_t *arr, size_t n, int64_t t, uint32_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (key_below(ix, arr[mid], t, id))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void arr_insert(uint32_t **arr, size_t *n, size_t *cap, size_t pos, uint32_t id)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 1024;
+		*arr = xrealloc(*arr, *cap * sizeof **arr);
+	}
+	memmove(*arr + pos + 1, *arr + pos, (*n - pos) * sizeof **arr);
+	(*arr)[pos] = id;
+	(*n)++;
+}
+
+/* Removes id (whose entry still holds the reported_at it was placed under) from the order. */
+static void unplace(struct case_index *ix, uint32_t id)
+{
+	int64_t t = ix->ent[id].reported_at;
+	size_t pos = lower_bound(ix, ix->order, ix->n_order, t, id);
+	if (pos < ix->n_order && ix->order[pos] == id) {
+		memmove(ix->order + pos, ix->order + pos + 1, (ix->n_order - pos - 1) * sizeof *ix->order);
+		ix->n_order--;
+		return;
+	}
+	pos = lower_bound(ix, ix->side, ix->n_side, t, id);
+	if (pos < ix->n_side && ix->side[pos] == id) {
+		memmove(ix->side + pos, ix->side + pos + 1, (ix->n_side - pos - 1) * sizeof *ix->side);
+		ix->n_side--;
+	}
+}
+
+/* Whether id goes after every id of the order (the usual case: the newest case). */
+static int appendable(const struct case_index *ix, uint32_t id)
+{
+	if (ix->n_order == 0)
+		return 1;
+	uint32_t last = ix->order[ix->n_order - 1];
+	return !key_below(ix, id, ix->ent[last].reported_at, last);
+}
+
+static int cmp_key(const void *pa, const void *pb, void *ctx)
+{
+	const struct case_index *ix = ctx;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	if (a == b)
+		return 0;
+	return key_below(ix, a, ix->ent[b].reported_at, b) ? -1 : 1;
+}
+
+/* Puts the n ids of pend (out of order arrivals of one put) into the side array: one by one
+ * when few, else sorted and merged in one pass (a bulk import or the load at open). */
+static void side_add(struct case_index *ix, uint32_t *pend, size_t n)
+{
+	if (n <= 32) {
+		for (size_t i = 0; i < n; i++) {
+			size_t pos = lower_bound(ix, ix->side, ix->n_side, ix->ent[pend[i]].reported_at, pend[i]);
+			arr_insert(&ix->side, &ix->n_side, &ix->cap_side, pos, pend[i]);
+		}
+		return;
+	}
+	qsort_r(pend, n, sizeof *pend, cmp_key, ix);
+	size_t total = ix->n_side + n, i = ix->n_side, j = n, k = total;
+	if (total > ix->cap_side) {
+		ix->cap_side = total;
+		ix->side = xrealloc(ix->side, total * sizeof *ix->side);
+	}
+	/* merge from the top, in place */
+	while (j > 0) {
+		if (i > 0 && cmp_key(&ix->side[i - 1], &pend[j - 1], ix) > 0)
+			ix->side[--k] = ix->side[--i];
+		else
+			ix->side[--k] = pend[--j];
+	}
+	ix->n_side = total;
+}
+
+/* Merges the side array into the order. */
+static void merge_side(struct case_index *ix)
+{
+	size_t n = ix->n_order + ix->n_side, i = 0, j = 0, k = 0;
+	uint32_t *out = xmalloc((n ? n : 1) * sizeof *out);
+	while (i < ix->n_order && j < ix->n_side) {
+		uint32_t a = ix->order[i], b = ix->side[j];
+		if (key_below(ix, a, ix->ent[b].reported_at, b)) {
+			out[k++] = a;
+			i++;
+		} else {
+			out[k++] = b;
+			j++;
+		}
+	}
+	while (i < ix->n_order)
+		out[k++] = ix->order[i++];
+	while (j < ix->n_side)
+		out[k++] = ix->side[j++];
+	xfree(ix->order);
+	ix->order = out;
+	ix->n_order = ix->cap_order = n ? n : 1;
+	ix->n_order = n;
+	ix->n_side = 0;
+}
+
+/* ---- life ---------------------------------------------------------------------------------- */
+
+struct case_index *case_index_new(void)
+{
+	struct case_index *ix = xcalloc(1, sizeof *ix);
+	pthread_rwlock_init(&ix->lock, NULL);
+	dicts_init(ix);
+	return ix;
+}
+
+static void release_all(struct case_index *ix)
+{
+	xfree(ix->ent);
+	xfree(ix->order);
+	xfree(ix->side);
+	for (int k = 0; k < D_N; k++)
+		dict_release(&ix->dict[k]);
+	ix->ent = NULL;
+	ix->order = ix->side = NULL;
+	ix->ent_cap = ix->n_order = ix->cap_order = ix->n_side = ix->cap_side = 0;
+	ix->max_id = ix->count = 0;
+}
+
+void case_index_free(struct case_index *ix)
+{
+	if (!ix)
+		return;
+	release_all(ix);
+	pthread_rwlock_destroy(&ix->lock);
+	xfree(ix);
+}
+
+void case_index_clear(struct case_index *ix)
+{
+	pthread_rwlock_wrlock(&ix->lock);
+	release_all(ix);
+	dicts_init(ix);
+	pthread_rwlock_unlock(&ix->lock);
+}
+
+int64_t case_index_count(struct case_index *ix)
+{
+	pthread_rwlock_rdlock(&ix->lock);
+	int64_t n = ix->count;
+	pthread_rwlock_unlock(&ix->lock);
+	return n;
+}
+
+/* ---- writes -------------------------------------------------------------------------------- */
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static void ent_reserve(struct case_index *ix, int64_t id)
+{
+	if ((size_t)id < ix->ent_cap)
+		return;
+	size_t cap = ix->ent_cap ? ix->ent_cap : 1024;
+	while (cap <= (size_t)id)
+		cap *= 2;
+	ix->ent = xrealloc(ix->ent, cap * sizeof *ix->ent);
+	memset(ix->ent + ix->ent_cap, 0, (cap - ix->ent_cap) * sizeof *ix->ent);
+	ix->ent_cap = cap;
+}
+
+enum cd_err case_index_put(struct case_index *ix, const struct case_index_row *rows, size_t n)
+{
+	enum cd_err rc = CD_OK;
+	uint32_t *pend = NULL; /* ids to place in the side array */
+	size_t npend = 0, cap_pend = 0;
+	pthread_rwlock_wrlock(&ix->lock);
+	for (size_t r = 0; r < n; r++) {
+		const struct case_index_row *row = &rows[r];
+		if (row->id <= 0 || row->id > CASE_INDEX_ID_MAX) {
+			rc = CD_ERR_RANGE;
+			continue;
+		}
+		const char *text[D_N];
+		text[D_STATUS] = or_empty(row->status);
+		text[D_STREET] = or_empty(row->street_code);
+		text[D_COMMUNITY] = or_empty(row->community_code);
+		text[D_UNIT] = or_empty(row->unit_code);
+		text[D_CATEGORY] = or_empty(row->category_code);
+		text[D_CHANNEL] = or_empty(row->channel);
+		uint32_t v[D_N];
+		int full = 0;
+		for (int k = 0; k < D_N; k++)
+			full |= (v[k] = dict_intern(&ix->dict[k], text[k])) == NO_ID;
+		if (full) {
+			rc = CD_ERR_RANGE;
+			continue;
+		}
+		uint32_t id = (uint32_t)row->id;
+		ent_reserve(ix, row->id);
+		struct entry *e = &ix->ent[id];
+		int placed = e->live == 1; /* live 2: in pend, placed by its final key below */
+		if (placed && e->reported_at != row->reported_at) {
+			unplace(ix, id);
+			placed = 0;
+		}
+		e->reported_at = row->reported_at;
+		e->status = (uint16_t)v[D_STATUS];
+		e->street = v[D_STREET];
+		e->community = v[D_COMMUNITY];
+		e->unit = v[D_UNIT];
+		e->category = v[D_CATEGORY];
+		e->channel = (uint16_t)v[D_CHANNEL];
+		e->overdue = row->overdue ? 1 : 0;
+		if (!e->live) {
+			e->live = 1;
+			ix->count++;
+			if (row->id > ix->max_id)
+				ix->max_id = row->id;
+		}
+		if (placed || e->live == 2)
+			continue;
+		if (appendable(ix, id)) {
+			arr_insert(&ix->order, &ix->n_order, &ix->cap_order, ix->n_order, id);
+			continue;
+		}
+		if (npend == cap_pend) {
+			cap_pend = cap_pend ? cap_pend * 2 : 64;
+			pend = xrealloc(pend, cap_pend * sizeof *pend);
+		}
+		pend[npend++] = id;
+		e->live = 2;
+	}
+	for (size_t i = 0; i < npend; i++)
+		ix->ent[pend[i]].live = 1;
+	side_add(ix, pend, npend);
+	xfree(pend);
+	if (ix->n_side > SIDE_MIN + (size_t)ix->count / 32)
+		merge_side(ix);
+	pthread_rwlock_unlock(&ix->lock);
+	return rc;
+}
+
+/* ---- reads --------------------------------------------------------------------------------- */
+
+/* A filter in dictionary ids. */
+struct cfilter {
+	uint32_t v[D_N];      /* wanted id per column, or ANY (the category's with cats NULL) */
+	const uint8_t *cats;  /* 1 per category id that the prefix matches, or NULL */
+	int overdue;          /* as in the filter */
+	int none;             /* nothing can match (a value never stored, a contradiction) */
+	int trivial;          /* no condition besides the time range */
+};
+
+static int given(const char *s)
+{
+	return s && *s;
+}
+
+/* Compiles f; *cats_out is the category set to xfree (NULL when none). Read-locked. */
+static void compile(const struct case_index *ix, const struct case_index_filter *f, struct cfilter *cf,
+		    uint8_t **cats_out)
+{
+	const char *want[D_N] = {f->status, f->street_code, f->community_code, f->unit_code, NULL, f->channel};
+	memset(cf, 0, sizeof *cf);
+	*cats_out = NULL;
+	cf->trivial = 1;
+	for (int k = 0; k < D_N; k++) {
+		cf->v[k] = ANY;
+		if (!given(want[k]))
+			continue;
+		cf->trivial = 0;
+		cf->v[k] = dict_find(&ix->dict[k], want[k]);
+		if (cf->v[k] == NO_ID)
+			cf->none = 1;
+	}
+	cf->overdue = f->overdue;
+	if (f->overdue)
+		cf->trivial = 0;
+	if (f->uncategorized) {
+		cf->trivial = 0;
+		cf->v[D_CATEGORY] = 0; /* "" */
+		if (given(f->category_prefix))
+			cf->none = 1; /* a prefix is never empty */
+	} else if (given(f->category_prefix)) {
+		cf->trivial = 0;
+		const struct dict *d = &ix->dict[D_CATEGORY];
+		size_t len = strlen(f->category_prefix);
+		uint8_t *cats = xcalloc(d->n ? d->n : 1, 1);
+		int any = 0;
+		for (uint32_t i = 0; i < d->n; i++)
+			if (strncmp(d->str[i], f->category_prefix, len) == 0)
+				any = cats[i] = 1;
+		cf->cats = cats;
+		*cats_out = cats;
+		if (!any)
+			cf->none = 1;
+	}
+	if (f->from && f->to && f->from >= f->to)
+		cf->none = 1;
+}
+
+static int match(const struct entry *e, const struct cfilter *cf)
+{
+	return e->live && (cf->v[D_STATUS] == ANY || e->status == cf->v[D_STATUS]) &&
+	       (cf->v[D_STREET] == ANY || e->street == cf->v[D_STREET]) &&
+	       (cf->v[D_COMMUNITY] == ANY || e->community == cf->v[D_COMMUNITY]) &&
+	       (cf->v[D_UNIT] == ANY || e->unit == cf->v[D_UNIT]) &&
+	       (cf->v[D_CATEGORY] == ANY || e->category == cf->v[D_CATEGORY]) &&
+	       (cf->v[D_CHANNEL] == ANY || e->channel == cf->v[D_CHANNEL]) &&
+	       (!cf->cats || cf->cats[e->category]) && (cf->overdue == 0 || (cf->overdue > 0) == (e->overdue != 0));
+}
+
+/* A newest-first walk over the order and the side array within a time range. */
+struct walk {
+	const struct case_index *ix;
+	size_t lo_o, io; /* order[lo_o .. io) still to visit, from the top */
+	size_t lo_s, is; /* side[lo_s .. is) */
+};
+
+static void walk_init(struct walk *w, const struct case_index *ix, int64_t from, int64_t to)
+{
+	w->ix = ix;
+	w->lo_o = from ? lower_bound(ix, ix->order, ix->n_order, from, 0) : 0;
+	w->lo_s = from ? lower_bound(ix, ix->side, ix->n_side, from, 0) : 0;
+	w->io = to ? lower_bound(ix, ix->order, ix->n_order, to, 0) : ix->n_order;
+	w->is = to ? lower_bound(ix, ix->side, ix->n_side, to, 0) : ix->n_side;
+	if (w->io < w->lo_o)
+		w->io = w->lo_o;
+	if (w->is < w->lo_s)
+		w->is = w->lo_s;
+}
+
+static size_t walk_left(const struct walk *w)
+{
+	return (w->io - w->lo_o) + (w->is - w->lo_s);
+}
+
+/* The next id, newest first; 0 when the walk is over. */
+static uint32_t walk_next(struct walk *w)
+{
+	const struct case_index *ix = w->ix;
+	int have_o = w->io > w->lo_o, have_s = w->is > w->lo_s;
+	if (have_o && have_s) {
+		uint32_t a = ix->order[w->io - 1], b = ix->side[w->is - 1];
+		if (key_below(ix, b, ix->ent[a].reported_at, a)) {
+			w->io--;
+			return a;
+		}
+		w->is--;
+		return b;
+	}
+	if (have_o)
+		return ix->order[--w->io];
+	if (have_s)
+		return ix->side[--w->is];
+	return 0;
+}
+
+/* The number of matches among the walk's remaining ids. For a wide range a sequential pass over
+ * the entries (testing the time too) beats the walk's scattered reads. Read-locked. */
+static int64_t count_rest(const struct case_index *ix, struct walk *w, const struct cfilter *cf, int64_t from,
+			  int64_t to)
+{
+	if (cf->trivial)
+		return (int64_t)walk_left(w);
+	int64_t total = 0;
+	if ((int64_t)walk_left(w) * 4 < ix->count) {
+		uint32_t id;
+		while ((id = walk_next(w)) != 0)
+			total += match(&ix->ent[id], cf);
+		return total;
+	}
+	/* Every remaining id is newer-or-equal than the walk's floor and older than its top: the
+	 * walk's top is (reported_at, id) of the next id, so count below it by key. */
+	int64_t top_t = INT64_MAX;
+	uint32_t top_id = UINT32_MAX;
+	if (w->io > w->lo_o || w->is > w->lo_s) {
+		uint32_t a = w->io > w->lo_o ? ix->order[w->io - 1] : 0, b = w->is > w->lo_s ? ix->side[w->is - 1] : 0;
+		uint32_t top = a && (!b || key_below(ix, b, ix->ent[a].reported_at, a)) ? a : b;
+		top_t = ix->ent[top].reported_at;
+		top_id = top;
+	} else {
+		return 0;
+	}
+	const struct entry *ent = ix->ent;
+	for (int64_t id = 1; id <= ix->max_id; id++) {
+		const struct entry *e = &ent[id];
+		if (from && e->reported_at < from)
+			continue;
+		if (to && e->reported_at >= to)
+			continue;
+		if (e->reported_at > top_t || (e->reported_at == top_t && (uint32_t)id > top_id))
+			continue;
+		total += match(e, cf);
+	}
+	return total;
+}
+
+void case_index_page(struct case_index *ix, const struct case_index_filter *f, int64_t offset, size_t limit,
+		     int64_t *ids, size_t *n, int64_t *total)
+{
+	*n = 0;
+	*total = 0;
+	pthread_rwlock_rdlock(&ix->lock);
+	struct cfilter cf;
+	uint8_t *cats = NULL;
+	compile(ix, f, &cf, &cats);
+	if (cf.none)
+		goto out;
+	struct walk w;
+	walk_init(&w, ix, f->from, f->to);
+	int64_t seen = 0;
+	uint32_t id = 0;
+	if (cf.trivial) {
+		/* Every id in the walk matches: skip the offset without looking. */
+		*total = (int64_t)walk_left(&w);
+		if (offset >= *total)
+			goto out;
+		for (int64_t k = 0; k < offset; k++)
+			(void)walk_next(&w);
+		while (*n < limit && (id = walk_next(&w)) != 0)
+			ids[(*n)++] = id;
+		goto out;
+	}
+	while (*n < limit && (id = walk_next(&w)) != 0) {
+		if (!match(&ix->ent[id], &cf))
+			continue;
+		if (seen++ >= offset)
+			ids[(*n)++] = id;
+	}
+	if (id == 0 && *n < limit)
+		*total = seen; /* the walk ran out: every match was seen */
+	else
+		*total = seen + count_rest(ix, &w, &cf, f->from, f->to);
+out:
+	pthread_rwlock_unlock(&ix->lock);
+	xfree(cats);
+}
+
+enum cd_err case_index_matches(struct case_index *ix, const struct case_index_filter *f, int64_t **ids, size_t *n)
+{
+	*ids = NULL;
+	*n = 0;
+	enum cd_err rc = CD_OK;
+	pthread_rwlock_rdlock(&ix->lock);
+	struct cfilter cf;
+	uint8_t *cats = NULL;
+	compile(ix, f, &cf, &cats);
+	if (!cf.none) {
+		struct walk w;
+		walk_init(&w, ix, f->from, f->to);
+		size_t room = walk_left(&w);
+		int64_t *out = room ? try_malloc(room * sizeof *out) : NULL;
+		if (room && !out) {
+			rc = CD_ERR_NOMEM;
+		} else {
+			uint32_t id;
+			while ((id = walk_next(&w)) != 0)
+				if (match(&ix->ent[id], &cf))
+					out[(*n)++] = id;
+			*ids = out;
+		}
+	}
+	pthread_rwlock_unlock(&ix->lock);
+	xfree(cats);
+	if (*ids && *n == 0) {
+		xfree(*ids);
+		*ids = NULL;
+	}
+	return rc;
+}
