@@ -624,3 +624,19 @@ enum cd_err case_index_matches(struct case_index *ix, const struct case_index_fi
 	}
 	return rc;
 }
+
+int64_t case_index_first_id(struct case_index *ix, int64_t from)
+{
+	pthread_rwlock_rdlock(&ix->lock);
+	struct walk w;
+	walk_init(&w, ix, from, 0);
+	uint32_t best = 0;
+	for (size_t i = w.lo_o; i < w.io; i++)
+		if (!best || ix->order[i] < best)
+			best = ix->order[i];
+	for (size_t i = w.lo_s; i < w.is; i++)
+		if (!best || ix->side[i] < best)
+			best = ix->side[i];
+	pthread_rwlock_unlock(&ix->lock);
+	return best;
+}

@@ -66,6 +66,10 @@ int64_t case_index_count(struct case_index *ix);
 void case_index_page(struct case_index *ix, const struct case_index_filter *f, int64_t offset, size_t limit,
 		     int64_t *ids, size_t *n, int64_t *total);
 
+/* The smallest id of a case reported at or after `from` (0 when there is none): a lower bound
+ * on the ids a time range holds, for reading it from the table by rowid. */
+int64_t case_index_first_id(struct case_index *ix, int64_t from);
+
 /* Every id matching f, newest first, in *ids (try_malloc'ed: xfree; NULL when none) and *n.
  * CD_ERR_NOMEM when the array cannot be had. For filters the index cannot decide alone (a
  * substring of the title): the caller tests these candidates itself. */

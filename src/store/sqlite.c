@@ -503,6 +503,10 @@ static enum cd_err open_store(const char *path, int recover, struct store **out)
 		rc = migrate(st);
 	if (!rc && recover)
 		rc = store__journal_recover(st); /* cases a killed server journalled but did not apply */
+	/* The case list index: the main connection's only (the journal applier's connection
+	 * shares it, store_case_journal_start). */
+	if (!rc && recover)
+		rc = store__cindex_load(st);
 	if (rc)
 		goto fail;
 	*out = st;
@@ -531,6 +535,8 @@ void store_close(struct store *st)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
 		log_db(LOG_ERROR, "store: close failed", st->path, sqlite3_errmsg(st->db));
+	if (st->cindex_owned)
+		case_index_free(st->cindex);
 	pthread_mutex_destroy(&st->lock);
 	xfree(st->path);
 	xfree(st);

@@ -2,7 +2,7 @@
  * Each step is checked and recorded as store_case_apply records one (sqlite_cases.c): row with
  * optimistic version, event, score deltas, audit entry with the changed fields. What a batch
  * saves: the commit (one WAL sync instead of one per step); the read and the UPDATE of a case
- * between two of its own consecutive steps (the row and its fourteen index entries are written
+ * between two of its own consecutive steps (the row and its index entries are written
  * once per run of steps, as the last step leaves it); and the score upserts (deltas are sorted
  * and summed per row of case_stats first). The row, event, score and audit pieces are
  * sqlite_case_rows.c's, shared with store_case_apply. */
@@ -218,6 +218,14 @@ enum cd_err store_case_apply_steps(struct store *st, struct store_case_step *ste
 	enum cd_err rc = store__begin(st);
 	if (!rc)
 		rc = store__end(st, steps_tx(st, steps, n, &where));
+	if (!rc) {
+		/* committed: the list index follows, each case as its last step left it */
+		struct store__cindex_batch idx = {NULL, 0, 0};
+		for (size_t i = 0; i < n; i++)
+			store__cindex_note(&idx, steps[i].after);
+		store__cindex_flush(st, &idx);
+		store__cindex_release(&idx);
+	}
 	store__unlock(st);
 	if (rc) {
 		for (size_t i = 0; i < n; i++) {

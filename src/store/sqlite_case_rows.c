@@ -1,7 +1,7 @@
 /* Row-level pieces of case writes shared by store_case_apply, the batch insert (sqlite_cases.c)
  * and store_case_apply_steps (sqlite_case_batch.c): the field table and the binding and reading
  * of a row through it, the checks and defaults of a new row, the event insert, the score
- * upserts and the audit diff. One copy, so the batch writes exactly what one step writes. */
+ * upserts and the audit diff, and the case list index kept in step with the rows written. One copy, so the batch writes exactly what one step writes. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,7 +9,9 @@
 #include <time.h>
 
 #include "store/sqlite_int.h"
+#include "util/alloc.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 /* ---- the field table: one entry per column of STORE__CASE_COLS, in that order ------------- */
 
@@ -388,4 +390,118 @@ enum cd_err store__case_audit_step(struct store *st, const struct store_actor *a
 	snprintf(action, sizeof action, "case.%s", ev && ev->action[0] ? ev->action : "update");
 	snprintf(target, sizeof target, "cases/%lld", (long long)now->id);
 	return store__audit_add(st, actor, action, target, before->data, after->data);
+}
+
+/* ---- the case list index ------------------------------------------------------------------ */
+
+void store__cindex_note(struct store__cindex_batch *b, const struct store_case *c)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->rows = xrealloc(b->rows, b->cap * sizeof *b->rows);
+	}
+	struct store__cindex_copy *r = &b->rows[b->n++];
+	r->id = c->id;
+	r->reported_at = c->reported_at;
+	snprintf(r->status, sizeof r->status, "%s", c->status);
+	snprintf(r->street_code, sizeof r->street_code, "%s", c->street_code);
+	snprintf(r->community_code, sizeof r->community_code, "%s", c->community_code);
+	snprintf(r->unit_code, sizeof r->unit_code, "%s", c->unit_code);
+	snprintf(r->category_code, sizeof r->category_code, "%s", c->category_code);
+	snprintf(r->channel, sizeof r->channel, "%s", c->channel);
+	r->overdue = c->overdue;
+}
+
+#define CINDEX_PUT_CHUNK 1024 /* rows handed to case_index_put at once (one write lock each) */
+
+void store__cindex_flush(struct store *st, struct store__cindex_batch *b)
+{
+	struct case_index_row rows[CINDEX_PUT_CHUNK];
+	for (size_t done = 0; st->cindex && done < b->n;) {
+		size_t k = 0;
+		for (; k < CINDEX_PUT_CHUNK && done + k < b->n; k++) {
+			const struct store__cindex_copy *c = &b->rows[done + k];
+			rows[k] = (struct case_index_row){c->id,	     c->reported_at, c->status,
+							  c->street_code,    c->community_code, c->unit_code,
+							  c->category_code, c->channel,	     c->overdue};
+		}
+		if (case_index_put(st->cindex, rows, k) != CD_OK)
+			log_msg(LOG_ERROR, "store: a case was left out of the list index", "\"first_id\":%lld",
+				(long long)rows[0].id);
+		done += k;
+	}
+	b->n = 0;
+}
+
+void store__cindex_release(struct store__cindex_batch *b)
+{
+	xfree(b->rows);
+	memset(b, 0, sizeof *b);
+}
+
+#define CINDEX_LOAD_CHUNK 4096
+
+/* Copies one row of the load query into its slot of the chunk (strings in text[]). */
+static void load_row(sqlite3_stmt *s, struct case_index_row *r, char (*text)[STORE_CATEGORY_MAX])
+{
+	const char **dst[6] = {&r->status, &r->street_code, &r->community_code, &r->unit_code, &r->category_code,
+			       &r->channel};
+	r->id = sqlite3_column_int64(s, 0);
+	r->reported_at = sqlite3_column_int64(s, 1);
+	for (int k = 0; k < 6; k++) {
+		const unsigned char *v = sqlite3_column_text(s, 2 + k);
+		snprintf(text[k], STORE_CATEGORY_MAX, "%s", v ? (const char *)v : "");
+		*dst[k] = text[k];
+	}
+	r->overdue = sqlite3_column_int(s, 8);
+}
+
+enum cd_err store__cindex_load(struct store *st)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct case_index *ix = case_index_new();
+	struct case_index_row *rows = xmalloc(CINDEX_LOAD_CHUNK * sizeof *rows);
+	char(*text)[STORE_CATEGORY_MAX] = xmalloc(CINDEX_LOAD_CHUNK * 6 * sizeof *text);
+	int bad = 0;
+	store__lock(st);
+	enum cd_err rc = CD_ERR_STORE;
+	sqlite3_stmt *s = store__prepare(st,
+					 "SELECT id, reported_at, status, street_code, community_code, unit_code, "
+					 "category_code, channel, overdue FROM cases",
+					 "case index load");
+	if (s) {
+		int src;
+		size_t k = 0;
+		rc = CD_OK;
+		while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+			load_row(s, &rows[k], text + 6 * k);
+			if (++k == CINDEX_LOAD_CHUNK) {
+				bad |= case_index_put(ix, rows, k) != CD_OK;
+				k = 0;
+			}
+		}
+		if (k)
+			bad |= case_index_put(ix, rows, k) != CD_OK;
+		if (src != SQLITE_DONE)
+			rc = store__err(st, src, "case index load");
+		sqlite3_finalize(s);
+	}
+	if (!rc) {
+		st->cindex = ix;
+		st->cindex_owned = 1;
+		ix = NULL;
+	}
+	store__unlock(st);
+	xfree(rows);
+	xfree(text);
+	case_index_free(ix);
+	if (bad)
+		log_msg(LOG_ERROR, "store: cases left out of the list index", NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!rc)
+		log_msg(LOG_INFO, "store: case list index built", "\"cases\":%lld,\"ms\":%.0f",
+			(long long)case_index_count(st->cindex),
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return rc;
 }

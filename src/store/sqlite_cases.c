@@ -205,10 +205,10 @@ static int event_well_formed_or_empty(const struct store_case_event *ev)
 
 /* ---- batch insert (group commit) ----------------------------------------------------- */
 
-/* Page cache for the cases workload, in KiB. SQLite's default (2 MB) holds neither the pages a
- * batch dirties (each list index has a hot leaf per key: per category, unit, community...)
- * nor the upper levels of fourteen indexes over a million rows; measured at 40,000 cases,
- * 64 MB took the batch insert from ~5,200 to ~8,100 cases/s and cut the bytes written. */
+/* Page cache for the cases workload, in KiB. SQLite's default (2 MB) held neither the pages a
+ * batch dirties nor the upper levels of the case indexes over a million rows; measured at
+ * 40,000 cases (with the list indexes that migration 0011 dropped), 64 MB took the batch
+ * insert from ~5,200 to ~8,100 cases/s and cut the bytes written. */
 #define CASES_CACHE_KB 65536
 #define CASES_WAL_PAGES 10000 /* 40 MB of WAL between automatic checkpoints */
 
@@ -254,12 +254,8 @@ enum cd_err store__case_find_external_locked(struct store *st, const char *chann
 
 /* The "received" counts of one batch, summed in memory and written once per (dimension, day,
  * key) before the commit: a batch of 200 cases has far fewer distinct keys than 600 upserts. */
-/* A case_counts key: two conditions of at most ~130 bytes each (a category code, its "c=") */
-#define COUNT_PART_MAX 136
-#define COUNT_KEY_MAX (2 * COUNT_PART_MAX + 2)
-
 struct recv_slot {
-	char key[COUNT_KEY_MAX];      /* a copy: journalled cases are decoded one at a time */
+	char key[STORE_CATEGORY_MAX]; /* a copy: journalled cases are decoded one at a time */
 	int used;
 	int dim;                      /* index into store__case_stat_dims */
 	char day[11];
@@ -271,8 +267,6 @@ struct recv_sum {
 	size_t cap;  /* a power of two */
 	size_t used; /* slots taken; the table doubles past half full */
 };
-
-#define RECV_COUNTS 3 /* the dim of case_counts keys (day unused) */
 
 static void recv_init(struct recv_sum *r, size_t ncases)
 {
@@ -334,76 +328,12 @@ static void recv_add(struct recv_sum *r, int dim, const char *day, const char *k
 	recv_put(r, dim, day, key, 1);
 }
 
-/* Category codes are matched by prefix only when they are printable ASCII (what the list's
- * prefix filter accepts); migration 0009 tests the same with GLOB '*[^ -~]*'. */
-static int count_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			return 0;
-	return 1;
-}
-
-/* Adds delta to every case_counts key of c: "*", each condition kind alone and the pairs
- * STORE__COUNT_PAIRS names, spelt as migration 0009 spells them (it counts updates and deletes
- * with triggers; tests/unit/test_cases_store.c checks both against walking counts). */
-static void counts_add(struct recv_sum *r, const struct store_case *c, int delta)
-{
-	static const char zero_day[11];
-	char part[STORE__CD_N][COUNT_PART_MAX];
-	snprintf(part[STORE__CD_STATUS], COUNT_PART_MAX, "s=%s", c->status);
-	snprintf(part[STORE__CD_STREET], COUNT_PART_MAX, "st=%s", c->street_code);
-	snprintf(part[STORE__CD_COMMUNITY], COUNT_PART_MAX, "cm=%s", c->community_code);
-	snprintf(part[STORE__CD_UNIT], COUNT_PART_MAX, "u=%s", c->unit_code);
-	snprintf(part[STORE__CD_CAT], COUNT_PART_MAX, "c=%s", c->category_code);
-	snprintf(part[STORE__CD_CHANNEL], COUNT_PART_MAX, "h=%s", c->channel);
-	snprintf(part[STORE__CD_OVERDUE], COUNT_PART_MAX, "o=%d", c->overdue);
-	size_t clen = strlen(c->category_code);
-	int ascii = count_ascii(c->category_code);
-	static const int prefix_len[3] = {2, 3, 5};
-	for (int i = 0; i < 3; i++) {
-		char *p = part[STORE__CD_CAT2 + i];
-		if (ascii && clen >= (size_t)prefix_len[i])
-			snprintf(p, COUNT_PART_MAX, "c^%.*s", prefix_len[i], c->category_code);
-		else
-			p[0] = '\0'; /* too short: no key of this kind */
-	}
-	char key[COUNT_KEY_MAX];
-	recv_put(r, RECV_COUNTS, zero_day, "*", delta);
-	for (int a = 0; a < STORE__CD_N; a++) {
-		if (!part[a][0])
-			continue;
-		recv_put(r, RECV_COUNTS, zero_day, part[a], delta);
-		unsigned pairs = STORE__COUNT_PAIRS(a);
-		for (int b = a + 1; b < STORE__CD_N; b++) {
-			if (!(pairs & (1u << b)) || !part[b][0])
-				continue;
-			size_t la = strlen(part[a]), lb = strlen(part[b]);
-			memcpy(key, part[a], la); /* each part < COUNT_PART_MAX: fits */
-			key[la] = '|';
-			memcpy(key + la + 1, part[b], lb + 1);
-			recv_put(r, RECV_COUNTS, zero_day, key, delta);
-		}
-	}
-}
-
 static enum cd_err recv_flush(struct store *st, struct recv_sum *r)
 {
 	int v[STORE__STATS_NCOUNTS] = {0}; /* a "received" count only */
 	for (size_t i = 0; i < r->cap; i++) {
 		if (!r->slot[i].used || r->slot[i].count == 0)
 			continue;
-		if (r->slot[i].dim == RECV_COUNTS) {
-			sqlite3_stmt *s = store__stmt(st, STORE__CASE_COUNT_ADD);
-			if (!s)
-				return CD_ERR_STORE;
-			store__bind_text(s, 1, r->slot[i].key);
-			sqlite3_bind_int64(s, 2, r->slot[i].count);
-			enum cd_err rc = store__exec(st, s, "case count");
-			if (rc)
-				return rc;
-			continue;
-		}
 		v[0] = r->slot[i].count;
 		enum cd_err rc = store__case_stats_put(st, store__case_stat_dims[r->slot[i].dim],
 						       r->slot[i].day, r->slot[i].key, v, 0);
@@ -413,7 +343,8 @@ static enum cd_err recv_flush(struct store *st, struct recv_sum *r)
 	return CD_OK;
 }
 
-/* Inserts one case: row, first event, received counts. Only the row's INSERT may fail
+/* Inserts one case: row, first event, received counts (the list index follows after the
+ * commit, store_case_insert_batch). Only the row's INSERT may fail
  * because of the case (a CHECK, NOT NULL or FOREIGN KEY refusal: CD_ERR_INVALID), and a
  * one-row INSERT that fails leaves nothing behind, so no savepoint is needed; a failure
  * after it is the store's and fails the whole batch. (A savepoint per case was measured:
@@ -464,7 +395,6 @@ static enum cd_err insert_one(struct store *st, const struct store_actor *actor,
 	recv_add(recv, 0, sday, c->unit_code);
 	recv_add(recv, 1, sday, c->street_code);
 	recv_add(recv, 2, sday, c->category_code);
-	counts_add(recv, c, 1);
 	sc->last[slot] = seq;
 	sc->dirty[slot] = 1;
 	return CD_OK;
@@ -504,263 +434,18 @@ static enum cd_err audit_case_line(struct buf *b, const struct store_case *c,
 	return rc;
 }
 
-/* How often planner statistics are refreshed as cases arrive (see maybe_analyze). */
-#define ANALYZE_FIRST 1000
-#define ANALYZE_EVERY 100000
-
-/* ---- planner statistics ----------------------------------------------------------------
- * SQLite's ANALYZE with analysis_limit reads the first entries of each index, and in an index
- * that starts with a code those entries all share one value: every equality then looked like
- * "2,001 rows", so for "community + channel + status" the planner could walk the channel index
- * (a million rows to find two) instead of the community's 12,500. A full ANALYZE reads every
- * index (seconds at a million cases). Instead the statistics are computed: the rows are
- * max(id) (cases are never deleted), each leading column's distinct values are counted by
- * jumping from one value to the next in its index (one seek per value: ~1,500 categories, 80
- * communities...; see stats_distinct for columns of few, skewed values), and a prefix of k
- * columns is taken to select n / (d1 * ... * dk) rows. The
- * small partial indexes are analysed exactly. The rows go into sqlite_stat1 with a no-op
- * schema change in the same transaction, so that every connection (the readers' one included,
- * not only the applier's that writes them) reloads them before its next statement. */
-
-#define STATS_DISTINCT_MAX 4096 /* past this many values a column counts as unique */
-#define STATS_COLS_MAX 16
-#define STATS_SKEW_VALUES 16    /* columns with at most this many values are counted per value */
-#define STATS_SKEW_CAP 5000     /* ... each count stopping here */
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* How many "typical values" of `col` (a column that leads an index) the n rows hold: the
- * planner takes one equality on it to select n / *out rows. For most columns that is the count
- * of distinct values (n when there are more than STATS_DISTINCT_MAX). A column of few values
- * is also counted per value, and where the median value is rare the median decides: status has
- * nine values, but closed and rated hold ~97 % of the rows, and the lists people open are the
- * open states' (a dispatcher's queue). With n / 9 the planner took "status=handled + channel"
- * for as broad as a channel and walked the channel's 125,000 entries; with the median it walks
- * the ~2,400 handled ones. A filter on a rare status is the common case, on closed the rare one.
- * Store locked, in a transaction. */
-static enum cd_err stats_distinct(struct store *st, const char *col, int64_t n, int64_t *out)
-{
-	char first[128], next[192], count[224];
-	sqlite3_stmt *s0 = NULL, *s1 = NULL, *sc = NULL;
-	int64_t counts[STATS_SKEW_VALUES];
-	/* Two statements: "col > ?1 OR ?1 IS NULL" would not use the index. */
-	snprintf(first, sizeof first, "SELECT min(\"%s\") FROM cases", col);
-	snprintf(next, sizeof next, "SELECT min(\"%s\") FROM cases WHERE \"%s\" > ?1", col, col);
-	snprintf(count, sizeof count, "SELECT count(*) FROM (SELECT 1 FROM cases WHERE \"%s\" = ?1 LIMIT %d)", col,
-		 STATS_SKEW_CAP);
-	int src = sqlite3_prepare_v2(st->db, first, -1, &s0, NULL);
-	if (src == SQLITE_OK)
-		src = sqlite3_prepare_v2(st->db, next, -1, &s1, NULL);
-	if (src == SQLITE_OK)
-		src = sqlite3_prepare_v2(st->db, count, -1, &sc, NULL);
-	int64_t d = 0;
-	sqlite3_value *last = NULL;
-	enum cd_err rc = src == SQLITE_OK ? CD_OK : store__err(st, src, "stats prepare");
-	for (sqlite3_stmt *s = s0; !rc; s = s1) {
-		if (last)
-			sqlite3_bind_value(s, 1, last);
-		src = sqlite3_step(s);
-		if (src != SQLITE_ROW) {
-			rc = store__err(st, src, "stats distinct");
-			break;
-		}
-		if (sqlite3_column_type(s, 0) == SQLITE_NULL)
-			break;
-		sqlite3_value_free(last);
-		last = sqlite3_value_dup(sqlite3_column_value(s, 0));
-		sqlite3_reset(s);
-		if (!last) {
-			rc = CD_ERR_NOMEM;
-			break;
-		}
-		if (d < STATS_SKEW_VALUES) {
-			sqlite3_bind_value(sc, 1, last);
-			src = sqlite3_step(sc);
-			counts[d] = src == SQLITE_ROW ? sqlite3_column_int64(sc, 0) : STATS_SKEW_CAP;
-			sqlite3_reset(sc);
-		}
-		if (++d > STATS_DISTINCT_MAX) {
-			d = n;
-			break;
-		}
-	}
-	sqlite3_value_free(last);
-	sqlite3_finalize(s0);
-	sqlite3_finalize(s1);
-	sqlite3_finalize(sc);
-	*out = d > 0 ? d : 1;
-	if (!rc && d > 0 && d <= STATS_SKEW_VALUES) {
-		qsort(counts, (size_t)d, sizeof counts[0], cmp_i64);
-		int64_t median = counts[d / 2];
-		if (median > 0 && median < STATS_SKEW_CAP && n / median > d)
-			*out = n / median;
-	}
-	return rc;
-}
-
-/* The columns of index `idx`, in order (expressions give ""). Returns how many. */
-static int stats_index_cols(struct store *st, const char *idx, char cols[][48], int max)
-{
-	sqlite3_stmt *s = NULL;
-	int n = 0;
-	if (sqlite3_prepare_v2(st->db, "SELECT name FROM pragma_index_info(?1) ORDER BY seqno", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(s, 1, idx, -1, SQLITE_TRANSIENT);
-	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
-		const unsigned char *name = sqlite3_column_text(s, 0);
-		snprintf(cols[n++], 48, "%s", name ? (const char *)name : "");
-	}
-	sqlite3_finalize(s);
-	return n;
-}
-
-static enum cd_err stats_exec(struct store *st, const char *sql)
-{
-	int src = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-	return src == SQLITE_OK ? CD_OK : store__err(st, src, "statistics");
-}
-
-/* One distinct count per column name, shared by the indexes that start with it. */
-struct stats_col {
-	char name[48];
-	int64_t distinct;
-};
-
-#define STATS_INDEXES_MAX 32
-
-/* One index of cases: its name, whether it is partial, its columns. */
-struct stats_index {
-	char name[64];
-	int partial;
-	int ncols;
-	char cols[STATS_COLS_MAX][48];
-};
-
-/* The distinct count known for col, or n (unique) when no index starts with it. */
-static int64_t stats_lookup(const struct stats_col *known, int nknown, const char *col, int64_t n)
-{
-	for (int j = 0; j < nknown; j++)
-		if (strcmp(known[j].name, col) == 0)
-			return known[j].distinct;
-	return n;
-}
-
-static enum cd_err stats_write(struct store *st)
-{
-	sqlite3_stmt *s = NULL;
-	struct stats_col known[STATS_COLS_MAX];
-	struct stats_index *ix = xcalloc(STATS_INDEXES_MAX, sizeof *ix);
-	int nknown = 0, nix = 0;
-	int64_t n = 0;
-	/* sqlite_stat1 exists once any ANALYZE has run; a quick sampled one makes it. */
-	enum cd_err rc = sqlite3_exec(st->db, "SELECT 1 FROM sqlite_stat1 LIMIT 0", NULL, NULL, NULL) == SQLITE_OK
-				 ? CD_OK
-				 : stats_exec(st, "PRAGMA analysis_limit = 100; ANALYZE cases");
-	if (!rc)
-		rc = stats_exec(st, "PRAGMA analysis_limit = 0");
-	int src = rc ? SQLITE_ERROR : sqlite3_prepare_v2(st->db, "SELECT max(id) FROM cases", -1, &s, NULL);
-	if (src == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	s = NULL;
-	if (rc || n <= 0)
-		goto out; /* nothing to describe yet */
-	src = sqlite3_prepare_v2(st->db, "SELECT name, partial FROM pragma_index_list('cases')", -1, &s, NULL);
-	while (src == SQLITE_OK && nix < STATS_INDEXES_MAX && sqlite3_step(s) == SQLITE_ROW) {
-		struct stats_index *x = &ix[nix++];
-		snprintf(x->name, sizeof x->name, "%s", (const char *)sqlite3_column_text(s, 0));
-		x->partial = sqlite3_column_int(s, 1);
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	if (src != SQLITE_OK) {
-		rc = store__err(st, src, "stats indexes");
-		goto out;
-	}
-	/* Distinct values of every column some full index starts with. */
-	for (int i = 0; i < nix && !rc; i++) {
-		struct stats_index *x = &ix[i];
-		x->ncols = stats_index_cols(st, x->name, x->cols, STATS_COLS_MAX);
-		if (x->partial || x->ncols == 0 || !x->cols[0][0] || nknown == STATS_COLS_MAX ||
-		    stats_lookup(known, nknown, x->cols[0], -1) != -1)
-			continue;
-		snprintf(known[nknown].name, sizeof known[nknown].name, "%s", x->cols[0]);
-		rc = stats_distinct(st, x->cols[0], n, &known[nknown].distinct);
-		nknown++;
-	}
-	src = rc ? SQLITE_ERROR
-		 : sqlite3_prepare_v2(st->db,
-				      "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('cases', ?1, ?2)",
-				      -1, &s, NULL);
-	if (!rc && src != SQLITE_OK)
-		rc = store__err(st, src, "stats prepare");
-	for (int i = 0; i < nix && !rc; i++) {
-		struct stats_index *x = &ix[i];
-		if (x->partial) {
-			/* A partial index holds few rows (the overdue, the open ones): analysed exactly. */
-			char sql[96];
-			snprintf(sql, sizeof sql, "ANALYZE \"%s\"", x->name);
-			rc = stats_exec(st, sql);
-			continue;
-		}
-		/* sqlite_stat1 has no key: the index's old row goes first. */
-		char del[192];
-		snprintf(del, sizeof del, "DELETE FROM sqlite_stat1 WHERE tbl = 'cases' AND idx = '%s'", x->name);
-		rc = stats_exec(st, del);
-		if (rc)
-			break;
-		char stat[STATS_COLS_MAX * 24 + 24];
-		size_t o = (size_t)snprintf(stat, sizeof stat, "%lld", (long long)n);
-		double rows = (double)n;
-		for (int k = 0; k < x->ncols; k++) {
-			/* an expression or a column no index starts with (external_id) counts as unique */
-			rows /= (double)(x->cols[k][0] ? stats_lookup(known, nknown, x->cols[k], n) : n);
-			o += (size_t)snprintf(stat + o, sizeof stat - o, " %lld", (long long)(rows < 1 ? 1 : rows + 0.5));
-		}
-		store__bind_text(s, 1, x->name);
-		store__bind_text(s, 2, stat);
-		rc = store__exec(st, s, "stats put");
-	}
-	sqlite3_finalize(s);
-	if (!rc)
-		rc = stats_exec(st, "CREATE TABLE cases_stats_reload (x); DROP TABLE cases_stats_reload");
-out:
-	xfree(ix);
-	return rc;
-}
-
-static enum cd_err analyze_locked(struct store *st)
-{
-	enum cd_err rc = store__begin(st);
-	if (!rc)
-		rc = store__end(st, stats_write(st));
-	if (rc)
-		log_msg(LOG_WARN, "store: planner statistics not refreshed", "\"error\":\"%s\"", cd_err_name(rc));
-	return rc;
-}
-
-/* Planner statistics after the first ANALYZE_FIRST cases, then every ANALYZE_EVERY: without
- * them SQLite cannot know that a category is rarer than a street and may walk the wrong
- * index for a combined filter. Failure only costs speed, so it is logged and ignored. */
-static void maybe_analyze(struct store *st)
-{
-	int64_t n = st->cases_inserted;
-	if ((st->cases_analyzed < ANALYZE_FIRST && n >= ANALYZE_FIRST) ||
-	    n - st->cases_analyzed >= ANALYZE_EVERY) {
-		st->cases_analyzed = n;
-		(void)analyze_locked(st);
-	}
-}
-
+/* Planner statistics: the cases table's remaining indexes (ref, external id, the scheduler's
+ * partial ones, the Open311 channel's) need none to be chosen; lists are answered by the case
+ * list index (case_index.c), so the computed statistics that the list indexes needed are gone
+ * with them (migration 0011). A sampled ANALYZE on request still describes the table. */
 enum cd_err store_cases_optimize(struct store *st)
 {
 	store__lock(st);
-	enum cd_err rc = analyze_locked(st);
+	enum cd_err rc = store__begin(st);
+	if (!rc) {
+		int src = sqlite3_exec(st->db, "PRAGMA analysis_limit = 400; ANALYZE cases", NULL, NULL, NULL);
+		rc = store__end(st, src == SQLITE_OK ? CD_OK : store__err(st, src, "analyze"));
+	}
 	store__unlock(st);
 	return rc;
 }
@@ -871,8 +556,13 @@ enum cd_err store_case_insert_batch(struct store *st, const struct store_actor *
 	if (!rc)
 		rc = store__end(st, insert_batch_tx(st, actor, cases, first_events, n, results, &stored));
 	if (!rc) {
-		st->cases_inserted += (int64_t)stored;
-		maybe_analyze(st);
+		/* committed: the list index follows */
+		struct store__cindex_batch idx = {NULL, 0, 0};
+		for (size_t i = 0; i < n; i++)
+			if (results[i] == CD_OK)
+				store__cindex_note(&idx, &cases[i]);
+		store__cindex_flush(st, &idx);
+		store__cindex_release(&idx);
 	}
 	store__unlock(st);
 	if (rc) {
@@ -1077,7 +767,8 @@ static enum cd_err apply_audit_flush(struct store *st, struct buf *b, size_t *li
 }
 
 static enum cd_err journal_apply_tx(struct store *st, store__apply_next_fn next, void *ctx, const char *mark,
-			    struct store_case *c, struct store_case_event *ev, size_t *applied)
+				    struct store_case *c, struct store_case_event *ev, size_t *applied,
+				    struct store__cindex_batch *idx)
 {
 	struct recv_sum recv;
 	struct seq_max sm;
@@ -1135,7 +826,7 @@ static enum cd_err journal_apply_tx(struct store *st, store__apply_next_fn next,
 		recv_add(&recv, 0, sday, c->unit_code);
 		recv_add(&recv, 1, sday, c->street_code);
 		recv_add(&recv, 2, sday, c->category_code);
-		counts_add(&recv, c, 1);
+		store__cindex_note(idx, c);
 		if (listed == 0) {
 			snprintf(audit_actor, sizeof audit_actor, "%s", actor.name ? actor.name : "system");
 			snprintf(audit_client, sizeof audit_client, "%s", actor.client ? actor.client : "");
@@ -1176,19 +867,19 @@ enum cd_err store__cases_apply(struct store *st, store__apply_next_fn next, void
 {
 	struct store_case *c = xmalloc(sizeof *c);
 	struct store_case_event *ev = xmalloc(sizeof *ev);
+	struct store__cindex_batch idx = {NULL, 0, 0};
 	*applied = 0;
 	store__lock(st);
 	store__cases_setup(st);
 	enum cd_err rc = store__begin(st);
 	if (!rc)
-		rc = store__end(st, journal_apply_tx(st, next, ctx, mark, c, ev, applied));
-	if (!rc) {
-		st->cases_inserted += (int64_t)*applied;
-		maybe_analyze(st);
-	} else {
+		rc = store__end(st, journal_apply_tx(st, next, ctx, mark, c, ev, applied, &idx));
+	if (!rc)
+		store__cindex_flush(st, &idx); /* committed: the list index follows */
+	else
 		*applied = 0;
-	}
 	store__unlock(st);
+	store__cindex_release(&idx);
 	xfree(c);
 	xfree(ev);
 	return rc;
@@ -1371,6 +1062,13 @@ enum cd_err store_case_apply(struct store *st, const struct store_actor *actor, 
 	if (!rc)
 		rc = store__end(st, apply_tx(st, actor, case_id, expected_version, after, ev, deltas,
 					     ndeltas));
+	if (!rc) {
+		/* committed: the list index follows */
+		struct store__cindex_batch idx = {NULL, 0, 0};
+		store__cindex_note(&idx, after);
+		store__cindex_flush(st, &idx);
+		store__cindex_release(&idx);
+	}
 	store__unlock(st);
 	if (rc) {
 		after->version = saved_version;

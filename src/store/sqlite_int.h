@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/case_index.h"
 #include "store/store.h"
 
 #define STORE__USER_COLS \
@@ -157,9 +158,8 @@
 			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                          \
 	X(CASE_EVENT_LIST, "SELECT id, case_id, at, actor, role, action, from_status, to_status, "  \
 			   "comment, data FROM case_events WHERE case_id = ?1 ORDER BY id")          \
-	X(CASE_COUNT_ADD, "INSERT INTO case_counts (key, n) VALUES (?1, ?2) "                        \
-			  "ON CONFLICT (key) DO UPDATE SET n = n + excluded.n")                      \
-	X(CASE_COUNT_GET, "SELECT n FROM case_counts WHERE key = ?1")                                \
+	X(CASE_Q_MATCH, "SELECT 1 FROM cases WHERE id = ?1 "                                       \
+			"AND (instr(title, ?2) > 0 OR instr(description, ?2) > 0)")                 \
 	X(CASE_STATS_ADD, "INSERT INTO case_stats (dim, day, key, received, closed, "                \
 			  "closed_on_time, responded, responded_on_time, rework, rated, satisfied, " \
 			  "basically_satisfied, dissatisfied, handling_seconds_sum) "                \
@@ -186,7 +186,7 @@
 			 STORE__CASE_OPEN_COND " AND warn_at <= ?1 "                                 \
 			 "AND (deadline IS NULL OR deadline > ?1) ORDER BY warn_at LIMIT ?2")        \
 	X(CASE_RECENT, "SELECT id, ref, status, category_code, grid_code, lat, lng, reported_at, "    \
-		       "merged_into FROM cases WHERE reported_at >= ?1 "                             \
+		       "merged_into FROM cases WHERE id >= ?2 AND reported_at >= ?1 "                \
 		       "AND status NOT IN ('rejected', 'merged') ORDER BY reported_at, id")          \
 	X(FILE_INSERT, "INSERT INTO files (id, mime, bytes, sha256, created_by, created_at) "        \
 		       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                            \
@@ -246,12 +246,13 @@ struct store {
 	sqlite3_stmt *stmts[STORE__NSTMT];   /* cached statements, NULL until first use */
 	char *path;                          /* database file, for store_size_bytes */
 	int version;                         /* user_version after migrations */
-	int64_t cases_analyzed;              /* cases inserted when planner statistics were last taken */
-	int64_t cases_inserted;              /* cases inserted through this store since it opened */
 	int cases_ready;                     /* sqlite_cases.c applied its connection settings */
 	struct store__journal *journal;      /* intake journal (sqlite_journal.c) when on, else NULL */
 	_Atomic uint64_t map_gen;            /* bumped after each write to areas, grid, units, responsibilities */
 	_Atomic uint64_t auth_gen;           /* bumped after each revocation, disable or password change */
+	struct case_index *cindex;           /* the case list index (case_index.h), NULL until built;
+					      * shared with the journal applier's connection */
+	int cindex_owned;                    /* this store frees cindex (not the applier's) */
 };
 
 /* Opens another connection to the database at path (configured and migrated like store_open,
@@ -324,21 +325,6 @@ typedef enum cd_err (*store__row_fn)(sqlite3_stmt *s, void *row);
  * finalizes s. Store locked. */
 enum cd_err store__collect(struct store *st, sqlite3_stmt *s, size_t size, store__row_fn conv, void **out,
 			   size_t *n) CD_MUST_CHECK;
-
-/* case_counts (migration 0009): the kinds of condition a count key is made of, in key order,
- * and for each kind the kinds after it it is counted in pairs with (a bit per kind). The
- * writer (sqlite_cases.c) and the reader (sqlite_case_reads.c) both go by this; migration
- * 0009's set list must say the same. */
-enum store__count_dim {
-	STORE__CD_STATUS, STORE__CD_STREET, STORE__CD_COMMUNITY, STORE__CD_UNIT, STORE__CD_CAT,
-	STORE__CD_CAT2, STORE__CD_CAT3, STORE__CD_CAT5, STORE__CD_CHANNEL, STORE__CD_OVERDUE,
-	STORE__CD_N
-};
-#define STORE__COUNT_PAIRS(a)                                                                        \
-	((a) == STORE__CD_STATUS ? 0x36eu : (a) == STORE__CD_STREET ? 0x368u                         \
-	 : (a) == STORE__CD_COMMUNITY ? 0x200u : (a) == STORE__CD_UNIT ? 0x360u                     \
-	 : (a) == STORE__CD_CAT2 || (a) == STORE__CD_CAT3 ? 0x300u : (a) == STORE__CD_CHANNEL ? 0x200u \
-	 : 0u)
 
 /* A text column copied into a char array member of a row struct (store__text_cols). */
 struct store__text_col {
@@ -460,6 +446,37 @@ enum cd_err store__case_exists(struct store *st, int64_t id, int *exists) CD_MUS
 /* The case with (channel, external_id) in the database; CD_ERR_NOTFOUND. Store locked. */
 enum cd_err store__case_find_external_locked(struct store *st, const char *channel, const char *ext,
 					     struct store_case *out) CD_MUST_CHECK;
+
+/* ---- the case list index (case_index.h) kept in step with the cases table ---- */
+
+/* The list columns of one case, copied (a journalled case is decoded into one reused struct). */
+struct store__cindex_copy {
+	int64_t id, reported_at;
+	char status[STORE_CASE_WORD_MAX];
+	char street_code[STORE_CODE_MAX];
+	char community_code[STORE_CODE_MAX];
+	char unit_code[STORE_CODE_MAX];
+	char category_code[STORE_CATEGORY_MAX];
+	char channel[STORE_CASE_WORD_MAX];
+	int overdue;
+};
+/* The cases one write transaction stored or changed, put into the index once it committed (a
+ * rolled-back transaction leaves the index as it was). */
+struct store__cindex_batch {
+	struct store__cindex_copy *rows;
+	size_t n, cap;
+};
+/* Notes c (as written) in b. */
+void store__cindex_note(struct store__cindex_batch *b, const struct store_case *c);
+/* Puts b's cases into st->cindex (nothing when there is no index) and empties b; call after
+ * the COMMIT, store still locked. A refused row is logged (it cannot happen with ids SQLite
+ * hands out). */
+void store__cindex_flush(struct store *st, struct store__cindex_batch *b);
+/* Frees b's rows. */
+void store__cindex_release(struct store__cindex_batch *b);
+/* Builds st->cindex from one pass over the cases table and logs how long it took (store_open,
+ * after the migrations and the journal replay). Store unlocked. */
+enum cd_err store__cindex_load(struct store *st) CD_MUST_CHECK;
 
 /* Hands the next journalled case to store__cases_apply: 1 and *c, *ev, *actor filled; 0 when
  * there are no more; -1 when a record cannot be read (the transaction is rolled back). */

@@ -799,6 +799,8 @@ enum cd_err store_case_journal_start(struct store *st)
 	}
 	if (!rc)
 		rc = store__open_conn(st->path, &j->ast);
+	if (!rc)
+		j->ast->cindex = st->cindex; /* the applier's cases go into the lists' index */
 	/* The applier only inserts journalled cases, and the writer refused any case that breaks
 	 * a CHECK of the cases table before journalling it (store__case_prepare_new: the same sets,
 	 * in C). SQLite evaluates each IN-list CHECK by building a temporary b-tree per row, about
