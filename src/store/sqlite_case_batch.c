@@ -72,7 +72,8 @@ static int stat_line_cmp(const void *pa, const void *pb)
  * and totals as one upsert per delta. */
 static enum cd_err stat_lines_write(struct store *st, struct stat_lines *sl)
 {
-	qsort(sl->l, sl->n, sizeof *sl->l, stat_line_cmp);
+	if (sl->n) /* steps without deltas leave l NULL, which qsort may not be given */
+		qsort(sl->l, sl->n, sizeof *sl->l, stat_line_cmp);
 	enum cd_err rc = CD_OK;
 	for (size_t i = 0; i < sl->n && !rc;) {
 		struct stat_line sum = sl->l[i];
