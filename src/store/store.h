@@ -266,7 +266,7 @@ void store_audit_list_free(struct store_audit_entry *entries, size_t n);
 #define STORE_CASE_EVENT_TEXT_MAX 4096 /* an event's comment or data JSON, with NUL */
 #define STORE_FILE_ID_MAX 33         /* 32 lowercase hex digits and NUL */
 #define STORE_CASES_PAGE_MAX 500     /* largest page store_cases_list returns (the API allows 500) */
-#define STORE_CASES_COUNT_CAP 10000  /* list totals above this are reported as the cap */
+#define STORE_CASES_COUNT_CAP 10000  /* totals of lists with q above this are reported as the cap */
 #define STORE_CASE_BATCH_MAX 1000    /* largest batch store_case_insert_batch accepts */
 
 /* One case, every stored column. Strings are "" when absent (stored as NULL where the column
@@ -437,20 +437,20 @@ struct store_case_page {
 	struct store_case *cases; /* n entries, owned: free with store_case_page_release */
 	size_t n;
 	int64_t total;            /* matching cases, or a lower bound when total_capped */
-	int total_capped;         /* 1 when there are more (above STORE_CASES_COUNT_CAP, or the
-				   * count ran out of time) */
+	int total_capped;         /* 1 when there may be more (a list with q only: above
+				   * STORE_CASES_COUNT_CAP, or the count ran out of time) */
 };
 
 /* Fills page with the cases matching f from `offset`, at most `limit` (capped at
  * STORE_CASES_PAGE_MAX). CD_ERR_RANGE for a negative offset or limit; CD_ERR_INVALID for a
- * category prefix that is not letters and digits; CD_ERR_TOOBIG when the page could not be
- * found within the store's time budget (250 ms; a rare `q` over all cases): ask for a narrower
- * filter. The total is exact at any size when f is no filter, one equality condition or a
- * counted pair of them (docs/internals/store.md, "Totals"); otherwise it is counted up to
- * STORE_CASES_COUNT_CAP within what is left of 8 ms since the call (at least 1 ms, at most
- * 10 ms), and past that total is offset + n and total_capped is 1 ("at least"). A community
- * outside the given street matches nothing (codes nest).
- * Deep offsets walk the skipped rows: prefer narrowing (from/to). */
+ * category prefix that is not letters and digits. The ids come from the in-memory case list
+ * index (docs/internals/store.md, "Cases"), the rows from the table by id. The total is exact
+ * at any size, except with `q`: the substring is tested row by row in SQLite, CD_ERR_TOOBIG
+ * when the page could not be found within 250 ms (a rare `q` over all cases: ask for a
+ * narrower filter), and the total is counted up to STORE_CASES_COUNT_CAP within what is left
+ * of 8 ms since the call (at least 1 ms, at most 10 ms); past that it is what was counted and
+ * total_capped is 1 ("at least"). A community outside the given street matches nothing (codes
+ * nest). Only the store that store_open opened lists (it holds the index). */
 enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f, int64_t offset,
 			     int64_t limit, struct store_case_page *page) CD_MUST_CHECK;
 /* Frees the cases of a page and zeroes it. NULL is fine. */
