@@ -162,6 +162,10 @@ static int make_filters(void)
 	filters[n++].category_prefix = "H";
 	filters[n].status = "no-such-status";
 	n++;
+	filters[n].overdue = 1; /* the rarest condition: a count driven by the overdue flags */
+	filters[n++].channel = "app";
+	filters[n].overdue = -1;
+	filters[n++].category_prefix = "H";
 	filters[n].unit_code = "D-SW";
 	filters[n].status = "dispatched";
 	filters[n].street_code = streets[3];
