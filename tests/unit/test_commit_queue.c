@@ -157,40 +157,47 @@ static void test_stop_empty_and_after_one(void)
 	tmpdb_remove(&t);
 }
 
-/* After a burst, the writer waits for a batch as large as the last one; a lone case that
- * follows is still stored (the wait ends after a millisecond), and so is one submitted while
- * the queue stops. alarm() turns a writer that waits for ever into a failure. */
-static void test_lone_case_after_burst(void)
+/* Hands in subs[from..to) asynchronously, then waits until told_total - told0 reaches to. */
+static void submit_and_wait(struct commit_queue *q, struct sub *subs, int from, int to, long long told0)
 {
-	enum { BURST = 200 };
-	struct tmpdb t;
-	struct store *st = NULL;
-	struct commit_queue *q = open_queue(&t, &st);
-	struct sub *subs = xcalloc(BURST + 1, sizeof *subs);
-	alarm(20);
-	long long told0 = atomic_load(&told_total);
-	for (int i = 0; i < BURST; i++) {
+	for (int i = from; i < to; i++) {
 		char ext[32];
 		snprintf(ext, sizeof ext, "burst-%d", i);
 		fill_case(&subs[i].c, &subs[i].ev, ext, DAY0 + 60 + i);
 		CHECK_INT_EQ(commit_queue_submit_async(q, &subs[i].c, &subs[i].ev, &subs[i].slot, on_done, &subs[i]),
 			     CD_OK);
 	}
-	while (atomic_load(&told_total) - told0 < BURST)
+	while (atomic_load(&told_total) - told0 < to)
 		usleep(1000);
+}
+
+/* Under load the writer waits for a batch as large as the last one: the cases after a burst
+ * (twenty at once, then a lone one) are still stored, the wait ending after a millisecond
+ * when no more come, and so is a case handed in while the queue stops. alarm() turns a
+ * writer that waits for ever into a failure. */
+static void test_lone_case_after_burst(void)
+{
+	enum { BURST = 200, AFTER = 20 };
+	struct tmpdb t;
+	struct store *st = NULL;
+	struct commit_queue *q = open_queue(&t, &st);
+	struct sub *subs = xcalloc(BURST + AFTER + 1, sizeof *subs);
+	alarm(20);
+	long long told0 = atomic_load(&told_total);
+	submit_and_wait(q, subs, 0, BURST, told0);
+	submit_and_wait(q, subs, BURST, BURST + AFTER, told0);
 	struct store_case *c = xmalloc(sizeof *c);
 	struct store_case_event *ev = xmalloc(sizeof *ev);
 	fill_case(c, ev, "after-burst", DAY0 + 600);
 	CHECK_INT_EQ(commit_queue_submit(q, c, ev), CD_OK);
 	CHECK(c->id > 0);
-	fill_case(&subs[BURST].c, &subs[BURST].ev, "at-stop", DAY0 + 700);
-	CHECK_INT_EQ(commit_queue_submit_async(q, &subs[BURST].c, &subs[BURST].ev, &subs[BURST].slot, on_done,
-					       &subs[BURST]),
-		     CD_OK);
+	struct sub *last = &subs[BURST + AFTER];
+	fill_case(&last->c, &last->ev, "at-stop", DAY0 + 700);
+	CHECK_INT_EQ(commit_queue_submit_async(q, &last->c, &last->ev, &last->slot, on_done, last), CD_OK);
 	commit_queue_stop(q);
 	alarm(0);
-	CHECK_INT_EQ(atomic_load(&subs[BURST].told), 1);
-	CHECK_INT_EQ(subs[BURST].rc, CD_OK);
+	CHECK_INT_EQ(atomic_load(&last->told), 1);
+	CHECK_INT_EQ(last->rc, CD_OK);
 	CHECK(store_case_find_external(st, "system", "at-stop", c) == CD_OK);
 	xfree(c);
 	xfree(ev);
