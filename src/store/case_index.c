@@ -575,6 +575,41 @@ static uint32_t walk_next(struct walk *w)
 	return 0;
 }
 
+/* The newest k matches seen by a scan: a min-heap by (reported_at, id), the oldest at the root. */
+struct topk {
+	uint32_t *h;
+	size_t n, k;
+};
+
+static void topk_push(const struct case_index *ix, struct topk *tk, uint32_t id)
+{
+	uint32_t *h = tk->h;
+	if (tk->n < tk->k) {
+		size_t i = tk->n++;
+		while (i > 0 && key_below(ix, id, ix->t[h[(i - 1) / 2]], h[(i - 1) / 2])) {
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = id;
+		return;
+	}
+	if (tk->k == 0 || key_below(ix, id, ix->t[h[0]], h[0]))
+		return; /* older than every kept one */
+	size_t i = 0;
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= tk->n)
+			break;
+		if (c + 1 < tk->n && key_below(ix, h[c + 1], ix->t[h[c]], h[c]))
+			c++;
+		if (!key_below(ix, h[c], ix->t[id], id))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = id;
+}
+
 /* Whether id (a driver candidate) is a match within [from, to). */
 static int match_in(const struct case_index *ix, uint32_t id, const struct cfilter *cf, int64_t from, int64_t to)
 {
@@ -582,25 +617,23 @@ static int match_in(const struct case_index *ix, uint32_t id, const struct cfilt
 	return (!from || t >= from) && (!to || t < to) && match(ix, id, cf);
 }
 
-/* The number of cases matching cf in [from, to). With no condition it is the range's size; with
- * one and no range, the per-value count. Otherwise a narrow range is walked, and a wide one
- * found by a sequential pass over the driver's column (the rarest condition's: 2 or 4 bytes a
- * case), testing the rest only where it holds. Read-locked. */
-static int64_t count_all(const struct case_index *ix, const struct cfilter *cf, int64_t from, int64_t to)
+#define SCAN_HIT(id)                                                                                         \
+	do {                                                                                                 \
+		if (match_in(ix, (id), cf, from, to)) {                                                      \
+			total++;                                                                             \
+			if (tk)                                                                              \
+				topk_push(ix, tk, (id));                                                     \
+		}                                                                                            \
+	} while (0)
+
+/* Every match in [from, to) by a sequential pass over the driver's column (the rarest
+ * condition's: 2 or 4 bytes a case; the others are tested only where it holds), in id order,
+ * which is also the order of the other columns in memory. Returns how many; tk (if not NULL)
+ * keeps the newest. Read-locked. */
+static int64_t scan(const struct case_index *ix, const struct cfilter *cf, int64_t from, int64_t to,
+		    struct topk *tk)
 {
-	struct walk w;
-	walk_init(&w, ix, from, to);
-	if (cf->nconds == 0)
-		return (int64_t)walk_left(&w);
-	if (cf->nconds == 1 && !from && !to)
-		return cf->driver_n;
 	int64_t total = 0;
-	if ((int64_t)walk_left(&w) * 4 < ix->max_id || (int64_t)walk_left(&w) < cf->driver_n) {
-		uint32_t id;
-		while ((id = walk_next(&w)) != 0)
-			total += match(ix, id, cf);
-		return total;
-	}
 	uint32_t end = (uint32_t)ix->max_id + 1;
 	int k = cf->driver;
 	if (k >= 0 && k < D_N16) {
@@ -608,27 +641,52 @@ static int64_t count_all(const struct case_index *ix, const struct cfilter *cf, 
 		uint16_t v = (uint16_t)cf->v[k];
 		for (uint32_t id = 1; id < end; id++)
 			if (c[id] == v)
-				total += match_in(ix, id, cf, from, to);
+				SCAN_HIT(id);
 	} else if (k >= D_N16 && k < D_N) {
 		const uint32_t *c = ix->c32[k];
 		uint32_t v = cf->v[k];
 		for (uint32_t id = 1; id < end; id++)
 			if (c[id] == v)
-				total += match_in(ix, id, cf, from, to);
+				SCAN_HIT(id);
 	} else if (k == D_N) {
 		const uint32_t *c = ix->c32[D_CATEGORY];
 		for (uint32_t id = 1; id < end; id++)
 			if (cf->cats[c[id]])
-				total += match_in(ix, id, cf, from, to);
+				SCAN_HIT(id);
 	} else {
 		const uint8_t *fl = ix->flags;
 		uint8_t want = cf->overdue > 0 ? F_OVERDUE | F_LIVE : F_LIVE;
 		for (uint32_t id = 1; id < end; id++)
 			if ((fl[id] & (F_OVERDUE | F_LIVE)) == want)
-				total += match_in(ix, id, cf, from, to);
+				SCAN_HIT(id);
 	}
 	return total;
 }
+
+/* The number of cases matching cf (at least one condition) in [from, to). With one condition
+ * and no range it is the per-value count; a narrow range is walked; otherwise a scan. */
+static int64_t count_all(const struct case_index *ix, const struct cfilter *cf, int64_t from, int64_t to)
+{
+	if (cf->nconds == 1 && !from && !to)
+		return cf->driver_n;
+	struct walk w;
+	walk_init(&w, ix, from, to);
+	if ((int64_t)walk_left(&w) * 4 < ix->max_id || (int64_t)walk_left(&w) < cf->driver_n) {
+		int64_t total = 0;
+		uint32_t id;
+		while ((id = walk_next(&w)) != 0)
+			total += match(ix, id, cf);
+		return total;
+	}
+	return scan(ix, cf, from, to, NULL);
+}
+
+/* How far a page walks newest first before it takes the scan instead: past this many cases the
+ * matches are rare enough that one pass over the driver's column in memory order (and keeping
+ * the newest offset + limit) costs less than walking on in time order, which reads the columns
+ * at scattered places. */
+#define WALK_MIN 1024
+#define WALK_SHARE 16 /* 1/16 of the cases */
 
 void case_index_page(struct case_index *ix, const struct case_index_filter *f, int64_t offset, size_t limit,
 		     int64_t *ids, size_t *n, int64_t *total)
@@ -656,16 +714,32 @@ void case_index_page(struct case_index *ix, const struct case_index_filter *f, i
 			ids[(*n)++] = id;
 		goto out;
 	}
-	while (*n < limit && (id = walk_next(&w)) != 0) {
+	int64_t budget = ix->max_id / WALK_SHARE > WALK_MIN ? ix->max_id / WALK_SHARE : WALK_MIN, walked = 0;
+	while (*n < limit && walked < budget && (id = walk_next(&w)) != 0) {
+		walked++;
 		if (!match(ix, id, &cf))
 			continue;
 		if (seen++ >= offset)
 			ids[(*n)++] = id;
 	}
-	if (id == 0 && *n < limit)
-		*total = seen; /* the walk ran out: every match was seen */
-	else
+	if (*n == limit) {
 		*total = count_all(ix, &cf, f->from, f->to);
+	} else if (id == 0) {
+		*total = seen; /* the walk ran out: every match was seen */
+	} else {
+		/* Rare matches: the scan finds them all, keeps the newest offset + limit. */
+		struct topk tk;
+		int64_t want = offset + (int64_t)limit;
+		tk.k = want < cf.driver_n ? (size_t)want : (size_t)cf.driver_n;
+		tk.n = 0;
+		tk.h = xmalloc((tk.k ? tk.k : 1) * sizeof *tk.h);
+		*total = scan(ix, &cf, f->from, f->to, &tk);
+		qsort_r(tk.h, tk.n, sizeof *tk.h, cmp_key, ix);
+		*n = 0;
+		for (int64_t pos = (int64_t)tk.n - 1 - offset; pos >= 0 && *n < limit; pos--)
+			ids[(*n)++] = tk.h[pos];
+		xfree(tk.h);
+	}
 out:
 	pthread_rwlock_unlock(&ix->lock);
 	xfree(cats);
