@@ -218,7 +218,7 @@ static int cmp_key(const void *pa, const void *pb, void *ctx)
 }
 
 /* Puts the n ids of pend (out of order arrivals of one put) into the side array: one by one
- * when few, else sorted and merged in one pass (a bulk import or the load at open). */
+ * when few, else sorted and merged in one pass (a bulk import or the first load). */
 static void side_add(struct case_index *ix, uint32_t *pend, size_t n)
 {
 	if (n <= 32) {

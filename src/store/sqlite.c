@@ -503,10 +503,6 @@ static enum cd_err open_store(const char *path, int recover, struct store **out)
 		rc = migrate(st);
 	if (!rc && recover)
 		rc = store__journal_recover(st); /* cases a killed server journalled but did not apply */
-	/* The case list index: the main connection's only (the journal applier's connection
-	 * shares it, store_case_journal_start). */
-	if (!rc && recover)
-		rc = store__cindex_load(st);
 	if (rc)
 		goto fail;
 	*out = st;

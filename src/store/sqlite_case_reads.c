@@ -199,15 +199,12 @@ enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f
 	store__journal_barrier(st, STORE__READ_WAIT_MS);
 	store__lock(st);
 	store__cases_setup(st);
-	enum cd_err rc = CD_OK;
-	if (!st->cindex) {
-		log_msg(LOG_ERROR, "store: case list on a connection without the list index", NULL);
-		rc = CD_ERR_STORE;
-	} else if (empty) {
+	enum cd_err rc = store__cindex_ready(st); /* built on the first list */
+	if (!rc && empty) {
 		page->total = 0;
-	} else if (given(f->q)) {
+	} else if (!rc && given(f->q)) {
 		rc = list_q(st, &cf, f->q, offset, limit, started_ms, page);
-	} else {
+	} else if (!rc) {
 		int64_t ids[STORE_CASES_PAGE_MAX];
 		size_t n = 0;
 		case_index_page(st->cindex, &cf, offset, (size_t)limit, ids, &n, &page->total);
@@ -270,7 +267,7 @@ enum cd_err store_cases_recent(struct store *st, int64_t since, store_case_recen
 		sqlite3_bind_int64(s, 1, since);
 		/* No index on reported_at: the list index names the oldest id of the range, and
 		 * the table is read by rowid from there (ids grow with time, imports aside). */
-		int64_t first = st->cindex ? case_index_first_id(st->cindex, since) : 0;
+		int64_t first = store__cindex_ready(st) == CD_OK ? case_index_first_id(st->cindex, since) : 0;
 		sqlite3_bind_int64(s, 2, st->cindex && !first ? INT64_MAX : first);
 		int src;
 		rc = CD_OK;

@@ -456,15 +456,16 @@ static void load_row(sqlite3_stmt *s, struct case_index_row *r, char (*text)[STO
 	r->overdue = sqlite3_column_int(s, 8);
 }
 
-enum cd_err store__cindex_load(struct store *st)
+enum cd_err store__cindex_ready(struct store *st)
 {
+	if (st->cindex)
+		return CD_OK;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct case_index *ix = case_index_new();
 	struct case_index_row *rows = xmalloc(CINDEX_LOAD_CHUNK * sizeof *rows);
 	char(*text)[STORE_CATEGORY_MAX] = xmalloc(CINDEX_LOAD_CHUNK * 6 * sizeof *text);
 	int bad = 0;
-	store__lock(st);
 	enum cd_err rc = CD_ERR_STORE;
 	sqlite3_stmt *s = store__prepare(st,
 					 "SELECT id, reported_at, status, street_code, community_code, unit_code, "
@@ -487,21 +488,19 @@ enum cd_err store__cindex_load(struct store *st)
 			rc = store__err(st, src, "case index load");
 		sqlite3_finalize(s);
 	}
-	if (!rc) {
-		st->cindex = ix;
-		st->cindex_owned = 1;
-		ix = NULL;
-	}
-	store__unlock(st);
 	xfree(rows);
 	xfree(text);
-	case_index_free(ix);
+	if (rc) {
+		case_index_free(ix);
+		return rc;
+	}
+	st->cindex = ix;
+	st->cindex_owned = 1;
 	if (bad)
 		log_msg(LOG_ERROR, "store: cases left out of the list index", NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (!rc)
-		log_msg(LOG_INFO, "store: case list index built", "\"cases\":%lld,\"ms\":%.0f",
-			(long long)case_index_count(st->cindex),
-			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	return rc;
+	log_msg(LOG_INFO, "store: case list index built", "\"cases\":%lld,\"ms\":%.0f",
+		(long long)case_index_count(ix),
+		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	return CD_OK;
 }

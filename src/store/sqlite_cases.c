@@ -1,8 +1,8 @@
-/* Cases in the SQLite store: the group-commit batch insert, optimistic updates with their
- * event, score deltas and audit entry, lists with filters and capped totals, the scheduler's
- * due list, running score aggregates, and uploaded file metadata. docs/internals/store.md
- * ("Cases") explains the schema, the indexes each query relies on and the limits. Binding,
- * checking and diffing a row, events and score upserts are in sqlite_case_rows.c. */
+/* Cases in the SQLite store: the group-commit batch insert, the journal's apply, optimistic
+ * updates with their event, score deltas and audit entry, daily refs, and reads by id, ref and
+ * external id; each write hands the rows it committed to the case list index (case_index.c).
+ * Lists, the due list and scores are in sqlite_case_reads.c; binding, checking and diffing a
+ * row, events and score upserts in sqlite_case_rows.c. docs/internals/store.md ("Cases"). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>

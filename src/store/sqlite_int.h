@@ -474,9 +474,12 @@ void store__cindex_note(struct store__cindex_batch *b, const struct store_case *
 void store__cindex_flush(struct store *st, struct store__cindex_batch *b);
 /* Frees b's rows. */
 void store__cindex_release(struct store__cindex_batch *b);
-/* Builds st->cindex from one pass over the cases table and logs how long it took (store_open,
- * after the migrations and the journal replay). Store unlocked. */
-enum cd_err store__cindex_load(struct store *st) CD_MUST_CHECK;
+/* Builds st->cindex from one pass over the cases table unless it is built, and logs how long
+ * it took. On first need: the first list, the recent cases, or store_case_journal_start (before
+ * the applier starts, which shares the index); a command that never lists never pays for it.
+ * Until then writes have no index to keep in step, and the pass sees what they committed.
+ * Store locked. */
+enum cd_err store__cindex_ready(struct store *st) CD_MUST_CHECK;
 
 /* Hands the next journalled case to store__cases_apply: 1 and *c, *ev, *actor filled; 0 when
  * there are no more; -1 when a record cannot be read (the transaction is rolled back). */

@@ -794,6 +794,8 @@ enum cd_err store_case_journal_start(struct store *st)
 	if (!rc) {
 		store__lock(st);
 		rc = store__case_max_id(st, &max_id);
+		if (!rc)
+			rc = store__cindex_ready(st); /* before the applier, which shares it */
 		store__unlock(st);
 		j->next_id = max_id + 1;
 	}

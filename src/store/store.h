@@ -450,7 +450,8 @@ struct store_case_page {
  * narrower filter), and the total is counted up to STORE_CASES_COUNT_CAP within what is left
  * of 8 ms since the call (at least 1 ms, at most 10 ms); past that it is what was counted and
  * total_capped is 1 ("at least"). A community outside the given street matches nothing (codes
- * nest). Only the store that store_open opened lists (it holds the index). */
+ * nest). The first list of a store builds the index from the table (about a second at
+ * 1,000,000 cases). */
 enum cd_err store_cases_list(struct store *st, const struct store_case_filter *f, int64_t offset,
 			     int64_t limit, struct store_case_page *page) CD_MUST_CHECK;
 /* Frees the cases of a page and zeroes it. NULL is fine. */
