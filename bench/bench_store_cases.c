@@ -518,6 +518,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot start the intake journal\n");
 		return 2;
 	}
+	/* The case list index is built on first need; the server builds it at start (the
+	 * journal's start). Here too, so that the inserts keep it up to date and the first timed
+	 * list does not build it. */
+	{
+		double t = now_s();
+		struct store_case_page page;
+		if (store_cases_list(st, NULL, 0, 1, &page) != CD_OK) {
+			fprintf(stderr, "cannot list %s\n", path);
+			return 2;
+		}
+		store_case_page_release(&page);
+		if (reuse)
+			printf("case list index built from the table in %.0f ms\n", (now_s() - t) * 1e3);
+	}
 	if (!reuse) {
 		insert_phase(st, n, t0, batch_size, n100, p1, p100, p100b, p200);
 	} else {
