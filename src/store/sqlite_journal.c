@@ -25,6 +25,7 @@
 #include "util/fileio.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/u64set.h"
 
 #define J_MAGIC "CDJ1"
 #define J_HEADER 16		  /* magic (4), version/zero (4), journal id (8, little-endian) */
@@ -91,7 +92,11 @@ struct store__journal {
 	struct jrec **by_id, **by_ref, **by_ext;
 	/* Writer-only. */
 	int64_t next_id;
-	int64_t known[J_KNOWN]; /* direct-mapped: ids seen in the database (id_known) */
+	/* Hashes of every (channel, external id) stored or journalled: a new report's external id
+	 * not among them needs no database read (find_ext). Filled at start, then by the writer. */
+	struct u64set ext_seen;
+	/* Under lock. */
+	int64_t known[J_KNOWN]; /* direct-mapped: ids in the database (id_known, drop_head) */
 	struct jday days[J_DAYS];
 	int ndays;
 	/* Statistics. */
@@ -394,6 +399,10 @@ static void drop_head(struct store__journal *j)
 	}
 	j->npending--;
 	j->pending_bytes -= r->len;
+	/* Applied now: duplicates point at recent cases, and id_known finds them here instead of
+	 * probing the database. (A record the database refused is dropped too; that only happens
+	 * to a database changed behind the store's back, and is logged by the apply.) */
+	j->known[(uint64_t)r->id & (J_KNOWN - 1)] = r->id;
 	xfree(r);
 }
 
@@ -748,6 +757,7 @@ static void journal_free(struct store__journal *j)
 	xfree(j->by_id);
 	xfree(j->by_ref);
 	xfree(j->by_ext);
+	u64set_free(&j->ext_seen);
 	xfree(j->path);
 	pthread_mutex_destroy(&j->wlock);
 	pthread_mutex_destroy(&j->xlock);
@@ -756,6 +766,27 @@ static void journal_free(struct store__journal *j)
 	pthread_cond_destroy(&j->applied);
 	pthread_cond_destroy(&j->room);
 	xfree(j);
+}
+
+/* The hashes of every stored (channel, external id), read from the cases_external index.
+ * Store locked. */
+static enum cd_err ext_seen_fill(struct store *st, struct u64set *set)
+{
+	double t0 = (double)clock_mono_ms();
+	sqlite3_stmt *s = NULL;
+	int src = sqlite3_prepare_v2(st->db, "SELECT channel, external_id FROM cases WHERE external_id IS NOT NULL",
+				     -1, &s, NULL);
+	if (src != SQLITE_OK)
+		return store__err(st, src, "external ids");
+	while ((src = sqlite3_step(s)) == SQLITE_ROW)
+		u64set_add(set, u64set_hash_pair((const char *)sqlite3_column_text(s, 0),
+						 (const char *)sqlite3_column_text(s, 1)));
+	sqlite3_finalize(s);
+	if (src != SQLITE_DONE)
+		return store__err(st, src, "external ids");
+	log_msg(LOG_INFO, "store: external ids read", "\"cases\":%zu,\"ms\":%.0f", set->n,
+		(double)clock_mono_ms() - t0);
+	return CD_OK;
 }
 
 enum cd_err store_case_journal_start(struct store *st)
@@ -796,6 +827,8 @@ enum cd_err store_case_journal_start(struct store *st)
 		rc = store__case_max_id(st, &max_id);
 		if (!rc)
 			rc = store__cindex_ready(st); /* before the applier, which shares it */
+		if (!rc)
+			rc = ext_seen_fill(st, &j->ext_seen);
 		store__unlock(st);
 		j->next_id = max_id + 1;
 	}
@@ -913,24 +946,23 @@ static enum cd_err id_known(struct store__journal *j, int64_t id, int64_t batch_
 		*known = 1; /* assigned earlier in this batch */
 		return CD_OK;
 	}
+	/* Pending, or remembered as in the database: cases are never deleted, so a case once
+	 * there stays, and a probe costs ~5 us (every applier commit empties this connection's
+	 * page cache). drop_head remembers each applied case; probes remember hot old masters. */
+	int64_t *memo = &j->known[(uint64_t)id & (J_KNOWN - 1)];
 	pthread_mutex_lock(&j->lock);
-	*known = find_pending(j, id, NULL, NULL, NULL) != NULL;
+	*known = *memo == id || find_pending(j, id, NULL, NULL, NULL) != NULL;
 	pthread_mutex_unlock(&j->lock);
 	if (*known)
 		return CD_OK;
-	/* Duplicates point at a few hot masters again and again; a case once seen in the database
-	 * stays there, so the answer is remembered instead of read (~5 us each: every applier
-	 * commit empties this connection's page cache). */
-	int64_t *memo = &j->known[(uint64_t)id & (J_KNOWN - 1)];
-	if (*memo == id) {
-		*known = 1;
-		return CD_OK;
-	}
 	store__lock(j->st);
 	enum cd_err rc = store__case_exists(j->st, id, known);
 	store__unlock(j->st);
-	if (!rc && *known)
+	if (!rc && *known) {
+		pthread_mutex_lock(&j->lock);
 		*memo = id;
+		pthread_mutex_unlock(&j->lock);
+	}
 	return rc;
 }
 
@@ -948,7 +980,7 @@ static enum cd_err find_ext(struct store__journal *j, struct store_case *const *
 		}
 	}
 	enum cd_err rc = store__journal_get(j->st, 0, NULL, channel, ext, out);
-	if (rc != CD_ERR_NOTFOUND)
+	if (rc != CD_ERR_NOTFOUND || !u64set_has(&j->ext_seen, u64set_hash_pair(channel, ext)))
 		return rc;
 	store__lock(j->st);
 	rc = store__case_find_external_locked(j->st, channel, ext, out);
@@ -1126,6 +1158,8 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 		}
 		fileio_put_le(w.p + starts[i], len, 4);
 		fileio_put_le(w.p + starts[i] + 4, record_crc(j->jid, w.p + payload, len), 4);
+		if (c->external_id[0]) /* also if the append fails: a needless probe, no harm */
+			u64set_add(&j->ext_seen, u64set_hash_pair(c->channel, c->external_id));
 		accepted++;
 	}
 	starts[n] = w.len;

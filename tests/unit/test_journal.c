@@ -312,8 +312,65 @@ static void test_kill_replay_torn_and_exactly_once(void)
 	tmpdb_remove(&t);
 }
 
+/* External ids and duplicate masters are checked without the database where memory can
+ * answer (the journal's set of stored external ids, its memo of applied ids): the answers must
+ * stay those of the database, for cases stored by an earlier run (read at start), applied in
+ * this one, and never stored. */
+static void test_checks_from_memory_match_the_database(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(&t);
+	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	struct store_case *b = xcalloc(3, sizeof *b);
+	enum cd_err res[3];
+	fill_case(&b[0], "hotline", "old-1", DAY0 + 60);
+	fill_case(&b[1], "app", "old-1", DAY0 + 61);
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, 2, res), CD_OK);
+	CHECK_INT_EQ(res[0], CD_OK);
+	CHECK_INT_EQ(res[1], CD_OK);
+	drain(st);
+	store_close(st);
+
+	/* A new run: the set is read from the database. */
+	st = open_ok(&t);
+	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	fill_case(&b[0], "hotline", "old-1", DAY0 + 120); /* stored by the earlier run */
+	fill_case(&b[1], "grid", "old-1", DAY0 + 121);    /* same id, another channel: new */
+	fill_case(&b[2], "hotline", "new-1", DAY0 + 122);
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, 3, res), CD_OK);
+	CHECK_INT_EQ(res[0], CD_ERR_EXISTS);
+	CHECK_INT_EQ(b[0].id, 1);
+	CHECK_INT_EQ(res[1], CD_OK);
+	CHECK_INT_EQ(res[2], CD_OK);
+	int64_t applied_id = b[2].id;
+	drain(st);
+	/* Applied in this run, then named again; a duplicate of it, of a case of the earlier run,
+	 * and of an id never stored. */
+	fill_case(&b[0], "hotline", "new-1", DAY0 + 180);
+	fill_case(&b[1], "hotline", "dup-1", DAY0 + 181);
+	b[1].duplicate_of = applied_id;
+	fill_case(&b[2], "hotline", "dup-2", DAY0 + 182);
+	b[2].duplicate_of = 2;
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, 3, res), CD_OK);
+	CHECK_INT_EQ(res[0], CD_ERR_EXISTS);
+	CHECK_INT_EQ(b[0].id, applied_id);
+	CHECK_INT_EQ(res[1], CD_OK);
+	CHECK_INT_EQ(res[2], CD_OK);
+	fill_case(&b[0], "hotline", "dup-3", DAY0 + 183);
+	b[0].duplicate_of = 1000;
+	CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, 1, res), CD_OK);
+	CHECK_INT_EQ(res[0], CD_ERR_INVALID);
+	drain(st);
+	CHECK_INT_EQ(list_total(st, "hotline"), 4); /* old-1, new-1, dup-1, dup-2 */
+	xfree(b);
+	store_close(st);
+	tmpdb_remove(&t);
+}
+
 static const struct test_case tests[] = {
     {"journal-mode batches keep the contract; pending cases readable", test_batch_contract},
+    {"external ids and masters checked from memory as the database would", test_checks_from_memory_match_the_database},
     {"kill -9 with pending cases: replay, torn tail, exactly once, counter",
      test_kill_replay_torn_and_exactly_once},
 };
