@@ -344,11 +344,6 @@ void json_w_raw(struct json_writer *w, const char *text, size_t n)
 		w->rc = buf_append(w->b, text, n);
 }
 
-void json_w_lit(struct json_writer *w, const char *text)
-{
-	json_w_raw(w, text, strlen(text));
-}
-
 void json_w_str(struct json_writer *w, const char *s)
 {
 	if (!s) {
