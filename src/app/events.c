@@ -52,6 +52,8 @@ struct events_sub {
 	events_release_fn release;
 	void *ctx;
 	int dead;                    /* a delivery failed: deliver nothing more (under subs_mu) */
+	uint64_t from;               /* only events after this seq: its Last-Event-ID, or the
+				      * newest seq when it subscribed */
 	atomic_int unsubscribed;     /* events_unsubscribe was called */
 	struct events_sub *next;     /* bus->subs, under subs_mu */
 };
@@ -65,6 +67,8 @@ struct events {
 	int stop;                    /* events_free asks the dispatcher to end */
 	int sweep;                   /* some subscriber unsubscribed */
 	int idle;                    /* the dispatcher waits on cond: the next publish signals */
+	int skip;                    /* a first subscriber moved `done` to head: the dispatcher's
+				      * cursor follows (events_subscribe) */
 	pthread_mutex_t subs_mu;     /* subs and done; held while delivering */
 	struct events_sub *subs;     /* subscribers not yet released */
 	uint64_t done;               /* newest seq fanned out to every subscriber */
@@ -166,7 +170,9 @@ enum cd_err events_publish(struct events *bus, const struct event_msg *m, uint64
 	struct events_rec **slot = &bus->ring[seq % bus->cfg.ring];
 	struct events_rec *old = *slot;
 	*slot = r;
-	if (bus->idle) {
+	/* With nobody subscribed the dispatcher is left asleep: a wake per case was a futex call
+	 * here and a context switch there, for nothing (dispatcher_main catches up). */
+	if (bus->idle && atomic_load_explicit(&bus->nsubs, memory_order_relaxed)) {
 		bus->idle = 0;
 		pthread_cond_signal(&bus->cond);
 	}
@@ -208,7 +214,7 @@ static void deliver(struct events *bus, struct events_sub *s, const struct event
 
 static void deliver_rec(struct events *bus, struct events_sub *s, const struct events_rec *r)
 {
-	if (!events_in_scope(&s->scope, r->street, r->unit, r->reporter))
+	if (r->seq <= s->from || !events_in_scope(&s->scope, r->street, r->unit, r->reporter))
 		return;
 	struct events_item it = {EVENTS_ITEM_EVENT, r->seq, r->type, r->ref, r->sse, r->sse_len};
 	deliver(bus, s, &it);
@@ -255,6 +261,18 @@ static void *dispatcher_main(void *arg)
 		bus->idle = 0;
 		if (bus->stop)
 			break;
+		/* Publishes do not wake us while nobody is subscribed (events_publish): what they
+		 * left is skipped, here or by the first subscriber (under mu and subs_mu, before its
+		 * replay reads `done`). */
+		if (bus->skip) {
+			bus->skip = 0;
+			if (cursor < bus->done)
+				cursor = bus->done;
+		}
+		if (!atomic_load(&bus->nsubs) && cursor < bus->head) {
+			cursor = bus->head;
+			bus->done = cursor;
+		}
 		if (waited && bus->head - cursor < BATCH) {
 			/* woken by a publish: let a few more arrive before fanning out */
 			pthread_mutex_unlock(&bus->mu);
@@ -405,6 +423,13 @@ enum cd_err events_subscribe(struct events *bus, const struct events_scope *scop
 	s->release = release;
 	s->ctx = ctx;
 	pthread_mutex_lock(&bus->subs_mu);
+	pthread_mutex_lock(&bus->mu);
+	if (atomic_fetch_add(&bus->nsubs, 1) == 0) { /* see dispatcher_main */
+		bus->done = bus->head;
+		bus->skip = 1;
+	}
+	s->from = last_id ? last_id : bus->head;
+	pthread_mutex_unlock(&bus->mu);
 	if (last_id) {
 		/* replay (last_id, done]: later events reach the new subscriber through the
 		 * dispatcher, which cannot be delivering now since we hold subs_mu */
@@ -433,6 +458,7 @@ enum cd_err events_subscribe(struct events *bus, const struct events_scope *scop
 		}
 		pthread_mutex_unlock(&bus->mu);
 		if (resync) {
+			s->from = done; /* told it is at `done`: later events from there */
 			deliver_resync(bus, s, done, resync);
 		} else {
 			for (size_t i = 0; i < n; i++)
@@ -445,8 +471,11 @@ enum cd_err events_subscribe(struct events *bus, const struct events_scope *scop
 	}
 	s->next = bus->subs;
 	bus->subs = s;
-	atomic_fetch_add_explicit(&bus->nsubs, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&bus->subs_mu);
+	pthread_mutex_lock(&bus->mu); /* what was published meanwhile goes out now */
+	bus->idle = 0;
+	pthread_cond_signal(&bus->cond);
+	pthread_mutex_unlock(&bus->mu);
 	*out = s;
 	return CD_OK;
 }

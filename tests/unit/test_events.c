@@ -470,6 +470,52 @@ static void test_replay(void)
 	}
 }
 
+/* With nobody subscribed, publishing does not wake the dispatcher (a futex call and a context
+ * switch per case under load); it catches up when someone subscribes. A newcomer without
+ * Last-Event-ID gets only what follows it, with no resync even after more than the ring went
+ * by; one with Last-Event-ID gets exactly the events after it, replayed then live. */
+static void test_nobody_subscribed(void)
+{
+	struct events_config cfg = {.first_seq = 1, .ring = 64, .replay_max = 1 << 20, .heartbeat_ms = 600000};
+	struct events *bus = events_new(&cfg);
+	struct events_scope all = scope_of(ROLE_ADMIN, NULL, NULL, 1);
+	for (int i = 0; i < 200; i++) /* ids 1..200: more than the ring */
+		CHECK_INT_EQ(publish(bus, "before", "S1", NULL, 0), CD_OK);
+	struct rx *fresh = rx_new();
+	struct events_sub *sf;
+	CHECK_INT_EQ(events_subscribe(bus, &all, 0, rx_deliver, rx_release, fresh, &sf), CD_OK);
+	CHECK_INT_EQ(publish(bus, "after", "S1", NULL, 0), CD_OK); /* id 201 */
+	CHECK(rx_wait(fresh, 1));
+	sleep_ms(50); /* time for anything else to (wrongly) arrive */
+	CHECK_INT_EQ(rx_count(fresh), 1);
+	CHECK_INT_EQ(fresh->seq[0], 201);
+	CHECK_INT_EQ(fresh->resyncs, 0);
+	events_unsubscribe(bus, sf);
+	sleep_ms(50); /* swept: nobody subscribed again */
+
+	for (int i = 0; i < 20; i++) /* ids 202..221, no wake */
+		CHECK_INT_EQ(publish(bus, "gap", "S1", NULL, 0), CD_OK);
+	struct rx *back = rx_new();
+	struct events_sub *sb;
+	CHECK_INT_EQ(events_subscribe(bus, &all, 210, rx_deliver, rx_release, back, &sb), CD_OK);
+	CHECK_INT_EQ(publish(bus, "live", "S1", NULL, 0), CD_OK); /* id 222 */
+	CHECK(rx_wait(back, 12));
+	sleep_ms(50);
+	CHECK_INT_EQ(rx_count(back), 12); /* 211..222, each once, in order */
+	int in_order = 1;
+	for (size_t i = 0; i < back->n; i++)
+		in_order &= back->seq[i] == 211 + i;
+	CHECK(in_order);
+	CHECK_INT_EQ(back->resyncs, 0);
+	struct events_stats st;
+	events_get_stats(bus, &st);
+	CHECK_INT_EQ(st.lost, 0);
+	events_unsubscribe(bus, sb);
+	events_free(bus);
+	rx_free(fresh);
+	rx_free(back);
+}
+
 static void test_replay_too_big_resyncs(void)
 {
 	struct events_config cfg = {.first_seq = 1, .ring = 1024, .replay_max = 1000};
@@ -781,6 +827,7 @@ static const struct test_case tests[] = {
 	{"publish_never_waits_for_a_stalled_dispatcher", test_publish_never_waits_for_a_stalled_dispatcher},
 	{"replay", test_replay},
 	{"replay_too_big_resyncs", test_replay_too_big_resyncs},
+	{"nobody_subscribed", test_nobody_subscribed},
 	{"heartbeats", test_heartbeats},
 	{"concurrent_publishers_in_order", test_concurrent_publishers_in_order},
 	{"case_helper", test_case_helper},
