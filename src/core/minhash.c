@@ -74,15 +74,16 @@ static void sign_token(void *ctx, uint64_t x, const char *s, size_t n, int order
 	}
 }
 
-void minhash_sign_text(const char *norm, size_t len, struct minhash_sig *out)
+size_t minhash_sign_text(const char *norm, size_t len, struct minhash_sig *out)
 {
 	struct sign_state st;
 	pthread_once(&perm_once, perm_init);
 	for (int i = 0; i < MINHASH_PERM; i++)
 		st.mins[i] = UINT64_MAX;
-	text_tokens(norm, len, MINHASH_SHINGLES, sign_token, &st);
+	size_t n = text_tokens(norm, len, MINHASH_SHINGLES, sign_token, &st);
 	for (int i = 0; i < MINHASH_PERM; i++)
 		out->v[i] = (uint8_t)mix64(st.mins[i] + (uint64_t)i);
+	return n;
 }
 
 double minhash_similarity(const struct minhash_sig *a, const struct minhash_sig *b)

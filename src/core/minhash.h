@@ -36,8 +36,9 @@ struct minhash_sig {
 void minhash_sign(const uint64_t *shingles, size_t n, struct minhash_sig *out);
 
 /* The signature of normalized text (text_normalize with TEXT_ALL): minhash_sign over its
- * MINHASH_SHINGLES tokens, computed as they come, without an array. Pure, thread-safe. */
-void minhash_sign_text(const char *norm, size_t len, struct minhash_sig *out);
+ * MINHASH_SHINGLES tokens, computed as they come, without an array. Returns how many tokens
+ * there were (text_tokens' count). Pure, thread-safe. */
+size_t minhash_sign_text(const char *norm, size_t len, struct minhash_sig *out);
 
 /* Estimated Jaccard similarity of the two shingle sets, in [0, 1]. Standard error about
  * sqrt(J(1-J)/64): 0.06 at J = 0.5. */

@@ -94,8 +94,7 @@ enum cd_err similar_sign(const struct text_norm *tn, const char *title, const ch
 	if (rc == CD_ERR_TOOBIG)
 		rc = CD_OK; /* the valid prefix is signature enough */
 	if (!rc) {
-		minhash_sign_text(norm, nl, &c->sig);
-		size_t n = text_tokens(norm, nl, MINHASH_SHINGLES, NULL, NULL);
+		size_t n = minhash_sign_text(norm, nl, &c->sig);
 		c->shingles = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	}
 	xfree(raw);
