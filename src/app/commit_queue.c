@@ -19,14 +19,12 @@
  * GATHER_MAX cases, at most GATHER_WAIT_MS) before it writes: each journal append has a fixed
  * cost whatever its size (the fdatasync, the disk's doorbell, waking the writer, the notifier
  * and the HTTP threads). Taken as soon as possible, a batch under 64 clients held ~6 cases;
- * gathered, 17-22, and the writer's CPU per case fell from 14-17 to 10-13 us (bench/intake.sh
+ * gathered, 14-22, and the writer's CPU per case fell from 14-17 to 10-13 us (bench/intake.sh
  * conditions, docs/internals/intake.md). "Under load" is GATHER_LOAD cases handed in and not
  * yet told: with a few clients every one of them is already in the batch, and waiting for more
  * would only slow each of them down (8 clients: 8,500 -> 6,800 cases/s when it always waited). */
 #define GATHER_MAX 32
-#ifndef GATHER_LOAD
 #define GATHER_LOAD 16
-#endif
 #define GATHER_WAIT_MS 1
 
 /* A stored batch on its way to the notifier. */
@@ -46,9 +44,9 @@ struct commit_queue {
 	struct settled_batch *stored_head, *stored_tail; /* for the notifier, oldest first */
 	pthread_cond_t stored;                             /* a batch arrived there, or stop */
 	int stopping, writer_done;
-	size_t queued;   /* slots from head to tail */
+	size_t queued;    /* slots from head to tail */
 	size_t unsettled; /* slots handed in and not yet told: queued, being written or told */
-	size_t wake_at; /* enqueue signals `work` once queued reaches this (SIZE_MAX: writer busy) */
+	size_t wake_at;   /* enqueue signals `work` once queued reaches this (SIZE_MAX: writer busy) */
 	long long batches, cases; /* counters for /metrics */
 	/* Writer-only scratch space. */
 	struct store_case *cs[COMMIT_QUEUE_BATCH];

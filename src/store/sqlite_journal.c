@@ -95,10 +95,10 @@ struct store__journal {
 	/* Hashes of every (channel, external id) stored or journalled: a new report's external id
 	 * not among them needs no database read (find_ext). Filled at start, then by the writer. */
 	struct u64set ext_seen;
-	/* Under lock. */
-	int64_t known[J_KNOWN]; /* direct-mapped: ids in the database (id_known, drop_head) */
 	struct jday days[J_DAYS];
 	int ndays;
+	/* Under lock: direct-mapped, ids in the database (id_known; drop_head fills it). */
+	int64_t known[J_KNOWN];
 	/* Statistics. */
 	int64_t batches, apply_tx, max_pending;
 };
