@@ -1,6 +1,8 @@
 """Black-box tests of cases: intake through every stage, the workflow, scope, masking,
 deadlines on the official calendar, overdue marking, files and scores."""
+import os
 import re
+import sqlite3
 import time
 
 from harness import Server, expect_error
@@ -99,6 +101,29 @@ def test_external_id_is_idempotent():
         assert a.json()["id"] == b.json()["id"]
         c = new_case(s, t["disp"], external_id="12345-0001", channel="grid")
         assert c.status == 201 and c.json()["id"] != a.json()["id"]
+
+
+def test_a_full_day_of_refs_is_a_clear_error():
+    """A ref holds six digits of sequence per day: the 1,000,000th case of a day is refused with
+    a JSON error naming reported_at (not a 500), nothing is stored, and other days go on."""
+    with Server() as s:
+        t = setup_people(s)
+        r = new_case(s, t["admin"], reported_at="2026-09-30T10:00:00+08:00")
+        assert r.status == 201 and r.json()["id"] == "LH20260930000001", r
+        s.stop()
+        db = sqlite3.connect(os.path.join(s.data, "citydesk.db"))
+        db.execute("UPDATE cases SET ref = 'LH20260930999999' WHERE ref = 'LH20260930000001'")
+        db.commit()
+        db.close()
+        s.start()
+        t = {u: s.login(u) for u in ("admin",)}
+        r = new_case(s, t["admin"], reported_at="2026-09-30T11:00:00+08:00", external_id="full-1")
+        expect_error(r, 503, code="day_full", field="reported_at")
+        r = new_case(s, t["admin"], reported_at="2026-10-08T11:00:00+08:00")
+        assert r.status == 201 and r.json()["id"] == "LH20261008000001", r
+        listed = s.request("GET", "/api/v1/cases?page_size=50", token=t["admin"]).json()
+        assert listed["total"] == 2, listed["total"]
+        assert s.request("GET", "/healthz").status == 200
 
 
 def test_deadline_follows_the_official_calendar():
