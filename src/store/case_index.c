@@ -468,7 +468,10 @@ static void consider(struct cfilter *cf, int driver, int64_t est)
 	}
 }
 
-/* Compiles f; *cats_out is the category set to xfree (NULL when none). Read-locked. */
+/* Compiles f; *cats_out is the category set to xfree (NULL when none). A condition every live
+ * case meets is left out: it would only make the count test each case against it (at 1,000,000
+ * cases all of one channel and category, "channel + category prefix" took 13 ms that way).
+ * Read-locked. */
 static void compile(const struct case_index *ix, const struct case_index_filter *f, struct cfilter *cf,
 		    uint8_t **cats_out)
 {
@@ -484,16 +487,21 @@ static void compile(const struct case_index *ix, const struct case_index_filter 
 			cf->none = 1;
 			continue;
 		}
+		if (ix->dict[k].cnt[v] == ix->count)
+			continue; /* every case has it */
 		cf->v[k] = v;
 		consider(cf, k, ix->dict[k].cnt[v]);
 	}
-	cf->overdue = f->overdue;
-	if (f->overdue)
-		consider(cf, -1, f->overdue > 0 ? ix->n_overdue : ix->count - ix->n_overdue);
+	int64_t overdue_n = f->overdue > 0 ? ix->n_overdue : ix->count - ix->n_overdue;
+	cf->overdue = f->overdue && overdue_n < ix->count ? f->overdue : 0;
+	if (cf->overdue)
+		consider(cf, -1, overdue_n);
 	const struct dict *d = &ix->dict[D_CATEGORY];
 	if (f->uncategorized) {
-		cf->v[D_CATEGORY] = 0; /* "" */
-		consider(cf, D_CATEGORY, d->cnt[0]);
+		if (d->cnt[0] < ix->count) {
+			cf->v[D_CATEGORY] = 0; /* "" */
+			consider(cf, D_CATEGORY, d->cnt[0]);
+		}
 		if (given(f->category_prefix))
 			cf->none = 1; /* a prefix is never empty */
 	} else if (given(f->category_prefix)) {
@@ -505,11 +513,13 @@ static void compile(const struct case_index *ix, const struct case_index_filter 
 				cats[i] = 1;
 				est += d->cnt[i];
 			}
-		cf->cats = cats;
 		*cats_out = cats;
 		if (est == 0)
 			cf->none = 1;
-		consider(cf, D_N, est);
+		if (est < ix->count) {
+			cf->cats = cats;
+			consider(cf, D_N, est);
+		}
 	}
 	if (f->from && f->to && f->from >= f->to)
 		cf->none = 1;

@@ -276,6 +276,37 @@ static void test_filters_after_inserts(void)
 	case_index_free(ix);
 }
 
+/* Conditions every case meets (one channel, one category, none overdue, as in a load test)
+ * are left out of the count: the answers must not change. */
+static void test_conditions_every_case_meets(void)
+{
+	make_cases();
+	for (int id = 1; id <= NCASES; id++) {
+		all[id].channel = "app";
+		all[id].category = "UM06010";
+		all[id].overdue = 0;
+	}
+	struct case_index *ix = case_index_new();
+	put_range(ix, 1, NCASES + 1, 100);
+	CHECK(check_all(ix, 13) > 10);
+	check_all(ix, 0);
+	struct case_index_filter f;
+	memset(&f, 0, sizeof f);
+	f.channel = "app";
+	f.category_prefix = "UM";
+	f.overdue = -1;
+	size_t n = 0;
+	int64_t total = 0, ids[20];
+	case_index_page(ix, &f, 0, 20, ids, &n, &total);
+	CHECK_INT_EQ(total, case_index_count(ix));
+	CHECK_INT_EQ(n, 20);
+	f.overdue = 1; /* and one that no case meets */
+	case_index_page(ix, &f, 0, 20, ids, &n, &total);
+	CHECK_INT_EQ(total, 0);
+	CHECK_INT_EQ(n, 0);
+	case_index_free(ix);
+}
+
 static void test_updates_move_cases(void)
 {
 	make_cases();
@@ -376,6 +407,7 @@ static void test_bad_rows_and_empty(void)
 static const struct test_case tests[] = {
 	{"filters, pages and totals match brute force", test_filters_after_inserts},
 	{"updates move cases between statuses, units and times", test_updates_move_cases},
+	{"conditions every case meets change no answer", test_conditions_every_case_meets},
 	{"arrival in reverse order, clear and reload", test_reverse_arrival},
 	{"bad rows are skipped; an empty index", test_bad_rows_and_empty},
 };
