@@ -19,6 +19,12 @@
  * flooded cell most cases fail the place test (another hot spot in the same cell, beyond the
  * radius), and walking all of them cost a query 10-20 us under the intake benchmark. */
 #define SCAN_MAX 256
+/* Cases a cell keeps at most: when it is full at this size it keeps its newest half. A query
+ * for a case reported now examines only the newest SCAN_MAX of a cell, so the rest of a
+ * flooded cell was memory and nothing else (~136 bytes a case: a million reports around 30
+ * metro stations in a week held ~140 MB). What it costs: a report dated back (an import) into a
+ * cell with more than ~1,000 newer cases in the window may miss an older duplicate. */
+#define CELL_KEEP 2048
 #define M_PER_DEG_LAT 111320.0
 
 /* A cell's cases are kept as three parallel arrays so that a query reads only what it needs:
@@ -302,6 +308,19 @@ static size_t cell_compact(struct cell *c, int64_t before)
 	return dropped;
 }
 
+/* Keeps a cell's newest `keep` cases (the end of its arrays); returns how many went. */
+static size_t cell_keep_newest(struct cell *c, size_t keep)
+{
+	if (c->n <= keep)
+		return 0;
+	size_t drop = c->n - keep;
+	memmove(c->h, c->h + drop, keep * sizeof *c->h);
+	memmove(c->sig, c->sig + drop, keep * sizeof *c->sig);
+	memmove(c->c, c->c + drop, keep * sizeof *c->c);
+	c->n = keep;
+	return drop;
+}
+
 static void cell_free(struct cell *c)
 {
 	xfree(c->h);
@@ -380,8 +399,11 @@ enum cd_err similar_add(struct similar_index *ix, const struct similar_case *c)
 		goto out;
 	if (c->reported_at > cell->newest)
 		cell->newest = c->reported_at;
-	if (cell->n == cell->cap)
+	if (cell->n == cell->cap) {
 		sh->cases -= cell_compact(cell, cell->newest - ix->cfg.window_s);
+		if (cell->n >= CELL_KEEP)
+			sh->cases -= cell_keep_newest(cell, CELL_KEEP / 2);
+	}
 	if (!cell_reserve(cell))
 		goto out;
 	/* Keep time order: reports arrive nearly in order, so the move is short or nothing. */

@@ -274,6 +274,31 @@ static void test_order_and_flood(void)
 	similar_free(ix);
 }
 
+/* A cell flooded with more than it keeps holds a bounded number of cases, the newest, and a
+ * new copy still finds the newest as its duplicates. */
+static void test_flooded_cell_is_bounded(void)
+{
+	struct similar_index *ix = similar_new(NULL);
+	struct similar_case c, q;
+	struct similar_hit h[4];
+	make_case(&c, 0, text_a, 0, 0, T0, "H0101");
+	for (int i = 1; i <= 10000; i++) {
+		c.id = i;
+		c.reported_at = T0 + i;
+		CHECK_INT_EQ(similar_add(ix, &c), CD_OK);
+	}
+	size_t kept = similar_count(ix);
+	CHECK(kept >= 1024 && kept <= 2048);
+	make_case(&q, 0, text_a, 0, 0, T0 + 10001, "H0101");
+	CHECK_INT_EQ(similar_query(ix, &q, h, 4), 4);
+	for (int k = 0; k < 4; k++)
+		CHECK(h[k].id > 10000 - (int64_t)kept);
+	c.id = 1; /* long gone: removing it finds nothing */
+	c.reported_at = T0 + 1;
+	CHECK_INT_EQ(similar_remove(ix, &c), CD_ERR_NOTFOUND);
+	similar_free(ix);
+}
+
 /* Threads adding and querying at once: every query finds the case its thread added. */
 struct worker {
 	struct similar_index *ix;
@@ -569,6 +594,7 @@ static const struct test_case tests[] = {
     {"cases without a point", test_no_point},
     {"eviction", test_eviction},
     {"time order, window edges, flooded cell", test_order_and_flood},
+    {"a flooded cell keeps its newest, bounded", test_flooded_cell_is_bounded},
     {"threads", test_threads},
     {"labelled duplicate set: precision and recall", test_labelled_set},
 };
