@@ -422,60 +422,56 @@ enum cd_err events_subscribe(struct events *bus, const struct events_scope *scop
 	s->deliver = deliver_fn;
 	s->release = release;
 	s->ctx = ctx;
+	/* Under both locks: the dispatcher is between batches (every event up to `done` has gone
+	 * to the existing subscribers, every later one will go to this one too), and the count
+	 * goes up before `done` is read (see dispatcher_main). Publishes wake the dispatcher for
+	 * what follows, now that somebody is subscribed. */
+	struct events_rec **replay = NULL;
+	size_t n = 0, bytes = 0;
+	const char *resync = NULL;
 	pthread_mutex_lock(&bus->subs_mu);
 	pthread_mutex_lock(&bus->mu);
-	if (atomic_fetch_add(&bus->nsubs, 1) == 0) { /* see dispatcher_main */
+	if (atomic_fetch_add(&bus->nsubs, 1) == 0) {
 		bus->done = bus->head;
 		bus->skip = 1;
 	}
 	s->from = last_id ? last_id : bus->head;
-	pthread_mutex_unlock(&bus->mu);
-	if (last_id) {
-		/* replay (last_id, done]: later events reach the new subscriber through the
-		 * dispatcher, which cannot be delivering now since we hold subs_mu */
-		struct events_rec **replay = NULL;
-		size_t n = 0, bytes = 0;
-		const char *resync = NULL;
-		pthread_mutex_lock(&bus->mu);
-		uint64_t done = bus->done;
+	uint64_t done = bus->done;
+	if (last_id) { /* replay (last_id, done] */
 		if (last_id > bus->head)
 			resync = "unknown_id";
 		else if (last_id + 1 < ring_oldest(bus))
 			resync = "too_old";
 		else if (last_id < done)
 			replay = xcalloc((size_t)(done - last_id), sizeof *replay);
-		for (uint64_t seq = last_id + 1; replay && !resync && seq <= done; seq++) {
-			struct events_rec *r = bus->ring[seq % bus->cfg.ring];
-			if (!events_in_scope(&s->scope, r->street, r->unit, r->reporter))
-				continue;
-			bytes += r->sse_len;
-			if (bytes > bus->cfg.replay_max) {
-				resync = "too_many";
-				break;
-			}
-			atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-			replay[n++] = r;
-		}
-		pthread_mutex_unlock(&bus->mu);
-		if (resync) {
-			s->from = done; /* told it is at `done`: later events from there */
-			deliver_resync(bus, s, done, resync);
-		} else {
-			for (size_t i = 0; i < n; i++)
-				deliver_rec(bus, s, replay[i]);
-			atomic_fetch_add_explicit(&bus->replayed, n, memory_order_relaxed);
-		}
-		for (size_t i = 0; i < n; i++)
-			rec_unref(replay[i]);
-		xfree(replay);
 	}
+	for (uint64_t seq = last_id + 1; replay && !resync && seq <= done; seq++) {
+		struct events_rec *r = bus->ring[seq % bus->cfg.ring];
+		if (!events_in_scope(&s->scope, r->street, r->unit, r->reporter))
+			continue;
+		bytes += r->sse_len;
+		if (bytes > bus->cfg.replay_max) {
+			resync = "too_many";
+			break;
+		}
+		atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+		replay[n++] = r;
+	}
+	pthread_mutex_unlock(&bus->mu);
+	if (resync) {
+		s->from = done; /* told it is at `done`: later events from there */
+		deliver_resync(bus, s, done, resync);
+	} else if (n) {
+		for (size_t i = 0; i < n; i++)
+			deliver_rec(bus, s, replay[i]);
+		atomic_fetch_add_explicit(&bus->replayed, n, memory_order_relaxed);
+	}
+	for (size_t i = 0; i < n; i++)
+		rec_unref(replay[i]);
+	xfree(replay);
 	s->next = bus->subs;
 	bus->subs = s;
 	pthread_mutex_unlock(&bus->subs_mu);
-	pthread_mutex_lock(&bus->mu); /* what was published meanwhile goes out now */
-	bus->idle = 0;
-	pthread_cond_signal(&bus->cond);
-	pthread_mutex_unlock(&bus->mu);
 	*out = s;
 	return CD_OK;
 }
