@@ -5,7 +5,7 @@
 BUILD    ?= build
 CC       ?= cc
 SANITIZE ?=
-PKGS     := libmicrohttpd jansson sqlite3 libsodium xlsxwriter opencc libutf8proc libcurl libmosquitto libcrypto
+PKGS     := libmicrohttpd jansson sqlite3 libsodium xlsxwriter opencc libutf8proc libcurl libmosquitto libcrypto zlib
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wcast-qual -Wwrite-strings -Wundef -Werror

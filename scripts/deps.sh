@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3 libsodium-dev
 libgeos-dev libopencc-dev libutf8proc-dev libmosquitto-dev mosquitto mosquitto-clients
-libxlsxwriter-dev libcurl4-openssl-dev python3 curl nginx-light wrk
+libxlsxwriter-dev libcurl4-openssl-dev zlib1g-dev python3 curl nginx-light wrk
 fasttext
 chromium fonts-wqy-microhei"
 
