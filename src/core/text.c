@@ -175,10 +175,65 @@ static size_t stage_clean(const unsigned char *in, size_t len, unsigned char *ou
 	return o;
 }
 
-/* Stage 2: NFKC of s[0..n) (valid UTF-8, no NUL) through utf8proc, into memory this function
- * allocates (*res, free with xfree). utf8proc works in UTF-32 and re-encodes in place. */
+/* What NFKC makes of cp when the answer needs no neighbour: cp itself for ASCII, CJK Unified
+ * Ideographs and the common Chinese punctuation (none decomposes, none combines with what
+ * stands next to it), the ASCII twin for full-width ASCII; -1 for anything else.
+ * tests/unit/test_text.c checks every one of them against utf8proc. */
+static int32_t nfkc_alone(int32_t cp)
+{
+	if (cp < 0x80 || (cp >= 0x4E00 && cp <= 0x9FFF))
+		return cp;
+	if (cp >= 0xFF01 && cp <= 0xFF5E)
+		return cp - 0xFEE0;
+	switch (cp) {
+	case 0x00B7: /* · */
+	case 0x2014: /* — */
+	case 0x2018: case 0x2019: case 0x201C: case 0x201D: /* ‘’“” */
+	case 0x3001: case 0x3002: /* 、。 */
+	case 0x300A: case 0x300B: case 0x300C: case 0x300D: /* 《》「」 */
+	case 0x3010: case 0x3011: /* 【】 */
+		return cp;
+	default:
+		return -1;
+	}
+}
+
+bool text_nfkc_simple(const char *in, size_t n, char *out, size_t *out_len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0, o = 0;
+	while (i < n) {
+		size_t at = i;
+		int32_t cp = s[i] < 0x80 ? s[i++] : utf8_next(s, n, &i);
+		int32_t to = cp < 0 ? -1 : nfkc_alone(cp);
+		if (to < 0)
+			return false;
+		if (to == cp) {
+			memcpy(out + o, s + at, i - at);
+			o += i - at;
+		} else {
+			o += utf8_put((unsigned char *)out + o, to);
+		}
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return true;
+}
+
+/* Stage 2: NFKC of s[0..n) (valid UTF-8, no NUL) into memory this function allocates (*res,
+ * free with xfree). Text of Chinese, ASCII and their punctuation alone (nearly every report)
+ * takes text_nfkc_simple: utf8proc's decomposition into UTF-32 and back was half of
+ * normalizing a report. Anything else goes through utf8proc, which re-encodes in place. */
 static enum cd_err stage_nfkc(const unsigned char *s, size_t n, unsigned char **res, size_t *res_len)
 {
+	unsigned char *simple = try_malloc(n + 1);
+	if (!simple)
+		return CD_ERR_NOMEM;
+	if (text_nfkc_simple((const char *)s, n, (char *)simple, res_len)) {
+		*res = simple;
+		return CD_OK;
+	}
+	xfree(simple);
 	const utf8proc_option_t opts = UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE;
 	/* Characters never outnumber bytes; compatibility decompositions rarely expand much, and
 	 * a second pass with the exact size covers the rare case when they do. */

@@ -49,6 +49,12 @@ enum cd_err text_norm_shared(struct text_norm **out) CD_MUST_CHECK;
 enum cd_err text_normalize(const struct text_norm *tn, const char *in, size_t len, unsigned flags,
 			   char *out, size_t cap, size_t *out_len) CD_MUST_CHECK;
 
+/* NFKC of in[0..n) into out (room for n + 1 bytes) when every character of it is one whose
+ * NFKC is known alone (ASCII, CJK Unified Ideographs, common Chinese punctuation, full-width
+ * ASCII): true, with the length in *out_len. False, out unspecified, for any other text:
+ * text_normalize then asks utf8proc. */
+bool text_nfkc_simple(const char *in, size_t n, char *out, size_t *out_len);
+
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF).
  * For callers that refuse bad bytes instead of letting text_normalize replace them. */
 bool text_utf8_valid(const char *s, size_t len);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <utf8proc.h>
 
 #include "core/minhash.h"
 #include "core/text.h"
@@ -437,6 +438,75 @@ static void test_signatures_on_messages(void)
 	text_norm_free(to_trad);
 }
 
+/* The shortcut past utf8proc (text_nfkc_simple) must be NFKC exactly: every code point it
+ * takes alone, and whole messages, match utf8proc's answer; a combining mark, a compatibility
+ * ideograph or an ellipsis is left to utf8proc. */
+static char *nfkc_of(const char *s, size_t n)
+{
+	utf8proc_uint8_t *r = NULL;
+	utf8proc_ssize_t got = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &r,
+					   UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE);
+	return got < 0 ? NULL : (char *)r;
+}
+
+static void test_nfkc_simple_is_nfkc(void)
+{
+	size_t taken = 0, wrong = 0;
+	char in[8], out[16];
+	for (int32_t cp = 1; cp <= 0x10FFFF; cp++) {
+		if (cp >= 0xD800 && cp <= 0xDFFF)
+			continue;
+		utf8proc_ssize_t n = utf8proc_encode_char(cp, (utf8proc_uint8_t *)in);
+		size_t ol = 0;
+		if (!text_nfkc_simple(in, (size_t)n, out, &ol))
+			continue;
+		taken++;
+		char *want = nfkc_of(in, (size_t)n);
+		if (!want || strlen(want) != ol || memcmp(want, out, ol) != 0) {
+			if (wrong++ < 5)
+				printf("  U+%04X: shortcut differs from utf8proc\n", (unsigned)cp);
+		}
+		free(want);
+	}
+	CHECK_INT_EQ(wrong, 0);
+	CHECK(taken > 20000); /* the CJK Unified Ideographs alone are 20,992 */
+
+	const char *mixed[] = {"东门老街路口井盖缺失，很危险", "ＩＭＧ＿００１２．jpg 见附件：",
+			       "《罗湖区》“东门”【通知】、第１２号。", "e\xCC\x81 combining", "等了很久……",
+			       "兼容\xEF\xA4\x80字", "全角空格\xE3\x80\x80在此"};
+	const bool simple[] = {true, true, true, false, false, false, false};
+	for (size_t i = 0; i < sizeof mixed / sizeof mixed[0]; i++) {
+		size_t n = strlen(mixed[i]), ol = 0;
+		char *o = xmalloc(n + 1);
+		bool took = text_nfkc_simple(mixed[i], n, o, &ol);
+		CHECK_INT_EQ(took, simple[i]);
+		if (took) {
+			char *want = nfkc_of(mixed[i], n);
+			CHECK(want && strcmp(want, o) == 0 && strlen(o) == ol);
+			free(want);
+		}
+		xfree(o);
+	}
+
+	char **msgs;
+	size_t nm = load_messages(&msgs), msg_taken = 0;
+	for (size_t i = 0; i < nm; i++) {
+		size_t n = strlen(msgs[i]), ol = 0;
+		char *o = xmalloc(n + 1);
+		if (text_nfkc_simple(msgs[i], n, o, &ol)) {
+			msg_taken++;
+			char *want = nfkc_of(msgs[i], n);
+			CHECK(want && strcmp(want, o) == 0);
+			free(want);
+		}
+		xfree(o);
+		xfree(msgs[i]);
+	}
+	if (nm)
+		xfree(msgs);
+	printf("  nfkc shortcut: %zu code points; %zu of %zu messages\n", taken, msg_taken, nm);
+}
+
 static const struct test_case tests[] = {
 	{"traditional_pairs", test_traditional_pairs},
 	{"fullwidth", test_fullwidth},
@@ -450,6 +520,7 @@ static const struct test_case tests[] = {
 	{"token_hashes", test_token_hashes},
 	{"threads", test_threads},
 	{"signatures_on_messages", test_signatures_on_messages},
+	{"nfkc_simple_is_nfkc", test_nfkc_simple_is_nfkc},
 };
 
 TEST_MAIN(tests)
