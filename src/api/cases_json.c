@@ -13,6 +13,7 @@
 #include "core/workflow.h"
 #include "util/alloc.h"
 #include "util/clock.h"
+#include "util/str.h"
 
 bool cases_sees_personal_data(const struct api_caller *who, const struct store_case *c)
 {
@@ -35,9 +36,9 @@ void cases_mask_phone(const char *in, char *out, size_t cap)
 	if (n >= 7) /* 13812341234 -> 138****1234: the operator prefix and the last four stay */
 		snprintf(out, cap, "%.3s****%s", in, in + n - 4);
 	else if (n > 0)
-		snprintf(out, cap, "****");
+		str_copy(out, cap, "****");
 	else
-		snprintf(out, cap, "%s", "");
+		str_copy(out, cap, "");
 }
 
 /* 张三丰 -> 张**: the first character stays. */
@@ -46,7 +47,7 @@ static void mask_name(const char *in, char *out, size_t cap)
 	size_t first = 0, chars = 0;
 	const unsigned char *p = (const unsigned char *)in;
 	if (!*p) {
-		snprintf(out, cap, "%s", "");
+		str_copy(out, cap, "");
 		return;
 	}
 	first = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
@@ -196,7 +197,7 @@ static bool unit_name(struct app *app, const char *code, char name[STORE_NAME_MA
 	slot->gen = gen;
 	slot->until_ms = now + UNIT_NAME_TTL_MS;
 	slot->found = found;
-	snprintf(slot->code, sizeof slot->code, "%s", code);
+	str_copy(slot->code, sizeof slot->code, code);
 	memcpy(slot->name, found ? u.name : "", found ? STORE_NAME_MAX : 1);
 	pthread_mutex_unlock(&unit_names_lock);
 	return found;
@@ -294,8 +295,8 @@ enum cd_err cases_case_write(struct buf *b, struct app *app, const struct store_
 	char name[STORE_NAME_MAX], phone[64];
 	struct json_writer w = {b, CD_OK};
 	if (pii) {
-		snprintf(name, sizeof name, "%s", c->reporter_name);
-		snprintf(phone, sizeof phone, "%s", c->reporter_phone);
+		str_copy(name, sizeof name, c->reporter_name);
+		str_copy(phone, sizeof phone, c->reporter_phone);
 	} else {
 		mask_name(c->reporter_name, name, sizeof name);
 		cases_mask_phone(c->reporter_phone, phone, sizeof phone);

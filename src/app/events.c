@@ -24,6 +24,7 @@
 #include "util/clock.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/str.h"
 
 #define ID_ROOM 32 /* bytes kept in front of a frame for its "id: N\n" line */
 #define BATCH 256  /* events the dispatcher takes per round */
@@ -86,7 +87,7 @@ static void rec_unref(struct events_rec *r)
 
 static void copy_field(char *dst, size_t cap, const char *src)
 {
-	snprintf(dst, cap, "%s", src ? src : "");
+	str_copy(dst, cap, src ? src : "");
 }
 
 static bool valid_word(const char *s, size_t cap)

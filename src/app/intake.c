@@ -19,6 +19,7 @@
 #include "core/similar.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "core/text.h"
 #include "core/workflow.h"
 
@@ -38,7 +39,7 @@ void intake_category_limit(struct app *app, const char *category, struct cal_lim
 	const struct category *c = category && *category ? category_get(app->cats, category) : NULL;
 	lim->kind = CAL_WORKING_DAYS;
 	lim->amount = 5;
-	snprintf(urgency, 16, "normal");
+	str_copy(urgency, 16, "normal");
 	if (!c)
 		return;
 	switch (c->limit.kind) {
@@ -64,7 +65,7 @@ void intake_category_limit(struct app *app, const char *category, struct cal_lim
 		[CATEGORY_URGENCY_EMERGENCY] = "emergency",
 	};
 	if ((unsigned)c->urgency < sizeof urgencies / sizeof urgencies[0])
-		snprintf(urgency, 16, "%s", urgencies[c->urgency]);
+		str_copy(urgency, 16, urgencies[c->urgency]);
 }
 
 enum cd_err intake_deadline(struct app *app, int64_t from, struct cal_limit lim, int64_t *deadline,
@@ -157,9 +158,9 @@ void intake_route(struct app *app, const char *category, const char *community, 
 	m->cats = app->cats;
 	m->gen = gen;
 	m->until_ms = now + ROUTE_MEMO_TTL_MS;
-	snprintf(m->category, sizeof m->category, "%s", category);
-	snprintf(m->community, sizeof m->community, "%s", community);
-	snprintf(m->street, sizeof m->street, "%s", street);
+	str_copy(m->category, sizeof m->category, category);
+	str_copy(m->community, sizeof m->community, community);
+	str_copy(m->street, sizeof m->street, street);
 	memcpy(m->unit, unit, STORE_CODE_MAX);
 	pthread_mutex_unlock(&route_memo_lock);
 }
@@ -189,20 +190,20 @@ static enum cd_err stage_locate(struct app *app, const struct intake_request *in
 		c->lat = in->lat;
 		c->lng = in->lng;
 		if (hit.street >= 0)
-			snprintf(c->street_code, sizeof c->street_code, "%s", m->streets.items[hit.street].code);
+			str_copy(c->street_code, sizeof c->street_code, m->streets.items[hit.street].code);
 		if (hit.community >= 0)
 			snprintf(c->community_code, sizeof c->community_code, "%s",
 				 m->communities.items[hit.community].code);
 		if (hit.grid_code)
-			snprintf(c->grid_code, sizeof c->grid_code, "%s", hit.grid_code);
+			str_copy(c->grid_code, sizeof c->grid_code, hit.grid_code);
 		goto out;
 	}
 	long street, community;
 	mapview_match_address(m, in->address, &street, &community);
 	if (street >= 0)
-		snprintf(c->street_code, sizeof c->street_code, "%s", m->streets.items[street].code);
+		str_copy(c->street_code, sizeof c->street_code, m->streets.items[street].code);
 	if (community >= 0)
-		snprintf(c->community_code, sizeof c->community_code, "%s", m->communities.items[community].code);
+		str_copy(c->community_code, sizeof c->community_code, m->communities.items[community].code);
 out:
 	pthread_rwlock_unlock(&app->map_lock);
 	return rc;
@@ -224,7 +225,7 @@ size_t intake_classify(struct app *app, const char *title, const char *descripti
 	if (!rc)
 		rc = text_normalize(tn, raw, strlen(raw), TEXT_ALL, text, sizeof text, NULL);
 	if (rc && rc != CD_ERR_TOOBIG)
-		snprintf(text, sizeof text, "%s", raw);
+		str_copy(text, sizeof text, raw);
 	*auto_min = INTAKE_AUTO_KEYWORD_MIN;
 	return classify_kw_top(app->classifier, text, strlen(text), k, out);
 }
@@ -240,8 +241,8 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 					 in->category);
 			return CD_ERR_INVALID;
 		}
-		snprintf(c->category_code, sizeof c->category_code, "%s", in->category);
-		snprintf(c->category_source, sizeof c->category_source, "given");
+		str_copy(c->category_code, sizeof c->category_code, in->category);
+		str_copy(c->category_source, sizeof c->category_source, "given");
 		c->category_confidence = 1.0;
 		return CD_OK;
 	}
@@ -251,7 +252,7 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 	    category_get(app->cats, top.code)) {
 		c->category_confidence = top.confidence;
 		if (top.confidence >= auto_min) {
-			snprintf(c->category_code, sizeof c->category_code, "%s", top.code);
+			str_copy(c->category_code, sizeof c->category_code, top.code);
 			snprintf(c->category_source, sizeof c->category_source, "%s",
 				 strcmp(top.source, "keyword") == 0 ? "keyword" : "auto");
 		}
@@ -267,8 +268,8 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 	int64_t now = (int64_t)time(NULL);
 
 	/* normalize */
-	snprintf(c->channel, sizeof c->channel, "%s", in->channel);
-	snprintf(c->external_id, sizeof c->external_id, "%s", in->external_id ? in->external_id : "");
+	str_copy(c->channel, sizeof c->channel, in->channel);
+	str_copy(c->external_id, sizeof c->external_id, in->external_id ? in->external_id : "");
 	intake_normalize_text(in->title, c->title, sizeof c->title);
 	intake_normalize_text(in->description, c->description, sizeof c->description);
 	intake_normalize_text(in->address, c->address, sizeof c->address);
@@ -278,7 +279,7 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 		json_problem_set(p, 422, "invalid_field", "description", "description must not be empty");
 		return CD_ERR_INVALID;
 	}
-	snprintf(c->attachments, sizeof c->attachments, "%s", in->attachments ? in->attachments : "[]");
+	str_copy(c->attachments, sizeof c->attachments, in->attachments ? in->attachments : "[]");
 	c->reported_at = in->reported_at ? in->reported_at : now;
 	c->reporter_user_id = in->reporter_user_id;
 
@@ -318,18 +319,18 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 				 "no deadline can be computed from this time and limit");
 		return CD_ERR_INVALID;
 	}
-	snprintf(c->limit_kind, sizeof c->limit_kind, "%s", cal_kind_name(lim.kind));
+	str_copy(c->limit_kind, sizeof c->limit_kind, cal_kind_name(lim.kind));
 	c->limit_value = lim.kind == CAL_WORKING_DAYS ? lim.amount : lim.amount / 60.0;
-	snprintf(c->status, sizeof c->status, "%s", workflow_state_name(WF_STATE_REPORTED));
-	snprintf(c->level, sizeof c->level, "%s", workflow_level_name(WF_LEVEL_COMMUNITY));
+	str_copy(c->status, sizeof c->status, workflow_state_name(WF_STATE_REPORTED));
+	str_copy(c->level, sizeof c->level, workflow_level_name(WF_LEVEL_COMMUNITY));
 	c->support_count = 1;
 
 	/* the first event of its history */
 	ev->at = now;
-	snprintf(ev->actor, sizeof ev->actor, "%s", in->actor);
-	snprintf(ev->role, sizeof ev->role, "%s", in->actor_role);
-	snprintf(ev->action, sizeof ev->action, "report");
-	snprintf(ev->to_status, sizeof ev->to_status, "%s", c->status);
+	str_copy(ev->actor, sizeof ev->actor, in->actor);
+	str_copy(ev->role, sizeof ev->role, in->actor_role);
+	str_copy(ev->action, sizeof ev->action, "report");
+	str_copy(ev->to_status, sizeof ev->to_status, c->status);
 	const char *extra = in->event_data ? in->event_data : "";
 	while (*extra == ' ')
 		extra++;
@@ -383,7 +384,7 @@ void intake_index_case(struct app *app, const struct store_case *c, struct simil
 				       c->grid_code[0] ? c->grid_code : c->community_code, c->title, c->description);
 	}
 	sig->id = c->id;
-	snprintf(sig->ref, sizeof sig->ref, "%s", c->ref);
+	str_copy(sig->ref, sizeof sig->ref, c->ref);
 	if (!rc)
 		rc = similar_add(app->similar, sig);
 	if (rc)

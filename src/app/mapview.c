@@ -8,6 +8,7 @@
 #include "app/areas.h"
 #include "util/alloc.h"
 #include "util/log.h"
+#include "util/str.h"
 
 struct approx_ctx {
 	json_t *flags; /* code -> approximate (bool) */
@@ -183,6 +184,6 @@ void mapview_area_name(pthread_rwlock_t *lock, struct mapview *const *map, const
 	if (m)
 		ft = find_code(strlen(code) == 12 ? &m->communities : &m->streets, code);
 	if (ft && ft->name)
-		snprintf(out, cap, "%s", ft->name);
+		str_copy(out, cap, ft->name);
 	pthread_rwlock_unlock(lock);
 }

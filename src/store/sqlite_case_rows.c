@@ -12,6 +12,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/str.h"
 
 /* ---- the field table: one entry per column of STORE__CASE_COLS, in that order ------------- */
 
@@ -196,13 +197,13 @@ int store__case_well_formed(const struct store_case *c)
 void store__case_defaults(struct store_case *c)
 {
 	if (!c->status[0])
-		snprintf(c->status, sizeof c->status, "reported");
+		str_copy(c->status, sizeof c->status, "reported");
 	if (!c->level[0])
-		snprintf(c->level, sizeof c->level, "community");
+		str_copy(c->level, sizeof c->level, "community");
 	if (!c->urgency[0])
-		snprintf(c->urgency, sizeof c->urgency, "normal");
+		str_copy(c->urgency, sizeof c->urgency, "normal");
 	if (!c->attachments[0])
-		snprintf(c->attachments, sizeof c->attachments, "[]");
+		str_copy(c->attachments, sizeof c->attachments, "[]");
 	if (c->support_count <= 0)
 		c->support_count = 1;
 }
@@ -403,12 +404,12 @@ void store__cindex_note(struct store__cindex_batch *b, const struct store_case *
 	struct store__cindex_copy *r = &b->rows[b->n++];
 	r->id = c->id;
 	r->reported_at = c->reported_at;
-	snprintf(r->status, sizeof r->status, "%s", c->status);
-	snprintf(r->street_code, sizeof r->street_code, "%s", c->street_code);
-	snprintf(r->community_code, sizeof r->community_code, "%s", c->community_code);
-	snprintf(r->unit_code, sizeof r->unit_code, "%s", c->unit_code);
-	snprintf(r->category_code, sizeof r->category_code, "%s", c->category_code);
-	snprintf(r->channel, sizeof r->channel, "%s", c->channel);
+	str_copy(r->status, sizeof r->status, c->status);
+	str_copy(r->street_code, sizeof r->street_code, c->street_code);
+	str_copy(r->community_code, sizeof r->community_code, c->community_code);
+	str_copy(r->unit_code, sizeof r->unit_code, c->unit_code);
+	str_copy(r->category_code, sizeof r->category_code, c->category_code);
+	str_copy(r->channel, sizeof r->channel, c->channel);
 	r->overdue = c->overdue;
 }
 
@@ -450,7 +451,7 @@ static void load_row(sqlite3_stmt *s, struct case_index_row *r, char (*text)[STO
 	r->reported_at = sqlite3_column_int64(s, 1);
 	for (int k = 0; k < 6; k++) {
 		const unsigned char *v = sqlite3_column_text(s, 2 + k);
-		snprintf(text[k], STORE_CATEGORY_MAX, "%s", v ? (const char *)v : "");
+		str_copy(text[k], STORE_CATEGORY_MAX, v ? (const char *)v : "");
 		*dst[k] = text[k];
 	}
 	r->overdue = sqlite3_column_int(s, 8);

@@ -13,6 +13,7 @@
 #include "util/alloc.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/str.h"
 
 /* The parameters of CASE_UPDATE's WHERE (after the 45 of store__case_bind). */
 enum { COL_UPDATE_ID = 46, COL_UPDATE_VERSION = 47 };
@@ -315,7 +316,7 @@ static void recv_put(struct recv_sum *r, int dim, const char *day, const char *k
 	}
 	struct recv_slot *e = &r->slot[i];
 	e->used = 1;
-	snprintf(e->key, sizeof e->key, "%s", key);
+	str_copy(e->key, sizeof e->key, key);
 	e->dim = dim;
 	memcpy(e->day, day, 11);
 	e->count = count;
@@ -489,7 +490,7 @@ static enum cd_err insert_batch_tx(struct store *st, const struct store_actor *a
 		if (!evs)
 			memset(&dflt, 0, sizeof dflt);
 		if (!ev->action[0])
-			snprintf(ev->action, sizeof ev->action, "report");
+			str_copy(ev->action, sizeof ev->action, "report");
 		if (!ev->to_status[0])
 			memcpy(ev->to_status, c->status, sizeof ev->to_status);
 		if (!store__case_event_well_formed(ev)) {
@@ -647,7 +648,7 @@ enum cd_err store__case_prepare_new(struct store_case *c, struct store_case_even
 	if (!event_well_formed_or_empty(ev))
 		return CD_ERR_INVALID;
 	if (!ev->action[0])
-		snprintf(ev->action, sizeof ev->action, "report");
+		str_copy(ev->action, sizeof ev->action, "report");
 	if (!ev->to_status[0])
 		memcpy(ev->to_status, c->status, sizeof ev->to_status);
 	if (!ev->actor[0])
@@ -828,8 +829,8 @@ static enum cd_err journal_apply_tx(struct store *st, store__apply_next_fn next,
 		recv_add(&recv, 2, sday, c->category_code);
 		store__cindex_note(idx, c);
 		if (listed == 0) {
-			snprintf(audit_actor, sizeof audit_actor, "%s", actor.name ? actor.name : "system");
-			snprintf(audit_client, sizeof audit_client, "%s", actor.client ? actor.client : "");
+			str_copy(audit_actor, sizeof audit_actor, actor.name ? actor.name : "system");
+			str_copy(audit_client, sizeof audit_client, actor.client ? actor.client : "");
 			rc = buf_puts(&audit, "{\"cases\":[");
 		}
 		if (!rc)
