@@ -36,8 +36,19 @@ local descriptions = {
 	"商铺占道经营，晚上噪音扰民",
 }
 
+-- The request line and headers are the same for every request: built once per thread, as
+-- wrk.format would build them, so that the load generator, which shares the server's two
+-- cores, spends its time on what changes (wrk.format's table of headers and five
+-- string.formats per request cost about 3 us of wrk's ~11 us per request here).
+local head = nil
+
 function request()
 	counter = counter + 1
+	if not head then
+		head = "POST /api/v1/cases HTTP/1.1\r\nHost: " .. wrk.headers["Host"] ..
+			"\r\nContent-Type: application/json\r\nAuthorization: Bearer " .. token ..
+			"\r\nContent-Length: "
+	end
 	-- Within about 100 m of a station: inside the district, spread over many grid cells.
 	local st = stations[math.random(#stations)]
 	local lat = st[1] + (math.random() - 0.5) * 0.0018
@@ -45,10 +56,7 @@ function request()
 	local body = string.format(
 		'{"channel":"system","external_id":"bench-%d-%d-%d","description":"%s","lat":%.6f,"lng":%.6f,"category":"UM06010"}',
 		os.time(), tid, counter, descriptions[(counter % #descriptions) + 1], lat, lng)
-	return wrk.format("POST", "/api/v1/cases", {
-		["Content-Type"] = "application/json",
-		["Authorization"] = "Bearer " .. token,
-	}, body)
+	return head .. #body .. "\r\n\r\n" .. body
 end
 
 function done(summary, latency, requests)
