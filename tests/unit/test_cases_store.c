@@ -3,6 +3,7 @@
  * cases (after updates, and from the list index rebuilt after reopening), totals, score
  * aggregates, the scheduler's due list, the grid lookup, files,
  * and migrating a version-2 database. Databases live in fresh directories under /tmp. */
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,6 +128,17 @@ static void test_batch_duplicates_and_refs(void)
 		      strstr(e[0].after, "LH20261127000004") && strstr(e[0].after, "\"by\":\"user5\"") &&
 		      strstr(e[0].after, "\"count\":3"));
 		CHECK(e[0].after && !strstr(e[0].after, "LH20261127000001"));
+		/* Valid JSON, each stored case with its numeric id beside its ref. */
+		json_t *after = e[0].after ? json_loads(e[0].after, 0, NULL) : NULL;
+		json_t *listed = json_object_get(after, "cases");
+		CHECK_INT_EQ(json_array_size(listed), 3);
+		for (size_t i = 0; i < json_array_size(listed); i++) {
+			json_t *one = json_array_get(listed, i);
+			CHECK(json_integer_value(json_object_get(one, "id")) > 0);
+			const char *ref = json_string_value(json_object_get(one, "ref"));
+			CHECK(ref && strlen(ref) == 16);
+		}
+		json_decref(after);
 	}
 	store_audit_list_free(e, n);
 
