@@ -94,16 +94,27 @@ static void area_w(struct json_writer *w, struct app *app, const char *code)
 	json_w_lit(w, "}");
 }
 
-static void category_w(struct json_writer *w, struct app *app, const char *code, double confidence,
-		       const char *source)
+/* {"code","name","path":[...] of a category, the part of its JSON that depends on the code
+ * alone: remembered per code for a frozen tree (keyed by its serial), since every 201 and every
+ * listed case writes one and a four-level path took ~1 us to look up and escape. */
+#define CATEGORY_JSON_SLOTS 256	 /* direct-mapped by the code's hash */
+#define CATEGORY_JSON_MAX 1024 /* longer heads are written each time */
+
+struct category_json_slot {
+	uint64_t serial; /* category_tree_serial of the tree it came from; 0 = empty */
+	char code[CATEGORY_CODE_MAX];
+	size_t len;
+	char text[CATEGORY_JSON_MAX];
+};
+
+static struct category_json_slot category_json[CATEGORY_JSON_SLOTS];
+static pthread_mutex_t category_json_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void category_head_w(struct json_writer *w, const struct category_tree *cats, const char *code)
 {
-	if (!code || !*code) {
-		json_w_lit(w, "null");
-		return;
-	}
 	const struct category *path[CATEGORY_MAX_DEPTH];
-	size_t n = category_path(app->cats, code, path, CATEGORY_MAX_DEPTH);
-	const struct category *c = category_get(app->cats, code);
+	size_t n = category_path(cats, code, path, CATEGORY_MAX_DEPTH);
+	const struct category *c = category_get(cats, code);
 	json_w_lit(w, "{\"code\":");
 	json_w_str(w, code);
 	json_w_lit(w, ",\"name\":");
@@ -116,7 +127,47 @@ static void category_w(struct json_writer *w, struct app *app, const char *code,
 		json_w_str(w, path[i]->name);
 		json_w_lit(w, "}");
 	}
-	json_w_lit(w, "],\"confidence\":");
+	json_w_lit(w, "]");
+}
+
+static void category_w(struct json_writer *w, struct app *app, const char *code, double confidence,
+		       const char *source)
+{
+	if (!code || !*code) {
+		json_w_lit(w, "null");
+		return;
+	}
+	uint64_t serial = category_tree_serial(app->cats);
+	struct category_json_slot *slot = NULL;
+	if (serial && strlen(code) < CATEGORY_CODE_MAX) {
+		uint32_t h = 2166136261u;
+		for (const unsigned char *p = (const unsigned char *)code; *p; p++)
+			h = (h ^ *p) * 16777619u;
+		slot = &category_json[h % CATEGORY_JSON_SLOTS];
+	}
+	bool hit = false;
+	if (slot) {
+		pthread_mutex_lock(&category_json_lock);
+		if (slot->serial == serial && strcmp(slot->code, code) == 0) {
+			json_w_raw(w, slot->text, slot->len);
+			hit = true;
+		}
+		pthread_mutex_unlock(&category_json_lock);
+	}
+	if (!hit) {
+		size_t start = w->b->len;
+		category_head_w(w, app->cats, code);
+		size_t len = w->b->len - start;
+		if (slot && !w->rc && len <= CATEGORY_JSON_MAX) {
+			pthread_mutex_lock(&category_json_lock);
+			slot->serial = serial;
+			str_copy(slot->code, sizeof slot->code, code);
+			memcpy(slot->text, w->b->data + start, len);
+			slot->len = len;
+			pthread_mutex_unlock(&category_json_lock);
+		}
+	}
+	json_w_lit(w, ",\"confidence\":");
 	json_w_real(w, confidence);
 	json_w_lit(w, ",\"source\":");
 	json_w_str_or_null(w, source);

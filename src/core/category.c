@@ -4,6 +4,7 @@
 #include "core/category.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct category_tree {
 	size_t *by_code;        /* indexes into nodes, sorted by code */
 	size_t indexed;         /* entries in by_code: nodes added by a load in progress are not */
 	bool frozen;            /* set by category_tree_freeze; loads refused after */
+	uint64_t serial;        /* unique per frozen tree in this process; 0 until frozen */
 };
 
 /* ---- errors ---- */
@@ -247,7 +249,15 @@ void category_tree_free(struct category_tree *t)
 
 void category_tree_freeze(struct category_tree *t)
 {
+	static atomic_uint_fast64_t next_serial = 1;
+	if (!t->frozen)
+		t->serial = (uint64_t)atomic_fetch_add(&next_serial, 1);
 	t->frozen = true;
+}
+
+uint64_t category_tree_serial(const struct category_tree *t)
+{
+	return t->serial;
 }
 
 bool category_tree_frozen(const struct category_tree *t)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -107,6 +108,9 @@ enum cd_err category_tree_load_default(struct category_tree *t, const char *hotl
  * only after this; every reader below is then safe to call concurrently. */
 void category_tree_freeze(struct category_tree *t);
 bool category_tree_frozen(const struct category_tree *t);
+/* A number no other tree frozen in this process has (0 while not frozen): what a cache of
+ * something derived from a frozen tree keys on, since a freed tree's address may be reused. */
+uint64_t category_tree_serial(const struct category_tree *t);
 
 /* Number of nodes. */
 size_t category_count(const struct category_tree *t);

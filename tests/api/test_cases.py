@@ -45,6 +45,8 @@ def test_intake_places_classifies_routes_and_sets_deadline():
         cat = c["category"]
         assert cat["code"] == "UM06010" and cat["source"] == "given" and cat["confidence"] == 1
         assert [p["code"] for p in cat["path"]][:3] == ["U", "UM", "UM06"], cat["path"]
+        again = new_case(s, t["disp"], category="UM06010", description="同一类别的第二宗")
+        assert again.status == 201 and again.json()["category"] == cat  # the remembered JSON
         assert c["unit"]["code"] == "D-CGZF", c["unit"]  # UM06 (市容环境) goes to 城管 district-wide
         assert c["deadline"] and c["deadline"].endswith("+08:00")
         assert c["reporter"] == {"name": "张三", "phone": "13812341234", "masked": False}

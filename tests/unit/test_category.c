@@ -441,8 +441,18 @@ static void test_failed_load_leaves_tree_unchanged(void)
 	CHECK_INT_EQ(category_get(t, "A1")->limit.value, 9);
 	CHECK_INT_EQ(category_get(t, "A")->limit.kind, CATEGORY_LIMIT_NONE);
 	/* Frozen trees refuse loads. */
+	CHECK(category_tree_serial(t) == 0);
 	category_tree_freeze(t);
 	CHECK(category_tree_frozen(t));
+	/* Frozen trees carry a serial no other tree has (what derived caches key on). */
+	uint64_t serial = category_tree_serial(t);
+	CHECK(serial != 0);
+	category_tree_freeze(t);
+	CHECK(category_tree_serial(t) == serial);
+	struct category_tree *other = category_tree_new();
+	category_tree_freeze(other);
+	CHECK(category_tree_serial(other) != 0 && category_tree_serial(other) != serial);
+	category_tree_free(other);
 	CHECK_INT_EQ(category_tree_load_csv(t, good, sizeof good - 1, &err), CD_ERR_CONFLICT);
 	CHECK_INT_EQ(category_count(t), 2);
 	category_tree_free(t);
