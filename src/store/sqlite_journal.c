@@ -46,6 +46,12 @@
 #define J_PAYLOAD_VERSION 1
 #define J_KNOWN 65536 /* ids remembered to exist (a power of two; cases are never deleted) */
 #define J_FAILING 25 /* failed apply tries (200 ms apart) before intake stops waiting */
+/* The applier waits for this many pending cases, at most J_APPLY_GATHER_MS, before a
+ * transaction, unless someone waits for it (a barrier) or it is stopping. Each commit rewrites
+ * the b-tree pages its cases touched and fsyncs the WAL: under intake a transaction held ~60
+ * cases, and gathered ~1,000 the applier's CPU per case fell from 20-21 to 16-17 us. */
+#define J_APPLY_GATHER 1000
+#define J_APPLY_GATHER_MS 20
 #ifndef J_APPLIER_NICE
 #define J_APPLIER_NICE 10 /* the applier's nice value (0: same as the server) */
 #endif
@@ -80,6 +86,8 @@ struct store__journal {
 	pthread_cond_t room;	/* the pending backlog shrank */
 	pthread_t applier;
 	int applier_alive;
+	int gathering; /* the applier waits for J_APPLY_GATHER cases: the writer need not wake it */
+	int waiters;   /* threads in wait_applied: the applier stops gathering for them */
 	int stopping;
 	int broken;		  /* an append failed: the file's tail is unknown, intake refused */
 	int failing;		  /* the applier's last J_FAILING tries failed: a full backlog refuses */
@@ -413,14 +421,19 @@ enum cd_err store__journal_get(struct store *st, int64_t id, const char *ref, co
  * max_ms > 0. 1 when it got there. */
 static int wait_applied(struct store__journal *j, uint64_t target, int max_ms)
 {
+	if (j->seq_applied >= target)
+		return 1;
 	struct timespec until;
 	clock_deadline_in(&until, max_ms > 0 ? max_ms : 0);
+	j->waiters++;
+	pthread_cond_signal(&j->work); /* a gathering applier goes now */
 	while (j->seq_applied < target && j->applier_alive) {
 		if (max_ms <= 0)
 			pthread_cond_wait(&j->applied, &j->lock);
 		else if (pthread_cond_timedwait(&j->applied, &j->lock, &until) == ETIMEDOUT)
 			break;
 	}
+	j->waiters--;
 	return j->seq_applied >= target;
 }
 
@@ -686,6 +699,15 @@ static void *applier_main(void *arg)
 			pthread_cond_wait(&j->work, &j->lock);
 		if (!j->head)
 			break;
+		if (j->npending < J_APPLY_GATHER && !j->stopping && !j->waiters) {
+			struct timespec until;
+			clock_deadline_in(&until, J_APPLY_GATHER_MS);
+			j->gathering = 1;
+			while (j->npending < J_APPLY_GATHER && !j->stopping && !j->waiters &&
+			       pthread_cond_timedwait(&j->work, &j->lock, &until) == 0)
+				;
+			j->gathering = 0;
+		}
 		b.n = 0;
 		b.i = 0;
 		for (struct jrec *r = j->head; r && b.n < J_APPLY_MAX; r = r->next)
@@ -1216,7 +1238,8 @@ enum cd_err store__journal_insert(struct store *st, const struct store_actor *ac
 	j->end += w.len;
 	j->batches++;
 	j->next_id = next_id;
-	pthread_cond_signal(&j->work);
+	if (!j->gathering || j->npending >= J_APPLY_GATHER)
+		pthread_cond_signal(&j->work);
 	pthread_mutex_unlock(&j->lock);
 out:
 	pthread_mutex_unlock(&j->wlock);

@@ -387,8 +387,44 @@ static void test_checks_from_memory_match_the_database(void)
 	tmpdb_remove(&t);
 }
 
+/* Small appends 5 ms apart are applied in a few transactions (the applier gathers up to
+ * J_APPLY_GATHER cases or J_APPLY_GATHER_MS, 20 ms: about four appends each; taken as they come
+ * it made one per append), and every one of them is applied. */
+static void test_applier_gathers_small_batches(void)
+{
+	struct tmpdb t;
+	tmpdb_make(&t);
+	struct store *st = open_ok(&t);
+	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	enum { APPENDS = 30, EACH = 10 };
+	struct store_case *b = xcalloc(EACH, sizeof *b);
+	enum cd_err res[EACH];
+	for (int k = 0; k < APPENDS; k++) {
+		for (int i = 0; i < EACH; i++) {
+			char ext[32];
+			snprintf(ext, sizeof ext, "g%d-%d", k, i);
+			fill_case(&b[i], "app", ext, DAY0 + 60 * (k * EACH + i));
+		}
+		CHECK_INT_EQ(store_case_insert_batch(st, &intake, b, NULL, EACH, res), CD_OK);
+		usleep(5000);
+	}
+	drain(st);
+	struct store_journal_stats js;
+	store_case_journal_stats(st, &js);
+	CHECK_INT_EQ(js.batches, APPENDS);
+	CHECK_INT_EQ(js.applied, APPENDS * EACH);
+	CHECK(js.apply_transactions >= 1 && js.apply_transactions < APPENDS / 2);
+	printf("  %d appends of %d applied in %lld transactions\n", APPENDS, EACH,
+	       (long long)js.apply_transactions);
+	CHECK_INT_EQ(list_total(st, "app"), APPENDS * EACH);
+	store_close(st);
+	xfree(b);
+	tmpdb_remove(&t);
+}
+
 static const struct test_case tests[] = {
     {"journal-mode batches keep the contract; pending cases readable", test_batch_contract},
+    {"the applier gathers small appends into few transactions", test_applier_gathers_small_batches},
     {"external ids and masters checked from memory as the database would", test_checks_from_memory_match_the_database},
     {"kill -9 with pending cases: replay, torn tail, exactly once, counter",
      test_kill_replay_torn_and_exactly_once},
