@@ -146,11 +146,7 @@ static void intake_respond(struct http_request *req, struct http_response *res, 
 	} else if (pi->rc == CD_ERR_BUSY) {
 		http_error(res, 503, "busy", "服务繁忙，请稍后重试 (busy; nothing was stored, try again)", NULL);
 	} else if (pi->rc == CD_ERR_RANGE) {
-		/* A ref holds six digits of sequence per day (LH20261127000123). */
-		http_error(res, 503, "day_full",
-			   "该日案件编号已用完（每日最多 999,999 件），未保存 (the case numbers of the day it was "
-			   "reported are used up: at most 999,999 a day; nothing was stored)",
-			   "reported_at");
+		http_error(res, 503, "day_full", INTAKE_DAY_FULL_MESSAGE, "reported_at");
 	} else {
 		http_error(res, 500, "internal", "服务器内部错误 (the store failed; nothing was changed)", NULL);
 	}

@@ -991,6 +991,10 @@ static void create_request(struct http_request *req, struct http_response *res, 
 		o311_error(res, fmt, 400, msg);
 		return;
 	}
+	if (rc == CD_ERR_RANGE) {
+		o311_error(res, fmt, 503, prob.message);
+		return;
+	}
 	if (rc) {
 		o311_error(res, fmt, 500, "the request could not be stored; try again");
 		return;

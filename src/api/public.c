@@ -326,7 +326,7 @@ void api_public_report(struct http_request *req, struct http_response *res, void
 		goto out;
 	}
 	enum cd_err rc = intake_submit(app, &in, c, &created, &p);
-	if (rc == CD_ERR_INVALID)
+	if (rc == CD_ERR_INVALID || rc == CD_ERR_RANGE) /* refused, or the day's refs used up */
 		goto refuse;
 	if (rc == CD_ERR_BUSY) {
 		http_error(res, 503, "busy", "服务繁忙，请稍后重试 (busy; nothing was stored, try again)",

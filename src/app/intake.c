@@ -363,6 +363,10 @@ enum cd_err intake_submit(struct app *app, const struct intake_request *in, stru
 		json_problem_set(p, 422, "invalid_field", NULL, "the store refused the case");
 		return rc;
 	}
+	if (rc == CD_ERR_RANGE) {
+		json_problem_set(p, 503, "day_full", "reported_at", "%s", INTAKE_DAY_FULL_MESSAGE);
+		return rc;
+	}
 	if (rc)
 		return rc;
 	*created = true;

@@ -56,10 +56,17 @@ enum cd_err intake_prepare(struct app *app, const struct intake_request *in, str
 			   struct store_case_event *ev, struct similar_case *sig,
 			   struct json_problem *p) CD_MUST_CHECK;
 
+/* The answer when the day a case is reported on has used up its refs: a ref holds six digits
+ * of sequence per day (LH20261127000123), so a day holds at most 999,999 cases. */
+#define INTAKE_DAY_FULL_MESSAGE                                                                    \
+	"该日案件编号已用完（每日最多 999,999 件），未保存 (the case numbers of the day it was "      \
+	"reported are used up: at most 999,999 a day; nothing was stored)"
+
 /* Runs the pipeline and stores the case, waiting for the commit. On success *out is the stored case and *created
  * says whether it is new (false: the same channel + external_id was stored before, and *out
  * is that case). On a refusal returns CD_ERR_INVALID with *p naming the field (422), e.g.
- * outside_jurisdiction for a point outside the district or unknown_category. */
+ * outside_jurisdiction for a point outside the district or unknown_category; CD_ERR_RANGE with
+ * *p the 503 day_full problem (field reported_at) when the day's refs are used up. */
 enum cd_err intake_submit(struct app *app, const struct intake_request *in, struct store_case *out,
 			  bool *created, struct json_problem *p) CD_MUST_CHECK;
 

@@ -128,6 +128,44 @@ def test_a_full_day_of_refs_is_a_clear_error():
         assert s.request("GET", "/healthz").status == 200
 
 
+def test_a_full_day_is_a_clear_error_on_every_channel():
+    """The residents' endpoint and Open311 report 'now': when today's refs are used up they answer
+    503 day_full naming reported_at (Open311 in its own error form), not a 500, and store nothing."""
+    import datetime
+    import urllib.parse
+    today = lambda: datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).strftime("%Y%m%d")
+    with Server() as s:
+        t = setup_people(s)
+        day = today()
+        r = new_case(s, t["admin"])
+        assert r.status == 201 and r.json()["id"] == "LH%s000001" % day, r
+        s.stop()
+        db = sqlite3.connect(os.path.join(s.data, "citydesk.db"))
+        db.execute("UPDATE cases SET ref = ? WHERE ref = ?", ("LH%s999999" % day, "LH%s000001" % day))
+        db.commit()
+        db.close()
+        s.start()
+        admin = s.login("admin")
+        key = s.cli("apikey", "add", "--name", "fms").stdout.strip()
+        pub = s.request("POST", "/api/v1/public/reports", {"description": "东门老街路口井盖缺失，晚上很危险",
+                                                            "lat": DONGMEN[0], "lng": DONGMEN[1],
+                                                            "phone": "13812345678", "name": "王小明"})
+        form = urllib.parse.urlencode({"api_key": key, "service_code": "UP01001", "lat": DONGMEN[0],
+                                       "long": DONGMEN[1], "description": "人行道上的供水井盖破损",
+                                       "attribute[part_state]": "damaged"}).encode()
+        o311 = s.request("POST", "/open311/v2/requests.json", raw=form,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        if today() != day:
+            return  # midnight in Shenzhen passed during the test: a new day has refs again
+        expect_error(pub, 503, code="day_full", field="reported_at")
+        assert o311.status == 503, o311
+        err = o311.json()
+        assert err[0]["code"] == 503 and "999,999" in err[0]["description"], err
+        listed = s.request("GET", "/api/v1/cases?page_size=50", token=admin).json()
+        assert listed["total"] == 1, listed["total"]
+        assert s.request("GET", "/healthz").status == 200
+
+
 def test_deadline_follows_the_official_calendar():
     with Server() as s:
         t = setup_people(s)
