@@ -104,8 +104,10 @@ static bool valid_word(const char *s, size_t cap)
  * (SSE ends lines at CR, LF or CRLF), then the blank line. */
 static struct events_rec *rec_build(const struct event_msg *m, const char *payload, size_t plen)
 {
+	/* Line breaks are rare (a case's payload has none): runs between them are found with
+	 * strcspn and copied whole. */
 	size_t lines = 1;
-	for (size_t i = 0; i < plen; i++)
+	for (size_t i = strcspn(payload, "\r\n"); i < plen; i += 1 + strcspn(payload + i + 1, "\r\n"))
 		if (payload[i] == '\n' || (payload[i] == '\r' && (i + 1 == plen || payload[i + 1] != '\n')))
 			lines++;
 	size_t tlen = strlen(m->type);
@@ -126,16 +128,18 @@ static struct events_rec *rec_build(const struct event_msg *m, const char *paylo
 	*p++ = '\n';
 	memcpy(p, "data: ", 6);
 	p += 6;
-	for (size_t i = 0; i < plen; i++) {
-		char ch = payload[i];
-		if (ch == '\r' || ch == '\n') {
-			if (ch == '\r' && i + 1 < plen && payload[i + 1] == '\n')
-				i++;
-			memcpy(p, "\ndata: ", 7);
-			p += 7;
-		} else {
-			*p++ = ch;
-		}
+	for (size_t i = 0; i < plen;) {
+		size_t run = strcspn(payload + i, "\r\n");
+		memcpy(p, payload + i, run);
+		p += run;
+		i += run;
+		if (i == plen)
+			break;
+		if (payload[i] == '\r' && i + 1 < plen && payload[i + 1] == '\n')
+			i++;
+		i++;
+		memcpy(p, "\ndata: ", 7);
+		p += 7;
 	}
 	*p++ = '\n';
 	*p++ = '\n';
