@@ -282,3 +282,20 @@ def test_import_responsibilities_csv():
         s.cli("import", "responsibilities", good)
         rows = s.request("GET", "/api/v1/responsibilities", token=tok).json()["items"]
         assert len(rows) == 2 and {r["area_code"] for r in rows} == {"*", "440303003"}, rows
+
+
+def test_large_request_headers_are_served_and_oversized_ones_refused():
+    """A connection's memory holds the request's headers (a 16 KB pool, src/net/http.c: about
+    7.5 KB of headers, as Tomcat's 8 KB): a request with 6 KB of cookies is served, a report
+    with them too; 20 KB of headers gets 431 and the server keeps serving."""
+    with Server() as s:
+        s.add_user("d", "district_dispatcher")
+        tok = s.login("d")
+        cookie = {"Cookie": "pref=" + "a" * 6000}
+        assert s.request("GET", "/healthz", headers=cookie).status == 200
+        r = s.request("POST", "/api/v1/cases", {"description": "路灯不亮" * 900, "lat": 22.548, "lng": 114.118},
+                      token=tok, headers=cookie)
+        assert r.status == 201 and len(r.json()["description"]) == 3600, r
+        r = s.request("GET", "/healthz", headers={"Cookie": "pref=" + "a" * 20000})
+        assert r.status == 431, r
+        assert s.request("GET", "/healthz").status == 200
