@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -260,11 +261,31 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 	return CD_OK;
 }
 
+/* Zeroes *c and *ev except their large texts, which are left empty: the description (12 of the
+ * case's 16 KB; written whole, terminated, by the normalize stage) and the event's comment and
+ * data (8 of its 8 KB; data is written below). Every reader stops at a text's terminator, and
+ * two 24 KB memsets per report were ~3 % of an HTTP worker's time. */
+static void clear_but_texts(struct store_case *c, struct store_case_event *ev)
+{
+	const size_t desc = offsetof(struct store_case, description), desc_end = desc + sizeof c->description;
+	memset(c, 0, desc);
+	c->description[0] = '\0';
+	memset((char *)c + desc_end, 0, sizeof *c - desc_end);
+	const size_t texts = offsetof(struct store_case_event, comment);
+	_Static_assert(offsetof(struct store_case_event, data) == offsetof(struct store_case_event, comment) +
+										STORE_CASE_EVENT_TEXT_MAX &&
+			       sizeof(struct store_case_event) == offsetof(struct store_case_event, data) +
+									  STORE_CASE_EVENT_TEXT_MAX,
+		       "the event's comment and data are its last fields");
+	memset(ev, 0, texts);
+	ev->comment[0] = '\0';
+	ev->data[0] = '\0';
+}
+
 enum cd_err intake_prepare(struct app *app, const struct intake_request *in, struct store_case *c,
 			   struct store_case_event *ev, struct similar_case *sig, struct json_problem *p)
 {
-	memset(c, 0, sizeof *c);
-	memset(ev, 0, sizeof *ev);
+	clear_but_texts(c, ev);
 	int64_t now = (int64_t)time(NULL);
 
 	/* normalize */
