@@ -58,6 +58,29 @@ static void test_buf_cap_and_escape(void)
 	CHECK_INT_EQ(buf_json_escape(&b, "too long now"), CD_ERR_TOOBIG);
 	CHECK_STR_EQ(b.data, "a\\\"\\n\\u0001"); /* unchanged on failure */
 	buf_release(&b);
+	/* Every byte, in runs and alone, escaped as a byte-at-a-time reference does. */
+	char all[600], want[4000];
+	size_t n = 0, w = 0;
+	for (int rep = 0; rep < 2; rep++)
+		for (int c = 1; c < 256; c++)
+			all[n++] = (char)c;
+	all[n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)all[i];
+		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+		if (e)
+			w += (size_t)snprintf(want + w, sizeof want - w, "%s", e);
+		else if (c < 0x20)
+			w += (size_t)snprintf(want + w, sizeof want - w, "\\u%04x", c);
+		else
+			want[w++] = (char)c;
+	}
+	want[w] = '\0';
+	buf_init(&b, 1 << 16);
+	CHECK_INT_EQ(buf_json_escape(&b, all), CD_OK);
+	CHECK_INT_EQ(b.len, w);
+	CHECK(b.data && memcmp(b.data, want, w) == 0);
+	buf_release(&b);
 }
 
 static void test_buf_nomem_leaves_buffer(void)
