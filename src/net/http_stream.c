@@ -5,11 +5,15 @@
  * Locks: each stream has its own mutex for its backlog (the hot path); everything else here
  * (the servers' lists, `closing`, and all deferral state) is guarded by one process-wide
  * `park_mu`, which never dies, so a deferral the app finishes after its server was freed is
- * still safe. Order: park_mu before a stream's mutex. MHD_suspend_connection is called with
- * our lock held (so a wake-up cannot slip between "nothing to do" and the suspend);
- * MHD_resume_connection always after ours are released. Whoever clears `suspended` under the
- * lock owns the one resume, so a parked connection (which MHD cannot close) is resumed exactly
- * once and is still alive when it is. */
+ * still safe. Order: park_mu before a stream's mutex. A stream's reader calls
+ * MHD_suspend_connection with the stream's lock held (so a wake-up cannot slip between
+ * "nothing to do" and the suspend). A deferral is parked without park_mu held (the suspend is
+ * an epoll_ctl, and every intake answer and finish takes park_mu): it is marked `parking`
+ * first, and a finish that comes meanwhile leaves the resume to the parking thread, which
+ * looks again once suspended. MHD_resume_connection is always called after our locks are
+ * released. Whoever clears `suspended` under the lock (or finds the state changed after
+ * parking) owns the one resume, so a parked connection (which MHD cannot close) is resumed
+ * exactly once and is still alive when it is. */
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,6 +57,7 @@ struct http_deferred {
 	struct MHD_Connection *mhd;  /* resumed only by whoever clears `suspended` */
 	enum deferred_state state;
 	int suspended;               /* the connection is parked */
+	int parking;                 /* its thread is parking it: a finish leaves the resume to it */
 	int app_holds;               /* http_deferred_finish not yet called */
 	int request_holds;           /* the request has not completed */
 	int orphan;                  /* the connection closed while the app held it: finish frees it */
@@ -387,13 +392,21 @@ enum MHD_Result http_deferred_answer(struct http_conn *c)
 	struct http_deferred *d = c->deferred;
 	pthread_mutex_lock(&park_mu);
 	enum deferred_state st = d->state;
-	if (st == DEFERRED_PENDING) {
-		d->suspended = 1;
-		MHD_suspend_connection(c->mhd);
-	}
-	pthread_mutex_unlock(&park_mu);
 	if (st == DEFERRED_PENDING)
+		d->parking = 1;
+	pthread_mutex_unlock(&park_mu);
+	if (st == DEFERRED_PENDING) {
+		MHD_suspend_connection(c->mhd);
+		pthread_mutex_lock(&park_mu);
+		d->parking = 0;
+		int finished = d->state != DEFERRED_PENDING; /* while we parked: nobody resumed it */
+		if (!finished)
+			d->suspended = 1;
+		pthread_mutex_unlock(&park_mu);
+		if (finished)
+			MHD_resume_connection(c->mhd); /* answered at the next turn of MHD's loop */
 		return MHD_YES;
+	}
 	if (st == DEFERRED_DONE && d->fill) {
 		d->fill(&c->req, &c->res, d->fill_ctx); /* on this connection's own thread */
 		d->fill = NULL;
