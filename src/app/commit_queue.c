@@ -7,6 +7,7 @@
 #include "app/commit_queue.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -212,9 +213,12 @@ void commit_queue_stop(struct commit_queue *q)
 	queue_free(q);
 }
 
-/* Appends a slot under the lock; CD_ERR_BUSY when stopping. */
-static enum cd_err enqueue(struct commit_queue *q, struct commit_slot *s)
+/* Appends a slot under the lock; CD_ERR_BUSY when stopping. *wake: the writer waits for this
+ * one, signal `work` (after unlocking: signalled under the lock, the writer woke only to block
+ * on it, a futex wait and wake more per batch). */
+static enum cd_err enqueue(struct commit_queue *q, struct commit_slot *s, bool *wake)
 {
+	*wake = false;
 	if (q->stopping)
 		return CD_ERR_BUSY;
 	s->next = NULL;
@@ -224,16 +228,21 @@ static enum cd_err enqueue(struct commit_queue *q, struct commit_slot *s)
 		q->head = s;
 	q->tail = s;
 	q->unsettled++;
-	if (++q->queued >= q->wake_at)
-		pthread_cond_signal(&q->work);
+	if (++q->queued >= q->wake_at) {
+		*wake = true;
+		q->wake_at = SIZE_MAX; /* one signal is enough: the writer takes the whole queue */
+	}
 	return CD_OK;
 }
 
 enum cd_err commit_queue_submit(struct commit_queue *q, struct store_case *c, struct store_case_event *ev)
 {
 	struct commit_slot s = {c, ev, CD_OK, 0, NULL, NULL, NULL};
+	bool wake;
 	pthread_mutex_lock(&q->lock);
-	enum cd_err rc = enqueue(q, &s);
+	enum cd_err rc = enqueue(q, &s, &wake);
+	if (wake)
+		pthread_cond_signal(&q->work); /* this one waits here anyway: no point unlocking first */
 	while (!rc && !s.done)
 		pthread_cond_wait(&q->settled, &q->lock);
 	pthread_mutex_unlock(&q->lock);
@@ -244,9 +253,12 @@ enum cd_err commit_queue_submit_async(struct commit_queue *q, struct store_case 
 				      struct commit_slot *slot, commit_done_fn done, void *ctx)
 {
 	*slot = (struct commit_slot){c, ev, CD_OK, 0, done, ctx, NULL};
+	bool wake;
 	pthread_mutex_lock(&q->lock);
-	enum cd_err rc = enqueue(q, slot);
+	enum cd_err rc = enqueue(q, slot, &wake);
 	pthread_mutex_unlock(&q->lock);
+	if (wake)
+		pthread_cond_signal(&q->work);
 	return rc;
 }
 
