@@ -323,14 +323,14 @@ static void attachments_w(struct json_writer *w, const char *text)
 /* A text field, with personal data masked in place for roles that do not see it. */
 static void masked_w(struct json_writer *w, const char *text, bool pii, bool null_if_empty)
 {
-	if (pii || !text[0]) {
+	size_t n = strlen(text);
+	if (pii || !text[0] || !pii_may_contain(text, n)) {
 		if (null_if_empty)
 			json_w_str_or_null(w, text);
 		else
 			json_w_str(w, text);
 		return;
 	}
-	size_t n = strlen(text);
 	char *copy = xmalloc(n + 1);
 	memcpy(copy, text, n + 1);
 	pii_mask_inplace(copy, n, PII_ALL);

@@ -375,8 +375,19 @@ static void mask_span(char *s, const struct pii_span *sp)
 	}
 }
 
+bool pii_may_contain(const char *s, size_t len)
+{
+	/* mobile, landline and ID numbers are digits; a plate has at least two; an e-mail an '@' */
+	for (size_t i = 0; i < len; i++)
+		if (is_digit((unsigned char)s[i]) || s[i] == '@')
+			return true;
+	return false;
+}
+
 size_t pii_mask_inplace(char *s, size_t len, unsigned kinds)
 {
+	if (!pii_may_contain(s, len))
+		return 0;
 	struct pii_span spans[32];
 	size_t total = 0, from = 0;
 	for (;;) {

@@ -4,6 +4,7 @@
 #ifndef CD_PII_H
 #define CD_PII_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -30,6 +31,10 @@ struct pii_span {
  * order and never overlap. Writes the first min(count, cap) to spans and returns the count,
  * as snprintf does. Pure: no allocation, thread-safe. */
 size_t pii_find(const char *s, size_t len, unsigned kinds, struct pii_span *spans, size_t cap);
+
+/* False when s[0..len) cannot hold a finding: every kind needs an ASCII digit or an '@'.
+ * Lets a caller skip copying a text to mask it (most complaint texts have neither). */
+bool pii_may_contain(const char *s, size_t len);
 
 /* Masks every finding in s[0..len) in place and returns how many there were. Only ASCII
  * letters and digits (and, in an e-mail address, the whole local part after its first

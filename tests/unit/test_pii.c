@@ -1,6 +1,8 @@
 /* Unit tests for core/pii: every kind found where it is, masked exactly as documented, and the
  * look-alikes in complaints (case references, dates, amounts, hotline numbers) left alone. */
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/pii.h"
 #include "test.h"
@@ -196,6 +198,51 @@ static void test_truncated_input(void)
 	}
 }
 
+/* pii_may_contain is the shortcut past masking: wherever pii_find finds anything, it must say
+ * so (random texts built from the pieces findings are made of, and without digits and '@'). */
+static void test_may_contain(void)
+{
+	CHECK(!pii_may_contain("东门老街路口井盖缺失，很危险", strlen("东门老街路口井盖缺失，很危险")));
+	CHECK(!pii_may_contain("粤BD 车牌 abc.def", strlen("粤BD 车牌 abc.def")));
+	CHECK(pii_may_contain("电话13812345678", strlen("电话13812345678")));
+	CHECK(pii_may_contain("a@b.cn", 6));
+	static const char *const pieces[] = {"粤", "B", "D", "F", "港", "1", "3", "8", "0755", "-", " ", "·",
+					     "@", "x", "qq.com", "东门", "X", "4403", "19900101", ".", "+86",
+					     "13812345678", "粤B12345", "a@qq.com"};
+	const size_t npieces = sizeof pieces / sizeof pieces[0];
+	unsigned seed = 12345;
+	size_t found_total = 0, no_digit_texts = 0;
+	for (int t = 0; t < 100000; t++) {
+		char text[256];
+		size_t len = 0;
+		int parts = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12;
+		bool digitless = ((seed >> 8) & 3) == 0; /* a quarter without digits or '@' */
+		for (int k = 0; k < parts; k++) {
+			seed = seed * 1103515245u + 12345u;
+			const char *p = pieces[(seed >> 16) % npieces];
+			if (digitless && strpbrk(p, "0123456789@"))
+				continue;
+			size_t pl = strlen(p);
+			if (len + pl >= sizeof text)
+				break;
+			memcpy(text + len, p, pl);
+			len += pl;
+		}
+		text[len] = '\0';
+		struct pii_span sp[8];
+		size_t n = pii_find(text, len, PII_ALL, sp, 8);
+		found_total += n > 0;
+		no_digit_texts += !pii_may_contain(text, len);
+		if (n > 0 && !pii_may_contain(text, len)) {
+			fprintf(stderr, "  missed by pii_may_contain: \"%s\"\n", text);
+			CHECK(false);
+			break;
+		}
+	}
+	printf("  may_contain: %zu of 100000 texts had findings, %zu ruled out\n", found_total, no_digit_texts);
+	CHECK(found_total > 1000 && no_digit_texts > 1000);
+}
+
 static const struct test_case tests[] = {
 	{"mobile_found", test_mobile_found},
 	{"mobile_not", test_mobile_not},
@@ -208,6 +255,7 @@ static const struct test_case tests[] = {
 	{"kinds_filter", test_kinds_filter},
 	{"many", test_many},
 	{"truncated_input", test_truncated_input},
+	{"may_contain", test_may_contain},
 };
 
 TEST_MAIN(tests)
