@@ -235,17 +235,41 @@ __attribute__((noinline)) static json_t *read_string_value(struct fast *f)
 
 static json_t *read_value(struct fast *f, int depth);
 
+/* True, with the close consumed, when the container just opened is empty. */
+static bool closes_empty(struct fast *f, char close)
+{
+	skip_ws(f);
+	if (f->p < f->end && *f->p == close) {
+		f->p++;
+		return true;
+	}
+	return false;
+}
+
+/* After a member or an element: 1 at the container's end (consumed), 0 after a comma (the
+ * next one's whitespace skipped), -1 for anything else. */
+static int next_or_end(struct fast *f, char close)
+{
+	skip_ws(f);
+	if (f->p >= f->end)
+		return -1;
+	if (*f->p == close) {
+		f->p++;
+		return 1;
+	}
+	if (*f->p != ',')
+		return -1;
+	f->p++;
+	skip_ws(f);
+	return 0;
+}
+
 /* An object whose '{' was just consumed, at nesting level depth (1 = the body's object). */
 static json_t *read_object(struct fast *f, int depth)
 {
 	json_t *obj = json_object();
-	if (!obj)
-		return NULL;
-	skip_ws(f);
-	if (f->p < f->end && *f->p == '}') {
-		f->p++;
+	if (!obj || closes_empty(f, '}'))
 		return obj;
-	}
 	char keybuf[KEY_BUF];
 	for (;;) {
 		if (f->p >= f->end || *f->p != '"')
@@ -270,17 +294,11 @@ static json_t *read_object(struct fast *f, int depth)
 			goto fail;
 		if (json_object_size(obj) == before)
 			goto fail;
-		skip_ws(f);
-		if (f->p >= f->end)
+		int end = next_or_end(f, '}');
+		if (end < 0)
 			goto fail;
-		if (*f->p == '}') {
-			f->p++;
+		if (end)
 			return obj;
-		}
-		if (*f->p != ',')
-			goto fail;
-		f->p++;
-		skip_ws(f);
 	}
 fail:
 	json_decref(obj);
@@ -291,28 +309,17 @@ fail:
 static json_t *read_array(struct fast *f, int depth)
 {
 	json_t *arr = json_array();
-	if (!arr)
-		return NULL;
-	skip_ws(f);
-	if (f->p < f->end && *f->p == ']') {
-		f->p++;
+	if (!arr || closes_empty(f, ']'))
 		return arr;
-	}
 	for (;;) {
 		json_t *v = read_value(f, depth);
 		if (!v || json_array_append_new(arr, v) != 0) /* v freed on failure */
 			goto fail;
-		skip_ws(f);
-		if (f->p >= f->end)
+		int end = next_or_end(f, ']');
+		if (end < 0)
 			goto fail;
-		if (*f->p == ']') {
-			f->p++;
+		if (end)
 			return arr;
-		}
-		if (*f->p != ',')
-			goto fail;
-		f->p++;
-		skip_ws(f);
 	}
 fail:
 	json_decref(arr);
