@@ -193,8 +193,7 @@ static enum cd_err stage_locate(struct app *app, const struct intake_request *in
 		if (hit.street >= 0)
 			str_copy(c->street_code, sizeof c->street_code, m->streets.items[hit.street].code);
 		if (hit.community >= 0)
-			snprintf(c->community_code, sizeof c->community_code, "%s",
-				 m->communities.items[hit.community].code);
+			str_copy(c->community_code, sizeof c->community_code, m->communities.items[hit.community].code);
 		if (hit.grid_code)
 			str_copy(c->grid_code, sizeof c->grid_code, hit.grid_code);
 		goto out;
@@ -254,7 +253,7 @@ static enum cd_err stage_classify(struct app *app, const struct intake_request *
 		c->category_confidence = top.confidence;
 		if (top.confidence >= auto_min) {
 			str_copy(c->category_code, sizeof c->category_code, top.code);
-			snprintf(c->category_source, sizeof c->category_source, "%s",
+			str_copy(c->category_source, sizeof c->category_source,
 				 strcmp(top.source, "keyword") == 0 ? "keyword" : "auto");
 		}
 	}
