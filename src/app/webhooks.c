@@ -397,6 +397,30 @@ static void hooks_sweep(struct webhooks *wh)
 
 /* Re-reads the subscriptions: new ones join, removed or changed ones leave (a changed one
  * rejoins as new: nothing in flight is mixed up). */
+/* Subscribed to the bus only while some webhook is live: a subscriber, even one that keeps
+ * nothing, has the bus's dispatcher woken and walking every event (~1 us a case under intake).
+ * Events published while unsubscribed are not delivered, as they were not wanted before.
+ * Only the thread that owns wh (start, then the sender, then stop after the join) calls it. */
+static void bus_follow(struct webhooks *wh, bool want)
+{
+	if (!wh->bus || want == (wh->sub != NULL))
+		return;
+	if (!want) {
+		events_unsubscribe(wh->bus, wh->sub);
+		wh->sub = NULL;
+		return;
+	}
+	struct events_scope all = {.role = ROLE_SYSTEM};
+	atomic_fetch_add(&wh->inbox->refs, 1); /* the bus's, dropped by inbox_release */
+	enum cd_err rc = events_subscribe(wh->bus, &all, 0, inbox_deliver, inbox_release, wh->inbox, &wh->sub);
+	if (rc) {
+		atomic_fetch_sub(&wh->inbox->refs, 1);
+		wh->sub = NULL;
+		log_error("webhooks: cannot subscribe to the event bus; will retry", "\"error\":\"%s\"",
+			  cd_err_name(rc));
+	}
+}
+
 static void hooks_reload(struct webhooks *wh)
 {
 	struct store_webhook *v = NULL;
@@ -433,6 +457,7 @@ static void hooks_reload(struct webhooks *wh)
 	hooks_sweep(wh);
 	atomic_store(&wh->inbox->wanted, live > 0);
 	atomic_store(&wh->nsubs, live);
+	bus_follow(wh, live > 0);
 }
 
 /* The payload of an SSE frame: its "data:" lines joined by LF, into b. */
@@ -873,18 +898,8 @@ enum cd_err webhooks_start(const char *db_path, struct events *bus, const struct
 		log_error("webhooks: libcurl failed to initialise", NULL);
 		goto fail;
 	}
-	if (bus) {
-		struct events_scope all = {.role = ROLE_SYSTEM};
-		atomic_fetch_add(&in->refs, 1); /* the bus's, dropped by inbox_release */
-		rc = events_subscribe(bus, &all, 0, inbox_deliver, inbox_release, in, &wh->sub);
-		if (rc) {
-			atomic_fetch_sub(&in->refs, 1);
-			log_error("webhooks: cannot subscribe to the event bus", "\"error\":\"%s\"",
-				  cd_err_name(rc));
-			goto fail;
-		}
-	}
-	hooks_reload(wh); /* before the thread: events published from now on find the inbox open */
+	hooks_reload(wh); /* before the thread: subscribes when a webhook exists, so events
+			   * published from now on find the inbox open */
 	wh->reload_at_ms = clock_wall_ms() + wh->cfg.reload_ms;
 	if (pthread_create(&wh->thread, NULL, sender_main, wh) != 0) {
 		log_error("webhooks: cannot start the sender thread", NULL);
@@ -914,13 +929,12 @@ void webhooks_stop(struct webhooks *wh)
 {
 	if (!wh)
 		return;
-	if (wh->sub)
-		events_unsubscribe(wh->bus, wh->sub);
 	atomic_store(&wh->stop, 1);
 	uint64_t one = 1;
 	ssize_t w = write(wh->inbox->efd, &one, sizeof one);
 	(void)w;
 	pthread_join(wh->thread, NULL);
+	bus_follow(wh, false); /* after the join: the sender may have (un)subscribed until then */
 	http_client_free(wh->http);
 	inbox_unref(wh->inbox);
 	for (size_t i = 0; i < wh->nhooks; i++)

@@ -652,6 +652,50 @@ static void test_module_delivers_signed(void)
 	tmpdb_close(&t, st);
 }
 
+/* The bus has no subscriber while no webhook exists (a subscriber that keeps nothing still has
+ * the dispatcher woken for every event): one appears within a reload of the first webhook,
+ * delivers, and goes when the last webhook is removed. */
+static int subscribers_are(struct events *bus, uint64_t n)
+{
+	struct events_stats es;
+	for (int i = 0; i < 1500; i++) {
+		events_get_stats(bus, &es);
+		if (es.subscribers == n)
+			return 1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static void test_module_follows_the_bus_only_with_webhooks(void)
+{
+	struct tmpdb t;
+	struct store *st = tmpdb_open(&t);
+	struct receiver rx;
+	rx_start(&rx, RX_OK, 0);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", rx.port);
+	struct events *bus = events_new(NULL);
+	struct webhooks *wh = NULL;
+	struct webhooks_config c = fast_config();
+	CHECK_INT_EQ(webhooks_start(t.path, bus, &c, &wh), CD_OK);
+	CHECK(subscribers_are(bus, 0));
+	publish(bus, "case.created", "LH0", "440303003"); /* before any webhook: not delivered */
+	add_hook(st, "late", url, "case.created");
+	CHECK(subscribers_are(bus, 1)); /* within a reload (50 ms here) */
+	publish(bus, "case.created", "LH1", "440303003");
+	struct wait_ctx wc = {&rx, st, 1};
+	CHECK(wait_for(rx_reached, &wc));
+	CHECK_INT_EQ(rx_count(&rx), 1);
+	CHECK(rx.nreq >= 1 && rx.reqs[0].body && strstr(rx.reqs[0].body, "\"ref\":\"LH1\""));
+	CHECK_INT_EQ(store_webhook_remove(st, &admin, "late"), CD_OK);
+	CHECK(subscribers_are(bus, 0));
+	webhooks_stop(wh);
+	events_free(bus);
+	rx_stop(&rx);
+	tmpdb_close(&t, st);
+}
+
 static void test_module_dead_letters_and_retry(void)
 {
 	struct tmpdb t;
@@ -823,6 +867,7 @@ static const struct test_case tests[] = {
     {"store: subscriptions audited without the secret", test_store_subscriptions},
     {"store: due, retry, dead letters, manual retry, cascade", test_store_deliveries},
     {"module: signed delivery after two failures, filters", test_module_delivers_signed},
+    {"module: subscribed to the bus only while a webhook exists", test_module_follows_the_bus_only_with_webhooks},
     {"module: dead letter after the last attempt, manual retry", test_module_dead_letters_and_retry},
     {"module: hanging receiver does not hold publishers", test_module_hanging_receiver},
     {"module: stored deliveries sent after a restart", test_module_sends_stored_after_restart},
