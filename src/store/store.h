@@ -385,6 +385,7 @@ struct store_journal_stats {
 	int64_t max_pending;        /* the largest backlog seen */
 	int64_t batches;            /* journal appends (one fdatasync each) */
 	int64_t apply_transactions; /* database transactions of the applier */
+	int64_t apply_gathered;     /* of those, the ones that waited for more cases and got some */
 	int64_t file_bytes;         /* journal file size */
 };
 void store_case_journal_stats(struct store *st, struct store_journal_stats *out);
