@@ -586,30 +586,47 @@ static int store_settled(void *p)
 	return store_webhook_counts(w->st, 0, &pending, &dead) == CD_OK && pending == 0 && dead == w->n;
 }
 
+/* What every module test starts from: a store, a receiver answering in `mode`, its URL. */
+struct module_env {
+	struct tmpdb t;
+	struct store *st;
+	struct receiver rx;
+	char url[64];
+};
+
+static void env_open(struct module_env *e, enum rx_mode mode, int fail_first)
+{
+	e->st = tmpdb_open(&e->t);
+	rx_start(&e->rx, mode, fail_first);
+	snprintf(e->url, sizeof e->url, "http://127.0.0.1:%d/hook", e->rx.port);
+}
+
+static void env_close(struct module_env *e)
+{
+	rx_stop(&e->rx);
+	tmpdb_close(&e->t, e->st);
+}
+
 static void test_module_delivers_signed(void)
 {
-	struct tmpdb t;
-	struct store *st = tmpdb_open(&t);
-	struct receiver rx;
-	rx_start(&rx, RX_FAIL_THEN_OK, 2);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", rx.port);
-	add_hook(st, "all", url, "case.created,case.overdue");
+	struct module_env e;
+	env_open(&e, RX_FAIL_THEN_OK, 2);
+	add_hook(e.st, "all", e.url, "case.created,case.overdue");
 	/* filtered out: another street, another type */
 	struct store_webhook w;
 	memset(&w, 0, sizeof w);
 	snprintf(w.name, sizeof w.name, "other-street");
-	snprintf(w.url, sizeof w.url, "%s", url);
+	snprintf(w.url, sizeof w.url, "%s", e.url);
 	snprintf(w.secret, sizeof w.secret, "%s", secret16);
 	snprintf(w.street_code, sizeof w.street_code, "440303999");
-	CHECK_INT_EQ(store_webhook_add(st, &admin, &w, NULL), CD_OK);
+	CHECK_INT_EQ(store_webhook_add(e.st, &admin, &w, NULL), CD_OK);
 	struct events *bus = events_new(NULL);
 	struct webhooks *wh = NULL;
 	struct webhooks_config c = fast_config();
-	CHECK_INT_EQ(webhooks_start(t.path, bus, &c, &wh), CD_OK);
+	CHECK_INT_EQ(webhooks_start(e.t.path, bus, &c, &wh), CD_OK);
 	publish(bus, "case.dispatched", "LH0", "440303003"); /* no subscription wants it */
 	publish(bus, "case.created", "LH1", "440303003");
-	struct wait_ctx wc = {&rx, st, 3};
+	struct wait_ctx wc = {&e.rx, e.st, 3};
 	CHECK(wait_for(rx_reached, &wc)); /* 500, 500, then 204 */
 	struct webhooks_stats s;
 	for (int i = 0; i < 1500; i++) { /* the 204 is being read */
@@ -619,7 +636,7 @@ static void test_module_delivers_signed(void)
 		sleep_ms(10);
 	}
 	sleep_ms(100);
-	CHECK_INT_EQ(rx_count(&rx), 3);
+	CHECK_INT_EQ(rx_count(&e.rx), 3);
 	wc.n = 0;
 	CHECK(wait_for(store_settled, &wc)); /* the outcome is stored within COMMIT_MS */
 	webhooks_get_stats(wh, &s);
@@ -627,11 +644,11 @@ static void test_module_delivers_signed(void)
 	CHECK_INT_EQ(s.failed, 2);
 	CHECK_INT_EQ(s.queued, 1);
 	CHECK_INT_EQ(s.subscriptions, 2);
-	for (int i = 0; i < 3 && i < rx.nreq; i++) {
-		struct rx_req *q = &rx.reqs[i];
+	for (int i = 0; i < 3 && i < e.rx.nreq; i++) {
+		struct rx_req *q = &e.rx.reqs[i];
 		CHECK_STR_EQ(q->event, "case.created");
 		CHECK_STR_EQ(q->agent, WEBHOOKS_USER_AGENT);
-		CHECK_STR_EQ(q->delivery, rx.reqs[0].delivery); /* the same delivery each attempt */
+		CHECK_STR_EQ(q->delivery, e.rx.reqs[0].delivery); /* the same delivery each attempt */
 		CHECK(q->body && strstr(q->body, "\"type\":\"case.created\"") &&
 		      strstr(q->body, "\"ref\":\"LH1\""));
 		CHECK_INT_EQ(
@@ -648,8 +665,7 @@ static void test_module_delivers_signed(void)
 	buf_release(&m);
 	webhooks_stop(wh);
 	events_free(bus);
-	rx_stop(&rx);
-	tmpdb_close(&t, st);
+	env_close(&e);
 }
 
 /* The bus has no subscriber while no webhook exists (a subscriber that keeps nothing still has
@@ -669,53 +685,44 @@ static int subscribers_are(struct events *bus, uint64_t n)
 
 static void test_module_follows_the_bus_only_with_webhooks(void)
 {
-	struct tmpdb t;
-	struct store *st = tmpdb_open(&t);
-	struct receiver rx;
-	rx_start(&rx, RX_OK, 0);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", rx.port);
+	struct module_env e;
+	env_open(&e, RX_OK, 0);
 	struct events *bus = events_new(NULL);
 	struct webhooks *wh = NULL;
 	struct webhooks_config c = fast_config();
-	CHECK_INT_EQ(webhooks_start(t.path, bus, &c, &wh), CD_OK);
+	CHECK_INT_EQ(webhooks_start(e.t.path, bus, &c, &wh), CD_OK);
 	CHECK(subscribers_are(bus, 0));
 	publish(bus, "case.created", "LH0", "440303003"); /* before any webhook: not delivered */
-	add_hook(st, "late", url, "case.created");
+	add_hook(e.st, "late", e.url, "case.created");
 	CHECK(subscribers_are(bus, 1)); /* within a reload (50 ms here) */
 	publish(bus, "case.created", "LH1", "440303003");
-	struct wait_ctx wc = {&rx, st, 1};
+	struct wait_ctx wc = {&e.rx, e.st, 1};
 	CHECK(wait_for(rx_reached, &wc));
-	CHECK_INT_EQ(rx_count(&rx), 1);
-	CHECK(rx.nreq >= 1 && rx.reqs[0].body && strstr(rx.reqs[0].body, "\"ref\":\"LH1\""));
-	CHECK_INT_EQ(store_webhook_remove(st, &admin, "late"), CD_OK);
+	CHECK_INT_EQ(rx_count(&e.rx), 1);
+	CHECK(e.rx.nreq >= 1 && e.rx.reqs[0].body && strstr(e.rx.reqs[0].body, "\"ref\":\"LH1\""));
+	CHECK_INT_EQ(store_webhook_remove(e.st, &admin, "late"), CD_OK);
 	CHECK(subscribers_are(bus, 0));
 	webhooks_stop(wh);
 	events_free(bus);
-	rx_stop(&rx);
-	tmpdb_close(&t, st);
+	env_close(&e);
 }
 
 static void test_module_dead_letters_and_retry(void)
 {
-	struct tmpdb t;
-	struct store *st = tmpdb_open(&t);
-	struct receiver rx;
-	rx_start(&rx, RX_ALWAYS_500, 0);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", rx.port);
-	add_hook(st, "sink", url, "case.*");
+	struct module_env e;
+	env_open(&e, RX_ALWAYS_500, 0);
+	add_hook(e.st, "sink", e.url, "case.*");
 	struct events *bus = events_new(NULL);
 	struct webhooks *wh = NULL;
 	struct webhooks_config c = fast_config();
-	CHECK_INT_EQ(webhooks_start(t.path, bus, &c, &wh), CD_OK);
+	CHECK_INT_EQ(webhooks_start(e.t.path, bus, &c, &wh), CD_OK);
 	publish(bus, "case.overdue", "LH7", "440303003");
-	struct wait_ctx wc = {&rx, st, 1};
+	struct wait_ctx wc = {&e.rx, e.st, 1};
 	CHECK(wait_for(store_settled, &wc)); /* pending 0, dead 1 */
-	CHECK_INT_EQ(rx_count(&rx), 3);	     /* max_attempts */
+	CHECK_INT_EQ(rx_count(&e.rx), 3);	     /* max_attempts */
 	struct store_webhook_delivery *v = NULL;
 	size_t n = 0;
-	CHECK_INT_EQ(store_webhook_deadletters(st, 0, 10, &v, &n), CD_OK);
+	CHECK_INT_EQ(store_webhook_deadletters(e.st, 0, 10, &v, &n), CD_OK);
 	CHECK_INT_EQ(n, 1);
 	int64_t id = n ? v[0].id : 0;
 	if (n == 1) {
@@ -726,32 +733,27 @@ static void test_module_dead_letters_and_retry(void)
 	}
 	store_webhook_deliveries_free(v, n);
 	/* a manual retry sends it again (three more attempts, then dead again) */
-	CHECK_INT_EQ(store_webhook_retry(st, &admin, id, 0), CD_OK);
+	CHECK_INT_EQ(store_webhook_retry(e.st, &admin, id, 0), CD_OK);
 	wc.n = 6;
 	CHECK(wait_for(rx_reached, &wc));
 	wc.n = 1;
 	CHECK(wait_for(store_settled, &wc));
 	webhooks_stop(wh);
 	events_free(bus);
-	rx_stop(&rx);
-	tmpdb_close(&t, st);
+	env_close(&e);
 }
 
 /* A receiver that never answers: publishing stays quick and every event is still queued. */
 static void test_module_hanging_receiver(void)
 {
-	struct tmpdb t;
-	struct store *st = tmpdb_open(&t);
-	struct receiver rx;
-	rx_start(&rx, RX_HANG, 0);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", rx.port);
-	add_hook(st, "slow", url, "");
+	struct module_env e;
+	env_open(&e, RX_HANG, 0);
+	add_hook(e.st, "slow", e.url, "");
 	struct events *bus = events_new(NULL);
 	struct webhooks *wh = NULL;
 	struct webhooks_config c = fast_config();
 	c.timeout_ms = 10000;
-	CHECK_INT_EQ(webhooks_start(t.path, bus, &c, &wh), CD_OK);
+	CHECK_INT_EQ(webhooks_start(e.t.path, bus, &c, &wh), CD_OK);
 	enum { N = 5000 };
 	double t0 = mono();
 	for (int i = 0; i < N; i++) {
@@ -774,7 +776,7 @@ static void test_module_hanging_receiver(void)
 	CHECK_INT_EQ(s.delivered, 0);
 	CHECK(s.in_flight <= c.per_hook_in_flight);
 	int64_t pending = 0;
-	CHECK_INT_EQ(store_webhook_counts(st, 0, &pending, NULL), CD_OK);
+	CHECK_INT_EQ(store_webhook_counts(e.st, 0, &pending, NULL), CD_OK);
 	CHECK_INT_EQ(pending, N);
 	printf("  hanging receiver: %d publishes in %.1f ms (incl. 1 ms pauses every 20), all %d queued, "
 	       "%llu in flight\n",
@@ -782,55 +784,45 @@ static void test_module_hanging_receiver(void)
 	double s0 = mono();
 	webhooks_stop(wh); /* abandons the hanging requests: deliveries stay pending */
 	printf("  stop with %u requests hanging: %.1f ms\n", c.per_hook_in_flight, (mono() - s0) * 1e3);
-	CHECK_INT_EQ(store_webhook_counts(st, 0, &pending, NULL), CD_OK);
+	CHECK_INT_EQ(store_webhook_counts(e.st, 0, &pending, NULL), CD_OK);
 	CHECK_INT_EQ(pending, N);
 	events_free(bus);
-	rx_stop(&rx);
-	tmpdb_close(&t, st);
+	env_close(&e);
 }
 
 /* Deliveries stored by an earlier process are sent after a restart (at least once). */
 static void test_module_sends_stored_after_restart(void)
 {
-	struct tmpdb t;
-	struct store *st = tmpdb_open(&t);
-	struct receiver rx;
-	rx_start(&rx, RX_OK, 0);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", rx.port);
-	int64_t h = add_hook(st, "later", url, "");
+	struct module_env e;
+	env_open(&e, RX_OK, 0);
+	int64_t h = add_hook(e.st, "later", e.url, "");
 	char body[] = "{\"event_id\":5,\"type\":\"case.created\",\"ref\":\"LH5\",\"data\":{}}";
 	struct store_webhook_delivery d[20];
 	for (int i = 0; i < 20; i++)
 		d[i] = new_delivery(h, 5 + i, body, 0);
-	CHECK_INT_EQ(store_webhook_deliveries_commit(st, d, 20, NULL, 0), CD_OK);
+	CHECK_INT_EQ(store_webhook_deliveries_commit(e.st, d, 20, NULL, 0), CD_OK);
 	struct webhooks *wh = NULL;
 	struct webhooks_config c = fast_config();
-	CHECK_INT_EQ(webhooks_start(t.path, NULL, &c, &wh), CD_OK);
-	struct wait_ctx wc = {&rx, st, 20};
+	CHECK_INT_EQ(webhooks_start(e.t.path, NULL, &c, &wh), CD_OK);
+	struct wait_ctx wc = {&e.rx, e.st, 20};
 	CHECK(wait_for(rx_reached, &wc));
 	wc.n = 0;
 	CHECK(wait_for(store_settled, &wc));
 	webhooks_stop(wh);
-	CHECK_INT_EQ(rx_count(&rx), 20);
-	rx_stop(&rx);
-	tmpdb_close(&t, st);
+	CHECK_INT_EQ(rx_count(&e.rx), 20);
+	env_close(&e);
 }
 
 /* Figure: deliveries per second to a local receiver (printed, not asserted). */
 static void test_module_throughput(void)
 {
-	struct tmpdb t;
-	struct store *st = tmpdb_open(&t);
-	struct receiver rx;
-	rx_start(&rx, RX_OK, 0);
-	char url[64];
-	snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", rx.port);
-	add_hook(st, "fast", url, "");
+	struct module_env e;
+	env_open(&e, RX_OK, 0);
+	add_hook(e.st, "fast", e.url, "");
 	struct events *bus = events_new(NULL);
 	struct webhooks *wh = NULL;
 	struct webhooks_config c = fast_config();
-	CHECK_INT_EQ(webhooks_start(t.path, bus, &c, &wh), CD_OK);
+	CHECK_INT_EQ(webhooks_start(e.t.path, bus, &c, &wh), CD_OK);
 	enum { N = 2000 };
 	double t0 = mono();
 	for (int i = 0; i < N; i++) {
@@ -840,7 +832,7 @@ static void test_module_throughput(void)
 		if (i % 20 == 19)
 			sleep_ms(1); /* the bus's ring holds 1,024: do not outrun its dispatcher */
 	}
-	struct wait_ctx wc = {&rx, st, N};
+	struct wait_ctx wc = {&e.rx, e.st, N};
 	CHECK(wait_for(rx_reached, &wc));
 	double took = mono() - t0;
 	wc.n = 0;
@@ -853,8 +845,7 @@ static void test_module_throughput(void)
 	       N / took);
 	webhooks_stop(wh);
 	events_free(bus);
-	rx_stop(&rx);
-	tmpdb_close(&t, st);
+	env_close(&e);
 }
 
 static const struct test_case tests[] = {
