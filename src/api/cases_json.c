@@ -139,12 +139,8 @@ static void category_w(struct json_writer *w, struct app *app, const char *code,
 	}
 	uint64_t serial = category_tree_serial(app->cats);
 	struct category_json_slot *slot = NULL;
-	if (serial && strlen(code) < CATEGORY_CODE_MAX) {
-		uint32_t h = 2166136261u;
-		for (const unsigned char *p = (const unsigned char *)code; *p; p++)
-			h = (h ^ *p) * 16777619u;
-		slot = &category_json[h % CATEGORY_JSON_SLOTS];
-	}
+	if (serial && strlen(code) < CATEGORY_CODE_MAX)
+		slot = &category_json[str_fnv1a(STR_FNV_SEED, code) % CATEGORY_JSON_SLOTS];
 	bool hit = false;
 	if (slot) {
 		pthread_mutex_lock(&category_json_lock);
@@ -219,10 +215,7 @@ static bool unit_name(struct app *app, const char *code, char name[STORE_NAME_MA
 {
 	if (strlen(code) >= STORE_CODE_MAX)
 		return false;
-	uint32_t h = 2166136261u;
-	for (const unsigned char *p = (const unsigned char *)code; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	struct unit_name_slot *slot = &unit_names[h % UNIT_NAME_SLOTS];
+	struct unit_name_slot *slot = &unit_names[str_fnv1a(STR_FNV_SEED, code) % UNIT_NAME_SLOTS];
 	uint64_t gen = store_map_generation(app->st);
 	int64_t now = clock_mono_ms();
 	bool hit = false, found = false;

@@ -85,11 +85,6 @@ static void rec_unref(struct events_rec *r)
 		xfree(r);
 }
 
-static void copy_field(char *dst, size_t cap, const char *src)
-{
-	str_copy(dst, cap, src ? src : "");
-}
-
 static bool valid_word(const char *s, size_t cap)
 {
 	if (!s || !*s || strlen(s) >= cap)
@@ -115,10 +110,10 @@ static struct events_rec *rec_build(const struct event_msg *m, const char *paylo
 	struct events_rec *r = xmalloc(sizeof *r + ID_ROOM + body + 1);
 	atomic_init(&r->refs, 1);
 	r->seq = 0;
-	copy_field(r->type, sizeof r->type, m->type);
-	copy_field(r->ref, sizeof r->ref, m->ref);
-	copy_field(r->street, sizeof r->street, m->street_code);
-	copy_field(r->unit, sizeof r->unit, m->unit_code);
+	str_copy(r->type, sizeof r->type, m->type);
+	str_copy(r->ref, sizeof r->ref, m->ref);
+	str_copy(r->street, sizeof r->street, m->street_code);
+	str_copy(r->unit, sizeof r->unit, m->unit_code);
 	r->reporter = m->reporter_user_id;
 	char *p = r->buf + ID_ROOM;
 	memcpy(p, "event: ", 7);

@@ -103,13 +103,10 @@ static pthread_mutex_t route_memo_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint32_t route_hash(const char *a, const char *b, const char *c)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = STR_FNV_SEED;
 	const char *parts[3] = {a, b, c};
-	for (int i = 0; i < 3; i++) {
-		for (const unsigned char *p = (const unsigned char *)parts[i]; *p; p++)
-			h = (h ^ *p) * 16777619u;
-		h = (h ^ 0xff) * 16777619u; /* separator: ("ab","") differs from ("a","b") */
-	}
+	for (int i = 0; i < 3; i++) /* a separator after each: ("ab","") differs from ("a","b") */
+		h = str_fnv1a(str_fnv1a(h, parts[i]), "\xff");
 	return h;
 }
 

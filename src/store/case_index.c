@@ -9,6 +9,7 @@
 
 #include "store/case_index.h"
 #include "util/alloc.h"
+#include "util/str.h"
 
 #define ANY UINT32_MAX   /* a filter column that is not asked for */
 #define NO_ID UINT32_MAX /* dict_find: the string was never seen */
@@ -64,14 +65,6 @@ static uint32_t col(const struct case_index *ix, int k, uint32_t id)
 
 /* ---- dictionaries ------------------------------------------------------------------------ */
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static void dict_init(struct dict *d, uint32_t max)
 {
 	memset(d, 0, sizeof *d);
@@ -94,7 +87,7 @@ static void dict_release(struct dict *d)
 static uint32_t dict_find(const struct dict *d, const char *s)
 {
 	uint32_t mask = d->nslot - 1;
-	for (uint32_t i = hash_str(s) & mask;; i = (i + 1) & mask) {
+	for (uint32_t i = str_fnv1a(STR_FNV_SEED, s) & mask;; i = (i + 1) & mask) {
 		uint32_t v = d->slot[i];
 		if (v == 0)
 			return NO_ID;
@@ -106,7 +99,7 @@ static uint32_t dict_find(const struct dict *d, const char *s)
 static void dict_slot_put(struct dict *d, uint32_t id)
 {
 	uint32_t mask = d->nslot - 1;
-	uint32_t i = hash_str(d->str[id]) & mask;
+	uint32_t i = str_fnv1a(STR_FNV_SEED, d->str[id]) & mask;
 	while (d->slot[i])
 		i = (i + 1) & mask;
 	d->slot[i] = id + 1;

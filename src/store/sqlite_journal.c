@@ -26,6 +26,7 @@
 #include "util/fileio.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/str.h"
 #include "util/u64set.h"
 
 #define J_MAGIC "CDJ1"
@@ -320,21 +321,12 @@ static int decode(const unsigned char *p, size_t len, struct store_case *c, stru
 
 static uint32_t hash_str(const char *s)
 {
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h & (J_BUCKETS - 1);
+	return str_fnv1a(STR_FNV_SEED, s) & (J_BUCKETS - 1);
 }
 
 static uint32_t hash_ext(const char *channel, const char *ext)
 {
-	uint32_t h = 2166136261u;
-	for (const char *s = channel; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	h = (h ^ 0x1f) * 16777619u;
-	for (const char *s = ext; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h & (J_BUCKETS - 1);
+	return str_fnv1a(str_fnv1a(str_fnv1a(STR_FNV_SEED, channel), "\x1f"), ext) & (J_BUCKETS - 1);
 }
 
 static uint32_t hash_id(int64_t id)
