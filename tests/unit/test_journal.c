@@ -80,12 +80,19 @@ static int count_event(void *ctx, const struct store_case_event *ev)
 
 /* ---- the batch contract in journal mode ------------------------------------------------ */
 
+/* A new database in t, opened with the intake journal on. */
+static struct store *open_journalled(struct tmpdb *t)
+{
+	tmpdb_make(t);
+	struct store *st = open_ok(t);
+	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	return st;
+}
+
 static void test_batch_contract(void)
 {
 	struct tmpdb t;
-	tmpdb_make(&t);
-	struct store *st = open_ok(&t);
-	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	struct store *st = open_journalled(&t);
 
 	struct store_case *b = xcalloc(6, sizeof *b);
 	enum cd_err res[6];
@@ -338,9 +345,7 @@ static void test_kill_replay_torn_and_exactly_once(void)
 static void test_checks_from_memory_match_the_database(void)
 {
 	struct tmpdb t;
-	tmpdb_make(&t);
-	struct store *st = open_ok(&t);
-	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	struct store *st = open_journalled(&t);
 	struct store_case *b = xcalloc(3, sizeof *b);
 	enum cd_err res[3];
 	fill_case(&b[0], "hotline", "old-1", DAY0 + 60);
@@ -393,9 +398,7 @@ static void test_checks_from_memory_match_the_database(void)
 static void test_applier_gathers_small_batches(void)
 {
 	struct tmpdb t;
-	tmpdb_make(&t);
-	struct store *st = open_ok(&t);
-	CHECK_INT_EQ(store_case_journal_start(st), CD_OK);
+	struct store *st = open_journalled(&t);
 	enum { APPENDS = 30, EACH = 10 };
 	struct store_case *b = xcalloc(EACH, sizeof *b);
 	enum cd_err res[EACH];
