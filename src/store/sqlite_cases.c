@@ -279,14 +279,10 @@ static void recv_init(struct recv_sum *r, size_t ncases)
 	r->slot = xcalloc(r->cap, sizeof *r->slot);
 }
 
+/* day: "YYYY-MM-DD" (store_day_of) */
 static uint32_t recv_hash(int dim, const char *day, const char *key)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)dim;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (int i = 0; i < 10; i++)
-		h = (h ^ (unsigned char)day[i]) * 16777619u;
-	return h;
+	return str_fnv1a(str_fnv1a(STR_FNV_SEED ^ (uint32_t)dim, key), day);
 }
 
 static void recv_put(struct recv_sum *r, int dim, const char *day, const char *key, int count);
